@@ -1,0 +1,1 @@
+"""Testing toolkit for writers and requesters (pytest plugin, assertions, conformance)."""
