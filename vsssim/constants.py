@@ -134,7 +134,9 @@ class SnapshotContext(IntEnum):
     FILE_SHARE_BACKUP = int(_A.NO_WRITERS)
     NAS_ROLLBACK = int(_A.PERSISTENT | _A.NO_AUTO_RELEASE | _A.NO_WRITERS)
     APP_ROLLBACK = int(_A.PERSISTENT | _A.NO_AUTO_RELEASE)
-    CLIENT_ACCESSIBLE = int(_A.PERSISTENT | _A.CLIENT_ACCESSIBLE | _A.NO_AUTO_RELEASE | _A.NO_WRITERS)
+    CLIENT_ACCESSIBLE = int(
+        _A.PERSISTENT | _A.CLIENT_ACCESSIBLE | _A.NO_AUTO_RELEASE | _A.NO_WRITERS
+    )
     CLIENT_ACCESSIBLE_WRITERS = int(_A.PERSISTENT | _A.CLIENT_ACCESSIBLE | _A.NO_AUTO_RELEASE)
     ALL = 0xFFFFFFFF
 
@@ -508,7 +510,7 @@ def _build_sdk_names() -> dict[str, IntEnum | IntFlag]:
 #: Every full SDK member name -> its member (aliases excluded).
 SDK_NAMES: Final[Mapping[str, IntEnum | IntFlag]] = MappingProxyType(_build_sdk_names())
 
-_PREFIX_BY_CLASS: Final = {cls: prefix for cls, prefix in SDK_TYPES.values()}
+_PREFIX_BY_CLASS: Final = dict(SDK_TYPES.values())
 
 
 def sdk_name(member: IntEnum | IntFlag) -> str:

@@ -22,18 +22,23 @@ from vsssim import hresult as hr
 __all__ = [
     "VssAccessDeniedError",
     "VssBadStateError",
+    "VssDirectoryNotEmptyError",
     "VssError",
+    "VssFileExistsError",
+    "VssFileNotFoundError",
     "VssFlushWritesTimeoutError",
     "VssHoldWritesTimeoutError",
     "VssInsufficientStorageError",
     "VssInvalidArgumentError",
     "VssInvalidXmlDocumentError",
+    "VssIsADirectoryError",
     "VssMaximumDiffAreaAssociationsReachedError",
     "VssMaximumNumberOfSnapshotsReachedError",
     "VssMaximumNumberOfVolumesReachedError",
     "VssNestedVolumeLimitError",
     "VssNoSnapshotsImportedError",
     "VssNonTransportableBcdError",
+    "VssNotADirectoryError",
     "VssNotImplementedError",
     "VssNotSupportedError",
     "VssObjectAlreadyExistsError",
@@ -48,6 +53,7 @@ __all__ = [
     "VssSnapshotNotInSetError",
     "VssSnapshotSetInProgressError",
     "VssSomeSnapshotsNotImportedError",
+    "VssStoreCorruptError",
     "VssTransactionFreezeTimeoutError",
     "VssTransactionThawTimeoutError",
     "VssUnexpectedError",
@@ -86,6 +92,9 @@ class VssError(Exception):
     def __new__(cls, *args: object, **kwargs: object) -> VssError:
         if cls.hresult == 0:
             raise TypeError(f"{cls.__name__} is abstract; raise one of its subclasses")
+        if issubclass(cls, OSError):
+            # OSError subclasses have their own C layout and must be built by OSError.__new__.
+            return OSError.__new__(cls, *args)
         return super().__new__(cls, *args)
 
     def __init__(self, message: str = "") -> None:
@@ -106,8 +115,6 @@ class VssError(Exception):
 
 # OSError subclasses take (errno, strerror) positionally; keep a plain message instead.
 class _OSErrorMixin(VssError, OSError):
-    hresult: ClassVar[int] = 0
-
     def __init__(self, message: str = "") -> None:
         VssError.__init__(self, message)
 
@@ -145,7 +152,9 @@ class VssBadStateError(VssError, RuntimeError):
         return (_rebuild_bad_state, (self.message, self.state, self.call, self.legal))
 
 
-def _rebuild_bad_state(message: str, state: str, call: str, legal: tuple[str, ...]) -> VssBadStateError:
+def _rebuild_bad_state(
+    message: str, state: str, call: str, legal: tuple[str, ...]
+) -> VssBadStateError:
     return VssBadStateError(message, state=state, call=call, legal=legal)
 
 
@@ -244,13 +253,13 @@ class VssVolumeNotSupportedError(VssError, ValueError):
 
 
 class VssVolumeNotSupportedByProviderError(VssError, ValueError):
-    """``VSS_E_VOLUME_NOT_SUPPORTED_BY_PROVIDER``: the named provider does not support the volume."""
+    """``VSS_E_VOLUME_NOT_SUPPORTED_BY_PROVIDER``: the chosen provider does not support it."""
 
     hresult = hr.VSS_E_VOLUME_NOT_SUPPORTED_BY_PROVIDER
 
 
 class VssUnsupportedContextError(VssError, ValueError):
-    """``VSS_E_UNSUPPORTED_CONTEXT``: the context is not supported here (provider, edition, call)."""
+    """``VSS_E_UNSUPPORTED_CONTEXT``: the context is not supported (provider, edition, call)."""
 
     hresult = hr.VSS_E_UNSUPPORTED_CONTEXT
 
@@ -401,6 +410,39 @@ class VssSomeSnapshotsNotImportedError(VssError, RuntimeError):
     """``VSS_E_SOME_SNAPSHOTS_NOT_IMPORTED``: only part of the set could be imported."""
 
     hresult = hr.VSS_E_SOME_SNAPSHOTS_NOT_IMPORTED
+
+
+# ------------------------------------------------------------------------------ storage / files
+class VssStoreCorruptError(VssUnexpectedError):
+    """A diff area, index or file-system structure failed its checksum or consistency check.
+
+    Raised instead of ever serving corrupted data; nothing was changed.  ``VSS_E_UNEXPECTED``.
+    """
+
+
+class _FileErrorMixin(VssError, OSError):
+    def __init__(self, message: str = "") -> None:
+        VssError.__init__(self, message)
+
+
+class VssFileNotFoundError(VssObjectNotFoundError, _FileErrorMixin, FileNotFoundError):
+    """No such file or directory on the simulated volume (``VSS_E_OBJECT_NOT_FOUND``)."""
+
+
+class VssFileExistsError(VssObjectAlreadyExistsError, _FileErrorMixin, FileExistsError):
+    """The file or directory already exists on the simulated volume."""
+
+
+class VssNotADirectoryError(VssInvalidArgumentError, _FileErrorMixin, NotADirectoryError):
+    """A path component is a file where a directory was needed (``E_INVALIDARG``)."""
+
+
+class VssIsADirectoryError(VssInvalidArgumentError, _FileErrorMixin, IsADirectoryError):
+    """The path names a directory where a file was needed (``E_INVALIDARG``)."""
+
+
+class VssDirectoryNotEmptyError(VssInvalidArgumentError, _FileErrorMixin):
+    """The directory cannot be removed because it is not empty (``E_INVALIDARG``)."""
 
 
 def error_class_for(code: int) -> type[VssError]:

@@ -16,8 +16,19 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
 
-__all__ = ["HResult", "HResultInfo", "MEANINGS", "VSS_CODES", "describe", "is_error", "is_success",
-           "lookup", "name_of", "to_signed", "to_unsigned"]
+__all__ = [
+    "MEANINGS",
+    "VSS_CODES",
+    "HResult",
+    "HResultInfo",
+    "describe",
+    "is_error",
+    "is_success",
+    "lookup",
+    "name_of",
+    "to_signed",
+    "to_unsigned",
+]
 
 
 class HResult(IntEnum):

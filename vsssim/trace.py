@@ -87,7 +87,8 @@ class TraceEvent:
 
     def __str__(self) -> str:
         extra = f"  {self.detail}" if self.detail else ""
-        return f"{self.time:10.6f} #{self.seq:<4} {self.source} -> {self.target}: {self.name}{extra}"
+        head = f"{self.time:10.6f} #{self.seq:<4} {self.source} -> {self.target}"
+        return f"{head}: {self.name}{extra}"
 
 
 @runtime_checkable
@@ -253,7 +254,7 @@ class Trace(Sequence[TraceEvent]):
         found = self.filter(name=name, **criteria)  # type: ignore[arg-type]
         return found[-1] if len(found) else None
 
-    def count(self, name: str) -> int:  # type: ignore[override]
+    def count_of(self, name: str) -> int:
         """How many events are called ``name``."""
         return sum(1 for e in self._events if e.name == name)
 

@@ -59,7 +59,9 @@ class BlockDevice(Protocol):
 def check_range(offset: int, length: int, size: int) -> None:
     """Raise ``ValueError`` unless ``[offset, offset + length)`` lies inside ``[0, size)``."""
     if not isinstance(offset, int) or not isinstance(length, int):
-        raise TypeError(f"offset and length must be int, not {type(offset).__name__}/{type(length).__name__}")
+        raise TypeError(
+            f"offset and length must be int, not {type(offset).__name__}/{type(length).__name__}"
+        )
     if offset < 0 or length < 0 or offset + length > size:
         raise ValueError(
             f"range [{offset}, {offset + length}) is outside the device (size {size} bytes)"
