@@ -297,8 +297,11 @@ class VssAccessDeniedError(VssError, PermissionError):
         VssError.__init__(self, message)
 
 
-class VssOutOfMemoryError(VssError, MemoryError):
-    """``E_OUTOFMEMORY``: a provider or writer ran out of memory."""
+class VssOutOfMemoryError(VssError, RuntimeError):
+    """``E_OUTOFMEMORY``: a provider or writer ran out of memory.
+
+    Not a ``MemoryError``: that built-in is reserved for the interpreter itself.
+    """
 
     hresult = hr.E_OUTOFMEMORY
 

@@ -1,0 +1,63 @@
+"""vsssim.hresult against the reference table of vsserror.h (values and completeness)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests._reference import hresult_table
+from vsssim import hresult
+from vsssim.hresult import HResult
+
+
+def test_every_reference_code_has_its_exact_value() -> None:
+    table = hresult_table()
+    assert len(table) == 81  # vsserror.h defines 81 VSS_E_* / VSS_S_* codes
+    for name, value in table.items():
+        assert getattr(hresult, name) == value, name
+        assert HResult[name] == value
+
+
+def test_vss_codes_are_exactly_the_header_codes() -> None:
+    assert set(hresult.VSS_CODES) == set(hresult_table())
+    assert all(n.startswith(("VSS_E_", "VSS_S_")) for n in hresult.VSS_CODES)
+
+
+def test_issue_example_and_unsigned_values() -> None:
+    assert hresult.VSS_E_BAD_STATE == 0x80042301
+    assert all(0 <= int(m) < 2**32 for m in HResult)
+
+
+@pytest.mark.parametrize("name", sorted(hresult.MEANINGS))
+def test_every_code_has_a_meaning(name: str) -> None:
+    assert hresult.MEANINGS[name].strip()
+    assert hresult.lookup(HResult[name]).meaning == hresult.MEANINGS[name]
+
+
+def test_lookup_by_signed_and_unsigned_value() -> None:
+    # Two values cross-checked against windows-sys (signed 32-bit) in the reference.
+    assert hresult.lookup(-2147212524).name == "VSS_E_HOLD_WRITES_TIMEOUT"
+    assert hresult.lookup(-2147212302).name == "VSS_E_WRITERERROR_TIMEOUT"
+    info = hresult.lookup(0x80042308)
+    assert (info.name, info.value) == ("VSS_E_OBJECT_NOT_FOUND", 0x80042308)
+    assert "VSS_E_OBJECT_NOT_FOUND (0x80042308)" in str(info)
+
+
+def test_success_and_error_forms_are_distinct() -> None:
+    assert hresult.VSS_S_SOME_SNAPSHOTS_NOT_IMPORTED == 0x00042321
+    assert hresult.VSS_E_SOME_SNAPSHOTS_NOT_IMPORTED == 0x80042321
+    assert hresult.is_success(hresult.VSS_S_ASYNC_FINISHED)
+    assert hresult.is_error(hresult.VSS_E_BAD_STATE)
+
+
+def test_signed_unsigned_conversion_round_trips() -> None:
+    for member in HResult:
+        assert hresult.to_unsigned(hresult.to_signed(member)) == member
+    with pytest.raises(ValueError, match="32-bit"):
+        hresult.to_unsigned(1 << 40)
+
+
+def test_unknown_values() -> None:
+    with pytest.raises(LookupError):
+        hresult.lookup(0x80049999)
+    assert hresult.name_of(0x80049999) == "0x80049999"
+    assert hresult.describe(0x80049999) == "0x80049999"

@@ -1,0 +1,92 @@
+"""Trace events, queries and renderers."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from vsssim.clock import VirtualClock
+from vsssim.render import render_state_diagram
+from vsssim.trace import EventKind, Trace, TraceEvent, Tracer
+
+
+def _sample() -> Trace:
+    clock = VirtualClock()
+    tracer = Tracer(clock)
+    trace = Trace()
+    tracer.subscribe(trace)
+    tracer.emit("requester", "VSS", EventKind.CALL, "DoSnapshotSet")
+    tracer.emit("VSS", "Db Writer", EventKind.EVENT, "Freeze")
+    tracer.emit("Db Writer", "Db Writer", EventKind.STATE, "WriterState", state="WAITING_FOR_THAW")
+    clock.sleep(2.5)
+    tracer.emit("kernel", "C:\\", EventKind.HOLD, "FlushAndHold", "hold writes")
+    tracer.emit("kernel", "C:\\", EventKind.RELEASE, "ReleaseWrites")
+    tracer.emit("VSS", "Db Writer", EventKind.EVENT, "Thaw")
+    tracer.emit("Db Writer", "Db Writer", EventKind.STATE, "WriterState",
+                state="WAITING_FOR_POST_SNAPSHOT")
+    return trace
+
+
+def test_events_are_frozen_values() -> None:
+    event = _sample()[0]
+    assert isinstance(event, TraceEvent)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.name = "x"  # type: ignore[misc]
+    assert event.seq == 1 and event.time == 0.0
+
+
+def test_queries() -> None:
+    trace = _sample()
+    assert trace.names()[:2] == ["DoSnapshotSet", "Freeze"]
+    assert trace.between("Freeze", "Thaw").names() == [
+        "Freeze", "WriterState", "FlushAndHold", "ReleaseWrites", "Thaw"
+    ]
+    assert trace.between("Freeze", "Thaw", inclusive=False).names() == [
+        "WriterState", "FlushAndHold", "ReleaseWrites"
+    ]
+    assert trace.duration("Freeze", "Thaw") == 2.5
+    assert trace.writer_events("Db Writer") == ["Freeze", "Thaw"]
+    assert trace.writer_states("Db Writer") == ["WAITING_FOR_THAW", "WAITING_FOR_POST_SNAPSHOT"]
+    assert len(trace.events_for("kernel")) == 2
+    assert trace.count_of("WriterState") == 2
+    assert trace.first("Thaw") is not None and trace.last("Nope") is None
+    assert trace.filter(kind=EventKind.HOLD)[0].detail == "hold writes"
+    assert trace.between("Nope", "Thaw").names() == []
+    assert trace.since(5).names() == ["Thaw", "WriterState"]
+
+
+def test_observers_see_events_in_order_and_can_unsubscribe() -> None:
+    tracer = Tracer(VirtualClock())
+    seen: list[int] = []
+    stop = tracer.subscribe(lambda e: seen.append(e.seq))
+    tracer.emit("a", "b", EventKind.NOTE, "one")
+    stop()
+    tracer.emit("a", "b", EventKind.NOTE, "two")
+    assert seen == [1]
+
+
+def test_text_timeline_is_deterministic() -> None:
+    text = _sample().to_text()
+    assert text == _sample().to_text()
+    lines = text.splitlines()
+    assert "DoSnapshotSet" in lines[2] and "requester" in lines[2]
+    assert lines[6].strip().startswith("2.500s")
+
+
+def test_mermaid_sequence_diagram() -> None:
+    diagram = _sample().to_mermaid()
+    assert diagram.startswith("sequenceDiagram\n")
+    assert "requester->>VSS: DoSnapshotSet" in diagram
+    assert "VSS->>Db_Writer: Freeze" in diagram
+    assert "participant Db_Writer as Db Writer" in diagram
+    assert "Note over Db_Writer: WAITING_FOR_THAW" in diagram
+
+
+def test_mermaid_state_diagram_is_sorted_and_stable() -> None:
+    table = {"STABLE": {"PrepareForSnapshot ok": "WAITING_FOR_FREEZE"},
+             "WAITING_FOR_FREEZE": {"Freeze ok": "WAITING_FOR_THAW"}}
+    text = render_state_diagram(table, initial="STABLE")
+    assert text.splitlines()[0] == "stateDiagram-v2"
+    assert "    [*] --> STABLE" in text
+    assert "    STABLE --> WAITING_FOR_FREEZE: PrepareForSnapshot ok" in text
