@@ -1,0 +1,375 @@
+"""Field types and naming rules shared by the VSS documents.
+
+The documents are pydantic models, and pydantic runs these checks whenever a model is built,
+loaded from XML or (for the mutable models) assigned to.  Two kinds of rule live here:
+
+* **XML carriage.**  Every string field is :data:`XmlText`: text that XML 1.0 can carry.  Control
+  characters other than tab, newline and carriage return, lone surrogates and U+FFFE/U+FFFF are
+  refused, so that every valid model serialises and loads back equal.
+* **The documented naming rules** of ``IVssCreateWriterMetadata`` and ``IVssBackupComponents``
+  (reference section 6.4 and 8.1): logical paths, component names, file paths and file specs.
+
+Each rule is a plain function that raises ``ValueError`` with a message that does not name the
+argument; the model layer (pydantic puts the field name in front) and the builder (which puts the
+SDK argument name in front) add the name.
+
+Enumerations are stored as the :mod:`vsssim.constants` classes.  Models are ``strict``, so a
+string or a bool is never silently coerced into an enumeration, a number or a flag; a plain
+``int`` is accepted and turned into the member (the SDK passes enumerations as integers), and an
+integer that is not a member (or a mask with undefined bits) is refused with the SDK type's name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from enum import IntEnum, IntFlag
+from typing import Annotated, Any, Final, TypeVar
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from vsssim import hresult as hr
+from vsssim.constants import (
+    SDK_TYPES,
+    BackupSchema,
+    BackupType,
+    ComponentFlags,
+    ComponentType,
+    FileRestoreStatus,
+    FileSpecBackupType,
+    ProviderType,
+    RestoreMethod,
+    RestoreTarget,
+    RestoreType,
+    RollforwardType,
+    SnapshotState,
+    SourceType,
+    UsageType,
+    WriterRestore,
+    WriterState,
+)
+
+__all__ = [
+    "DocumentModel",
+    "RecordModel",
+    "ValueModel",
+    "check_component_name",
+    "check_dependency_name",
+    "check_dependency_path",
+    "check_file_name",
+    "check_filespec",
+    "check_logical_path",
+    "check_xml_text",
+    "coerce_enum",
+    "coerce_flags",
+    "fold",
+    "full_path",
+    "normalise_file_path",
+    "normalise_optional_file_path",
+    "sdk_type_name",
+    "split_logical_path",
+]
+
+# ------------------------------------------------------------------------------ model bases
+
+
+class DocumentModel(BaseModel):
+    """Base of the mutable document models (the BCD and its parts, a WMD component).
+
+    ``validate_assignment`` keeps an assigned field as valid as a constructed one, so a document
+    that the coordinator or a writer edits still serialises.  (Appending to a list field is not
+    checked; the document-level validators run again when the document is loaded or copied
+    through ``model_validate``.)
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+
+
+class ValueModel(BaseModel):
+    """Base of the immutable parts of a writer metadata document (file sets, dependencies)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class RecordModel(BaseModel):
+    """Base of the status and property records (``VSS_SNAPSHOT_PROP`` and friends): frozen."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# ------------------------------------------------------------------------------ text rules
+
+# XML 1.0 Char production: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].
+_XML_ILLEGAL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Unicode category Cc (C0 and C1 controls and DEL): refused in names and paths, where a tab or a
+# newline is almost certainly a bug in the caller, although XML could carry it.
+_CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f]")
+_WILDCARD: Final = re.compile(r"[*?]")
+
+
+def _describe_char(text: str, index: int) -> str:
+    return f"U+{ord(text[index]):04X} at index {index}"
+
+
+def check_xml_text(value: str) -> str:
+    """Refuse text that XML 1.0 cannot carry (most control characters, lone surrogates)."""
+    bad = _XML_ILLEGAL.search(value)
+    if bad is not None:
+        raise ValueError(
+            f"character {_describe_char(value, bad.start())} cannot be carried by XML 1.0"
+        )
+    return value
+
+
+def _check_no_control(value: str, what: str) -> None:
+    check_xml_text(value)
+    bad = _CONTROL.search(value)
+    if bad is not None:
+        raise ValueError(
+            f"{what} contains the control character {_describe_char(value, bad.start())}"
+        )
+
+
+def fold(text: str) -> str:
+    """Case-fold ``text`` for comparison the way Windows compares names: character by character.
+
+    Windows upper-cases each UTF-16 unit on its own (``RtlUpcaseUnicodeChar``), so a character
+    whose upper case is longer (German sharp s) stays as it is.  Logical paths, component names,
+    file paths and file specs all compare this way.
+    """
+    if text.isascii():
+        return text.upper()
+    return "".join(u if len(u := c.upper()) == 1 else c for c in text)
+
+
+def split_logical_path(logical_path: str) -> list[str]:
+    """The backslash-separated elements of a logical path (``[]`` for the root, ``""``)."""
+    return logical_path.split("\\") if logical_path else []
+
+
+def full_path(logical_path: str | None, name: str) -> str:
+    """A component's full path: logical path, backslash, name; just the name at the root."""
+    return f"{logical_path}\\{name}" if logical_path else name
+
+
+def check_logical_path(value: str) -> str:
+    """A logical path (reference 8.1): ``""`` is the root; otherwise backslash-separated
+    non-empty elements, no leading or trailing backslash, no control characters.
+    """
+    if value == "":
+        return value
+    _check_no_control(value, "logical path")
+    if value.startswith("\\"):
+        raise ValueError(
+            "a logical path must not start with a backslash (the root is the empty path; only a "
+            "dependency target may carry a remote \\\\Computer\\ prefix)"
+        )
+    if value.endswith("\\"):
+        raise ValueError("a logical path must not end with a backslash")
+    if "\\\\" in value:
+        raise ValueError("a logical path must not contain an empty element (two backslashes)")
+    return value
+
+
+def check_component_name(value: str) -> str:
+    """A component name: required (non-empty), no backslash, no control characters."""
+    if value == "":
+        raise ValueError("a component name is required (it must not be empty)")
+    _check_no_control(value, "component name")
+    if "\\" in value:
+        raise ValueError("a component name must not contain a backslash")
+    return value
+
+
+def _split_remote(value: str) -> tuple[str, str] | None:
+    """``("Computer", rest)`` for ``\\\\Computer\\rest``, None for a local value."""
+    if not value.startswith("\\\\"):
+        return None
+    computer, sep, rest = value[2:].partition("\\")
+    if not sep or not computer:
+        raise ValueError("a remote prefix must have the form \\\\Computer\\")
+    _check_no_control(computer, "computer name")
+    return computer, rest
+
+
+def check_dependency_path(value: str) -> str:
+    """A dependency target's logical path: a logical path, optionally behind ``\\\\Computer\\``
+    (a component of a writer on another machine, reference 8.5).
+    """
+    remote = _split_remote(value)
+    check_logical_path(value if remote is None else remote[1])
+    return value
+
+
+def check_dependency_name(value: str) -> str:
+    """A dependency target's component name.  The docs also tell requesters to look for the
+    remote ``\\\\Computer\\`` prefix on the *name* (reference section 12), so accept it there.
+    """
+    remote = _split_remote(value)
+    check_component_name(value if remote is None else remote[1])
+    return value
+
+
+def is_remote(value: str) -> bool:
+    """True if ``value`` starts with the remote ``\\\\`` prefix."""
+    return value.startswith("\\\\")
+
+
+def normalise_file_path(value: str) -> str:
+    """A file-set path: non-empty, no wildcards, no control characters.
+
+    The trailing backslash is optional in the SDK; the canonical form has none (``C:\\data\\``
+    and ``C:\\data`` are the same file set, and ``C:\\`` becomes ``C:``), so a file is always
+    ``path + "\\\\" + name``.
+    """
+    _check_no_control(value, "path")
+    if _WILDCARD.search(value):
+        raise ValueError("a path must not contain wildcards (* or ?); put them in the file spec")
+    stripped = value.rstrip("\\")
+    if not stripped:
+        raise ValueError("a path must not be empty")
+    return stripped
+
+
+def normalise_optional_file_path(value: str) -> str:
+    """Like :func:`normalise_file_path`, but ``""`` (no alternate location) is allowed."""
+    return value if value == "" else normalise_file_path(value)
+
+
+def check_filespec(value: str) -> str:
+    """A file specification: non-empty, no backslash, no control characters; ``*``/``?`` allowed."""
+    if value == "":
+        raise ValueError("a file spec must not be empty")
+    _check_no_control(value, "file spec")
+    if "\\" in value:
+        raise ValueError("a file spec must not contain a backslash (put directories in the path)")
+    return value
+
+
+def check_file_name(value: str) -> str:
+    """One file name (partial and directed files): non-empty, no backslash, no wildcards."""
+    check_filespec(value)
+    if _WILDCARD.search(value):
+        raise ValueError("a file name must not contain wildcards (* or ?)")
+    return value
+
+
+# ------------------------------------------------------------------------------ enumerations
+
+E = TypeVar("E", bound=IntEnum)
+F = TypeVar("F", bound=IntFlag)
+
+_SDK_TYPE_BY_CLASS: Final[dict[type, str]] = {cls: name for name, (cls, _) in SDK_TYPES.items()}
+
+
+def sdk_type_name(cls: type) -> str:
+    """``"VSS_COMPONENT_TYPE"`` for :class:`~vsssim.constants.ComponentType`."""
+    return _SDK_TYPE_BY_CLASS.get(cls, cls.__name__)
+
+
+def coerce_enum(cls: type[E], value: object) -> E:
+    """``value`` as a member of ``cls``; an ``int`` that is not a member, or any other type,
+    raises ``ValueError`` saying which SDK enumeration was expected.
+    """
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return cls(value)
+        except ValueError:
+            pass
+    raise ValueError(f"{value!r} is not a {sdk_type_name(cls)} value")
+
+
+def _all_bits(cls: type[IntFlag]) -> int:
+    bits = 0
+    for member in cls.__members__.values():
+        bits |= int(member)
+    return bits
+
+
+def coerce_flags(cls: type[F], value: object) -> F:
+    """``value`` as a mask of ``cls``; undefined bits, negatives and other types are refused."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        undefined = int(value) & ~_all_bits(cls)
+        if value < 0 or undefined:
+            raise ValueError(
+                f"{value!r} is not a valid {sdk_type_name(cls)} mask "
+                f"(undefined bits 0x{undefined & 0xFFFFFFFF:X})"
+            )
+        return cls(value)
+    raise ValueError(f"{value!r} is not a {sdk_type_name(cls)} mask")
+
+
+def _enum_validator(cls: type[E]) -> Callable[[object], E]:
+    def validate(value: object) -> E:
+        return coerce_enum(cls, value)
+
+    return validate
+
+
+def _flag_validator(cls: type[F]) -> Callable[[object], F]:
+    def validate(value: object) -> F:
+        return coerce_flags(cls, value)
+
+    return validate
+
+
+def _hresult(value: object) -> object:
+    # COM hands HRESULTs to Python signed; store the unsigned form so equal codes compare equal.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return hr.to_unsigned(value) if -(1 << 31) <= value < 0 else int(value)
+    return value
+
+
+# pydantic needs one concrete alias per enumeration (annotations cannot be computed generically).
+UsageTypeField = Annotated[UsageType, BeforeValidator(_enum_validator(UsageType))]
+SourceTypeField = Annotated[SourceType, BeforeValidator(_enum_validator(SourceType))]
+ComponentTypeField = Annotated[ComponentType, BeforeValidator(_enum_validator(ComponentType))]
+RestoreMethodField = Annotated[RestoreMethod, BeforeValidator(_enum_validator(RestoreMethod))]
+WriterRestoreField = Annotated[WriterRestore, BeforeValidator(_enum_validator(WriterRestore))]
+BackupTypeField = Annotated[BackupType, BeforeValidator(_enum_validator(BackupType))]
+RestoreTypeField = Annotated[RestoreType, BeforeValidator(_enum_validator(RestoreType))]
+RestoreTargetField = Annotated[RestoreTarget, BeforeValidator(_enum_validator(RestoreTarget))]
+FileRestoreStatusField = Annotated[
+    FileRestoreStatus, BeforeValidator(_enum_validator(FileRestoreStatus))
+]
+RollforwardTypeField = Annotated[RollforwardType, BeforeValidator(_enum_validator(RollforwardType))]
+WriterStateField = Annotated[WriterState, BeforeValidator(_enum_validator(WriterState))]
+SnapshotStateField = Annotated[SnapshotState, BeforeValidator(_enum_validator(SnapshotState))]
+ProviderTypeField = Annotated[ProviderType, BeforeValidator(_enum_validator(ProviderType))]
+BackupSchemaField = Annotated[BackupSchema, BeforeValidator(_flag_validator(BackupSchema))]
+FileSpecBackupTypeField = Annotated[
+    FileSpecBackupType, BeforeValidator(_flag_validator(FileSpecBackupType))
+]
+ComponentFlagsField = Annotated[ComponentFlags, BeforeValidator(_flag_validator(ComponentFlags))]
+
+# ------------------------------------------------------------------------------ scalar aliases
+
+XmlText = Annotated[str, AfterValidator(check_xml_text)]
+LogicalPath = Annotated[str, AfterValidator(check_logical_path)]
+ComponentName = Annotated[str, AfterValidator(check_component_name)]
+DependencyPath = Annotated[str, AfterValidator(check_dependency_path)]
+DependencyName = Annotated[str, AfterValidator(check_dependency_name)]
+FilePath = Annotated[str, AfterValidator(normalise_file_path)]
+OptionalFilePath = Annotated[str, AfterValidator(normalise_optional_file_path)]
+FileSpec = Annotated[str, AfterValidator(check_filespec)]
+FileName = Annotated[str, AfterValidator(check_file_name)]
+
+#: ``DWORD`` / ``ULONG``.
+UInt32 = Annotated[int, Field(ge=0, le=0xFFFF_FFFF)]
+#: ``LONGLONG`` (FILETIME, VSS_TIMESTAMP).
+Int64 = Annotated[int, Field(ge=-(1 << 63), le=(1 << 63) - 1)]
+#: A non-negative ``LONGLONG`` (disk offsets and lengths).
+UInt63 = Annotated[int, Field(ge=0, le=(1 << 63) - 1)]
+#: An HRESULT, stored unsigned (a negative, signed one is converted).
+HResultValue = Annotated[int, BeforeValidator(_hresult), Field(ge=0, le=0xFFFF_FFFF)]
+
+
+def model_error_text(exc: Any) -> str:
+    """A one-line summary of a pydantic ``ValidationError`` (field path: message; ...)."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{loc}: {err['msg']}" if loc else str(err["msg"]))
+    return "; ".join(parts)
