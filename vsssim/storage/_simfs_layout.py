@@ -1,0 +1,435 @@
+"""simfs on-disk structures: constants and the codecs of every metadata block.
+
+Each structure is checksummed (CRC-32) so that a torn or corrupted metadata block is detected
+instead of being served: decoding raises :class:`~vsssim.errors.VssStoreCorruptError` naming the
+structure and its location.  The layout itself is described in :mod:`vsssim.storage.simfs`.
+Nothing here touches a device: callers read and write the bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+from vsssim.errors import VssStoreCorruptError
+
+__all__ = [
+    "BITMAP_HEADER",
+    "BITS_PER_BITMAP_BLOCK",
+    "BLOCK_SIZE",
+    "BMAP_MAGIC",
+    "DIR_HEADER",
+    "DIR_MAGIC",
+    "EXTENTS_PER_BLOCK",
+    "EXT_MAGIC",
+    "IMAP_MAGIC",
+    "INLINE_EXTENTS",
+    "INODES_PER_BLOCK",
+    "INODE_SIZE",
+    "KIND_DIR",
+    "KIND_FILE",
+    "MAGIC",
+    "MAX_LABEL",
+    "ROOT_INO",
+    "SB_SIZE",
+    "VERSION",
+    "DirBlock",
+    "Inode",
+    "Superblock",
+    "decode_bitmap_block",
+    "decode_dir_block",
+    "decode_ext_block",
+    "encode_bitmap_block",
+    "encode_dir_block",
+    "encode_ext_block",
+    "entry_size",
+]
+
+#: File-system block size, independent of the device's 16 KiB copy-on-write block: small files
+#: and metadata updates then touch (and make the engine copy) as little as possible.
+BLOCK_SIZE = 4096
+MAGIC = b"VSSIMFS\x00"
+VERSION = 1
+ROOT_INO = 1
+KIND_FILE = 1
+KIND_DIR = 2
+MAX_LABEL = 32  # NTFS volume labels hold at most 32 characters
+
+# Superblock: fixed fields, then the CRC-32 of those fields.
+_SB = struct.Struct("<8sIIQ8IQIIQqH128s")
+_SB_CRC = struct.Struct("<I")
+SB_SIZE = _SB.size + _SB_CRC.size
+
+# Bitmap block: magic, crc, index of this block within its bitmap, padding; then the bits
+# (little-endian bit order: bit i of byte j is item 8*j + i).
+BITMAP_HEADER = 16
+BITS_PER_BITMAP_BLOCK = (BLOCK_SIZE - BITMAP_HEADER) * 8
+_BM_HEAD = struct.Struct("<4sIII")
+BMAP_MAGIC = b"SBMP"
+IMAP_MAGIC = b"SIMP"
+
+# Inode: 64-byte header then INLINE_EXTENTS extents of (first block, block count).  Extents past
+# the inline ones live in a chain of extent blocks owned by the inode.
+INODE_SIZE = 256
+INODES_PER_BLOCK = BLOCK_SIZE // INODE_SIZE
+_INODE = struct.Struct("<IBBHIIQqqqdII")
+INLINE_EXTENTS = (INODE_SIZE - _INODE.size) // 8
+_EXTENT = struct.Struct("<II")
+
+EXT_MAGIC = b"SEXT"
+_EXT_HEAD = struct.Struct("<4sIIII4x")
+EXTENTS_PER_BLOCK = (BLOCK_SIZE - _EXT_HEAD.size) // 8
+
+# Directory block: header, then packed entries (inode, UTF-8 name length, name).
+DIR_MAGIC = b"SDIR"
+_DIR_HEAD = struct.Struct("<4sIIHH")
+DIR_HEADER = _DIR_HEAD.size
+_DIR_ENTRY = struct.Struct("<IH")
+
+
+def _crc(block: bytes | bytearray | memoryview, crc_at: int, seed: int = 0) -> int:
+    """CRC-32 of ``block`` with its 4-byte checksum field (at ``crc_at``) left out."""
+    view = memoryview(block)
+    return zlib.crc32(view[crc_at + 4 :], zlib.crc32(view[:crc_at], seed))
+
+
+def _corrupt(what: str, detail: str) -> VssStoreCorruptError:
+    return VssStoreCorruptError(f"simfs: {what} is corrupt: {detail}")
+
+
+@dataclass(slots=True)
+class Superblock:
+    """Block 0: geometry, counters and label.  ``free_*`` are kept equal to the bitmaps."""
+
+    total_blocks: int
+    bmap_start: int
+    bmap_blocks: int
+    imap_start: int
+    imap_blocks: int
+    itable_start: int
+    itable_blocks: int
+    inode_count: int
+    data_start: int
+    free_blocks: int
+    free_inodes: int
+    next_generation: int
+    created: int
+    label: str
+    root_ino: int = ROOT_INO
+    block_size: int = BLOCK_SIZE
+    version: int = VERSION
+
+    def encode(self) -> bytes:
+        """The superblock's bytes (fields then CRC)."""
+        label = self.label.encode("utf-8", "surrogatepass")
+        body = _SB.pack(
+            MAGIC,
+            self.version,
+            self.block_size,
+            self.total_blocks,
+            self.bmap_start,
+            self.bmap_blocks,
+            self.imap_start,
+            self.imap_blocks,
+            self.itable_start,
+            self.itable_blocks,
+            self.inode_count,
+            self.data_start,
+            self.free_blocks,
+            self.free_inodes,
+            self.root_ino,
+            self.next_generation,
+            self.created,
+            len(label),
+            label,
+        )
+        return body + _SB_CRC.pack(zlib.crc32(body))
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Superblock:
+        """Parse and verify; the caller has already checked :data:`MAGIC`."""
+        body = raw[: _SB.size]
+        (crc,) = _SB_CRC.unpack_from(raw, _SB.size)
+        if zlib.crc32(body) != crc:
+            raise _corrupt("the superblock", "checksum mismatch")
+        f = _SB.unpack(body)
+        if f[1] != VERSION:
+            raise _corrupt("the superblock", f"unsupported simfs version {f[1]}")
+        if f[2] != BLOCK_SIZE:
+            raise _corrupt("the superblock", f"unsupported block size {f[2]}")
+        if f[17] > len(f[18]):
+            raise _corrupt("the superblock", "label length out of range")
+        sb = cls(
+            version=f[1],
+            block_size=f[2],
+            total_blocks=f[3],
+            bmap_start=f[4],
+            bmap_blocks=f[5],
+            imap_start=f[6],
+            imap_blocks=f[7],
+            itable_start=f[8],
+            itable_blocks=f[9],
+            inode_count=f[10],
+            data_start=f[11],
+            free_blocks=f[12],
+            free_inodes=f[13],
+            root_ino=f[14],
+            next_generation=f[15],
+            created=f[16],
+            label=f[18][: f[17]].decode("utf-8", "surrogatepass"),
+        )
+        problem = sb.geometry_problem()
+        if problem:
+            raise _corrupt("the superblock", problem)
+        return sb
+
+    def geometry_problem(self) -> str:
+        """Why the recorded layout is impossible, or ``""``."""
+        if self.root_ino != ROOT_INO:
+            return f"root inode {self.root_ino} (expected {ROOT_INO})"
+        if self.bmap_start != 1 or self.bmap_blocks != _blocks_for(self.total_blocks):
+            return "block bitmap placement does not match the volume size"
+        if self.imap_start != self.bmap_start + self.bmap_blocks or self.imap_blocks != (
+            _blocks_for(self.inode_count + 1)
+        ):
+            return "inode bitmap placement does not match the inode count"
+        if self.itable_start != self.imap_start + self.imap_blocks or self.itable_blocks != (
+            -(-self.inode_count // INODES_PER_BLOCK)
+        ):
+            return "inode table placement does not match the inode count"
+        if self.data_start != self.itable_start + self.itable_blocks:
+            return "data area does not follow the inode table"
+        if self.data_start >= self.total_blocks:
+            return "no room for data"
+        if self.free_blocks > self.total_blocks - self.data_start:
+            return "free block count exceeds the data area"
+        if self.free_inodes >= self.inode_count:
+            return "free inode count exceeds the inode table"
+        return ""
+
+    @classmethod
+    def layout(cls, total_blocks: int, inode_count: int, *, created: int, label: str) -> Superblock:
+        """The superblock of a freshly formatted volume of ``total_blocks`` blocks."""
+        bmap_blocks = _blocks_for(total_blocks)
+        imap_blocks = _blocks_for(inode_count + 1)
+        itable_blocks = -(-inode_count // INODES_PER_BLOCK)
+        data_start = 1 + bmap_blocks + imap_blocks + itable_blocks
+        return cls(
+            total_blocks=total_blocks,
+            bmap_start=1,
+            bmap_blocks=bmap_blocks,
+            imap_start=1 + bmap_blocks,
+            imap_blocks=imap_blocks,
+            itable_start=1 + bmap_blocks + imap_blocks,
+            itable_blocks=itable_blocks,
+            inode_count=inode_count,
+            data_start=data_start,
+            free_blocks=total_blocks - data_start,
+            free_inodes=inode_count - 1,
+            next_generation=2,
+            created=created,
+            label=label,
+        )
+
+
+def _blocks_for(nbits: int) -> int:
+    return -(-nbits // BITS_PER_BITMAP_BLOCK)
+
+
+def encode_bitmap_block(magic: bytes, index: int, bits: bytes) -> bytes:
+    """A bitmap block holding ``bits`` (packed, at most 4080 bytes) with its header and CRC."""
+    block = bytearray(BLOCK_SIZE)
+    _BM_HEAD.pack_into(block, 0, magic, 0, index, 0)
+    block[BITMAP_HEADER : BITMAP_HEADER + len(bits)] = bits
+    struct.pack_into("<I", block, 4, _crc(block, 4))
+    return bytes(block)
+
+
+def decode_bitmap_block(raw: bytes, magic: bytes, index: int, where: str) -> bytes:
+    """The packed bits of a bitmap block, after checking magic, index and CRC."""
+    got_magic, crc, got_index, _ = _BM_HEAD.unpack_from(raw, 0)
+    if got_magic != magic:
+        raise _corrupt(where, f"bad magic {got_magic!r}")
+    if _crc(raw, 4) != crc:
+        raise _corrupt(where, "checksum mismatch")
+    if got_index != index:
+        raise _corrupt(where, f"holds bitmap block {got_index}, expected {index}")
+    return raw[BITMAP_HEADER:BLOCK_SIZE]
+
+
+@dataclass(slots=True)
+class Inode:
+    """One file or directory record.  ``extents`` is the full list (inline and chained);
+    ``chain`` the blocks of the extent chain, in order (empty while the extents fit inline).
+    Times are FILETIMEs (100 ns since 1601 UTC); ``mtime`` is the clock's seconds.
+    """
+
+    ino: int
+    kind: int
+    generation: int
+    parent: int
+    size: int = 0
+    created: int = 0
+    modified: int = 0
+    accessed: int = 0
+    mtime: float = 0.0
+    nlink: int = 1
+    extents: list[tuple[int, int]] = field(default_factory=list)
+    chain: list[int] = field(default_factory=list)
+    # Logical first block of each extent, for bisecting; rebuilt when the extents change.
+    starts: list[int] = field(default_factory=list)
+    nblocks: int = 0
+
+    def reindex(self) -> None:
+        """Recompute :attr:`starts` and :attr:`nblocks` after :attr:`extents` changed."""
+        starts: list[int] = []
+        total = 0
+        for _, length in self.extents:
+            starts.append(total)
+            total += length
+        self.starts = starts
+        self.nblocks = total
+
+    def encode(self) -> bytes:
+        """The 256-byte inode record (its CRC is seeded with the inode number, so a record
+        written into the wrong slot is detected)."""
+        head = _INODE.pack(
+            0,
+            self.kind,
+            0,
+            self.nlink,
+            self.generation,
+            self.parent,
+            self.size,
+            self.created,
+            self.modified,
+            self.accessed,
+            self.mtime,
+            len(self.extents),
+            self.chain[0] if self.chain else 0,
+        )
+        inline = b"".join(_EXTENT.pack(s, n) for s, n in self.extents[:INLINE_EXTENTS])
+        record = bytearray(head + inline + bytes(INODE_SIZE - len(head) - len(inline)))
+        struct.pack_into("<I", record, 0, _crc(record, 0, self.ino))
+        return bytes(record)
+
+    @classmethod
+    def decode(cls, raw: bytes, ino: int) -> tuple[Inode, int, int]:
+        """Parse an inode record: ``(inode, extent count, first chain block)``.  The caller
+        reads the chain and appends its extents."""
+        f = _INODE.unpack_from(raw, 0)
+        if _crc(raw, 0, ino) != f[0]:
+            raise _corrupt(f"inode {ino}", "checksum mismatch")
+        if f[1] not in (KIND_FILE, KIND_DIR):
+            raise _corrupt(f"inode {ino}", f"unknown kind {f[1]}")
+        count = f[11]
+        inline = min(count, INLINE_EXTENTS)
+        extents = [_EXTENT.unpack_from(raw, _INODE.size + 8 * i) for i in range(inline)]
+        node = cls(
+            ino=ino,
+            kind=f[1],
+            nlink=f[3],
+            generation=f[4],
+            parent=f[5],
+            size=f[6],
+            created=f[7],
+            modified=f[8],
+            accessed=f[9],
+            mtime=f[10],
+            extents=extents,
+        )
+        return node, count, f[12]
+
+
+def encode_ext_block(owner: int, extents: list[tuple[int, int]], next_block: int) -> bytes:
+    """An extent-chain block: up to :data:`EXTENTS_PER_BLOCK` extents of inode ``owner``."""
+    block = bytearray(BLOCK_SIZE)
+    _EXT_HEAD.pack_into(block, 0, EXT_MAGIC, 0, owner, len(extents), next_block)
+    off = _EXT_HEAD.size
+    for start, length in extents:
+        _EXTENT.pack_into(block, off, start, length)
+        off += 8
+    struct.pack_into("<I", block, 4, _crc(block, 4))
+    return bytes(block)
+
+
+def decode_ext_block(raw: bytes, owner: int, where: str) -> tuple[list[tuple[int, int]], int]:
+    """``(extents, next block)`` of an extent-chain block, after checking it."""
+    magic, crc, got_owner, count, next_block = _EXT_HEAD.unpack_from(raw, 0)
+    if magic != EXT_MAGIC:
+        raise _corrupt(where, f"bad magic {magic!r}")
+    if _crc(raw, 4) != crc:
+        raise _corrupt(where, "checksum mismatch")
+    if got_owner != owner:
+        raise _corrupt(where, f"belongs to inode {got_owner}, not {owner}")
+    if count > EXTENTS_PER_BLOCK:
+        raise _corrupt(where, f"extent count {count} out of range")
+    base = _EXT_HEAD.size
+    return [_EXTENT.unpack_from(raw, base + 8 * i) for i in range(count)], next_block
+
+
+def entry_size(encoded_name: bytes) -> int:
+    """Bytes a directory entry with this (UTF-8) name takes in a directory block."""
+    return _DIR_ENTRY.size + len(encoded_name)
+
+
+@dataclass(slots=True)
+class DirBlock:
+    """One directory block in memory: its entries (upcased key -> (stored name, inode)) in
+    on-disk order, and the bytes they take."""
+
+    entries: dict[str, tuple[str, int]] = field(default_factory=dict)
+    used: int = 0
+
+    @property
+    def room(self) -> int:
+        """Bytes still free for entries."""
+        return BLOCK_SIZE - DIR_HEADER - self.used
+
+
+def encode_dir_block(owner: int, block: DirBlock) -> bytes:
+    """The on-disk image of a directory block of directory ``owner``."""
+    parts = []
+    for name, ino in block.entries.values():
+        raw = name.encode("utf-8", "surrogatepass")
+        parts.append(_DIR_ENTRY.pack(ino, len(raw)))
+        parts.append(raw)
+    body = b"".join(parts)
+    image = bytearray(BLOCK_SIZE)
+    _DIR_HEAD.pack_into(image, 0, DIR_MAGIC, 0, owner, len(block.entries), len(body))
+    image[DIR_HEADER : DIR_HEADER + len(body)] = body
+    struct.pack_into("<I", image, 4, _crc(image, 4))
+    return bytes(image)
+
+
+def decode_dir_block(raw: bytes, owner: int, where: str) -> list[tuple[str, int]]:
+    """The ``(name, inode)`` entries of a directory block, in order, after checking it."""
+    magic, crc, got_owner, count, used = _DIR_HEAD.unpack_from(raw, 0)
+    if magic != DIR_MAGIC:
+        raise _corrupt(where, f"bad magic {magic!r}")
+    if _crc(raw, 4) != crc:
+        raise _corrupt(where, "checksum mismatch")
+    if got_owner != owner:
+        raise _corrupt(where, f"belongs to directory inode {got_owner}, not {owner}")
+    if used > BLOCK_SIZE - DIR_HEADER:
+        raise _corrupt(where, "entry area overflows the block")
+    out: list[tuple[str, int]] = []
+    off = DIR_HEADER
+    end = DIR_HEADER + used
+    for _ in range(count):
+        if off + _DIR_ENTRY.size > end:
+            raise _corrupt(where, "entry overruns the entry area")
+        ino, length = _DIR_ENTRY.unpack_from(raw, off)
+        off += _DIR_ENTRY.size
+        if off + length > end:
+            raise _corrupt(where, "name overruns the entry area")
+        try:
+            name = raw[off : off + length].decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:
+            raise _corrupt(where, "name is not valid UTF-8") from None
+        off += length
+        out.append((name, ino))
+    if off != end:
+        raise _corrupt(where, "entry count does not match the entry area")
+    return out

@@ -1,0 +1,435 @@
+"""simfs metadata store: write-through caches of the on-disk metadata, and operations.
+
+The device is the only truth.  The store keeps decoded copies of what it has read (superblock,
+both bitmaps, inodes, directories) so that lookups cost dictionary accesses, and every change to
+a cached structure is written back to the device before the public operation returns.
+
+Writes are buffered per operation: :meth:`Store.begin` opens an operation, changes mark
+structures dirty and queue data writes, :meth:`Store.commit` writes everything at the end.  A
+failure before the commit (disk full, a name that exists, a corrupt block) therefore leaves the
+device untouched, and :meth:`Store.abort` reloads the caches from the device, undoing any
+half-made in-memory change.  All device writes of an operation happen inside the caller's
+``device.operation()``, so a snapshot sees either none or all of them.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterator
+
+from vsssim.errors import (
+    VssInsufficientStorageError,
+    VssStoreCorruptError,
+)
+from vsssim.storage._simfs_alloc import Bitmap
+from vsssim.storage._simfs_layout import (
+    BLOCK_SIZE,
+    BMAP_MAGIC,
+    EXTENTS_PER_BLOCK,
+    IMAP_MAGIC,
+    INLINE_EXTENTS,
+    INODE_SIZE,
+    KIND_DIR,
+    MAGIC,
+    ROOT_INO,
+    DirBlock,
+    Inode,
+    Superblock,
+    decode_bitmap_block,
+    decode_dir_block,
+    decode_ext_block,
+    encode_dir_block,
+    encode_ext_block,
+    entry_size,
+)
+from vsssim.storage._simfs_paths import upcase
+from vsssim.storage.blockdev import BlockDevice, Buffer
+
+__all__ = ["DirCache", "NoFileSystemError", "Store", "read_bitmap", "read_superblock"]
+
+
+class NoFileSystemError(Exception):
+    """The device does not start with a simfs superblock (internal; the facade turns it into
+    ``VssObjectNotFoundError``)."""
+
+
+class DirCache:
+    """A directory in memory: its blocks (logical order) and an index of every entry.
+
+    ``index`` maps the upcased name to ``(stored name, inode, block number within the
+    directory)`` so lookups, inserts and removals never scan the blocks.
+    """
+
+    __slots__ = ("blocks", "index")
+
+    def __init__(self) -> None:
+        self.blocks: list[DirBlock] = []
+        self.index: dict[str, tuple[str, int, int]] = {}
+
+
+def read_superblock(device: BlockDevice) -> Superblock:
+    """The verified superblock of ``device``.
+
+    :class:`NoFileSystemError` if there is no simfs, ``VssStoreCorruptError``
+    if its checksum or geometry is wrong.
+    """
+    raw = device.read(0, BLOCK_SIZE)
+    if raw[: len(MAGIC)] != MAGIC:
+        raise NoFileSystemError("no simfs superblock")
+    sb = Superblock.decode(raw)
+    if sb.total_blocks > device.size // BLOCK_SIZE:
+        raise VssStoreCorruptError(
+            f"simfs: the superblock describes {sb.total_blocks} blocks but the device holds "
+            f"only {device.size // BLOCK_SIZE}"
+        )
+    return sb
+
+
+def read_bitmap(device: BlockDevice, sb: Superblock, magic: bytes) -> Bitmap:
+    """Load and verify the block bitmap (``BMAP_MAGIC``) or the inode bitmap."""
+    if magic == BMAP_MAGIC:
+        start, count, nbits, reserved = sb.bmap_start, sb.bmap_blocks, sb.total_blocks, 0
+        what = "block bitmap"
+    else:
+        start, count, nbits, reserved = sb.imap_start, sb.imap_blocks, sb.inode_count + 1, 1
+        what = "inode bitmap"
+    raw = device.read(start * BLOCK_SIZE, count * BLOCK_SIZE)
+    packed = [
+        decode_bitmap_block(
+            raw[i * BLOCK_SIZE : (i + 1) * BLOCK_SIZE], magic, i, f"{what} block {start + i}"
+        )
+        for i in range(count)
+    ]
+    bitmap = Bitmap(magic, nbits, reserved, packed)
+    bitmap.reserved = sb.data_start if magic == BMAP_MAGIC else 1
+    return bitmap
+
+
+class Store:
+    """Caches and per-operation write buffering for one mounted simfs (see module docstring)."""
+
+    def __init__(self, device: BlockDevice) -> None:
+        self.device = device
+        self.load()
+
+    # ------------------------------------------------------------------------- loading
+    def load(self) -> None:
+        """(Re)read the superblock and bitmaps; drop every other cache."""
+        self.sb = read_superblock(self.device)
+        self.blocks = read_bitmap(self.device, self.sb, BMAP_MAGIC)
+        self.imap = read_bitmap(self.device, self.sb, IMAP_MAGIC)
+        problem = _counter_problem(self.sb, self.blocks, self.imap)
+        if problem:
+            raise VssStoreCorruptError(f"simfs: {problem}")
+        self.inodes: dict[int, Inode] = {}
+        self.dirs: dict[int, DirCache] = {}
+        self._reset_pending()
+        root = self.inode(ROOT_INO)
+        if root.kind != KIND_DIR:
+            raise VssStoreCorruptError("simfs: the root inode is not a directory")
+
+    def _reset_pending(self) -> None:
+        self.data: list[tuple[int, Buffer]] = []
+        self.dirty_inodes: dict[int, Inode] = {}
+        self.dirty_dirblocks: set[tuple[int, int]] = set()
+        self.sb_dirty = False
+        self.touched = False
+        self.blocks.dirty.clear()
+        self.imap.dirty.clear()
+
+    def inode(self, ino: int) -> Inode:
+        """The inode ``ino`` (cached; read and verified on first use)."""
+        node = self.inodes.get(ino)
+        if node is not None:
+            return node
+        if not 1 <= ino <= self.sb.inode_count or not self.imap.is_used(ino):
+            raise VssStoreCorruptError(f"simfs: reference to free or invalid inode {ino}")
+        offset = self.sb.itable_start * BLOCK_SIZE + (ino - 1) * INODE_SIZE
+        node, count, chain = Inode.decode(self.device.read(offset, INODE_SIZE), ino)
+        while len(node.extents) < count:
+            if not self.sb.data_start <= chain < self.sb.total_blocks:
+                raise VssStoreCorruptError(f"simfs: inode {ino}: extent chain block {chain}")
+            raw = self.device.read(chain * BLOCK_SIZE, BLOCK_SIZE)
+            extents, following = decode_ext_block(raw, ino, f"extent block {chain}")
+            if not extents:
+                raise VssStoreCorruptError(f"simfs: inode {ino}: empty extent block {chain}")
+            node.chain.append(chain)
+            node.extents.extend(extents)
+            chain = following
+        if len(node.extents) != count:
+            raise VssStoreCorruptError(f"simfs: inode {ino}: extent count mismatch")
+        for start, length in node.extents:
+            if length <= 0 or start < self.sb.data_start or start + length > self.sb.total_blocks:
+                raise VssStoreCorruptError(f"simfs: inode {ino}: extent {start}+{length}")
+        node.reindex()
+        self.inodes[ino] = node
+        return node
+
+    def directory(self, ino: int) -> DirCache:
+        """The directory ``ino`` (cached; read and verified on first use)."""
+        found = self.dirs.get(ino)
+        if found is not None:
+            return found
+        node = self.inode(ino)
+        cache = DirCache()
+        for dev_offset, length in self.ranges(node, 0, node.nblocks * BLOCK_SIZE):
+            raw = self.device.read(dev_offset, length)
+            for i in range(0, length, BLOCK_SIZE):
+                where = f"directory block {(dev_offset + i) // BLOCK_SIZE} of inode {ino}"
+                block = DirBlock()
+                for name, child in decode_dir_block(raw[i : i + BLOCK_SIZE], ino, where):
+                    key = upcase(name)
+                    if key in cache.index:
+                        raise VssStoreCorruptError(f"simfs: {where}: duplicate name {name!r}")
+                    block.entries[key] = (name, child)
+                    block.used += entry_size(name.encode("utf-8", "surrogatepass"))
+                    cache.index[key] = (name, child, len(cache.blocks))
+                cache.blocks.append(block)
+        self.dirs[ino] = cache
+        return cache
+
+    # ---------------------------------------------------------------------- extent maps
+    def ranges(self, node: Inode, offset: int, length: int) -> Iterator[tuple[int, int]]:
+        """Device ``(offset, length)`` pieces holding bytes ``[offset, offset + length)`` of
+        the inode's data (which must be allocated)."""
+        if length <= 0:
+            return
+        first = offset // BLOCK_SIZE
+        index = bisect_right(node.starts, first) - 1
+        end = offset + length
+        pos = offset
+        while pos < end:
+            start, count = node.extents[index]
+            ext_lo = node.starts[index] * BLOCK_SIZE
+            ext_hi = ext_lo + count * BLOCK_SIZE
+            piece = min(end, ext_hi) - pos
+            yield start * BLOCK_SIZE + (pos - ext_lo), piece
+            pos += piece
+            index += 1
+
+    # ---------------------------------------------------------------------- operations
+    def begin(self) -> None:
+        """Start buffering an operation's writes."""
+        self._reset_pending()
+
+    def abort(self) -> None:
+        """Forget the operation: nothing was written, so reload any cache it changed."""
+        if self.touched:
+            self.load()
+        else:
+            self._reset_pending()
+
+    def commit(self) -> None:
+        """Write everything the operation changed (data first, then metadata)."""
+        device = self.device
+        try:
+            for offset, data in self.data:
+                device.write(offset, data)
+            for node in self.dirty_inodes.values():
+                self._write_inode(node)
+            for ino, index in sorted(self.dirty_dirblocks):
+                cache = self.dirs[ino]
+                node = self.inode(ino)
+                block_no = self.physical_block(node, index)
+                device.write(block_no * BLOCK_SIZE, encode_dir_block(ino, cache.blocks[index]))
+            bitmaps = ((self.blocks, self.sb.bmap_start), (self.imap, self.sb.imap_start))
+            for bitmap, start in bitmaps:
+                for index in sorted(bitmap.dirty):
+                    device.write((start + index) * BLOCK_SIZE, bitmap.block_image(index))
+            if self.sb_dirty:
+                self.sb.free_blocks = self.blocks.free
+                self.sb.free_inodes = self.imap.free
+                device.write(0, self.sb.encode())
+        except BaseException:
+            # The device now holds part of the operation; at least make the caches say so.
+            self.load()
+            raise
+        self._reset_pending()
+
+    def _write_inode(self, node: Inode) -> None:
+        offset = self.sb.itable_start * BLOCK_SIZE + (node.ino - 1) * INODE_SIZE
+        self.device.write(offset, node.encode())
+        overflow = node.extents[INLINE_EXTENTS:]
+        for i, block in enumerate(node.chain):
+            chunk = overflow[i * EXTENTS_PER_BLOCK : (i + 1) * EXTENTS_PER_BLOCK]
+            following = node.chain[i + 1] if i + 1 < len(node.chain) else 0
+            self.device.write(block * BLOCK_SIZE, encode_ext_block(node.ino, chunk, following))
+
+    def mark_inode(self, node: Inode) -> None:
+        """Queue ``node`` (and its extent chain) for writing."""
+        self.touched = True
+        self.dirty_inodes[node.ino] = node
+
+    def queue_data(self, offset: int, data: Buffer) -> None:
+        """Queue a data write at device ``offset``."""
+        if len(data):
+            self.data.append((offset, data))
+
+    @staticmethod
+    def physical_block(node: Inode, lblock: int) -> int:
+        """Device block holding logical block ``lblock`` of ``node``."""
+        index = bisect_right(node.starts, lblock) - 1
+        start, _ = node.extents[index]
+        return start + lblock - node.starts[index]
+
+    # ----------------------------------------------------------------------- allocation
+    def alloc_inode(self, kind: int, parent: int, stamp: tuple[int, float]) -> Inode:
+        """A new inode of ``kind`` under directory ``parent``, times set to ``stamp``."""
+        if not self.imap.free:
+            raise VssInsufficientStorageError(
+                f"simfs: no free file records (all {self.sb.inode_count - 1} are in use)"
+            )
+        self.touched = True
+        ino = self.imap.first_free()
+        self.imap.mark(ino, 1)
+        generation = self.sb.next_generation
+        self.sb.next_generation += 1
+        self.sb_dirty = True
+        ticks, seconds = stamp
+        node = Inode(
+            ino=ino,
+            kind=kind,
+            generation=generation,
+            parent=parent,
+            created=ticks,
+            modified=ticks,
+            accessed=ticks,
+            mtime=seconds,
+        )
+        node.reindex()
+        self.inodes[ino] = node
+        self.mark_inode(node)
+        return node
+
+    def free_inode(self, node: Inode) -> None:
+        """Release ``node``, its data blocks and its extent chain."""
+        self.touched = True
+        self.resize_blocks(node, 0)
+        self.imap.release(node.ino, 1)
+        self.sb_dirty = True
+        self.inodes.pop(node.ino, None)
+        self.dirs.pop(node.ino, None)
+        self.dirty_inodes.pop(node.ino, None)
+        self.dirty_dirblocks = {key for key in self.dirty_dirblocks if key[0] != node.ino}
+
+    def chain_blocks_for(self, extent_count: int) -> int:
+        """Extent-chain blocks needed for ``extent_count`` extents."""
+        return -(-max(0, extent_count - INLINE_EXTENTS) // EXTENTS_PER_BLOCK)
+
+    def check_space(self, blocks: int) -> None:
+        """Raise ``VssInsufficientStorageError`` unless ``blocks`` blocks are free."""
+        if blocks > self.blocks.free:
+            raise VssInsufficientStorageError(
+                f"simfs: the volume is full: {blocks} more blocks of {BLOCK_SIZE} bytes needed, "
+                f"{self.blocks.free} free ({self.blocks.free * BLOCK_SIZE} bytes)"
+            )
+
+    def resize_blocks(self, node: Inode, nblocks: int) -> None:
+        """Grow or shrink ``node``'s allocation to exactly ``nblocks`` blocks.
+
+        Raises ``VssInsufficientStorageError`` (before any device write) if the volume cannot
+        hold the new blocks plus any extent-chain blocks they need.
+        """
+        have = node.nblocks
+        if nblocks == have:
+            return
+        self.touched = True
+        self.sb_dirty = True
+        if nblocks > have:
+            need = nblocks - have
+            self.check_space(need)
+            goal = node.extents[-1][0] + node.extents[-1][1] if node.extents else None
+            for start, length in self.blocks.allocate(need, goal):
+                if node.extents and node.extents[-1][0] + node.extents[-1][1] == start:
+                    last_start, last_len = node.extents[-1]
+                    node.extents[-1] = (last_start, last_len + length)
+                else:
+                    node.extents.append((start, length))
+        else:
+            drop = have - nblocks
+            while drop:
+                start, length = node.extents[-1]
+                if length <= drop:
+                    node.extents.pop()
+                    self.blocks.release(start, length)
+                    drop -= length
+                else:
+                    node.extents[-1] = (start, length - drop)
+                    self.blocks.release(start + length - drop, drop)
+                    drop = 0
+        node.reindex()
+        self._fit_chain(node)
+        self.mark_inode(node)
+
+    def _fit_chain(self, node: Inode) -> None:
+        want = self.chain_blocks_for(len(node.extents))
+        while len(node.chain) > want:
+            self.blocks.release(node.chain.pop(), 1)
+        if len(node.chain) < want:
+            self.check_space(want - len(node.chain))
+            while len(node.chain) < want:
+                goal = node.chain[-1] + 1 if node.chain else None
+                ((block, _),) = self.blocks.allocate(1, goal)
+                node.chain.append(block)
+
+    # ----------------------------------------------------------------------- directories
+    def dir_insert(self, dir_node: Inode, name: str, ino: int) -> None:
+        """Add entry ``name`` -> ``ino`` to directory ``dir_node`` (the name must be new)."""
+        self.touched = True
+        cache = self.directory(dir_node.ino)
+        size = entry_size(name.encode("utf-8", "surrogatepass"))
+        index = next((i for i, b in enumerate(cache.blocks) if b.room >= size), -1)
+        if index < 0:
+            self.resize_blocks(dir_node, dir_node.nblocks + 1)
+            dir_node.size = dir_node.nblocks * BLOCK_SIZE
+            cache.blocks.append(DirBlock())
+            index = len(cache.blocks) - 1
+        key = upcase(name)
+        block = cache.blocks[index]
+        block.entries[key] = (name, ino)
+        block.used += size
+        cache.index[key] = (name, ino, index)
+        self.dirty_dirblocks.add((dir_node.ino, index))
+
+    def dir_remove(self, dir_node: Inode, key: str) -> None:
+        """Remove the entry with upcased name ``key`` from directory ``dir_node``."""
+        self.touched = True
+        cache = self.directory(dir_node.ino)
+        name, _, index = cache.index.pop(key)
+        block = cache.blocks[index]
+        del block.entries[key]
+        block.used -= entry_size(name.encode("utf-8", "surrogatepass"))
+        self.dirty_dirblocks.add((dir_node.ino, index))
+
+    def dir_rename_entry(self, dir_node: Inode, key: str, new_name: str) -> None:
+        """Change the stored spelling of an entry in place (a case-only rename).
+
+        Falls back to remove-and-insert if the longer name does not fit in its block.
+        """
+        cache = self.directory(dir_node.ino)
+        old_name, ino, index = cache.index[key]
+        block = cache.blocks[index]
+        grow = len(new_name.encode("utf-8", "surrogatepass")) - len(
+            old_name.encode("utf-8", "surrogatepass")
+        )
+        if grow > block.room:
+            self.dir_remove(dir_node, key)
+            self.dir_insert(dir_node, new_name, ino)
+            return
+        self.touched = True
+        block.entries[key] = (new_name, ino)
+        block.used += grow
+        cache.index[key] = (new_name, ino, index)
+        self.dirty_dirblocks.add((dir_node.ino, index))
+
+
+def _counter_problem(sb: Superblock, blocks: Bitmap, imap: Bitmap) -> str:
+    if blocks.bits[: sb.data_start].count(0):
+        return "metadata blocks are marked free in the block bitmap"
+    if not imap.bits[0] or not imap.bits[ROOT_INO]:
+        return "the inode bitmap does not reserve the root inode"
+    if sb.free_blocks != blocks.free:
+        return f"superblock says {sb.free_blocks} free blocks, the bitmap {blocks.free}"
+    if sb.free_inodes != imap.free:
+        return f"superblock says {sb.free_inodes} free inodes, the bitmap {imap.free}"
+    return ""

@@ -1,0 +1,853 @@
+"""simfs: the small file system inside a vsssim volume image.
+
+Applications and writers keep their files here; the system provider snapshots the volume at the
+block level; backup programs read the files back through ``snapshot.fs``.  For that to show
+exactly the tree of the snapshot instant, **all metadata lives in the device's blocks** and every
+public operation runs its device writes inside one ``with device.operation():``, which the
+engine never splits with a snapshot.  Python-side caches are write-through copies of the device.
+
+Paths are Windows paths (``C:\\db\\data.mdf``), case-insensitive and case-preserving, with the
+Win32 naming rules (see :mod:`vsssim.storage._simfs_paths`).
+
+On-disk layout (little-endian; 4 KiB file-system blocks, independent of the device's 16 KiB
+copy-on-write block; block ``n`` is bytes ``[n * 4096, (n + 1) * 4096)`` of the device)::
+
+    block 0            superblock: magic "VSSIMFS\\0", version, geometry, free block and free
+                       inode counters, next inode generation, creation FILETIME, label; CRC-32
+    blocks 1..         block bitmap: 1 bit per block (1 = used; the metadata blocks are used);
+                       each block = 16-byte header (magic "SBMP", CRC-32, index) + 32640 bits
+    then               inode bitmap: 1 bit per inode number (bit 0, the null inode, and bit 1,
+                       the root directory, always set); magic "SIMP", same block format
+    then               inode table: 256-byte inodes, 16 per block, inode n in slot n - 1.  An
+                       inode: CRC-32 (seeded with n), kind (file / directory), link count,
+                       generation, parent directory, size, created / modified / accessed
+                       FILETIMEs, clock seconds of the last modification, extent count, first
+                       extent-chain block, 24 inline extents (first block, block count)
+    data area          file data in contiguous extents; directory blocks; extent-chain blocks
+                       (magic "SEXT", CRC-32, owner inode, count, next block, up to 509 extents)
+                       for files with more than 24 extents
+
+A directory is an inode whose data blocks are directory blocks: a 16-byte header (magic "SDIR",
+CRC-32, owner inode, entry count, bytes used) and packed entries (inode, name length, UTF-8
+name, stored in its original case).  Free inodes are whatever the inode bitmap says; their table
+slots are not read.
+
+Costs, with the copy-on-write engine in mind: writing a file's data is one ``device.write`` per
+extent (allocation prefers one contiguous run, and appends continue the last extent); creating a
+file touches its inode, one directory block, the parent's inode, one block of each bitmap and
+the superblock; overwriting an existing file touches only its data and its inode.
+
+Fidelity notes: last-access times are set on creation and modification only (NTFS's default
+since Vista, with last-access updates disabled); directories' modified times change when entries
+are added, removed or renamed, as on NTFS; an open handle blocks ``remove`` and ``rename`` of its
+file (a Python handle on Windows lacks ``FILE_SHARE_DELETE``); hard links, streams, attributes,
+ACLs and sparse files are not simulated.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from vsssim.clock import Clock, RealClock, filetime
+from vsssim.errors import (
+    VssAccessDeniedError,
+    VssDirectoryNotEmptyError,
+    VssFileExistsError,
+    VssFileNotFoundError,
+    VssInvalidArgumentError,
+    VssIsADirectoryError,
+    VssNotADirectoryError,
+    VssObjectNotFoundError,
+)
+from vsssim.storage._simfs_alloc import Bitmap
+from vsssim.storage._simfs_check import check_device
+from vsssim.storage._simfs_file import SimFile, parse_mode
+from vsssim.storage._simfs_layout import (
+    BLOCK_SIZE,
+    BMAP_MAGIC,
+    IMAP_MAGIC,
+    KIND_DIR,
+    KIND_FILE,
+    MAX_LABEL,
+    ROOT_INO,
+    Inode,
+    Superblock,
+)
+from vsssim.storage._simfs_paths import PathParser, compile_filespec, has_wildcards, upcase
+from vsssim.storage._simfs_store import NoFileSystemError, Store
+from vsssim.storage.blockdev import BlockDevice, Buffer
+
+__all__ = ["BLOCK_SIZE", "FileStat", "SimFS", "format"]
+
+_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
+# Zero-filling gaps and extensions reuses one read-only buffer instead of allocating.
+_ZEROS = bytes(1 << 20)
+# The smallest data area format() accepts: room for a few files beside the root directory.
+_MIN_DATA_BLOCKS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    """What ``GetFileAttributesEx`` / ``GetFileInformationByHandle`` report, simplified.
+
+    ``path`` is the canonical path (stored case, under the mount's first root); ``size`` is 0
+    for directories; times are UTC datetimes from the file system's clock; ``mtime`` is the
+    clock's seconds (``clock.now()``) at the last modification, for age arithmetic.
+    """
+
+    path: str
+    size: int
+    is_dir: bool
+    created: datetime
+    modified: datetime
+    accessed: datetime
+    mtime: float
+
+
+def _from_filetime(ticks: int) -> datetime:
+    return _FILETIME_EPOCH + timedelta(microseconds=ticks // 10)
+
+
+def _blocks(size: int) -> int:
+    return -(-size // BLOCK_SIZE)
+
+
+def _inode_count(total_blocks: int) -> int:
+    # ext4's default ratio (one inode per 16 KiB), at least 32 and at most 4 Mi.
+    return min(max(32, total_blocks // 4), 1 << 22)
+
+
+def _fits(total_blocks: int) -> bool:
+    layout = Superblock.layout(total_blocks, _inode_count(total_blocks), created=0, label="")
+    return total_blocks >= layout.data_start + _MIN_DATA_BLOCKS
+
+
+def format(device: BlockDevice, *, label: str = "", clock: Clock | None = None) -> None:
+    """Write an empty simfs on ``device`` (what ``format C: /fs:...`` does to a volume).
+
+    Everything previously on the device becomes unreachable (data blocks are not wiped).
+    Raises ``VssAccessDeniedError`` for a read-only device, ``ValueError`` if the device is too
+    small or the label longer than 32 characters (the NTFS limit).
+    """
+    if not isinstance(device, BlockDevice):
+        raise TypeError(f"device must implement BlockDevice, not {type(device).__name__}")
+    if not isinstance(label, str):
+        raise TypeError(f"label must be str, not {type(label).__name__}")
+    if len(label) > MAX_LABEL or any(ord(ch) < 32 for ch in label):
+        raise ValueError(f"label {label!r}: at most {MAX_LABEL} printable characters")
+    if device.readonly:
+        raise VssAccessDeniedError("simfs: cannot format a read-only device")
+    total = min(device.size // BLOCK_SIZE, (1 << 32) - 1)
+    clock = clock or RealClock()
+    moment = clock.datetime()
+    ticks, seconds = filetime(moment), clock.now()
+    sb = Superblock.layout(total, _inode_count(total), created=ticks, label=label)
+    if not _fits(total):
+        smallest = next(n for n in range(1, 1 << 20) if _fits(n))
+        raise ValueError(
+            f"device of {device.size} bytes is too small for simfs "
+            f"(at least {smallest * BLOCK_SIZE} bytes)"
+        )
+    blocks = Bitmap.fresh(BMAP_MAGIC, total, sb.data_start)
+    imap = Bitmap.fresh(IMAP_MAGIC, sb.inode_count + 1, ROOT_INO + 1)
+    root = Inode(
+        ino=ROOT_INO,
+        kind=KIND_DIR,
+        generation=1,
+        parent=ROOT_INO,
+        created=ticks,
+        modified=ticks,
+        accessed=ticks,
+        mtime=seconds,
+    )
+    with device.operation():
+        for index in range(sb.bmap_blocks):
+            device.write((sb.bmap_start + index) * BLOCK_SIZE, blocks.block_image(index))
+        for index in range(sb.imap_blocks):
+            device.write((sb.imap_start + index) * BLOCK_SIZE, imap.block_image(index))
+        device.write(sb.itable_start * BLOCK_SIZE, root.encode())
+        # The superblock last: until it is written the device is not a simfs.
+        device.write(0, sb.encode())
+
+
+class SimFS:
+    """A mounted simfs volume: the file API that applications, writers and backups use.
+
+    Models the Win32 file API on one volume (``CreateFile``, ``ReadFile``, ``WriteFile``,
+    ``FindFirstFile`` with DOS wildcards, ``GetFileAttributesEx``, ``DeleteFile``,
+    ``RemoveDirectory``, ``MoveFileEx``, ``CreateDirectory``).  Mount with :meth:`mount`.
+
+    Every operation is atomic with respect to snapshots and thread-safe: it runs inside
+    ``device.operation()`` and an internal lock, in that order.  A mount on a read-only device
+    (a shadow copy) refuses every change with ``VssAccessDeniedError``; :attr:`readonly` follows
+    the device at each call, so a shadow copy opened for auto-recovery becomes writable.
+    Only one writable mount per device: the caches assume nobody else writes the device (the
+    engine calls :meth:`refresh` after reverting the volume underneath).
+    """
+
+    def __init__(
+        self,
+        device: BlockDevice,
+        *,
+        roots: tuple[str, ...] | list[str] = (),
+        clock: Clock | None = None,
+    ) -> None:
+        if not isinstance(device, BlockDevice):
+            raise TypeError(f"device must implement BlockDevice, not {type(device).__name__}")
+        if isinstance(roots, str):
+            roots = (roots,)
+        self._device = device
+        self._parser = PathParser(tuple(roots))
+        self._clock: Clock = clock or RealClock()
+        self._lock = threading.RLock()
+        # Open handles per inode: they block remove/rename, like handles without share-delete.
+        self._handles: dict[int, int] = {}
+        if device.size < BLOCK_SIZE:
+            raise VssObjectNotFoundError(
+                f"no simfs file system on this device: it holds only {device.size} bytes"
+            )
+        with device.operation(), self._lock:
+            try:
+                self._store = Store(device)
+            except NoFileSystemError:
+                raise VssObjectNotFoundError(
+                    "no simfs file system on this device (no superblock): format it first "
+                    "with vsssim.storage.simfs.format(device)"
+                ) from None
+
+    @classmethod
+    def mount(
+        cls,
+        device: BlockDevice,
+        *,
+        roots: tuple[str, ...] | list[str] = (),
+        clock: Clock | None = None,
+    ) -> SimFS:
+        """Mount the simfs on ``device``, as Windows mounts a volume's file system.
+
+        ``roots`` are the prefixes that name the volume root (``"C:\\\\"``, a volume GUID path,
+        a shadow copy's device name), matched case-insensitively; results use the first.
+        ``clock`` stamps file times (default: a :class:`~vsssim.clock.RealClock`).
+        Raises ``VssObjectNotFoundError`` if the device holds no simfs and
+        ``VssStoreCorruptError`` if the superblock or bitmaps fail their checks.
+        """
+        return cls(device, roots=roots, clock=clock)
+
+    def __repr__(self) -> str:
+        state = "read-only" if self.readonly else "writable"
+        return f"<SimFS {self._parser.display_root!r} label={self.label!r} {state}>"
+
+    # ----------------------------------------------------------------------- properties
+    @property
+    def device(self) -> BlockDevice:
+        """The block device this file system lives on."""
+        return self._device
+
+    @property
+    def roots(self) -> tuple[str, ...]:
+        """The root prefixes this mount accepts (normalised to end with a backslash)."""
+        return self._parser.roots
+
+    @property
+    def readonly(self) -> bool:
+        """True while the device is read-only (checked again at every call)."""
+        return self._device.readonly
+
+    @property
+    def clock(self) -> Clock:
+        """The clock that stamps file times."""
+        return self._clock
+
+    @property
+    def label(self) -> str:
+        """The volume label given to :func:`format`."""
+        with self._lock:
+            return self._store.sb.label
+
+    @property
+    def block_size(self) -> int:
+        """The file-system block (allocation unit, "cluster") size: 4096 bytes."""
+        return BLOCK_SIZE
+
+    @property
+    def capacity(self) -> int:
+        """Size of the file system in bytes, its own metadata included (``TotalNumberOfBytes``
+        of ``GetDiskFreeSpaceEx``)."""
+        with self._lock:
+            return self._store.sb.total_blocks * BLOCK_SIZE
+
+    @property
+    def free_space(self) -> int:
+        """Bytes still free for data (``TotalNumberOfFreeBytes``)."""
+        with self._lock:
+            return self._store.blocks.free * BLOCK_SIZE
+
+    # ---------------------------------------------------------------------- operations
+    @contextmanager
+    def _reading(self) -> Iterator[Store]:
+        with self._device.operation(), self._lock:
+            yield self._store
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[Store]:
+        with self._device.operation(), self._lock:
+            if self._device.readonly:
+                raise VssAccessDeniedError(
+                    f"simfs: cannot {what}: the volume is read-only (a shadow copy is read-only "
+                    "outside its auto-recovery window)"
+                )
+            store = self._store
+            store.begin()
+            try:
+                yield store
+            except BaseException:
+                store.abort()
+                raise
+            store.commit()
+
+    def _stamp(self) -> tuple[int, float]:
+        return filetime(self._clock.datetime()), self._clock.now()
+
+    # ------------------------------------------------------------------------- lookups
+    def _split(self, path: object) -> tuple[str, ...]:
+        return self._parser.split(path)
+
+    def _walk_path(self, names: tuple[str, ...], path: object) -> tuple[Inode, tuple[str, ...]]:
+        """The inode at ``names`` and the names in stored case."""
+        store = self._store
+        node = store.inode(ROOT_INO)
+        stored: list[str] = []
+        for name in names:
+            if node.kind != KIND_DIR:
+                raise VssNotADirectoryError(
+                    f"{path!r}: {self._parser.join(stored)!r} is a file, not a directory"
+                )
+            entry = store.directory(node.ino).index.get(upcase(name))
+            if entry is None:
+                raise VssFileNotFoundError(
+                    f"{path!r}: no such file or directory "
+                    f"({self._parser.join([*stored, name])!r} does not exist)"
+                )
+            stored.append(entry[0])
+            node = store.inode(entry[1])
+        return node, tuple(stored)
+
+    def _locate(
+        self, names: tuple[str, ...], path: object
+    ) -> tuple[Inode, tuple[str, ...], tuple[str, int, int] | None]:
+        """``(parent directory, its stored names, the leaf's entry or None)``."""
+        parent, stored = self._walk_path(names[:-1], path)
+        if parent.kind != KIND_DIR:
+            raise VssNotADirectoryError(
+                f"{path!r}: {self._parser.join(stored)!r} is a file, not a directory"
+            )
+        entry = self._store.directory(parent.ino).index.get(upcase(names[-1]))
+        return parent, stored, entry
+
+    def _file_node(self, path: object) -> tuple[Inode, tuple[str, ...]]:
+        names = self._split(path)
+        node, stored = self._walk_path(names, path)
+        if node.kind == KIND_DIR:
+            raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
+        return node, stored
+
+    # --------------------------------------------------------------------- data helpers
+    def _read(self, node: Inode, offset: int, size: int) -> bytes:
+        size = min(size, node.size - offset) if size >= 0 else node.size - offset
+        if size <= 0:
+            return b""
+        device = self._device
+        pieces = [device.read(o, n) for o, n in self._store.ranges(node, offset, size)]
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    def _queue_zeros(self, node: Inode, start: int, end: int) -> None:
+        store = self._store
+        for dev_offset, length in store.ranges(node, start, end - start):
+            done = 0
+            while done < length:
+                piece = min(length - done, len(_ZEROS))
+                store.queue_data(dev_offset + done, memoryview(_ZEROS)[:piece])
+                done += piece
+
+    def _modified(self, node: Inode, stamp: tuple[int, float]) -> None:
+        node.modified = node.accessed = stamp[0]
+        node.mtime = stamp[1]
+        self._store.mark_inode(node)
+
+    def _pwrite(self, node: Inode, offset: int, data: memoryview, stamp: tuple[int, float]) -> None:
+        """Write ``data`` at ``offset`` of file ``node`` (zero-filling any gap)."""
+        if not len(data):
+            return
+        store = self._store
+        end = offset + len(data)
+        old = node.size
+        if end > old:
+            store.resize_blocks(node, _blocks(end))
+            if offset > old:
+                self._queue_zeros(node, old, offset)
+        pos = 0
+        for dev_offset, length in store.ranges(node, offset, len(data)):
+            store.queue_data(dev_offset, data[pos : pos + length])
+            pos += length
+        node.size = max(old, end)
+        self._modified(node, stamp)
+
+    def _truncate(self, node: Inode, size: int, stamp: tuple[int, float]) -> None:
+        old = node.size
+        self._store.resize_blocks(node, _blocks(size))
+        if size > old:
+            self._queue_zeros(node, old, size)
+        node.size = size
+        self._modified(node, stamp)
+
+    def _create(self, parent: Inode, name: str, kind: int, stamp: tuple[int, float]) -> Inode:
+        store = self._store
+        node = store.alloc_inode(kind, parent.ino, stamp)
+        store.dir_insert(parent, name, node.ino)
+        self._modified(parent, stamp)
+        return node
+
+    def _check_closed(self, node: Inode, path: object, what: str) -> None:
+        if self._handles.get(node.ino):
+            raise VssAccessDeniedError(
+                f"simfs: cannot {what} {path!r}: the file is open (sharing violation); "
+                "close its handles first"
+            )
+
+    # -------------------------------------------------------------------- file handles
+    def open(self, path: object, mode: str = "rb") -> SimFile:
+        """Open a file, like ``CreateFile`` + Python's ``open`` in binary mode.
+
+        Modes ``rb``, ``r+b``, ``wb``, ``w+b``, ``xb``, ``x+b``, ``ab``, ``a+b`` (``w`` creates
+        or truncates, ``x`` creates and fails if the file exists, ``a`` creates and writes at
+        the end).  A write mode on a read-only volume raises ``VssAccessDeniedError``.
+        """
+        readable, writable, _, truncate, exclusive, append, must_exist = parse_mode(mode)
+        names = self._split(path)
+        if not names:
+            raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
+        if writable and self.readonly:
+            raise VssAccessDeniedError(f"simfs: cannot open {path!r} for writing: read-only volume")
+        context = self._reading() if must_exist else self._writing(f"open {path!r}")
+        with context:
+            parent, stored, entry = self._locate(names, path)
+            if entry is None:
+                if must_exist:
+                    raise VssFileNotFoundError(f"{path!r}: no such file")
+                node = self._create(parent, names[-1], KIND_FILE, self._stamp())
+                leaf = names[-1]
+            else:
+                if exclusive:
+                    raise VssFileExistsError(f"{path!r} already exists")
+                node = self._store.inode(entry[1])
+                leaf = entry[0]
+                if node.kind == KIND_DIR:
+                    raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
+                if truncate and node.size:
+                    self._truncate(node, 0, self._stamp())
+            self._handles[node.ino] = self._handles.get(node.ino, 0) + 1
+            ino, generation = node.ino, node.generation
+        handle_mode = "rb" if mode in ("b", "br") else mode
+        return SimFile(
+            self,
+            ino,
+            generation,
+            self._parser.join([*stored, leaf]),
+            handle_mode,
+            readable=readable,
+            writable=writable,
+            append=append,
+        )
+
+    def _handle_node(self, ino: int, generation: int) -> Inode:
+        store = self._store
+        if ino <= store.sb.inode_count and store.imap.is_used(ino):
+            node = store.inode(ino)
+            if node.generation == generation and node.kind == KIND_FILE:
+                return node
+        raise VssFileNotFoundError(
+            "simfs: the file of this handle no longer exists (was the volume reverted?)"
+        )
+
+    def _handle_read(self, ino: int, generation: int, offset: int, size: int) -> bytes:
+        with self._reading():
+            return self._read(self._handle_node(ino, generation), offset, size)
+
+    def _handle_write(self, ino: int, generation: int, offset: int | None, data: Buffer) -> int:
+        view = memoryview(data).cast("B")
+        with self._writing("write to a file"):
+            node = self._handle_node(ino, generation)
+            at = node.size if offset is None else offset
+            self._pwrite(node, at, view, self._stamp())
+            return at
+
+    def _handle_truncate(self, ino: int, generation: int, size: int) -> None:
+        with self._writing("truncate a file"):
+            self._truncate(self._handle_node(ino, generation), size, self._stamp())
+
+    def _handle_size(self, ino: int, generation: int) -> int:
+        with self._reading():
+            return self._handle_node(ino, generation).size
+
+    def _handle_close(self, ino: int) -> None:
+        with self._lock:
+            left = self._handles.get(ino, 0) - 1
+            if left > 0:
+                self._handles[ino] = left
+            else:
+                self._handles.pop(ino, None)
+
+    # ----------------------------------------------------------------- whole-file calls
+    def read_file(self, path: object) -> bytes:
+        """The whole content of a file."""
+        with self._reading():
+            node, _ = self._file_node(path)
+            return self._read(node, 0, node.size)
+
+    def write_file(self, path: object, data: Buffer, *, create_dirs: bool = False) -> None:
+        """Create or replace a file with ``data``, in one operation (a snapshot sees the old
+        content or the new, never a mix).  ``create_dirs`` also creates missing parents.
+
+        The existing blocks are reused in place (no reallocation when the size is unchanged);
+        ``VssInsufficientStorageError`` leaves the file as it was.
+        """
+        names = self._split(path)
+        if not names:
+            raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
+        view = memoryview(data).cast("B")
+        with self._writing(f"write {path!r}") as store:
+            stamp = self._stamp()
+            if create_dirs:
+                self._makedirs(names[:-1], path, stamp)
+            parent, _, entry = self._locate(names, path)
+            if entry is None:
+                node = self._create(parent, names[-1], KIND_FILE, stamp)
+            else:
+                node = store.inode(entry[1])
+                if node.kind == KIND_DIR:
+                    raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
+            store.resize_blocks(node, _blocks(len(view)))
+            pos = 0
+            for dev_offset, length in store.ranges(node, 0, len(view)):
+                store.queue_data(dev_offset, view[pos : pos + length])
+                pos += length
+            node.size = len(view)
+            self._modified(node, stamp)
+
+    def append_file(self, path: object, data: Buffer) -> None:
+        """Append ``data`` to a file, creating it if missing (``open(path, "ab")``)."""
+        names = self._split(path)
+        if not names:
+            raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
+        view = memoryview(data).cast("B")
+        with self._writing(f"append to {path!r}") as store:
+            stamp = self._stamp()
+            parent, _, entry = self._locate(names, path)
+            if entry is None:
+                node = self._create(parent, names[-1], KIND_FILE, stamp)
+            else:
+                node = store.inode(entry[1])
+                if node.kind == KIND_DIR:
+                    raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
+            self._pwrite(node, node.size, view, stamp)
+
+    def truncate(self, path: object, size: int) -> None:
+        """Set a file's size (``SetEndOfFile``): cut, or extend with zeros."""
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise TypeError(f"size must be int, not {type(size).__name__}")
+        if size < 0:
+            raise ValueError(f"size must not be negative, not {size}")
+        with self._writing(f"truncate {path!r}"):
+            node, _ = self._file_node(path)
+            self._truncate(node, size, self._stamp())
+
+    # ------------------------------------------------------------------ queries
+    def exists(self, path: object) -> bool:
+        """True if ``path`` names a file or directory (``ValueError`` for an invalid path)."""
+        return self._kind(path) is not None
+
+    def is_file(self, path: object) -> bool:
+        """True if ``path`` names a file."""
+        return self._kind(path) == KIND_FILE
+
+    def is_dir(self, path: object) -> bool:
+        """True if ``path`` names a directory."""
+        return self._kind(path) == KIND_DIR
+
+    def _kind(self, path: object) -> int | None:
+        names = self._split(path)
+        with self._reading():
+            try:
+                node, _ = self._walk_path(names, path)
+            except (VssFileNotFoundError, VssNotADirectoryError):
+                return None
+            return node.kind
+
+    def listdir(self, path: object = "\\") -> list[str]:
+        """Names in a directory, in stored case, sorted case-insensitively."""
+        names = self._split(path)
+        with self._reading():
+            node, _ = self._walk_path(names, path)
+            if node.kind != KIND_DIR:
+                raise VssNotADirectoryError(f"{path!r} is a file, not a directory")
+            return self._sorted_names(node)
+
+    def _sorted_names(self, node: Inode) -> list[str]:
+        entries = self._store.directory(node.ino).index
+        return [entries[key][0] for key in sorted(entries, key=lambda k: (k, entries[k][0]))]
+
+    def _children(self, node: Inode) -> tuple[list[str], list[str]]:
+        store = self._store
+        index = store.directory(node.ino).index
+        dirs: list[str] = []
+        files: list[str] = []
+        for key in sorted(index, key=lambda k: (k, index[k][0])):
+            name, ino, _ = index[key]
+            (dirs if store.inode(ino).kind == KIND_DIR else files).append(name)
+        return dirs, files
+
+    def walk(self, path: object = "\\") -> Iterator[tuple[str, list[str], list[str]]]:
+        """Like ``os.walk`` (top-down): ``(dirpath, dirnames, filenames)`` with full paths
+        under the mount's first root.  Pruning ``dirnames`` in place skips subtrees; a missing
+        start path yields nothing; each directory is listed in its own operation."""
+        names = self._split(path)
+        with self._reading():
+            try:
+                node, stored = self._walk_path(names, path)
+            except (VssFileNotFoundError, VssNotADirectoryError):
+                return
+            if node.kind != KIND_DIR:
+                return
+        stack = [stored]
+        while stack:
+            current = stack.pop()
+            with self._reading():
+                try:
+                    node, _ = self._walk_path(current, path)
+                except (VssFileNotFoundError, VssNotADirectoryError):
+                    continue
+                if node.kind != KIND_DIR:
+                    continue
+                dirs, files = self._children(node)
+            yield self._parser.join(current), dirs, files
+            stack.extend((*current, name) for name in reversed(dirs))
+
+    def glob(self, path: object, filespec: str = "*", *, recursive: bool = False) -> list[str]:
+        """Full paths of the **files** under directory ``path`` whose names match ``filespec``
+        (``FindFirstFile`` / VSS file-spec rules: ``*``, ``?``, ``*.*`` matches every file).
+
+        ``recursive`` applies the spec in every subdirectory too (a writer's recursive file
+        set).  The wildcards may instead end ``path`` (``glob("C:\\\\db\\\\*.mdf")``).  A
+        missing directory matches nothing.  Order: each directory's files sorted, top-down.
+        """
+        text = self._parser_text(path)
+        head, sep, last = text.rpartition("\\")
+        if has_wildcards(last):
+            if filespec != "*":
+                raise ValueError(
+                    f"glob({path!r}, {filespec!r}): give the wildcards in the path or in "
+                    "filespec, not both"
+                )
+            text, filespec = head + sep, last
+        pattern = compile_filespec(filespec)
+        out: list[str] = []
+        for dirpath, dirs, files in self.walk(text):
+            base = dirpath if dirpath.endswith("\\") else dirpath + "\\"
+            out.extend(base + name for name in files if pattern.match(upcase(name)))
+            if not recursive:
+                dirs.clear()
+        return out
+
+    @staticmethod
+    def _parser_text(path: object) -> str:
+        if isinstance(path, os.PathLike):
+            path = os.fspath(path)
+        if not isinstance(path, str):
+            raise TypeError(f"path must be str or a str path-like, not {type(path).__name__}")
+        return path.replace("/", "\\")
+
+    def stat(self, path: object) -> FileStat:
+        """Size, kind and times of a file or directory."""
+        names = self._split(path)
+        with self._reading():
+            node, stored = self._walk_path(names, path)
+            return FileStat(
+                path=self._parser.join(stored),
+                size=node.size if node.kind == KIND_FILE else 0,
+                is_dir=node.kind == KIND_DIR,
+                created=_from_filetime(node.created),
+                modified=_from_filetime(node.modified),
+                accessed=_from_filetime(node.accessed),
+                mtime=node.mtime,
+            )
+
+    # ----------------------------------------------------------------------- changes
+    def remove(self, path: object) -> None:
+        """Delete a file (``DeleteFile``).  Directories need :meth:`rmdir`."""
+        names = self._split(path)
+        if not names:
+            raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
+        with self._writing(f"remove {path!r}") as store:
+            parent, _, entry = self._locate(names, path)
+            if entry is None:
+                raise VssFileNotFoundError(f"{path!r}: no such file")
+            node = store.inode(entry[1])
+            if node.kind == KIND_DIR:
+                raise VssIsADirectoryError(f"{path!r} is a directory: use rmdir")
+            self._check_closed(node, path, "remove")
+            store.dir_remove(parent, upcase(names[-1]))
+            store.free_inode(node)
+            self._modified(parent, self._stamp())
+
+    def rmdir(self, path: object) -> None:
+        """Remove an empty directory (``RemoveDirectory``)."""
+        names = self._split(path)
+        if not names:
+            raise VssAccessDeniedError(f"simfs: cannot remove the root directory {path!r}")
+        with self._writing(f"remove {path!r}") as store:
+            parent, _, entry = self._locate(names, path)
+            if entry is None:
+                raise VssFileNotFoundError(f"{path!r}: no such directory")
+            node = store.inode(entry[1])
+            if node.kind != KIND_DIR:
+                raise VssNotADirectoryError(f"{path!r} is a file, not a directory")
+            if store.directory(node.ino).index:
+                raise VssDirectoryNotEmptyError(f"{path!r} is not empty")
+            store.dir_remove(parent, upcase(names[-1]))
+            store.free_inode(node)
+            self._modified(parent, self._stamp())
+
+    def mkdir(self, path: object) -> None:
+        """Create one directory (``CreateDirectory``); its parent must exist."""
+        names = self._split(path)
+        if not names:
+            raise VssFileExistsError(f"{path!r} is the root directory, which exists")
+        with self._writing(f"create {path!r}"):
+            parent, _, entry = self._locate(names, path)
+            if entry is not None:
+                raise VssFileExistsError(f"{path!r} already exists")
+            self._create(parent, names[-1], KIND_DIR, self._stamp())
+
+    def makedirs(self, path: object, exist_ok: bool = False) -> None:
+        """Create a directory and any missing parents (``SHCreateDirectoryEx``), in one
+        operation.  ``VssFileExistsError`` if it exists and not ``exist_ok``, or if a file
+        is in the way."""
+        names = self._split(path)
+        with self._writing(f"create {path!r}"):
+            created = self._makedirs(names, path, self._stamp())
+            if not created and not exist_ok:
+                raise VssFileExistsError(f"{path!r} already exists")
+
+    def _makedirs(self, names: tuple[str, ...], path: object, stamp: tuple[int, float]) -> bool:
+        store = self._store
+        node = store.inode(ROOT_INO)
+        created = False
+        for depth, name in enumerate(names):
+            entry = store.directory(node.ino).index.get(upcase(name))
+            if entry is None:
+                node = self._create(node, name, KIND_DIR, stamp)
+                created = True
+                continue
+            node = store.inode(entry[1])
+            if node.kind != KIND_DIR:
+                where = self._parser.join(list(names[: depth + 1]))
+                raise VssFileExistsError(f"{path!r}: the file {where!r} is in the way")
+        return created
+
+    def rename(self, src: object, dst: object, *, replace: bool = False) -> None:
+        """Move or rename a file or directory (``MoveFileEx``), across directories too, in one
+        operation.  ``replace`` lets a file overwrite an existing file
+        (``MOVEFILE_REPLACE_EXISTING``); a directory is never replaced.  A case-only rename
+        changes the stored spelling."""
+        s_names = self._split(src)
+        d_names = self._split(dst)
+        if not s_names:
+            raise VssAccessDeniedError(f"simfs: cannot rename the root directory {src!r}")
+        if not d_names:
+            raise VssFileExistsError(f"{dst!r} is the root directory, which exists")
+        with self._writing(f"rename {src!r}") as store:
+            s_parent, _, s_entry = self._locate(s_names, src)
+            if s_entry is None:
+                raise VssFileNotFoundError(f"{src!r}: no such file or directory")
+            node = store.inode(s_entry[1])
+            d_parent, _, d_entry = self._locate(d_names, dst)
+            s_key, d_key = upcase(s_names[-1]), upcase(d_names[-1])
+            stamp = self._stamp()
+            if s_parent.ino == d_parent.ino and s_key == d_key:
+                if s_entry[0] != d_names[-1]:
+                    self._check_closed(node, src, "rename")
+                    store.dir_rename_entry(s_parent, s_key, d_names[-1])
+                    self._modified(s_parent, stamp)
+                return
+            if node.kind == KIND_DIR:
+                self._check_not_inside(node, d_parent, src, dst)
+            self._check_closed(node, src, "rename")
+            if d_entry is not None:
+                target = store.inode(d_entry[1])
+                if not replace:
+                    raise VssFileExistsError(f"{dst!r} already exists (use replace=True)")
+                if target.kind == KIND_DIR:
+                    raise VssIsADirectoryError(f"{dst!r} is a directory and cannot be replaced")
+                if node.kind == KIND_DIR:
+                    raise VssNotADirectoryError(
+                        f"cannot replace the file {dst!r} with the directory {src!r}"
+                    )
+                self._check_closed(target, dst, "replace")
+                store.dir_remove(d_parent, d_key)
+                store.free_inode(target)
+            store.dir_remove(s_parent, s_key)
+            store.dir_insert(d_parent, d_names[-1], node.ino)
+            if node.parent != d_parent.ino:
+                node.parent = d_parent.ino
+                store.mark_inode(node)
+            self._modified(s_parent, stamp)
+            self._modified(d_parent, stamp)
+
+    def _check_not_inside(self, node: Inode, target_dir: Inode, src: object, dst: object) -> None:
+        current = target_dir
+        while True:
+            if current.ino == node.ino:
+                raise VssInvalidArgumentError(
+                    f"cannot move the directory {src!r} into itself ({dst!r})"
+                )
+            if current.ino == ROOT_INO:
+                return
+            current = self._store.inode(current.parent)
+
+    # ----------------------------------------------------------------------- host copies
+    def copy_out(self, path: object, host_path: str | os.PathLike[str]) -> None:
+        """Copy a file out of the volume to ``host_path`` on the host file system."""
+        data = self.read_file(path)
+        with open(host_path, "wb") as handle:
+            handle.write(data)
+
+    def copy_in(
+        self, host_path: str | os.PathLike[str], path: object, *, create_dirs: bool = False
+    ) -> None:
+        """Copy the host file ``host_path`` into the volume at ``path`` (one operation)."""
+        with open(host_path, "rb") as handle:
+            data = handle.read()
+        self.write_file(path, data, create_dirs=create_dirs)
+
+    # -------------------------------------------------------------------- maintenance
+    def check(self) -> list[str]:
+        """Verify the on-disk metadata (``chkdsk`` without repair): ``[]`` if consistent.
+
+        Reads the device afresh: superblock and every checksum, allocation bitmap against the
+        blocks actually owned, no block owned twice, the directory tree (reachability, parent
+        links, one entry per inode, valid unique names), file sizes against extents, link
+        counts and the free-space counters; then that the mount's caches equal the device.
+        """
+        with self._reading() as store:
+            return check_device(self._device, store)
+
+    def refresh(self) -> None:
+        """Drop every cache and re-read the device (after the volume was reverted
+        underneath).  Open handles whose file no longer exists fail on their next call."""
+        with self._device.operation(), self._lock:
+            self._store.load()
