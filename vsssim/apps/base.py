@@ -1,0 +1,64 @@
+"""Applications: programs that keep writing to the simulated volumes while backups run.
+
+An :class:`Application` does its work in small steps (:meth:`Application.step`), each one a
+single file-system operation or less, so that a shadow copy can fall between any two of them.
+The system schedules steps at deterministic points drawn from its seed (before every writer event
+and provider call), or runs applications on real threads (``VssSystem.start_applications``).
+While the kernel holds writes during a commit, scheduled steps wait and run, in order, right after
+the release: nothing is lost and nothing lands in the snapshot being committed.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+
+from vsssim.clock import Clock
+
+__all__ = ["Application"]
+
+
+class Application(ABC):
+    """A simulated application.  Subclasses implement :meth:`step`.
+
+    ``burst`` is the most steps the scheduler runs at one scheduling point (it draws 0..burst
+    from the system's seed).  ``suspended`` is True while its writer has it frozen: a suspended
+    application's steps do nothing.
+    """
+
+    name: str = "application"
+    burst: int = 2
+
+    def __init__(self) -> None:
+        self.suspended = False
+        self.steps_run = 0
+        #: The system clock, set when the application is added to a machine.
+        self.clock: Clock | None = None
+        #: Total seconds spent suspended by its writer (the downtime VSS minimises).
+        self.downtime = 0.0
+        self._suspended_at: float | None = None
+
+    @abstractmethod
+    def step(self, rng: random.Random) -> None:
+        """Do one small unit of work (at most one file-system operation)."""
+
+    def run(self, rng: random.Random, steps: int = 1) -> None:
+        """Run ``steps`` steps unless suspended."""
+        for _ in range(steps):
+            if self.suspended:
+                return
+            self.step(rng)
+            self.steps_run += 1
+
+    def suspend(self) -> None:
+        """Stop writing (the writer's Freeze)."""
+        if not self.suspended and self.clock is not None:
+            self._suspended_at = self.clock.now()
+        self.suspended = True
+
+    def resume(self) -> None:
+        """Start writing again (the writer's Thaw or Abort); idempotent."""
+        if self.suspended and self._suspended_at is not None and self.clock is not None:
+            self.downtime += self.clock.now() - self._suspended_at
+        self._suspended_at = None
+        self.suspended = False

@@ -1,0 +1,170 @@
+"""``IVssAsync``: the handle of an asynchronous VSS operation.
+
+Operations are generators that yield a short description at every step (see
+:mod:`vsssim.coordinator`).  How they run depends on the mode chosen for the requester:
+
+* ``"immediate"`` (default): the operation runs to its end inside the call that starts it, so
+  ``wait()`` returns at once; simplest for tests.
+* ``"manual"``: nothing runs until someone calls :meth:`Async.step` (one step) or
+  :meth:`Async.wait` (all of them); a teacher can walk a class through ``DoSnapshotSet`` event by
+  event, and a race test can call other APIs between two steps.
+* ``"background"``: a thread runs the operation while the requester polls :meth:`query_status`
+  (``VSS_S_ASYNC_PENDING``), as a hypervisor guest agent does; a provider can hold its commit
+  until told to go on.
+
+As on Windows, ``wait()`` succeeding says nothing about the operation (rule 35): read
+:meth:`query_status`, or call :meth:`result`, which raises the operation's error.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Generator
+from typing import Literal
+
+from vsssim import hresult as hr
+from vsssim.errors import VssBadStateError, VssError, error_for
+
+__all__ = ["Async", "AsyncMode"]
+
+AsyncMode = Literal["immediate", "manual", "background"]
+
+
+class Async:
+    """A running, finished, failed or cancelled asynchronous operation (``IVssAsync``)."""
+
+    def __init__(
+        self,
+        name: str,
+        operation: Generator[str, None, int],
+        *,
+        mode: AsyncMode = "immediate",
+        on_finish: Callable[[int], int] | None = None,
+    ) -> None:
+        self.name = name
+        self.mode = mode
+        self.steps: list[str] = []
+        self._gen = operation
+        self._on_finish = on_finish
+        self._status: int = hr.VSS_S_ASYNC_PENDING
+        self._lock = threading.RLock()
+        self._done = threading.Event()
+        self._cancel_requested = False
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        if mode == "immediate":
+            self._run_all()
+        elif mode == "background":
+            self._thread = threading.Thread(target=self._run_all, name=f"vss-{name}",
+                                            daemon=True)
+            self._thread.start()
+        elif mode != "manual":
+            raise ValueError(f"mode={mode!r} must be 'immediate', 'manual' or 'background'")
+
+    @classmethod
+    def finished(cls, name: str, status: int = hr.VSS_S_ASYNC_FINISHED) -> Async:
+        """An operation that completed before anyone could wait for it."""
+
+        def done() -> Generator[str, None, int]:
+            return status
+            yield ""  # pragma: no cover - makes this a generator
+
+        return cls(name, done())
+
+    def __repr__(self) -> str:
+        return f"<Async {self.name}: {hr.name_of(self.query_status())}>"
+
+    # -- running ---------------------------------------------------------------------------
+    def _finish(self, code: int) -> None:
+        if self._on_finish is not None:
+            code = self._on_finish(code)
+        self._status = hr.VSS_S_ASYNC_FINISHED if code == hr.S_OK else hr.to_unsigned(code)
+        self._done.set()
+
+    def _advance(self) -> bool:
+        """Run one step; False when the operation is over."""
+        with self._lock:
+            if self._done.is_set():
+                return False
+            if self._cancel_requested:
+                self._gen.close()  # runs the operation's clean-up
+                if self._on_finish is not None:
+                    self._on_finish(hr.VSS_S_ASYNC_CANCELLED)
+                self._status = hr.VSS_S_ASYNC_CANCELLED
+                self._done.set()
+                return False
+            try:
+                self.steps.append(next(self._gen))
+                return True
+            except StopIteration as stop:
+                self._finish(int(stop.value) if stop.value is not None else hr.S_OK)
+            except VssError as exc:
+                self.error = exc
+                self._finish(exc.hresult)
+            except Exception as exc:  # a bug in a user's provider or writer plumbing
+                self.error = exc
+                self._finish(hr.VSS_E_UNEXPECTED)
+            return False
+
+    def _run_all(self) -> None:
+        while self._advance():
+            pass
+
+    def step(self) -> str | None:
+        """Manual mode: run the next step; returns its description, or None once finished."""
+        if self.mode == "background":
+            raise VssBadStateError("step() drives manual-mode operations; this one runs on a "
+                                   "background thread", state="background", call="step")
+        before = len(self.steps)
+        self._advance()
+        return self.steps[before] if len(self.steps) > before else None
+
+    # -- IVssAsync ---------------------------------------------------------------------------
+    def wait(self, timeout: float | None = None) -> int:
+        """``Wait``: block until the operation ends (``timeout`` real seconds; None = INFINITE).
+
+        Returns ``S_OK`` when the wait itself worked, whatever the operation's outcome (rule 35);
+        a timed-out wait returns ``VSS_S_ASYNC_PENDING``.
+        """
+        if self.mode == "manual":
+            self._run_all()
+        elif not self._done.wait(timeout):
+            return hr.VSS_S_ASYNC_PENDING
+        return hr.S_OK
+
+    def query_status(self) -> int:
+        """``QueryStatus``: ``VSS_S_ASYNC_PENDING``, ``VSS_S_ASYNC_FINISHED``,
+        ``VSS_S_ASYNC_CANCELLED`` or the operation's error HRESULT."""
+        return self._status
+
+    def cancel(self) -> int:
+        """``Cancel``: ``S_OK`` if the cancellation was requested, ``VSS_S_ASYNC_FINISHED`` /
+        ``VSS_S_ASYNC_CANCELLED`` if already over, or the operation's error if it failed."""
+        if self._done.is_set():
+            return self._status
+        self._cancel_requested = True
+        if self.mode == "manual":
+            self._advance()
+        return hr.S_OK
+
+    # -- Python conveniences -----------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        """True once the operation finished, failed or was cancelled."""
+        return self._done.is_set()
+
+    @property
+    def succeeded(self) -> bool:
+        """True if the operation finished successfully."""
+        return self._status == hr.VSS_S_ASYNC_FINISHED
+
+    def result(self, timeout: float | None = None) -> None:
+        """Wait, then raise the operation's error as a :class:`VssError` if it failed."""
+        if self.wait(timeout) != hr.S_OK:
+            raise TimeoutError(f"{self.name} is still running")
+        status = self._status
+        if status in (hr.VSS_S_ASYNC_FINISHED, hr.VSS_S_ASYNC_CANCELLED):
+            return
+        if isinstance(self.error, VssError) and self.error.hresult == status:
+            raise self.error
+        raise error_for(status, f"{self.name} failed")

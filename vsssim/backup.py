@@ -1,0 +1,453 @@
+"""The canonical backup of ``VssSystem.backup``: the documented sequence, then the file copy.
+
+The sequence is the one of the reference (B0..B19): create the requester object, initialize,
+gather writer metadata, set the backup state, select components (every required one, every
+top-level selectable one, of every writer with files on the chosen volumes), start the set and
+add the volumes the selection touches, PrepareForBackup, DoSnapshotSet, check writer status,
+build the file list *from the shadow copies* (file specs expanded, exclusions applied on the
+default path, alternate paths read instead of the normal ones), copy, SetBackupSucceeded per
+component, save the Backup Components Document and every writer's metadata with the files,
+BackupComplete, writer status again, release.
+
+A backup directory holds::
+
+    backup_components.xml          the BCD (SaveAsXML)
+    writers/<n>.xml                each writer's metadata (IVssExamineWriterMetadata::SaveAsXML)
+    files/<volume>/<path>          the files, read from the shadow copies
+    manifest.json                  backup state the BCD cannot give back, file list, hashes
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from vsssim import hresult as hr
+from vsssim.constants import (
+    BackupType,
+    FileSpecBackupType,
+    SnapshotContext,
+    VolumeSnapshotAttributes,
+)
+from vsssim.coordinator import effective_backup_type
+from vsssim.documents import (
+    ComponentKind,
+    FileDescriptor,
+    WmdComponent,
+    WriterMetadata,
+    WriterStatus,
+    kind_of,
+    set_members,
+)
+from vsssim.errors import VssError, VssObjectNotFoundError
+from vsssim.trace import EventKind, Trace
+
+if TYPE_CHECKING:
+    from vsssim.requester import BackupComponents
+    from vsssim.system import VssSystem
+
+__all__ = ["BackedUpFile", "BackupResult", "run_backup", "shadow_path"]
+
+_A = VolumeSnapshotAttributes
+MANIFEST_FORMAT = 1
+_BACKUP_REQUIRED = {
+    BackupType.FULL: FileSpecBackupType.FULL_BACKUP_REQUIRED,
+    BackupType.COPY: FileSpecBackupType.FULL_BACKUP_REQUIRED,
+    BackupType.DIFFERENTIAL: FileSpecBackupType.DIFFERENTIAL_BACKUP_REQUIRED,
+    BackupType.INCREMENTAL: FileSpecBackupType.INCREMENTAL_BACKUP_REQUIRED,
+    BackupType.LOG: FileSpecBackupType.LOG_BACKUP_REQUIRED,
+}
+
+
+@dataclass(frozen=True)
+class BackedUpFile:
+    """One file copied from a shadow copy."""
+
+    writer: str
+    component: str
+    path: str
+    snapshot_path: str
+    target: str
+    size: int
+    sha256: str
+
+
+@dataclass
+class BackupResult:
+    """What ``VssSystem.backup`` did: outcome, trace, writer status, documents and files.
+
+    ``downtime`` is what VSS exists to minimise: per application, the seconds it was suspended
+    by its writer (Freeze to Thaw); ``freeze_windows`` the same per writer, and ``hold_time``
+    how long the kernel held writes during the commit, all on the system clock.
+    """
+
+    succeeded: bool
+    hresult: int
+    backup_type: BackupType
+    context: int
+    snapshot_set_id: UUID | None = None
+    trace: Trace = field(default_factory=Trace)
+    writer_status: list[WriterStatus] = field(default_factory=list)
+    components_xml: str = ""
+    writer_metadata_xml: dict[str, str] = field(default_factory=dict)
+    files: list[BackedUpFile] = field(default_factory=list)
+    target_dir: Path | None = None
+    freeze_windows: dict[str, float] = field(default_factory=dict)
+    downtime: dict[str, float] = field(default_factory=dict)
+    hold_time: float | None = None
+    failed_components: list[str] = field(default_factory=list)
+    live_reads: int = 0
+    error: str = ""
+
+    def summary(self) -> str:
+        """A few lines for people: outcome, writers, downtime, hold, files."""
+        lines = [
+            f"backup {'succeeded' if self.succeeded else 'FAILED'}: "
+            f"{self.backup_type.name} backup, {hr.name_of(self.hresult)}"
+            + (f" ({self.error})" if self.error else ""),
+        ]
+        if self.snapshot_set_id:
+            lines.append(f"shadow copy set {{{self.snapshot_set_id}}}")
+        for st in self.writer_status:
+            failure = f", {hr.name_of(st.failure)}" if st.failure else ""
+            lines.append(f"writer {st.writer_name}: [{int(st.state)}] {st.state.name}{failure}")
+        for name, secs in self.downtime.items():
+            lines.append(f"application {name}: suspended {secs:.3f} s (Freeze to Thaw)")
+        for name, secs in self.freeze_windows.items():
+            lines.append(f"writer {name}: freeze window {secs:.3f} s")
+        if self.hold_time is not None:
+            lines.append(f"flush-and-hold: writes held {self.hold_time:.3f} s")
+        size = sum(f.size for f in self.files)
+        lines.append(f"{len(self.files)} files, {size} bytes copied from the shadow copies"
+                     + (f" into {self.target_dir}" if self.target_dir else ""))
+        if self.failed_components:
+            lines.append("failed components: " + ", ".join(self.failed_components))
+        return "\n".join(lines)
+
+
+def shadow_path(path: str, volume_root: str, device_object: str) -> str:
+    """Translate a path on a volume to the same path on its shadow copy device (rule 14)."""
+    rest = path[len(volume_root):] if path.lower().startswith(volume_root.lower()) else ""
+    return device_object + "\\" + rest.lstrip("\\")
+
+
+def _volume_stem(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") or "volume"
+
+
+@dataclass
+class _Selected:
+    instance_id: UUID
+    writer_id: UUID
+    label: str
+    metadata: WriterMetadata
+    component: WmdComponent
+
+
+def _matches_filter(label: str, comp: WmdComponent, wanted: list[str]) -> bool:
+    for w in wanted:
+        name, _, path = w.partition(":")
+        if name.lower() != label.lower() and not label.lower().startswith(name.lower() + " ("):
+            continue
+        if not path or path.lower() == comp.full_path.lower():
+            return True
+    return False
+
+
+def _select(system: VssSystem, gathered: list[tuple[UUID, WriterMetadata]],
+            volumes: set[str] | None, wanted: list[str] | None) -> list[_Selected]:
+    """The canonical selection: per writer, required + top-level selectable components with
+    files on the chosen volumes (or the ones named); a writer with any component chosen gets all
+    its required components too."""
+    out: list[_Selected] = []
+    for instance_id, wmd in gathered:
+        label = wmd.identity.writer_name + (
+            f" ({wmd.identity.instance_name})" if wmd.identity.instance_name else "")
+
+        def on_volumes(comp: WmdComponent, wmd: WriterMetadata = wmd) -> bool:
+            if volumes is None:
+                return True
+            for member in set_members(wmd, comp):
+                for fd in member.all_files:
+                    vol = system.volume_of_path(fd.path)
+                    if vol is not None and vol.name in volumes:
+                        return True
+            return False
+
+        chosen: list[WmdComponent] = []
+        for comp in wmd.components:
+            kind = kind_of(wmd, comp)
+            if wanted is not None:
+                if _matches_filter(label, comp, wanted) and kind is not \
+                        ComponentKind.NONSELECTABLE_SUBCOMPONENT:
+                    chosen.append(comp)
+            elif kind in (ComponentKind.REQUIRED, ComponentKind.SELECTABLE) and on_volumes(comp):
+                chosen.append(comp)
+        if chosen:
+            keys = {c.key for c in chosen}
+            chosen += [c for c in wmd.components if kind_of(wmd, c) is ComponentKind.REQUIRED
+                       and c.key not in keys]
+            # Drop selectable subcomponents whose selectable ancestor is also chosen (rule 8).
+            from vsssim.documents import is_ancestor
+
+            chosen = [c for c in chosen
+                      if not any(a is not c and a.selectable and is_ancestor(a, c)
+                                 for a in chosen)]
+        out.extend(_Selected(instance_id, wmd.identity.writer_id, label, wmd, c)
+                   for c in chosen)
+    return out
+
+
+def _volumes_of(system: VssSystem, selected: list[_Selected]) -> set[str]:
+    names: set[str] = set()
+    for s in selected:
+        for member in set_members(s.metadata, s.component):
+            for fd in member.all_files:
+                for path in (fd.path, fd.alternate_location):
+                    vol = system.volume_of_path(path) if path else None
+                    if vol is not None:
+                        names.add(vol.name)
+    return names
+
+
+def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type: BackupType,
+               target_dir: str | os.PathLike[str] | None, context: int,
+               components: Iterable[str] | None, exclude_writers: Iterable[str],
+               copy_files: bool) -> BackupResult:
+    """Implementation of :meth:`VssSystem.backup` (see the module docstring)."""
+    start_seq = system.trace[-1].seq if len(system.trace) else 0
+    requested = ({system.resolve_volume(v).name for v in volumes}
+                 if volumes is not None else None)
+    wanted = list(components) if components is not None else None
+    excluded = {w.lower() for w in exclude_writers}
+    result = BackupResult(succeeded=False, hresult=hr.S_OK, backup_type=BackupType(backup_type),
+                          context=int(context))
+    app_downtime_before = {a.name: a.downtime for a in system.applications}
+    writers_ctx = not (int(context) & _A.NO_WRITERS)
+    bc = system.create_backup_components(async_mode="immediate")
+    try:
+        bc.initialize_for_backup()
+        if int(context) != SnapshotContext.BACKUP:
+            bc.set_context(int(context))
+        selected: list[_Selected] = []
+        if writers_ctx:
+            classes = {r.writer_id for r in system.coordinator.writers
+                       if excluded & {n.lower() for n in r.names}}
+            if classes:
+                bc.disable_writer_classes(classes)
+            bc.gather_writer_metadata().result()
+            bc.set_backup_state(True, False, backup_type)
+            selected = _select(system, bc.writer_metadata, requested, wanted)
+            for s in selected:
+                bc.add_component(s.instance_id, s.writer_id, s.component.component_type,
+                                 s.component.logical_path, s.component.component_name)
+        needed = set(requested or ()) | _volumes_of(system, selected)
+        if not needed:
+            needed = set(system.volumes)
+        result.snapshot_set_id = bc.start_snapshot_set()
+        for name in sorted(needed):
+            bc.add_to_snapshot_set(name)
+        if writers_ctx:
+            bc.prepare_for_backup().result()
+            bc.gather_writer_status().result()
+        creation = bc.do_snapshot_set()
+        creation.wait()
+        if not creation.succeeded:
+            result.hresult = creation.query_status()
+            result.error = "DoSnapshotSet failed; the backup was aborted"
+            bc.abort_backup()
+            if writers_ctx:
+                bc.gather_writer_status().result()
+                result.writer_status = bc.writer_status
+            return result
+        status: list[WriterStatus] = []
+        if writers_ctx:
+            bc.gather_writer_status().result()
+            status = bc.writer_status
+        failed_writers = {st.instance_id for st in status if st.state.is_failed}
+        if copy_files:
+            target = Path(target_dir) if target_dir is not None else Path(
+                tempfile.mkdtemp(prefix="backup-", dir=system.root))
+            target.mkdir(parents=True, exist_ok=True)
+            result.target_dir = target
+            _copy_selected(system, bc, selected, failed_writers, target, result)
+        for s in selected:
+            ok = s.instance_id not in failed_writers and \
+                s.component.full_path not in result.failed_components
+            bc.set_backup_succeeded(s.instance_id, s.writer_id, s.component.component_type,
+                                    s.component.logical_path, s.component.component_name, ok)
+        result.components_xml = bc.save_as_xml()
+        if writers_ctx:
+            for n, (instance_id, wmd) in enumerate(bc.writer_metadata):
+                if any(s.instance_id == instance_id for s in selected):
+                    result.writer_metadata_xml[f"{n}.xml"] = wmd.save_as_xml()
+        if result.target_dir is not None:
+            _write_backup_files(system, result, selected)
+        if writers_ctx:
+            bc.backup_complete().result()
+            bc.gather_writer_status().result()
+            result.writer_status = bc.writer_status
+        result.succeeded = not result.failed_components and not failed_writers
+        result.hresult = hr.S_OK if result.succeeded else hr.VSS_E_WRITERERROR_NONRETRYABLE
+        if failed_writers and not result.error:
+            result.error = "some writers failed; their components are marked as not backed up"
+        return result
+    except VssError as exc:
+        result.hresult = exc.hresult
+        result.error = str(exc)
+        return result
+    finally:
+        session = bc._session
+        ss = session.snapshot_set
+        if ss is not None:
+            result.hold_time = ss.hold_time
+        for p in session.participants.values():
+            if p.freeze_window is not None:
+                result.freeze_windows[p.reg.label] = p.freeze_window
+        if bc.state.value != "Released":
+            bc.release()
+        for app in system.applications:
+            spent = app.downtime - app_downtime_before.get(app.name, 0.0)
+            if spent > 0:
+                result.downtime[app.name] = spent
+        result.trace = system.trace.since(start_seq)
+
+
+def _copy_selected(system: VssSystem, bc: BackupComponents, selected: list[_Selected],
+                   failed_writers: set[UUID], target: Path, result: BackupResult) -> None:
+    session = bc._session
+    ss = session.snapshot_set
+    if ss is None:
+        return
+    devices = {}
+    for m in ss.members:
+        props = m.provider.get_snapshot_properties(m.snapshot_id)
+        devices[m.volume.guid_path] = (m.volume, props.snapshot_device_object,
+                                       m.provider.get_snapshot_device(m.snapshot_id))
+    live_before = _live_reads(system)
+    for s in selected:
+        if s.instance_id in failed_writers:
+            result.failed_components.append(s.component.full_path)
+            continue
+        btype = effective_backup_type(session.bcd.backup_type, s.metadata.backup_schema)
+        try:
+            for member in set_members(s.metadata, s.component):
+                for fd, is_log in _file_sets(member):
+                    if btype == BackupType.LOG and not is_log:
+                        continue
+                    if not fd.backup_type_mask & _BACKUP_REQUIRED.get(
+                            btype, FileSpecBackupType.FULL_BACKUP_REQUIRED):
+                        continue
+                    _copy_file_set(system, s, fd, devices, target, result)
+        except VssError as exc:
+            result.failed_components.append(s.component.full_path)
+            system.tracer.emit("requester", s.label, EventKind.COPY, "CopyFailed",
+                               f"{s.component.full_path}: {exc.message}")
+    result.live_reads = _live_reads(system) - live_before
+
+
+def _live_reads(system: VssSystem) -> int:
+    total = 0
+    for vol in system.volumes.values():
+        stats = getattr(vol, "stats", None)
+        total += int(getattr(stats, "reads", 0) or 0)
+    return total
+
+
+def _file_sets(comp: WmdComponent) -> list[tuple[FileDescriptor, bool]]:
+    return ([(f, False) for f in comp.files] + [(f, False) for f in comp.database_files]
+            + [(f, True) for f in comp.database_log_files])
+
+
+def _excluded(system: VssSystem, wmd: WriterMetadata, default_path: str) -> bool:
+    from vsssim.storage.simfs import filespec_matches
+
+    parent, _, name = default_path.rstrip("\\").rpartition("\\")
+    for ex in wmd.exclude_files:
+        root = ex.path.rstrip("\\").lower()
+        here = parent.lower()
+        if (here == root or (ex.recursive and here.startswith(root + "\\"))) and \
+                filespec_matches(name, ex.filespec):
+            return True
+    return False
+
+
+def _copy_file_set(system: VssSystem, s: _Selected, fd: FileDescriptor,
+                   devices: dict[str, Any], target: Path, result: BackupResult) -> None:
+    source_root = fd.alternate_location or fd.path  # the alternate path is read at backup
+    vol = system.volume_of_path(source_root)
+    if vol is None or vol.guid_path not in devices:
+        raise VssObjectNotFoundError(f"{source_root} is not on a volume of the snapshot set")
+    _volume, device_object, device = devices[vol.guid_path]
+    fs = device.fs
+    snap_root = shadow_path(source_root, vol.name if source_root.lower().startswith(
+        vol.name.lower()) else vol.guid_path, device_object)
+    if not fs.exists(snap_root):
+        if "*" in fd.filespec or "?" in fd.filespec:
+            return  # a wildcard may legitimately match nothing (rule 28)
+        raise VssObjectNotFoundError(f"{source_root} does not exist on the shadow copy")
+    matches = fs.glob(snap_root, fd.filespec, recursive=fd.recursive)
+    if not matches and not ("*" in fd.filespec or "?" in fd.filespec):
+        raise VssObjectNotFoundError(
+            f"{source_root}\\{fd.filespec} is missing: every named file of a file set must exist "
+            "at backup time (rule 28)")
+    for snap_path in matches:
+        rel = snap_path[len(device_object):].lstrip("\\")
+        default_path = fd.path.rstrip("\\") + "\\" + rel[len(snap_root[len(device_object):]
+                                                             .strip("\\")):].lstrip("\\")
+        if _excluded(system, s.metadata, default_path):
+            continue
+        data = fs.read_file(snap_path)
+        original = vol.name + rel
+        dest_rel = Path("files") / _volume_stem(vol.name) / Path(*rel.split("\\"))
+        dest = target / dest_rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+        result.files.append(BackedUpFile(
+            writer=s.label, component=s.component.full_path, path=original,
+            snapshot_path=snap_path, target=dest_rel.as_posix(), size=len(data),
+            sha256=hashlib.sha256(data).hexdigest()))
+        system.tracer.emit("requester", "backup medium", EventKind.COPY, "CopyFile",
+                           f"{snap_path} ({len(data)} bytes)", size=len(data))
+
+
+def _write_backup_files(system: VssSystem, result: BackupResult,
+                        selected: list[_Selected]) -> None:
+    target = result.target_dir
+    if target is None:
+        return
+    (target / "backup_components.xml").write_text(result.components_xml, encoding="utf-8")
+    writers_dir = target / "writers"
+    writers_dir.mkdir(exist_ok=True)
+    for name, xml in result.writer_metadata_xml.items():
+        (writers_dir / name).write_text(xml, encoding="utf-8")
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "machine": system.machine_name,
+        "os_version": system.os_version,
+        # The requester must keep the backup state itself (reference B3).
+        "backup_type": result.backup_type.name,
+        "select_components": True,
+        "bootable_system_state": False,
+        "context": result.context,
+        "snapshot_set_id": str(result.snapshot_set_id) if result.snapshot_set_id else None,
+        "time": system.clock.datetime().isoformat(),
+        "writers": sorted(result.writer_metadata_xml),
+        "components": [
+            {"writer_id": str(s.writer_id), "writer": s.label,
+             "logical_path": s.component.logical_path, "name": s.component.component_name,
+             "type": s.component.component_type.name,
+             "succeeded": s.component.full_path not in result.failed_components}
+            for s in selected],
+        "files": [f.__dict__ for f in result.files],
+    }
+    (target / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+

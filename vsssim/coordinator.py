@@ -1,0 +1,1184 @@
+"""The VSS service: writer registry, event dispatch, writer status, snapshot-set creation.
+
+Requester calls (:mod:`vsssim.requester`) come in here; the coordinator fans events out to writers,
+drives providers through the creation sequence, holds and releases volume writes, runs the
+timeouts on the clock, and reports everything to the trace.  It holds no threads of its own and
+no randomness other than the seeded per-system generator: the same seed and inputs give the same
+trace (style rule 4).
+
+Writer events are delivered one writer at a time, in an order that depends only on the seed
+(:attr:`VssOptions.delivery`); Freeze goes front-end, back-end, system writers (rule 9).  Which
+writers receive an event, and what state they move to, is decided by the tables of
+:mod:`vsssim._state`; the policy choices the documentation leaves open are in
+:class:`~vsssim.options.VssOptions`.
+
+Long operations (``PrepareForBackup``, ``DoSnapshotSet``, ``BackupComplete``, restores) are
+generators that yield a short description at every step, so an ``Async`` can run them at once,
+step by step (for teaching and race tests), or on a background thread while the requester polls.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Generator, Iterable
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Protocol
+from uuid import UUID
+
+from vsssim import hresult as hr
+from vsssim._state import (
+    Outcome,
+    WriterEvent,
+    next_writer_state,
+    writer_accepts,
+)
+from vsssim.clock import Clock, Timer
+from vsssim.components import ComponentScope, WriterComponents
+from vsssim.constants import (
+    ApplicationLevel,
+    BackupSchema,
+    BackupType,
+    RestoreType,
+    SnapshotContext,
+    VolumeSnapshotAttributes,
+    WriterRestore,
+    WriterState,
+)
+from vsssim.documents import (
+    BackupComponentsDocument,
+    BcdComponent,
+    WriterIdentity,
+    WriterMetadata,
+    WriterMetadataBuilder,
+    WriterStatus,
+)
+from vsssim.errors import (
+    VssBadStateError,
+    VssError,
+    VssInvalidArgumentError,
+    VssObjectNotFoundError,
+    VssSnapshotSetInProgressError,
+    VssWriterAlreadySubscribedError,
+)
+from vsssim.faults import FaultPlan, InjectedFault, WriterFault
+from vsssim.options import VssOptions
+from vsssim.providers.base import GUID_NULL, Provider, VolumeInfo
+from vsssim.trace import EventKind, Tracer
+from vsssim.writer import HandlerContext, Writer, WriterFailure
+
+__all__ = [
+    "Coordinator",
+    "IdSource",
+    "Machine",
+    "Participant",
+    "ProviderFailure",
+    "Session",
+    "SetMember",
+    "SnapshotSet",
+    "WriterRegistration",
+]
+
+VSS = "VSS"
+_A = VolumeSnapshotAttributes
+_E = WriterEvent
+
+#: What a provider may return (providers reference §2.5); anything else is translated.
+PROVIDER_ALLOWED = frozenset({
+    hr.S_OK, hr.E_OUTOFMEMORY, hr.E_INVALIDARG, hr.E_ACCESSDENIED, hr.VSS_E_BAD_STATE,
+    hr.VSS_E_OBJECT_NOT_FOUND, hr.VSS_E_INSUFFICIENT_STORAGE, hr.VSS_E_VOLUME_NOT_SUPPORTED,
+    hr.VSS_E_VOLUME_NOT_SUPPORTED_BY_PROVIDER, hr.VSS_E_MAXIMUM_NUMBER_OF_SNAPSHOTS_REACHED,
+    hr.VSS_E_PROVIDER_VETO, hr.VSS_E_CANNOT_REVERT_DISKID, hr.VSS_E_UNSUPPORTED_CONTEXT,
+    hr.VSS_E_NESTED_VOLUME_LIMIT, hr.VSS_E_MAXIMUM_NUMBER_OF_VOLUMES_REACHED,
+    hr.VSS_E_REVERT_IN_PROGRESS, hr.VSS_E_UNEXPECTED,
+})
+#: Methods whose return VSS does not translate (§2.5).
+UNTRANSLATED = frozenset({"AbortSnapshots", "OnUnload"})
+
+# Which backup types need which schema bit; a writer without it treats the backup as FULL.
+_SCHEMA_FOR_TYPE = {
+    BackupType.INCREMENTAL: BackupSchema.INCREMENTAL,
+    BackupType.DIFFERENTIAL: BackupSchema.DIFFERENTIAL,
+    BackupType.LOG: BackupSchema.LOG,
+    BackupType.COPY: BackupSchema.COPY,
+}
+
+
+class IdSource:
+    """GUIDs from the system's seed: the same seed gives the same ids, run after run."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def uuid(self) -> UUID:
+        """A new version-4 UUID drawn from the seeded generator."""
+        with self._lock:
+            return UUID(int=self._rng.getrandbits(128), version=4)
+
+    def random(self) -> random.Random:
+        """A child generator (for shuffles and application scheduling)."""
+        with self._lock:
+            return random.Random(self._rng.getrandbits(64))
+
+
+class Machine(Protocol):
+    """What the coordinator needs from the simulated machine (implemented by ``VssSystem``)."""
+
+    def resolve_volume(self, name: str) -> VolumeInfo: ...
+
+    def volume_of_path(self, path: str) -> VolumeInfo | None: ...
+
+    def activity(self, point: str) -> None:
+        """Applications may do some work now (deterministic scheduling points)."""
+        ...
+
+    def set_holding(self, holding: bool) -> None:
+        """The kernel starts/stops holding writes (applications defer their writes)."""
+        ...
+
+
+class ProviderFailure(Exception):
+    """A provider call failed with ``hresult`` (already translated per §2.5)."""
+
+    def __init__(self, hresult: int, method: str, provider: str) -> None:
+        super().__init__(f"{provider}.{method} failed with {hr.name_of(hresult)}")
+        self.hresult = hresult
+        self.method = method
+        self.provider = provider
+
+
+class _Abort(Exception):
+    def __init__(self, hresult: int, reason: str) -> None:
+        super().__init__(reason)
+        self.hresult = hresult
+        self.reason = reason
+
+
+class RequesterCrashed(Exception):
+    """The requester process died (a :class:`~vsssim.faults.RequesterCrash` fault)."""
+
+
+@dataclass(eq=False)
+class WriterRegistration:
+    """A subscribed writer instance (``CVssWriter::Initialize`` + ``Subscribe``)."""
+
+    writer: Writer
+    instance_id: UUID
+    order: int
+    clock: Clock
+    last_state: WriterState = WriterState.STABLE
+    last_failure: WriterFailure | None = None
+    subscribed: bool = True
+
+    @property
+    def name(self) -> str:
+        """The writer name (``wszWriterName``)."""
+        return self.writer.writer_name
+
+    @property
+    def label(self) -> str:
+        """How the trace names this instance: the writer name, plus the instance name if any."""
+        inst = self.writer.instance_name
+        return f"{self.writer.writer_name} ({inst})" if inst else self.writer.writer_name
+
+    @property
+    def writer_id(self) -> UUID:
+        """The writer class id."""
+        return self.writer.writer_id
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name a fault or a filter may use for this instance."""
+        w = self.writer
+        return tuple(n for n in (w.writer_name, w.instance_name, self.label,
+                                 str(self.instance_id), str(w.writer_id)) if n)
+
+    def identity(self) -> WriterIdentity:
+        """The identification part of its metadata."""
+        w = self.writer
+        return WriterIdentity(
+            writer_id=w.writer_id, instance_id=self.instance_id, writer_name=w.writer_name,
+            instance_name=w.instance_name, usage_type=w.usage_type, source_type=w.source_type,
+            version_major=w.version[0], version_minor=w.version[1])
+
+
+@dataclass(eq=False)
+class Participant:
+    """One writer in one session: its gathered metadata and its per-session status."""
+
+    reg: WriterRegistration
+    metadata: WriterMetadata
+    state: WriterState | None = None  # None: no event of this session yet
+    failure: WriterFailure | None = None
+    received: list[WriterEvent] = field(default_factory=list)
+    prepared: bool = False
+    post_snapshot_done: bool = False
+    timed_out: bool = False
+    freeze_timer: Timer | None = None
+    frozen_at: float | None = None
+    thawed_at: float | None = None
+
+    @property
+    def current(self) -> WriterState:
+        """The state the tables work from (a writer new to the session counts as STABLE)."""
+        return self.state if self.state is not None else WriterState.STABLE
+
+    @property
+    def freeze_window(self) -> float | None:
+        """Seconds from Freeze to Thaw, if both happened."""
+        if self.frozen_at is None or self.thawed_at is None:
+            return None
+        return self.thawed_at - self.frozen_at
+
+
+@dataclass(eq=False)
+class SetMember:
+    """One volume of a snapshot set and the provider chosen for it."""
+
+    snapshot_id: UUID
+    volume: VolumeInfo
+    provider: Provider
+
+
+@dataclass(eq=False)
+class SnapshotSet:
+    """The shadow copy set a session is creating (``StartSnapshotSet`` .. ``DoSnapshotSet``)."""
+
+    set_id: UUID
+    context: int
+    members: list[SetMember] = field(default_factory=list)
+    fixed: bool = False  # DoSnapshotSet was called: no volume may join any more
+    created: bool = False
+    end_prepared: list[Provider] = field(default_factory=list)
+    begun: set[UUID] = field(default_factory=set)  # snapshot ids that got BeginPrepareSnapshot
+    hold_started: float | None = None
+    hold_released: float | None = None
+    deleted_on_release: bool = False
+
+    @property
+    def providers(self) -> list[Provider]:
+        """Providers of the set, in the order they were first used (§1.3 default)."""
+        seen: dict[UUID, Provider] = {}
+        for m in self.members:
+            seen.setdefault(m.provider.provider_id, m.provider)
+        return list(seen.values())
+
+    @property
+    def hold_time(self) -> float | None:
+        """Seconds the volumes' writes were held."""
+        if self.hold_started is None or self.hold_released is None:
+            return None
+        return self.hold_released - self.hold_started
+
+    def member(self, volume: str) -> SetMember:
+        """The member for ``volume`` (name or GUID path, case-insensitive)."""
+        key = volume.lower()
+        for m in self.members:
+            if key in (m.volume.name.lower(), m.volume.guid_path.lower()):
+                return m
+        raise VssObjectNotFoundError(f"volume {volume!r} is not in the snapshot set")
+
+
+class Session:
+    """The coordinator's side of one ``IVssBackupComponents`` object (backup or restore)."""
+
+    def __init__(self, session_id: UUID, *, restore: bool, bcd: BackupComponentsDocument,
+                 coordinator: Coordinator) -> None:
+        self.session_id = session_id
+        self.restore = restore
+        self.bcd = bcd
+        self.coordinator = coordinator
+        self.context: int = int(SnapshotContext.BACKUP)
+        self.participants: dict[UUID, Participant] = {}
+        self.gathered = False
+        self.snapshot_set: SnapshotSet | None = None
+        self.enabled_classes: set[UUID] | None = None
+        self.disabled_classes: set[UUID] = set()
+        self.disabled_instances: set[UUID] = set()
+        self.abort_requested: _Abort | None = None
+        self.aborts_sent = 0
+        self.crashed = False
+        self.released = False
+        self.took_part_in_backup = False
+        self.views: list[ComponentScope] = []
+
+    # -- SessionInfo (the parts shared by every writer) ---------------------------------------
+    @property
+    def writerless(self) -> bool:
+        """True for contexts with ``NO_WRITERS`` (no writer events at all, rule 23)."""
+        return bool(self.context & _A.NO_WRITERS) and self.context != SnapshotContext.ALL
+
+    @property
+    def component_mode(self) -> bool:
+        return self.bcd.select_components
+
+    @property
+    def snapshot_set_id(self) -> UUID:
+        return self.snapshot_set.set_id if self.snapshot_set else GUID_NULL
+
+    @property
+    def volume_names(self) -> list[str]:
+        return [m.volume.name for m in self.snapshot_set.members] if self.snapshot_set else []
+
+    def is_enabled(self, reg: WriterRegistration) -> bool:
+        """Enable/Disable writer classes and instances (reference §2 B4)."""
+        if reg.instance_id in self.disabled_instances:
+            return False
+        if self.enabled_classes is not None:
+            return reg.writer_id in self.enabled_classes
+        return reg.writer_id not in self.disabled_classes
+
+    def invalidate_views(self) -> None:
+        """Every requester-held component view dies at an event-generating call (rule 25)."""
+        for scope in self.views:
+            scope.alive = False
+        self.views.clear()
+
+
+class _WriterSessionView:
+    """The :class:`~vsssim.writer.SessionInfo` one writer sees (its backup type, its volumes)."""
+
+    def __init__(self, session: Session, participant: Participant) -> None:
+        self._s = session
+        self._p = participant
+
+    @property
+    def session_id(self) -> UUID:
+        return self._s.session_id
+
+    @property
+    def restore(self) -> bool:
+        return self._s.restore
+
+    @property
+    def context(self) -> int:
+        return self._s.context
+
+    @property
+    def backup_type(self) -> BackupType:
+        return effective_backup_type(self._s.bcd.backup_type, self._p.metadata.backup_schema)
+
+    @property
+    def restore_type(self) -> RestoreType:
+        return self._s.bcd.restore_type
+
+    @property
+    def component_mode(self) -> bool:
+        return self._s.bcd.select_components
+
+    @property
+    def bootable_system_state(self) -> bool:
+        return self._s.bcd.bootable_system_state
+
+    @property
+    def partial_file_support(self) -> bool:
+        return self._s.bcd.partial_file_support
+
+    @property
+    def snapshot_set_id(self) -> UUID:
+        return self._s.snapshot_set_id
+
+    @property
+    def volume_names(self) -> list[str]:
+        return self._s.volume_names
+
+    def snapshot_device_name(self, volume: str) -> str:
+        ss = self._s.snapshot_set
+        if ss is None:
+            raise VssObjectNotFoundError("there is no snapshot set")
+        member = ss.member(self._s.coordinator.machine.resolve_volume(volume).name)
+        return member.provider.get_snapshot_properties(member.snapshot_id).snapshot_device_object
+
+    def path_affected(self, path: str) -> bool:
+        vol = self._s.coordinator.machine.volume_of_path(path)
+        if vol is None or self._s.snapshot_set is None:
+            return False
+        return any(m.volume.guid_path == vol.guid_path for m in self._s.snapshot_set.members)
+
+
+def effective_backup_type(requested: BackupType, schema: BackupSchema) -> BackupType:
+    """The backup type a writer works with: unsupported types degrade to FULL (rule 32)."""
+    needed = _SCHEMA_FOR_TYPE.get(requested)
+    if needed is not None and not schema & needed:
+        return BackupType.FULL
+    return requested
+
+
+@dataclass
+class _Reply:
+    participant: Participant
+    outcome: Outcome
+    vetoed: bool
+
+
+_LEVEL_ORDER = {ApplicationLevel.FRONT_END: 0, ApplicationLevel.BACK_END: 1,
+                ApplicationLevel.SYSTEM: 2, ApplicationLevel.SYSTEM_RM: 3}
+
+
+class Coordinator:
+    """The simulated VSS service of one machine."""
+
+    def __init__(self, *, clock: Clock, tracer: Tracer, ids: IdSource, options: VssOptions,
+                 machine: Machine, faults: FaultPlan | None = None) -> None:
+        self.clock = clock
+        self.tracer = tracer
+        self.ids = ids
+        self.options = options
+        self.machine = machine
+        self.faults = faults or FaultPlan()
+        self.providers: list[Provider] = []
+        self._writers: list[WriterRegistration] = []
+        self._order = 0
+        self._creating: Session | None = None
+        self._shuffle = ids.random()
+        self._in_identify = False
+
+    # ------------------------------------------------------------------------ registry
+    @property
+    def writers(self) -> list[WriterRegistration]:
+        """Subscribed writer instances, in registration order."""
+        return [r for r in self._writers if r.subscribed]
+
+    def subscribe(self, writer: Writer) -> WriterRegistration:
+        """``CVssWriter::Initialize`` + ``Subscribe``: the writer gets a new instance id."""
+        if not isinstance(writer, Writer):
+            raise TypeError(f"{writer!r} is not a vsssim.Writer")
+        if writer._vss_reg is not None:
+            raise VssWriterAlreadySubscribedError(
+                f"writer {writer.writer_name!r} is already subscribed; remove_writer() first")
+        _validate_writer(writer)
+        reg = WriterRegistration(writer, self.ids.uuid(), self._order, self.clock)
+        self._order += 1
+        writer._vss_reg = reg
+        self._writers.append(reg)
+        self._trace(reg.label, VSS, EventKind.NOTE, "Subscribe",
+                    f"instance {{{reg.instance_id}}}", instance=str(reg.instance_id))
+        return reg
+
+    def unsubscribe(self, writer: Writer) -> None:
+        """``CVssWriter::Unsubscribe``: no more events for this instance."""
+        reg = next((r for r in self._writers if r.writer is writer and r.subscribed), None)
+        if reg is None:
+            raise VssObjectNotFoundError(f"writer {writer.writer_name!r} is not subscribed")
+        reg.subscribed = False
+        writer._vss_reg = None
+        self._trace(reg.label, VSS, EventKind.NOTE, "Unsubscribe")
+
+    def registration(self, instance_id: UUID) -> WriterRegistration | None:
+        """The subscribed instance with that id."""
+        return next((r for r in self.writers if r.instance_id == instance_id), None)
+
+    # ---------------------------------------------------------------------------- trace
+    def _trace(self, source: str, target: str, kind: EventKind, name: str, detail: str = "",
+               **data: str | int | float | bool | None) -> None:
+        self.tracer.emit(source, target, kind, name, detail, **data)
+
+    # ------------------------------------------------------------------------- identify
+    def identify(self, session: Session | None, *, source: str = VSS
+                 ) -> Generator[str, None, list[tuple[WriterRegistration, WriterMetadata]]]:
+        """Send Identify to every (enabled) writer; collect the metadata of those that answer.
+
+        Writers that fail Identify are left out (rule 2).  ``session`` is None for an Identify
+        sent by another program, which changes no session (rule 1).
+        """
+        gathered: list[tuple[WriterRegistration, WriterMetadata]] = []
+        regs = [r for r in self.writers if session is None or session.is_enabled(r)]
+        for reg in self._ordered(regs, _E.IDENTIFY):
+            builder = WriterMetadataBuilder(reg.identity())
+            participant = Participant(reg, WriterMetadata(identity=reg.identity()))
+            reply = self._invoke(session, participant, _E.IDENTIFY,
+                                 partial(_on_identify, builder=builder), source=source)
+            if reply.outcome == Outcome.OK:
+                document = builder.get_document()
+                if document.restore_method is None or not document.components:
+                    self._trace(reg.label, VSS, EventKind.NOTE, "IdentifyIncomplete",
+                                "OnIdentify must call set_restore_method and add at least one "
+                                "component")
+                gathered.append((reg, document))
+            yield f"Identify -> {reg.label}"
+        return gathered
+
+    def third_party_identify(self) -> None:
+        """Another program (a management tool, another requester) sends Identify (rule 1)."""
+        if self._in_identify:
+            return
+        self._in_identify = True
+        try:
+            self._trace("other program", VSS, EventKind.CALL, "GatherWriterMetadata",
+                        "Identify sent by another program")
+            _drain(self.identify(None, source="other program"))
+        finally:
+            self._in_identify = False
+
+    # ------------------------------------------------------------------------- delivery
+    def _ordered(self, participants: Iterable[WriterRegistration], event: WriterEvent
+                 ) -> list[WriterRegistration]:
+        regs = sorted(participants, key=lambda r: r.order)
+        if self.options.delivery == "shuffled":
+            self._shuffle.shuffle(regs)
+        if event in (_E.FREEZE, _E.THAW):
+            reverse = event == _E.THAW and self.options.thaw_order == "reverse"
+            regs.sort(key=lambda r: _LEVEL_ORDER.get(ApplicationLevel(r.writer.level), 9),
+                      reverse=reverse)
+        return regs
+
+    def _send(self, session: Session, event: WriterEvent, participants: list[Participant],
+              call: Callable[[Writer, Participant], object]) -> Generator[str, None, list[_Reply]]:
+        """Deliver ``event`` to ``participants`` that accept it, one at a time, in order."""
+        by_reg = {p.reg: p for p in participants}
+        replies: list[_Reply] = []
+        for reg in self._ordered(by_reg, event):
+            p = by_reg[reg]
+            if not writer_accepts(p.current, event) and not self._forced(p, event):
+                continue
+            identify = self.faults.identify_during(event.value)
+            if identify is not None:
+                self._trace(VSS, VSS, EventKind.FAULT, "IdentifyDuring", identify.describe())
+                self.third_party_identify()
+            if event == _E.FREEZE:
+                p.frozen_at = self.clock.now()
+                self._start_freeze_timer(session, p)
+            elif event == _E.THAW and p.freeze_timer is not None:
+                p.freeze_timer.cancel()  # the window ends when Thaw arrives
+                p.freeze_timer = None
+            replies.append(self._invoke(session, p, event, partial(_bound, call, p)))
+            self._check_crash(session, event.value)
+            yield f"{event.value} -> {reg.label}"
+        return replies
+
+    def _forced(self, p: Participant, event: WriterEvent) -> bool:
+        # Option: writers that failed PrepareForSnapshot still get Freeze and Thaw.
+        return (self.options.failed_writers_get_freeze
+                and p.current == WriterState.FAILED_AT_PREPARE_SNAPSHOT
+                and event in (_E.FREEZE, _E.THAW))
+
+    def _invoke(self, session: Session | None, p: Participant, event: WriterEvent,
+                call: Callable[[Writer], object], *, source: str = VSS) -> _Reply:
+        """Run one handler and apply the outcome to the writer's state (the only place)."""
+        reg = p.reg
+        writer = reg.writer
+        self.machine.activity(f"before {event.value} -> {reg.label}")
+        self._trace(source, reg.label, EventKind.EVENT, event.value)
+        view = _WriterSessionView(session, p) if session is not None else None
+        ctx = HandlerContext(event, view, threading.get_ident(),
+                             shutting_down=event == _E.BACKUP_SHUTDOWN)
+        fault = self.faults.writer_fault(event.value, reg.names)
+        result: object = None
+        answered = True
+        writer._vss_ctx = ctx
+        start = self.clock.now()
+        try:
+            result, answered = self._run_handler(reg, ctx, fault, call)
+        except Exception as exc:  # a writer bug must never crash the coordinator
+            self._trace(reg.label, VSS, EventKind.FAULT, "HandlerRaised",
+                        f"On{event.value} raised {type(exc).__name__}: {exc}",
+                        exception=type(exc).__name__)
+            result = False
+        finally:
+            writer._vss_ctx = None
+            if session is not None:
+                for scope in list(session.views):
+                    if scope.writer_side and scope.owner == reg.label:
+                        scope.alive = False
+                        session.views.remove(scope)
+        elapsed = self.clock.now() - start
+        limit = self.options.handler_timeouts.get(event.value)
+        if limit is not None and elapsed > limit:
+            answered = False
+        return self._conclude(session, p, event, ctx, result, answered, source)
+
+    def _run_handler(self, reg: WriterRegistration, ctx: HandlerContext,
+                     fault: WriterFault | None, call: Callable[[Writer], object]
+                     ) -> tuple[object, bool]:
+        if fault is None:
+            return call(reg.writer), True
+        self._trace(VSS, reg.label, EventKind.FAULT, "WriterFault", fault.describe(),
+                    action=fault.action)
+        if fault.action == "veto":
+            ctx.failure = WriterFailure(hr.to_unsigned(fault.hresult),
+                                        hr.to_unsigned(fault.application_hresult),
+                                        fault.application_message)
+            return False, True
+        if fault.action == "raise":
+            raise InjectedFault(f"injected fault in On{ctx.event.value}")
+        if fault.action == "none":
+            return None, True
+        if fault.action == "hang":
+            self.clock.sleep(fault.delay)
+            return False, False
+        if fault.action == "delay":
+            self.clock.sleep(fault.delay)
+            return call(reg.writer), True
+        result = call(reg.writer)  # "fail": runs, then reports a non-fatal failure
+        if result is True and ctx.failure is None:
+            ctx.failure = WriterFailure(hr.to_unsigned(fault.hresult),
+                                        hr.to_unsigned(fault.application_hresult),
+                                        fault.application_message)
+        return result, True
+
+    def _conclude(self, session: Session | None, p: Participant, event: WriterEvent,
+                  ctx: HandlerContext, result: object, answered: bool, source: str) -> _Reply:
+        reg = p.reg
+        if result is None and answered:
+            self._trace(reg.label, source, EventKind.NOTE, "HandlerReturnedNone",
+                        f"On{event.value} returned None: return True to go on, or call "
+                        "set_writer_failure(...) and return False to veto")
+            ok = self.options.none_return == "ok"
+        elif isinstance(result, bool):
+            ok = result
+        else:
+            self._trace(reg.label, source, EventKind.NOTE, "HandlerReturnedNonBool",
+                        f"On{event.value} returned {type(result).__name__}; handlers return a "
+                        "bool (True to go on, False to veto)")
+            ok = False
+        failure = ctx.failure
+        if not answered:
+            failure = WriterFailure(hr.VSS_E_WRITER_NOT_RESPONDING)
+            ok = False
+        failed = (not ok) or (failure is not None and failure.hresult != hr.S_OK)
+        if failed and failure is None:
+            failure = WriterFailure(hr.to_unsigned(self.options.default_failure))
+        outcome = Outcome.FAILED if failed else Outcome.OK
+        if p.timed_out and event == _E.FREEZE:
+            detail = "answered after its freeze window expired"
+        elif not answered:
+            detail = "did not answer"
+        elif not ok:
+            detail = f"veto: {hr.name_of(failure.hresult if failure else 0)}"
+        elif failed and failure is not None:
+            detail = f"failed (non-fatal): {hr.name_of(failure.hresult)}"
+        else:
+            detail = "ok"
+        self._trace(reg.label, source, EventKind.REPLY, event.value, detail,
+                    result=ok, hresult=failure.hresult if failure and failed else 0)
+        p.received.append(event)
+        if event == _E.THAW:
+            p.thawed_at = self.clock.now()
+        if session is None or event == _E.IDENTIFY:
+            return _Reply(p, outcome, not ok)
+        if p.timed_out and event == _E.FREEZE:
+            return _Reply(p, Outcome.FAILED, True)
+        if not writer_accepts(p.current, event):
+            # Forced delivery (failed_writers_get_freeze): the state stays as it was.
+            return _Reply(p, outcome, not ok)
+        self._set_state(p, next_writer_state(p.current, event, outcome),
+                        failure if failed else None, event)
+        return _Reply(p, outcome, not ok)
+
+    def _set_state(self, p: Participant, state: WriterState, failure: WriterFailure | None,
+                   event: WriterEvent) -> None:
+        if not state.is_failed:
+            failure = None if state != p.state else p.failure
+        elif failure is None:
+            failure = p.failure
+        p.state, p.failure = state, failure
+        p.reg.last_state, p.reg.last_failure = state, failure
+        self._trace(p.reg.label, p.reg.label, EventKind.STATE, "WriterState",
+                    f"{state.name}" + (f" ({hr.name_of(failure.hresult)})" if failure else ""),
+                    state=state.name, event=event.value,
+                    failure=failure.hresult if failure else 0)
+
+    # ------------------------------------------------------------------- freeze window
+    def _start_freeze_timer(self, session: Session, p: Participant) -> None:
+        timeout = float(p.reg.writer.freeze_timeout)
+        p.freeze_timer = self.clock.call_later(
+            timeout, lambda: self._freeze_expired(session, p, timeout),
+            name=f"freeze window of {p.reg.label}")
+
+    def _freeze_expired(self, session: Session, p: Participant, timeout: float) -> None:
+        if p.thawed_at is not None or not writer_accepts(p.current, _E.FREEZE_TIMEOUT):
+            return
+        p.timed_out = True
+        self._trace(VSS, p.reg.label, EventKind.TIMEOUT, "FreezeWindowExpired",
+                    f"no Thaw within {timeout:g} s of Freeze (KB 915331)")
+        self._set_state(p, next_writer_state(p.current, _E.FREEZE_TIMEOUT, Outcome.FAILED),
+                        WriterFailure(hr.VSS_E_WRITERERROR_TIMEOUT), _E.FREEZE_TIMEOUT)
+        if session.abort_requested is None:
+            session.abort_requested = _Abort(
+                hr.to_unsigned(self.options.veto_result),
+                f"{p.reg.label} overran its {timeout:g} s freeze window")
+
+    def _cancel_freeze_timers(self, session: Session) -> None:
+        for p in session.participants.values():
+            if p.freeze_timer is not None:
+                p.freeze_timer.cancel()
+                p.freeze_timer = None
+
+    # ----------------------------------------------------------------------- providers
+    def call_provider(self, provider: Provider, method: str, fn: Callable[[], object],
+                      *, detail: str = "") -> object:
+        """Call one provider method: trace it, inject faults, translate its HRESULT (§2.5)."""
+        name = provider.provider_name
+        self.machine.activity(f"before {name}.{method}")
+        self._trace(VSS, name, EventKind.PROVIDER, method, detail)
+        fault = self.faults.provider_fault(method, name)
+        code: int = hr.S_OK
+        result: object = None
+        try:
+            if fault is not None:
+                self._trace(VSS, name, EventKind.FAULT, "ProviderFault", fault.describe())
+                if fault.delay:
+                    self.clock.sleep(fault.delay)
+                if fault.raise_exception:
+                    raise InjectedFault(f"injected fault in {method}")
+            if fault is not None and fault.hresult is not None:
+                code = hr.to_unsigned(fault.hresult)
+            else:
+                result = fn()
+                if isinstance(result, int) and not isinstance(result, bool):
+                    code = hr.to_unsigned(result)
+        except VssError as exc:
+            code = exc.hresult
+            self._trace(name, VSS, EventKind.NOTE, "ProviderError", str(exc))
+        except Exception as exc:
+            code = hr.E_UNEXPECTED
+            self._trace(name, VSS, EventKind.FAULT, "ProviderRaised",
+                        f"{method} raised {type(exc).__name__}: {exc}")
+        if code == hr.S_OK:
+            return result
+        if method not in UNTRANSLATED and code not in PROVIDER_ALLOWED:
+            self._trace(VSS, "event log", EventKind.NOTE, "ProviderErrorTranslated",
+                        f"{name} returned {hr.name_of(code)} from {method}; the requester sees "
+                        "VSS_E_UNEXPECTED_PROVIDER_ERROR")
+            code = hr.VSS_E_UNEXPECTED_PROVIDER_ERROR
+        raise ProviderFailure(code, method, name)
+
+    # --------------------------------------------------------------------- creation lock
+    def acquire_creation(self, session: Session) -> None:
+        """``StartSnapshotSet`` takes the machine-wide creation lock (rule 21)."""
+        if self._creating is not None and self._creating is not session:
+            raise VssSnapshotSetInProgressError(
+                "another requester is creating a shadow copy set on this machine (from "
+                "StartSnapshotSet until its DoSnapshotSet returns); wait and retry")
+        self._creating = session
+
+    def release_creation(self, session: Session) -> None:
+        """Give the creation lock back (DoSnapshotSet returned, abort or release)."""
+        if self._creating is session:
+            self._creating = None
+
+    @property
+    def creating(self) -> Session | None:
+        """The session currently creating a snapshot set, if any."""
+        return self._creating
+
+    # -------------------------------------------------------------------- participants
+    def backup_participants(self, session: Session) -> list[Participant]:
+        """Writers taking part in the backup: in component mode those with an added component
+        (rule 3); otherwise every writer that answered Identify (or, by option, those with files
+        on the set's volumes)."""
+        if session.writerless:
+            return []
+        parts = list(session.participants.values())
+        if session.component_mode:
+            return [p for p in parts if self._has_components(session, p)]
+        if self.options.non_component_mode_recipients == "affected":
+            return [p for p in parts if self._affected(session, p)]
+        return parts
+
+    def _has_components(self, session: Session, p: Participant) -> bool:
+        return any(w.instance_id == p.reg.instance_id and w.components
+                   for w in session.bcd.writers)
+
+    def _affected(self, session: Session, p: Participant) -> bool:
+        ss = session.snapshot_set
+        if ss is None:
+            return False
+        guids = {m.volume.guid_path for m in ss.members}
+        for comp in p.metadata.components:
+            for fd in comp.all_files:
+                vol = self.machine.volume_of_path(fd.path)
+                if vol is not None and vol.guid_path in guids:
+                    return True
+        return False
+
+    def components_view(self, session: Session, p: Participant, event: WriterEvent | None,
+                        *, writer_side: bool = True,
+                        keep: Callable[[BcdComponent], bool] | None = None) -> WriterComponents:
+        """The ``IVssWriterComponents`` handed to a writer's handler (valid until it returns)."""
+        entry = next((w for w in session.bcd.writers if w.instance_id == p.reg.instance_id),
+                     None)
+        scope = ComponentScope(
+            writer_side=writer_side, event=event, restore=session.restore,
+            partial_file_support=session.bcd.partial_file_support,
+            backup_type=effective_backup_type(session.bcd.backup_type,
+                                              p.metadata.backup_schema),
+            backup_schema=p.metadata.backup_schema, owner=p.reg.label)
+        session.views.append(scope)
+        return WriterComponents(entry, p.reg.instance_id, p.reg.writer_id, scope, keep)
+
+    # ---------------------------------------------------------------------- sequences
+    def prepare_for_backup(self, session: Session) -> Generator[str, None, int]:
+        """``PrepareForBackup``: the event to participating writers (no Abort on failures)."""
+        session.took_part_in_backup = True
+        for p in self.backup_participants(session):
+            p.state, p.failure = None, None  # a new session starts the writer's status afresh
+        targets = self.backup_participants(session)
+        for p in targets:
+            p.prepared = True
+        yield from self._send(
+            session, _E.PREPARE_FOR_BACKUP, targets,
+            lambda w, p: w.on_prepare_backup(self.components_view(session, p,
+                                                                  _E.PREPARE_FOR_BACKUP)))
+        return hr.S_OK
+
+    def do_snapshot_set(self, session: Session) -> Generator[str, None, int]:
+        """``DoSnapshotSet``: writers and providers through the creation sequence (§2.2).
+
+        Returns the async result: ``S_OK`` or the failure code.  On failure everything is undone
+        (AbortSnapshots, Abort events where the rules say so) and the creation lock released.
+        """
+        ss = session.snapshot_set
+        if ss is None:
+            raise VssBadStateError("DoSnapshotSet needs StartSnapshotSet first",
+                                   state="no set", call="DoSnapshotSet")
+        ss.fixed = True
+        session.took_part_in_backup = True
+        hold = ExitStack()
+        hold_timer: list[Timer] = []
+        try:
+            yield from self._creation_steps(session, ss, hold, hold_timer)
+            ss.created = True
+            self._trace(VSS, "requester", EventKind.SNAPSHOT, "SnapshotSetCreated",
+                        f"{{{ss.set_id}}} with {len(ss.members)} shadow copies",
+                        set=str(ss.set_id))
+            return hr.S_OK
+        except _Abort as abort:
+            self._abort_creation(session, abort)
+            return abort.hresult
+        except RequesterCrashed:
+            self._abort_creation(session, _Abort(hr.E_UNEXPECTED, "the requester crashed"))
+            raise
+        finally:
+            for t in hold_timer:
+                t.cancel()
+            if hold_timer or ss.hold_started is not None:
+                self._release_hold(ss, hold)
+            self._cancel_freeze_timers(session)
+            self.release_creation(session)
+
+    def _check(self, session: Session) -> None:
+        if session.crashed:
+            raise RequesterCrashed()
+        if session.abort_requested is not None:
+            raise session.abort_requested
+
+    def _creation_steps(self, session: Session, ss: SnapshotSet, hold: ExitStack,
+                        hold_timer: list[Timer]) -> Generator[str, None, None]:
+        participants = self.backup_participants(session)
+        writers = not session.writerless
+        # 1. PrepareForSnapshot: failures take the writer out, no Abort (rule 11).
+        if writers:
+            yield from self._send(session, _E.PREPARE_FOR_SNAPSHOT, participants,
+                                  lambda w, p: w.on_prepare_snapshot())
+            self._check(session)
+        # 2. Providers prepare: BeginPrepareSnapshot per volume, EndPrepareSnapshots per provider.
+        for m in ss.members:
+            if m.snapshot_id not in ss.begun:
+                self._provider_step(m.provider, "BeginPrepareSnapshot",
+                                    partial(m.provider.begin_prepare_snapshot, ss.set_id,
+                                            m.snapshot_id, m.volume, ss.context),
+                                    detail=m.volume.name)
+                ss.begun.add(m.snapshot_id)
+        yield "BeginPrepareSnapshot"
+        for prov in ss.providers:
+            ss.end_prepared.append(prov)
+            self._provider_step(prov, "EndPrepareSnapshots",
+                                partial(prov.end_prepare_snapshots, ss.set_id))
+        yield "EndPrepareSnapshots"
+        self._check(session)
+        # 3. Freeze, front-end -> back-end -> system.
+        if writers:
+            replies = yield from self._send(session, _E.FREEZE, participants,
+                                            lambda w, p: w.on_freeze())
+            self._after_veto(session, replies, "Freeze")
+            self._check(session)
+        # 4. PreCommit, flush-and-hold, Commit, release, PostCommit.
+        for prov in ss.providers:
+            self._provider_step(prov, "PreCommitSnapshots",
+                                partial(prov.pre_commit_snapshots, ss.set_id))
+        yield "PreCommitSnapshots"
+        self._check(session)
+        self._hold(session, ss, hold, hold_timer)
+        yield "FlushAndHold"
+        for prov in ss.providers:
+            self._check(session)
+            self._provider_step(prov, "CommitSnapshots",
+                                partial(prov.commit_snapshots, ss.set_id))
+        self._check(session)
+        for t in hold_timer:
+            t.cancel()
+        self._release_hold(ss, hold)
+        yield "ReleaseWrites"
+        for prov in ss.providers:
+            self._provider_step(prov, "PostCommitSnapshots",
+                                partial(prov.post_commit_snapshots, ss.set_id,
+                                        len(ss.members)))
+        yield "PostCommitSnapshots"
+        self._check(session)
+        # 5. Thaw (reverse level order by default).
+        if writers:
+            replies = yield from self._send(session, _E.THAW, participants,
+                                            lambda w, p: w.on_thaw())
+            self._cancel_freeze_timers(session)
+            self._after_veto(session, replies, "Thaw")
+            self._check(session)
+        # 6. PreFinalCommit, PostSnapshot (writers may auto-recover), PostFinalCommit.
+        for prov in ss.providers:
+            self._provider_step(prov, "PreFinalCommitSnapshots",
+                                partial(prov.pre_final_commit_snapshots, ss.set_id))
+        yield "PreFinalCommitSnapshots"
+        self._check(session)
+        if writers:
+            def post_snapshot(w: Writer, p: Participant) -> object:
+                p.post_snapshot_done = True
+                return w.on_post_snapshot(self.components_view(session, p, _E.POST_SNAPSHOT))
+
+            yield from self._send(session, _E.POST_SNAPSHOT, participants, post_snapshot)
+        for prov in ss.providers:
+            self._provider_step(prov, "PostFinalCommitSnapshots",
+                                partial(prov.post_final_commit_snapshots, ss.set_id))
+        yield "PostFinalCommitSnapshots"
+
+    def _provider_step(self, provider: Provider, method: str, fn: Callable[[], object],
+                       *, detail: str = "") -> None:
+        try:
+            self.call_provider(provider, method, fn, detail=detail)
+        except ProviderFailure as failure:
+            raise _Abort(failure.hresult, str(failure)) from None
+
+    def _after_veto(self, session: Session, replies: list[_Reply], event: str) -> None:
+        vetoes = [r for r in replies if r.outcome == Outcome.FAILED]
+        if not vetoes:
+            return
+        if self.options.veto_aborts_snapshot:
+            if session.abort_requested is None:
+                names = ", ".join(r.participant.reg.label for r in vetoes)
+                session.abort_requested = _Abort(
+                    hr.to_unsigned(self.options.veto_result), f"{names} failed {event}")
+        else:
+            # The creation goes on; the failing writers still get Abort (they resume their app).
+            self._send_abort(session, [r.participant for r in vetoes], f"{event} failed")
+
+    def _hold(self, session: Session, ss: SnapshotSet, hold: ExitStack,
+              hold_timer: list[Timer]) -> None:
+        volumes = {m.volume.guid_path: m.volume for m in ss.members}
+        for vol in volumes.values():
+            device = vol.device
+            held = getattr(device, "held", None)
+            if held is not None:
+                hold.enter_context(held())
+        ss.hold_started = self.clock.now()
+        self.machine.set_holding(True)
+        self._trace("kernel", VSS, EventKind.HOLD, "FlushAndHoldWrites",
+                    ", ".join(v.name for v in volumes.values()), volumes=len(volumes))
+        limit = self.options.hold_timeout
+
+        def expired() -> None:
+            self._trace("kernel", VSS, EventKind.TIMEOUT, "HoldWritesTimeout",
+                        f"writes held longer than {limit:g} s: the kernel cancels the hold")
+            self._release_hold(ss, hold)
+            if session.abort_requested is None:
+                session.abort_requested = _Abort(
+                    hr.VSS_E_HOLD_WRITES_TIMEOUT, f"flush-and-hold exceeded {limit:g} s")
+
+        hold_timer.append(self.clock.call_later(limit, expired, name="flush-and-hold window"))
+
+    def _release_hold(self, ss: SnapshotSet, hold: ExitStack) -> None:
+        if ss.hold_started is None or ss.hold_released is not None:
+            return
+        hold.close()
+        ss.hold_released = self.clock.now()
+        self.machine.set_holding(False)
+        self._trace("kernel", VSS, EventKind.RELEASE, "ReleaseWrites",
+                    f"writes held {ss.hold_released - ss.hold_started:.3f} s",
+                    held=ss.hold_released - ss.hold_started)
+
+    def _abort_creation(self, session: Session, abort: _Abort) -> None:
+        ss = session.snapshot_set
+        self._trace(VSS, VSS, EventKind.NOTE, "CreationFailed",
+                    f"{abort.reason} ({hr.name_of(abort.hresult)})",
+                    hresult=abort.hresult)
+        if ss is not None:
+            # AbortSnapshots only after DoSnapshotSet and EndPrepareSnapshots (rule 5).
+            for prov in ss.end_prepared:
+                # Not translated and not reported to the requester (§2.5).
+                with suppress(ProviderFailure):
+                    self.call_provider(prov, "AbortSnapshots",
+                                       partial(prov.abort_snapshots, ss.set_id))
+        self._send_abort(session, self.backup_participants(session), abort.reason)
+        session.abort_requested = None
+
+    def _send_abort(self, session: Session, participants: list[Participant], reason: str
+                    ) -> None:
+        targets = [p for p in participants if p.prepared or p.state is not None]
+        if not targets:
+            return
+        session.aborts_sent += 1
+        self._trace(VSS, VSS, EventKind.NOTE, "Abort", reason)
+        _drain(self._send(session, _E.ABORT, targets, lambda w, p: w.on_abort()))
+        for p in targets:
+            if p.freeze_timer is not None:
+                p.freeze_timer.cancel()
+
+    def abort_backup(self, session: Session, reason: str = "requester called AbortBackup"
+                     ) -> None:
+        """``AbortBackup`` (or VSS's own abort): Abort to writers that have not run PostSnapshot."""
+        if self._creating is session and session.snapshot_set and session.snapshot_set.fixed \
+                and not session.snapshot_set.created:
+            # DoSnapshotSet is still running (manual/background async): stop it at its next step.
+            session.abort_requested = _Abort(hr.VSS_E_BAD_STATE, reason)
+            return
+        self._send_abort(session, self.backup_participants(session), reason)
+        self.release_creation(session)
+
+    def backup_complete(self, session: Session) -> Generator[str, None, int]:
+        """``BackupComplete``: writers read their components' success flags; BCD read-only."""
+        targets = list(self.backup_participants(session))
+        yield from self._send(
+            session, _E.BACKUP_COMPLETE, targets,
+            lambda w, p: w.on_backup_complete(self.components_view(session, p,
+                                                                   _E.BACKUP_COMPLETE)))
+        return hr.S_OK
+
+    def shutdown(self, session: Session) -> None:
+        """Release of the requester object: abort what runs, BackupShutdown (rule 17)."""
+        if session.released:
+            return
+        if self._creating is session:
+            ss = session.snapshot_set
+            if ss is not None and ss.fixed and not ss.created:
+                session.abort_requested = _Abort(hr.VSS_E_BAD_STATE, "requester released")
+            self.release_creation(session)
+        if session.took_part_in_backup and not session.writerless:
+            if self.options.backup_shutdown_recipients == "prepared":
+                targets = [p for p in session.participants.values() if p.prepared]
+            else:
+                targets = list(session.participants.values())
+            set_id = session.snapshot_set.set_id if (
+                session.snapshot_set and session.snapshot_set.created) else GUID_NULL
+            by_reg = {p.reg: p for p in targets if p.reg.subscribed}
+            for reg in self._ordered(by_reg, _E.BACKUP_SHUTDOWN):
+                self._invoke(session, by_reg[reg], _E.BACKUP_SHUTDOWN,
+                             partial(_on_backup_shutdown, set_id=set_id))
+        session.released = True
+        session.invalidate_views()
+
+    # -------------------------------------------------------------------------- restore
+    def restore_participants(self, session: Session) -> list[Participant]:
+        """Running writers with at least one component selected for restore (rule 24/3)."""
+        out = []
+        for p in session.participants.values():
+            entries = [w for w in session.bcd.writers if w.writer_id == p.reg.writer_id
+                       and (w.instance_name or "") == (p.reg.writer.instance_name or "")]
+            if any(c.selected_for_restore for w in entries for c in w.components):
+                out.append(p)
+        return out
+
+    def pre_restore(self, session: Session, participants: list[Participant]
+                    ) -> Generator[str, None, int]:
+        """``PreRestore`` to the writers the restore concerns (``VSS_WRE_NEVER`` ones excluded)."""
+        for p in participants:
+            p.state, p.failure = None, None
+        targets = [p for p in participants if _wants_restore_events(p)]
+        yield from self._send(
+            session, _E.PRE_RESTORE, targets,
+            lambda w, p: w.on_pre_restore(self._restore_view(session, p, _E.PRE_RESTORE)))
+        return hr.S_OK
+
+    def post_restore(self, session: Session, participants: list[Participant]
+                     ) -> Generator[str, None, int]:
+        """``PostRestore`` to the writers told about the restore (a restarted writer is not)."""
+        targets = [p for p in participants if _wants_restore_events(p) and p.reg.subscribed]
+        yield from self._send(
+            session, _E.POST_RESTORE, targets,
+            lambda w, p: w.on_post_restore(self._restore_view(session, p, _E.POST_RESTORE)))
+        return hr.S_OK
+
+    def _restore_view(self, session: Session, p: Participant, event: WriterEvent
+                      ) -> WriterComponents:
+        entry = next((w for w in session.bcd.writers if w.writer_id == p.reg.writer_id
+                      and (w.instance_name or "") == (p.reg.writer.instance_name or "")), None)
+        scope = ComponentScope(writer_side=True, event=event, restore=True, owner=p.reg.label)
+        session.views.append(scope)
+        return WriterComponents(entry, p.reg.instance_id, p.reg.writer_id, scope,
+                                keep=lambda c: c.selected_for_restore)
+
+    # --------------------------------------------------------------------------- status
+    def writer_status(self, session: Session) -> list[WriterStatus]:
+        """``GetWriterStatus`` for every writer whose metadata the session gathered (rule 2)."""
+        out = []
+        for p in session.participants.values():
+            reg = p.reg
+            if p.state is not None:
+                state, failure = p.state, p.failure
+            elif self.options.writer_status_after_session == "sticky":
+                state, failure = reg.last_state, reg.last_failure
+            else:
+                state, failure = WriterState.STABLE, None
+            if not reg.subscribed and state == WriterState.STABLE:
+                state, failure = WriterState.UNKNOWN, WriterFailure(hr.VSS_E_WRITER_NOT_RESPONDING)
+            out.append(WriterStatus(
+                instance_id=reg.instance_id, writer_id=reg.writer_id, writer_name=reg.name,
+                instance_name=reg.writer.instance_name, state=state,
+                failure=failure.hresult if failure else hr.S_OK,
+                application_failure=failure.application_hresult if failure else hr.S_OK,
+                application_message=failure.application_message if failure else ""))
+        return out
+
+    def _check_crash(self, session: Session, point: str) -> None:
+        crash = self.faults.requester_crash(point)
+        if crash is not None:
+            self._trace("requester", VSS, EventKind.FAULT, "RequesterCrash", crash.describe())
+            session.crashed = True
+
+
+def _on_identify(writer: Writer, builder: WriterMetadataBuilder) -> object:
+    return writer.on_identify(builder)
+
+
+def _on_backup_shutdown(writer: Writer, set_id: UUID) -> object:
+    return writer.on_backup_shutdown(set_id)
+
+
+def _bound(call: Callable[[Writer, Participant], object], p: Participant, writer: Writer
+           ) -> object:
+    return call(writer, p)
+
+
+def _wants_restore_events(p: Participant) -> bool:
+    method = p.metadata.restore_method
+    return method is None or method.writer_restore != WriterRestore.NEVER
+
+
+def _validate_writer(writer: Writer) -> None:
+    """The checks ``CVssWriter::Initialize`` makes of its arguments."""
+    writer_id = getattr(writer, "writer_id", None)
+    if not isinstance(writer_id, UUID):
+        raise VssInvalidArgumentError(
+            f"writer_id={writer_id!r}: a writer needs a class id (a uuid.UUID attribute)")
+    if not isinstance(writer.writer_name, str) or not writer.writer_name:
+        raise VssInvalidArgumentError("writer_name: a writer needs a non-empty name")
+    try:
+        level = ApplicationLevel(writer.level)
+    except ValueError:
+        raise VssInvalidArgumentError(
+            f"level={writer.level!r} is not a VSS_APPLICATION_LEVEL") from None
+    if level in (ApplicationLevel.UNKNOWN, ApplicationLevel.AUTO):
+        raise VssInvalidArgumentError(f"level={level.name} is reserved; use FRONT_END, "
+                                      "BACK_END or SYSTEM")
+    timeout = writer.freeze_timeout
+    if not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise VssInvalidArgumentError(f"freeze_timeout={timeout!r} must be positive seconds")
+
+
+def _drain(gen: Generator[str, None, object]) -> object:
+    """Run a step generator to its end and return its value."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value

@@ -1,0 +1,218 @@
+"""Declarative fault plans: make writers, providers, storage and requesters misbehave on cue.
+
+A :class:`FaultPlan` is a list of faults; the coordinator asks it before every writer event and
+every provider call whether something should go wrong, and records every fault that fires in the
+trace (``EventKind.FAULT``), so a test or a lesson can see exactly what happened::
+
+    plan = FaultPlan([
+        WriterFault("Freeze", writer="KvStore Writer", action="veto",
+                    hresult=hresult.VSS_E_WRITERERROR_RETRYABLE),
+        WriterFault("Freeze", writer="File Share Writer", action="delay", delay=70.0),
+        ProviderFault("CommitSnapshots", hresult=hresult.E_FAIL),
+        RequesterCrash(after="Freeze"),
+        IdentifyDuring("Thaw"),
+    ])
+    VssSystem(faults=plan)
+
+Faults match by event or method name, optionally by writer or provider name (``None`` matches
+any), and fire on the ``occurrence``-th match (1 = the first) or on ``every`` match.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Literal
+
+from vsssim import hresult as hr
+
+__all__ = [
+    "Fault",
+    "FaultPlan",
+    "IdentifyDuring",
+    "InjectedFault",
+    "ProviderFault",
+    "RequesterCrash",
+    "StorageFault",
+    "WriterFault",
+]
+
+WriterAction = Literal["veto", "fail", "raise", "delay", "none", "hang"]
+
+
+class InjectedFault(RuntimeError):
+    """The exception a ``raise`` fault throws inside a handler or provider method."""
+
+
+@dataclass(frozen=True)
+class WriterFault:
+    """A writer misbehaving at one event.
+
+    ``action``:
+      * ``"veto"``: the handler is not run; the writer calls ``SetWriterFailureEx(hresult,
+        application_hresult, application_message)`` and returns False (a veto);
+      * ``"fail"``: the handler runs, then the writer reports ``hresult`` and returns True (a
+        non-fatal failure, rule 13);
+      * ``"raise"``: the handler raises :class:`InjectedFault` instead of running;
+      * ``"delay"``: ``delay`` seconds pass on the system clock, then the handler runs (a 70 s
+        delay at Freeze overruns the 60 s freeze window);
+      * ``"hang"``: like delay, but the handler never runs and the writer does not answer;
+      * ``"none"``: the handler returns None instead of a bool.
+    """
+
+    event: str
+    writer: str | None = None
+    action: WriterAction = "veto"
+    hresult: int = hr.VSS_E_WRITERERROR_NONRETRYABLE
+    application_hresult: int = hr.S_OK
+    application_message: str = ""
+    delay: float = 0.0
+    occurrence: int = 1
+    every: bool = False
+
+    def describe(self) -> str:
+        """One line for the trace."""
+        if self.action in ("veto", "fail"):
+            what = f"{self.action} with {hr.name_of(self.hresult)}"
+            if self.application_message:
+                what += f" ({self.application_message})"
+        elif self.action in ("delay", "hang"):
+            what = f"{self.action} {self.delay:g} s"
+        else:
+            what = self.action
+        return f"writer fault at {self.event}: {what}"
+
+
+@dataclass(frozen=True)
+class ProviderFault:
+    """A provider method failing or stalling.
+
+    The method returns ``hresult`` (translated like any provider return, providers reference
+    §2.5: anything outside the allowed list becomes VSS_E_UNEXPECTED_PROVIDER_ERROR), or raises
+    :class:`InjectedFault` when ``raise_exception`` is set.  ``delay`` seconds pass on the system
+    clock first (a 12 s delay in CommitSnapshots overruns the 10 s hold).
+    """
+
+    method: str
+    provider: str | None = None
+    hresult: int | None = hr.VSS_E_PROVIDER_VETO
+    raise_exception: bool = False
+    delay: float = 0.0
+    occurrence: int = 1
+    every: bool = False
+
+    def describe(self) -> str:
+        """One line for the trace."""
+        parts = []
+        if self.delay:
+            parts.append(f"delay {self.delay:g} s")
+        if self.raise_exception:
+            parts.append("raise")
+        elif self.hresult is not None:
+            parts.append(f"return {hr.name_of(self.hresult)}")
+        return f"provider fault in {self.method}: {', '.join(parts) or 'no-op'}"
+
+
+@dataclass(frozen=True)
+class StorageFault:
+    """The system provider's diff area of ``volume`` is limited to ``max_size`` bytes at ``at``.
+
+    With a small limit the oldest shadow copies are purged as writes go on (volsnap's behaviour);
+    with ``max_size=0`` the diff area cannot take a new shadow copy at all and creation fails
+    with VSS_E_INSUFFICIENT_STORAGE.
+    """
+
+    volume: str
+    max_size: int = 0
+    at: str = "DoSnapshotSet"
+    occurrence: int = 1
+    every: bool = False
+
+    def describe(self) -> str:
+        """One line for the trace."""
+        return f"storage fault: diff area of {self.volume} limited to {self.max_size} bytes"
+
+
+@dataclass(frozen=True)
+class RequesterCrash:
+    """The requester process dies right after event or call ``after``: VSS releases its object
+    (BackupShutdown, auto-release shadow copies deleted) and nothing more of that backup runs."""
+
+    after: str
+    occurrence: int = 1
+    every: bool = False
+
+    def describe(self) -> str:
+        """One line for the trace."""
+        return f"requester crashes after {self.after}"
+
+
+@dataclass(frozen=True)
+class IdentifyDuring:
+    """Another program sends Identify to every writer right before event ``event`` (rule 1)."""
+
+    event: str
+    occurrence: int = 1
+    every: bool = False
+
+    def describe(self) -> str:
+        """One line for the trace."""
+        return f"third-party Identify before {self.event}"
+
+
+Fault = WriterFault | ProviderFault | StorageFault | RequesterCrash | IdentifyDuring
+
+
+@dataclass
+class FaultPlan:
+    """An ordered list of faults and how often each one has matched so far."""
+
+    faults: list[Fault] = field(default_factory=list)
+    _counts: dict[int, int] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, fault: Fault) -> FaultPlan:
+        """Append a fault; returns the plan for chaining."""
+        self.faults.append(fault)
+        return self
+
+    def _fires(self, index: int, fault: Fault) -> bool:
+        with self._lock:
+            n = self._counts.get(index, 0) + 1
+            self._counts[index] = n
+        return fault.every or n == fault.occurrence
+
+    def writer_fault(self, event: str, writer_names: tuple[str, ...]) -> WriterFault | None:
+        """The writer fault that fires now for ``event`` delivered to a writer known by names."""
+        for i, f in enumerate(self.faults):
+            if (isinstance(f, WriterFault) and f.event == event
+                    and (f.writer is None or f.writer in writer_names) and self._fires(i, f)):
+                return f
+        return None
+
+    def provider_fault(self, method: str, provider: str) -> ProviderFault | None:
+        """The provider fault that fires now for ``provider.method``."""
+        for i, f in enumerate(self.faults):
+            if (isinstance(f, ProviderFault) and f.method == method
+                    and (f.provider is None or f.provider == provider) and self._fires(i, f)):
+                return f
+        return None
+
+    def storage_faults(self, point: str) -> list[StorageFault]:
+        """Storage faults that fire at ``point`` (a call or event name)."""
+        return [f for i, f in enumerate(self.faults)
+                if isinstance(f, StorageFault) and f.at == point and self._fires(i, f)]
+
+    def requester_crash(self, point: str) -> RequesterCrash | None:
+        """The requester crash that fires after ``point``."""
+        for i, f in enumerate(self.faults):
+            if isinstance(f, RequesterCrash) and f.after == point and self._fires(i, f):
+                return f
+        return None
+
+    def identify_during(self, event: str) -> IdentifyDuring | None:
+        """The third-party Identify that fires before ``event``."""
+        for i, f in enumerate(self.faults):
+            if isinstance(f, IdentifyDuring) and f.event == event and self._fires(i, f):
+                return f
+        return None

@@ -1,0 +1,199 @@
+"""Fidelity options: every behaviour Microsoft's documentation leaves open is a choice made here.
+
+Each field of :class:`VssOptions` is one point the reference notes mark *undocumented* (or
+document inconsistently).  The defaults are what users expect; change them to test a writer or
+requester against the other plausible behaviours::
+
+    VssSystem(options=VssOptions(delivery="shuffled", veto_aborts_snapshot=False))
+
+``docs/fidelity.md`` is generated from the field descriptions below (``vsssim fidelity``), and a
+test keeps it in sync.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vsssim import hresult as hr
+
+__all__ = ["VssOptions", "fidelity_markdown"]
+
+
+class VssOptions(BaseModel):
+    """Choices for the behaviours the VSS documentation leaves open (all have defaults)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    delivery: Literal["registration", "shuffled"] = Field(
+        "registration",
+        description=(
+            "Order in which one event reaches several writers. Undocumented beyond the Freeze "
+            "order by application level (reference §2.B, §12.1). 'registration': the order the "
+            "writers were added, deterministic. 'shuffled': a permutation per event drawn from "
+            "the system seed, to expose order dependence. Freeze always goes front-end, then "
+            "back-end, then system writers; within a level this option decides."
+        ),
+    )
+    thaw_order: Literal["reverse", "same"] = Field(
+        "reverse",
+        description=(
+            "Level order of Thaw. Undocumented. 'reverse': system, back-end, then front-end "
+            "writers (a front-end resumes after what it depends on); 'same': the Freeze order."
+        ),
+    )
+    non_component_mode_recipients: Literal["all", "affected"] = Field(
+        "all",
+        description=(
+            "Which writers get PrepareForBackup and later events when the requester did not "
+            "select components (SetBackupState(select_components=False)). Undocumented "
+            "(reference §12.2). 'all': every writer that answered Identify; 'affected': only "
+            "writers with a file set on a volume of the snapshot set."
+        ),
+    )
+    veto_aborts_snapshot: bool = Field(
+        True,
+        description=(
+            "Whether a writer that fails Freeze or Thaw makes DoSnapshotSet fail. The docs say "
+            "such a failure raises an Abort event (rule 11) but not what DoSnapshotSet then "
+            "returns (§12.3). True: creation is abandoned and DoSnapshotSet fails with "
+            "veto_result; False: the other writers and the snapshot go on and only the vetoing "
+            "writer's status shows the failure."
+        ),
+    )
+    veto_result: int = Field(
+        hr.VSS_E_UNEXPECTED_WRITER_ERROR,
+        description=(
+            "HRESULT of DoSnapshotSet's async operation when a writer veto abandons the "
+            "snapshot (§12.3). Default VSS_E_UNEXPECTED_WRITER_ERROR."
+        ),
+    )
+    failed_writers_get_freeze: bool = Field(
+        False,
+        description=(
+            "Whether a writer that failed PrepareForSnapshot still gets Freeze and Thaw "
+            "(undocumented, §2 B13). Default: no, it has dropped out of this snapshot; it still "
+            "gets Abort and BackupShutdown."
+        ),
+    )
+    default_failure: int = Field(
+        hr.VSS_E_WRITERERROR_NONRETRYABLE,
+        description=(
+            "Failure HRESULT recorded when a handler returns False (or raises) without calling "
+            "SetWriterFailure (§12.4)."
+        ),
+    )
+    none_return: Literal["fail", "ok"] = Field(
+        "fail",
+        description=(
+            "What a Python handler returning None means (C++ handlers must return a bool). "
+            "'fail': a failure with default_failure, and a trace note saying what to return; "
+            "'ok': treated as True, with the same note."
+        ),
+    )
+    abort_resets_state: bool = Field(
+        True,
+        description=(
+            "Writer state after Abort (§12.5): True returns an in-backup writer to STABLE while a "
+            "FAILED_AT_* state is kept; False keeps every state as it was."
+        ),
+    )
+    backup_shutdown_recipients: Literal["prepared", "identified"] = Field(
+        "prepared",
+        description=(
+            "Which writers get BackupShutdown when the requester object is released (§12.7). "
+            "'prepared': every writer that received PrepareForBackup in that session; "
+            "'identified': every writer whose metadata the session gathered."
+        ),
+    )
+    handler_timeouts: dict[str, float] = Field(
+        default_factory=dict,
+        description=(
+            "Time limits (seconds on the system clock) for handlers other than the Freeze..Thaw "
+            "window, keyed by event name ('PrepareForSnapshot', 'PostSnapshot', ...). Not "
+            "published (§10, §12.6); default: none. An overrun is reported as "
+            "VSS_E_WRITER_NOT_RESPONDING."
+        ),
+    )
+    hold_timeout: float = Field(
+        10.0,
+        description=(
+            "Flush-and-hold limit in seconds: the kernel cancels a hold not released in time "
+            "and creation fails with VSS_E_HOLD_WRITES_TIMEOUT (the pairing of the 10-second "
+            "limit with that code is inferred, providers reference §2.3)."
+        ),
+    )
+    begin_prepare_at: Literal["do_snapshot_set", "add_to_snapshot_set"] = Field(
+        "do_snapshot_set",
+        description=(
+            "When providers get BeginPrepareSnapshot (providers reference §2.2, undocumented): at "
+            "the start of DoSnapshotSet after PrepareForSnapshot (default), or already inside "
+            "AddToSnapshotSet."
+        ),
+    )
+    hardware_tiebreak: Literal["registration", "name"] = Field(
+        "registration",
+        description=(
+            "Which of several hardware providers supporting a volume is chosen (order "
+            "'not guaranteed', providers reference §1.2): the first registered, or by name."
+        ),
+    )
+    add_component_error: int = Field(
+        hr.VSS_E_OBJECT_NOT_FOUND,
+        description=(
+            "HRESULT of AddComponent for a component the writer's metadata does not declare "
+            "(the docs say 'error' without a code, reference §2 B7)."
+        ),
+    )
+    client_accessible_limit: int = Field(
+        64,
+        ge=1,
+        le=512,
+        description=(
+            "MaxShadowCopies: client-accessible shadow copies kept per volume before the oldest "
+            "is purged (registry default 64, range 1..512)."
+        ),
+    )
+    max_snapshots_per_volume: int = Field(
+        512,
+        ge=1,
+        description="Shadow copies per volume for the system provider (any context).",
+    )
+    writer_status_after_session: Literal["sticky", "reset"] = Field(
+        "sticky",
+        description=(
+            "Writer status outside a session (§12.5, rule 20): 'sticky' shows the last state "
+            "and failure of the writer's previous session until its next PrepareForBackup or "
+            "PreRestore; 'reset' shows STABLE."
+        ),
+    )
+    honor_if_replace_fails: bool = Field(
+        False,
+        description=(
+            "VSS_WRE_IF_REPLACE_FAILS (§12.8): False treats it as informational (PostRestore is "
+            "sent as for ALWAYS); True sends PostRestore only if a restore-if-not-there / "
+            "restore-if-can-replace restore of the writer failed."
+        ),
+    )
+
+
+def fidelity_markdown() -> str:
+    """The fidelity page: every option with its default and description (docs/fidelity.md)."""
+    lines = [
+        "# Fidelity notes: choices vsssim makes where VSS is undocumented",
+        "",
+        "Generated from `vsssim.options.VssOptions`; pass `VssSystem(options=VssOptions(...))` "
+        "to change any of them. Regenerate with `vsssim fidelity > docs/fidelity.md`.",
+        "",
+        "| option | default | what it decides |",
+        "| --- | --- | --- |",
+    ]
+    for name, field in VssOptions.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, int) and not isinstance(default, bool) and default > 0xFFFF:
+            shown = f"`{hr.name_of(default)}`"
+        else:
+            shown = f"`{default!r}`"
+        lines.append(f"| `{name}` | {shown} | {field.description} |")
+    return "\n".join(lines) + "\n"

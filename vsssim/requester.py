@@ -1,0 +1,704 @@
+"""``IVssBackupComponents``: the requester's object for one backup, one restore or one query.
+
+Get one from ``VssSystem.create_backup_components()`` and call it the way a Windows backup
+program calls VSS (snake_case names, parameters in the SDK's order)::
+
+    with system.create_backup_components() as bc:
+        bc.initialize_for_backup()
+        bc.gather_writer_metadata().wait()
+        bc.set_backup_state(True, False, BackupType.FULL)
+        for instance_id, wmd in bc.writer_metadata: ...
+            bc.add_component(instance_id, wmd.identity.writer_id, ComponentType.DATABASE, "", "db")
+        set_id = bc.start_snapshot_set()
+        bc.add_to_snapshot_set("C:\\\\")
+        bc.prepare_for_backup().wait()
+        bc.do_snapshot_set().wait()
+        ...                                   # copy files from the shadow copies
+        bc.backup_complete().wait()
+    # leaving the block releases the object: BackupShutdown, auto-release copies deleted
+
+Every call is checked against the session table of :mod:`vsssim._state`: a call out of order
+raises :class:`~vsssim.errors.VssBadStateError` naming the current state and the calls that are
+legal now, and changes nothing.  Writer and provider failures are *reported* (writer status, the
+async result), not raised, as on Windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterable
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from vsssim import hresult as hr
+from vsssim._state import Call, Guard, SessionState, decide, legal_calls
+from vsssim.asyncop import Async, AsyncMode
+from vsssim.components import ComponentScope, WriterComponents
+from vsssim.constants import (
+    BackupType,
+    ComponentType,
+    ObjectType,
+    SnapshotContext,
+    VolumeSnapshotAttributes,
+)
+from vsssim.coordinator import (
+    Coordinator,
+    Participant,
+    ProviderFailure,
+    RequesterCrashed,
+    Session,
+    SetMember,
+    SnapshotSet,
+)
+from vsssim.documents import (
+    BackupComponentsDocument,
+    ProviderProperties,
+    SnapshotProperties,
+    WriterMetadata,
+    WriterStatus,
+    can_add_for_backup,
+)
+from vsssim.errors import (
+    VssBadStateError,
+    VssInvalidArgumentError,
+    VssMaximumNumberOfVolumesReachedError,
+    VssObjectAlreadyExistsError,
+    VssObjectNotFoundError,
+    VssUnsupportedContextError,
+    error_for,
+)
+from vsssim.providers.base import GUID_NULL
+from vsssim.trace import EventKind
+
+if TYPE_CHECKING:
+    from vsssim.system import VssSystem
+
+__all__ = ["MAX_VOLUMES_PER_SET", "BackupComponents"]
+
+MAX_VOLUMES_PER_SET = 64
+_A = VolumeSnapshotAttributes
+# The bits that make up a context (the rest are modifiers such as TRANSPORTABLE).
+CONTEXT_BITS = int(_A.PERSISTENT | _A.CLIENT_ACCESSIBLE | _A.NO_AUTO_RELEASE | _A.NO_WRITERS)
+# Modifiers a requester may OR into a context (providers reference §3.1).
+CONTEXT_MODIFIERS = int(_A.TRANSPORTABLE | _A.DIFFERENTIAL | _A.PLEX | _A.NO_AUTORECOVERY
+                        | _A.NOT_TRANSACTED | _A.ROLLBACK_RECOVERY | _A.TXF_RECOVERY)
+_CONTEXTS = {int(c) for c in SnapshotContext}
+
+
+class BackupComponents:
+    """``IVssBackupComponents`` (and the Ex interfaces' useful members) for one operation."""
+
+    def __init__(self, system: VssSystem, *, async_mode: AsyncMode = "immediate") -> None:
+        self._system = system
+        self._coord: Coordinator = system.coordinator
+        self._mode: AsyncMode = async_mode
+        self._state = SessionState.CREATED
+        self._session = Session(self._coord.ids.uuid(), restore=False,
+                                bcd=BackupComponentsDocument(), coordinator=self._coord)
+        self._context_set = False
+        self._gather_called = False
+        self._gather_async: Async | None = None
+        self._metadata: list[tuple[UUID, WriterMetadata]] | None = None
+        self._metadata_freed = False
+        self._backup_state_set = False
+        self._status: list[WriterStatus] | None = None
+        self._status_async: Async | None = None
+        self._pending: Async | None = None
+        self._trace("CreateVssBackupComponents")
+
+    def __repr__(self) -> str:
+        return f"<BackupComponents {self._state.value}>"
+
+    def __enter__(self) -> BackupComponents:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._state != SessionState.RELEASED:
+            self.release()
+
+    # ----------------------------------------------------------------------- plumbing
+    @property
+    def state(self) -> SessionState:
+        """The session state (see :mod:`vsssim._state`)."""
+        return self._state
+
+    @property
+    def session_id(self) -> UUID:
+        """``IVssBackupComponentsEx3::GetSessionId``."""
+        return self._session.session_id
+
+    @property
+    def context(self) -> int:
+        """The context set with :meth:`set_context` (``VSS_CTX_BACKUP`` by default)."""
+        return self._session.context
+
+    @property
+    def document(self) -> BackupComponentsDocument:
+        """The Backup Components Document (read it; change it only through the API)."""
+        return self._session.bcd
+
+    def legal_calls(self) -> list[str]:
+        """The calls that are legal now (as a ``VssBadStateError`` would list them)."""
+        return [c.value for c in legal_calls(self._state, self._guards())]
+
+    def _trace(self, name: str, detail: str = "", **data: str | int | None) -> None:
+        self._coord.tracer.emit("requester", "VSS", EventKind.CALL, name, detail, **data)
+
+    def _result(self, name: str, detail: str, **data: str | int | None) -> None:
+        self._coord.tracer.emit("VSS", "requester", EventKind.RESULT, name, detail, **data)
+
+    def _guards(self) -> set[Guard]:
+        s = self._session
+        g: set[Guard] = set()
+        if self._pending is None or self._pending.done:
+            g.add(Guard.NOTHING_PENDING)
+        if not self._context_set:
+            g.add(Guard.CONTEXT_NOT_SET)
+        if not self._gather_called:
+            g.add(Guard.NOTHING_GATHERED)
+        gathered = self._metadata is not None
+        if gathered:
+            g.add(Guard.METADATA_GATHERED)
+            if not self._metadata_freed:
+                g.add(Guard.METADATA_AVAILABLE)
+        if not s.writerless:
+            g.add(Guard.WRITER_CONTEXT)
+        if s.writerless or gathered:
+            g.add(Guard.WRITERS_GATHERED_IF_NEEDED)
+        if self._backup_state_set:
+            g.add(Guard.BACKUP_STATE_SET)
+        if self._status is not None:
+            g.add(Guard.STATUS_GATHERED)
+        return g
+
+    def _decide(self, call: Call) -> SessionState:
+        return decide(self._state, call, self._guards())
+
+    def _move(self, call: Call, detail: str = "", **data: str | int | None) -> SessionState:
+        """Check ``call`` against the table; trace it; return the state it leads to."""
+        try:
+            nxt = self._decide(call)
+        except VssBadStateError as exc:
+            self._trace(call.value, detail, refused=exc.hresult_name)
+            raise
+        self._trace(call.value, detail, **data)
+        return nxt
+
+    def _async(self, name: str, operation: Generator[str, None, int],
+               on_finish: Callable[[int], int] | None = None) -> Async:
+        def finish(code: int) -> int:
+            if self._session.crashed:
+                self._crash()
+            if on_finish is not None:
+                code = on_finish(code)
+            self._result(name, hr.name_of(code if code else hr.VSS_S_ASYNC_FINISHED),
+                         hresult=code)
+            return code
+
+        op = Async(name, self._guard_crash(operation), mode=self._mode, on_finish=finish)
+        self._pending = op
+        return op
+
+    def _guard_crash(self, operation: Generator[str, None, int]) -> Generator[str, None, int]:
+        try:
+            result = yield from operation
+        except RequesterCrashed:
+            return hr.E_UNEXPECTED
+        return result
+
+    def _crash(self) -> None:
+        """The requester process died: VSS releases its object for it (rule 17)."""
+        if self._state != SessionState.RELEASED:
+            self._coord.tracer.emit("VSS", "requester", EventKind.NOTE, "RequesterGone",
+                                    "the requester crashed; VSS releases its object")
+            self._release_session()
+
+    # ------------------------------------------------------------------ initialization
+    def initialize_for_backup(self, bcd_xml: str | None = None) -> None:
+        """``InitializeForBackup``: first call of a backup (``bcd_xml`` only to import a
+        transportable shadow copy set)."""
+        nxt = self._move(Call.INITIALIZE_FOR_BACKUP)
+        if bcd_xml is not None:
+            self._session.bcd = BackupComponentsDocument.load_from_xml(bcd_xml)
+        self._session.bcd.originating_machine = self._system.machine_name
+        self._session.bcd.os_version = self._system.os_version
+        self._state = nxt
+
+    def set_context(self, context: int) -> None:
+        """``SetContext``: once, before metadata is gathered (``VSS_CTX_BACKUP`` by default).
+
+        A context is one of :class:`SnapshotContext`, optionally with the modifier bits
+        TRANSPORTABLE, DIFFERENTIAL or PLEX (not both), NO_AUTORECOVERY, NOT_TRANSACTED,
+        ROLLBACK_RECOVERY, TXF_RECOVERY; nothing may modify ``CLIENT_ACCESSIBLE``.
+        """
+        nxt = self._move(Call.SET_CONTEXT, f"0x{int(context) & 0xFFFFFFFF:08x}")
+        ctx = self._check_context(int(context))
+        self._session.context = ctx
+        self._session.bcd.context = ctx
+        self._context_set = True
+        self._state = nxt
+
+    def _check_context(self, context: int) -> int:
+        if not isinstance(context, int):
+            raise TypeError(f"context must be an int, not {type(context).__name__}")
+        context &= 0xFFFFFFFF
+        if context == SnapshotContext.ALL:
+            return context
+        base = context & ~CONTEXT_MODIFIERS
+        mods = context & CONTEXT_MODIFIERS
+        if base not in _CONTEXTS:
+            raise VssInvalidArgumentError(
+                f"context=0x{context:x} is not a VSS_SNAPSHOT_CONTEXT (optionally with modifier "
+                "bits)")
+        if mods & _A.DIFFERENTIAL and mods & _A.PLEX:
+            raise VssInvalidArgumentError("context: DIFFERENTIAL and PLEX exclude each other")
+        if base == SnapshotContext.CLIENT_ACCESSIBLE and mods:
+            raise VssInvalidArgumentError("context: VSS_CTX_CLIENT_ACCESSIBLE takes no modifiers")
+        if not self._system.allows_context(context):
+            raise VssUnsupportedContextError(
+                f"context 0x{context:x} is not supported on this {self._system.edition} edition "
+                f"of Windows {self._system.os_version}")
+        return context
+
+    def set_backup_state(self, select_components: bool, backup_bootable_system_state: bool,
+                         backup_type: BackupType, partial_file_support: bool = False) -> None:
+        """``SetBackupState``: component mode, bootable system state, type, partial files.
+
+        Required before ``PrepareForBackup``.
+        """
+        nxt = self._move(Call.SET_BACKUP_STATE, f"{BackupType(backup_type).name}")
+        try:
+            btype = BackupType(backup_type)
+        except ValueError:
+            raise VssInvalidArgumentError(
+                f"backup_type={backup_type!r} is not a VSS_BACKUP_TYPE") from None
+        bcd = self._session.bcd
+        bcd.select_components = bool(select_components)
+        bcd.bootable_system_state = bool(backup_bootable_system_state)
+        bcd.backup_type = btype
+        bcd.partial_file_support = bool(partial_file_support)
+        self._backup_state_set = True
+        self._state = nxt
+
+    # ------------------------------------------------------------------ writer selection
+    def enable_writer_classes(self, writer_ids: Iterable[UUID]) -> None:
+        """``EnableWriterClasses``: the first call disables every class not listed (rule 4);
+        silently ignored after ``GatherWriterMetadata``."""
+        ids = set(writer_ids)
+        self._state = self._move(Call.ENABLE_WRITER_CLASSES, f"{len(ids)} classes")
+        if self._gather_called:
+            return
+        s = self._session
+        if s.enabled_classes is None:
+            s.enabled_classes = set()
+            s.disabled_classes.clear()  # the first Enable cancels earlier Disables
+        s.enabled_classes |= ids
+
+    def disable_writer_classes(self, writer_ids: Iterable[UUID]) -> None:
+        """``DisableWriterClasses`` (silently ignored after ``GatherWriterMetadata``)."""
+        ids = set(writer_ids)
+        self._state = self._move(Call.DISABLE_WRITER_CLASSES, f"{len(ids)} classes")
+        if self._gather_called:
+            return
+        s = self._session
+        if s.enabled_classes is not None:
+            s.enabled_classes -= ids
+        else:
+            s.disabled_classes |= ids
+
+    def disable_writer_instances(self, instance_ids: Iterable[UUID]) -> None:
+        """``DisableWriterInstances``: only the listed instances, not their siblings."""
+        ids = set(instance_ids)
+        self._state = self._move(Call.DISABLE_WRITER_INSTANCES, f"{len(ids)} instances")
+        if not self._gather_called:
+            self._session.disabled_instances |= ids
+
+    # ---------------------------------------------------------------------- discovery
+    def gather_writer_metadata(self) -> Async:
+        """``GatherWriterMetadata``: Identify to every enabled writer (once per object)."""
+        nxt = self._move(Call.GATHER_WRITER_METADATA)
+        self._gather_called = True
+        self._state = nxt
+        session = self._session
+
+        def run() -> Generator[str, None, int]:
+            gathered = yield from self._coord.identify(session)
+            session.participants = {
+                reg.instance_id: Participant(reg, wmd) for reg, wmd in gathered}
+            session.gathered = True
+            self._metadata = [(reg.instance_id, wmd) for reg, wmd in gathered]
+            return hr.S_OK
+
+        self._gather_async = self._async("GatherWriterMetadata", run())
+        return self._gather_async
+
+    @property
+    def writer_metadata(self) -> list[tuple[UUID, WriterMetadata]]:
+        """``GetWriterMetadataCount`` / ``GetWriterMetadata(i)``: (instance id, metadata) pairs
+        of the writers that answered Identify (copies)."""
+        self._decide(Call.GET_WRITER_METADATA)
+        return [(iid, wmd.model_copy(deep=True)) for iid, wmd in self._metadata or []]
+
+    def get_writer_metadata_count(self) -> int:
+        """``GetWriterMetadataCount``."""
+        return len(self.writer_metadata)
+
+    def get_writer_metadata(self, index: int) -> tuple[UUID, WriterMetadata]:
+        """``GetWriterMetadata(i)``: (instance id, metadata); ``VSS_E_OBJECT_NOT_FOUND`` if out
+        of range."""
+        items = self.writer_metadata
+        if not 0 <= index < len(items):
+            raise VssObjectNotFoundError(f"no writer metadata #{index} ({len(items)} gathered)")
+        return items[index]
+
+    def free_writer_metadata(self) -> None:
+        """``FreeWriterMetadata``: irreversible on this object."""
+        self._state = self._move(Call.FREE_WRITER_METADATA)
+        self._metadata_freed = True
+
+    def _participant(self, instance_id: UUID, writer_id: UUID) -> Participant:
+        p = self._session.participants.get(instance_id)
+        if p is None or p.reg.writer_id != writer_id:
+            raise VssObjectNotFoundError(
+                f"no writer instance {{{instance_id}}} of class {{{writer_id}}} answered "
+                "GatherWriterMetadata")
+        return p
+
+    def add_component(self, instance_id: UUID, writer_id: UUID, component_type: ComponentType,
+                      logical_path: str | None, component_name: str) -> None:
+        """``AddComponent``: explicitly include a component (component mode, before
+        ``StartSnapshotSet``).
+
+        Allowed: selectable components and required (non-selectable, top-level) ones.  A
+        component the writer does not declare, a non-selectable subcomponent, or a selectable
+        subcomponent whose selectable ancestor is already added is refused (rule 8).
+        """
+        nxt = self._move(Call.ADD_COMPONENT,
+                         f"{logical_path or ''}\\{component_name}".lstrip("\\"))
+        if self._backup_state_set and not self._session.bcd.select_components:
+            raise VssBadStateError(
+                "AddComponent has meaning only in component mode: SetBackupState was called "
+                "with select_components=False", state=self._state.value, call="AddComponent")
+        p = self._participant(instance_id, writer_id)
+        wmd = p.metadata
+        try:
+            comp = wmd.component(logical_path or "", component_name)
+        except VssObjectNotFoundError:
+            raise error_for(self._coord.options.add_component_error,
+                            f"writer {p.reg.label!r} declares no component "
+                            f"{component_name!r} at logical path {logical_path or ''!r}") from None
+        if comp.component_type != component_type:
+            raise error_for(self._coord.options.add_component_error,
+                            f"component {comp.full_path!r} is a {comp.component_type.name}, not "
+                            f"a {ComponentType(component_type).name}")
+        added = []
+        for entry in self._session.bcd.writers_for_class(writer_id):
+            for c in entry.components:
+                try:
+                    added.append(wmd.component(c.logical_path, c.component_name))
+                except VssObjectNotFoundError:
+                    continue
+        if any(a.key == comp.key for a in added):
+            raise VssObjectAlreadyExistsError(f"component {comp.full_path!r} is already added")
+        verdict = can_add_for_backup(wmd, comp, added)
+        if not verdict:
+            raise VssInvalidArgumentError(f"AddComponent refused: {verdict.reason}")
+        entry_exists = any(w.instance_id == instance_id for w in self._session.bcd.writers)
+        self._session.bcd.add_component(instance_id, writer_id, comp.component_type,
+                                        comp.logical_path, comp.component_name)
+        if not entry_exists:
+            for w in self._session.bcd.writers:
+                if w.instance_id == instance_id:
+                    w.instance_name = p.reg.writer.instance_name
+        self._state = nxt
+
+    def set_backup_options(self, writer_id: UUID, component_type: ComponentType,
+                           logical_path: str | None, component_name: str, options: str) -> None:
+        """``SetBackupOptions``: writer-specific options for an added component."""
+        nxt = self._move(Call.SET_BACKUP_OPTIONS)
+        _, comp = self._session.bcd.find_component(writer_id, component_type, logical_path,
+                                                   component_name)
+        comp.backup_options = options
+        self._state = nxt
+
+    def set_previous_backup_stamp(self, writer_id: UUID, component_type: ComponentType,
+                                  logical_path: str | None, component_name: str,
+                                  previous_backup_stamp: str) -> None:
+        """``SetPreviousBackupStamp``: the stamp of the backup an incremental builds on."""
+        nxt = self._move(Call.SET_PREVIOUS_BACKUP_STAMP)
+        _, comp = self._session.bcd.find_component(writer_id, component_type, logical_path,
+                                                   component_name)
+        comp.previous_backup_stamp = previous_backup_stamp
+        self._state = nxt
+
+    set_previous_backup_timestamp = set_previous_backup_stamp
+
+    # ------------------------------------------------------------------- snapshot set
+    def start_snapshot_set(self) -> UUID:
+        """``StartSnapshotSet``: a new, empty set; takes the machine-wide creation lock."""
+        nxt = self._move(Call.START_SNAPSHOT_SET)
+        if self._session.context == SnapshotContext.ALL:
+            raise VssUnsupportedContextError(
+                "VSS_CTX_ALL is for queries and management; it cannot create shadow copies")
+        self._coord.acquire_creation(self._session)
+        set_id = self._coord.ids.uuid()
+        self._session.snapshot_set = SnapshotSet(set_id, self._session.context)
+        self._session.bcd.snapshot_set_id = set_id
+        self._result("StartSnapshotSet", f"{{{set_id}}}", set=str(set_id))
+        self._state = nxt
+        return set_id
+
+    def is_volume_supported(self, volume_name: str, provider_id: UUID = GUID_NULL) -> bool:
+        """``IsVolumeSupported``: could the volume ever be shadow-copied (by that provider)?"""
+        self._state = self._move(Call.IS_VOLUME_SUPPORTED, volume_name)
+        return self._system.is_volume_supported(volume_name, provider_id, self._session.context)
+
+    def add_to_snapshot_set(self, volume_name: str, provider_id: UUID = GUID_NULL) -> UUID:
+        """``AddToSnapshotSet``: add a volume (name with a trailing backslash); returns the
+        shadow copy id.  Provider: the one named, else hardware, software, system (§1.2)."""
+        nxt = self._move(Call.ADD_TO_SNAPSHOT_SET, volume_name)
+        ss = self._session.snapshot_set
+        if ss is None or ss.fixed:
+            raise VssBadStateError("the snapshot set is fixed once DoSnapshotSet is called",
+                                   state=self._state.value, call="AddToSnapshotSet")
+        volume = self._system.resolve_volume(volume_name, strict=True)
+        if any(m.volume.guid_path == volume.guid_path for m in ss.members):
+            raise VssObjectAlreadyExistsError(f"{volume.name} is already in the snapshot set")
+        if len(ss.members) >= MAX_VOLUMES_PER_SET:
+            raise VssMaximumNumberOfVolumesReachedError(
+                f"a shadow copy set holds at most {MAX_VOLUMES_PER_SET} volumes")
+        provider = self._system.select_provider(volume, provider_id, self._session.context)
+        self._system.check_snapshot_limit(volume, provider, self._session.context)
+        snapshot_id = self._coord.ids.uuid()
+        member = SetMember(snapshot_id, volume, provider)
+        if self._coord.options.begin_prepare_at == "add_to_snapshot_set":
+            try:
+                self._coord.call_provider(
+                    provider, "BeginPrepareSnapshot",
+                    lambda: provider.begin_prepare_snapshot(ss.set_id, snapshot_id, volume,
+                                                            ss.context), detail=volume.name)
+            except ProviderFailure as failure:
+                raise error_for(failure.hresult, str(failure)) from None
+            ss.begun.add(snapshot_id)
+        ss.members.append(member)
+        self._result("AddToSnapshotSet", f"{volume.name} -> {provider.provider_name}",
+                     snapshot=str(snapshot_id), provider=provider.provider_name)
+        self._state = nxt
+        return snapshot_id
+
+    def prepare_for_backup(self) -> Async:
+        """``PrepareForBackup``: the PrepareForBackup event to participating writers."""
+        nxt = self._move(Call.PREPARE_FOR_BACKUP)
+        self._session.invalidate_views()
+        self._state = nxt
+        self._check_crash_point("PrepareForBackup")
+        return self._async("PrepareForBackup", self._coord.prepare_for_backup(self._session))
+
+    def do_snapshot_set(self) -> Async:
+        """``DoSnapshotSet``: create the shadow copies (PrepareForSnapshot, Freeze, commit inside
+        flush-and-hold, Thaw, PostSnapshot); the async result is the outcome.
+
+        After a failure the requester must call ``abort_backup`` and must not call
+        ``backup_complete`` (rule 16).
+        """
+        self._state = self._move(Call.DO_SNAPSHOT_SET)
+        session = self._session
+        session.invalidate_views()
+        faults = self._coord.faults
+        for fault in faults.storage_faults("DoSnapshotSet"):
+            self._system.apply_storage_fault(fault)
+
+        def finish(code: int) -> int:
+            if self._state == SessionState.CREATING_SNAPSHOTS:
+                call = Call.SNAPSHOTS_DONE if code == hr.S_OK else Call.SNAPSHOTS_FAILED
+                self._state = decide(self._state, call, self._guards())
+            self._record_snapshots()
+            return code
+
+        return self._async("DoSnapshotSet", self._coord.do_snapshot_set(session), finish)
+
+    def _record_snapshots(self) -> None:
+        """After creation: describe the set in the document (for SaveAsXML and imports)."""
+        ss = self._session.snapshot_set
+        if ss is None or not ss.created:
+            return
+        from vsssim.documents import SnapshotDescription
+
+        self._session.bcd.snapshots = [
+            SnapshotDescription(
+                snapshot_id=m.snapshot_id, original_volume=m.volume.guid_path,
+                provider_id=m.provider.provider_id,
+                attributes=m.provider.get_snapshot_properties(m.snapshot_id).snapshot_attributes,
+                timestamp=m.provider.get_snapshot_properties(m.snapshot_id).creation_timestamp,
+                original_luns=list(m.volume.luns))
+            for m in ss.members]
+        self._system.snapshot_set_created(self._session, ss)
+
+    def _check_crash_point(self, point: str) -> None:
+        crash = self._coord.faults.requester_crash(point)
+        if crash is not None:
+            self._coord.tracer.emit("requester", "VSS", EventKind.FAULT, "RequesterCrash",
+                                    crash.describe())
+            self._session.crashed = True
+
+    # ------------------------------------------------------------------------- status
+    def gather_writer_status(self) -> Async:
+        """``GatherWriterStatus``: refresh the writer status list."""
+        nxt = self._move(Call.GATHER_WRITER_STATUS)
+        self._state = nxt
+
+        def run() -> Generator[str, None, int]:
+            self._status = self._coord.writer_status(self._session)
+            return hr.S_OK
+            yield ""  # pragma: no cover - makes this a generator
+
+        self._status_async = self._async("GatherWriterStatus", run())
+        return self._status_async
+
+    @property
+    def writer_status(self) -> list[WriterStatus]:
+        """``GetWriterStatusCount`` / ``GetWriterStatus(i)`` after ``gather_writer_status``."""
+        self._decide(Call.GET_WRITER_STATUS)
+        return list(self._status or [])
+
+    def get_writer_status_count(self) -> int:
+        """``GetWriterStatusCount``."""
+        return len(self.writer_status)
+
+    def get_writer_status(self, index: int) -> WriterStatus:
+        """``GetWriterStatus(i)``; ``VSS_E_OBJECT_NOT_FOUND`` if out of range."""
+        items = self.writer_status
+        if not 0 <= index < len(items):
+            raise VssObjectNotFoundError(f"no writer status #{index} ({len(items)} gathered)")
+        return items[index]
+
+    def free_writer_status(self) -> None:
+        """``FreeWriterStatus``."""
+        self._state = self._move(Call.FREE_WRITER_STATUS)
+        self._status = None
+
+    def get_writer_components(self) -> list[WriterComponents]:
+        """``GetWriterComponentsCount`` / ``GetWriterComponents(i)``: one read-only view per
+        writer *with components* (rule 34); views die at the next event-generating call."""
+        self._state = self._move(Call.GET_WRITER_COMPONENTS)
+        out = []
+        for entry in self._session.bcd.writers:
+            scope = ComponentScope(writer_side=False, event=None,
+                                   restore=self._session.restore, owner="requester")
+            self._session.views.append(scope)
+            out.append(WriterComponents(entry, entry.instance_id, entry.writer_id, scope))
+        return out
+
+    # -------------------------------------------------------------------- snapshots
+    def get_snapshot_properties(self, snapshot_id: UUID) -> SnapshotProperties:
+        """``GetSnapshotProperties`` (``VSS_E_OBJECT_NOT_FOUND`` while still being created)."""
+        self._state = self._move(Call.GET_SNAPSHOT_PROPERTIES, f"{{{snapshot_id}}}")
+        return self._system.snapshot_properties(snapshot_id)
+
+    def query(self, queried_object_id: UUID = GUID_NULL,
+              queried_object_type: ObjectType = ObjectType.NONE,
+              returned_object_type: ObjectType = ObjectType.SNAPSHOT
+              ) -> list[SnapshotProperties] | list[ProviderProperties]:
+        """``Query``: completed shadow copies of the current context (``VSS_CTX_ALL`` sees all,
+        rule 11), or the registered providers."""
+        self._state = self._move(Call.QUERY, ObjectType(returned_object_type).name)
+        if queried_object_id != GUID_NULL or queried_object_type != ObjectType.NONE:
+            raise VssInvalidArgumentError(
+                "Query takes queried_object_id=GUID_NULL and queried_object_type=NONE")
+        if returned_object_type == ObjectType.PROVIDER:
+            return [p.properties() for p in self._system.providers]
+        if returned_object_type != ObjectType.SNAPSHOT:
+            raise VssInvalidArgumentError(
+                f"returned_object_type={ObjectType(returned_object_type).name}: "
+                "Query returns SNAPSHOT or PROVIDER objects")
+        return [p for p in self._system.all_snapshots() if self._in_context(p)]
+
+    def _in_context(self, props: SnapshotProperties) -> bool:
+        ctx = self._session.context
+        if ctx == SnapshotContext.ALL:
+            return True
+        return (props.snapshot_attributes & CONTEXT_BITS) == (ctx & CONTEXT_BITS)
+
+    def delete_snapshots(self, source_object_id: UUID, source_object_type: ObjectType,
+                         force_delete: bool = False) -> tuple[int, UUID]:
+        """``DeleteSnapshots``: one copy or every copy of a set, one at a time, stopping at the
+        first failure; returns (deleted count, id of the copy that could not be deleted or
+        ``GUID_NULL``).  Copies outside the current context are not found (rule 16)."""
+        self._state = self._move(Call.DELETE_SNAPSHOTS, f"{{{source_object_id}}}")
+        if source_object_type not in (ObjectType.SNAPSHOT, ObjectType.SNAPSHOT_SET):
+            raise VssInvalidArgumentError(
+                "source_object_type must be VSS_OBJECT_SNAPSHOT or VSS_OBJECT_SNAPSHOT_SET")
+        found = [p for p in self._system.all_snapshots() if self._in_context(p) and (
+            p.snapshot_id == source_object_id if source_object_type == ObjectType.SNAPSHOT
+            else p.snapshot_set_id == source_object_id)]
+        if not found:
+            raise VssObjectNotFoundError(
+                f"no shadow copy {'set ' if source_object_type == ObjectType.SNAPSHOT_SET else ''}"
+                f"{{{source_object_id}}} in the current context")
+        deleted = 0
+        for props in found:
+            try:
+                self._system.delete_snapshot(props.snapshot_id, bool(force_delete))
+            except Exception:
+                self._result("DeleteSnapshots", f"stopped at {{{props.snapshot_id}}}")
+                raise
+            deleted += 1
+        self._result("DeleteSnapshots", f"{deleted} deleted")
+        return deleted, GUID_NULL
+
+    # --------------------------------------------------------------------- completion
+    def set_backup_succeeded(self, instance_id: UUID, writer_id: UUID,
+                             component_type: ComponentType, logical_path: str | None,
+                             component_name: str, succeeded: bool) -> None:
+        """``SetBackupSucceeded``: after a successful ``DoSnapshotSet``, before
+        ``BackupComplete``; for an explicitly added component (covers its whole set)."""
+        nxt = self._move(Call.SET_BACKUP_SUCCEEDED,
+                         f"{logical_path or ''}\\{component_name}".lstrip("\\") +
+                         f" = {bool(succeeded)}")
+        entry, comp = self._session.bcd.find_component(writer_id, component_type, logical_path,
+                                                       component_name)
+        if entry.instance_id != instance_id:
+            raise VssObjectNotFoundError(
+                f"component {comp.full_path!r} was added for instance {{{entry.instance_id}}}, "
+                f"not {{{instance_id}}}")
+        comp.backup_succeeded = bool(succeeded)
+        self._state = nxt
+
+    def save_as_xml(self) -> str:
+        """``SaveAsXML``: the Backup Components Document (never before ``PrepareForBackup``)."""
+        self._state = self._move(Call.SAVE_AS_XML)
+        return self._session.bcd.save_as_xml()
+
+    def backup_complete(self) -> Async:
+        """``BackupComplete``: tell writers the backup is over (only after a successful
+        ``DoSnapshotSet``); from now on the document is read-only."""
+        nxt = self._move(Call.BACKUP_COMPLETE)
+        self._session.invalidate_views()
+        self._state = nxt
+        return self._async("BackupComplete", self._coord.backup_complete(self._session))
+
+    def abort_backup(self) -> None:
+        """``AbortBackup``: Abort to writers that have not run PostSnapshot; ignored when
+        nothing is in progress (rule 36)."""
+        nxt = self._move(Call.ABORT_BACKUP)
+        if nxt != self._state or self._state == SessionState.CREATING_SNAPSHOTS:
+            self._coord.abort_backup(self._session)
+        else:
+            self._coord.tracer.emit("VSS", "requester", EventKind.NOTE, "AbortIgnored",
+                                    "nothing in progress")
+        self._state = nxt
+
+    # ------------------------------------------------------------------------ release
+    def release(self) -> None:
+        """Release the object: BackupShutdown to the writers of the backup, auto-release
+        shadow copies deleted, the creation lock given back.  Any later call is refused."""
+        self._move(Call.RELEASE)
+        self._release_session()
+
+    def _release_session(self) -> None:
+        pending = self._pending
+        if pending is not None and not pending.done and pending.mode != "background":
+            pending.cancel()
+        self._coord.shutdown(self._session)
+        self._system.release_auto_release(self._session)
+        self._state = SessionState.RELEASED
+

@@ -1,0 +1,617 @@
+"""``VssSystem``: one simulated Windows machine with its volumes, writers, providers and VSS.
+
+::
+
+    with VssSystem(seed=0) as system:                         # root=None: a temp dir, removed
+        vol = system.add_volume("C:\\\\", size=64 * 2**20)     # image file, 16 KiB blocks, simfs
+        vol.fs.write_file("C:\\\\db\\\\data.mdf", b"...")
+        system.add_writer(MyWriter())
+        result = system.backup(["C:\\\\"], target_dir=tmp)      # the canonical backup sequence
+        print(result.trace.to_text())
+        bc = system.create_backup_components()                # or step by step, like Windows
+
+The machine lives in a root directory: volume images, diff areas and ``machine.json``.  Reopening
+``VssSystem(root=path)`` brings back the volumes, shadow storage and persistent shadow copies;
+auto-release and other non-persistent copies are gone, as after a reboot.  Writers and
+applications are code: add them again after reopening.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from uuid import UUID
+
+from vsssim.apps.base import Application
+from vsssim.asyncop import AsyncMode
+from vsssim.clock import Clock, VirtualClock
+from vsssim.constants import (
+    BackupType,
+    ProviderType,
+    SnapshotContext,
+    VolumeSnapshotAttributes,
+)
+from vsssim.coordinator import Coordinator, IdSource, Session, SnapshotSet, _drain
+from vsssim.documents import SnapshotProperties
+from vsssim.errors import (
+    VssBadStateError,
+    VssFileExistsError,
+    VssInvalidArgumentError,
+    VssMaximumNumberOfSnapshotsReachedError,
+    VssObjectNotFoundError,
+    VssProviderAlreadyRegisteredError,
+    VssProviderNotRegisteredError,
+    VssStoreCorruptError,
+    VssVolumeNotSupportedByProviderError,
+    VssVolumeNotSupportedError,
+)
+from vsssim.faults import FaultPlan, StorageFault
+from vsssim.options import VssOptions
+from vsssim.providers.base import GUID_NULL, Provider, VolumeInfo
+from vsssim.providers.system import SystemProvider
+from vsssim.requester import BackupComponents
+from vsssim.trace import EventKind, Trace, Tracer
+from vsssim.writer import Writer
+
+if TYPE_CHECKING:
+    from vsssim.backup import BackupResult
+    from vsssim.storage.volume import Volume
+
+__all__ = ["OS_VERSIONS", "VssSystem"]
+
+_A = VolumeSnapshotAttributes
+MiB = 1 << 20
+MACHINE_FILE = "machine.json"
+MACHINE_FORMAT = 1
+
+#: Simulated Windows versions (the ones whose differences the reference names).
+OS_VERSIONS = ("XP", "2003", "2003R2", "Vista", "2008", "2008R2", "7", "2012", "2012R2", "8",
+               "2016", "10", "2019", "2022", "11")
+_DRIVE = re.compile(r"^([A-Za-z]):\\?$")
+
+
+def _canonical_name(name: str) -> str:
+    """``"c:"`` / ``"C:\\"`` -> ``"C:\\"``; mount folders keep their form plus a backslash."""
+    if not isinstance(name, str) or not name:
+        raise VssInvalidArgumentError(f"volume name {name!r} must be a non-empty string")
+    m = _DRIVE.match(name)
+    if m:
+        return f"{m.group(1).upper()}:\\"
+    if re.match(r"^[A-Za-z]:\\.+", name):
+        return name if name.endswith("\\") else name + "\\"
+    raise VssInvalidArgumentError(
+        f"volume name {name!r}: use a drive letter (\"C:\\\\\") or a mount folder "
+        "(\"C:\\\\Mount\\\\Data\\\\\")")
+
+
+@dataclass
+class _VolumeEntry:
+    name: str
+    guid: UUID
+    volume: Volume
+    image: str
+
+    @property
+    def guid_path(self) -> str:
+        return f"\\\\?\\Volume{{{self.guid}}}\\"
+
+    def info(self) -> VolumeInfo:
+        return VolumeInfo(self.name, self.guid_path, self.volume)
+
+
+class _Scheduler:
+    """Runs applications at the coordinator's scheduling points, deterministically."""
+
+    def __init__(self, system: VssSystem) -> None:
+        self.system = system
+        self.apps: list[Application] = []
+        self.holding = False
+        self.deferred: list[tuple[Application, int]] = []
+        self.rng = system.ids.random()
+        self.threads: list[threading.Thread] = []
+        self.stop = threading.Event()
+
+    def activity(self, point: str) -> None:
+        for app in self.apps:
+            n = self.rng.randint(0, app.burst)
+            if not n or app.suspended:
+                continue
+            if self.holding:
+                # The kernel holds writes: the application's write waits for the release.
+                self.deferred.append((app, n))
+                self.system.tracer.emit(app.name, "kernel", EventKind.APP, "WriteWaits",
+                                        f"{n} step(s) wait for the release of held writes")
+                continue
+            app.run(self.rng, n)
+
+    def set_holding(self, holding: bool) -> None:
+        self.holding = holding
+        if not holding and self.deferred:
+            deferred, self.deferred = self.deferred, []
+            for app, n in deferred:
+                self.system.tracer.emit(app.name, "kernel", EventKind.APP, "WriteResumes",
+                                        f"{n} held step(s) run after the release")
+                app.run(self.rng, n)
+
+
+class VssSystem:
+    """A simulated machine: volumes, writers, providers, applications and its VSS service.
+
+    ``root``: directory of the machine (None: a temporary one, removed by :meth:`close`).
+    ``seed``: drives every id and every scheduling choice (same seed, same trace).
+    ``clock``: a :class:`~vsssim.clock.Clock` (default :class:`VirtualClock`).
+    ``options``: the fidelity choices (:class:`VssOptions`); ``faults``: a :class:`FaultPlan`.
+    ``os_version`` / ``edition``: the simulated Windows (server editions by default).
+    ``async_mode``: how requesters' async operations run by default.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        seed: int = 0,
+        clock: Clock | None = None,
+        options: VssOptions | None = None,
+        faults: FaultPlan | None = None,
+        machine_name: str = "VSSSIM01",
+        os_version: str = "2022",
+        edition: Literal["server", "client"] = "server",
+        async_mode: AsyncMode = "immediate",
+    ) -> None:
+        if os_version not in OS_VERSIONS:
+            raise VssInvalidArgumentError(
+                f"os_version={os_version!r}: one of {', '.join(OS_VERSIONS)}")
+        if edition not in ("server", "client"):
+            raise VssInvalidArgumentError(f"edition={edition!r}: 'server' or 'client'")
+        self._temp = root is None
+        self.root = Path(tempfile.mkdtemp(prefix="vsssim-")) if root is None else Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        saved = self._load_machine_file()
+        self.seed = seed
+        self.machine_name = str(saved.get("machine_name", machine_name))
+        self.os_version = str(saved.get("os_version", os_version))
+        self.edition: str = str(saved.get("edition", edition))
+        self.boot = int(saved.get("boot", -1)) + 1
+        self.clock: Clock = clock or VirtualClock(float(saved.get("clock", 0.0)))
+        self.options = options or VssOptions()
+        self.async_mode: AsyncMode = async_mode
+        self.tracer = Tracer(self.clock)
+        self.trace = Trace()
+        self.tracer.subscribe(self.trace)
+        self.ids = IdSource(seed * 1_000_003 + self.boot)
+        self._device_counter = int(saved.get("shadow_devices", 0))
+        self._volumes: dict[str, _VolumeEntry] = {}
+        self._auto_release: dict[UUID, list[UUID]] = {}
+        self._closed = False
+        self.coordinator = Coordinator(clock=self.clock, tracer=self.tracer, ids=self.ids,
+                                       options=self.options, machine=self, faults=faults)
+        self.scheduler = _Scheduler(self)
+        self.system_provider = SystemProvider(max_snapshots=self.options.max_snapshots_per_volume)
+        self.providers: list[Provider] = []
+        self._register_provider(self.system_provider)
+        for entry in saved.get("volumes", []):
+            self._reopen_volume(entry)
+        self._save_machine_file()
+        self.tracer.emit("machine", "machine", EventKind.NOTE, "Boot",
+                         f"{self.machine_name}: Windows {self.os_version} {self.edition}, boot "
+                         f"{self.boot}", boot=self.boot)
+
+    # ------------------------------------------------------------------ context manager
+    def __enter__(self) -> VssSystem:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"<VssSystem {self.machine_name} {len(self._volumes)} volumes "
+                f"{len(self.coordinator.writers)} writers root={str(self.root)!r}>")
+
+    def close(self) -> None:
+        """Shut the machine down (persistent state stays in ``root`` unless it was temporary)."""
+        if self._closed:
+            return
+        self.stop_applications()
+        self._save_machine_file()
+        self.system_provider.close()
+        for entry in self._volumes.values():
+            entry.volume.close()
+        self._closed = True
+        if self._temp:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    # ------------------------------------------------------------------- persistence
+    def _load_machine_file(self) -> dict[str, Any]:
+        path = self.root / MACHINE_FILE
+        if not path.exists():
+            return {}
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or data.get("format") != MACHINE_FORMAT:
+                raise ValueError("not a vsssim machine file")
+            return data
+        except (OSError, ValueError) as exc:
+            raise VssStoreCorruptError(f"{path} is damaged: {exc}") from None
+
+    def _save_machine_file(self) -> None:
+        data = {
+            "format": MACHINE_FORMAT,
+            "machine_name": self.machine_name,
+            "os_version": self.os_version,
+            "edition": self.edition,
+            "boot": self.boot,
+            "clock": self.clock.now(),
+            "shadow_devices": self._device_counter,
+            "volumes": [
+                {"name": e.name, "guid": str(e.guid), "image": os.path.relpath(e.image, self.root)}
+                for e in self._volumes.values()
+            ],
+        }
+        tmp = self.root / (MACHINE_FILE + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        os.replace(tmp, self.root / MACHINE_FILE)
+
+    def _reopen_volume(self, entry: dict[str, Any]) -> None:
+        from vsssim.storage.volume import Volume
+
+        image = str(self.root / entry["image"])
+        volume = Volume.open(image, name=entry["name"], clock=self.clock)
+        ve = _VolumeEntry(entry["name"], UUID(entry["guid"]), volume, image)
+        self._volumes[ve.name] = ve
+        self.system_provider.attach_volume(ve.info())
+
+    # ------------------------------------------------------------------------ volumes
+    def add_volume(self, name: str = "C:\\", size: int = 64 * MiB, *,
+                   block_size: int = 16 * 1024, label: str = "",
+                   format: bool = True) -> Volume:
+        """Add a volume: an image file under ``root`` with a fresh simfs (unless ``format``
+        is False).  ``name`` is a drive letter (``"C:\\\\"``) or a mount folder."""
+        from vsssim.storage import simfs
+        from vsssim.storage.volume import Volume
+
+        canonical = _canonical_name(name)
+        if canonical in self._volumes:
+            raise VssFileExistsError(f"volume {canonical} already exists")
+        images = self.root / "volumes"
+        images.mkdir(exist_ok=True)
+        stem = re.sub(r"[^A-Za-z0-9]+", "_", canonical).strip("_") or "volume"
+        image = str(images / f"{stem}.img")
+        volume = Volume.create(image, size, block_size, name=canonical, clock=self.clock)
+        try:
+            if format:
+                simfs.format(volume, label=label or canonical.rstrip(":\\"), clock=self.clock)
+        except BaseException:
+            volume.close()
+            os.unlink(image)
+            raise
+        ve = _VolumeEntry(canonical, self.ids.uuid(), volume, image)
+        self._volumes[canonical] = ve
+        self._save_machine_file()
+        self.tracer.emit("machine", canonical, EventKind.NOTE, "AddVolume",
+                         f"{canonical} {size // MiB} MiB {ve.guid_path}", size=size)
+        return volume
+
+    @property
+    def volumes(self) -> dict[str, Volume]:
+        """The volumes by name (``"C:\\\\"``)."""
+        return {name: e.volume for name, e in self._volumes.items()}
+
+    def volume(self, name: str) -> Volume:
+        """The volume called ``name`` (drive letter, mount folder or GUID path)."""
+        return self.resolve_volume(name).device  # type: ignore[return-value]
+
+    def volume_guid_path(self, name: str) -> str:
+        """``\\\\?\\Volume{GUID}\\`` of a volume."""
+        return self.resolve_volume(name).guid_path
+
+    def resolve_volume(self, name: str, *, strict: bool = False) -> VolumeInfo:
+        """The volume for any accepted name.  ``strict``: the API form, with the trailing
+        backslash every VSS volume parameter needs (rule 14)."""
+        if not isinstance(name, str) or not name:
+            raise VssInvalidArgumentError(f"volume name {name!r} must be a non-empty string")
+        if strict and not name.endswith("\\"):
+            raise VssInvalidArgumentError(
+                f"volume name {name!r} must end with a backslash (e.g. \"C:\\\\\")")
+        key = name if name.endswith("\\") else name + "\\"
+        for e in self._volumes.values():
+            if key.lower() in (e.name.lower(), e.guid_path.lower()):
+                return e.info()
+        raise VssObjectNotFoundError(f"no volume {name!r} on {self.machine_name}")
+
+    def volume_of_path(self, path: str) -> VolumeInfo | None:
+        """The volume a Windows path lies on (longest matching root), or None."""
+        low = path.lower()
+        best: _VolumeEntry | None = None
+        for e in self._volumes.values():
+            for root in (e.name.lower(), e.guid_path.lower()):
+                if (low.startswith(root) or low + "\\" == root) and (
+                        best is None or len(root) > len(best.name)):
+                    best = e
+        return best.info() if best else None
+
+    # ------------------------------------------------------------------------ writers
+    def add_writer(self, writer: Writer) -> Writer:
+        """Subscribe a writer (``Initialize`` + ``Subscribe``); returns it."""
+        self.coordinator.subscribe(writer)
+        return writer
+
+    def remove_writer(self, writer: Writer) -> None:
+        """Unsubscribe a writer (its process stops)."""
+        self.coordinator.unsubscribe(writer)
+
+    def restart_writer(self, writer: Writer) -> Writer:
+        """Stop and start a writer's process: it comes back with a new instance id and misses
+        events meant for the old one (rule 31)."""
+        self.remove_writer(writer)
+        return self.add_writer(writer)
+
+    @property
+    def writers(self) -> list[Writer]:
+        """Subscribed writers in registration order."""
+        return [r.writer for r in self.coordinator.writers]
+
+    def send_identify(self) -> None:
+        """Another program sends Identify to every writer (rule 1)."""
+        self.coordinator.third_party_identify()
+
+    # ---------------------------------------------------------------------- providers
+    def _register_provider(self, provider: Provider) -> None:
+        if any(p.provider_id == provider.provider_id for p in self.providers):
+            raise VssProviderAlreadyRegisteredError(
+                f"a provider with id {{{provider.provider_id}}} is already registered")
+        provider.on_load(self)
+        self.providers.append(provider)
+        self.tracer.emit("machine", provider.provider_name, EventKind.NOTE, "RegisterProvider",
+                         f"{provider.provider_type.name} {{{provider.provider_id}}}")
+
+    def add_provider(self, provider: Provider) -> Provider:
+        """Register a provider (``IVssAdmin::RegisterProvider``) and load it."""
+        if not isinstance(provider, Provider):
+            raise TypeError(f"{provider!r} is not a vsssim Provider")
+        self._register_provider(provider)
+        return provider
+
+    def provider(self, provider_id: UUID) -> Provider:
+        """The registered provider with that id (``VSS_E_PROVIDER_NOT_REGISTERED``)."""
+        for p in self.providers:
+            if p.provider_id == provider_id:
+                return p
+        raise VssProviderNotRegisteredError(f"no provider {{{provider_id}}} is registered")
+
+    # ProviderHost
+    @property
+    def machine(self) -> VssSystem:
+        return self
+
+    def next_shadow_device_name(self) -> str:
+        """``\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopyN`` with a fresh N."""
+        self._device_counter += 1
+        return f"\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopy{self._device_counter}"
+
+    def state_directory(self, provider_id: UUID) -> str:
+        """Where a provider keeps its state under the machine's root."""
+        path = self.root / "providers" / str(provider_id)
+        path.mkdir(parents=True, exist_ok=True)
+        return str(path)
+
+    def allows_context(self, context: int) -> bool:
+        """Whether this Windows edition/version can create shadow copies in ``context``."""
+        if context == SnapshotContext.ALL:
+            return True
+        if self.os_version == "XP" and context != SnapshotContext.BACKUP:
+            return False
+        if self.edition == "client" and context & _A.TRANSPORTABLE:
+            return False
+        base = context & 0x1D
+        return not (base == SnapshotContext.CLIENT_ACCESSIBLE_WRITERS
+                    and self.os_version in ("2003", "2003R2", "XP"))
+
+    def is_volume_supported(self, volume_name: str, provider_id: UUID, context: int) -> bool:
+        """``IsVolumeSupported``: "ever", not "now" (rule 2)."""
+        volume = self.resolve_volume(volume_name, strict=True)
+        try:
+            self.select_provider(volume, provider_id, context)
+        except (VssVolumeNotSupportedError, VssVolumeNotSupportedByProviderError):
+            return False
+        return True
+
+    def select_provider(self, volume: VolumeInfo, provider_id: UUID, context: int) -> Provider:
+        """The provider for ``volume``: the one named, else hardware, software, system (§1.2)."""
+        if provider_id != GUID_NULL:
+            provider = self.provider(provider_id)
+            if not provider.is_volume_supported(volume) or not provider.supports_context(context):
+                raise VssVolumeNotSupportedByProviderError(
+                    f"{provider.provider_name} does not support {volume.name} in context "
+                    f"0x{context:x}")
+            return provider
+        order = [ProviderType.HARDWARE, ProviderType.SOFTWARE, ProviderType.SYSTEM]
+        for ptype in order:
+            candidates = [p for p in self.providers if p.provider_type == ptype
+                          and p.is_volume_supported(volume) and p.supports_context(context)]
+            if ptype == ProviderType.HARDWARE and self.options.hardware_tiebreak == "name":
+                candidates.sort(key=lambda p: p.provider_name)
+            if candidates:
+                return candidates[0]
+        raise VssVolumeNotSupportedError(
+            f"no provider can shadow-copy {volume.name} in context 0x{context:x}")
+
+    def check_snapshot_limit(self, volume: VolumeInfo, provider: Provider, context: int) -> None:
+        """The per-volume limit, checked when a volume joins a set (rule 2, §4.5)."""
+        if provider is not self.system_provider:
+            return
+        count = self.system_provider.count_on(volume)
+        if count >= self.options.max_snapshots_per_volume:
+            raise VssMaximumNumberOfSnapshotsReachedError(
+                f"{volume.name} already has {count} shadow copies (the limit is "
+                f"{self.options.max_snapshots_per_volume}); delete old ones first")
+
+    # ------------------------------------------------------------------ snapshots
+    def all_snapshots(self) -> list[SnapshotProperties]:
+        """Every completed shadow copy of every provider (oldest first per provider)."""
+        out: list[SnapshotProperties] = []
+        for p in self.providers:
+            out.extend(p.query())
+        return out
+
+    def _owner(self, snapshot_id: UUID) -> Provider:
+        for p in self.providers:
+            if any(s.snapshot_id == snapshot_id for s in p.query()):
+                return p
+        raise VssObjectNotFoundError(f"no completed shadow copy {{{snapshot_id}}}")
+
+    def snapshot_properties(self, snapshot_id: UUID) -> SnapshotProperties:
+        """``VSS_SNAPSHOT_PROP`` of a completed shadow copy."""
+        return self._owner(snapshot_id).get_snapshot_properties(snapshot_id)
+
+    def snapshot_device(self, snapshot_id: UUID) -> Any:
+        """The device through which a shadow copy is read (its ``fs`` is the old tree)."""
+        return self._owner(snapshot_id).get_snapshot_device(snapshot_id)
+
+    def delete_snapshot(self, snapshot_id: UUID, force: bool = False) -> None:
+        """Delete one completed shadow copy."""
+        provider = self._owner(snapshot_id)
+        self.coordinator.call_provider(provider, "DeleteSnapshots",
+                                       lambda: provider.delete_snapshot(snapshot_id, force),
+                                       detail=f"{{{snapshot_id}}}")
+        self.tracer.emit("VSS", provider.provider_name, EventKind.SNAPSHOT, "ShadowCopyDeleted",
+                         f"{{{snapshot_id}}}", snapshot=str(snapshot_id))
+
+    def snapshot_set_created(self, session: Session, ss: SnapshotSet) -> None:
+        """Remember auto-release copies: they die with the requester object (rule 15)."""
+        if not ss.context & _A.NO_AUTO_RELEASE:
+            self._auto_release[session.session_id] = [m.snapshot_id for m in ss.members]
+
+    def release_auto_release(self, session: Session) -> None:
+        """Delete the auto-release copies of a released requester object."""
+        for snapshot_id in self._auto_release.pop(session.session_id, []):
+            try:
+                provider = self._owner(snapshot_id)
+            except VssObjectNotFoundError:
+                continue  # already deleted or purged
+            provider.delete_snapshot(snapshot_id, True)
+            self.tracer.emit("VSS", provider.provider_name, EventKind.SNAPSHOT,
+                             "AutoReleaseDeleted",
+                             f"{{{snapshot_id}}} deleted with its requester object",
+                             snapshot=str(snapshot_id))
+
+    def apply_storage_fault(self, fault: StorageFault) -> None:
+        """A :class:`StorageFault`: limit a volume's diff area (oldest copies purged)."""
+        volume = self.resolve_volume(fault.volume)
+        self.tracer.emit("machine", volume.name, EventKind.FAULT, "StorageFault",
+                         fault.describe())
+        self.system_provider.set_association(volume, volume.name, fault.max_size,
+                                             explicit=False)
+
+    # ------------------------------------------------------------------- applications
+    def add_application(self, app: Application) -> Application:
+        """Add an application that keeps writing between and during events (deterministic)."""
+        if not isinstance(app, Application):
+            raise TypeError(f"{app!r} is not a vsssim Application")
+        app.clock = self.clock
+        self.scheduler.apps.append(app)
+        return app
+
+    @property
+    def applications(self) -> list[Application]:
+        """The applications added to this machine."""
+        return list(self.scheduler.apps)
+
+    def run_applications(self, steps: int = 1) -> None:
+        """Let every application run ``steps`` scheduling points (between backups)."""
+        for _ in range(steps):
+            self.scheduler.activity("idle")
+
+    def start_applications(self, interval: float = 0.0) -> None:
+        """Run every application on its own real thread until :meth:`stop_applications`.
+
+        Writes from these threads really wait during flush-and-hold (``Volume.held()``).
+        """
+        sched = self.scheduler
+        sched.stop.clear()
+
+        def loop(app: Application, seed: int) -> None:
+            import random
+            import time
+
+            rng = random.Random(seed)
+            while not sched.stop.is_set():
+                app.run(rng)
+                if interval:
+                    time.sleep(interval)
+
+        for app in sched.apps:
+            t = threading.Thread(target=loop, args=(app, self.ids.random().getrandbits(32)),
+                                 name=f"app-{app.name}", daemon=True)
+            sched.threads.append(t)
+            t.start()
+
+    def stop_applications(self) -> None:
+        """Stop application threads started by :meth:`start_applications`."""
+        sched = self.scheduler
+        sched.stop.set()
+        for t in sched.threads:
+            t.join(timeout=10)
+        sched.threads.clear()
+
+    # Machine protocol for the coordinator
+    def activity(self, point: str) -> None:
+        """A scheduling point: applications may do some work now."""
+        if self.scheduler.apps and not self.scheduler.threads:
+            self.scheduler.activity(point)
+
+    def set_holding(self, holding: bool) -> None:
+        """The kernel holds (or releases) writes of the snapshot set's volumes."""
+        self.scheduler.set_holding(holding)
+
+    # ----------------------------------------------------------------------- requesters
+    def create_backup_components(self, *, async_mode: AsyncMode | None = None
+                                 ) -> BackupComponents:
+        """``CreateVssBackupComponents``: a new requester object for one operation."""
+        if self._closed:
+            raise VssBadStateError("the machine is shut down", state="closed",
+                                   call="CreateVssBackupComponents")
+        return BackupComponents(self, async_mode=async_mode or self.async_mode)
+
+    def backup(
+        self,
+        volumes: Iterable[str] | None = None,
+        *,
+        backup_type: BackupType = BackupType.FULL,
+        target_dir: str | os.PathLike[str] | None = None,
+        context: int = SnapshotContext.BACKUP,
+        components: Iterable[str] | None = None,
+        exclude_writers: Iterable[str] = (),
+        copy_files: bool = True,
+    ) -> BackupResult:
+        """One call for the canonical backup sequence (reference B0..B19) plus the file copy.
+
+        Selects every component of every writer with files on ``volumes`` (or the components
+        named in ``components``, as ``"Writer Name"`` or ``"Writer Name:logical\\\\path\\\\name"``),
+        creates the shadow copies, copies the files from the shadow copies (never from the live
+        volumes) into ``target_dir`` with the Backup Components Document and the writers'
+        metadata, completes the backup and releases the requester.  See
+        :class:`vsssim.backup.BackupResult`.
+        """
+        from vsssim.backup import run_backup
+
+        return run_backup(self, volumes=volumes, backup_type=backup_type, target_dir=target_dir,
+                          context=context, components=components,
+                          exclude_writers=exclude_writers, copy_files=copy_files)
+
+    # ---------------------------------------------------------------------- misc
+    def events(self) -> Iterator[str]:
+        """The trace as text lines (handy in a REPL)."""
+        yield from self.trace.to_text().splitlines()
+
+    def identify(self) -> list[tuple[Writer, Any]]:
+        """Gather every writer's metadata outside any backup (like ``vssadmin list writers``)."""
+        gathered = _drain(self.coordinator.identify(None, source="machine"))
+        return [(reg.writer, wmd) for reg, wmd in gathered]  # type: ignore[attr-defined]
