@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from typing import Protocol
 
-from vsssim.storage.blockdev import Buffer
+from typing_extensions import Buffer
 
 __all__ = ["FileBackend", "SimFile", "parse_mode"]
 
@@ -126,7 +126,7 @@ class SimFile(io.RawIOBase):
         self._check_open()
         return True
 
-    def read(self, size: int | None = -1) -> bytes:
+    def read(self, size: int | None = -1, /) -> bytes:
         """Up to ``size`` bytes from the position (all the rest if ``size`` is negative)."""
         self._check_readable()
         if size is None:
@@ -141,7 +141,7 @@ class SimFile(io.RawIOBase):
         """Everything from the position to the end of the file."""
         return self.read(-1)
 
-    def readinto(self, buffer: Buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer: Buffer, /) -> int:
         """Read into ``buffer``; returns the number of bytes read (0 at end of file)."""
         self._check_readable()
         view = memoryview(buffer).cast("B")
@@ -150,7 +150,7 @@ class SimFile(io.RawIOBase):
         self._pos += len(data)
         return len(data)
 
-    def write(self, data: Buffer) -> int:  # type: ignore[override]
+    def write(self, data: Buffer, /) -> int:
         """Write ``data`` at the position (at the end in append mode); returns its length."""
         self._check_open()
         if not self._writable:
@@ -162,7 +162,7 @@ class SimFile(io.RawIOBase):
         self._pos = at + len(view)
         return len(view)
 
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+    def seek(self, offset: int, whence: int = io.SEEK_SET, /) -> int:
         """Move the position (``SEEK_SET``, ``SEEK_CUR`` or ``SEEK_END``); returns it."""
         self._check_open()
         if not isinstance(offset, int):
@@ -185,7 +185,7 @@ class SimFile(io.RawIOBase):
         self._check_open()
         return self._pos
 
-    def truncate(self, size: int | None = None) -> int:
+    def truncate(self, size: int | None = None, /) -> int:
         """Set the file's size to ``size`` (default: the position); the position is kept."""
         self._check_open()
         if not self._writable:

@@ -53,6 +53,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from typing_extensions import Buffer
+
 from vsssim.clock import Clock, RealClock, filetime
 from vsssim.errors import (
     VssAccessDeniedError,
@@ -80,7 +82,7 @@ from vsssim.storage._simfs_layout import (
 )
 from vsssim.storage._simfs_paths import PathParser, compile_filespec, has_wildcards, upcase
 from vsssim.storage._simfs_store import NoFileSystemError, Store
-from vsssim.storage.blockdev import BlockDevice, Buffer
+from vsssim.storage.blockdev import BlockDevice
 
 __all__ = ["BLOCK_SIZE", "FileStat", "SimFS", "format"]
 
@@ -322,16 +324,18 @@ class SimFS:
         store = self._store
         node = store.inode(ROOT_INO)
         stored: list[str] = []
-        for name in names:
+        for depth, name in enumerate(names):
             if node.kind != KIND_DIR:
                 raise VssNotADirectoryError(
                     f"{path!r}: {self._parser.join(stored)!r} is a file, not a directory"
                 )
             entry = store.directory(node.ino).index.get(upcase(name))
             if entry is None:
+                if depth == len(names) - 1:
+                    raise VssFileNotFoundError(f"{path!r}: no such file or directory")
                 raise VssFileNotFoundError(
-                    f"{path!r}: no such file or directory "
-                    f"({self._parser.join([*stored, name])!r} does not exist)"
+                    f"{path!r}: the directory {self._parser.join([*stored, name])!r} "
+                    "does not exist"
                 )
             stored.append(entry[0])
             node = store.inode(entry[1])
