@@ -223,7 +223,8 @@ def normalise_file_path(value: str) -> str:
     ``path + "\\\\" + name``.
     """
     _check_no_control(value, "path")
-    if _WILDCARD.search(value):
+    # The Win32 namespace prefix of volume GUID paths (\\?\Volume{...}) is not a wildcard.
+    if _WILDCARD.search(value.removeprefix("\\\\?\\")):
         raise ValueError("a path must not contain wildcards (* or ?); put them in the file spec")
     stripped = value.rstrip("\\")
     if not stripped:

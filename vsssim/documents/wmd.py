@@ -322,6 +322,13 @@ class WriterMetadata(DocumentModel):
                 if desc.key in seen:
                     raise ValueError(f"{name}: file set {_file_set_text(desc)} is listed twice")
                 seen.add(desc.key)
+                # The SDK calls that fill these lists take no mask (nor, to exclude, a path).
+                if desc.backup_type_mask != DEFAULT_BACKUP_TYPE_MASK:
+                    raise ValueError(f"{name}: file set {_file_set_text(desc)} has a backup mask")
+                if desc.alternate_location and name != "include_files":
+                    raise ValueError(
+                        f"{name}: file set {_file_set_text(desc)} has an alternate location"
+                    )
         if self.alternate_location_mappings and self.restore_method is None:
             raise ValueError("alternate location mappings need a restore method")
         mapped: set[FileSetKey] = set()
@@ -335,6 +342,8 @@ class WriterMetadata(DocumentModel):
                 raise ValueError(
                     f"alternate location mapping {_file_set_text(mapping)} has no destination"
                 )
+            if mapping.backup_type_mask != DEFAULT_BACKUP_TYPE_MASK:
+                raise ValueError(f"alternate location mapping {_file_set_text(mapping)} has a mask")
             if mapping.key in mapped:
                 raise ValueError(f"file set {_file_set_text(mapping)} is mapped twice")
             mapped.add(mapping.key)

@@ -1,0 +1,1 @@
+"""Tests of vsssim.documents and vsssim.strategies."""

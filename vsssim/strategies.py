@@ -1,0 +1,482 @@
+"""Hypothesis strategies for vsssim's values (plural nouns, like hypothesis's own).
+
+Every strategy here produces *valid* values only: the documents they draw pass their models'
+validators, serialise and load back equal.  Text is drawn from everything XML 1.0 can carry,
+with the awkward characters (quotes, ``<>&``, tabs, newlines, carriage returns, leading and
+trailing spaces, non-ASCII and astral characters) drawn often, so round-trip properties meet
+them.
+
+Importing the module registers :func:`writer_metadata` and :func:`backup_components_documents`
+(and the smaller models) with ``st.register_type_strategy``, so ``st.from_type(WriterMetadata)``
+works; it has no other side effect.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Final
+
+from hypothesis import strategies as st
+
+from vsssim.constants import (
+    BackupSchema,
+    BackupType,
+    ComponentFlags,
+    ComponentType,
+    FileRestoreStatus,
+    FileSpecBackupType,
+    RestoreMethod,
+    RestoreTarget,
+    RestoreType,
+    RollforwardType,
+    SourceType,
+    UsageType,
+    WriterRestore,
+)
+from vsssim.documents import (
+    DEFAULT_BACKUP_TYPE_MASK,
+    BackupComponentsDocument,
+    BcdComponent,
+    ComponentFailure,
+    Dependency,
+    DifferencedFile,
+    DirectedTarget,
+    DiskExtent,
+    FileDescriptor,
+    LocationMapping,
+    LunInfo,
+    PartialFile,
+    RestoreMethodInfo,
+    RestoreSubcomponent,
+    SnapshotDescription,
+    WmdComponent,
+    WriterComponents,
+    WriterIdentity,
+    WriterMetadata,
+)
+from vsssim.documents._fields import fold
+
+__all__ = [
+    "backup_components_documents",
+    "component_names",
+    "file_descriptors",
+    "file_paths",
+    "filespecs",
+    "logical_paths",
+    "writer_identities",
+    "writer_metadata",
+    "xml_texts",
+]
+
+# Characters XML 1.0 cannot carry (the C0 controls but tab, LF and CR; U+FFFE, U+FFFF);
+# surrogates are excluded by category.
+_XML_ILLEGAL: Final = "".join(chr(c) for c in (*range(0x9), 0xB, 0xC, *range(0xE, 0x20)))
+_AWKWARD: Final = [" ", "\t", "\n", "\r", '"', "'", "<", ">", "&", "é", "ß", "\u2028", "😀"]
+
+_xml_chars: Final = st.one_of(
+    st.sampled_from(_AWKWARD),
+    st.characters(exclude_categories=["Cs"], exclude_characters=_XML_ILLEGAL + "\ufffe\uffff"),
+)
+# Names and paths refuse every control character (category Cc) and the backslash.
+_name_chars: Final = st.one_of(
+    st.sampled_from([" ", '"', "<", "&", "é", "ß", "😀", "a", "Z", "."]),
+    st.characters(exclude_categories=["Cs", "Cc"], exclude_characters="\\\ufffe\uffff"),
+)
+
+
+def xml_texts(*, min_size: int = 0, max_size: int = 12) -> st.SearchStrategy[str]:
+    """Any text XML 1.0 can carry, awkward characters drawn often."""
+    return st.text(_xml_chars, min_size=min_size, max_size=max_size)
+
+
+def component_names() -> st.SearchStrategy[str]:
+    """Valid component names: non-empty, no backslash, no control characters."""
+    return st.text(_name_chars, min_size=1, max_size=8)
+
+
+def logical_paths(*, max_depth: int = 3) -> st.SearchStrategy[str]:
+    """Valid logical paths, ``""`` (the root) included."""
+    return st.lists(component_names(), max_size=max_depth).map("\\".join)
+
+
+def file_paths() -> st.SearchStrategy[str]:
+    """Valid, normalised file-set paths (no wildcards, no trailing backslash)."""
+    element = st.text(
+        st.one_of(st.sampled_from(["a", "D", " ", "é", "%", "$", "."]), _name_chars).filter(
+            lambda c: c not in "*?"
+        ),
+        min_size=1,
+        max_size=6,
+    )
+    root = st.sampled_from(["C:", "D:", "%SystemRoot%", "\\\\server\\share", "\\\\?\\Volume{1}"])
+    return st.builds(lambda r, parts: "\\".join([r, *parts]), root, st.lists(element, max_size=3))
+
+
+def filespecs() -> st.SearchStrategy[str]:
+    """Valid file specs: non-empty, no backslash, wildcards allowed."""
+    return st.text(
+        st.one_of(st.sampled_from(["*", "?", ".", "x"]), _name_chars), min_size=1, max_size=6
+    )
+
+
+def _flags(bits: int) -> st.SearchStrategy[int]:
+    return st.integers(0, bits).map(lambda v: v & bits)
+
+
+_MASK_BITS: Final = 0x10F0F
+_SCHEMA_BITS: Final = 0xF7FF
+
+
+def file_descriptors(
+    *, recursive: bool | None = None, alternate: bool = True, mask: bool = True
+) -> st.SearchStrategy[FileDescriptor]:
+    """Valid file sets.  ``recursive=False`` and ``alternate=False`` give database file sets;
+    ``mask=False`` keeps the default mask (include and exclude lists have none of their own).
+    """
+    return st.builds(
+        FileDescriptor,
+        path=file_paths(),
+        filespec=filespecs(),
+        recursive=st.booleans() if recursive is None else st.just(recursive),
+        alternate_location=st.one_of(st.just(""), file_paths()) if alternate else st.just(""),
+        backup_type_mask=(
+            _flags(_MASK_BITS).map(FileSpecBackupType)
+            if mask
+            else st.just(DEFAULT_BACKUP_TYPE_MASK)
+        ),
+    )
+
+
+def writer_identities() -> st.SearchStrategy[WriterIdentity]:
+    """Writer identities with random ids, names, usage and source types and versions."""
+    return st.builds(
+        WriterIdentity,
+        writer_id=st.uuids(),
+        instance_id=st.uuids(),
+        writer_name=xml_texts(min_size=1),
+        instance_name=xml_texts(),
+        usage_type=st.sampled_from(UsageType),
+        source_type=st.sampled_from(SourceType),
+        version_major=st.integers(0, 0xFFFF_FFFF),
+        version_minor=st.integers(0, 0xFFFF_FFFF),
+    )
+
+
+def _unique_name(name: str, taken: set[tuple[str, str]], logical_path: str) -> str:
+    suffix = 0
+    candidate = name
+    while (fold(logical_path), fold(candidate)) in taken:
+        suffix += 1
+        candidate = f"{name}~{suffix}"
+    return candidate
+
+
+def _other_writer(writer_id: uuid.UUID) -> st.SearchStrategy[uuid.UUID]:
+    return st.uuids().map(lambda u: u if u != writer_id else uuid.UUID(int=(u.int + 1) % 2**128))
+
+
+@st.composite
+def _dependencies(draw: st.DrawFn, writer_id: uuid.UUID) -> Dependency:
+    where = draw(st.sampled_from(["local", "remote path", "remote name"]))
+    path = draw(logical_paths(max_depth=2))
+    name = draw(component_names())
+    if where == "local":
+        target = draw(_other_writer(writer_id))
+        return Dependency(writer_id=target, logical_path=path, component_name=name)
+    computer = draw(component_names())
+    # A remote target may belong to the same writer class (the same writer on another node).
+    target = draw(st.one_of(st.just(writer_id), st.uuids()))
+    if where == "remote path":
+        return Dependency(
+            writer_id=target, logical_path=f"\\\\{computer}\\{path}", component_name=name
+        )
+    return Dependency(writer_id=target, logical_path=path, component_name=f"\\\\{computer}\\{name}")
+
+
+@st.composite
+def writer_metadata(draw: st.DrawFn, *, max_components: int = 6) -> WriterMetadata:
+    """Valid writer metadata documents: unique component keys in real selectability trees
+    (components below other components, below paths with no component of their own, nested
+    selectable sets), one declaration per file set, mappings that match file sets,
+    dependencies on other writers (or remote ones), any restore method and schema.
+    """
+    identity = draw(writer_identities())
+    components: list[WmdComponent] = []
+    keys: set[tuple[str, str]] = set()
+    file_sets: list[FileDescriptor] = []
+    file_keys: set[tuple[str, str, bool]] = set()
+
+    def fresh(descs: list[FileDescriptor]) -> list[FileDescriptor]:
+        kept = []
+        for desc in descs:
+            if desc.key not in file_keys:
+                file_keys.add(desc.key)
+                file_sets.append(desc)
+                kept.append(desc)
+        return kept
+
+    for _ in range(draw(st.integers(0, max_components))):
+        how = draw(st.sampled_from(["root", "free", "child", "phantom"])) if components else "root"
+        if how == "root":
+            logical_path = ""
+        elif how == "free":
+            logical_path = draw(logical_paths(max_depth=2))
+        else:
+            parent = draw(st.sampled_from(components))
+            logical_path = parent.full_path
+            if draw(st.booleans()):  # Windows compares case-insensitively
+                logical_path = logical_path.swapcase() if logical_path.isascii() else logical_path
+            if how == "phantom":  # like the docs' writerData\QueryLogs
+                logical_path += "\\" + draw(component_names())
+        name = _unique_name(draw(component_names()), keys, logical_path)
+        keys.add((fold(logical_path), fold(name)))
+        ctype = draw(st.sampled_from([ComponentType.DATABASE, ComponentType.FILEGROUP]))
+        database = ctype is ComponentType.DATABASE
+        db_sets = st.lists(file_descriptors(recursive=False, alternate=False), max_size=2)
+        deps = draw(st.lists(_dependencies(identity.writer_id), max_size=2))
+        unique_deps = list({d.key: d for d in deps}.values())
+        components.append(
+            WmdComponent(
+                component_type=ctype,
+                logical_path=logical_path,
+                component_name=name,
+                caption=draw(xml_texts()),
+                icon=draw(st.binary(max_size=8)),
+                selectable=draw(st.booleans()),
+                selectable_for_restore=draw(st.booleans()),
+                component_flags=ComponentFlags(draw(_flags(0x7))),
+                files=[] if database else fresh(draw(st.lists(file_descriptors(), max_size=3))),
+                database_files=fresh(draw(db_sets)) if database else [],
+                database_log_files=fresh(draw(db_sets)) if database else [],
+                dependencies=unique_deps,
+            )
+        )
+
+    restore_method = None
+    if draw(st.booleans()):
+        method = draw(st.sampled_from(RestoreMethod))
+        stops_service = method in (
+            RestoreMethod.STOP_RESTORE_START,
+            RestoreMethod.RESTORE_STOP_START,
+        )
+        restore_method = RestoreMethodInfo(
+            method=method,
+            service=draw(xml_texts()) if stops_service else "",
+            user_procedure=draw(xml_texts()),
+            writer_restore=draw(st.sampled_from(WriterRestore)),
+            reboot_required=draw(st.booleans()),
+        )
+    mappings: list[FileDescriptor] = []
+    if restore_method is not None and file_sets:
+        for source in draw(
+            st.lists(st.sampled_from(file_sets), max_size=3, unique_by=lambda d: d.key)
+        ):
+            mappings.append(
+                FileDescriptor(
+                    path=source.path,
+                    filespec=source.filespec,
+                    recursive=source.recursive,
+                    alternate_location=draw(file_paths()),
+                )
+            )
+
+    def unique_sets(alternate: bool) -> st.SearchStrategy[list[FileDescriptor]]:
+        return st.lists(
+            file_descriptors(alternate=alternate, mask=False), max_size=2, unique_by=lambda d: d.key
+        )
+
+    return WriterMetadata(
+        identity=identity,
+        restore_method=restore_method,
+        backup_schema=BackupSchema(draw(_flags(_SCHEMA_BITS))),
+        components=components,
+        include_files=draw(unique_sets(True)),
+        exclude_files=draw(unique_sets(False)),
+        exclude_files_from_snapshot=draw(unique_sets(False)),
+        alternate_location_mappings=mappings,
+    )
+
+
+def _location_mappings() -> st.SearchStrategy[LocationMapping]:
+    return st.builds(
+        LocationMapping,
+        path=file_paths(),
+        filespec=filespecs(),
+        recursive=st.booleans(),
+        destination=file_paths(),
+    )
+
+
+_file_names: Final = filespecs().filter(lambda s: "*" not in s and "?" not in s)
+_int64: Final = st.integers(-(2**63), 2**63 - 1)
+_hresults: Final = st.integers(0, 0xFFFF_FFFF)
+
+
+@st.composite
+def _bcd_components(draw: st.DrawFn, logical_path: str, name: str) -> BcdComponent:
+    text = xml_texts()
+    return BcdComponent(
+        component_type=draw(st.sampled_from([ComponentType.DATABASE, ComponentType.FILEGROUP])),
+        logical_path=logical_path,
+        component_name=name,
+        backup_succeeded=draw(st.booleans()),
+        backup_options=draw(text),
+        restore_options=draw(text),
+        backup_metadata=draw(text),
+        restore_metadata=draw(text),
+        backup_stamp=draw(text),
+        previous_backup_stamp=draw(text),
+        partial_files=draw(
+            st.lists(
+                st.builds(
+                    PartialFile,
+                    path=file_paths(),
+                    filename=_file_names,
+                    ranges=text,
+                    metadata=text,
+                    ranges_file_restore_path=text,
+                ),
+                max_size=2,
+            )
+        ),
+        differenced_files=draw(
+            st.lists(
+                st.builds(
+                    DifferencedFile,
+                    path=file_paths(),
+                    filespec=filespecs(),
+                    recursive=st.booleans(),
+                    last_modify_time=_int64,
+                    lsn=text,
+                ),
+                max_size=2,
+            )
+        ),
+        selected_for_restore=draw(st.booleans()),
+        restore_subcomponents=draw(
+            st.lists(
+                st.builds(
+                    RestoreSubcomponent,
+                    logical_path=logical_paths(),
+                    component_name=component_names(),
+                    repair=st.booleans(),
+                ),
+                max_size=2,
+            )
+        ),
+        additional_restores=draw(st.booleans()),
+        restore_target=draw(st.sampled_from(RestoreTarget)),
+        directed_targets=draw(
+            st.lists(
+                st.builds(
+                    DirectedTarget,
+                    source_path=file_paths(),
+                    source_filename=_file_names,
+                    source_ranges=text,
+                    destination_path=file_paths(),
+                    destination_filename=_file_names,
+                    destination_ranges=text,
+                ),
+                max_size=2,
+            )
+        ),
+        new_targets=draw(st.lists(_location_mappings(), max_size=2)),
+        alternate_location_mappings=draw(st.lists(_location_mappings(), max_size=2)),
+        file_restore_status=draw(st.sampled_from(FileRestoreStatus)),
+        prepare_for_backup_failure_msg=draw(text),
+        post_snapshot_failure_msg=draw(text),
+        pre_restore_failure_msg=draw(text),
+        post_restore_failure_msg=draw(text),
+        authoritative_restore=draw(st.booleans()),
+        roll_forward_type=draw(st.sampled_from(RollforwardType)),
+        roll_forward_point=draw(text),
+        restore_name=draw(text),
+        failure=draw(
+            st.none()
+            | st.builds(
+                ComponentFailure, hresult=_hresults, application_hresult=_hresults, message=text
+            )
+        ),
+    )
+
+
+def _luns() -> st.SearchStrategy[LunInfo]:
+    return st.builds(
+        LunInfo,
+        device_type=st.integers(0, 0xFFFF_FFFF),
+        bus_type=st.integers(0, 0xFFFF_FFFF),
+        vendor_id=xml_texts(),
+        product_id=xml_texts(),
+        product_revision=xml_texts(),
+        serial_number=xml_texts(),
+        page83_id=xml_texts(),
+    )
+
+
+def _snapshots(snapshot_id: uuid.UUID) -> st.SearchStrategy[SnapshotDescription]:
+    return st.builds(
+        SnapshotDescription,
+        snapshot_id=st.just(snapshot_id),
+        original_volume=xml_texts(min_size=1),
+        provider_id=st.uuids(),
+        attributes=st.integers(0, 0xFFFF_FFFF),
+        timestamp=_int64,
+        original_luns=st.lists(_luns(), max_size=2),
+        target_luns=st.lists(_luns(), max_size=2),
+        extents=st.lists(
+            st.builds(
+                DiskExtent, offset=st.integers(0, 2**63 - 1), length=st.integers(0, 2**63 - 1)
+            ),
+            max_size=2,
+        ),
+    )
+
+
+@st.composite
+def backup_components_documents(
+    draw: st.DrawFn, *, max_writers: int = 3
+) -> BackupComponentsDocument:
+    """Valid backup components documents: unique writer instances (some sharing a writer
+    class), component keys unique per writer class, unique snapshot ids, every field drawn.
+    """
+    classes = draw(st.lists(st.uuids(), min_size=1, max_size=2, unique=True))
+    instances = draw(st.lists(st.uuids(), max_size=max_writers, unique=True))
+    taken: dict[uuid.UUID, set[tuple[str, str]]] = {}
+    writers = []
+    for instance_id in instances:
+        writer_id = draw(st.sampled_from(classes))
+        keys = taken.setdefault(writer_id, set())
+        components = []
+        for _ in range(draw(st.integers(0, 3))):
+            logical_path = draw(logical_paths(max_depth=2))
+            name = _unique_name(draw(component_names()), keys, logical_path)
+            keys.add((fold(logical_path), fold(name)))
+            components.append(draw(_bcd_components(logical_path, name)))
+        writers.append(
+            WriterComponents(
+                instance_id=instance_id,
+                writer_id=writer_id,
+                instance_name=draw(xml_texts()),
+                components=components,
+            )
+        )
+    snapshot_ids = draw(st.lists(st.uuids(), max_size=2, unique=True))
+    return BackupComponentsDocument(
+        select_components=draw(st.booleans()),
+        bootable_system_state=draw(st.booleans()),
+        backup_type=draw(st.sampled_from(BackupType)),
+        partial_file_support=draw(st.booleans()),
+        restore_type=draw(st.sampled_from(RestoreType)),
+        context=draw(st.integers(0, 0xFFFF_FFFF)),
+        snapshot_set_id=draw(st.none() | st.uuids()),
+        snapshots=[draw(_snapshots(i)) for i in snapshot_ids],
+        writers=writers,
+        originating_machine=draw(xml_texts()),
+        os_version=draw(xml_texts()),
+    )
+
+
+st.register_type_strategy(WriterIdentity, writer_identities())
+st.register_type_strategy(FileDescriptor, file_descriptors())
+st.register_type_strategy(WriterMetadata, writer_metadata())
+st.register_type_strategy(BackupComponentsDocument, backup_components_documents())
