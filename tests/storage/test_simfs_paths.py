@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from vsssim.clock import VirtualClock
 from vsssim.errors import VssFileNotFoundError, VssNotADirectoryError
 from vsssim.storage.blockdev import MemoryDevice
-from vsssim.storage.simfs import SimFS, format
+from vsssim.storage.simfs import SimFS, filespec_matches, format
 
 VOLUME_GUID = "\\\\?\\Volume{6a1b2c3d-0000-0000-0000-100000000000}\\"
 SHADOW = "\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopy7\\"
@@ -295,3 +295,4 @@ def test_glob_agrees_with_a_reference_matcher(name: str, spec: str) -> None:
     elif up_spec.endswith("."):
         expected = "." not in up_name and fnmatch.fnmatchcase(up_name, plain[:-1])
     assert fs.glob("C:\\", spec) == (["C:\\" + name] if expected else [])
+    assert filespec_matches(name, spec) == expected

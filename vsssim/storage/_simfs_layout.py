@@ -377,25 +377,62 @@ def entry_size(encoded_name: bytes) -> int:
 @dataclass(slots=True)
 class DirBlock:
     """One directory block in memory: its entries (upcased key -> (stored name, inode)) in
-    on-disk order, and the bytes they take."""
+    on-disk order, and the bytes they take.
+
+    The packed entry area is kept alongside while entries are only appended (files being
+    created, the common case), so adding an entry to a full block does not re-encode the
+    block's 250 other names; a removal or a respelling drops it, to be rebuilt on demand.
+    """
 
     entries: dict[str, tuple[str, int]] = field(default_factory=dict)
     used: int = 0
+    packed: bytearray | None = None
 
     @property
     def room(self) -> int:
         """Bytes still free for entries."""
         return BLOCK_SIZE - DIR_HEADER - self.used
 
+    def add(self, key: str, name: str, ino: int) -> None:
+        """Append an entry (``key`` must be new)."""
+        raw = name.encode("utf-8", "surrogatepass")
+        self.entries[key] = (name, ino)
+        self.used += _DIR_ENTRY.size + len(raw)
+        if self.packed is not None:
+            self.packed += _DIR_ENTRY.pack(ino, len(raw))
+            self.packed += raw
+
+    def remove(self, key: str) -> tuple[str, int]:
+        """Remove and return the entry ``key``."""
+        name, ino = self.entries.pop(key)
+        self.used -= entry_size(name.encode("utf-8", "surrogatepass"))
+        self.packed = None
+        return name, ino
+
+    def respell(self, key: str, name: str) -> None:
+        """Change the stored spelling of entry ``key`` in place (same position)."""
+        old, ino = self.entries[key]
+        self.used += len(name.encode("utf-8", "surrogatepass")) - len(
+            old.encode("utf-8", "surrogatepass")
+        )
+        self.entries[key] = (name, ino)
+        self.packed = None
+
+    def body(self) -> bytes | bytearray:
+        """The packed entry area."""
+        if self.packed is None:
+            packed = bytearray()
+            for name, ino in self.entries.values():
+                raw = name.encode("utf-8", "surrogatepass")
+                packed += _DIR_ENTRY.pack(ino, len(raw))
+                packed += raw
+            self.packed = packed
+        return self.packed
+
 
 def encode_dir_block(owner: int, block: DirBlock) -> bytes:
     """The on-disk image of a directory block of directory ``owner``."""
-    parts = []
-    for name, ino in block.entries.values():
-        raw = name.encode("utf-8", "surrogatepass")
-        parts.append(_DIR_ENTRY.pack(ino, len(raw)))
-        parts.append(raw)
-    body = b"".join(parts)
+    body = block.body()
     image = bytearray(BLOCK_SIZE)
     _DIR_HEAD.pack_into(image, 0, DIR_MAGIC, 0, owner, len(block.entries), len(body))
     image[DIR_HEADER : DIR_HEADER + len(body)] = body

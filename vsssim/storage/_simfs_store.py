@@ -181,8 +181,7 @@ class Store:
                     key = upcase(name)
                     if key in cache.index:
                         raise VssStoreCorruptError(f"simfs: {where}: duplicate name {name!r}")
-                    block.entries[key] = (name, child)
-                    block.used += entry_size(name.encode("utf-8", "surrogatepass"))
+                    block.add(key, name, child)
                     cache.index[key] = (name, child, len(cache.blocks))
                 cache.blocks.append(block)
         self.dirs[ino] = cache
@@ -385,9 +384,7 @@ class Store:
             cache.blocks.append(DirBlock())
             index = len(cache.blocks) - 1
         key = upcase(name)
-        block = cache.blocks[index]
-        block.entries[key] = (name, ino)
-        block.used += size
+        cache.blocks[index].add(key, name, ino)
         cache.index[key] = (name, ino, index)
         self.dirty_dirblocks.add((dir_node.ino, index))
 
@@ -395,10 +392,8 @@ class Store:
         """Remove the entry with upcased name ``key`` from directory ``dir_node``."""
         self.touched = True
         cache = self.directory(dir_node.ino)
-        name, _, index = cache.index.pop(key)
-        block = cache.blocks[index]
-        del block.entries[key]
-        block.used -= entry_size(name.encode("utf-8", "surrogatepass"))
+        _, _, index = cache.index.pop(key)
+        cache.blocks[index].remove(key)
         self.dirty_dirblocks.add((dir_node.ino, index))
 
     def dir_rename_entry(self, dir_node: Inode, key: str, new_name: str) -> None:
@@ -417,8 +412,7 @@ class Store:
             self.dir_insert(dir_node, new_name, ino)
             return
         self.touched = True
-        block.entries[key] = (new_name, ino)
-        block.used += grow
+        block.respell(key, new_name)
         cache.index[key] = (new_name, ino, index)
         self.dirty_dirblocks.add((dir_node.ino, index))
 

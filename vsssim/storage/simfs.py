@@ -84,7 +84,7 @@ from vsssim.storage._simfs_paths import PathParser, compile_filespec, has_wildca
 from vsssim.storage._simfs_store import NoFileSystemError, Store
 from vsssim.storage.blockdev import BlockDevice
 
-__all__ = ["BLOCK_SIZE", "FileStat", "SimFS", "format"]
+__all__ = ["BLOCK_SIZE", "FileStat", "SimFS", "filespec_matches", "format"]
 
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 # Zero-filling gaps and extensions reuses one read-only buffer instead of allocating.
@@ -109,6 +109,14 @@ class FileStat:
     modified: datetime
     accessed: datetime
     mtime: float
+
+
+def filespec_matches(name: str, filespec: str) -> bool:
+    """True if the file name ``name`` matches a VSS file spec (``IVssWMFiledesc::GetFilespec``)
+    under the rules :meth:`SimFS.glob` uses: case-insensitive, ``*`` spans dots, ``?`` is one
+    character, a trailing ``.*`` also matches names without a dot (``*.*`` matches all).
+    ``ValueError`` for an empty spec or one holding a separator."""
+    return compile_filespec(filespec).match(upcase(name)) is not None
 
 
 def _from_filetime(ticks: int) -> datetime:
@@ -334,8 +342,7 @@ class SimFS:
                 if depth == len(names) - 1:
                     raise VssFileNotFoundError(f"{path!r}: no such file or directory")
                 raise VssFileNotFoundError(
-                    f"{path!r}: the directory {self._parser.join([*stored, name])!r} "
-                    "does not exist"
+                    f"{path!r}: the directory {self._parser.join([*stored, name])!r} does not exist"
                 )
             stored.append(entry[0])
             node = store.inode(entry[1])
@@ -646,8 +653,9 @@ class SimFS:
         (``FindFirstFile`` / VSS file-spec rules: ``*``, ``?``, ``*.*`` matches every file).
 
         ``recursive`` applies the spec in every subdirectory too (a writer's recursive file
-        set).  The wildcards may instead end ``path`` (``glob("C:\\\\db\\\\*.mdf")``).  A
-        missing directory matches nothing.  Order: each directory's files sorted, top-down.
+        set).  The wildcards may instead end ``path`` (``glob("C:\\\\db\\\\*.mdf")``); a path
+        without wildcards names the directory to search.  A missing directory (or a file given
+        as the directory) matches nothing.  Order: each directory's files sorted, top-down.
         """
         text = self._parser_text(path)
         head, sep, last = text.rpartition("\\")
