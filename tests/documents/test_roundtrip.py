@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import vsssim.strategies as vst
@@ -214,3 +214,12 @@ def test_file_descriptor_equality_is_field_equality() -> None:
     assert (
         FileDescriptor(path="c:\\X", filespec="*").key == a.key
     )  # ...but compares as Windows does
+
+
+@pytest.mark.long
+@settings(max_examples=1000)
+@given(vst.writer_metadata(max_components=20), vst.backup_components_documents(max_writers=6))
+def test_large_documents_round_trip(wmd: WriterMetadata, bcd: BackupComponentsDocument) -> None:
+    assert WriterMetadata.load_from_xml(wmd.save_as_xml()) == wmd
+    assert replay(wmd).get_document() == wmd
+    assert BackupComponentsDocument.load_from_xml(bcd.save_as_xml()) == bcd

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from enum import IntEnum, IntFlag
 from typing import Annotated, Any, Final, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from vsssim import hresult as hr
 from vsssim.constants import (
@@ -83,6 +83,22 @@ class DocumentModel(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # pydantic stores an assigned value *before* it runs the model's "after" validators,
+        # so a refused assignment would leave the bad value behind; put the old one back.
+        if name not in self.__dict__:
+            super().__setattr__(name, value)
+            return
+        old = self.__dict__[name]
+        was_set = name in self.__pydantic_fields_set__
+        try:
+            super().__setattr__(name, value)
+        except ValidationError:
+            self.__dict__[name] = old  # (validation may have replaced the __dict__ object)
+            if not was_set:
+                self.__pydantic_fields_set__.discard(name)
+            raise
 
 
 class ValueModel(BaseModel):
