@@ -34,6 +34,7 @@ from vsssim.storage.blockdev import BlockDevice
 __all__ = ["check_device"]
 
 _SHOW = 10  # list at most this many blocks per kind of bitmap disagreement
+_INODES_PER_READ = 4096  # 1 MiB of inode table per device read
 
 
 def check_device(device: BlockDevice, store: Store | None = None) -> list[str]:
@@ -68,7 +69,7 @@ class _Checker:
             return
         self._check_bitmaps()
         # Owner of every block: 0 = nobody, -1 = file-system metadata, else an inode.
-        self.owner = np.zeros(self.sb.total_blocks, dtype=np.int64)
+        self.owner = np.zeros(self.sb.total_blocks, dtype=np.int32)
         self.owner[: self.sb.data_start] = -1
         self._load_inodes()
         self._check_tree()
@@ -107,11 +108,19 @@ class _Checker:
     # ------------------------------------------------------------------------- inodes
     def _load_inodes(self) -> None:
         sb = self.sb
-        table = self.device.read(sb.itable_start * BLOCK_SIZE, sb.inode_count * INODE_SIZE)
+        base = sb.itable_start * BLOCK_SIZE
+        chunk: bytes = b""
+        chunk_first = 0  # first inode in ``chunk``
         for ino in range(1, sb.inode_count + 1):
             if not self.imap.bits[ino]:
                 continue
-            raw = table[(ino - 1) * INODE_SIZE : ino * INODE_SIZE]
+            if not chunk_first <= ino < chunk_first + len(chunk) // INODE_SIZE:
+                # Read the table a slice at a time, and only where inodes are in use.
+                chunk_first = ino
+                count = min(_INODES_PER_READ, sb.inode_count + 1 - ino)
+                chunk = self.device.read(base + (ino - 1) * INODE_SIZE, count * INODE_SIZE)
+            at = (ino - chunk_first) * INODE_SIZE
+            raw = chunk[at : at + INODE_SIZE]
             try:
                 node, count, chain = Inode.decode(raw, ino)
                 self._read_chain(node, count, chain)
