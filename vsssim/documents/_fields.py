@@ -64,6 +64,8 @@ __all__ = [
     "coerce_flags",
     "fold",
     "full_path",
+    "is_remote",
+    "model_error_text",
     "normalise_file_path",
     "normalise_optional_file_path",
     "sdk_type_name",

@@ -525,23 +525,23 @@ class WriterMetadataBuilder:
         if not isinstance(identity, WriterIdentity):
             raise TypeError(f"identity must be a WriterIdentity, not {type(identity).__name__}")
         self._doc = WriterMetadata(identity=identity)
+        # Indexes over the document, kept in step by the methods below (the only writers of
+        # self._doc), so that each call is O(1) however many components the writer declares.
+        self._components: dict[ComponentKey, WmdComponent] = {}
+        self._file_sets: dict[FileSetKey, WmdComponent] = {}
 
     # ---------------------------------------------------------------------------- helpers
     def _find(self, logical_path: str, name: str, name_arg: str) -> WmdComponent:
-        key = (fold(logical_path), fold(name))
-        for comp in self._doc.components:
-            if comp.key == key:
-                return comp
+        comp = self._components.get((fold(logical_path), fold(name)))
+        if comp is not None:
+            return comp
         raise VssObjectNotFoundError(
             f"no component {full_path(logical_path, name)!r} (logical_path={logical_path!r}, "
             f"{name_arg}={name!r}); add it with add_component first"
         )
 
-    def _component_file_sets(self) -> dict[FileSetKey, WmdComponent]:
-        return {desc.key: comp for comp in self._doc.components for desc in comp.all_files}
-
     def _check_new_file_set(self, desc: FileDescriptor) -> None:
-        owner = self._component_file_sets().get(desc.key)
+        owner = self._file_sets.get(desc.key)
         if owner is not None:
             raise VssObjectAlreadyExistsError(
                 f"file set {_file_set_text(desc)} is already declared by component "
@@ -655,7 +655,7 @@ class WriterMetadataBuilder:
             raise VssObjectNotFoundError(
                 "add_alternate_location_mapping needs set_restore_method to be called first"
             )
-        if desc.key not in self._component_file_sets():
+        if desc.key not in self._file_sets:
             raise VssObjectNotFoundError(
                 f"no component file set {_file_set_text(desc)} to map (path, file spec and "
                 "recursive flag must match a declared file set exactly)"
@@ -729,24 +729,24 @@ class WriterMetadataBuilder:
         except ValueError as exc:
             raise VssInvalidArgumentError(f"component_flags={exc}") from None
         key = (fold(path), fold(name))
-        for comp in self._doc.components:
-            if comp.key == key:
-                raise VssObjectAlreadyExistsError(
-                    f"component {full_path(path, name)!r} already exists in this writer "
-                    f"(as {comp.full_path!r}); (logical path, name) must be unique"
-                )
-        self._doc.components.append(
-            WmdComponent(
-                component_type=ctype,
-                logical_path=path,
-                component_name=name,
-                caption=caption_text,
-                icon=icon_bytes,
-                selectable=selectable_flag,
-                selectable_for_restore=restore_flag,
-                component_flags=flags,
+        existing = self._components.get(key)
+        if existing is not None:
+            raise VssObjectAlreadyExistsError(
+                f"component {full_path(path, name)!r} already exists in this writer "
+                f"(as {existing.full_path!r}); (logical path, name) must be unique"
             )
+        comp = WmdComponent(
+            component_type=ctype,
+            logical_path=path,
+            component_name=name,
+            caption=caption_text,
+            icon=icon_bytes,
+            selectable=selectable_flag,
+            selectable_for_restore=restore_flag,
+            component_flags=flags,
         )
+        self._doc.components.append(comp)
+        self._components[key] = comp
 
     def _add_database_file_set(
         self,
@@ -774,6 +774,7 @@ class WriterMetadataBuilder:
             )
         self._check_new_file_set(desc)
         (comp.database_log_files if logs else comp.database_files).append(desc)
+        self._file_sets[desc.key] = comp
 
     def add_database_files(
         self,
@@ -839,6 +840,7 @@ class WriterMetadataBuilder:
             )
         self._check_new_file_set(desc)
         comp.files.append(desc)
+        self._file_sets[desc.key] = comp
 
     def add_component_dependency(
         self,
