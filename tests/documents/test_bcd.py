@@ -199,3 +199,9 @@ def test_snapshot_set_id_is_optional_in_xml() -> None:
     doc.snapshot_set_id = uuid.UUID(int=5)
     assert 'snapshotSetId="{00000000-0000-0000-0000-000000000005}"' in doc.save_as_xml()
     assert BackupComponentsDocument.load_from_xml(doc.save_as_xml()) == doc
+
+
+def test_list_edits_that_break_a_rule_are_caught_at_save(doc: BackupComponentsDocument) -> None:
+    doc.writers.append(doc.writers[0].model_copy(deep=True))
+    with pytest.raises(ValueError, match="listed twice"):
+        doc.save_as_xml()

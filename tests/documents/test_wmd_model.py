@@ -235,3 +235,14 @@ def test_refused_assignment_changes_nothing() -> None:
         comp.component_type = DB
     assert comp.component_type is FG
     assert comp == group("g", "", files())
+
+
+def test_list_edits_that_break_a_rule_are_caught_at_save(identity: WriterIdentity) -> None:
+    doc = WriterMetadata(identity=identity, components=[group("a")])
+    doc.components.append(group("A"))  # appending bypasses pydantic's validation
+    with pytest.raises(ValueError, match="declared twice"):
+        doc.save_as_xml()
+    doc.components.pop()
+    doc.components[0].database_files.append(files())
+    with pytest.raises(ValueError, match="not database files"):
+        doc.save_as_xml()

@@ -413,3 +413,9 @@ def test_lun_roles_are_checked() -> None:
         BackupComponentsDocument.load_from_xml(xml.replace('role="target"', 'role="spare"'))
     with pytest.raises(VssInvalidXmlDocumentError, match="LUN_INFORMATION"):
         BackupComponentsDocument.load_from_xml(xml.replace(' role="target"', ""))
+
+
+def test_str_input_ignores_the_declared_encoding() -> None:
+    # A str is already decoded: the declaration's encoding cannot apply to it.
+    assert parse_xml('<?xml version="1.0" encoding="UTF-16"?><a>é</a>').text == "é"
+    assert parse_xml("\ufeff<a>x</a>").text == "x"

@@ -206,10 +206,13 @@ class BcdComponent(DocumentModel):
     failure: ComponentFailure | None = None
 
     @model_validator(mode="after")
-    def _typed(self) -> Self:
+    def _validate_rules(self) -> Self:
+        self._check_component()
+        return self
+
+    def _check_component(self) -> None:
         if self.component_type is ComponentType.UNDEFINED:
             raise ValueError("component_type must be DATABASE or FILEGROUP")
-        return self
 
     @property
     def full_path(self) -> str:
@@ -298,7 +301,11 @@ class BackupComponentsDocument(DocumentModel):
     os_version: XmlText = ""
 
     @model_validator(mode="after")
-    def _check_document(self) -> Self:
+    def _validate_rules(self) -> Self:
+        self._check_document()
+        return self
+
+    def _check_document(self) -> None:
         instances: set[uuid.UUID] = set()
         keys: set[tuple[uuid.UUID, str, str]] = set()
         for writer in self.writers:
@@ -318,7 +325,6 @@ class BackupComponentsDocument(DocumentModel):
             if snap.snapshot_id in snapshot_ids:
                 raise ValueError(f"snapshot {snap.snapshot_id} is listed twice")
             snapshot_ids.add(snap.snapshot_id)
-        return self
 
     def writer(self, instance_id: uuid.UUID) -> WriterComponents:
         """The entry of one writer instance, or :class:`~vsssim.errors.VssObjectNotFoundError`."""
@@ -412,7 +418,15 @@ class BackupComponentsDocument(DocumentModel):
         return comp
 
     def save_as_xml(self) -> str:
-        """The document as XML (``IVssBackupComponents::SaveAsXML``), vsssim format 1.0."""
+        """The document as XML (``IVssBackupComponents::SaveAsXML``), vsssim format 1.0.
+
+        Raises ``ValueError`` if in-place list edits (which pydantic does not validate) broke
+        a document rule: an invalid document is never written.
+        """
+        for writer in self.writers:
+            for comp in writer.components:
+                comp._check_component()
+        self._check_document()
         return dump_document(self, "BACKUP_COMPONENTS", _BCD_SPEC)
 
     @classmethod

@@ -209,7 +209,11 @@ class WmdComponent(DocumentModel):
     dependencies: list[Dependency] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _check_component(self) -> Self:
+    def _validate_rules(self) -> Self:
+        self._check_component()
+        return self
+
+    def _check_component(self) -> None:
         if self.component_type is ComponentType.UNDEFINED:
             raise ValueError("component_type must be DATABASE or FILEGROUP")
         if self.restore_metadata or self.notify_on_backup_complete:
@@ -237,7 +241,6 @@ class WmdComponent(DocumentModel):
                     "is declared twice"
                 )
             seen.add(dep.key)
-        return self
 
     @property
     def full_path(self) -> str:
@@ -295,7 +298,11 @@ class WriterMetadata(DocumentModel):
     alternate_location_mappings: list[FileDescriptor] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _check_document(self) -> Self:
+    def _validate_rules(self) -> Self:
+        self._check_document()
+        return self
+
+    def _check_document(self) -> None:
         components: dict[ComponentKey, WmdComponent] = {}
         file_sets: dict[FileSetKey, WmdComponent] = {}
         for comp in self.components:
@@ -347,7 +354,6 @@ class WriterMetadata(DocumentModel):
             if mapping.key in mapped:
                 raise ValueError(f"file set {_file_set_text(mapping)} is mapped twice")
             mapped.add(mapping.key)
-        return self
 
     def component(self, logical_path: str | None, component_name: str) -> WmdComponent:
         """The component with that logical path (``None``/``""`` = root) and name.
@@ -369,7 +375,14 @@ class WriterMetadata(DocumentModel):
         return (len(self.include_files), len(self.exclude_files), len(self.components))
 
     def save_as_xml(self) -> str:
-        """The document as XML (``IVssExamineWriterMetadata::SaveAsXML``), vsssim format 1.0."""
+        """The document as XML (``IVssExamineWriterMetadata::SaveAsXML``), vsssim format 1.0.
+
+        Raises ``ValueError`` if in-place list edits (which pydantic does not validate) broke
+        a document rule: an invalid document is never written.
+        """
+        for comp in self.components:
+            comp._check_component()
+        self._check_document()
         return dump_document(self, "WRITER_METADATA", _WMD_SPEC)
 
     @classmethod
