@@ -415,6 +415,7 @@ def _copy_file_set(system: VssSystem, s: _Selected, fd: FileDescriptor,
             writer=s.label, component=s.component.full_path, path=original,
             snapshot_path=snap_path, target=dest_rel.as_posix(), size=len(data),
             sha256=hashlib.sha256(data).hexdigest()))
+        system.clock.sleep(len(data) / system.options.costs.copy_rate)
         system.tracer.emit("requester", "backup medium", EventKind.COPY, "CopyFile",
                            f"{snap_path} ({len(data)} bytes)", size=len(data))
 

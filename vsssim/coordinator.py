@@ -390,7 +390,7 @@ class _WriterSessionView:
         if ss is None:
             raise VssObjectNotFoundError("there is no snapshot set")
         member = ss.member(self._s.coordinator.machine.resolve_volume(volume).name)
-        return member.provider.get_snapshot_properties(member.snapshot_id).snapshot_device_object
+        return member.provider.device_object(member.snapshot_id)
 
     def path_affected(self, path: str) -> bool:
         vol = self._s.coordinator.machine.volume_of_path(path)
@@ -562,6 +562,7 @@ class Coordinator:
         writer = reg.writer
         self.machine.activity(f"before {event.value} -> {reg.label}")
         self._trace(source, reg.label, EventKind.EVENT, event.value)
+        self.clock.sleep(self.options.costs.handler)
         view = _WriterSessionView(session, p) if session is not None else None
         ctx = HandlerContext(event, view, threading.get_ident(),
                              shutting_down=event == _E.BACKUP_SHUTDOWN)
@@ -664,8 +665,10 @@ class Coordinator:
         if not writer_accepts(p.current, event):
             # Forced delivery (failed_writers_get_freeze): the state stays as it was.
             return _Reply(p, outcome, not ok)
-        self._set_state(p, next_writer_state(p.current, event, outcome),
-                        failure if failed else None, event)
+        new_state = next_writer_state(p.current, event, outcome)
+        if event == _E.ABORT and not self.options.abort_resets_state:
+            new_state = p.current  # option: Abort leaves every state as it was
+        self._set_state(p, new_state, failure if failed else None, event)
         return _Reply(p, outcome, not ok)
 
     def _set_state(self, p: Participant, state: WriterState, failure: WriterFailure | None,
@@ -714,6 +717,7 @@ class Coordinator:
         name = provider.provider_name
         self.machine.activity(f"before {name}.{method}")
         self._trace(VSS, name, EventKind.PROVIDER, method, detail)
+        self.clock.sleep(self.options.costs.provider_call)
         fault = self.faults.provider_fault(method, name)
         code: int = hr.S_OK
         result: object = None

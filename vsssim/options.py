@@ -18,7 +18,23 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vsssim import hresult as hr
 
-__all__ = ["VssOptions", "fidelity_markdown"]
+__all__ = ["Costs", "VssOptions", "fidelity_markdown"]
+
+
+class Costs(BaseModel):
+    """How long simulated work takes, in seconds on the system clock.
+
+    Windows gives no numbers; these defaults only make timelines readable and let a backup
+    report a non-zero freeze window and hold time.  Set them all to 0 for a timeless run.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    handler: float = Field(0.002, ge=0, description="each writer event handler")
+    provider_call: float = Field(0.001, ge=0, description="each provider method call")
+    commit: float = Field(0.02, ge=0, description="the system provider's commit, per volume")
+    app_step: float = Field(0.0005, ge=0, description="each application step")
+    copy_rate: float = Field(200e6, gt=0, description="bytes per second a requester copies")
 
 
 class VssOptions(BaseModel):
@@ -168,6 +184,14 @@ class VssOptions(BaseModel):
             "PreRestore; 'reset' shows STABLE."
         ),
     )
+    costs: Costs = Field(
+        default_factory=Costs,
+        description=(
+            "Simulated durations (not a fidelity choice: Windows publishes none): writer handler, "
+            "provider call, commit per volume, application step, copy rate. They make the "
+            "timeline, the freeze windows and the hold time readable."
+        ),
+    )
     honor_if_replace_fails: bool = Field(
         False,
         description=(
@@ -193,6 +217,8 @@ def fidelity_markdown() -> str:
         default = field.get_default(call_default_factory=True)
         if isinstance(default, int) and not isinstance(default, bool) and default > 0xFFFF:
             shown = f"`{hr.name_of(default)}`"
+        elif isinstance(default, BaseModel):
+            shown = ", ".join(f"{k}={v!r}" for k, v in default.model_dump().items())
         else:
             shown = f"`{default!r}`"
         lines.append(f"| `{name}` | {shown} | {field.description} |")

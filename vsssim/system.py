@@ -130,7 +130,16 @@ class _Scheduler:
                 self.system.tracer.emit(app.name, "kernel", EventKind.APP, "WriteWaits",
                                         f"{n} step(s) wait for the release of held writes")
                 continue
-            app.run(self.rng, n)
+            self.run(app, n)
+
+    def run(self, app: Application, steps: int) -> None:
+        cost = self.system.options.costs.app_step
+        for _ in range(steps):
+            if app.suspended:
+                return
+            app.run(self.rng)
+            if cost:
+                self.system.clock.sleep(cost)
 
     def set_holding(self, holding: bool) -> None:
         self.holding = holding
@@ -139,7 +148,7 @@ class _Scheduler:
             for app, n in deferred:
                 self.system.tracer.emit(app.name, "kernel", EventKind.APP, "WriteResumes",
                                         f"{n} held step(s) run after the release")
-                app.run(self.rng, n)
+                self.run(app, n)
 
 
 class VssSystem:
@@ -194,7 +203,9 @@ class VssSystem:
         self.coordinator = Coordinator(clock=self.clock, tracer=self.tracer, ids=self.ids,
                                        options=self.options, machine=self, faults=faults)
         self.scheduler = _Scheduler(self)
-        self.system_provider = SystemProvider(max_snapshots=self.options.max_snapshots_per_volume)
+        self.system_provider = SystemProvider(
+            max_snapshots=self.options.max_snapshots_per_volume,
+            commit_cost=self.options.costs.commit)
         self.providers: list[Provider] = []
         self._register_provider(self.system_provider)
         for entry in saved.get("volumes", []):

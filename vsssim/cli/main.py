@@ -6,6 +6,7 @@ import click
 
 from vsssim import __version__
 from vsssim.cli.demo import demo
+from vsssim.cli.docs import fidelity, state_diagram
 
 __all__ = ["cli", "main"]
 
@@ -17,6 +18,8 @@ def cli() -> None:
 
 
 cli.add_command(demo)
+cli.add_command(state_diagram)
+cli.add_command(fidelity)
 
 
 def main() -> None:

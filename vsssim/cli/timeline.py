@@ -37,12 +37,12 @@ def print_timeline(events: Iterable[TraceEvent], console: Console, *,
     """Print ``events`` as a table: time, from, to, event, detail."""
     hidden = set(skip)
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    table.add_column("time", justify="right", style="dim")
-    table.add_column("from")
-    table.add_column("", justify="center")
-    table.add_column("to")
-    table.add_column("event")
-    table.add_column("detail", overflow="fold")
+    table.add_column("time", justify="right", style="dim", no_wrap=True)
+    table.add_column("from", max_width=20, overflow="ellipsis", no_wrap=True)
+    table.add_column("", justify="center", no_wrap=True)
+    table.add_column("to", max_width=20, overflow="ellipsis", no_wrap=True)
+    table.add_column("event", no_wrap=True)
+    table.add_column("detail", overflow="fold", ratio=1)
     for e in events:
         if e.kind in hidden:
             continue

@@ -87,7 +87,7 @@ class ProviderHost(Protocol):
         """``\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopyN`` with a fresh N."""
         ...
 
-    def volume(self, name: str) -> VolumeInfo:
+    def resolve_volume(self, name: str, *, strict: bool = False) -> VolumeInfo:
         """The volume with that name (any accepted form)."""
         ...
 
@@ -173,6 +173,11 @@ class Provider(ABC):
     @abstractmethod
     def get_snapshot_properties(self, snapshot_id: UUID) -> SnapshotProperties:
         """``GetSnapshotProperties`` (``VSS_E_OBJECT_NOT_FOUND`` if unknown or not completed)."""
+
+    def device_object(self, snapshot_id: UUID) -> str:
+        """The device object name of a copy, available to VSS from ``CommitSnapshots`` on (the
+        requester only sees it once the set is complete; writers get it in PostSnapshot)."""
+        return self.get_snapshot_properties(snapshot_id).snapshot_device_object
 
     @abstractmethod
     def get_snapshot_device(self, snapshot_id: UUID) -> BlockDevice:
@@ -411,6 +416,13 @@ class SnapshotProvider(Provider):
     def get_snapshot_properties(self, snapshot_id: UUID) -> SnapshotProperties:
         with self._lock:
             return self._created(snapshot_id).properties(self.provider_id)
+
+    def device_object(self, snapshot_id: UUID) -> str:
+        with self._lock:
+            rec = self._records.get(snapshot_id)
+            if rec is None or not rec.device_object:
+                raise VssObjectNotFoundError(f"shadow copy {{{snapshot_id}}} is not committed")
+            return rec.device_object
 
     def get_snapshot_device(self, snapshot_id: UUID) -> BlockDevice:
         with self._lock:

@@ -76,9 +76,10 @@ class SystemProvider(SnapshotProvider):
     provider_version_id = UUID("00000001-0000-0000-0007-000000000001")
     class_id = UUID("65ee1dba-8ff4-4a58-ac1c-3470ee2f376a")
 
-    def __init__(self, *, max_snapshots: int = 512) -> None:
+    def __init__(self, *, max_snapshots: int = 512, commit_cost: float = 0.0) -> None:
         super().__init__()
         self.max_snapshots = max_snapshots
+        self.commit_cost = commit_cost
         self._associations: dict[str, DiffAreaAssociation] = {}  # by for-volume GUID path
         self._windows: dict[UUID, ExitStack] = {}
 
@@ -226,6 +227,8 @@ class SystemProvider(SnapshotProvider):
 
     def create_device(self, record: SnapshotRecord) -> BlockDevice:
         store = self.storage(record.volume)
+        if self.commit_cost:
+            self.host.clock.sleep(self.commit_cost)  # simulated duration of the commit
         return store.create_snapshot(
             record.snapshot_id,
             persistent=bool(record.attributes & _A.PERSISTENT),
