@@ -221,7 +221,7 @@ def test_rule_05_call_order(system: VssSystem, make_writer: MakeWriter) -> None:
         bc.gather_writer_metadata()  # not initialized
     bc.initialize_for_backup()
     bc.gather_writer_metadata().result()
-    (iid, wmd), = bc.writer_metadata
+    (iid, _wmd), = bc.writer_metadata
     bc.start_snapshot_set()
     before = bc.state
     with pytest.raises(VssBadStateError) as info:

@@ -149,7 +149,8 @@ def test_abort_never_reaches_a_writer_after_post_snapshot() -> None:
     assert not writer_accepts(W.WAITING_FOR_BACKUP_COMPLETE, WriterEvent.ABORT)
     assert writer_accepts(W.WAITING_FOR_THAW, WriterEvent.ABORT)
     assert writer_accepts(W.FAILED_AT_FREEZE, WriterEvent.ABORT)
-    assert next_writer_state(W.FAILED_AT_FREEZE, WriterEvent.ABORT, Outcome.OK) == W.FAILED_AT_FREEZE
+    kept = next_writer_state(W.FAILED_AT_FREEZE, WriterEvent.ABORT, Outcome.OK)
+    assert kept == W.FAILED_AT_FREEZE
     assert next_writer_state(W.WAITING_FOR_THAW, WriterEvent.ABORT, Outcome.OK) == W.STABLE
 
 
