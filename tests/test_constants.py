@@ -52,7 +52,8 @@ def test_composite_contexts_equal_the_sdk_combinations() -> None:
         V.PERSISTENT | V.CLIENT_ACCESSIBLE | V.NO_AUTO_RELEASE
     ) == 0x0D
     assert c.SnapshotContext.ALL == 0xFFFFFFFF
-    assert c.FileSpecBackupType.ALL_BACKUP_REQUIRED | c.FileSpecBackupType.ALL_SNAPSHOT_REQUIRED == 0xF0F
+    fsbt = c.FileSpecBackupType
+    assert fsbt.ALL_BACKUP_REQUIRED | fsbt.ALL_SNAPSHOT_REQUIRED == 0xF0F
     # The mask the ASR/NTDS examples print for a default file set.
     assert int(c.FileSpecBackupType(3855)) == 0xF0F
 
