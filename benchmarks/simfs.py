@@ -4,13 +4,15 @@
 Target (issue 3): simfs throughput >= 0.2x raw ``os.pwrite`` of the same 100 MiB into an image
 file, measured in the same run, median of 5 repetitions.
 
-Each repetition builds a fresh volume image under ``$TMPDIR``, formats simfs, fills it with the
-100 files (1 MiB each), takes one snapshot, and then times rewriting the 100 files (every block
-of every file is then copied once by the copy-on-write engine: the worst case for an active
-snapshot).  A second timed phase writes 100 *new* files into free space under the same snapshot.
-The raw side writes the same bytes with ``os.pwrite`` into a preallocated image file of the same
-size.  Nothing is ``fsync``'d (the page cache is the medium, as in the engine's reference
-measurements).
+Each repetition builds a fresh volume image under ``$TMPDIR`` and writes it once end to end (a
+used disk: both sides then write into allocated pages of their image), formats simfs, fills it
+with the 100 files (1 MiB each), takes one snapshot, and then times rewriting the 100 files
+(every block of every file is then copied once by the copy-on-write engine: the worst case for
+an active snapshot).  A second timed phase writes 100 *new* files into free space under the same
+snapshot (the engine copies those blocks too: it preserves every written block, where volsnap
+skips blocks the file system had free).  The raw side writes the same bytes with ``os.pwrite``
+into a preallocated image file of the same size.  Nothing is ``fsync``'d (the page cache is the
+medium, as in the engine's reference measurements).
 
 With the copy-on-write engine available (``vsssim.storage.volume`` and
 ``vsssim.storage.shadowstorage``) the volume is a real ``Volume`` with a ``ShadowStorage`` diff
@@ -101,6 +103,11 @@ def _engine_setup(workdir: Path, size: int) -> _Setup | None:
     except ImportError:
         return None
     volume = volume_module.Volume.create(workdir / "volume.img", size)
+    # A used disk, like the raw side's image: every block written once, before any snapshot
+    # (writing into the holes of a fresh sparse image costs the host file system extra).
+    zeros = bytes(8 * MiB)
+    for offset in range(0, size, len(zeros)):
+        volume.write(offset, zeros[: min(len(zeros), size - offset)])
     storage = shadowstorage.ShadowStorage.create(volume, workdir / "diff")
     snapshots: list[Any] = []
 
