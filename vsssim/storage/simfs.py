@@ -217,6 +217,9 @@ class SimFS:
         self._lock = threading.RLock()
         # Open handles per inode: they block remove/rename, like handles without share-delete.
         self._handles: dict[int, int] = {}
+        # A leaf lock for the handle counts: closing a handle (possibly from a garbage
+        # collection in any thread) must never wait for the operation locks.
+        self._handles_lock = threading.Lock()
         if device.size < BLOCK_SIZE:
             raise VssObjectNotFoundError(
                 f"no simfs file system on this device: it holds only {device.size} bytes"
@@ -461,7 +464,8 @@ class SimFS:
                     raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
                 if truncate and node.size:
                     self._truncate(node, 0, self._stamp())
-            self._handles[node.ino] = self._handles.get(node.ino, 0) + 1
+            with self._handles_lock:
+                self._handles[node.ino] = self._handles.get(node.ino, 0) + 1
             ino, generation = node.ino, node.generation
         handle_mode = "rb" if mode in ("b", "br") else mode
         return SimFile(
@@ -506,7 +510,7 @@ class SimFS:
             return self._handle_node(ino, generation).size
 
     def _handle_close(self, ino: int) -> None:
-        with self._lock:
+        with self._handles_lock:
             left = self._handles.get(ino, 0) - 1
             if left > 0:
                 self._handles[ino] = left
