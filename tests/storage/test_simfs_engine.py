@@ -105,13 +105,6 @@ def test_random_operations_with_snapshots_between_them(tmp_path: Path, seed: int
         assert tree(snapshot.fs, root) == expected
 
 
-@pytest.mark.xfail(
-    reason="engine: ShadowStorage._overlay_write calls _alloc.take(0) when every block of a "
-    "write already has an overlay slot (np.concatenate of no arrays); simfs writes one 16 KiB "
-    "block several times per operation",
-    raises=ValueError,
-    strict=False,
-)
 def test_the_recovery_window_lets_a_writer_edit_the_snapshot_only(tmp_path: Path) -> None:
     volume, storage, _ = make_volume(tmp_path)
     fs = volume.fs

@@ -448,36 +448,44 @@ class SimFS:
         if writable and self.readonly:
             raise VssAccessDeniedError(f"simfs: cannot open {path!r} for writing: read-only volume")
         context = self._reading() if must_exist else self._writing(f"open {path!r}")
-        with context:
-            parent, stored, entry = self._locate(names, path)
-            if entry is None:
-                if must_exist:
-                    raise VssFileNotFoundError(f"{path!r}: no such file")
-                node = self._create(parent, names[-1], KIND_FILE, self._stamp())
-                leaf = names[-1]
-            else:
-                if exclusive:
-                    raise VssFileExistsError(f"{path!r} already exists")
-                node = self._store.inode(entry[1])
-                leaf = entry[0]
-                if node.kind == KIND_DIR:
-                    raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
-                if truncate and node.size:
-                    self._truncate(node, 0, self._stamp())
-            with self._handles_lock:
-                self._handles[node.ino] = self._handles.get(node.ino, 0) + 1
-            ino, generation = node.ino, node.generation
-        handle_mode = "rb" if mode in ("b", "br") else mode
-        return SimFile(
-            self,
-            ino,
-            generation,
-            self._parser.join([*stored, leaf]),
-            handle_mode,
-            readable=readable,
-            writable=writable,
-            append=append,
-        )
+        counted = 0
+        try:
+            with context:
+                parent, stored, entry = self._locate(names, path)
+                if entry is None:
+                    if must_exist:
+                        raise VssFileNotFoundError(f"{path!r}: no such file")
+                    node = self._create(parent, names[-1], KIND_FILE, self._stamp())
+                    leaf = names[-1]
+                else:
+                    if exclusive:
+                        raise VssFileExistsError(f"{path!r} already exists")
+                    node = self._store.inode(entry[1])
+                    leaf = entry[0]
+                    if node.kind == KIND_DIR:
+                        raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
+                    if truncate and node.size:
+                        self._truncate(node, 0, self._stamp())
+                # Counted inside the operation, so no other thread can remove the file before
+                # the handle exists; uncounted again below if the operation fails to commit.
+                with self._handles_lock:
+                    self._handles[node.ino] = self._handles.get(node.ino, 0) + 1
+                counted = node.ino
+                generation = node.generation
+            return SimFile(
+                self,
+                counted,
+                generation,
+                self._parser.join([*stored, leaf]),
+                "rb" if mode in ("b", "br") else mode,
+                readable=readable,
+                writable=writable,
+                append=append,
+            )
+        except BaseException:
+            if counted:
+                self._handle_close(counted)
+            raise
 
     def _handle_node(self, ino: int, generation: int) -> Inode:
         store = self._store
