@@ -87,6 +87,9 @@ class BackupResult:
     ``downtime`` is what VSS exists to minimise: per application, the seconds it was suspended
     by its writer (Freeze to Thaw); ``freeze_windows`` the same per writer, and ``hold_time``
     how long the kernel held writes during the commit, all on the system clock.
+    ``writer_metadata_xml`` (file name -> XML) is filled when files are copied.
+    ``live_reads`` counts reads of the live volumes while files were copied: always 0, the copy
+    reads only the shadow copies.
     """
 
     succeeded: bool
@@ -120,7 +123,7 @@ class BackupResult:
             failure = f", {hr.name_of(st.failure)}" if st.failure else ""
             lines.append(f"writer {st.writer_name}: [{int(st.state)}] {st.state.name}{failure}")
         for name, secs in self.downtime.items():
-            lines.append(f"application {name}: suspended {secs:.3f} s (Freeze to Thaw)")
+            lines.append(f"application {name}: suspended {secs:.3f} s (from Freeze until resumed)")
         for name, secs in self.freeze_windows.items():
             lines.append(f"writer {name}: freeze window {secs:.3f} s")
         if self.hold_time is not None:
@@ -285,7 +288,7 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
             bc.set_backup_succeeded(s.instance_id, s.writer_id, s.component.component_type,
                                     s.component.logical_path, s.component.component_name, ok)
         result.components_xml = bc.save_as_xml()
-        if writers_ctx:
+        if writers_ctx and copy_files:
             for n, (instance_id, wmd) in enumerate(bc.writer_metadata):
                 if any(s.instance_id == instance_id for s in selected):
                     result.writer_metadata_xml[f"{n}.xml"] = wmd.save_as_xml()

@@ -211,6 +211,7 @@ class Participant:
 
     reg: WriterRegistration
     metadata: WriterMetadata
+    session_id: UUID | None = None
     state: WriterState | None = None  # None: no event of this session yet
     failure: WriterFailure | None = None
     received: list[WriterEvent] = field(default_factory=list)
@@ -492,7 +493,7 @@ class Coordinator:
             reply = self._invoke(session, participant, _E.IDENTIFY,
                                  partial(_on_identify, builder=builder), source=source)
             if reply.outcome == Outcome.OK:
-                document = builder.get_document()
+                document = builder.finish()
                 if document.restore_method is None or not document.components:
                     self._trace(reg.label, VSS, EventKind.NOTE, "IdentifyIncomplete",
                                 "OnIdentify must call set_restore_method and add at least one "
@@ -534,7 +535,7 @@ class Coordinator:
             p = by_reg[reg]
             if not writer_accepts(p.current, event) and not self._forced(p, event):
                 continue
-            identify = self.faults.identify_during(event.value)
+            identify = self.faults.identify_during(event.value) if self.faults else None
             if identify is not None:
                 self._trace(VSS, VSS, EventKind.FAULT, "IdentifyDuring", identify.describe())
                 self.third_party_identify()
@@ -566,7 +567,7 @@ class Coordinator:
         view = _WriterSessionView(session, p) if session is not None else None
         ctx = HandlerContext(event, view, threading.get_ident(),
                              shutting_down=event == _E.BACKUP_SHUTDOWN)
-        fault = self.faults.writer_fault(event.value, reg.names)
+        fault = self.faults.writer_fault(event.value, reg.names) if self.faults else None
         result: object = None
         answered = True
         writer._vss_ctx = ctx
@@ -682,7 +683,8 @@ class Coordinator:
         self._trace(p.reg.label, p.reg.label, EventKind.STATE, "WriterState",
                     f"{state.name}" + (f" ({hr.name_of(failure.hresult)})" if failure else ""),
                     state=state.name, event=event.value,
-                    failure=failure.hresult if failure else 0)
+                    failure=failure.hresult if failure else 0,
+                    session=str(p.session_id) if p.session_id else None)
 
     # ------------------------------------------------------------------- freeze window
     def _start_freeze_timer(self, session: Session, p: Participant) -> None:
@@ -718,7 +720,7 @@ class Coordinator:
         self.machine.activity(f"before {name}.{method}")
         self._trace(VSS, name, EventKind.PROVIDER, method, detail)
         self.clock.sleep(self.options.costs.provider_call)
-        fault = self.faults.provider_fault(method, name)
+        fault = self.faults.provider_fault(method, name) if self.faults else None
         code: int = hr.S_OK
         result: object = None
         try:
@@ -996,10 +998,10 @@ class Coordinator:
             return
         hold.close()
         ss.hold_released = self.clock.now()
-        self.machine.set_holding(False)
         self._trace("kernel", VSS, EventKind.RELEASE, "ReleaseWrites",
                     f"writes held {ss.hold_released - ss.hold_started:.3f} s",
                     held=ss.hold_released - ss.hold_started)
+        self.machine.set_holding(False)  # held application writes run now, in order
 
     def _abort_creation(self, session: Session, abort: _Abort) -> None:
         ss = session.snapshot_set
@@ -1134,7 +1136,7 @@ class Coordinator:
         return out
 
     def _check_crash(self, session: Session, point: str) -> None:
-        crash = self.faults.requester_crash(point)
+        crash = self.faults.requester_crash(point) if self.faults else None
         if crash is not None:
             self._trace("requester", VSS, EventKind.FAULT, "RequesterCrash", crash.describe())
             session.crashed = True

@@ -176,6 +176,9 @@ class FaultPlan:
         self.faults.append(fault)
         return self
 
+    def __bool__(self) -> bool:
+        return bool(self.faults)
+
     def _fires(self, index: int, fault: Fault) -> bool:
         with self._lock:
             n = self._counts.get(index, 0) + 1

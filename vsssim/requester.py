@@ -323,9 +323,13 @@ class BackupComponents:
         def run() -> Generator[str, None, int]:
             gathered = yield from self._coord.identify(session)
             session.participants = {
-                reg.instance_id: Participant(reg, wmd) for reg, wmd in gathered}
+                reg.instance_id: Participant(reg, wmd, session.session_id)
+                for reg, wmd in gathered}
             session.gathered = True
-            self._metadata = [(reg.instance_id, wmd) for reg, wmd in gathered]
+            # The requester gets its own copies, once: what it does with them cannot change
+            # what VSS knows of the writers.
+            self._metadata = [(reg.instance_id, wmd.model_copy(deep=True))
+                              for reg, wmd in gathered]
             return hr.S_OK
 
         self._gather_async = self._async("GatherWriterMetadata", run())
@@ -334,9 +338,9 @@ class BackupComponents:
     @property
     def writer_metadata(self) -> list[tuple[UUID, WriterMetadata]]:
         """``GetWriterMetadataCount`` / ``GetWriterMetadata(i)``: (instance id, metadata) pairs
-        of the writers that answered Identify (copies)."""
+        of the writers that answered Identify (the requester's own copies)."""
         self._decide(Call.GET_WRITER_METADATA)
-        return [(iid, wmd.model_copy(deep=True)) for iid, wmd in self._metadata or []]
+        return list(self._metadata or [])
 
     def get_writer_metadata_count(self) -> int:
         """``GetWriterMetadataCount``."""

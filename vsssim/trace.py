@@ -14,6 +14,7 @@ Tracing, timelines and invariant checks are observers, not code inside the coord
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -62,7 +63,7 @@ class TraceEvent:
     ``seq`` orders events totally; ``time`` is clock seconds; ``source`` and ``target`` name the
     actors ("requester", "VSS", a writer's name, a provider's name, "kernel", a volume);
     ``name`` is the API name (``"DoSnapshotSet"``, ``"Freeze"``, ``"CommitSnapshots"``);
-    ``detail`` is a short human sentence; ``data`` holds extra typed facts as sorted pairs.
+    ``detail`` is a short human sentence; ``data`` holds extra typed facts as (key, value) pairs.
     """
 
     seq: int
@@ -144,7 +145,7 @@ class Tracer:
                 kind=kind,
                 name=name,
                 detail=detail,
-                data=tuple(sorted(data.items())),
+                data=tuple(data.items()),
             )
             observers = list(self._observers)
         for fn in observers:
@@ -282,7 +283,8 @@ class Trace(Sequence[TraceEvent]):
 
     def since(self, seq: int) -> Trace:
         """Events with a sequence number greater than ``seq``."""
-        return Trace(e for e in self._events if e.seq > seq)
+        events = self._events  # sorted by seq: binary search, not a scan of the whole trace
+        return Trace(events[bisect.bisect_right(events, seq, key=lambda e: e.seq):])
 
     def actors(self) -> list[str]:
         """Every source and target, in order of first appearance."""

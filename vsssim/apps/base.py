@@ -11,6 +11,7 @@ the release: nothing is lost and nothing lands in the snapshot being committed.
 from __future__ import annotations
 
 import random
+import threading
 from abc import ABC, abstractmethod
 
 from vsssim.clock import Clock
@@ -37,6 +38,9 @@ class Application(ABC):
         #: Total seconds spent suspended by its writer (the downtime VSS minimises).
         self.downtime = 0.0
         self._suspended_at: float | None = None
+        # One step at a time: the writer (on the coordinator's thread) and the application's
+        # own thread must never interleave inside a step.
+        self.lock = threading.RLock()
 
     @abstractmethod
     def step(self, rng: random.Random) -> None:
@@ -45,20 +49,23 @@ class Application(ABC):
     def run(self, rng: random.Random, steps: int = 1) -> None:
         """Run ``steps`` steps unless suspended."""
         for _ in range(steps):
-            if self.suspended:
-                return
-            self.step(rng)
-            self.steps_run += 1
+            with self.lock:
+                if self.suspended:
+                    return
+                self.step(rng)
+                self.steps_run += 1
 
     def suspend(self) -> None:
-        """Stop writing (the writer's Freeze)."""
-        if not self.suspended and self.clock is not None:
-            self._suspended_at = self.clock.now()
-        self.suspended = True
+        """Stop writing (the writer's Freeze); waits for a step in progress to end."""
+        with self.lock:
+            if not self.suspended and self.clock is not None:
+                self._suspended_at = self.clock.now()
+            self.suspended = True
 
     def resume(self) -> None:
         """Start writing again (the writer's Thaw or Abort); idempotent."""
-        if self.suspended and self._suspended_at is not None and self.clock is not None:
-            self.downtime += self.clock.now() - self._suspended_at
-        self._suspended_at = None
-        self.suspended = False
+        with self.lock:
+            if self.suspended and self._suspended_at is not None and self.clock is not None:
+                self.downtime += self.clock.now() - self._suspended_at
+            self._suspended_at = None
+            self.suspended = False

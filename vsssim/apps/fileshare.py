@@ -110,8 +110,9 @@ class FileShareWriter(Writer):
         return True
 
     def on_freeze(self) -> bool:
-        self.app.suspend()
-        self.files_at_freeze = self.app.files()
+        with self.app.lock:
+            self.app.suspend()
+            self.files_at_freeze = self.app.files()
         return True
 
     def on_thaw(self) -> bool:

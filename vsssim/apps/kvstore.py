@@ -222,23 +222,26 @@ class KvStoreApp(Application):
 
     def quiesce(self) -> None:
         """Finish the record in flight and checkpoint (what the writer does at Freeze)."""
-        if self._pending is not None:
-            self.step(random.Random(0))
-        self.store.checkpoint()
-        self._since_checkpoint = 0
+        with self.lock:
+            if self._pending is not None:
+                self.step(random.Random(0))
+            self.store.checkpoint()
+            self._since_checkpoint = 0
 
     def stop(self) -> None:
         """Stop the service (restores with STOP_RESTORE_START do this first)."""
-        if self._pending is not None:
-            self.step(random.Random(0))
-        self.running = False
+        with self.lock:
+            if self._pending is not None:
+                self.step(random.Random(0))
+            self.running = False
 
     def start(self) -> None:
         """Start the service again: reopen (and recover) the store from its files."""
-        self.store = KvStore.open(self.store.fs, self.store.directory)
-        self._pending = None
-        self._since_checkpoint = 0
-        self.running = True
+        with self.lock:
+            self.store = KvStore.open(self.store.fs, self.store.directory)
+            self._pending = None
+            self._since_checkpoint = 0
+            self.running = True
 
 
 class KvStoreWriter(Writer):
@@ -294,9 +297,10 @@ class KvStoreWriter(Writer):
         return True
 
     def on_freeze(self) -> bool:
-        self.app.quiesce()
-        self.app.suspend()
-        self.state_at_freeze = self.app.state
+        with self.app.lock:
+            self.app.quiesce()
+            self.app.suspend()
+            self.state_at_freeze = self.app.state
         return True
 
     def on_thaw(self) -> bool:

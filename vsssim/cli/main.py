@@ -25,3 +25,7 @@ cli.add_command(fidelity)
 def main() -> None:
     """Entry point of the ``vsssim`` console script."""
     cli()
+
+
+if __name__ == "__main__":
+    main()

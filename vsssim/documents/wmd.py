@@ -85,6 +85,7 @@ from vsssim.documents._xml import (
     load_document,
 )
 from vsssim.errors import (
+    VssBadStateError,
     VssInvalidArgumentError,
     VssObjectAlreadyExistsError,
     VssObjectNotFoundError,
@@ -542,6 +543,22 @@ class WriterMetadataBuilder:
         # self._doc), so that each call is O(1) however many components the writer declares.
         self._components: dict[ComponentKey, WmdComponent] = {}
         self._file_sets: dict[FileSetKey, WmdComponent] = {}
+        self._finished = False
+
+    def _check_open(self, api: str) -> None:
+        if self._finished:
+            raise VssBadStateError(
+                f"IVssCreateWriterMetadata::{api} is only usable inside OnIdentify; VSS took the "
+                "metadata when the handler returned",
+                state="Identify finished",
+                call=api,
+            )
+
+    def finish(self) -> WriterMetadata:
+        """Hand the document over (VSS does this when ``OnIdentify`` returns): the builder
+        refuses further changes, so the document needs no copy."""
+        self._finished = True
+        return self._doc
 
     # ---------------------------------------------------------------------------- helpers
     def _find(self, logical_path: str, name: str, name_arg: str) -> WmdComponent:
@@ -581,6 +598,7 @@ class WriterMetadataBuilder:
         self, path: str, filespec: str, recursive: bool, alternate_location: str | None = None
     ) -> None:
         """``AddIncludeFiles``: a writer-level file set (the docs barely use it)."""
+        self._check_open("AddIncludeFiles")
         desc = FileDescriptor(
             path=_text_arg("path", path, normalise_file_path),
             filespec=_text_arg("filespec", filespec, check_filespec),
@@ -596,6 +614,7 @@ class WriterMetadataBuilder:
 
     def add_exclude_files(self, path: str, filespec: str, recursive: bool) -> None:
         """``AddExcludeFiles``: files never to back up; exclusions beat component file sets."""
+        self._check_open("AddExcludeFiles")
         desc = FileDescriptor(
             path=_text_arg("path", path, normalise_file_path),
             filespec=_text_arg("filespec", filespec, check_filespec),
@@ -607,6 +626,7 @@ class WriterMetadataBuilder:
         """``IVssCreateWriterMetadataEx::AddExcludeFilesFromSnapshot`` (Vista+): files the
         writer will delete from the shadow copy itself in ``OnPostSnapshot``.
         """
+        self._check_open("AddExcludeFilesFromSnapshot")
         desc = FileDescriptor(
             path=_text_arg("path", path, normalise_file_path),
             filespec=_text_arg("filespec", filespec, check_filespec),
@@ -628,6 +648,7 @@ class WriterMetadataBuilder:
         ``STOP_RESTORE_START`` / ``RESTORE_STOP_START``; ``user_procedure`` is reserved.
         A second call raises ``VssObjectAlreadyExistsError``.
         """
+        self._check_open("SetRestoreMethod")
         method_value = self._enum_arg("method", RestoreMethod, method)
         service_text = _text_arg("service", service, check_xml_text, optional=True)
         procedure = _text_arg("user_procedure", user_procedure, check_xml_text, optional=True)
@@ -658,6 +679,7 @@ class WriterMetadataBuilder:
         Needs ``set_restore_method`` first, and (path, spec, recursive) must name an existing
         component file set exactly; otherwise ``VssObjectNotFoundError``.
         """
+        self._check_open("AddAlternateLocationMapping")
         desc = FileDescriptor(
             path=_text_arg("source_path", source_path, normalise_file_path),
             filespec=_text_arg("source_filespec", source_filespec, check_filespec),
@@ -682,6 +704,7 @@ class WriterMetadataBuilder:
         dependencies (``TIMESTAMPED`` needs ``INCREMENTAL`` or ``DIFFERENTIAL``, ...) are not
         checked here, as they are meanings, not documented failures.
         """
+        self._check_open("SetBackupSchema")
         try:
             self._doc.backup_schema = coerce_flags(BackupSchema, schema)
         except ValueError as exc:
@@ -715,6 +738,7 @@ class WriterMetadataBuilder:
         (logical path, name), compared case-insensitively, raises
         ``VssObjectAlreadyExistsError``.
         """
+        self._check_open("AddComponent")
         ctype = self._enum_arg("component_type", ComponentType, component_type)
         if ctype is ComponentType.UNDEFINED:
             raise _invalid(
@@ -800,6 +824,7 @@ class WriterMetadataBuilder:
         """``AddDatabaseFiles``: data files of a DATABASE component (no recursion, no
         alternate path; may be called several times, e.g. for files on several volumes).
         """
+        self._check_open("AddDatabaseFiles")
         self._add_database_file_set(
             logical_path, database_name, path, filespec, backup_type_mask, False
         )
@@ -813,6 +838,7 @@ class WriterMetadataBuilder:
         backup_type_mask: FileSpecBackupType | int = DEFAULT_BACKUP_TYPE_MASK,
     ) -> None:
         """``AddDatabaseLogFiles``: log files of a DATABASE component (what a LOG backup copies)."""
+        self._check_open("AddDatabaseLogFiles")
         self._add_database_file_set(
             logical_path, database_name, path, filespec, backup_type_mask, True
         )
@@ -830,6 +856,7 @@ class WriterMetadataBuilder:
         """``AddFilesToFileGroup``: a file set of a FILEGROUP component.  ``alternate_location``
         is where to *read* the files during backup (ignored on restore).
         """
+        self._check_open("AddFilesToFileGroup")
         lpath = _text_arg("logical_path", logical_path, check_logical_path, optional=True)
         name = _text_arg("group_name", group_name, check_component_name)
         desc = FileDescriptor(
@@ -869,6 +896,7 @@ class WriterMetadataBuilder:
         A dependency on this writer's own class (not remote) raises ``VssInvalidArgumentError``
         (the docs say to use logical paths within a writer).
         """
+        self._check_open("AddComponentDependency")
         for_path = _text_arg(
             "for_logical_path", for_logical_path, check_logical_path, optional=True
         )
