@@ -11,8 +11,9 @@ with the 100 files (1 MiB each), takes one snapshot, and then times rewriting th
 an active snapshot).  A second timed phase writes 100 *new* files into free space under the same
 snapshot (the engine copies those blocks too: it preserves every written block, where volsnap
 skips blocks the file system had free).  The raw side writes the same bytes with ``os.pwrite``
-into a preallocated image file of the same size.  Nothing is ``fsync``'d (the page cache is the
-medium, as in the engine's reference measurements).
+into a preallocated image file of the same size; with the engine, a third row times the same
+rewrites through ``Volume.write`` alone (no file system), the ceiling for simfs.  Nothing is
+``fsync``'d (the page cache is the medium, as in the engine's reference measurements).
 
 With the copy-on-write engine available (``vsssim.storage.volume`` and
 ``vsssim.storage.shadowstorage``) the volume is a real ``Volume`` with a ``ShadowStorage`` diff
@@ -184,6 +185,30 @@ def _simfs_rep(
         close()
 
 
+def _engine_rep(workdir: Path, size: int, fill: bytes, payload: bytes, files: int) -> float | None:
+    """The engine alone, for reference: the same 1 MiB rewrites through ``Volume.write`` at
+    consecutive offsets under one snapshot (no file system): the ceiling for simfs."""
+    (workdir / "ceiling").mkdir()
+    setup = _engine_setup(workdir / "ceiling", size)
+    if setup is None:
+        return None
+    device, snapshot, close = setup
+    try:
+        base = 64 * MiB
+        for i in range(files):
+            device.write(base + i * len(fill), fill)
+        snapshot()
+        os.sync()
+
+        def write_all() -> None:
+            for i in range(files):
+                device.write(base + i * len(payload), payload)
+
+        return _timed(write_all)
+    finally:
+        close()
+
+
 def run(reps: int, files: int, file_size: int) -> dict[str, Any]:
     """Median-of-``reps`` timings and ratios (see the module docstring)."""
     fill = os.urandom(file_size)
@@ -193,6 +218,7 @@ def run(reps: int, files: int, file_size: int) -> dict[str, Any]:
     raw_times: list[float] = []
     rewrite_times: list[float] = []
     new_times: list[float] = []
+    engine_times: list[float] = []
     engine_used = False
     for _ in range(reps):
         workdir = Path(tempfile.mkdtemp(prefix="simfs-bench-"))
@@ -201,6 +227,9 @@ def run(reps: int, files: int, file_size: int) -> dict[str, Any]:
             rewrite, create, engine_used = _simfs_rep(workdir, image_size, fill, payload, files)
             rewrite_times.append(rewrite)
             new_times.append(create)
+            ceiling = _engine_rep(workdir, image_size, fill, payload, files)
+            if ceiling is not None:
+                engine_times.append(ceiling)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
     raw_med = statistics.median(raw_times)
@@ -219,6 +248,8 @@ def run(reps: int, files: int, file_size: int) -> dict[str, Any]:
         "raw_s": raw_times,
         "rewrite_s": rewrite_times,
         "new_files_s": new_times,
+        "engine_s": engine_times,
+        "engine_ms": statistics.median(engine_times) * 1e3 if engine_times else None,
         "raw_ms": raw_med * 1e3,
         "rewrite_ms": rewrite_med * 1e3,
         "new_files_ms": new_med * 1e3,
@@ -239,8 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     mib = result["files"] * result["file_size"] / MiB
     print(f"setup: {result['setup']}")
     print(f"{result['files']} files x {result['file_size'] / MiB:g} MiB, median of {args.reps}")
+    rows = [("raw os.pwrite", "raw_ms", None)]
+    if result["engine_ms"] is not None:
+        rows.append(("Volume.write (no fs)", "engine_ms", None))
     for label, key, ratio in (
-        ("raw os.pwrite", "raw_ms", None),
+        *rows,
         ("simfs rewrite", "rewrite_ms", "ratio_rewrite"),
         ("simfs new files", "new_files_ms", "ratio_new_files"),
     ):
