@@ -298,7 +298,8 @@ class VssSystem:
         volume = Volume.create(image, size, block_size, name=canonical, clock=self.clock)
         try:
             if format:
-                simfs.format(volume, label=label or canonical.rstrip(":\\"), clock=self.clock)
+                default = canonical.rstrip(":\\")[-32:]  # NTFS labels have at most 32 chars
+                simfs.format(volume, label=label or default, clock=self.clock)
         except BaseException:
             volume.close()
             os.unlink(image)
