@@ -637,8 +637,12 @@ class ShadowStorage:
             pass
 
     def close(self) -> None:
-        """Write a checkpoint and close the files (``vssadmin`` sees it again after
-        :meth:`open`).  Idempotent; snapshot devices of this store stop working."""
+        """Write a checkpoint and close the files (:meth:`open` brings it back).
+
+        Idempotent; snapshot devices of this store stop working.  While the store holds
+        shadow copies (or a revert), the volume refuses writes until it is reopened: a write
+        without its copy-on-write would corrupt them.  An empty store lets the volume go.
+        """
         if self._closed:
             return
         vol = self._vol
@@ -646,11 +650,12 @@ class ShadowStorage:
             if self._closed:
                 return
             try:
-                if not vol.closed:
-                    self._checkpoint()
+                self._checkpoint()
             finally:
                 self._closed = True
                 vol._attach(None)
+                if not self._st.snaps and self._revert_job is None:
+                    vol._set_association(None)
                 vol._set_revert_pending(False)
                 if self._journal is not None:
                     self._journal.close()

@@ -28,7 +28,6 @@ from numpy.typing import NDArray
 
 from vsssim.errors import (
     VssAccessDeniedError,
-    VssBadStateError,
     VssFileExistsError,
     VssObjectNotFoundError,
 )
@@ -168,15 +167,12 @@ class SnapshotDevice:
 
     @roots.setter
     def roots(self, value: list[str] | tuple[str, ...]) -> None:
-        if self._fs is not None:
-            raise VssBadStateError(
-                "the shadow copy's file system is already mounted; set roots before using fs",
-                state="mounted",
-                call="roots",
-            )
         if isinstance(value, str) or not all(isinstance(v, str) for v in value):
             raise TypeError("roots must be a list of str")
-        self._roots = list(value)
+        with self._fs_lock:
+            if list(value) != self._roots:
+                self._roots = list(value)
+                self._fs = None  # the next use of fs mounts with the new roots
 
     @property
     def fs(self) -> SimFS:
