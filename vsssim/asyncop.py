@@ -40,9 +40,11 @@ class Async:
         *,
         mode: AsyncMode = "immediate",
         on_finish: Callable[[int], int] | None = None,
+        cancellable: bool = True,
     ) -> None:
         self.name = name
         self.mode = mode
+        self.cancellable = cancellable
         self.steps: list[str] = []
         self._gen = operation
         self._on_finish = on_finish
@@ -142,6 +144,8 @@ class Async:
         ``VSS_S_ASYNC_CANCELLED`` if already over, or the operation's error if it failed."""
         if self._done.is_set():
             return self._status
+        if not self.cancellable:
+            return hr.VSS_E_BAD_STATE  # a revert cannot be cancelled
         self._cancel_requested = True
         if self.mode == "manual":
             self._advance()
@@ -155,15 +159,18 @@ class Async:
 
     @property
     def succeeded(self) -> bool:
-        """True if the operation finished successfully."""
-        return self._status == hr.VSS_S_ASYNC_FINISHED
+        """True if the operation finished successfully (a success code such as
+        ``VSS_S_SOME_SNAPSHOTS_NOT_IMPORTED`` counts)."""
+        status = self._status
+        return hr.is_success(status) and status not in (hr.VSS_S_ASYNC_PENDING,
+                                                          hr.VSS_S_ASYNC_CANCELLED)
 
     def result(self, timeout: float | None = None) -> None:
         """Wait, then raise the operation's error as a :class:`VssError` if it failed."""
         if self.wait(timeout) != hr.S_OK:
             raise TimeoutError(f"{self.name} is still running")
         status = self._status
-        if status in (hr.VSS_S_ASYNC_FINISHED, hr.VSS_S_ASYNC_CANCELLED):
+        if hr.is_success(status):
             return
         if isinstance(self.error, VssError) and self.error.hresult == status:
             raise self.error

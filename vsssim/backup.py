@@ -334,7 +334,7 @@ def _copy_selected(system: VssSystem, bc: BackupComponents, selected: list[_Sele
     for m in ss.members:
         props = m.provider.get_snapshot_properties(m.snapshot_id)
         devices[m.volume.guid_path] = (m.volume, props.snapshot_device_object,
-                                       m.provider.get_snapshot_device(m.snapshot_id))
+                                       system.shadow_fs(m.snapshot_id))
     live_before = _live_reads(system)
     for s in selected:
         if s.instance_id in failed_writers:
@@ -389,8 +389,7 @@ def _copy_file_set(system: VssSystem, s: _Selected, fd: FileDescriptor,
     vol = system.volume_of_path(source_root)
     if vol is None or vol.guid_path not in devices:
         raise VssObjectNotFoundError(f"{source_root} is not on a volume of the snapshot set")
-    _volume, device_object, device = devices[vol.guid_path]
-    fs = device.fs
+    _volume, device_object, fs = devices[vol.guid_path]
     snap_root = shadow_path(source_root, vol.name if source_root.lower().startswith(
         vol.name.lower()) else vol.guid_path, device_object)
     if not fs.exists(snap_root):

@@ -25,7 +25,7 @@ from collections.abc import Callable, Generator, Iterable
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 from vsssim import hresult as hr
@@ -41,6 +41,8 @@ from vsssim.constants import (
     ApplicationLevel,
     BackupSchema,
     BackupType,
+    ComponentFlags,
+    ProviderType,
     RestoreType,
     SnapshotContext,
     VolumeSnapshotAttributes,
@@ -50,6 +52,7 @@ from vsssim.constants import (
 from vsssim.documents import (
     BackupComponentsDocument,
     BcdComponent,
+    LunInfo,
     WriterIdentity,
     WriterMetadata,
     WriterMetadataBuilder,
@@ -68,6 +71,9 @@ from vsssim.options import VssOptions
 from vsssim.providers.base import GUID_NULL, Provider, VolumeInfo
 from vsssim.trace import EventKind, Tracer
 from vsssim.writer import HandlerContext, Writer, WriterFailure
+
+if TYPE_CHECKING:
+    from vsssim.storage.simfs import SimFS
 
 __all__ = [
     "Coordinator",
@@ -130,6 +136,10 @@ class Machine(Protocol):
     def resolve_volume(self, name: str) -> VolumeInfo: ...
 
     def volume_of_path(self, path: str) -> VolumeInfo | None: ...
+
+    def member_fs(self, member: SetMember) -> SimFS:
+        """The file system of a snapshot set member's copy (also while it is being created)."""
+        ...
 
     def activity(self, point: str) -> None:
         """Applications may do some work now (deterministic scheduling points)."""
@@ -242,6 +252,7 @@ class SetMember:
     snapshot_id: UUID
     volume: VolumeInfo
     provider: Provider
+    target_luns: list[LunInfo] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -392,6 +403,13 @@ class _WriterSessionView:
             raise VssObjectNotFoundError("there is no snapshot set")
         member = ss.member(self._s.coordinator.machine.resolve_volume(volume).name)
         return member.provider.device_object(member.snapshot_id)
+
+    def snapshot_fs(self, volume: str) -> SimFS:
+        ss = self._s.snapshot_set
+        if ss is None:
+            raise VssObjectNotFoundError("there is no snapshot set")
+        member = ss.member(self._s.coordinator.machine.resolve_volume(volume).name)
+        return self._s.coordinator.machine.member_fs(member)
 
     def path_affected(self, path: str) -> bool:
         vol = self._s.coordinator.machine.volume_of_path(path)
@@ -882,11 +900,12 @@ class Coordinator:
                                   lambda w, p: w.on_prepare_snapshot())
             self._check(session)
         # 2. Providers prepare: BeginPrepareSnapshot per volume, EndPrepareSnapshots per provider.
+        context = ss.context | (int(_A.AUTORECOVER) if self._autorecover(session) else 0)
         for m in ss.members:
             if m.snapshot_id not in ss.begun:
                 self._provider_step(m.provider, "BeginPrepareSnapshot",
                                     partial(m.provider.begin_prepare_snapshot, ss.set_id,
-                                            m.snapshot_id, m.volume, ss.context),
+                                            m.snapshot_id, m.volume, context),
                                     detail=m.volume.name)
                 ss.begun.add(m.snapshot_id)
         yield "BeginPrepareSnapshot"
@@ -948,6 +967,38 @@ class Coordinator:
             self._provider_step(prov, "PostFinalCommitSnapshots",
                                 partial(prov.post_final_commit_snapshots, ss.set_id))
         yield "PostFinalCommitSnapshots"
+        # 7. Hardware only: the LUN information of the copies (providers reference §2.2 #18).
+        for m in ss.members:
+            if m.provider.provider_type == ProviderType.HARDWARE:
+                luns = self.call_provider(m.provider, "GetTargetLuns",
+                                          partial(m.provider.get_target_luns, m.snapshot_id),
+                                          detail=m.volume.name)
+                m.target_luns = list(luns) if isinstance(luns, list) else []
+                if not ss.context & _A.TRANSPORTABLE:
+                    self._trace(VSS, m.provider.provider_name, EventKind.NOTE, "AutoImport",
+                                "LocateLuns + FillInLunInfo: the copy's LUNs arrive hidden and "
+                                "read-only on this machine")
+
+    def _autorecover(self, session: Session) -> bool:
+        """VSS marks copies AUTORECOVER when a writer may fix them up in PostSnapshot: a
+        selected component flagged BACKUP_RECOVERY (APP_ROLLBACK_RECOVERY for rollback
+        contexts) or a requester asking ROLLBACK_RECOVERY, unless NO_AUTORECOVERY (§3.12)."""
+        ctx = session.context
+        if ctx & _A.NO_AUTORECOVERY or session.writerless:
+            return False
+        if ctx & _A.ROLLBACK_RECOVERY:
+            return True
+        wanted = ComponentFlags.APP_ROLLBACK_RECOVERY if ctx & _A.PERSISTENT else \
+            ComponentFlags.BACKUP_RECOVERY
+        for p in self.backup_participants(session):
+            entry = next((w for w in session.bcd.writers if w.instance_id == p.reg.instance_id),
+                         None)
+            chosen = {c.key for c in entry.components} if entry else set()
+            for comp in p.metadata.components:
+                if comp.component_flags & wanted and (
+                        not session.component_mode or comp.key in chosen):
+                    return True
+        return False
 
     def _provider_step(self, provider: Provider, method: str, fn: Callable[[], object],
                        *, detail: str = "") -> None:

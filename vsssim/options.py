@@ -184,6 +184,27 @@ class VssOptions(BaseModel):
             "PreRestore; 'reset' shows STABLE."
         ),
     )
+    min_shadow_storage: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "Smallest maximum size (bytes) a shadow storage association accepts (AddDiffArea, "
+            "vssadmin add/resize shadowstorage). None: the MinDiffAreaFileSize rule of current "
+            "Windows, 32 MB for volumes under 500 MB and 320 MB for larger ones (the pages "
+            "disagree: 1 MB, 300 MB and 320 MB all appear, providers reference §4.1)."
+        ),
+    )
+    exposed_delete: Literal["force", "always"] = Field(
+        "force",
+        description=(
+            "Deleting an exposed shadow copy (what bForceDelete's 'extra effort' means is "
+            "undocumented, §3.7). 'force': without force it is refused with VSS_E_VOLUME_IN_USE, "
+            "with force the copy is unexposed, then deleted; 'always': it is unexposed and "
+            "deleted either way. A second ExposeSnapshot of an exposed "
+            "copy is refused with VSS_E_OBJECT_ALREADY_EXISTS (one exposure per copy, since "
+            "UnexposeSnapshot takes only the id)."
+        ),
+    )
     costs: Costs = Field(
         default_factory=Costs,
         description=(

@@ -59,6 +59,7 @@ from vsssim.documents import (
 )
 from vsssim.errors import (
     VssBadStateError,
+    VssError,
     VssInvalidArgumentError,
     VssMaximumNumberOfVolumesReachedError,
     VssObjectAlreadyExistsError,
@@ -81,7 +82,12 @@ CONTEXT_BITS = int(_A.PERSISTENT | _A.CLIENT_ACCESSIBLE | _A.NO_AUTO_RELEASE | _
 # Modifiers a requester may OR into a context (providers reference §3.1).
 CONTEXT_MODIFIERS = int(_A.TRANSPORTABLE | _A.DIFFERENTIAL | _A.PLEX | _A.NO_AUTORECOVERY
                         | _A.NOT_TRANSACTED | _A.ROLLBACK_RECOVERY | _A.TXF_RECOVERY)
-_CONTEXTS = {int(c) for c in SnapshotContext}
+# The predefined contexts, plus NO_AUTO_RELEASE on the non-persistent ones: the third lifetime
+# (non-persistent copies that survive their requester and die at reboot) has no predefined
+# context (providers reference §3.5), so vsssim lets a requester ask for it this way.
+_CONTEXTS = {int(c) for c in SnapshotContext} | {
+    int(SnapshotContext.BACKUP | _A.NO_AUTO_RELEASE),
+    int(SnapshotContext.FILE_SHARE_BACKUP | _A.NO_AUTO_RELEASE)}
 
 
 class BackupComponents:
@@ -103,6 +109,8 @@ class BackupComponents:
         self._status: list[WriterStatus] | None = None
         self._status_async: Async | None = None
         self._pending: Async | None = None
+        self._from_document = False
+        self._gone = False  # the machine restarted under this object
         self._trace("CreateVssBackupComponents")
 
     def __repr__(self) -> str:
@@ -171,7 +179,16 @@ class BackupComponents:
         return g
 
     def _decide(self, call: Call) -> SessionState:
+        if self._gone:
+            raise VssBadStateError(
+                "the machine restarted: this IVssBackupComponents object died with its "
+                "process; create a new one", state="gone", call=call.value)
         return decide(self._state, call, self._guards())
+
+    def _machine_restarted(self) -> None:
+        """The machine rebooted: the object is gone (no BackupShutdown, its copies died)."""
+        self._gone = True
+        self._session.released = True
 
     def _move(self, call: Call, detail: str = "", **data: str | int | None) -> SessionState:
         """Check ``call`` against the table; trace it; return the state it leads to."""
@@ -219,6 +236,11 @@ class BackupComponents:
         nxt = self._move(Call.INITIALIZE_FOR_BACKUP)
         if bcd_xml is not None:
             self._session.bcd = BackupComponentsDocument.load_from_xml(bcd_xml)
+            self._session.context = self._session.bcd.context
+            self._from_document = True
+            self._gather_called = True  # the document replaces discovery: import only
+            self._state = nxt
+            return
         self._session.bcd.originating_machine = self._system.machine_name
         self._session.bcd.os_version = self._system.os_version
         self._state = nxt
@@ -533,7 +555,7 @@ class BackupComponents:
                 provider_id=m.provider.provider_id,
                 attributes=m.provider.get_snapshot_properties(m.snapshot_id).snapshot_attributes,
                 timestamp=m.provider.get_snapshot_properties(m.snapshot_id).creation_timestamp,
-                original_luns=list(m.volume.luns))
+                original_luns=list(m.volume.luns), target_luns=list(m.target_luns))
             for m in ss.members]
         self._system.snapshot_set_created(self._session, ss)
 
@@ -642,8 +664,13 @@ class BackupComponents:
         for props in found:
             try:
                 self._system.delete_snapshot(props.snapshot_id, bool(force_delete))
-            except Exception:
-                self._result("DeleteSnapshots", f"stopped at {{{props.snapshot_id}}}")
+            except VssError as exc:
+                # Not transactional: what was deleted stays deleted; the error says how many
+                # and which copy stopped it (pDeletedSnapshots, pNondeletedSnapshotID).
+                exc.deleted = deleted  # type: ignore[attr-defined]
+                exc.non_deleted_id = props.snapshot_id  # type: ignore[attr-defined]
+                self._result("DeleteSnapshots", f"{deleted} deleted, stopped at "
+                             f"{{{props.snapshot_id}}}: {exc.hresult_name}")
                 raise
             deleted += 1
         self._result("DeleteSnapshots", f"{deleted} deleted")
@@ -690,6 +717,100 @@ class BackupComponents:
             self._coord.tracer.emit("VSS", "requester", EventKind.NOTE, "AbortIgnored",
                                     "nothing in progress")
         self._state = nxt
+
+    # ------------------------------------------------------------- snapshot management
+    def expose_snapshot(self, snapshot_id: UUID, path_from_root: str | None, attributes: int,
+                        expose: str | None) -> str:
+        """``ExposeSnapshot``: make a shadow copy visible as a drive letter or mount folder
+        (``EXPOSED_LOCALLY``, persistent copies only, ``path_from_root`` None) or as a share
+        (``EXPOSED_REMOTELY``); returns the name used."""
+        self._state = self._move(Call.EXPOSE_SNAPSHOT, f"{{{snapshot_id}}} as {expose}")
+        self._visible(snapshot_id)
+        return self._system.expose_snapshot(snapshot_id, path_from_root, attributes, expose)
+
+    def unexpose_snapshot(self, snapshot_id: UUID) -> None:
+        """``IVssBackupComponentsEx2::UnexposeSnapshot``."""
+        self._state = self._move(Call.UNEXPOSE_SNAPSHOT, f"{{{snapshot_id}}}")
+        self._visible(snapshot_id)
+        self._system.unexpose_snapshot(snapshot_id)
+
+    def _visible(self, snapshot_id: UUID) -> SnapshotProperties:
+        props = next((p for p in self._system.all_snapshots()
+                      if p.snapshot_id == snapshot_id and self._in_context(p)), None)
+        if props is None:
+            raise VssObjectNotFoundError(
+                f"no shadow copy {{{snapshot_id}}} in the current context (0x"
+                f"{self._session.context:x}; VSS_CTX_ALL sees every copy)")
+        return props
+
+    def break_snapshot_set(self, snapshot_set_id: UUID) -> list[str]:
+        """``BreakSnapshotSet``: VSS forgets a hardware shadow copy set; its LUNs become
+        ordinary read-only volumes (returned by name).  Software copies: ``VSS_E_PROVIDER_VETO``."""
+        return self.break_snapshot_set_ex(snapshot_set_id, 0)
+
+    def break_snapshot_set_ex(self, snapshot_set_id: UUID, break_flags: int) -> list[str]:
+        """``IVssBackupComponentsEx2::BreakSnapshotSetEx`` (``MAKE_READ_WRITE`` honoured)."""
+        from vsssim.constants import HardwareOptions
+
+        self._state = self._move(Call.BREAK_SNAPSHOT_SET, f"{{{snapshot_set_id}}}")
+        members = [p.snapshot_id for p in self._system.all_snapshots()
+                   if p.snapshot_set_id == snapshot_set_id and self._in_context(p)]
+        if not members:
+            raise VssObjectNotFoundError(f"no shadow copy set {{{snapshot_set_id}}} here")
+        writable = bool(break_flags & HardwareOptions.BREAKEX_FLAG_MAKE_READ_WRITE)
+        return self._system.break_snapshot_set(members, writable)
+
+    def import_snapshots(self) -> Async:
+        """``ImportSnapshots``: bring in the transportable copies of the document given to
+        ``InitializeForBackup``; the async result is ``S_OK``, ``VSS_S_SOME_SNAPSHOTS_NOT_IMPORTED``
+        or ``VSS_E_NO_SNAPSHOTS_IMPORTED``."""
+        nxt = self._move(Call.IMPORT_SNAPSHOTS)
+        if not self._from_document:
+            raise VssBadStateError(
+                "ImportSnapshots needs InitializeForBackup(bcd_xml) with the exporting "
+                "machine's document", state=self._state.value, call="ImportSnapshots")
+        session = self._session
+
+        def run() -> Generator[str, None, int]:
+            done, described, ids = self._system.import_from_document(session.bcd)
+            if not session.bcd.context & _A.NO_AUTO_RELEASE:
+                self._system.remember_auto_release(session, ids)
+            if done == 0:
+                return hr.VSS_E_NO_SNAPSHOTS_IMPORTED
+            return hr.S_OK if done == described else hr.VSS_S_SOME_SNAPSHOTS_NOT_IMPORTED
+            yield ""  # pragma: no cover - makes this a generator
+
+        self._state = nxt
+        return self._async("ImportSnapshots", run())
+
+    def revert_to_snapshot(self, snapshot_id: UUID, force_dismount: bool = False) -> None:
+        """``RevertToSnapshot``: make the volume equal to a persistent shadow copy.
+
+        Windows Server only (``E_NOTIMPL`` on client editions); persistent contexts only
+        (``VSS_E_UNSUPPORTED_CONTEXT``); one revert per volume (``VSS_E_REVERT_IN_PROGRESS``);
+        a volume in use needs ``force_dismount`` (``VSS_E_VOLUME_IN_USE``).  It cannot be
+        cancelled and continues after a reboot; follow it with :meth:`query_revert_status`.
+        With the default immediate async mode it completes before returning.
+        """
+        self._state = self._move(Call.REVERT_TO_SNAPSHOT, f"{{{snapshot_id}}}")
+        volume = self._system.revert_to_snapshot(snapshot_id, bool(force_dismount))
+        if self._mode == "immediate":
+            self._system.finish_revert(volume)
+
+    def query_revert_status(self, volume_name: str) -> Async:
+        """``QueryRevertStatus``: an async that completes with the revert of the volume (never
+        ``VSS_S_ASYNC_CANCELLED``: a revert cannot be cancelled)."""
+        self._state = self._move(Call.QUERY_REVERT_STATUS, volume_name)
+        volume = self._system.resolve_volume(volume_name, strict=True)
+        system = self._system
+
+        def run() -> Generator[str, None, int]:
+            # Small steps, so a lesson (or a test) can stop a revert half-way.
+            while not system.revert_step(volume, 16):
+                yield "revert"
+            return hr.S_OK
+
+        return Async("QueryRevertStatus", run(), mode=self._mode, cancellable=False)
 
     # ------------------------------------------------------------------------ release
     def release(self) -> None:

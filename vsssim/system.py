@@ -24,6 +24,7 @@ import re
 import shutil
 import tempfile
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +40,15 @@ from vsssim.constants import (
     SnapshotContext,
     VolumeSnapshotAttributes,
 )
-from vsssim.coordinator import Coordinator, IdSource, Session, SnapshotSet, _drain
-from vsssim.documents import SnapshotProperties
+from vsssim.coordinator import (
+    Coordinator,
+    IdSource,
+    ProviderFailure,
+    Session,
+    SnapshotSet,
+    _drain,
+)
+from vsssim.documents import LunInfo, SnapshotProperties
 from vsssim.errors import (
     VssBadStateError,
     VssFileExistsError,
@@ -52,8 +60,10 @@ from vsssim.errors import (
     VssStoreCorruptError,
     VssVolumeNotSupportedByProviderError,
     VssVolumeNotSupportedError,
+    error_for,
 )
 from vsssim.faults import FaultPlan, StorageFault
+from vsssim.management import Exposure, SnapshotManagement
 from vsssim.options import VssOptions
 from vsssim.providers.base import GUID_NULL, Provider, VolumeInfo
 from vsssim.providers.system import SystemProvider
@@ -96,15 +106,20 @@ def _canonical_name(name: str) -> str:
 class _VolumeEntry:
     name: str
     guid: UUID
-    volume: Volume
+    volume: Any  # a Volume, or a plain device (a broken hardware shadow copy)
     image: str
+    luns: tuple[LunInfo, ...] = ()
+    kind: str = "volume"  # "volume" (an image with copy-on-write) or "device" (read as is)
+    readonly: bool = False
+    filesystem: str = "NTFS"
 
     @property
     def guid_path(self) -> str:
         return f"\\\\?\\Volume{{{self.guid}}}\\"
 
     def info(self) -> VolumeInfo:
-        return VolumeInfo(self.name, self.guid_path, self.volume)
+        return VolumeInfo(self.name, self.guid_path, self.volume, filesystem=self.filesystem,
+                          luns=self.luns)
 
 
 class _Scheduler:
@@ -151,7 +166,7 @@ class _Scheduler:
                 self.run(app, n)
 
 
-class VssSystem:
+class VssSystem(SnapshotManagement):
     """A simulated machine: volumes, writers, providers, applications and its VSS service.
 
     ``root``: directory of the machine (None: a temporary one, removed by :meth:`close`).
@@ -199,17 +214,22 @@ class VssSystem:
         self._device_counter = int(saved.get("shadow_devices", 0))
         self._volumes: dict[str, _VolumeEntry] = {}
         self._auto_release: dict[UUID, list[UUID]] = {}
+        self._exposures: dict[str, Exposure] = {}
+        self._requesters: weakref.WeakSet[BackupComponents] = weakref.WeakSet()
+        self._shadow_mounts: dict[UUID, Any] = {}
         self._closed = False
         self.coordinator = Coordinator(clock=self.clock, tracer=self.tracer, ids=self.ids,
                                        options=self.options, machine=self, faults=faults)
         self.scheduler = _Scheduler(self)
         self.system_provider = SystemProvider(
             max_snapshots=self.options.max_snapshots_per_volume,
-            commit_cost=self.options.costs.commit)
+            commit_cost=self.options.costs.commit,
+            client_accessible_limit=self.options.client_accessible_limit)
         self.providers: list[Provider] = []
         self._register_provider(self.system_provider)
         for entry in saved.get("volumes", []):
             self._reopen_volume(entry)
+        self._attach_all()
         self._save_machine_file()
         self.tracer.emit("machine", "machine", EventKind.NOTE, "Boot",
                          f"{self.machine_name}: Windows {self.os_version} {self.edition}, boot "
@@ -262,7 +282,9 @@ class VssSystem:
             "clock": self.clock.now(),
             "shadow_devices": self._device_counter,
             "volumes": [
-                {"name": e.name, "guid": str(e.guid), "image": os.path.relpath(e.image, self.root)}
+                {"name": e.name, "guid": str(e.guid), "image": os.path.relpath(e.image, self.root),
+                 "kind": e.kind, "readonly": e.readonly, "filesystem": e.filesystem,
+                 "luns": [lun.model_dump(mode="json") for lun in e.luns]}
                 for e in self._volumes.values()
             ],
         }
@@ -274,17 +296,40 @@ class VssSystem:
         from vsssim.storage.volume import Volume
 
         image = str(self.root / entry["image"])
-        volume = Volume.open(image, name=entry["name"], clock=self.clock)
-        ve = _VolumeEntry(entry["name"], UUID(entry["guid"]), volume, image)
+        luns = tuple(LunInfo.model_validate(x) for x in entry.get("luns", []))
+        if entry.get("kind", "volume") == "device":
+            from vsssim.storage.filedevice import FileDevice
+
+            device: Any = FileDevice(image, readonly=bool(entry.get("readonly")))
+            ve = _VolumeEntry(entry["name"], UUID(entry["guid"]), device, image, luns,
+                              "device", bool(entry.get("readonly")))
+        else:
+            volume = Volume.open(image, name=entry["name"], clock=self.clock)
+            ve = _VolumeEntry(entry["name"], UUID(entry["guid"]), volume, image, luns,
+                              filesystem=entry.get("filesystem", "NTFS"))
         self._volumes[ve.name] = ve
-        self.system_provider.attach_volume(ve.info())
+
+    def _attach_all(self) -> None:
+        """Boot: providers find their shadow copies again; exposures come back."""
+        for ve in self._volumes.values():
+            for provider in self.providers:
+                attach = getattr(provider, "attach_volume", None)
+                if attach is not None:
+                    attach(ve.info())
+        self._restore_exposures()
 
     # ------------------------------------------------------------------------ volumes
     def add_volume(self, name: str = "C:\\", size: int = 64 * MiB, *,
                    block_size: int = 16 * 1024, label: str = "",
-                   format: bool = True) -> Volume:
+                   format: bool = True, san: Any = None, filesystem: str = "NTFS") -> Volume:
         """Add a volume: an image file under ``root`` with a fresh simfs (unless ``format``
-        is False).  ``name`` is a drive letter (``"C:\\\\"``) or a mount folder."""
+        is False).  ``name`` is a drive letter (``"C:\\\\"``) or a mount folder.  With ``san``
+        (a :class:`~vsssim.storage.san.SimulatedSan`) the volume lives on a LUN of that array,
+        so a hardware provider attached to it can shadow-copy it.  ``filesystem`` is what the
+        volume claims to be (``"NTFS"``, ``"FAT32"``, ``"ReFS"``...): VSS rules depend on it
+        (persistent copies and diff areas need NTFS); the files are simfs either way."""
+        if filesystem not in ("NTFS", "FAT32", "exFAT", "ReFS", "FAT"):
+            raise VssInvalidArgumentError(f"filesystem={filesystem!r} is not a known file system")
         from vsssim.storage import simfs
         from vsssim.storage.volume import Volume
 
@@ -295,6 +340,10 @@ class VssSystem:
         images.mkdir(exist_ok=True)
         stem = re.sub(r"[^A-Za-z0-9]+", "_", canonical).strip("_") or "volume"
         image = str(images / f"{stem}.img")
+        luns: tuple[LunInfo, ...] = ()
+        if san is not None:
+            image, lun = san.create_volume_image(f"{self.machine_name}-{stem}", size)
+            luns = (lun,)
         volume = Volume.create(image, size, block_size, name=canonical, clock=self.clock)
         try:
             if format:
@@ -304,7 +353,8 @@ class VssSystem:
             volume.close()
             os.unlink(image)
             raise
-        ve = _VolumeEntry(canonical, self.ids.uuid(), volume, image)
+        ve = _VolumeEntry(canonical, self.ids.uuid(), volume, image, luns,
+                          filesystem=filesystem)
         self._volumes[canonical] = ve
         self._save_machine_file()
         self.tracer.emit("machine", canonical, EventKind.NOTE, "AddVolume",
@@ -315,6 +365,25 @@ class VssSystem:
     def volumes(self) -> dict[str, Volume]:
         """The volumes by name (``"C:\\\\"``)."""
         return {name: e.volume for name, e in self._volumes.items()}
+
+    def volume_names(self) -> list[str]:
+        """Every volume name of the machine."""
+        return list(self._volumes)
+
+    def mount_device(self, device: Any, *, origin: str) -> str:
+        """Add a device (a broken hardware shadow copy's LUN) as a volume with a GUID path."""
+        guid = self.ids.uuid()
+        name = f"\\\\?\\Volume{{{guid}}}\\"
+        ve = _VolumeEntry(name, guid, device, str(getattr(device, "path", "")), (), "device",
+                          bool(device.readonly))
+        self._volumes[name] = ve
+        self._save_machine_file()
+        self.tracer.emit("machine", name, EventKind.NOTE, "MountVolume", origin)
+        return name
+
+    def applications_on(self, volume: VolumeInfo) -> list[Application]:
+        """The applications with files on ``volume`` (they keep it in use)."""
+        return [a for a in self.scheduler.apps if a.uses(volume.device)]
 
     def volume(self, name: str) -> Volume:
         """The volume called ``name`` (drive letter, mount folder or GUID path)."""
@@ -408,6 +477,14 @@ class VssSystem:
         self._device_counter += 1
         return f"\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopy{self._device_counter}"
 
+    def log_event(self, source: str, message: str) -> None:
+        """A provider writes an Application event log entry (the ``VSS_E_PROVIDER_VETO``
+        contract, rule 32); writing it while volumes are frozen is a violation, noted."""
+        self.tracer.emit(source, "event log", EventKind.NOTE, "EventLog", message)
+        if self.scheduler.holding:
+            self.tracer.emit("VSS", source, EventKind.NOTE, "EventLogWhileFrozen",
+                             "providers must not log while the volumes are frozen")
+
     def state_directory(self, provider_id: UUID) -> str:
         """Where a provider keeps its state under the machine's root."""
         path = self.root / "providers" / str(provider_id)
@@ -439,15 +516,15 @@ class VssSystem:
         """The provider for ``volume``: the one named, else hardware, software, system (§1.2)."""
         if provider_id != GUID_NULL:
             provider = self.provider(provider_id)
-            if not provider.is_volume_supported(volume) or not provider.supports_context(context):
+            if not provider.supports(volume, context):
                 raise VssVolumeNotSupportedByProviderError(
                     f"{provider.provider_name} does not support {volume.name} in context "
                     f"0x{context:x}")
             return provider
         order = [ProviderType.HARDWARE, ProviderType.SOFTWARE, ProviderType.SYSTEM]
         for ptype in order:
-            candidates = [p for p in self.providers if p.provider_type == ptype
-                          and p.is_volume_supported(volume) and p.supports_context(context)]
+            candidates = [p for p in self.providers
+                          if p.provider_type == ptype and p.supports(volume, context)]
             if ptype == ProviderType.HARDWARE and self.options.hardware_tiebreak == "name":
                 candidates.sort(key=lambda p: p.provider_name)
             if candidates:
@@ -473,12 +550,6 @@ class VssSystem:
             out.extend(p.query())
         return out
 
-    def _owner(self, snapshot_id: UUID) -> Provider:
-        for p in self.providers:
-            if any(s.snapshot_id == snapshot_id for s in p.query()):
-                return p
-        raise VssObjectNotFoundError(f"no completed shadow copy {{{snapshot_id}}}")
-
     def snapshot_properties(self, snapshot_id: UUID) -> SnapshotProperties:
         """``VSS_SNAPSHOT_PROP`` of a completed shadow copy."""
         return self._owner(snapshot_id).get_snapshot_properties(snapshot_id)
@@ -487,12 +558,48 @@ class VssSystem:
         """The device through which a shadow copy is read (its ``fs`` is the old tree)."""
         return self._owner(snapshot_id).get_snapshot_device(snapshot_id)
 
-    def delete_snapshot(self, snapshot_id: UUID, force: bool = False) -> None:
-        """Delete one completed shadow copy."""
+    def member_fs(self, member: Any) -> Any:
+        """The file system of a copy still being created (writers' PostSnapshot)."""
+        device = member.provider.get_snapshot_device(member.snapshot_id)
+        root = member.provider.device_object(member.snapshot_id) + "\\"
+        if hasattr(device, "roots"):
+            if root not in device.roots:
+                device.roots = [root, *device.roots]
+            return device.fs
+        from vsssim.storage.simfs import SimFS
+
+        return SimFS.mount(device, roots=[root], clock=self.clock)
+
+    def shadow_fs(self, snapshot_id: UUID) -> Any:
+        """The file system of a shadow copy, its paths rooted at the copy's device object
+        (``\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopyN\\...``) as well as
+        volume-relative."""
         provider = self._owner(snapshot_id)
-        self.coordinator.call_provider(provider, "DeleteSnapshots",
-                                       lambda: provider.delete_snapshot(snapshot_id, force),
-                                       detail=f"{{{snapshot_id}}}")
+        device = provider.get_snapshot_device(snapshot_id)
+        root = provider.get_snapshot_properties(snapshot_id).snapshot_device_object + "\\"
+        fs = getattr(device, "fs", None) if hasattr(device, "roots") else None
+        if fs is not None:
+            if root not in device.roots:  # type: ignore[attr-defined]
+                device.roots = [root, *device.roots]  # type: ignore[attr-defined]
+            return device.fs  # type: ignore[attr-defined]
+        cached = self._shadow_mounts.get(snapshot_id)
+        if cached is None:
+            from vsssim.storage.simfs import SimFS
+
+            cached = SimFS.mount(device, roots=[root], clock=self.clock)
+            self._shadow_mounts[snapshot_id] = cached
+        return cached
+
+    def delete_snapshot(self, snapshot_id: UUID, force: bool = False) -> None:
+        """Delete one completed shadow copy (an exposed one only with ``force``)."""
+        provider = self._owner(snapshot_id)
+        self.check_deletable(snapshot_id, force)
+        try:
+            self.coordinator.call_provider(provider, "DeleteSnapshots",
+                                           lambda: provider.delete_snapshot(snapshot_id, force),
+                                           detail=f"{{{snapshot_id}}}")
+        except ProviderFailure as failure:
+            raise error_for(failure.hresult, str(failure)) from None
         self.tracer.emit("VSS", provider.provider_name, EventKind.SNAPSHOT, "ShadowCopyDeleted",
                          f"{{{snapshot_id}}}", snapshot=str(snapshot_id))
 
@@ -500,6 +607,27 @@ class VssSystem:
         """Remember auto-release copies: they die with the requester object (rule 15)."""
         if not ss.context & _A.NO_AUTO_RELEASE:
             self._auto_release[session.session_id] = [m.snapshot_id for m in ss.members]
+
+    def remember_auto_release(self, session: Session, snapshot_ids: list[UUID]) -> None:
+        """Imported auto-release copies die with the importing requester object too."""
+        self._auto_release.setdefault(session.session_id, []).extend(snapshot_ids)
+
+    def revert_step(self, volume: VolumeInfo, max_blocks: int) -> bool:
+        """Advance the revert of ``volume``; True when none is running any more."""
+        for provider in self.providers:
+            if provider.revert_in_progress(volume) is not None:
+                done = provider.revert_step(volume, max_blocks)
+                if done:
+                    for app in self.applications_on(volume):
+                        if not app.running:
+                            app.start()  # the volume is back: restart what was dismounted
+                return done
+        return True
+
+    def finish_revert(self, volume: VolumeInfo) -> None:
+        """Run the revert of ``volume`` to its end."""
+        while not self.revert_step(volume, 4096):
+            pass
 
     def release_auto_release(self, session: Session) -> None:
         """Delete the auto-release copies of a released requester object."""
@@ -590,7 +718,58 @@ class VssSystem:
         if self._closed:
             raise VssBadStateError("the machine is shut down", state="closed",
                                    call="CreateVssBackupComponents")
-        return BackupComponents(self, async_mode=async_mode or self.async_mode)
+        bc = BackupComponents(self, async_mode=async_mode or self.async_mode)
+        self._requesters.add(bc)
+        return bc
+
+    # ------------------------------------------------------------------------- reboot
+    def reboot(self) -> None:
+        """Restart the simulated machine (in-process, like reopening ``root`` in a new one).
+
+        Every process dies: requester objects become unusable (no BackupShutdown is sent),
+        writers come back with new instance ids, applications reopen their files (recovering
+        what they had in flight).  Non-persistent shadow copies are gone, auto-release and
+        no-auto-release alike; persistent copies, their exposures, shadow storage settings and a
+        revert in progress survive (the revert finishes during the boot).
+        """
+        self.tracer.emit("machine", "machine", EventKind.NOTE, "Reboot",
+                         f"{self.machine_name} restarts")
+        self.stop_applications()
+        for bc in list(self._requesters):
+            bc._machine_restarted()
+        self._requesters = weakref.WeakSet()
+        self._auto_release.clear()
+        creating = self.coordinator.creating
+        if creating is not None:
+            self.coordinator.release_creation(creating)
+        for provider in self.providers:
+            closer = getattr(provider, "close", None)
+            if closer is not None:
+                closer()
+            if provider.on_unload(True) is not True:
+                # OnUnload(TRUE) must answer S_OK (rule 30); VSS unloads it anyway.
+                self.tracer.emit("VSS", provider.provider_name, EventKind.NOTE,
+                                 "OnUnloadViolation",
+                                 "OnUnload(force=True) must return True (S_OK)")
+        for ve in self._volumes.values():
+            if hasattr(ve.volume, "flush"):
+                ve.volume.flush()
+        self.boot += 1
+        for provider in self.providers:
+            provider.on_load(self)
+        self._attach_all()
+        for ve in self._volumes.values():
+            fs = getattr(ve.volume, "_fs", None)
+            if fs is not None:
+                fs.refresh()
+        for writer in self.writers:
+            self.restart_writer(writer)
+        for app in self.scheduler.apps:
+            app.restart()
+        self._save_machine_file()
+        self.tracer.emit("machine", "machine", EventKind.NOTE, "Boot",
+                         f"{self.machine_name}: Windows {self.os_version} {self.edition}, boot "
+                         f"{self.boot}", boot=self.boot)
 
     def backup(
         self,

@@ -57,6 +57,7 @@ from vsssim.errors import VssBadStateError, VssInvalidArgumentError
 if TYPE_CHECKING:
     from vsssim.components import WriterComponents
     from vsssim.documents import WriterMetadataBuilder
+    from vsssim.storage.simfs import SimFS
 
 __all__ = ["HandlerContext", "SessionInfo", "Writer", "WriterFailure"]
 
@@ -117,6 +118,8 @@ class SessionInfo(Protocol):
     def volume_names(self) -> list[str]: ...
 
     def snapshot_device_name(self, volume: str) -> str: ...
+
+    def snapshot_fs(self, volume: str) -> SimFS: ...
 
     def path_affected(self, path: str) -> bool: ...
 
@@ -359,6 +362,14 @@ class Writer(ABC):
         if any(ch in path for ch in "*?"):
             raise VssInvalidArgumentError(f"path={path!r}: IsPathAffected takes no wildcards")
         return self._session("IsPathAffected", _BACKUP_EVENTS).path_affected(path)
+
+    def shadow_copy_fs(self, volume: str) -> SimFS:
+        """The file system of ``volume``'s shadow copy, as a writer reaches it by opening paths
+        under the device name.  Only in PostSnapshot; writable only while the copy is being
+        auto-recovered (the context allows it), read-only otherwise.  (vsssim extension.)"""
+        session = self._session("GetSnapshotDeviceName",
+                                frozenset({WriterEvent.POST_SNAPSHOT}))
+        return session.snapshot_fs(volume)
 
     def get_snapshot_device_name(self, volume: str) -> str:
         """``GetSnapshotDeviceName``: the shadow copy device of ``volume``; only in PostSnapshot.

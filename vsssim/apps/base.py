@@ -55,6 +55,28 @@ class Application(ABC):
                 self.step(rng)
                 self.steps_run += 1
 
+    running: bool = True
+
+    def uses(self, device: object) -> bool:
+        """True if the application has files on ``device`` (it keeps the volume in use)."""
+        return False
+
+    def stop(self) -> None:
+        """Stop the application's service (a restore or a forced dismount needs it)."""
+        with self.lock:
+            self.running = False
+
+    def start(self) -> None:
+        """Start the application's service again."""
+        with self.lock:
+            self.running = True
+
+    def restart(self) -> None:
+        """The machine rebooted: whatever was only in memory is gone; start from the files."""
+        self.suspended = False
+        self._suspended_at = None
+        self.start()
+
     def suspend(self) -> None:
         """Stop writing (the writer's Freeze); waits for a step in progress to end."""
         with self.lock:

@@ -62,6 +62,9 @@ class FileShareApp(Application):
         self.saved += 1
         self.fs.write_file(doc, f"{user} revision {self.saved}\n".encode() * rng.randint(1, 40))
 
+    def uses(self, device: object) -> bool:
+        return self.fs.device is device
+
     def files(self) -> dict[str, bytes]:
         """Every document now on the share (scratch files excluded), by path."""
         out = {}
@@ -69,13 +72,6 @@ class FileShareApp(Application):
             out[path] = self.fs.read_file(path)
         return out
 
-    def stop(self) -> None:
-        """Stop the service."""
-        self.running = False
-
-    def start(self) -> None:
-        """Start the service."""
-        self.running = True
 
 
 class FileShareWriter(Writer):

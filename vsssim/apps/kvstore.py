@@ -197,6 +197,9 @@ class KvStoreApp(Application):
         """The committed state (what a crash right now would keep)."""
         return dict(self.store.state)
 
+    def uses(self, device: object) -> bool:
+        return self.store.fs.device is device
+
     def step(self, rng: random.Random) -> None:
         store = self.store
         if not self.running:

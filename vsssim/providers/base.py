@@ -33,7 +33,7 @@ from vsssim.constants import (
     SnapshotState,
     VolumeSnapshotAttributes,
 )
-from vsssim.documents import LunInfo, ProviderProperties, SnapshotProperties
+from vsssim.documents import LunInfo, ProviderProperties, SnapshotDescription, SnapshotProperties
 from vsssim.errors import (
     VssBadStateError,
     VssNotImplementedError,
@@ -95,6 +95,10 @@ class ProviderHost(Protocol):
         """A host directory where the provider may persist its own state."""
         ...
 
+    def log_event(self, source: str, message: str) -> None:
+        """Write an Application event log entry (never while volumes are frozen)."""
+        ...
+
 
 class Provider(ABC):
     """The interface VSS calls.  Identity attributes are ``VSS_PROVIDER_PROP``'s fields."""
@@ -132,6 +136,10 @@ class Provider(ABC):
     def supports_context(self, context: int) -> bool:
         """Whether this provider can create shadow copies in ``context`` (with modifiers)."""
         return True
+
+    def supports(self, volume: VolumeInfo, context: int) -> bool:
+        """Whether this provider can shadow-copy ``volume`` in ``context`` (selection, §1.2)."""
+        return self.is_volume_supported(volume) and self.supports_context(context)
 
     # -- IVssSoftwareSnapshotProvider / IVssProviderCreateSnapshotSet ---------------------------
     @abstractmethod
@@ -203,6 +211,24 @@ class Provider(ABC):
     def revert_in_progress(self, volume: VolumeInfo) -> UUID | None:
         """The shadow copy a revert of ``volume`` is going to, or None."""
         return None
+
+    # -- hardware / transport (IVssHardwareSnapshotProvider) ----------------------------------
+    def get_target_luns(self, snapshot_id: UUID) -> list[LunInfo]:
+        """``GetTargetLuns``: the LUN information of the shadow copy's LUNs (hardware only).
+
+        VSS calls it after ``PostFinalCommitSnapshots``; for a transportable set the result goes
+        into the Backup Components Document with the original LUNs.
+        """
+        return []
+
+    def import_snapshot(self, description: SnapshotDescription, snapshot_set_id: UUID,
+                        snapshots_count: int, context: int) -> bool:
+        """Import one transportable shadow copy described in a BCD (``ImportSnapshots``,
+        through ``LocateLuns`` / ``FillInLunInfo``).  True if its LUNs were found and the copy
+        now exists on this machine with ``VSS_VOLSNAP_ATTR_IMPORTED``; False if not (the
+        requester then gets ``VSS_S_SOME_SNAPSHOTS_NOT_IMPORTED`` or
+        ``VSS_E_NO_SNAPSHOTS_IMPORTED``)."""
+        return False
 
     def break_snapshot(self, snapshot_id: UUID, make_writable: bool) -> BlockDevice:
         """``BreakSnapshotSet`` for one copy: software copies cannot be broken (PROVIDER_VETO)."""
@@ -458,3 +484,22 @@ class SnapshotProvider(Provider):
 
     def record_changed(self, record: SnapshotRecord) -> None:
         """Hook: a completed record changed (persist it)."""
+
+    def adopt_record(self, record: SnapshotRecord) -> None:
+        """Add a completed shadow copy that did not come from this machine's creation sequence
+        (an imported transportable copy).  It must already have its device."""
+        with self._lock:
+            if record.snapshot_id in self._records:
+                raise VssBadStateError(f"shadow copy {{{record.snapshot_id}}} already exists",
+                                       state="CREATED", call="ImportSnapshots")
+            record.state = SnapshotState.CREATED
+            self._records[record.snapshot_id] = record
+        self.record_changed(record)
+
+    def forget_record(self, snapshot_id: UUID) -> SnapshotRecord:
+        """Remove a completed copy from the catalog without destroying its device (a break:
+        VSS forgets the copy, its LUN lives on as an ordinary volume)."""
+        with self._lock:
+            rec = self._created(snapshot_id)
+            del self._records[snapshot_id]
+            return rec

@@ -109,6 +109,16 @@ class MemoryDevice:
         with self._lock:
             yield
 
+    @classmethod
+    def from_bytes(cls, data: Buffer, *, block_size: int = 16 * 1024,
+                   readonly: bool = True) -> MemoryDevice:
+        """A device holding a copy of ``data`` (read-only by default)."""
+        view = memoryview(data).cast("B")
+        device = cls(len(view), block_size=block_size)
+        device._data[:] = view
+        device._readonly = readonly
+        return device
+
     def snapshot_bytes(self) -> bytes:
         """A copy of the whole device (a trivially exact "snapshot", for tests)."""
         with self._lock:
