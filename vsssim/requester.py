@@ -617,6 +617,7 @@ class BackupComponents:
     # -------------------------------------------------------------------- snapshots
     def get_snapshot_properties(self, snapshot_id: UUID) -> SnapshotProperties:
         """``GetSnapshotProperties`` (``VSS_E_OBJECT_NOT_FOUND`` while still being created)."""
+        _check_id(snapshot_id, "snapshot_id")
         self._state = self._move(Call.GET_SNAPSHOT_PROPERTIES, f"{{{snapshot_id}}}")
         return self._system.snapshot_properties(snapshot_id)
 
@@ -650,6 +651,7 @@ class BackupComponents:
         first failure; returns (deleted count, id of the copy that could not be deleted or
         ``GUID_NULL``).  Copies outside the current context are not found (rule 16)."""
         self._state = self._move(Call.DELETE_SNAPSHOTS, f"{{{source_object_id}}}")
+        _check_id(source_object_id, "source_object_id")
         if source_object_type not in (ObjectType.SNAPSHOT, ObjectType.SNAPSHOT_SET):
             raise VssInvalidArgumentError(
                 "source_object_type must be VSS_OBJECT_SNAPSHOT or VSS_OBJECT_SNAPSHOT_SET")
@@ -735,6 +737,7 @@ class BackupComponents:
         self._system.unexpose_snapshot(snapshot_id)
 
     def _visible(self, snapshot_id: UUID) -> SnapshotProperties:
+        _check_id(snapshot_id, "snapshot_id")
         props = next((p for p in self._system.all_snapshots()
                       if p.snapshot_id == snapshot_id and self._in_context(p)), None)
         if props is None:
@@ -827,3 +830,7 @@ class BackupComponents:
         self._system.release_auto_release(self._session)
         self._state = SessionState.RELEASED
 
+
+def _check_id(value: object, name: str) -> None:
+    if not isinstance(value, UUID):
+        raise TypeError(f"{name} must be a uuid.UUID, not {type(value).__name__}")
