@@ -268,6 +268,8 @@ class SnapshotSet:
     begun: set[UUID] = field(default_factory=set)  # snapshot ids that got BeginPrepareSnapshot
     hold_started: float | None = None
     hold_released: float | None = None
+    hold_expired: bool = False
+    hold_thread: int | None = None
     deleted_on_release: bool = False
 
     @property
@@ -789,6 +791,13 @@ class Coordinator:
         """The session currently creating a snapshot set, if any."""
         return self._creating
 
+    def hold_expired(self, snapshot_set_id: UUID) -> bool:
+        """True once the kernel gave up holding the writes of that set (a provider waiting
+        inside ``CommitSnapshots`` should return)."""
+        session = self._creating
+        ss = session.snapshot_set if session is not None else None
+        return bool(ss is not None and ss.set_id == snapshot_set_id and ss.hold_expired)
+
     # -------------------------------------------------------------------- participants
     def backup_participants(self, session: Session) -> list[Participant]:
         """Writers taking part in the backup: in component mode those with an added component
@@ -1029,6 +1038,7 @@ class Coordinator:
             if held is not None:
                 hold.enter_context(held())
         ss.hold_started = self.clock.now()
+        ss.hold_thread = threading.get_ident()
         self.machine.set_holding(True)
         self._trace("kernel", VSS, EventKind.HOLD, "FlushAndHoldWrites",
                     ", ".join(v.name for v in volumes.values()), volumes=len(volumes))
@@ -1037,7 +1047,11 @@ class Coordinator:
         def expired() -> None:
             self._trace("kernel", VSS, EventKind.TIMEOUT, "HoldWritesTimeout",
                         f"writes held longer than {limit:g} s: the kernel cancels the hold")
-            self._release_hold(ss, hold)
+            ss.hold_expired = True
+            if threading.get_ident() == ss.hold_thread:
+                self._release_hold(ss, hold)
+            # Else the clock moved on another thread (a requester polling a background
+            # DoSnapshotSet): the creating thread releases as soon as the provider returns.
             if session.abort_requested is None:
                 session.abort_requested = _Abort(
                     hr.VSS_E_HOLD_WRITES_TIMEOUT, f"flush-and-hold exceeded {limit:g} s")

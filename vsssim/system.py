@@ -477,6 +477,10 @@ class VssSystem(SnapshotManagement):
         self._device_counter += 1
         return f"\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopy{self._device_counter}"
 
+    def hold_expired(self, snapshot_set_id: UUID) -> bool:
+        """True once the kernel gave up holding the writes of that set."""
+        return self.coordinator.hold_expired(snapshot_set_id)
+
     def log_event(self, source: str, message: str) -> None:
         """A provider writes an Application event log entry (the ``VSS_E_PROVIDER_VETO``
         contract, rule 32); writing it while volumes are frozen is a violation, noted."""

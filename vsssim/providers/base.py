@@ -99,6 +99,11 @@ class ProviderHost(Protocol):
         """Write an Application event log entry (never while volumes are frozen)."""
         ...
 
+    def hold_expired(self, snapshot_set_id: UUID) -> bool:
+        """True once the kernel gave up holding the writes of that set (10 s): a provider
+        waiting inside ``CommitSnapshots`` should stop waiting and return."""
+        ...
+
 
 class Provider(ABC):
     """The interface VSS calls.  Identity attributes are ``VSS_PROVIDER_PROP``'s fields."""
