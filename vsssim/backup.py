@@ -20,7 +20,6 @@ A backup directory holds::
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import tempfile
@@ -48,16 +47,16 @@ from vsssim.documents import (
     set_members,
 )
 from vsssim.errors import VssError, VssObjectNotFoundError
+from vsssim.medium import MANIFEST_FORMAT
 from vsssim.trace import EventKind, Trace
 
 if TYPE_CHECKING:
     from vsssim.requester import BackupComponents
     from vsssim.system import VssSystem
 
-__all__ = ["BackedUpFile", "BackupResult", "run_backup", "shadow_path"]
+__all__ = ["BackedUpFile", "BackedUpFileSet", "BackupResult", "run_backup", "shadow_path"]
 
 _A = VolumeSnapshotAttributes
-MANIFEST_FORMAT = 1
 _BACKUP_REQUIRED = {
     BackupType.FULL: FileSpecBackupType.FULL_BACKUP_REQUIRED,
     BackupType.COPY: FileSpecBackupType.FULL_BACKUP_REQUIRED,
@@ -69,15 +68,44 @@ _BACKUP_REQUIRED = {
 
 @dataclass(frozen=True)
 class BackedUpFile:
-    """One file copied from a shadow copy."""
+    """One file copied from a shadow copy.
+
+    ``component`` is the explicitly added component (the BCD entry), ``member`` the component
+    whose file set holds the file (itself or an implicitly included member of its set);
+    ``set_path``/``set_filespec``/``set_recursive`` identify that file set, ``rel`` the file's
+    path below the set's root; ``path`` is its default (original) path, ``target`` where it is
+    in the backup directory.
+    """
 
     writer: str
+    writer_id: str
+    instance_name: str
     component: str
+    member: str
+    set_path: str
+    set_filespec: str
+    set_recursive: bool
+    rel: str
     path: str
     snapshot_path: str
     target: str
     size: int
     sha256: str
+
+
+@dataclass(frozen=True)
+class BackedUpFileSet:
+    """A file set that was backed up, with the directories below its root (a recursive set's
+    empty directories are recreated on restore, rule 28)."""
+
+    writer_id: str
+    instance_name: str
+    component: str
+    member: str
+    path: str
+    filespec: str
+    recursive: bool
+    directories: tuple[str, ...] = ()
 
 
 @dataclass
@@ -102,6 +130,7 @@ class BackupResult:
     components_xml: str = ""
     writer_metadata_xml: dict[str, str] = field(default_factory=dict)
     files: list[BackedUpFile] = field(default_factory=list)
+    file_sets: list[BackedUpFileSet] = field(default_factory=list)
     target_dir: Path | None = None
     freeze_windows: dict[str, float] = field(default_factory=dict)
     downtime: dict[str, float] = field(default_factory=dict)
@@ -349,7 +378,7 @@ def _copy_selected(system: VssSystem, bc: BackupComponents, selected: list[_Sele
                     if not fd.backup_type_mask & _BACKUP_REQUIRED.get(
                             btype, FileSpecBackupType.FULL_BACKUP_REQUIRED):
                         continue
-                    _copy_file_set(system, s, fd, devices, target, result)
+                    _copy_file_set(system, s, member, fd, devices, target, result)
         except VssError as exc:
             result.failed_components.append(s.component.full_path)
             system.tracer.emit("requester", s.label, EventKind.COPY, "CopyFailed",
@@ -383,39 +412,54 @@ def _excluded(system: VssSystem, wmd: WriterMetadata, default_path: str) -> bool
     return False
 
 
-def _copy_file_set(system: VssSystem, s: _Selected, fd: FileDescriptor,
+def _copy_file_set(system: VssSystem, s: _Selected, member: WmdComponent, fd: FileDescriptor,
                    devices: dict[str, Any], target: Path, result: BackupResult) -> None:
     source_root = fd.alternate_location or fd.path  # the alternate path is read at backup
     vol = system.volume_of_path(source_root)
-    if vol is None or vol.guid_path not in devices:
+    default_vol = system.volume_of_path(fd.path)
+    if vol is None or default_vol is None or vol.guid_path not in devices:
         raise VssObjectNotFoundError(f"{source_root} is not on a volume of the snapshot set")
     _volume, device_object, fs = devices[vol.guid_path]
     snap_root = shadow_path(source_root, vol.name if source_root.lower().startswith(
-        vol.name.lower()) else vol.guid_path, device_object)
-    if not fs.exists(snap_root):
-        if "*" in fd.filespec or "?" in fd.filespec:
+        vol.name.lower()) else vol.guid_path, device_object).rstrip("\\")
+    wildcard = "*" in fd.filespec or "?" in fd.filespec
+    if not fs.is_dir(snap_root):
+        if wildcard:
             return  # a wildcard may legitimately match nothing (rule 28)
         raise VssObjectNotFoundError(f"{source_root} does not exist on the shadow copy")
     matches = fs.glob(snap_root, fd.filespec, recursive=fd.recursive)
-    if not matches and not ("*" in fd.filespec or "?" in fd.filespec):
+    if not matches and not wildcard:
         raise VssObjectNotFoundError(
             f"{source_root}\\{fd.filespec} is missing: every named file of a file set must exist "
             "at backup time (rule 28)")
+    directories: list[str] = []
+    if fd.recursive:
+        for dirpath, _dirs, _files in fs.walk(snap_root):
+            sub = dirpath[len(snap_root):].strip("\\")
+            if sub:
+                directories.append(sub)
+    result.file_sets.append(BackedUpFileSet(
+        str(s.writer_id), s.metadata.identity.instance_name, s.component.full_path,
+        member.full_path, fd.path, fd.filespec, fd.recursive, tuple(directories)))
+    set_root = fd.path.rstrip("\\")
     for snap_path in matches:
-        rel = snap_path[len(device_object):].lstrip("\\")
-        default_path = fd.path.rstrip("\\") + "\\" + rel[len(snap_root[len(device_object):]
-                                                             .strip("\\")):].lstrip("\\")
+        rel = snap_path[len(snap_root):].lstrip("\\")  # below the file set's root
+        default_path = set_root + "\\" + rel
         if _excluded(system, s.metadata, default_path):
             continue
         data = fs.read_file(snap_path)
-        original = vol.name + rel
-        dest_rel = Path("files") / _volume_stem(vol.name) / Path(*rel.split("\\"))
+        on_volume = default_path[len(default_vol.name):].lstrip("\\") if default_path.lower(
+        ).startswith(default_vol.name.lower()) else default_path[len(default_vol.guid_path):]
+        dest_rel = Path("files") / _volume_stem(default_vol.name) / Path(*on_volume.split("\\"))
         dest = target / dest_rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(data)
         result.files.append(BackedUpFile(
-            writer=s.label, component=s.component.full_path, path=original,
-            snapshot_path=snap_path, target=dest_rel.as_posix(), size=len(data),
+            writer=s.label, writer_id=str(s.writer_id),
+            instance_name=s.metadata.identity.instance_name, component=s.component.full_path,
+            member=member.full_path, set_path=fd.path, set_filespec=fd.filespec,
+            set_recursive=fd.recursive, rel=rel, path=default_path, snapshot_path=snap_path,
+            target=dest_rel.as_posix(), size=len(data),
             sha256=hashlib.sha256(data).hexdigest()))
         system.clock.sleep(len(data) / system.options.costs.copy_rate)
         system.tracer.emit("requester", "backup medium", EventKind.COPY, "CopyFile",
@@ -432,25 +476,31 @@ def _write_backup_files(system: VssSystem, result: BackupResult,
     writers_dir.mkdir(exist_ok=True)
     for name, xml in result.writer_metadata_xml.items():
         (writers_dir / name).write_text(xml, encoding="utf-8")
-    manifest = {
-        "format": MANIFEST_FORMAT,
-        "machine": system.machine_name,
-        "os_version": system.os_version,
+    from vsssim.medium import Manifest, ManifestComponent, ManifestFile, ManifestFileSet
+
+    manifest = Manifest(
+        format=MANIFEST_FORMAT,
+        machine=system.machine_name,
+        os_version=system.os_version,
         # The requester must keep the backup state itself (reference B3).
-        "backup_type": result.backup_type.name,
-        "select_components": True,
-        "bootable_system_state": False,
-        "context": result.context,
-        "snapshot_set_id": str(result.snapshot_set_id) if result.snapshot_set_id else None,
-        "time": system.clock.datetime().isoformat(),
-        "writers": sorted(result.writer_metadata_xml),
-        "components": [
-            {"writer_id": str(s.writer_id), "writer": s.label,
-             "logical_path": s.component.logical_path, "name": s.component.component_name,
-             "type": s.component.component_type.name,
-             "succeeded": s.component.full_path not in result.failed_components}
+        backup_type=result.backup_type.name,
+        select_components=True,
+        bootable_system_state=False,
+        context=result.context,
+        snapshot_set_id=str(result.snapshot_set_id) if result.snapshot_set_id else None,
+        time=system.clock.datetime().isoformat(),
+        writers=sorted(result.writer_metadata_xml),
+        components=[
+            ManifestComponent(
+                writer_id=str(s.writer_id), writer=s.label,
+                logical_path=s.component.logical_path, name=s.component.component_name,
+                type=s.component.component_type.name,
+                succeeded=s.component.full_path not in result.failed_components)
             for s in selected],
-        "files": [f.__dict__ for f in result.files],
-    }
-    (target / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        files=[ManifestFile(**f.__dict__) for f in result.files],
+        file_sets=[ManifestFileSet(**dict(fs.__dict__, directories=list(fs.directories)))
+                   for fs in result.file_sets],
+    )
+    (target / "manifest.json").write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+
 

@@ -1160,14 +1160,37 @@ class Coordinator:
             lambda w, p: w.on_pre_restore(self._restore_view(session, p, _E.PRE_RESTORE)))
         return hr.S_OK
 
-    def post_restore(self, session: Session, participants: list[Participant]
-                     ) -> Generator[str, None, int]:
-        """``PostRestore`` to the writers told about the restore (a restarted writer is not)."""
-        targets = [p for p in participants if _wants_restore_events(p) and p.reg.subscribed]
+    def post_restore(self, session: Session, participants: list[Participant],
+                     replace_failed: set[UUID] | None = None) -> Generator[str, None, int]:
+        """``PostRestore`` to the writers told about the restore.
+
+        A writer whose process restarted since PreRestore is a different writer: the new
+        instance is not told, VSS reports the writer as lost and the operation fails with
+        ``VSS_E_OBJECT_NOT_FOUND`` (rule 31).  ``VSS_WRE_IF_REPLACE_FAILS`` writers are told
+        only if a replace of theirs failed, when ``VssOptions.honor_if_replace_fails`` is set.
+        """
+        failed = replace_failed or set()
+        targets = []
+        for p in participants:
+            if not _wants_restore_events(p):
+                continue
+            method = p.metadata.restore_method
+            if (self.options.honor_if_replace_fails and method is not None
+                    and method.writer_restore == WriterRestore.IF_REPLACE_FAILS
+                    and p.reg.writer_id not in failed):
+                continue
+            targets.append(p)
+        lost = [p for p in targets if not p.reg.subscribed]
+        for p in lost:
+            self._trace(VSS, p.reg.label, EventKind.NOTE, "WriterLost",
+                        f"instance {{{p.reg.instance_id}}} is gone (its process restarted): it "
+                        "gets no PostRestore")
+            self._set_state(p, WriterState.FAILED_AT_POST_RESTORE,
+                            WriterFailure(hr.VSS_E_WRITER_NOT_RESPONDING), _E.POST_RESTORE)
         yield from self._send(
-            session, _E.POST_RESTORE, targets,
+            session, _E.POST_RESTORE, [p for p in targets if p.reg.subscribed],
             lambda w, p: w.on_post_restore(self._restore_view(session, p, _E.POST_RESTORE)))
-        return hr.S_OK
+        return hr.VSS_E_OBJECT_NOT_FOUND if lost else hr.S_OK
 
     def _restore_view(self, session: Session, p: Participant, event: WriterEvent
                       ) -> WriterComponents:

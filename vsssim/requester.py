@@ -26,7 +26,7 @@ async result), not raised, as on Windows.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from vsssim import hresult as hr
@@ -36,7 +36,9 @@ from vsssim.components import ComponentScope, WriterComponents
 from vsssim.constants import (
     BackupType,
     ComponentType,
+    FileRestoreStatus,
     ObjectType,
+    RestoreType,
     SnapshotContext,
     VolumeSnapshotAttributes,
 )
@@ -110,6 +112,7 @@ class BackupComponents:
         self._status_async: Async | None = None
         self._pending: Async | None = None
         self._from_document = False
+        self._restore_participants: list[Participant] = []
         self._gone = False  # the machine restarted under this object
         self._trace("CreateVssBackupComponents")
 
@@ -243,6 +246,21 @@ class BackupComponents:
             return
         self._session.bcd.originating_machine = self._system.machine_name
         self._session.bcd.os_version = self._system.os_version
+        self._state = nxt
+
+    def initialize_for_restore(self, bcd_xml: str) -> None:
+        """``InitializeForRestore``: the Backup Components Document saved at backup time; the
+        object is now a restore object (backup-only calls are ``VSS_E_BAD_STATE``)."""
+        nxt = self._move(Call.INITIALIZE_FOR_RESTORE)
+        if not isinstance(bcd_xml, (str, bytes)):
+            raise TypeError(f"bcd_xml must be str or bytes, not {type(bcd_xml).__name__}")
+        bcd = BackupComponentsDocument.load_from_xml(bcd_xml)
+        for writer in bcd.writers:  # a fresh restore: nothing selected yet
+            for comp in writer.components:
+                comp.selected_for_restore = False
+        self._session.bcd = bcd
+        self._session.restore = True
+        self._session.context = bcd.context
         self._state = nxt
 
     def set_context(self, context: int) -> None:
@@ -720,6 +738,213 @@ class BackupComponents:
                                     "nothing in progress")
         self._state = nxt
 
+    # ------------------------------------------------------------------------ restore
+    def _restore_component(self, writer_id: UUID, component_type: ComponentType,
+                           logical_path: str | None, component_name: str
+                           ) -> tuple[Participant, Any]:
+        """The BCD entry of an explicitly added component and the running writer it belongs
+        to (``VSS_E_OBJECT_NOT_FOUND`` if either is missing, rule 24)."""
+        _check_id(writer_id, "writer_id")
+        entry, comp = self._session.bcd.find_component(writer_id, component_type, logical_path,
+                                                       component_name)
+        p = next((p for p in self._session.participants.values()
+                  if p.reg.writer_id == writer_id and p.reg.subscribed
+                  and (p.reg.writer.instance_name or "") == (entry.instance_name or "")), None)
+        if p is None:
+            raise VssObjectNotFoundError(
+                f"the writer of {comp.full_path!r} (class {{{writer_id}}}) is not running now: "
+                "its data can only be restored without writer participation")
+        return p, comp
+
+    def set_selected_for_restore(self, writer_id: UUID, component_type: ComponentType,
+                                 logical_path: str | None, component_name: str,
+                                 selected_for_restore: bool) -> None:
+        """``SetSelectedForRestore``: only components explicitly added at backup, of a writer
+        that runs now; any of them, whatever its selectable-for-restore flag (rule 24)."""
+        nxt = self._move(Call.SET_SELECTED_FOR_RESTORE,
+                         f"{logical_path or ''}\\{component_name}".lstrip("\\"))
+        _, comp = self._restore_component(writer_id, component_type, logical_path,
+                                          component_name)
+        comp.selected_for_restore = bool(selected_for_restore)
+        self._state = nxt
+
+    def add_restore_subcomponent(self, writer_id: UUID, component_type: ComponentType,
+                                 logical_path: str | None, component_name: str,
+                                 subcomponent_logical_path: str | None,
+                                 subcomponent_name: str, repair: bool = False) -> None:
+        """``AddRestoreSubcomponent``: restore only named members of a selected component set;
+        the member must be selectable for restore (``VSS_E_OBJECT_NOT_FOUND`` otherwise)."""
+        from vsssim.documents import RestoreSubcomponent, can_add_restore_subcomponent
+
+        nxt = self._move(Call.ADD_RESTORE_SUBCOMPONENT,
+                         f"{subcomponent_logical_path or ''}\\{subcomponent_name}".lstrip("\\"))
+        p, comp = self._restore_component(writer_id, component_type, logical_path,
+                                          component_name)
+        if not comp.selected_for_restore:
+            raise VssBadStateError(
+                f"select {comp.full_path!r} with set_selected_for_restore first",
+                state=self._state.value, call="AddRestoreSubcomponent")
+        wmd = p.metadata
+        try:
+            defining = wmd.component(comp.logical_path, comp.component_name)
+            member = wmd.component(subcomponent_logical_path or "", subcomponent_name)
+        except VssObjectNotFoundError:
+            raise VssObjectNotFoundError(
+                f"no component {subcomponent_name!r} at {subcomponent_logical_path or ''!r} in "
+                f"the writer's metadata") from None
+        verdict = can_add_restore_subcomponent(wmd, defining, member)
+        if not verdict:
+            raise VssObjectNotFoundError(f"AddRestoreSubcomponent refused: {verdict.reason}")
+        key = (member.logical_path.lower(), member.component_name.lower())
+        if any((r.logical_path.lower(), r.component_name.lower()) == key
+               for r in comp.restore_subcomponents):
+            raise VssObjectAlreadyExistsError(f"{member.full_path!r} is already named")
+        comp.restore_subcomponents.append(RestoreSubcomponent(
+            logical_path=member.logical_path, component_name=member.component_name,
+            repair=bool(repair)))
+        self._state = nxt
+
+    def set_restore_options(self, writer_id: UUID, component_type: ComponentType,
+                            logical_path: str | None, component_name: str,
+                            restore_options: str) -> None:
+        """``SetRestoreOptions``: writer-specific options (§8.8 syntax), at most once per
+        component (a second call: ``VSS_E_OBJECT_ALREADY_EXISTS``)."""
+        from vsssim.documents import parse_restore_options
+
+        nxt = self._move(Call.SET_RESTORE_OPTIONS)
+        _, comp = self._restore_component(writer_id, component_type, logical_path,
+                                          component_name)
+        if comp.restore_options:
+            raise VssObjectAlreadyExistsError(
+                f"restore options of {comp.full_path!r} are already set (once per component)")
+        try:
+            parse_restore_options(restore_options)
+        except ValueError as exc:
+            raise VssInvalidArgumentError(f"restore_options: {exc}") from None
+        comp.restore_options = restore_options
+        self._state = nxt
+
+    def set_additional_restores(self, writer_id: UUID, component_type: ComponentType,
+                                logical_path: str | None, component_name: str,
+                                additional_restores: bool) -> None:
+        """``SetAdditionalRestores``: True tells the writer more restores follow (no final
+        recovery yet)."""
+        nxt = self._move(Call.SET_ADDITIONAL_RESTORES)
+        _, comp = self._restore_component(writer_id, component_type, logical_path,
+                                          component_name)
+        comp.additional_restores = bool(additional_restores)
+        self._state = nxt
+
+    def add_new_target(self, writer_id: UUID, component_type: ComponentType,
+                       logical_path: str | None, component_name: str, path: str,
+                       filespec: str, recursive: bool, alternate_location: str) -> None:
+        """``AddNewTarget``: restore a file set of the component to a new directory; the writer
+        must support it (``VSS_BS_WRITER_SUPPORTS_NEW_TARGET``) and the file set must match
+        exactly (``VSS_E_OBJECT_NOT_FOUND``)."""
+        from vsssim.constants import BackupSchema
+        from vsssim.documents import LocationMapping
+
+        nxt = self._move(Call.ADD_NEW_TARGET, f"{path}\\{filespec} -> {alternate_location}")
+        p, comp = self._restore_component(writer_id, component_type, logical_path,
+                                          component_name)
+        if not p.metadata.backup_schema & BackupSchema.WRITER_SUPPORTS_NEW_TARGET:
+            raise VssObjectNotFoundError(
+                f"{p.reg.label} does not support new targets (VSS_BS_WRITER_SUPPORTS_NEW_TARGET)")
+        self._check_file_set(p, comp, path, filespec, recursive)
+        _check_windows_path(alternate_location, "alternate_location")
+        comp.new_targets.append(LocationMapping(path=path, filespec=filespec,
+                                                recursive=bool(recursive),
+                                                destination=alternate_location))
+        self._state = nxt
+
+    def _check_file_set(self, p: Participant, comp: Any, path: str, filespec: str,
+                        recursive: bool) -> Any:
+        from vsssim.documents import set_members
+
+        wmd = p.metadata
+        defining = wmd.component(comp.logical_path, comp.component_name)
+        key = (path.rstrip("\\").lower(), filespec.lower(), bool(recursive))
+        for member in set_members(wmd, defining):
+            for fd in member.all_files:
+                if (fd.path.rstrip("\\").lower(), fd.filespec.lower(), fd.recursive) == key:
+                    return fd
+        raise VssObjectNotFoundError(
+            f"no file set ({path}, {filespec}, recursive={recursive}) in {comp.full_path!r} "
+            "(the path, spec and recursion must match exactly)")
+
+    def set_restore_state(self, restore_type: RestoreType) -> None:
+        """``SetRestoreState``: the restore type (default UNDEFINED, treated as BY_COPY)."""
+        nxt = self._move(Call.SET_RESTORE_STATE, f"{RestoreType(restore_type).name}")
+        self._session.bcd.restore_type = RestoreType(restore_type)
+        self._state = nxt
+
+    def pre_restore(self) -> Async:
+        """``PreRestore``: the PreRestore event to the running writers with a selected
+        component (``VSS_WRE_NEVER`` writers are not told)."""
+        nxt = self._move(Call.PRE_RESTORE)
+        self._session.invalidate_views()
+        self._state = nxt
+        session = self._session
+        self._restore_participants = self._coord.restore_participants(session)
+        return self._async("PreRestore",
+                           self._coord.pre_restore(session, self._restore_participants))
+
+    def set_file_restore_status(self, writer_id: UUID, component_type: ComponentType,
+                                logical_path: str | None, component_name: str,
+                                status: FileRestoreStatus) -> None:
+        """``SetFileRestoreStatus``: between PreRestore and PostRestore, for every selected
+        component: ALL, NONE (nothing written) or FAILED (some files written: corrupt)."""
+        nxt = self._move(Call.SET_FILE_RESTORE_STATUS, FileRestoreStatus(status).name)
+        _, comp = self._session.bcd.find_component(writer_id, component_type, logical_path,
+                                                   component_name)
+        comp.file_restore_status = FileRestoreStatus(status)
+        self._state = nxt
+
+    def add_alternative_location_mapping(self, writer_id: UUID, component_type: ComponentType,
+                                         logical_path: str | None, component_name: str,
+                                         path: str, filespec: str, recursive: bool,
+                                         destination: str) -> None:
+        """``AddAlternativeLocationMapping``: record that a file set really went to its
+        alternate location (only for file sets the writer gave a mapping)."""
+        from vsssim.documents import LocationMapping
+
+        nxt = self._move(Call.ADD_ALTERNATIVE_LOCATION_MAPPING, f"{path} -> {destination}")
+        p, comp = self._restore_component(writer_id, component_type, logical_path,
+                                          component_name)
+        self._check_file_set(p, comp, path, filespec, recursive)
+        key = (path.rstrip("\\").lower(), filespec.lower(), bool(recursive))
+        if not any((m.path.rstrip("\\").lower(), m.filespec.lower(), m.recursive) == key
+                   for m in p.metadata.alternate_location_mappings):
+            raise VssObjectNotFoundError(
+                f"the writer defines no alternate location mapping for ({path}, {filespec})")
+        _check_windows_path(destination, "destination")
+        comp.alternate_location_mappings.append(LocationMapping(
+            path=path, filespec=filespec, recursive=bool(recursive), destination=destination))
+        self._state = nxt
+
+    def set_ranges_file_path(self, writer_id: UUID, component_type: ComponentType,
+                             logical_path: str | None, component_name: str,
+                             partial_file: int, ranges_file: str) -> None:
+        """``SetRangesFilePath``: where the ranges file of a partial file was restored."""
+        nxt = self._move(Call.SET_RANGES_FILE_PATH)
+        _, comp = self._session.bcd.find_component(writer_id, component_type, logical_path,
+                                                   component_name)
+        if not 0 <= partial_file < len(comp.partial_files):
+            raise VssObjectNotFoundError(f"no partial file #{partial_file}")
+        comp.partial_files[partial_file].ranges_file_restore_path = ranges_file
+        self._state = nxt
+
+    def post_restore(self, *, replace_failed: set[UUID] | None = None) -> Async:
+        """``PostRestore``: the PostRestore event (writers read the file restore status).
+
+        ``replace_failed`` (vsssim extension) names writer classes whose replace failed, for
+        ``VSS_WRE_IF_REPLACE_FAILS`` writers when that option is honoured."""
+        nxt = self._move(Call.POST_RESTORE)
+        self._session.invalidate_views()
+        self._state = nxt
+        return self._async("PostRestore", self._coord.post_restore(
+            self._session, self._restore_participants, replace_failed))
+
     # ------------------------------------------------------------- snapshot management
     def expose_snapshot(self, snapshot_id: UUID, path_from_root: str | None, attributes: int,
                         expose: str | None) -> str:
@@ -834,3 +1059,15 @@ class BackupComponents:
 def _check_id(value: object, name: str) -> None:
     if not isinstance(value, UUID):
         raise TypeError(f"{name} must be a uuid.UUID, not {type(value).__name__}")
+
+
+def _check_windows_path(path: str, name: str) -> None:
+    """A destination given to VSS: an absolute Windows path without ``..`` components."""
+    if not isinstance(path, str):
+        raise TypeError(f"{name} must be a str, not {type(path).__name__}")
+    import re
+
+    if not re.match(r"^[A-Za-z]:\\|^\\\\\?\\Volume\{", path):
+        raise VssInvalidArgumentError(f"{name}={path!r} must be an absolute path on a volume")
+    if any(part in ("..", ".") for part in path.replace("/", "\\").split("\\")):
+        raise VssInvalidArgumentError(f"{name}={path!r} must not contain '.' or '..'")

@@ -73,6 +73,7 @@ from vsssim.writer import Writer
 
 if TYPE_CHECKING:
     from vsssim.backup import BackupResult
+    from vsssim.restore import RestoreResult
     from vsssim.storage.volume import Volume
 
 __all__ = ["OS_VERSIONS", "VssSystem"]
@@ -217,6 +218,9 @@ class VssSystem(SnapshotManagement):
         self._exposures: dict[str, Exposure] = {}
         self._requesters: weakref.WeakSet[BackupComponents] = weakref.WeakSet()
         self._shadow_mounts: dict[UUID, Any] = {}
+        #: MoveFileEx(..., MOVEFILE_DELAY_UNTIL_REBOOT) operations: (staged file, destination).
+        self.pending_renames: list[tuple[str, str]] = [
+            (str(a), str(b)) for a, b in saved.get("pending_renames", [])]
         self._closed = False
         self.coordinator = Coordinator(clock=self.clock, tracer=self.tracer, ids=self.ids,
                                        options=self.options, machine=self, faults=faults)
@@ -281,6 +285,7 @@ class VssSystem(SnapshotManagement):
             "boot": self.boot,
             "clock": self.clock.now(),
             "shadow_devices": self._device_counter,
+            "pending_renames": [list(r) for r in self.pending_renames],
             "volumes": [
                 {"name": e.name, "guid": str(e.guid), "image": os.path.relpath(e.image, self.root),
                  "kind": e.kind, "readonly": e.readonly, "filesystem": e.filesystem,
@@ -308,6 +313,28 @@ class VssSystem(SnapshotManagement):
             ve = _VolumeEntry(entry["name"], UUID(entry["guid"]), volume, image, luns,
                               filesystem=entry.get("filesystem", "NTFS"))
         self._volumes[ve.name] = ve
+
+    def schedule_rename_at_reboot(self, staged: str, destination: str) -> None:
+        """``MoveFileEx(staged, destination, MOVEFILE_DELAY_UNTIL_REBOOT |
+        MOVEFILE_REPLACE_EXISTING)``: done by the next boot, before any application starts."""
+        self.pending_renames.append((staged, destination))
+        self._save_machine_file()
+
+    def _apply_pending_renames(self) -> None:
+        for staged, destination in self.pending_renames:
+            vol = self.volume_of_path(destination)
+            fs = getattr(vol.device, "fs", None) if vol is not None else None
+            if fs is None or not fs.exists(staged):
+                self.tracer.emit("machine", "machine", EventKind.NOTE, "PendingRenameFailed",
+                                 f"{staged} -> {destination}")
+                continue
+            parent = destination.rsplit("\\", 1)[0]
+            if parent and not fs.exists(parent):
+                fs.makedirs(parent, exist_ok=True)
+            fs.rename(staged, destination, replace=True)
+            self.tracer.emit("machine", vol.name if vol else "?", EventKind.NOTE,
+                             "PendingRename", f"{staged} -> {destination} (at boot)")
+        self.pending_renames = []
 
     def _attach_all(self) -> None:
         """Boot: providers find their shadow copies again; exposures come back."""
@@ -759,6 +786,7 @@ class VssSystem(SnapshotManagement):
             if hasattr(ve.volume, "flush"):
                 ve.volume.flush()
         self.boot += 1
+        self._apply_pending_renames()
         for provider in self.providers:
             provider.on_load(self)
         self._attach_all()
@@ -800,6 +828,33 @@ class VssSystem(SnapshotManagement):
         return run_backup(self, volumes=volumes, backup_type=backup_type, target_dir=target_dir,
                           context=context, components=components,
                           exclude_writers=exclude_writers, copy_files=copy_files)
+
+    def restore(
+        self,
+        source: BackupResult | str | os.PathLike[str],
+        *,
+        components: Iterable[str] | None = None,
+        subcomponents: dict[str, list[str]] | None = None,
+        new_targets: dict[str, str] | None = None,
+        restore_options: dict[str, str] | None = None,
+        additional_restores: bool = False,
+        custom: Any = None,
+    ) -> RestoreResult:
+        """One call for the canonical restore of what :meth:`backup` wrote (reference R0..R9).
+
+        ``source`` is a :class:`BackupResult` or a backup directory.  ``components`` limits the
+        restore (``"Writer Name"``, ``"Component"`` or ``"Writer Name:Component"``);
+        ``subcomponents`` names members to restore alone (``{"Set": ["Set\\\\Member"]}``);
+        ``new_targets`` sends a file set (its path) to a new directory (writers with
+        ``VSS_BS_WRITER_SUPPORTS_NEW_TARGET``); ``custom`` is the procedure for writers with the
+        ``CUSTOM`` restore method.  Files go where the writers' restore methods and targets
+        say; nothing is written outside those places.  See :class:`vsssim.restore.RestoreResult`.
+        """
+        from vsssim.restore import run_restore
+
+        return run_restore(self, source, components=components, subcomponents=subcomponents,
+                           new_targets=new_targets, restore_options=restore_options,
+                           additional_restores=additional_restores, custom=custom)
 
     # ---------------------------------------------------------------------- misc
     def events(self) -> Iterator[str]:

@@ -61,6 +61,11 @@ class Application(ABC):
         """True if the application has files on ``device`` (it keeps the volume in use)."""
         return False
 
+    def locked_files(self) -> list[str]:
+        """Files the running application holds open exclusively (a restore cannot replace
+        them until the application stops)."""
+        return []
+
     def stop(self) -> None:
         """Stop the application's service (a restore or a forced dismount needs it)."""
         with self.lock:

@@ -200,6 +200,10 @@ class KvStoreApp(Application):
     def uses(self, device: object) -> bool:
         return self.store.fs.device is device
 
+    def locked_files(self) -> list[str]:
+        # A database keeps its files open exclusively while it runs.
+        return [self.store.data_path, self.store.log_path] if self.running else []
+
     def step(self, rng: random.Random) -> None:
         store = self.store
         if not self.running:
@@ -292,6 +296,8 @@ class KvStoreWriter(Writer):
         if self.alternate_location:
             metadata.add_alternate_location_mapping(store.directory, "data.kv", False,
                                                     self.alternate_location)
+            metadata.add_alternate_location_mapping(f"{store.directory}\\log", "*.log", False,
+                                                    f"{self.alternate_location}\\log")
         metadata.set_backup_schema(BackupSchema.COPY | BackupSchema.TIMESTAMPED
                                    | BackupSchema.INCREMENTAL)
         return True
@@ -326,12 +332,14 @@ class KvStoreWriter(Writer):
         return True
 
     def on_pre_restore(self, components: WriterComponents) -> bool:
-        if self.app.running and self.restore_method not in (
-                RestoreMethod.STOP_RESTORE_START, RestoreMethod.RESTORE_STOP_START):
-            self.app.stop()  # close the files so they can be replaced
+        # With STOP_RESTORE_START the requester stops the service; otherwise the writer closes
+        # the store's files itself so that they can be replaced.
+        if self.app.running and self.restore_method != RestoreMethod.STOP_RESTORE_START:
+            self.app.stop()
         return True
 
     def on_post_restore(self, components: WriterComponents) -> bool:
+        # With RESTORE_STOP_START the requester restarts the service after PostRestore.
         if not self.app.running and self.restore_method not in (
                 RestoreMethod.STOP_RESTORE_START, RestoreMethod.RESTORE_STOP_START):
             self.app.start()

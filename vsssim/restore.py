@@ -1,0 +1,582 @@
+"""The canonical restore of ``VssSystem.restore``: the documented sequence around the file copy.
+
+The sequence is the one of the reference (R0..R9): ``InitializeForRestore`` with the saved Backup
+Components Document, ``GatherWriterMetadata`` (still needed, rule 33), selection of the components
+explicitly added at backup whose writers run now (``SetSelectedForRestore``, subcomponents,
+options, new targets), ``PreRestore``, re-reading the components (writers may have set restore
+targets or directed targets), the file copy, ``SetFileRestoreStatus`` per component,
+``PostRestore``, writer status, release.
+
+Where each file set goes follows the writer's restore method (from the *stored* metadata), the
+restore target the writer set in PreRestore, its alternate location mappings, the requester's new
+targets and the writer's directed targets (reference §8.7):
+
+======================================  ==========================================================
+``RESTORE_IF_NOT_THERE``                only if none of the set's files exists (else the mapping,
+                                        and only if nothing exists there either)
+``RESTORE_IF_CAN_REPLACE``              only if every existing file can be replaced (not held by a
+                                        running application), else the mapping if there is one
+``STOP_RESTORE_START``                  stop the service, restore, start it, then PostRestore
+``RESTORE_STOP_START``                  restore, PostRestore, then stop and start the service
+``RESTORE_TO_ALTERNATE_LOCATION``       always the alternate location mapping (none: writer error)
+``RESTORE_AT_REBOOT``                   staged now, moved into place at the next ``reboot()``
+``RESTORE_AT_REBOOT_IF_CANNOT_REPLACE`` now if all can be replaced, else everything at reboot
+``CUSTOM``                              the caller's procedure (``custom=``); none: not restored
+======================================  ==========================================================
+
+Safety: every destination is computed and checked before anything is written: an absolute path on
+a volume of this machine, below the root of its file set (or of the mapping, new target or
+directed target), with names the file system accepts (no ``..``, no reserved device names, no
+drive switches).  Every file is read back from the medium and checked against the manifest's
+hash first.  A component whose files cannot all be written ends ``FAILED`` (some written) or
+``NONE`` (nothing written), and the result says which and why.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from vsssim.constants import (
+    FileRestoreStatus,
+    RestoreMethod,
+    RestoreTarget,
+    WriterState,
+)
+from vsssim.documents import (
+    BcdComponent,
+    RestoreSubcomponent,
+    WmdComponent,
+    WriterMetadata,
+    WriterStatus,
+    restore_set,
+)
+from vsssim.errors import (
+    VssAccessDeniedError,
+    VssError,
+    VssInsufficientStorageError,
+    VssInvalidArgumentError,
+    VssObjectNotFoundError,
+)
+from vsssim.medium import BackupMedium, ManifestFile
+from vsssim.trace import EventKind, Trace
+
+if TYPE_CHECKING:
+    from vsssim.backup import BackupResult
+    from vsssim.requester import BackupComponents
+    from vsssim.system import VssSystem
+
+__all__ = ["ComponentRestore", "RestoreResult", "RestoredFile", "run_restore"]
+
+STAGING_DIR = "$VssRestore"
+_NOW, _REBOOT = "now", "at reboot"
+
+
+@dataclass(frozen=True)
+class RestoredFile:
+    """One file written back (or staged for the next reboot)."""
+
+    component: str
+    source: str
+    destination: str
+    size: int
+    when: str = _NOW
+
+
+@dataclass
+class ComponentRestore:
+    """The outcome for one explicitly selected component (and its set)."""
+
+    writer: str
+    component: str
+    method: RestoreMethod
+    target: RestoreTarget
+    status: FileRestoreStatus = FileRestoreStatus.UNDEFINED
+    destination: str = "original location"
+    files: list[RestoredFile] = field(default_factory=list)
+    message: str = ""
+    with_writer: bool = True
+
+
+@dataclass
+class RestoreResult:
+    """What ``VssSystem.restore`` did."""
+
+    succeeded: bool
+    components: list[ComponentRestore] = field(default_factory=list)
+    writer_status: list[WriterStatus] = field(default_factory=list)
+    trace: Trace = field(default_factory=Trace)
+    pending_reboot: list[tuple[str, str]] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def files(self) -> list[RestoredFile]:
+        """Every file written or staged."""
+        return [f for c in self.components for f in c.files]
+
+    def component(self, name: str) -> ComponentRestore:
+        """The outcome of a component, by full path (``"KvStore"``, ``"Set\\\\Member"``)."""
+        for c in self.components:
+            if c.component.lower() == name.lower():
+                return c
+        raise KeyError(name)
+
+    def summary(self) -> str:
+        """A few lines for people."""
+        lines = [f"restore {'succeeded' if self.succeeded else 'FAILED'}"
+                 + (f": {self.error}" if self.error else "")]
+        for c in self.components:
+            lines.append(f"{c.writer} / {c.component}: {c.status.name} ({c.method.name}, "
+                         f"{c.destination}, {len(c.files)} files)"
+                         + (f" - {c.message}" if c.message else ""))
+        if self.pending_reboot:
+            lines.append(f"{len(self.pending_reboot)} file(s) will be moved into place at the "
+                         "next reboot")
+        return "\n".join(lines)
+
+
+@dataclass
+class _Plan:
+    """Everything about one component's restore, decided before anything is written."""
+
+    writer_id: UUID
+    instance_name: str
+    label: str
+    bcd: BcdComponent
+    wmd: WriterMetadata
+    files: list[tuple[ManifestFile, str]]  # (file, destination)
+    directories: list[str]
+    outcome: ComponentRestore
+    when: str = _NOW
+    mapped_sets: list[tuple[str, str, bool, str]] = field(default_factory=list)
+
+
+def _fold(path: str) -> str:
+    return path.rstrip("\\").lower()
+
+
+def _join(root: str, rel: str) -> str:
+    return root.rstrip("\\") + ("\\" + rel if rel else "")
+
+
+def _check_destination(system: VssSystem, dest: str, root: str, what: str) -> None:
+    """A destination must lie below ``root``, on a volume, with names simfs accepts."""
+    from vsssim.storage._simfs_paths import validate_name
+
+    if any(p in ("..", ".") for p in dest.replace("/", "\\").split("\\")) or \
+            ":" in dest[2:] or "/" in dest:
+        raise VssInvalidArgumentError(f"{what}: {dest!r} is not a safe path")
+    if not (_fold(dest) == _fold(root) or dest.lower().startswith(_fold(root) + "\\")):
+        raise VssInvalidArgumentError(f"{what}: {dest!r} is outside {root!r}")
+    vol = system.volume_of_path(dest)
+    if vol is None:
+        raise VssObjectNotFoundError(f"{what}: {dest!r} is not on a volume of this machine")
+    rest = dest[len(vol.name):] if dest.lower().startswith(vol.name.lower()) else \
+        dest[len(vol.guid_path):]
+    for name in [n for n in rest.split("\\") if n]:
+        try:
+            validate_name(name)
+        except ValueError as exc:
+            raise VssInvalidArgumentError(f"{what}: {dest!r}: {exc}") from None
+
+
+def _fs_for(system: VssSystem, path: str) -> Any:
+    vol = system.volume_of_path(path)
+    if vol is None:
+        raise VssObjectNotFoundError(f"{path!r} is not on a volume of this machine")
+    fs = getattr(vol.device, "fs", None)
+    if fs is None:
+        raise VssObjectNotFoundError(f"{vol.name} has no file system")
+    return fs
+
+
+def run_restore(
+    system: VssSystem,
+    source: BackupResult | str | os.PathLike[str],
+    *,
+    components: Iterable[str] | None = None,
+    subcomponents: dict[str, list[str]] | None = None,
+    new_targets: dict[str, str] | None = None,
+    restore_options: dict[str, str] | None = None,
+    additional_restores: bool = False,
+    custom: Callable[[ComponentRestore, list[tuple[ManifestFile, bytes]], VssSystem], bool]
+    | None = None,
+) -> RestoreResult:
+    """Implementation of :meth:`VssSystem.restore` (see the module docstring)."""
+    from vsssim.backup import BackupResult
+
+    directory = source.target_dir if isinstance(source, BackupResult) else source
+    if directory is None:
+        raise VssInvalidArgumentError("the backup result has no backup directory (copy_files "
+                                      "was False)")
+    medium = BackupMedium(directory)  # refuses a damaged or hostile directory before anything
+    start = system.trace[-1].seq if len(system.trace) else 0
+    wanted = [w.lower() for w in components] if components is not None else None
+    result = RestoreResult(succeeded=False)
+    bc = system.create_backup_components(async_mode="immediate")
+    try:
+        bc.initialize_for_restore(medium.components_xml)
+        bc.gather_writer_metadata().result()
+        plans = _select(system, bc, medium, wanted, subcomponents or {}, new_targets or {},
+                        restore_options or {}, additional_restores, result)
+        bc.pre_restore().result()
+        bc.gather_writer_status().result()
+        failed_pre = {s.writer_id for s in bc.writer_status
+                      if s.state == WriterState.FAILED_AT_PRE_RESTORE}
+        views = {(str(v.get_writer_info()[1]), c.logical_path.lower(),
+                  c.component_name.lower()): c
+                 for v in bc.get_writer_components() for c in v}
+        replace_failed: set[UUID] = set()
+        services_after: list[Any] = []
+        for plan in plans:
+            out = plan.outcome
+            if plan.writer_id in failed_pre:
+                out.status = FileRestoreStatus.NONE
+                out.message = "the writer failed PreRestore: nothing restored"
+                continue
+            view = views.get((str(plan.writer_id), plan.bcd.logical_path.lower(),
+                              plan.bcd.component_name.lower()))
+            if view is not None:
+                out.target = view.get_restore_target()
+            try:
+                _route(system, plan, view)
+                _execute(system, medium, plan, custom, services_after, replace_failed)
+            except VssError as exc:
+                if out.status == FileRestoreStatus.UNDEFINED:
+                    out.status = FileRestoreStatus.FAILED if out.files else \
+                        FileRestoreStatus.NONE
+                out.message = exc.message
+            if out.status == FileRestoreStatus.NONE and plan.outcome.method in (
+                    RestoreMethod.RESTORE_IF_NOT_THERE, RestoreMethod.RESTORE_IF_CAN_REPLACE):
+                replace_failed.add(plan.writer_id)
+            if out.with_writer:
+                bc.set_file_restore_status(plan.writer_id, plan.bcd.component_type,
+                                           plan.bcd.logical_path, plan.bcd.component_name,
+                                           out.status)
+                for path, spec, recursive, dest in plan.mapped_sets:
+                    bc.add_alternative_location_mapping(
+                        plan.writer_id, plan.bcd.component_type, plan.bcd.logical_path,
+                        plan.bcd.component_name, path, spec, recursive, dest)
+            result.components.append(out)
+        bc.post_restore(replace_failed=replace_failed).wait()
+        for app in services_after:  # RESTORE_STOP_START: after PostRestore
+            _service(system, app, "ServiceStop", app.stop)
+            _service(system, app, "ServiceStart", app.start)
+        bc.gather_writer_status().result()
+        result.writer_status = bc.writer_status
+        result.pending_reboot = [(f.source, f.destination) for c in result.components
+                                 for f in c.files if f.when == _REBOOT]
+        result.succeeded = all(c.status == FileRestoreStatus.ALL for c in result.components)
+        if not result.succeeded and not result.error:
+            result.error = "some components were not (completely) restored"
+        return result
+    except VssError as exc:
+        result.error = str(exc)
+        return result
+    finally:
+        if bc.state.value != "Released":
+            bc.release()
+        result.trace = system.trace.since(start)
+
+
+def _select(system: VssSystem, bc: BackupComponents, medium: BackupMedium,
+            wanted: list[str] | None, subcomponents: dict[str, list[str]],
+            new_targets: dict[str, str], options: dict[str, str], additional: bool,
+            result: RestoreResult) -> list[_Plan]:
+    """Pick the components, tell VSS (selection, subcomponents, options, new targets)."""
+    plans = []
+    backed_up = {(c.writer_id, c.logical_path.lower(), c.name.lower()): c
+                 for c in medium.manifest.components}
+    running = {str(w.writer_id) for w in system.writers}
+    for entry in medium.document.writers:
+        wmd = medium.metadata_for(str(entry.writer_id), entry.instance_name)
+        if wmd is None:
+            raise VssObjectNotFoundError(
+                f"the backup has no stored metadata for writer {{{entry.writer_id}}}: a VSS "
+                "restore needs it")
+        label = wmd.identity.writer_name
+        for comp in entry.components:
+            key = (str(entry.writer_id), comp.logical_path.lower(), comp.component_name.lower())
+            info = backed_up.get(key)
+            if info is None:
+                raise VssObjectNotFoundError(
+                    f"{comp.full_path!r} is in the document but not in the manifest: the "
+                    "document does not match the backup's files")
+            name = comp.full_path
+            if wanted is not None and not any(
+                    w in (label.lower(), name.lower(), f"{label}:{name}".lower())
+                    for w in wanted):
+                continue
+            method = wmd.restore_method.method if wmd.restore_method else RestoreMethod.UNDEFINED
+            outcome = ComponentRestore(label, name, method, RestoreTarget.ORIGINAL)
+            if not info.succeeded or not comp.backup_succeeded:
+                outcome.status = FileRestoreStatus.NONE
+                outcome.message = "its backup did not succeed"
+                result.components.append(outcome)
+                continue
+            with_writer = str(entry.writer_id) in running
+            outcome.with_writer = with_writer
+            subs = subcomponents.get(name, [])
+            if with_writer:
+                bc.set_selected_for_restore(entry.writer_id, comp.component_type,
+                                            comp.logical_path, comp.component_name, True)
+                for sub in subs:
+                    lp, _, sn = sub.rpartition("\\")
+                    bc.add_restore_subcomponent(entry.writer_id, comp.component_type,
+                                                comp.logical_path, comp.component_name, lp, sn)
+                if name in options:
+                    bc.set_restore_options(entry.writer_id, comp.component_type,
+                                           comp.logical_path, comp.component_name,
+                                           options[name])
+                if additional:
+                    bc.set_additional_restores(entry.writer_id, comp.component_type,
+                                               comp.logical_path, comp.component_name, True)
+            else:
+                outcome.message = "its writer is not running: restored without writer " \
+                                  "participation"
+            plan = _plan(system, medium, entry.writer_id, entry.instance_name, label, comp,
+                         wmd, subs, outcome)
+            for fs in [f for f in medium.manifest.file_sets
+                       if f.component == name and f.writer_id == str(entry.writer_id)]:
+                target = new_targets.get(fs.path) or new_targets.get(fs.path.rstrip("\\"))
+                if target is not None and with_writer:
+                    bc.add_new_target(entry.writer_id, comp.component_type, comp.logical_path,
+                                      comp.component_name, fs.path, fs.filespec, fs.recursive,
+                                      target)
+            plans.append(plan)
+    return plans
+
+
+def _plan(system: VssSystem, medium: BackupMedium, writer_id: UUID, instance_name: str,
+          label: str, comp: BcdComponent, wmd: WriterMetadata, subs: list[str],
+          outcome: ComponentRestore) -> _Plan:
+    try:
+        defining = wmd.component(comp.logical_path, comp.component_name)
+    except VssObjectNotFoundError:
+        raise VssObjectNotFoundError(
+            f"{comp.full_path!r} is not in the writer's stored metadata: the documents do not "
+            "match") from None
+    named = [RestoreSubcomponent(logical_path=s.rpartition("\\")[0],
+                                 component_name=s.rpartition("\\")[2]) for s in subs]
+    members: list[WmdComponent] = restore_set(wmd, defining, named)
+    member_paths = {m.full_path.lower() for m in members}
+    files = [f for f in medium.manifest.files
+             if f.writer_id == str(writer_id) and f.instance_name == instance_name
+             and f.component == comp.full_path and f.member.lower() in member_paths]
+    directories = [
+        _join(fs.path, d) for fs in medium.manifest.file_sets
+        if fs.writer_id == str(writer_id) and fs.component == comp.full_path
+        and fs.member.lower() in member_paths for d in fs.directories]
+    return _Plan(writer_id, instance_name, label, comp, wmd,
+                 [(f, f.path) for f in files], directories, outcome)
+
+
+def _mapping_for(wmd: WriterMetadata, f: ManifestFile) -> str | None:
+    key = (_fold(f.set_path), f.set_filespec.lower(), f.set_recursive)
+    for m in wmd.alternate_location_mappings:
+        if (_fold(m.path), m.filespec.lower(), m.recursive) == key:
+            return m.alternate_location
+    return None
+
+
+def _route(system: VssSystem, plan: _Plan, view: Any) -> None:
+    """Decide every destination (restore target, mappings, new and directed targets) and check
+    them all before anything is written."""
+    out = plan.outcome
+    target = out.target
+    method = out.method
+    use_alternate = target == RestoreTarget.ALTERNATE or (
+        method == RestoreMethod.RESTORE_TO_ALTERNATE_LOCATION
+        and target != RestoreTarget.ORIGINAL_LOCATION)
+    new = {(_fold(t.path), t.filespec.lower(), t.recursive): t.destination
+           for t in (view.get_new_targets() if view is not None else [])}
+    directed = {(_fold(d.source_path), d.source_filename.lower()): d
+                for d in (view.get_directed_targets() if view is not None else [])}
+    routed = []
+    for f, _default in plan.files:
+        set_key = (_fold(f.set_path), f.set_filespec.lower(), f.set_recursive)
+        if set_key in new:
+            root = new[set_key]
+            out.destination = "new target"
+        elif target == RestoreTarget.DIRECTED and directed:
+            parent, _, name = f.path.rpartition("\\")
+            d = directed.get((_fold(parent), name.lower()))
+            if d is None:
+                root, out.destination = f.set_path, "original location"
+            else:
+                dest = _join(d.destination_path, d.destination_filename)
+                _check_destination(system, dest, d.destination_path, f"directed {f.path!r}")
+                routed.append((f, dest))
+                out.destination = "directed targets"
+                continue
+        elif use_alternate:
+            mapped = _mapping_for(plan.wmd, f)
+            if mapped is None:
+                raise VssObjectNotFoundError(
+                    f"{f.path!r} has no alternate location mapping, but the restore "
+                    f"{'target' if target == RestoreTarget.ALTERNATE else 'method'} requires "
+                    "one (a writer error)")
+            root = mapped
+            out.destination = "alternate location"
+            _note_mapping(plan, f, mapped)
+        else:
+            root = f.set_path
+        dest = _join(root, f.rel)
+        _check_destination(system, dest, root, f"file {f.path!r}")
+        routed.append((f, dest))
+    plan.files = routed
+    for d in plan.directories:
+        _check_destination(system, d, d, "directory")
+
+
+def _note_mapping(plan: _Plan, f: ManifestFile, dest: str) -> None:
+    entry = (f.set_path, f.set_filespec, f.set_recursive, dest)
+    if entry not in plan.mapped_sets:
+        plan.mapped_sets.append(entry)
+
+
+def _locked(system: VssSystem) -> set[str]:
+    locked: set[str] = set()
+    for app in system.applications:
+        for path in app.locked_files():
+            locked.add(_fold(path))
+    return locked
+
+
+def _replaceable(system: VssSystem, plan: _Plan) -> bool:
+    locked = _locked(system)
+    return not any(_fold(dest) in locked and _fs_for(system, dest).exists(dest)
+                   for _, dest in plan.files)
+
+
+def _use_mappings(system: VssSystem, plan: _Plan) -> bool:
+    """Send every file of the plan to its alternate location mapping (False, nothing changed,
+    if a file set has none)."""
+    routed = []
+    for f, _dest in plan.files:
+        mapped = _mapping_for(plan.wmd, f)
+        if mapped is None:
+            return False
+        dest = _join(mapped, f.rel)
+        _check_destination(system, dest, mapped, f"file {f.path!r}")
+        routed.append((f, dest))
+    plan.files = routed
+    for f, _dest in routed:
+        _note_mapping(plan, f, str(_mapping_for(plan.wmd, f)))
+    plan.outcome.destination = "alternate location"
+    return True
+
+
+def _execute(system: VssSystem, medium: BackupMedium, plan: _Plan,
+             custom: Callable[..., bool] | None, services_after: list[Any],
+             replace_failed: set[UUID]) -> None:
+    out = plan.outcome
+    method = out.method
+    blobs = {id(f): medium.read(f) for f, _dest in plan.files}  # hashes checked first
+    service_apps = _service_apps(system, plan)
+    if method == RestoreMethod.CUSTOM:
+        if custom is None:
+            out.status = FileRestoreStatus.NONE
+            out.message = ("the writer uses a custom restore method: pass custom= with its "
+                           "procedure")
+            return
+        ok = custom(out, [(f, blobs[id(f)]) for f, _d in plan.files], system)
+        out.status = FileRestoreStatus.ALL if ok else FileRestoreStatus.FAILED
+        return
+    at_reboot = method == RestoreMethod.RESTORE_AT_REBOOT or (
+        method == RestoreMethod.RESTORE_AT_REBOOT_IF_CANNOT_REPLACE
+        and not _replaceable(system, plan))
+    original = out.destination == "original location"
+    if method == RestoreMethod.RESTORE_IF_NOT_THERE:
+        if _existing(system, plan) and original:
+            _use_mappings(system, plan)  # with a mapping: there, if nothing exists there
+        found = _existing(system, plan)
+        if found:
+            out.status = FileRestoreStatus.NONE
+            out.message = f"restore-if-not-there: {found[0]} already exists"
+            return
+    elif (method == RestoreMethod.RESTORE_IF_CAN_REPLACE and not _replaceable(system, plan)
+          and not (original and _use_mappings(system, plan))):
+        out.status = FileRestoreStatus.NONE
+        out.message = ("restore-if-can-replace: files are in use by a running application "
+                       "and there is no alternate location")
+        replace_failed.add(plan.writer_id)
+        return
+    if method == RestoreMethod.STOP_RESTORE_START:
+        for app in service_apps:
+            _service(system, app, "ServiceStop", app.stop)
+    elif method == RestoreMethod.RESTORE_STOP_START:
+        services_after.extend(a for a in service_apps if a not in services_after)
+    data = [(f, dest, blobs[id(f)]) for f, dest in plan.files]
+    try:
+        if at_reboot:
+            _stage(system, plan, data)
+        else:
+            _write(system, plan, data)
+    finally:
+        if method == RestoreMethod.STOP_RESTORE_START:
+            for app in service_apps:
+                _service(system, app, "ServiceStart", app.start)
+
+
+def _existing(system: VssSystem, plan: _Plan) -> list[str]:
+    return [dest for _f, dest in plan.files if _fs_for(system, dest).exists(dest)]
+
+
+def _write(system: VssSystem, plan: _Plan, data: list[tuple[ManifestFile, str, bytes]]) -> None:
+    out = plan.outcome
+    locked = _locked(system)
+    for d in plan.directories:
+        if out.destination == "original location":
+            _fs_for(system, d).makedirs(d, exist_ok=True)
+    for f, dest, blob in data:
+        if _fold(dest) in locked:
+            raise VssAccessDeniedError(f"{dest} is in use by a running application")
+        fs = _fs_for(system, dest)
+        try:
+            fs.write_file(dest, blob, create_dirs=True)
+        except VssInsufficientStorageError:
+            out.status = FileRestoreStatus.FAILED if out.files else FileRestoreStatus.NONE
+            raise
+        system.clock.sleep(len(blob) / system.options.costs.copy_rate)
+        out.files.append(RestoredFile(out.component, f.target, dest, len(blob)))
+        system.tracer.emit("requester", dest.split("\\")[0] + "\\", EventKind.COPY,
+                           "RestoreFile", f"{dest} ({len(blob)} bytes)", size=len(blob))
+    out.status = FileRestoreStatus.ALL
+
+
+def _stage(system: VssSystem, plan: _Plan, data: list[tuple[ManifestFile, str, bytes]]) -> None:
+    """``MoveFileEx(..., MOVEFILE_DELAY_UNTIL_REBOOT)``: write the files next to their
+    destination's volume root and have the next boot move them into place."""
+    out = plan.outcome
+    for _f, dest, blob in data:
+        vol = system.volume_of_path(dest)
+        if vol is None:
+            raise VssObjectNotFoundError(f"{dest} is not on a volume")
+        name = dest.rsplit("\\", 1)[-1]
+        staged = f"{vol.name}{STAGING_DIR}\\{len(system.pending_renames)}-{name}"
+        fs = _fs_for(system, staged)
+        fs.write_file(staged, blob, create_dirs=True)
+        system.schedule_rename_at_reboot(staged, dest)
+        out.files.append(RestoredFile(out.component, staged, dest, len(blob), _REBOOT))
+        system.tracer.emit("requester", vol.name, EventKind.COPY, "StageForReboot",
+                           f"{dest} (staged as {staged})")
+    out.status = FileRestoreStatus.ALL
+    out.destination = "at reboot"
+
+
+def _service_apps(system: VssSystem, plan: _Plan) -> list[Any]:
+    method = plan.wmd.restore_method
+    service = method.service if method is not None else ""
+    return [a for a in system.applications
+            if service and getattr(a, "service", None) == service]
+
+
+def _service(system: VssSystem, app: Any, name: str, action: Callable[[], None]) -> None:
+    system.tracer.emit("requester", app.name, EventKind.APP, name,
+                       f"{'stop' if name == 'ServiceStop' else 'start'} service {app.service}")
+    action()
+
