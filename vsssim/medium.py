@@ -8,12 +8,26 @@
     manifest.json                  what the BCD cannot give back: backup state, file list,
                                    file sets and their directories, sizes and SHA-256 hashes
 
-Reading treats the directory as hostile (it may come from anywhere): the manifest is validated
-against a strict model, every file is opened only through a path proven to lie inside the
-directory (no ``..``, no absolute paths, no symbolic links anywhere on the way), sizes and hashes
-are checked before the file is used, and the XML documents go through the safe parser.  Any
-problem is a :class:`MediumError` (``VSS_E_INVALID_XML_DOCUMENT``-class ``ValueError``) raised
+Reading treats the directory as hostile (it may come from anywhere).  When it is opened:
+
+* the manifest is validated against a strict model and the XML documents go through the safe
+  parser;
+* every file is reached only through a path proven to lie inside the directory (no ``..``, no
+  absolute paths, no symbolic links anywhere on the way) and its size and SHA-256 hash are
+  checked (again when :meth:`BackupMedium.read` hands it out);
+* every file's Windows path is checked: ``path`` is its file set's root joined with ``rel``, each
+  name is one the file system accepts (no ``..``, no drive switch, no reserved device name), the
+  name matches the file set's file spec, and the file set is one the writer's *stored* metadata
+  declares for that component; alternate location mappings are checked the same way;
+* the Backup Components Document, the manifest and the stored writer metadata agree (the same
+  writers and components).
+
+Any problem is a :class:`MediumError` (``VSS_E_INVALID_XML_DOCUMENT``-class ``ValueError``) raised
 before anything is restored.
+
+What this cannot catch: a backup forged consistently (stored writer metadata that declares other
+file sets, with matching files and hashes) restores where that metadata says, as it would on
+Windows, where the requester also trusts the stored metadata.  Keep backups where only you write.
 """
 
 from __future__ import annotations
@@ -21,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -41,6 +56,7 @@ __all__ = [
 
 MANIFEST_FORMAT = 1
 MAX_MANIFEST_BYTES = 64 * 2**20
+_ROOT = re.compile(r"^(?:[A-Za-z]:\\|\\\\\?\\Volume\{[0-9A-Fa-f-]{36}\}\\)")
 
 
 class MediumError(VssInvalidXmlDocumentError):
@@ -132,13 +148,50 @@ def _inside(root: Path, relative: str, what: str) -> Path:
     return here
 
 
+def _check_windows_path(path: str, what: str) -> None:
+    """An absolute Windows path (``X:\\...`` or a volume GUID path) with valid names."""
+    from vsssim.storage._simfs_paths import validate_name
+
+    m = _ROOT.match(path)
+    if m is None:
+        raise MediumError(f"{what}: {path!r} is not an absolute path on a volume")
+    for name in [n for n in path[m.end():].split("\\") if n]:
+        try:
+            validate_name(name)
+        except ValueError as exc:
+            raise MediumError(f"{what}: {path!r}: {exc}") from None
+
+
+def _check_relative(rel: str, recursive: bool, what: str) -> None:
+    """A path below a file set's root: valid names only; one name if the set is not recursive."""
+    from vsssim.storage._simfs_paths import validate_name
+
+    names = rel.split("\\")
+    if not recursive and len(names) > 1:
+        raise MediumError(f"{what}: {rel!r} is below a subdirectory of a non-recursive file set")
+    for name in names:
+        try:
+            validate_name(name)
+        except ValueError as exc:
+            raise MediumError(f"{what}: {rel!r}: {exc}") from None
+
+
+def _matches(name: str, filespec: str) -> bool:
+    from vsssim.storage.simfs import filespec_matches
+
+    try:
+        return filespec_matches(name, filespec)
+    except ValueError:
+        return False
+
+
 class BackupMedium:
     """A backup directory, opened and checked."""
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         root = Path(directory)
         try:
-            mode = os.lstat(root).st_mode
+            mode = os.stat(root).st_mode  # the caller chose this path: a link to it is fine
         except FileNotFoundError:
             raise MediumError(f"{root} does not exist") from None
         if not stat.S_ISDIR(mode):
@@ -161,12 +214,75 @@ class BackupMedium:
         for name in self.manifest.writers:
             path = _inside(root, f"writers/{name}", "writer metadata")
             self.writer_metadata.append(WriterMetadata.load_from_xml(path.read_bytes()))
+        self._check_consistency()
+        for f in self.manifest.files:  # every file is checked up front
+            self.read(f)
+
+    def _check_consistency(self) -> None:
+        """The documents and the manifest describe the same backup, with safe Windows paths."""
+        bcd = {(str(w.writer_id), w.instance_name, c.logical_path.lower(),
+                c.component_name.lower())
+               for w in self.document.writers for c in w.components}
+        listed = {(c.writer_id, self._instance_of(c.writer_id), c.logical_path.lower(),
+                   c.name.lower()) for c in self.manifest.components}
+        if bcd != listed:
+            odd = sorted("\\".join(k[2:]).strip("\\") for k in bcd ^ listed)
+            raise MediumError("the Backup Components Document does not match the backup's "
+                              f"manifest (components {odd})")
+        for w in self.document.writers:
+            if self.metadata_for(str(w.writer_id), w.instance_name) is None:
+                raise MediumError(f"the backup has no stored metadata for writer "
+                                  f"{{{w.writer_id}}}: a VSS restore needs it")
+        for wmd in self.writer_metadata:
+            for m in wmd.alternate_location_mappings:
+                _check_windows_path(m.alternate_location, "alternate location mapping")
+        sets = self._declared_sets()
         for f in self.manifest.files:
-            _inside(root, f.target, f"file {f.path!r}")  # every target is checked up front
+            what = f"file {f.path!r}"
+            _check_windows_path(f.set_path, what)
+            _check_relative(f.rel, f.set_recursive, what)
+            if f.path.lower() != f.set_path.rstrip("\\").lower() + "\\" + f.rel.lower():
+                raise MediumError(f"{what} is not its file set's root joined with {f.rel!r}")
+            if not _matches(f.rel.rpartition("\\")[2], f.set_filespec):
+                raise MediumError(f"{what} does not match its file spec {f.set_filespec!r}")
+            key = (f.writer_id, f.instance_name, f.member.lower(), f.set_path.rstrip("\\")
+                   .lower(), f.set_filespec.lower(), f.set_recursive)
+            if key not in sets:
+                raise MediumError(f"{what}: its file set is not one the writer's stored "
+                                  f"metadata declares for {f.member!r}")
+        for fs in self.manifest.file_sets:
+            what = f"file set {fs.path!r}"
+            _check_windows_path(fs.path, what)
+            for d in fs.directories:
+                _check_relative(d, True, f"{what} directory")
+            key = (fs.writer_id, fs.instance_name, fs.member.lower(), fs.path.rstrip("\\")
+                   .lower(), fs.filespec.lower(), fs.recursive)
+            if key not in sets:
+                raise MediumError(f"{what} is not one the writer's stored metadata declares "
+                                  f"for {fs.member!r}")
+
+    def _instance_of(self, writer_id: str) -> str:
+        for w in self.document.writers:
+            if str(w.writer_id) == writer_id:
+                return w.instance_name
+        return ""
+
+    def _declared_sets(self) -> set[tuple[str, str, str, str, str, bool]]:
+        out = set()
+        for wmd in self.writer_metadata:
+            ident = wmd.identity
+            for comp in wmd.components:
+                for fd in [*comp.files, *comp.database_files, *comp.database_log_files]:
+                    out.add((str(ident.writer_id), ident.instance_name, comp.full_path.lower(),
+                             fd.path.rstrip("\\").lower(), fd.filespec.lower(),
+                             fd.recursive))
+        return out
 
     def read(self, entry: ManifestFile) -> bytes:
         """The bytes of a backed-up file, verified against the manifest's size and hash."""
         path = _inside(self.root, entry.target, f"file {entry.path!r}")
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            raise MediumError(f"{entry.path!r}: {entry.target!r} is not a regular file")
         data = path.read_bytes()
         if len(data) != entry.size or hashlib.sha256(data).hexdigest() != entry.sha256:
             raise MediumError(f"{entry.path!r}: the file in the backup does not match the "

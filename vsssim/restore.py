@@ -300,11 +300,7 @@ def _select(system: VssSystem, bc: BackupComponents, medium: BackupMedium,
         label = wmd.identity.writer_name
         for comp in entry.components:
             key = (str(entry.writer_id), comp.logical_path.lower(), comp.component_name.lower())
-            info = backed_up.get(key)
-            if info is None:
-                raise VssObjectNotFoundError(
-                    f"{comp.full_path!r} is in the document but not in the manifest: the "
-                    "document does not match the backup's files")
+            info = backed_up[key]  # the medium checked that document and manifest agree
             name = comp.full_path
             if wanted is not None and not any(
                     w in (label.lower(), name.lower(), f"{label}:{name}".lower())
