@@ -156,7 +156,7 @@ def test_bad_arguments_change_nothing(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="size"):
         san.create_volume_image("x", 0)
     with pytest.raises(ValueError, match="size"):
-        san.create_volume_image("x", True)  # type: ignore[arg-type]
+        san.create_volume_image("x", True)
     with pytest.raises(ValueError, match="name"):
         san.create_volume_image("  ", MiB)
     _, lun = san.create_volume_image("x", MiB)
