@@ -45,7 +45,6 @@ from vsssim import (
     VolumeInfo,
     VolumeSnapshotAttributes,
     VssError,
-    VssObjectNotFoundError,
     VssSystem,
     VssUnexpectedProviderError,
     VssUnsupportedContextError,
@@ -139,8 +138,8 @@ class NamedEvents:
 # The provider
 # ---------------------------------------------------------------------------------------------
 class QgaProviderError(VssUnexpectedProviderError):
-    """The QGA provider could not open the agent's events (``E_FAIL`` from ``CommitSnapshots``,
-    which VSS reports to the requester as ``VSS_E_UNEXPECTED_PROVIDER_ERROR``)."""
+    """The QGA provider failed its commit: the agent's events are gone (``E_FAIL`` in the real
+    one, which VSS reports as ``VSS_E_UNEXPECTED_PROVIDER_ERROR``) or the host made no copy."""
 
 
 class QgaProvider(SnapshotProvider):
@@ -157,7 +156,8 @@ class QgaProvider(SnapshotProvider):
 
     The real provider makes no copy and lists nothing (its ``Query`` returns an empty
     enumeration).  The port commits the copy the hypervisor made while the guest was frozen:
-    ``snapshot_source(volume)`` returns a device for it, so vsssim can list and mount it.  The
+    ``snapshot_source(volume)`` returns a device for it, so vsssim can list and mount it (None if
+    the host made none: the commit then fails with ``VSS_E_UNEXPECTED_PROVIDER_ERROR``).  The
     copy is a full one, hence ``VSS_VOLSNAP_ATTR_PLEX``.
 
     Fidelity note: when the hold expires the real provider keeps waiting for the thaw event; the
@@ -172,7 +172,8 @@ class QgaProvider(SnapshotProvider):
     provider_version_id = QGA_PROVIDER_VERSION_ID
     class_id = QGA_PROVIDER_CLSID
 
-    def __init__(self, events: NamedEvents, snapshot_source: Callable[[VolumeInfo], BlockDevice],
+    def __init__(self, events: NamedEvents,
+                 snapshot_source: Callable[[VolumeInfo], BlockDevice | None],
                  *, thaw_wait: float = THAW_EVENT_WAIT, real_wait_cap: float = 30.0) -> None:
         super().__init__()
         if not thaw_wait > 0 or not real_wait_cap > 0:
@@ -225,19 +226,29 @@ class QgaProvider(SnapshotProvider):
         clock = self.host.clock
         deadline = clock.now() + self.thaw_wait
         real_deadline = time.monotonic() + self.real_wait_cap
-        while True:
-            # The hold is looked at first: a host that let the clock run past the 10 s window
-            # and then thaws finds the hold already gone, whatever the thread timing.
+
+        def ended() -> str | None:
             if self.host.hold_expired(snapshot_set_id):
                 return "hold expired"
-            if thaw.wait(POLL_INTERVAL):
-                return "hold expired" if self.host.hold_expired(snapshot_set_id) else "thaw"
             if clock.now() >= deadline or time.monotonic() >= real_deadline:
                 return "timeout"
+            return None
+
+        while True:
+            # The limits are looked at before the thaw event: a host that let the clock run
+            # past them and then thaws finds them passed, whatever the thread timing.
+            outcome = ended()
+            if outcome is not None:
+                return outcome
+            if thaw.wait(POLL_INTERVAL):
+                return ended() or "thaw"
 
     def create_device(self, record: SnapshotRecord) -> BlockDevice:
         """The hypervisor's copy of ``record.volume`` (made while the guest was frozen)."""
-        return self.snapshot_source(record.volume)
+        device = self.snapshot_source(record.volume)
+        if device is None:
+            raise QgaProviderError(f"the host made no snapshot of {record.volume.name}")
+        return device
 
     def destroy_device(self, record: SnapshotRecord) -> None:
         """Nothing to free here: the copy belongs to the hypervisor."""
@@ -567,17 +578,15 @@ class Hypervisor:
                                 "on the host")
         self.system.clock.sleep(seconds)
 
-    def copy_of(self, volume: VolumeInfo) -> BlockDevice:
-        """The copy of ``volume`` (``VSS_E_OBJECT_NOT_FOUND`` if the host made none)."""
-        try:
-            return self.copies[volume.guid_path]
-        except KeyError:
-            raise VssObjectNotFoundError(
-                f"the hypervisor made no snapshot of {volume.name}") from None
+    def copy_of(self, volume: VolumeInfo) -> BlockDevice | None:
+        """The copy of ``volume``, or None if the host made none."""
+        return self.copies.get(volume.guid_path)
 
     def mount(self, volume_name: str) -> SimFS:
         """The file system on the host's copy of ``volume_name`` (for a restore check)."""
-        device = self.copies[self.system.volume_guid_path(volume_name)]
+        device = self.copies.get(self.system.volume_guid_path(volume_name))
+        if device is None:
+            raise ValueError(f"the host has no snapshot of {volume_name}: snapshot_disks first")
         return SimFS.mount(device, roots=[volume_name])
 
 

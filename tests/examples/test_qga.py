@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +122,20 @@ class TwoComponentWriter(Writer):
         return True
 
     def on_abort(self) -> bool:
+        return True
+
+
+class BlockingFreezeWriter(TwoComponentWriter):
+    """A writer whose Freeze handler blocks (in real time) until the test lets it go."""
+
+    writer_id = UUID("0e6b7c1d-94f2-4b8e-a3d5-6c2f8e9b1a47")
+    writer_name = "Blocking Writer"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def on_freeze(self) -> bool:
+        self.release.wait(5.0)
         return True
 
 
@@ -487,3 +503,33 @@ def test_the_outcome_follows_the_host_time(tmp_path_factory: pytest.TempPathFact
             assert store.state == g.kv_writer.state_at_freeze
         else:
             _assert_nothing_left(g)
+
+
+def test_no_frozen_event_in_time_cleans_up_without_abort_backup(tmp_path: Path) -> None:
+    # VSS_TIMEOUT_FREEZE_MSEC passed with DoSnapshotSet still pending: the current agent only
+    # cleans up (VSS is assumed to have timed out itself); it does not call AbortBackup.
+    g = make_guest(tmp_path / "slow")
+    blocker = BlockingFreezeWriter()
+    g.system.add_writer(blocker)
+    with g.system:
+        agent = qga.QgaRequester(g.system, g.events, freeze_wait=0.05)
+        frozen = agent.freeze()
+        blocker.release.set()
+        assert frozen.error is not None
+        assert frozen.error.hresult == hresult.E_FAIL
+        assert frozen.error.message == ("timeout when try to receive Frozen event from VSS "
+                                        "provider")
+        assert len(agent.polls) == 5 and set(agent.polls) == {PENDING}
+        assert g.system.trace.count_of("AbortBackup") == 0
+        assert agent.bc is None
+        # Released under it, DoSnapshotSet stops at its next step; wait until it has.
+        deadline = time.monotonic() + 10.0
+        while (g.system.trace.first("DoSnapshotSet", kind=EventKind.RESULT) is None
+               and time.monotonic() < deadline):
+            time.sleep(0.01)
+        done = g.system.trace.first("DoSnapshotSet", kind=EventKind.RESULT)
+        assert done is not None and done.detail != "VSS_S_ASYNC_FINISHED"
+        assert g.system.coordinator.creating is None
+        assert g.provider.frozen_at is None
+        assert g.system.all_snapshots() == []
+        assert not g.kv.suspended  # its writer got Abort
