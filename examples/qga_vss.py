@@ -59,9 +59,12 @@ __all__ = [
     "EVENT_NAME_FROZEN",
     "EVENT_NAME_THAW",
     "EVENT_NAME_TIMEOUT",
+    "FREEZE_EVENT_WAIT",
+    "POLL_INTERVAL",
     "QGA_CONTEXT",
     "QGA_PROVIDER_ID",
     "QGA_PROVIDER_NAME",
+    "THAW_EVENT_WAIT",
     "FsfreezeResult",
     "Hypervisor",
     "NamedEvents",
@@ -69,7 +72,9 @@ __all__ = [
     "QgaProvider",
     "QgaProviderError",
     "QgaRequester",
+    "build_guest",
     "main",
+    "wait_for_async",
 ]
 
 _A = VolumeSnapshotAttributes
