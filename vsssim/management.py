@@ -24,7 +24,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 from uuid import UUID
 
 from vsssim.constants import (
@@ -51,8 +51,9 @@ from vsssim.trace import EventKind, Tracer
 
 if TYPE_CHECKING:
     from vsssim.options import VssOptions
+    from vsssim.storage.simfs import SimFS
 
-__all__ = ["Exposure", "ShadowStorageInfo", "SnapshotManagement", "os_family"]
+__all__ = ["ExposedDevice", "Exposure", "ShadowStorageInfo", "SnapshotManagement", "os_family"]
 
 _A = VolumeSnapshotAttributes
 MB = 1_000_000
@@ -65,6 +66,16 @@ def os_family(version: str) -> str:
     2003 R2 cannot be imported on 2008 / 2008 R2 and the reverse; 2008 and 2008 R2 copies move
     both ways (providers reference §3.10).  Later versions count as 2008-compatible."""
     return "2003" if version in ("XP", "2003", "2003R2") else "2008+"
+
+
+class ExposedDevice(BlockDevice, Protocol):
+    """A shadow copy's device with the file system inside it (every provider's devices have
+    one: the system provider's snapshot devices, hardware LUNs)."""
+
+    @property
+    def fs(self) -> SimFS:
+        """The files of the copy, under its exposed name."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -352,12 +363,14 @@ class SnapshotManagement:
         self.tracer.emit("VSS", "machine", EventKind.SNAPSHOT, "UnexposeSnapshot",
                          f"{{{snapshot_id}}} ({props.exposed_name})", snapshot=str(snapshot_id))
 
-    def exposed(self, name: str) -> BlockDevice:
-        """The shadow copy exposed as ``name`` (drive letter, mount folder or share)."""
+    def exposed(self, name: str) -> ExposedDevice:
+        """The shadow copy exposed as ``name`` (drive letter, mount folder or share): its
+        device, whose ``fs`` shows the files under the exposed name (``X:\\...``)."""
         exposure = self._exposures.get(name.rstrip("\\").lower())
         if exposure is None:
             raise VssObjectNotFoundError(f"nothing is exposed as {name!r}")
-        return self._owner(exposure.snapshot_id).get_snapshot_device(exposure.snapshot_id)
+        device = self._owner(exposure.snapshot_id).get_snapshot_device(exposure.snapshot_id)
+        return cast("ExposedDevice", device)
 
     @property
     def exposures(self) -> list[Exposure]:
