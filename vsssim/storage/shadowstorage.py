@@ -949,17 +949,14 @@ class ShadowStorage:
             i1 = int(vb.searchsorted(b1 + 1))
             if i1 > i0:
                 hb, hs = vb[i0:i1].tolist(), vs[i0:i1].tolist()
-        if ov:
-            extra = {b: s for b, s in list(ov.items()) if b0 <= b <= b1}
+        extra = {b: s for b, s in list(ov.items()) if b0 <= b <= b1} if ov else None
+        if found or extra:
+            merged = found or {}
+            merged.update(zip(hb, hs, strict=True))  # older diff areas win over the newest
             if extra:
-                found = found or {}
-                found.update(zip(hb, hs, strict=True))
-                found.update(extra)
-        elif found:
-            found.update(zip(hb, hs, strict=True))
-        if found:
-            hb = sorted(found)
-            hs = [found[b] for b in hb]
+                merged.update(extra)  # and the overlay over both
+            hb = sorted(merged)
+            hs = [merged[b] for b in hb]
         return hb, hs
 
     def _read_once(self, rec: SnapState, offset: int, length: int) -> tuple[bytes, int]:
