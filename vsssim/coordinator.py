@@ -885,6 +885,11 @@ class Coordinator:
         except RequesterCrashed:
             self._abort_creation(session, _Abort(hr.E_UNEXPECTED, "the requester crashed"))
             raise
+        except GeneratorExit:  # IVssAsync::Cancel, or the requester released under it
+            if not ss.created:
+                self._abort_creation(session, _Abort(hr.VSS_S_ASYNC_CANCELLED,
+                                                     "DoSnapshotSet cancelled"))
+            raise
         finally:
             for t in hold_timer:
                 t.cancel()

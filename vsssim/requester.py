@@ -271,7 +271,12 @@ class BackupComponents:
         ROLLBACK_RECOVERY, TXF_RECOVERY; nothing may modify ``CLIENT_ACCESSIBLE``.
         """
         nxt = self._move(Call.SET_CONTEXT, f"0x{int(context) & 0xFFFFFFFF:08x}")
-        ctx = self._check_context(int(context))
+        try:
+            ctx = self._check_context(int(context))
+        except VssError as exc:  # the call was made and refused: the trace says so
+            self._result("SetContext", exc.hresult_name, hresult=exc.hresult,
+                         refused=exc.hresult_name)
+            raise
         self._session.context = ctx
         self._session.bcd.context = ctx
         self._context_set = True
@@ -1049,8 +1054,13 @@ class BackupComponents:
 
     def _release_session(self) -> None:
         pending = self._pending
-        if pending is not None and not pending.done and pending.mode != "background":
+        if pending is not None and not pending.done:
             pending.cancel()
+            if pending.mode == "background":
+                # The service finishes (aborts) the operation on its own thread; the creation
+                # lock is free only once it has, so no other set starts while writers of this
+                # one may still be frozen.
+                pending.wait()
         self._coord.shutdown(self._session)
         self._system.release_auto_release(self._session)
         self._state = SessionState.RELEASED

@@ -84,5 +84,5 @@ def test_a_damaged_machine_file_is_refused(tmp_path: Path) -> None:
     with VssSystem(root) as system:
         system.add_volume("C:\\", size=4 * 2**20)
     (root / "machine.json").write_text("{not json")
-    with pytest.raises(VssStoreCorruptError, match="machine.json"):
+    with pytest.raises(VssStoreCorruptError, match=r"machine\.json"):
         VssSystem(root)

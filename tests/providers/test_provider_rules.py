@@ -333,6 +333,8 @@ def test_rule_12_set_context_rules(machine: VssSystem) -> None:
                 CTX.CLIENT_ACCESSIBLE | _A.TRANSPORTABLE, 0x12345, CTX.BACKUP | _A.PERSISTENT):
         with pytest.raises(VssInvalidArgumentError):
             bc.set_context(bad)
+    refused = [e for e in machine.trace if e.name == "SetContext" and e.get("refused")]
+    assert len(refused) == 4  # each refused call says so in the trace
     bc.set_context(CTX.APP_ROLLBACK | _A.TRANSPORTABLE)
     with pytest.raises(VssBadStateError, match="SetContext"):
         bc.set_context(CTX.BACKUP)  # once only
