@@ -15,34 +15,100 @@ copy-on-write engine, simfs), :mod:`vsssim.apps` (sample applications and writer
 :mod:`vsssim.cli` (the ``vsssim`` command).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from vsssim import constants, errors, hresult
-from vsssim.asyncop import Async
-from vsssim.backup import BackedUpFile, BackupResult
-from vsssim.clock import Clock, RealClock, VirtualClock
-from vsssim.components import Component, WriterComponents
 from vsssim.constants import *  # noqa: F403
-from vsssim.documents import WriterMetadata, WriterMetadataBuilder, WriterStatus
 from vsssim.errors import *  # noqa: F403
-from vsssim.faults import (
-    FaultPlan,
-    IdentifyDuring,
-    InjectedFault,
-    ProviderFault,
-    RequesterCrash,
-    StorageFault,
-    WriterFault,
-)
-from vsssim.options import Costs, VssOptions
-from vsssim.providers import GUID_NULL, Provider, SnapshotProvider, SystemProvider, VolumeInfo
-from vsssim.requester import BackupComponents
-from vsssim.system import VssSystem
-from vsssim.trace import EventKind, Trace, TraceEvent, Tracer
-from vsssim.writer import Writer
 
 __version__ = "0.1.0"
 
+# The rest is imported on first use (PEP 562), so that ``import vsssim.testing.plugin`` (which
+# pytest does in every session of every project that has vsssim installed) stays cheap.
+_LAZY = {
+    "Async": "vsssim.asyncop",
+    "BackedUpFile": "vsssim.backup",
+    "BackupResult": "vsssim.backup",
+    "Clock": "vsssim.clock",
+    "RealClock": "vsssim.clock",
+    "VirtualClock": "vsssim.clock",
+    "Component": "vsssim.components",
+    "WriterComponents": "vsssim.components",
+    "WriterMetadata": "vsssim.documents",
+    "WriterMetadataBuilder": "vsssim.documents",
+    "WriterStatus": "vsssim.documents",
+    "FaultPlan": "vsssim.faults",
+    "IdentifyDuring": "vsssim.faults",
+    "InjectedFault": "vsssim.faults",
+    "ProviderFault": "vsssim.faults",
+    "RequesterCrash": "vsssim.faults",
+    "StorageFault": "vsssim.faults",
+    "WriterFault": "vsssim.faults",
+    "Costs": "vsssim.options",
+    "VssOptions": "vsssim.options",
+    "GUID_NULL": "vsssim.providers",
+    "HardwareProvider": "vsssim.providers",
+    "Provider": "vsssim.providers",
+    "SnapshotProvider": "vsssim.providers",
+    "SystemProvider": "vsssim.providers",
+    "VolumeInfo": "vsssim.providers",
+    "BackupComponents": "vsssim.requester",
+    "RestoreResult": "vsssim.restore",
+    "VssSystem": "vsssim.system",
+    "EventKind": "vsssim.trace",
+    "Trace": "vsssim.trace",
+    "TraceEvent": "vsssim.trace",
+    "Tracer": "vsssim.trace",
+    "Writer": "vsssim.writer",
+}
+
+if TYPE_CHECKING:
+    from vsssim.asyncop import Async
+    from vsssim.backup import BackedUpFile, BackupResult
+    from vsssim.clock import Clock, RealClock, VirtualClock
+    from vsssim.components import Component, WriterComponents
+    from vsssim.documents import WriterMetadata, WriterMetadataBuilder, WriterStatus
+    from vsssim.faults import (
+        FaultPlan,
+        IdentifyDuring,
+        InjectedFault,
+        ProviderFault,
+        RequesterCrash,
+        StorageFault,
+        WriterFault,
+    )
+    from vsssim.options import Costs, VssOptions
+    from vsssim.providers import (
+        GUID_NULL,
+        HardwareProvider,
+        Provider,
+        SnapshotProvider,
+        SystemProvider,
+        VolumeInfo,
+    )
+    from vsssim.requester import BackupComponents
+    from vsssim.restore import RestoreResult
+    from vsssim.system import VssSystem
+    from vsssim.trace import EventKind, Trace, TraceEvent, Tracer
+    from vsssim.writer import Writer
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vsssim' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 __all__ = [
-    "GUID_NULL",
     "Async",
     "BackedUpFile",
     "BackupComponents",
@@ -52,12 +118,15 @@ __all__ = [
     "Costs",
     "EventKind",
     "FaultPlan",
+    "GUID_NULL",
+    "HardwareProvider",
     "IdentifyDuring",
     "InjectedFault",
     "Provider",
     "ProviderFault",
     "RealClock",
     "RequesterCrash",
+    "RestoreResult",
     "SnapshotProvider",
     "StorageFault",
     "SystemProvider",

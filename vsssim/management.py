@@ -457,7 +457,8 @@ class SnapshotManagement:
         for d in described:
             provider = next((p for p in self.providers if p.provider_id == d.provider_id), None)
             ok = provider is not None and provider.import_snapshot(
-                d, bcd.snapshot_set_id, len(bcd.snapshots), bcd.context)
+                d, bcd.snapshot_set_id, len(bcd.snapshots), bcd.context,
+                originating_machine=bcd.originating_machine)
             self.tracer.emit("VSS", provider.provider_name if provider else "?",
                              EventKind.SNAPSHOT, "ImportSnapshot",
                              f"{{{d.snapshot_id}}} {'imported' if ok else 'NOT imported'}",

@@ -306,6 +306,7 @@ class VssSystem(SnapshotManagement):
             from vsssim.storage.filedevice import FileDevice
 
             device: Any = FileDevice(image, readonly=bool(entry.get("readonly")))
+            device.roots = [entry["name"]]
             ve = _VolumeEntry(entry["name"], UUID(entry["guid"]), device, image, luns,
                               "device", bool(entry.get("readonly")))
         else:
@@ -369,7 +370,8 @@ class VssSystem(SnapshotManagement):
         image = str(images / f"{stem}.img")
         luns: tuple[LunInfo, ...] = ()
         if san is not None:
-            image, lun = san.create_volume_image(f"{self.machine_name}-{stem}", size)
+            image, lun = san.create_volume_image(f"{self.machine_name}-{stem}", size,
+                                                 machine=self.machine_name)
             luns = (lun,)
         volume = Volume.create(image, size, block_size, name=canonical, clock=self.clock)
         try:
@@ -401,6 +403,8 @@ class VssSystem(SnapshotManagement):
         """Add a device (a broken hardware shadow copy's LUN) as a volume with a GUID path."""
         guid = self.ids.uuid()
         name = f"\\\\?\\Volume{{{guid}}}\\"
+        if hasattr(device, "roots"):
+            device.roots = [name]  # its files answer to the new volume's GUID path
         ve = _VolumeEntry(name, guid, device, str(getattr(device, "path", "")), (), "device",
                           bool(device.readonly))
         self._volumes[name] = ve

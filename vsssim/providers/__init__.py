@@ -1,4 +1,5 @@
-"""Providers: the interface, a base class for your own, the system provider."""
+"""Providers: the interface, a base class for your own, the system provider, a hardware-style
+provider on a simulated storage array."""
 
 from vsssim.providers.base import (
     GUID_NULL,
@@ -8,12 +9,15 @@ from vsssim.providers.base import (
     SnapshotRecord,
     VolumeInfo,
 )
+from vsssim.providers.hardware import HARDWARE_PROVIDER_ID, HardwareProvider
 from vsssim.providers.system import SYSTEM_PROVIDER_ID, DiffAreaAssociation, SystemProvider
 
 __all__ = [
     "GUID_NULL",
+    "HARDWARE_PROVIDER_ID",
     "SYSTEM_PROVIDER_ID",
     "DiffAreaAssociation",
+    "HardwareProvider",
     "Provider",
     "ProviderHost",
     "SnapshotProvider",

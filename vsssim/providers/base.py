@@ -227,12 +227,14 @@ class Provider(ABC):
         return []
 
     def import_snapshot(self, description: SnapshotDescription, snapshot_set_id: UUID,
-                        snapshots_count: int, context: int) -> bool:
+                        snapshots_count: int, context: int, *,
+                        originating_machine: str = "") -> bool:
         """Import one transportable shadow copy described in a BCD (``ImportSnapshots``,
         through ``LocateLuns`` / ``FillInLunInfo``).  True if its LUNs were found and the copy
         now exists on this machine with ``VSS_VOLSNAP_ATTR_IMPORTED``; False if not (the
         requester then gets ``VSS_S_SOME_SNAPSHOTS_NOT_IMPORTED`` or
-        ``VSS_E_NO_SNAPSHOTS_IMPORTED``)."""
+        ``VSS_E_NO_SNAPSHOTS_IMPORTED``).  ``originating_machine`` is the BCD's (the machine
+        that made the copy)."""
         return False
 
     def break_snapshot(self, snapshot_id: UUID, make_writable: bool) -> BlockDevice:
