@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ B = 4096
 
 
 @pytest.fixture
-def vol(tmp_path: Path) -> Volume:
+def vol(tmp_path: Path) -> Iterator[Volume]:
     v = Volume.create(tmp_path / "v.img", 16 * B, B)
     yield v
     v.close()
@@ -45,9 +46,11 @@ def test_held_writes_wait_then_run_in_arrival_order(tmp_path: Path, vol: Volume)
         assert vol.is_held
         for i in range(6):
             # every writer writes the same 4 bytes: the survivor tells who ran last
-            t = threading.Thread(
-                target=lambda i=i: (vol.write(0, bytes([65 + i]) * 4), done.append(i))
-            )
+            def write(i: int = i) -> None:
+                vol.write(0, bytes([65 + i]) * 4)
+                done.append(i)
+
+            t = threading.Thread(target=write)
             t.start()
             threads.append(t)
             _wait_until(lambda n=i + 1: vol._lock.waiting == n, f"writer {i} to queue")
