@@ -4,20 +4,25 @@ The volume's write path, its file-system operations, the shadow storage's change
 kernel's flush-and-hold all take this one lock.  ``threading.RLock`` would do for mutual
 exclusion, but it wakes waiters in no particular order, and flush-and-hold promises that the
 writes held back during a commit "resume at release, in order".  So ownership is handed over
-explicitly: ``release`` gives the lock to the oldest waiter (each waiter parks on its own
-primitive lock), and a thread arriving while anybody waits queues behind them, so nobody barges
-ahead of writes that were held.
+explicitly: a thread that cannot take the lock queues and parks on its own primitive lock, and
+a release with a queue gives the lock to the oldest waiter without ever freeing it, so nobody
+barges ahead of writes that were held.
 
-The uncontended path is one ``get_ident`` and a non-blocking acquire of a primitive lock that
-stands for "owned": it sits on every 4 KiB write.  A hand-over keeps that primitive locked,
-so a newcomer can only take the fast path when nobody is queued.
+The uncontended path sits on every 4 KiB write, so it avoids the bookkeeping mutex: acquiring
+is a non-blocking acquire of the primitive ``_owned`` lock, releasing frees it and then looks
+at the queue.  A waiter that queued while the owner was releasing is covered by the waiter
+itself: once queued it tries ``_owned`` again if it is at the head of the queue, and the
+releaser, seeing a queue after freeing, hands over (whichever comes first wins; the other finds
+nothing to do).  The one unfairness left is a thread arriving at that very instant taking the
+lock before the queue's head: it never overtakes writes held by a hold, whose release always
+hands over.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from threading import Lock as _PrimitiveLock
 from threading import get_ident
+from threading import Lock as _PrimitiveLock
 
 __all__ = ["FifoRLock"]
 
@@ -29,7 +34,7 @@ class FifoRLock:
 
     def __init__(self) -> None:
         self._owned = _PrimitiveLock()  # held while anybody owns the lock (kept across hand-over)
-        self._mutex = _PrimitiveLock()  # guards hand-over and _waiters
+        self._mutex = _PrimitiveLock()  # guards the queue and hand-over decisions
         self._owner: int | None = None
         self._depth = 0
         self._waiters: deque[tuple[int, _PrimitiveLock]] = deque()
@@ -40,22 +45,22 @@ class FifoRLock:
         if self._owner == me:  # only the owner can observe itself here: no race
             self._depth += 1
             return
-        if self._owned.acquire(False):
+        if not self._waiters and self._owned.acquire(False):
             self._owner = me
             self._depth = 1
-            return
-        mutex = self._mutex
-        mutex.acquire()
-        if self._owned.acquire(False):  # released while we took the mutex
-            self._owner = me
-            self._depth = 1
-            mutex.release()
             return
         gate = _PrimitiveLock()
         gate.acquire()
-        self._waiters.append((me, gate))
-        mutex.release()
-        gate.acquire()  # the releasing owner made us the owner before opening the gate
+        with self._mutex:
+            self._waiters.append((me, gate))
+            # The owner may have released between our failed try and the append without
+            # seeing us queued: the head of the queue tries again.
+            if self._waiters[0][0] == me and self._owned.acquire(False):
+                self._waiters.popleft()
+                self._owner = me
+                self._depth = 1
+                return
+        gate.acquire()  # opened by a hand-over, which already made us the owner
 
     def release(self) -> None:
         """Give the lock up; the oldest waiter (if any) becomes the owner at once."""
@@ -64,16 +69,25 @@ class FifoRLock:
         if self._depth > 1:
             self._depth -= 1
             return
-        with self._mutex:
-            if self._waiters:
-                owner, gate = self._waiters.popleft()
-                self._owner = owner
-                self._depth = 1
-                gate.release()
-            else:
-                self._owner = None
-                self._depth = 0
-                self._owned.release()
+        if self._waiters:
+            with self._mutex:
+                if self._waiters:
+                    self._hand_over()
+                    return
+        self._owner = None
+        self._depth = 0
+        self._owned.release()
+        if self._waiters:  # somebody queued while we released
+            with self._mutex:
+                if self._waiters and self._owned.acquire(False):
+                    self._hand_over()
+
+    def _hand_over(self) -> None:
+        # caller holds _mutex and _owned; the oldest waiter becomes the owner
+        owner, gate = self._waiters.popleft()
+        self._owner = owner
+        self._depth = 1
+        gate.release()
 
     def owned(self) -> bool:
         """True if the calling thread owns the lock."""

@@ -887,6 +887,7 @@ class ShadowStorage:
         else:
             self._nm = {}
             self._vol._cow = None
+        self._vol._cow_map = self._nm
 
     def _begin_change(self) -> None:
         self._vol._epoch |= 1

@@ -155,6 +155,7 @@ class Volume:
         # The copy-on-write hook of the attached store, None while it has no snapshot: the
         # plain write path then costs one attribute test.
         self._cow: Callable[[int, int], None] | None = None
+        self._cow_map: dict[int, int] = {}  # the newest diff area's block -> slot (read only)
         self._write_block: str | None = None
         self._epoch = 0
         self._stats = VolumeStats()
@@ -380,7 +381,10 @@ class Volume:
                 self._refuse_write()
             if n:
                 if self._cow is not None:
-                    self._cow(offset, n)
+                    # rewrites of a block the newest snapshot already preserved: no call
+                    block = offset >> self._shift
+                    if block != (offset + n - 1) >> self._shift or block not in self._cow_map:
+                        self._cow(offset, n)
                 done = os.pwrite(self._fd, buf, offset)
                 if done != n:
                     pwrite_all(self._fd, memoryview(buf)[done:], offset + done)

@@ -1,0 +1,81 @@
+"""The volume's FIFO reentrant lock under contention (it guards every write and every hold)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from vsssim.storage._fifolock import FifoRLock
+
+
+def test_mutual_exclusion_under_contention() -> None:
+    lock = FifoRLock()
+    counter = [0]
+    inside = [0]
+    overlaps = [0]
+
+    def work() -> None:
+        for i in range(2000):
+            lock.acquire()
+            try:
+                inside[0] += 1
+                if inside[0] != 1:
+                    overlaps[0] += 1
+                value = counter[0]
+                if i % 50 == 0:
+                    time.sleep(0)  # let others run while we hold it
+                counter[0] = value + 1
+                inside[0] -= 1
+            finally:
+                lock.release()
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (counter[0], overlaps[0]) == (12000, 0)
+    assert lock.waiting == 0 and not lock.owned()
+
+
+def test_waiters_get_the_lock_in_arrival_order_and_reentrancy() -> None:
+    lock = FifoRLock()
+    order: list[int] = []
+    with lock, lock:  # reentrant
+        assert lock.owned()
+        threads = []
+        for i in range(8):
+            t = threading.Thread(
+                target=lambda i=i: (lock.acquire(), order.append(i), lock.release())
+            )
+            t.start()
+            threads.append(t)
+            deadline = time.monotonic() + 20
+            while lock.waiting != i + 1:
+                assert time.monotonic() < deadline
+                time.sleep(0.001)
+    for t in threads:
+        t.join()
+    assert order == list(range(8))
+
+
+def test_release_by_a_stranger_is_an_error() -> None:
+    lock = FifoRLock()
+    with pytest.raises(RuntimeError):
+        lock.release()
+    lock.acquire()
+    errors: list[BaseException] = []
+
+    def stranger() -> None:
+        try:
+            lock.release()
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=stranger)
+    t.start()
+    t.join()
+    lock.release()
+    assert len(errors) == 1
