@@ -1,0 +1,720 @@
+#!/usr/bin/env python3
+"""Benchmark: the copy-on-write engine against raw pwrite/pread and qemu's qcow2, in one run.
+
+Replays the named workloads of ``../shared/bench/workloads.py`` (plus a few defined here, see
+``EXTRA``) against
+
+* ``raw``: ``os.pwrite``/``os.pread`` on an image file of the same size, no copy-on-write (the
+  ceiling for any Python engine; ``pyengines.RawFile`` of the shared bench);
+* ``vsssim``: a :class:`~vsssim.storage.volume.Volume` with its
+  :class:`~vsssim.storage.shadowstorage.ShadowStorage`, one ``write`` call per operation;
+* ``vsssim batch``: the same, the timed writes handed over in one ``write_many`` call;
+* ``qemu-io qcow2-64k -t unsafe`` (and ``qemu-img`` for deletes) when qemu-utils is installed
+  (``apt-get install -y qemu-utils``), driven by ``../shared/bench/peers.py``;
+
+and prints the measurements (median of the runs, with min and max) and the issue's targets as
+ratios measured in this run, each marked PASS or FAIL.  Protocol of the shared bench: every run
+prepares fresh files, calls ``os.sync()`` and ``warm_memory()``, then times the operation;
+nothing is fsync'd.  The engine's store is preallocated before the preparation (``reserve``,
+volsnap's minimum diff area); one row without it is reported for the first-write workload.
+
+Usage:
+  python benchmarks/cow.py                 # everything (a few minutes on 2 cores)
+  python benchmarks/cow.py --quick         # small volumes, 1 run, no qemu: under a minute
+  python benchmarks/cow.py --only read,create --reps 3
+  python benchmarks/cow.py --write-readme  # also rewrite the section in benchmarks/README.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT.parent / "shared" / "bench"
+if not (BENCH / "workloads.py").exists():
+    sys.exit(
+        f"benchmarks/cow.py needs the shared workload definitions at {BENCH}/workloads.py "
+        "(../shared/bench relative to the project root); they are missing."
+    )
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(ROOT))
+sys.dont_write_bytecode = True
+
+import pyengines  # type: ignore[import-not-found]  # noqa: E402
+import workloads as W  # type: ignore[import-not-found]  # noqa: E402
+
+from vsssim.storage.shadowstorage import ShadowStorage  # noqa: E402
+from vsssim.storage.volume import Volume  # noqa: E402
+
+KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
+
+# Workloads defined here (same conventions as workloads.WORKLOADS).
+EXTRA: dict[str, dict[str, Any]] = {
+    # a chain of 512 snapshots, 16 random 16 KiB writes between two of them
+    "rand-4KiB-write/512snap": {
+        "prep": {"fill": True, "snaps": 512, "churn_ops": 16},
+        "op": "rand_write",
+    },
+    # one snapshot, then every block b with splitmix64(7)[b] % 4 == 0 rewritten
+    "snap-read/25pct-preserved": {
+        "prep": {"fill": True, "snaps": 1, "rewrite_quarter": True},
+        "op": "snap_read_oldest",
+    },
+    "snap-read/untouched": {"prep": {"fill": True, "snaps": 1}, "op": "snap_read_oldest"},
+}
+ALL = {**W.WORKLOADS, **EXTRA}
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Sizes of one benchmark run (the shared bench's constants, or small ones for --quick)."""
+
+    volume: int = W.VOLUME
+    rand_ops: int = W.RAND_OPS
+    churn_ops: int = W.CHURN_OPS
+    reps: int = 5
+    heavy_reps: int = 3  # workloads with >= 32 snapshots
+    memory_written: int = GiB  # data written for the metadata-memory measurement
+    qemu: bool = True
+
+
+QUICK = Scale(
+    volume=64 * MiB,
+    rand_ops=2048,
+    churn_ops=128,
+    reps=1,
+    heavy_reps=1,
+    memory_written=64 * MiB,
+    qemu=False,
+)
+
+
+# ----------------------------------------------------------------------------- engines
+class Vsssim:
+    """The shared bench's adapter shape around a Volume and its ShadowStorage."""
+
+    label = "vsssim"
+    batch = False  # timed random writes: one write() per operation
+    reserve = True
+
+    def __init__(self, path: str, volume: int) -> None:
+        self.vol = Volume.create(path, volume)
+        self.store = ShadowStorage.create(self.vol, path + ".diff")
+        if self.reserve:
+            self.store.reserve(volume)
+        self.snaps: list[Any] = []
+
+    def write(self, off: int, data: bytes) -> None:
+        self.vol.write(off, data)
+
+    def prep_write_many(self, offsets: np.ndarray, length: int, data: bytes) -> None:
+        self.vol.write_many(offsets, length, data)
+
+    def write_many(self, offsets: np.ndarray, length: int, data: bytes) -> None:
+        if self.batch:
+            self.vol.write_many(offsets, length, data)
+        else:
+            w = self.vol.write
+            for off in offsets.tolist():
+                w(off, data)
+
+    def snapshot(self) -> None:
+        self.snaps.append(self.store.create_snapshot())
+
+    def delete(self, k: int) -> None:
+        self.store.delete(self.snaps.pop(k))
+
+    def read_snapshot(self, k: int, off: int, length: int) -> bytes:
+        data: bytes = self.snaps[k].read(off, length)
+        return data
+
+    def diff_bytes(self) -> int:
+        return self.store.used
+
+    def close(self) -> None:
+        self.vol.close()
+
+
+class VsssimBatch(Vsssim):
+    label = "vsssim batch (write_many)"
+    batch = True
+
+
+class VsssimNoReserve(Vsssim):
+    label = "vsssim, store not preallocated"
+    reserve = False
+
+
+class Raw(pyengines.RawFile):  # type: ignore[misc]
+    label = "raw os.pwrite/os.pread"
+
+
+ENGINES = {"raw": Raw, "vsssim": Vsssim, "batch": VsssimBatch, "noreserve": VsssimNoReserve}
+
+
+# ----------------------------------------------------------------------------- one run
+def _io_counters() -> tuple[int, int]:
+    try:
+        text = Path("/proc/self/io").read_text()
+    except OSError:
+        return 0, 0
+    values = dict(line.split(": ") for line in text.splitlines())
+    return int(values["rchar"]), int(values["wchar"])
+
+
+def run_once(factory: Callable[..., Any], name: str, tmp: str, sc: Scale) -> dict[str, Any]:
+    """pyengines.run_once, parametrised by scale and the EXTRA preparation steps."""
+    spec = ALL[name]
+    prep = spec["prep"]
+    volume = prep.get("volume", sc.volume)
+    eng = factory(os.path.join(tmp, "vol.img"), volume)
+    many = getattr(eng, "prep_write_many", None) or eng.write_many
+    one_mib = bytes([0xAA]) * MiB
+    if prep.get("fill") and volume <= sc.volume:
+        for off in range(0, volume, MiB):
+            eng.write(off, one_mib)
+    for off in range(0, prep.get("head", 0), MiB):
+        eng.write(off, one_mib)
+    nsnaps = prep.get("snaps", 0)
+    churn = prep.get("churn_ops", sc.churn_ops)
+    for i in range(nsnaps):
+        eng.snapshot()
+        if i < nsnaps - 1:
+            offs = W.rand_offsets(W.CHURN_SEED_BASE + i, churn, volume, W.CHURN_LEN)
+            many(offs, W.CHURN_LEN, bytes([W.pattern(i + 1)]) * W.CHURN_LEN)
+    if prep.get("overwrite"):
+        buf = bytes([0x55]) * MiB
+        for off in range(0, volume, MiB):
+            eng.write(off, buf)
+    if prep.get("rewrite_quarter"):
+        nb = volume // W.BLOCK
+        pick = np.flatnonzero(W.splitmix64(7, nb) % np.uint64(4) == 0).astype(np.int64)
+        many(pick * W.BLOCK, W.BLOCK, bytes([0x55]) * W.BLOCK)
+    roffs = W.rand_offsets(W.RAND_SEED, sc.rand_ops, volume)
+    if prep.get("rand_once"):
+        many(roffs, W.RAND_LEN, bytes([W.pattern(99)]) * W.RAND_LEN)
+    os.sync()
+    gc.collect()
+    W.warm_memory(W.warm_bytes(name) if name in W.WORKLOADS else 256 * MiB)
+    op = spec["op"]
+    io0 = _io_counters()
+    if op == "seq_write":
+        buf = bytes([W.pattern(100)]) * W.SEQ_LEN
+        offs = W.seq_offsets(volume).tolist()
+        t = time.perf_counter()
+        for off in offs:
+            eng.write(off, buf)
+        t = time.perf_counter() - t
+    elif op == "rand_write":
+        rbuf = bytes([W.pattern(100)]) * W.RAND_LEN
+        t = time.perf_counter()
+        eng.write_many(roffs, W.RAND_LEN, rbuf)
+        t = time.perf_counter() - t
+    elif op in ("snap_delete_oldest", "snap_delete_middle"):
+        k = 0 if op == "snap_delete_oldest" else nsnaps // 2
+        t = time.perf_counter()
+        eng.delete(k)
+        t = time.perf_counter() - t
+    elif op == "snap_read_oldest":
+        t = time.perf_counter()
+        for off in range(0, volume, MiB):
+            eng.read_snapshot(0, off, MiB)
+        t = time.perf_counter() - t
+    else:
+        raise ValueError(op)
+    io1 = _io_counters()
+    diff = getattr(eng, "diff_bytes", lambda: None)()
+    eng.close()
+    return {"seconds": t, "written": io1[1] - io0[1], "read": io1[0] - io0[0], "diff": diff}
+
+
+def workload_bytes(name: str, sc: Scale) -> int:
+    op = ALL[name]["op"]
+    if op in ("seq_write", "snap_read_oldest"):
+        return sc.volume
+    if op == "rand_write":
+        return sc.rand_ops * int(W.RAND_LEN)
+    return 0
+
+
+def workload_ops(name: str, sc: Scale) -> int:
+    op = ALL[name]["op"]
+    if op in ("seq_write", "snap_read_oldest"):
+        return sc.volume // MiB
+    if op == "rand_write":
+        return sc.rand_ops
+    return 1
+
+
+# ----------------------------------------------------------------------------- results
+@dataclass
+class Cell:
+    workload: str
+    config: str
+    samples: list[float] = field(default_factory=list)
+    nbytes: int = 0
+    nops: int = 0
+    note: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    def row(self) -> str:
+        s = self.samples
+        lo, med, hi = min(s), statistics.median(s), max(s)
+        t = f"{lo * 1e3:.4g} / **{med * 1e3:.4g}** / {hi * 1e3:.4g}"
+        thr = (
+            f"{self.nbytes / MiB / hi:.0f} / **{self.nbytes / MiB / med:.0f}** / "
+            f"{self.nbytes / MiB / lo:.0f}"
+            if self.nbytes
+            else ""
+        )
+        ops = f"{self.nops / med:.0f}" if self.nops > 1 else ""
+        noisy = " (noisy: max/min > 2)" if lo > 0 and hi / lo > 2 else ""
+        return (
+            f"| {self.workload} | {self.config} | {len(s)} | {t} | {thr} | {ops} | "
+            f"{self.note}{noisy} |"
+        )
+
+
+HEADER = (
+    "| workload | configuration | runs | time ms min / **median** / max "
+    "| MiB/s min / **median** / max | ops/s (median) | note |\n"
+    "| --- | --- | --- | --- | --- | --- | --- |"
+)
+
+
+class Results:
+    def __init__(self, sc: Scale) -> None:
+        self.sc = sc
+        self.cells: dict[tuple[str, str], Cell] = {}
+        self.lines: list[str] = []
+        self.extras: dict[str, Any] = {}
+
+    def add(self, workload: str, config: str, seconds: float, note: str = "") -> None:
+        key = (workload, config)
+        cell = self.cells.get(key)
+        if cell is None:
+            nb = workload_bytes(workload, self.sc) if workload in ALL else 0
+            ops = workload_ops(workload, self.sc) if workload in ALL else 1
+            cell = self.cells[key] = Cell(workload, config, nbytes=nb, nops=ops)
+        cell.samples.append(seconds)
+        if note:
+            cell.note = note
+
+    def median(self, workload: str, config: str) -> float | None:
+        cell = self.cells.get((workload, config))
+        return cell.median if cell else None
+
+    def print_cell(self, workload: str, config: str) -> None:
+        line = self.cells[(workload, config)].row()
+        self.lines.append(line)
+        print(line, flush=True)
+
+
+def measure(res: Results, names: list[str], engines: list[str]) -> None:
+    """Every named workload on every engine, engines interleaved within each repetition."""
+    base = os.environ.get("TMPDIR", "/tmp")
+    sc = res.sc
+    for name in names:
+        reps = sc.heavy_reps if ALL[name]["prep"].get("snaps", 0) >= 32 else sc.reps
+        for _ in range(reps):
+            for key in engines:
+                tmp = tempfile.mkdtemp(prefix="cowbench-", dir=base)
+                try:
+                    rec = run_once(ENGINES[key], name, tmp, sc)
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                note = ""
+                if ALL[name]["op"].startswith("snap_delete"):
+                    note = f"bytes written by the delete: {rec['written']}"
+                    res.extras[f"{name}/{key}/written"] = rec["written"]
+                res.add(name, ENGINES[key].label, rec["seconds"], note)
+        for key in engines:
+            res.print_cell(name, ENGINES[key].label)
+
+
+# ----------------------------------------------------------------------------- qemu side
+def qemu_available() -> bool:
+    return shutil.which("qemu-img") is not None and shutil.which("qemu-io") is not None
+
+
+def measure_qemu(res: Results, names: list[str]) -> None:
+    import peers  # type: ignore[import-not-found]
+
+    tmp = tempfile.mkdtemp(prefix="cowqemu-", dir=os.environ.get("TMPDIR", "/tmp"))
+    try:
+        for name in names:
+            op = W.WORKLOADS[name]["op"]
+            reps = (
+                res.sc.heavy_reps
+                if W.WORKLOADS[name]["prep"].get("snaps", 0) >= 32
+                else res.sc.reps
+            )
+            config = (
+                "qemu-io qcow2-64k -t unsafe"
+                if "write" in op
+                else "qemu-img snapshot -d, qcow2-64k"
+            )
+            for _ in range(reps):
+                path = os.path.join(tmp, "q.img")
+                q = peers.qemu_image(name, "qcow2", 64 * KiB, path, tmp)
+                os.sync()
+                W.warm_memory(W.warm_bytes(name))
+                if "write" in op:
+                    t, _ = q.io_timed(peers.write_cmds(name), "unsafe")
+                    res.add(name, config, t)
+                else:
+                    victim = 0 if op == "snap_delete_oldest" else q.nsnap // 2
+                    start = peers.startup_time(path)
+                    t = peers.timed(["qemu-img", "snapshot", "-d", f"s{victim}", path])
+                    res.add(name, config, t, f"`qemu-img snapshot -l` takes {start * 1e3:.1f} ms")
+                os.unlink(path)
+            peers.drop_goldens()
+            res.print_cell(name, config)
+    finally:
+        peers.drop_goldens()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------- special measurements
+def measure_create(res: Results, count: int) -> None:
+    """Snapshot creation on a 1 GiB and a 1 TiB sparse volume, alternating, ``count`` each."""
+    base = tempfile.mkdtemp(prefix="cowcreate-", dir=os.environ.get("TMPDIR", "/tmp"))
+    try:
+        stores = {}
+        for label, size in (("1GiB", GiB), ("1TiB-sparse", TiB)):
+            vol = Volume.create(os.path.join(base, f"{label}.img"), size)
+            for off in range(0, 64 * MiB, MiB):
+                vol.write(off, bytes([0xAA]) * MiB)
+            stores[label] = ShadowStorage.create(vol, os.path.join(base, f"{label}.diff"))
+            stores[label].create_snapshot()  # warm-up
+        for _ in range(count):
+            for label, store in stores.items():
+                t = time.perf_counter()
+                store.create_snapshot()
+                res.add(f"snap-create/{label}", "vsssim", time.perf_counter() - t)
+        for label, store in stores.items():
+            store.volume.close()
+            res.print_cell(f"snap-create/{label}", "vsssim")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def measure_memory(res: Results) -> None:
+    """Engine metadata of a 1 TiB sparse volume with ``memory_written`` bytes written, as
+    random 16 KiB blocks scattered over the whole volume, under 64 snapshots."""
+    base = tempfile.mkdtemp(prefix="cowmem-", dir=os.environ.get("TMPDIR", "/tmp"))
+    try:
+        nblocks = TiB // W.BLOCK
+        per_snap = res.sc.memory_written // W.BLOCK // 64
+        data = bytes([0x5A]) * W.BLOCK
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        vol = Volume.create(os.path.join(base, "tib.img"), TiB)
+        store = ShadowStorage.create(vol, os.path.join(base, "tib.diff"))
+        for i in range(64):
+            store.create_snapshot()
+            blocks = W.splitmix64(500 + i, per_snap) % np.uint64(nblocks)
+            offs = blocks.astype(np.int64) * W.BLOCK
+            for chunk in range(0, offs.size, 4096):
+                vol.write_many(offs[chunk : chunk + 4096], W.BLOCK, data)
+            del blocks, offs
+        gc.collect()
+        traced = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        res.extras["memory"] = {
+            "traced": traced,
+            "estimate": store.metadata_bytes(),
+            "used": store.used,
+            "written": 64 * per_snap * W.BLOCK,
+        }
+        vol.close()
+    finally:
+        if tracemalloc.is_tracing():
+            tracemalloc.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    m = res.extras["memory"]
+    line = (
+        f"| metadata memory, 1 TiB sparse volume, {m['written'] / MiB:.0f} MiB written as random "
+        f"16 KiB blocks under 64 snapshots | vsssim | 1 | | | | traced by tracemalloc "
+        f"{m['traced'] / MiB:.1f} MiB; engine estimate {m['estimate'] / MiB:.1f} MiB; "
+        f"diff area {m['used'] / MiB:.0f} MiB |"
+    )
+    res.lines.append(line)
+    print(line, flush=True)
+
+
+# ----------------------------------------------------------------------------- targets
+def ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a / b
+
+
+def targets(res: Results) -> list[tuple[str, float | None, str, bool | None]]:
+    """(description, measured, goal text, passed) for every target of the issue."""
+    m = res.median
+    raw, eng, bat = Raw.label, Vsssim.label, VsssimBatch.label
+    qemu = "qemu-io qcow2-64k -t unsafe"
+    out: list[tuple[str, float | None, str, bool | None]] = []
+
+    def add(text: str, value: float | None, goal: float, *, most: bool = False) -> None:
+        sign = "<=" if most else ">="
+        ok = None if value is None else (value <= goal if most else value >= goal)
+        out.append((text, value, f"{sign} {goal:g}", ok))
+
+    seq = "seq-1MiB-write/1snap"
+    add(
+        "first sequential 1 MiB writes after 1 snapshot, vs raw pwrite",
+        ratio(m(seq, raw), m(seq, eng)),
+        0.30,
+    )
+    add("  the same, vs qemu-io qcow2-64k cache=unsafe", ratio(m(seq, qemu), m(seq, eng)), 2.0)
+    rw = "rand-4KiB-rewrite/1snap"
+    add(
+        "rewrites of already copied blocks (random 4 KiB, per call), vs raw",
+        ratio(m(rw, raw), m(rw, eng)),
+        0.8,
+    )
+    r8 = "rand-4KiB-write/8snap"
+    add(
+        "random 4 KiB writes with 8 snapshots (per call), vs raw per-call pwrite",
+        ratio(m(r8, raw), m(r8, eng)),
+        0.6,
+    )
+    add("  the same, vs qemu-io qcow2-64k cache=unsafe", ratio(m(r8, qemu), m(r8, eng)), 5.0)
+    add(
+        "  through the batch API (write_many), vs raw per-call pwrite",
+        ratio(m(r8, raw), m(r8, bat)),
+        1.2,
+    )
+    add(
+        "write throughput with 512 snapshots / with 1 snapshot (random 4 KiB, per call)",
+        ratio(m("rand-4KiB-write/1snap", eng), m("rand-4KiB-write/512snap", eng)),
+        0.9,
+    )
+    add(
+        "snapshot create time, 1 TiB sparse volume / 1 GiB volume",
+        ratio(m("snap-create/1TiB-sparse", "vsssim"), m("snap-create/1GiB", "vsssim")),
+        1.5,
+        most=True,
+    )
+    q = "snap-read/25pct-preserved"
+    add(
+        "full sequential snapshot read, 25 % of blocks preserved, vs raw read",
+        ratio(m(q, raw), m(q, eng)),
+        0.5,
+    )
+    u = "snap-read/untouched"
+    add(
+        "full sequential snapshot read, untouched snapshot, vs raw read",
+        ratio(m(u, raw), m(u, eng)),
+        0.9,
+    )
+    for which in ("oldest", "middle"):
+        key = f"snap-delete/{which}-of-64/vsssim/written"
+        if key in res.extras:
+            moved = float(res.extras[key])
+            ok = moved < W.BLOCK  # a journal record, never a data block
+            out.append(
+                (
+                    f"delete the {which} of 64 snapshots: bytes written (data moved: none)",
+                    moved,
+                    f"< {W.BLOCK} (no block)",
+                    ok,
+                )
+            )
+    if "memory" in res.extras:
+        mem = res.extras["memory"]["traced"] / MiB
+        add(
+            f"engine metadata, 1 TiB sparse volume, {res.extras['memory']['written'] / GiB:g} GiB "
+            "written under 64 snapshots (MiB)",
+            mem,
+            32,
+            most=True,
+        )
+    return out
+
+
+def target_table(res: Results) -> list[str]:
+    lines = ["| target | measured | goal | result |", "| --- | --- | --- | --- |"]
+    for text, value, goal, ok in targets(res):
+        shown = "not measured" if value is None else f"{value:.3g}"
+        verdict = "n/a" if ok is None else ("PASS" if ok else "**FAIL**")
+        lines.append(f"| {text} | {shown} | {goal} | {verdict} |")
+    return lines
+
+
+# ----------------------------------------------------------------------------- main
+GROUPS = {
+    "seq": ["seq-1MiB-write/1snap"],
+    "rand": ["rand-4KiB-write/1snap", "rand-4KiB-write/8snap", "rand-4KiB-write/512snap"],
+    "rewrite": ["rand-4KiB-rewrite/1snap"],
+    "read": ["snap-read/untouched", "snap-read/25pct-preserved", "snap-read/oldest-of-8"],
+    "delete": ["snap-delete/oldest-of-64", "snap-delete/middle-of-64"],
+    "create": [],
+    "memory": [],
+}
+ENGINES_FOR = {
+    "seq-1MiB-write/1snap": ["raw", "vsssim", "noreserve"],
+    "rand-4KiB-write/1snap": ["vsssim"],
+    "rand-4KiB-write/8snap": ["raw", "vsssim", "batch"],
+    "rand-4KiB-write/512snap": ["vsssim"],
+    "rand-4KiB-rewrite/1snap": ["raw", "vsssim", "batch"],
+    "snap-read/untouched": ["raw", "vsssim"],
+    "snap-read/25pct-preserved": ["raw", "vsssim"],
+    "snap-read/oldest-of-8": ["raw", "vsssim"],
+    "snap-delete/oldest-of-64": ["vsssim"],
+    "snap-delete/middle-of-64": ["vsssim"],
+}
+QEMU_FOR = ["seq-1MiB-write/1snap", "rand-4KiB-write/8snap", "snap-delete/oldest-of-64"]
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    qemu = ""
+    if qemu_available():
+        version = subprocess.run(["qemu-img", "--version"], capture_output=True, text=True)
+        qemu = "; " + version.stdout.splitlines()[0]
+    return (
+        f"{os.cpu_count()} x {cpu}, Linux {platform.release()}, Python "
+        f"{platform.python_version()}, numpy {np.__version__}{qemu}"
+    )
+
+
+def write_readme(res: Results, args: argparse.Namespace, when: str) -> None:
+    path = ROOT / "benchmarks" / "README.md"
+    cmd = "python benchmarks/cow.py" + (" --quick" if args.quick else "")
+    body = "\n".join(
+        [
+            "<!-- cow:begin (generated by benchmarks/cow.py --write-readme; edit the script) -->",
+            "## Copy-on-write engine",
+            "",
+            f"Measured {when} on {machine()}.  Reproduce with `{cmd} --write-readme` "
+            "(qemu columns need `apt-get install -y qemu-utils`).  All ratios come from this "
+            "one run; medians of the runs, with min and max.  Ratios are throughput ratios "
+            "(>1: vsssim faster), except where the goal says `<=`.",
+            "",
+            "### Targets (issue 3)",
+            "",
+            *target_table(res),
+            "",
+            "### Measurements",
+            "",
+            HEADER,
+            *res.lines,
+            "",
+            README_NOTES,
+            "<!-- cow:end -->",
+        ]
+    )
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(r"<!-- cow:begin.*?<!-- cow:end -->", re.S)
+    text = (
+        pattern.sub(lambda _: body, text) if pattern.search(text) else text.rstrip() + "\n\n" + body
+    )
+    path.write_text(text.rstrip() + "\n")
+    print(f"\nwrote {path}")
+
+
+README_NOTES = """\
+How to read it:
+
+* *raw* writes and reads the same offsets of an image file of the same size with
+  `os.pwrite`/`os.pread`, no copy-on-write: the ceiling of any Python engine.  A first write
+  after a snapshot moves three times the bytes (read the old block, write it to the store, write
+  the new data), so about 1/3 of raw is the physical limit of that workload.
+* The engine's store is preallocated (`ShadowStorage.reserve`, volsnap's minimum diff area)
+  before the untimed preparation; the row "store not preallocated" shows the first-write
+  workload growing the store file during the timed writes instead.
+* `rand-4KiB-write/512snap` builds a chain of 512 snapshots with 16 random 16 KiB writes
+  between two of them, then times the same random writes as `rand-4KiB-write/1snap`; the
+  target compares the two.  `snap-read/25pct-preserved` rewrites a quarter of the blocks
+  (splitmix64 seed 7) after one snapshot and reads the snapshot back; `snap-read/untouched`
+  reads a snapshot nothing was written after.
+* Deletes report the bytes the process wrote during the call (`/proc/self/io` wchar): one
+  journal record, no data block.  Memory is what `tracemalloc` sees the engine allocate
+  (numpy buffers included) for the whole scenario, next to the engine's own estimate
+  (`ShadowStorage.metadata_bytes()`).
+* This VM's page cache is noisy (see the reference, B.0): cells with max/min > 2 are flagged;
+  rerun a workload with `--only`.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--quick", action="store_true", help="small volumes, 1 run, no qemu")
+    ap.add_argument(
+        "--reps", type=int, default=0, help="runs per cell (default 5; 3 with >= 32 snapshots)"
+    )
+    ap.add_argument("--only", default="", help=f"comma-separated groups: {','.join(GROUPS)}")
+    ap.add_argument("--no-qemu", action="store_true", help="skip the qemu columns")
+    ap.add_argument("--write-readme", action="store_true", help="update benchmarks/README.md")
+    args = ap.parse_args(argv)
+    sc = QUICK if args.quick else Scale()
+    if args.reps:
+        sc = Scale(**{**sc.__dict__, "reps": args.reps, "heavy_reps": args.reps})
+    groups = [g for g in GROUPS if not args.only or g in args.only.split(",")]
+    unknown = set(args.only.split(",")) - set(GROUPS) if args.only else set()
+    if unknown:
+        ap.error(f"unknown groups {sorted(unknown)}; choose from {list(GROUPS)}")
+    use_qemu = sc.qemu and not args.no_qemu
+    if use_qemu and not qemu_available():
+        print(
+            "qemu-img/qemu-io not found: the qcow2 columns are skipped "
+            "(apt-get install -y qemu-utils to include them)\n"
+        )
+        use_qemu = False
+    elif not use_qemu:
+        print("qcow2 columns skipped (--quick or --no-qemu)\n")
+    when = time.strftime("%Y-%m-%d %H:%M")
+    print(f"<!-- benchmarks/cow.py {' '.join(argv or sys.argv[1:])} | {when} | {machine()} -->\n")
+    res = Results(sc)
+    print(HEADER)
+    for group in groups:
+        names = GROUPS[group]
+        for name in names:
+            measure(res, [name], ENGINES_FOR[name])
+        if use_qemu:
+            measure_qemu(res, [n for n in names if n in QEMU_FOR])
+        if group == "create":
+            measure_create(res, 30 if args.quick else 200)
+        if group == "memory":
+            measure_memory(res)
+    print("\n### Targets\n")
+    for line in target_table(res):
+        print(line)
+    if args.write_readme:
+        write_readme(res, args, when)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
