@@ -674,8 +674,11 @@ class Coordinator:
             detail = f"failed (non-fatal): {hr.name_of(failure.hresult)}"
         else:
             detail = "ok"
+        # ``set_failure``: whether the handler called SetWriterFailure[Ex] (or an injected
+        # fault did for it), so that observers can tell a documented veto from a bare False.
         self._trace(reg.label, source, EventKind.REPLY, event.value, detail,
-                    result=ok, hresult=failure.hresult if failure and failed else 0)
+                    result=ok, hresult=failure.hresult if failure and failed else 0,
+                    set_failure=ctx.failure is not None)
         p.received.append(event)
         if event == _E.THAW:
             p.thawed_at = self.clock.now()

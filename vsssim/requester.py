@@ -151,11 +151,15 @@ class BackupComponents:
         """The calls that are legal now (as a ``VssBadStateError`` would list them)."""
         return [c.value for c in legal_calls(self._state, self._guards())]
 
+    # Every call and result names its requester object (``session``), so that observers can
+    # follow several objects of one machine (a retry on a new object, a second requester).
     def _trace(self, name: str, detail: str = "", **data: str | int | None) -> None:
-        self._coord.tracer.emit("requester", "VSS", EventKind.CALL, name, detail, **data)
+        self._coord.tracer.emit("requester", "VSS", EventKind.CALL, name, detail,
+                                session=str(self._session.session_id), **data)
 
     def _result(self, name: str, detail: str, **data: str | int | None) -> None:
-        self._coord.tracer.emit("VSS", "requester", EventKind.RESULT, name, detail, **data)
+        self._coord.tracer.emit("VSS", "requester", EventKind.RESULT, name, detail,
+                                session=str(self._session.session_id), **data)
 
     def _guards(self) -> set[Guard]:
         s = self._session

@@ -474,6 +474,21 @@ class VssSystem(SnapshotManagement):
         """Another program sends Identify to every writer (rule 1)."""
         self.coordinator.third_party_identify()
 
+    @property
+    def faults(self) -> FaultPlan:
+        """The :class:`FaultPlan` the coordinator consults (the ``faults`` argument).
+
+        Assign a new plan between operations to change what goes wrong next (``None`` clears
+        it); counts of matches start afresh with the new plan.
+        """
+        return self.coordinator.faults
+
+    @faults.setter
+    def faults(self, plan: FaultPlan | None) -> None:
+        if plan is not None and not isinstance(plan, FaultPlan):
+            raise TypeError(f"faults must be a FaultPlan or None, not {type(plan).__name__}")
+        self.coordinator.faults = plan if plan is not None else FaultPlan()
+
     # ---------------------------------------------------------------------- providers
     def _register_provider(self, provider: Provider) -> None:
         if any(p.provider_id == provider.provider_id for p in self.providers):
