@@ -1,9 +1,10 @@
 """A damaged store is detected on reopen, never served, and the failed open changes nothing.
 
-The index (``index.ckpt``) and every journal record carry CRC-32s.  A record cut off by the
-end of the journal is a torn tail (a process killed mid-append) and is dropped; any other
-damage raises ``VssStoreCorruptError``.  "Crashed" stores are made by copying the files of a
-store that is still open, which is exactly what a killed process leaves behind.
+The index (``index.ckpt``) and every journal record carry CRC-32s, and records are numbered.
+The journal ends at its first all-zero header; an append killed before its header was written
+leaves only payload bytes after that end, which are ignored.  Any other damage raises
+``VssStoreCorruptError``.  "Crashed" stores are made by copying the files of a store that is
+still open, which is exactly what a killed process leaves behind.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from vsssim.errors import VssStoreCorruptError
+from vsssim.storage._journal import RecordType, encode_record, read_journal
 from vsssim.storage.shadowstorage import ShadowStorage
 from vsssim.storage.volume import SIDECAR_SUFFIX, Volume
 
@@ -106,10 +108,19 @@ def test_a_truncated_index(tmp_path: Path, keep: int) -> None:
     assert_refused(root)
 
 
+def journal_end(root: Path) -> tuple[int, int]:
+    """(number of records, byte where the next record goes) of the crashed journal."""
+    path = journal(root)
+    generation = int(path.name.split(".")[1])
+    with Volume.open(root / "v.img") as vol:
+        records, end = read_journal(str(path), generation, vol.id)
+    return len(records), end
+
+
 def test_bit_flips_in_the_journal(tmp_path: Path) -> None:
     root, _ = build(tmp_path / "a", crash=True)
-    size = journal(root).stat().st_size
-    positions = [3, 20, 41, 45, 52, 60, size // 2, size - 40, size - 1]
+    _, end = journal_end(root)
+    positions = [3, 20, 66, 96, 110, (64 + end) // 2, end - 40, end - 1, end + 5]
     pristine = journal(root).read_bytes()
     for pos in positions:
         journal(root).write_bytes(pristine)
@@ -117,11 +128,28 @@ def test_bit_flips_in_the_journal(tmp_path: Path) -> None:
         assert_refused(root)
 
 
-@pytest.mark.parametrize("keep", [0, 20, 39])
+@pytest.mark.parametrize("keep", [0, 20, 63])
 def test_a_journal_without_a_complete_header(tmp_path: Path, keep: int) -> None:
     root, _ = build(tmp_path / "a", crash=True)
     data = journal(root).read_bytes()
     journal(root).write_bytes(data[:keep])
+    assert_refused(root)
+
+
+@pytest.mark.parametrize("back", [1, 8, 32])
+def test_a_journal_truncated_inside_a_record(tmp_path: Path, back: int) -> None:
+    root, _ = build(tmp_path / "a", crash=True)
+    _, end = journal_end(root)
+    data = journal(root).read_bytes()
+    journal(root).write_bytes(data[: end - back])
+    assert_refused(root)
+
+
+def test_a_zeroed_header_cannot_hide_later_records(tmp_path: Path) -> None:
+    root, _ = build(tmp_path / "a", crash=True)
+    data = bytearray(journal(root).read_bytes())
+    data[64:96] = bytes(32)  # the first record's header
+    journal(root).write_bytes(bytes(data))
     assert_refused(root)
 
 
@@ -143,15 +171,15 @@ def test_a_truncated_store_file(tmp_path: Path) -> None:
     assert_refused(root)
 
 
-@pytest.mark.parametrize("cut", [5, 16, 47])
-def test_a_torn_tail_is_dropped_and_the_rest_is_exact(tmp_path: Path, cut: int) -> None:
-    """A record cut off by the end of the file: its write never reached the volume."""
+def test_an_append_killed_before_its_header_is_ignored(tmp_path: Path) -> None:
+    """A long record writes its payload first and its header last: killed in between, the
+    payload sits after the end of the journal.  Its live write never happened."""
     root, contents = build(tmp_path / "a", crash=True)
-    from vsssim.storage._journal import RecordType, _record
-
-    # the start of a 48-byte record that never finished
-    torn = _record(RecordType.COW, b"\x00" * 32)
-    journal(root).write_bytes(journal(root).read_bytes() + torn[:cut])
+    count, end = journal_end(root)
+    record = encode_record(RecordType.REVERT_BEGIN, bytes(range(256)) * 40, count)
+    data = bytearray(journal(root).read_bytes())
+    data[end + 32 : end + len(record)] = record[32:]  # payload only, header still zero
+    journal(root).write_bytes(bytes(data))
     reopen_ok(root, contents)
     reopen_ok(root, contents)  # and the repaired store opens again
 
@@ -159,8 +187,9 @@ def test_a_torn_tail_is_dropped_and_the_rest_is_exact(tmp_path: Path, cut: int) 
 def test_a_journal_record_that_contradicts_the_index(tmp_path: Path) -> None:
     """Checksums are right but the content is impossible: still corruption."""
     root, _ = build(tmp_path / "a", crash=True)
-    from vsssim.storage._journal import RecordType, _record
-
-    bogus = _record(RecordType.DELETE, (999).to_bytes(8, "little") + b"\x00")
-    journal(root).write_bytes(journal(root).read_bytes() + bogus)
+    count, end = journal_end(root)
+    bogus = encode_record(RecordType.DELETE, (999).to_bytes(8, "little") + b"\x00", count)
+    data = bytearray(journal(root).read_bytes())
+    data[end : end + len(bogus)] = bogus
+    journal(root).write_bytes(bytes(data))
     assert_refused(root)

@@ -21,8 +21,8 @@ hands over.
 from __future__ import annotations
 
 from collections import deque
-from threading import get_ident
 from threading import Lock as _PrimitiveLock
+from threading import get_ident
 
 __all__ = ["FifoRLock"]
 
