@@ -1,16 +1,19 @@
-"""Rich rendering of a trace for the terminal: one row per event, coloured by kind."""
+"""Rich rendering of a trace for the terminal: a table of events coloured by kind
+(:func:`print_timeline`), or lanes with the freeze and hold windows marked (:func:`print_lanes`)."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from vsssim.render.lanes import Row, layout
 from vsssim.trace import EventKind, TraceEvent
 
-__all__ = ["print_timeline"]
+__all__ = ["lane_label", "print_lanes", "print_timeline"]
 
 _STYLE = {
     EventKind.CALL: "bold cyan",
@@ -51,3 +54,102 @@ def print_timeline(events: Iterable[TraceEvent], console: Console, *,
             e.source, e.target, "->")
         table.add_row(f"{e.time:8.3f}s", src, arrow, dst, Text(e.name, style=style), e.detail)
     console.print(table)
+
+
+_SHORT = {"Microsoft Software Shadow Copy provider 1.0": "System provider"}
+
+
+def lane_label(actor: str, width: int) -> list[str]:
+    """An actor's name wrapped to ``width`` columns (long provider names shortened)."""
+    name = _SHORT.get(actor, actor)
+    lines = [line if len(line) <= width else line[: width - 1] + "…"
+             for line in textwrap.wrap(name, width, break_long_words=False)] or [name[:width]]
+    if len(lines) > 3:
+        lines = [*lines[:2], lines[2][: width - 1] + "…"]
+    return lines
+
+
+def _lane_text(row: Row, lanes: int, width: int) -> Text:
+    """The row's arrow across all lanes: ``●`` where it starts, ``▶``/``◀`` where it ends,
+    dashed for replies and results, ``◆`` for a note on one lane."""
+    style = _STYLE.get(row.event.kind, "")
+    text = Text()
+    lo, hi = min(row.start, row.end), max(row.start, row.end)
+    half = width // 2
+    line = "╌" if row.event.kind in _BACK else "─"
+    rightward = row.end > row.start
+    idle = " " * half + "│" + " " * (width - half - 1)
+    for lane in range(lanes):
+        if row.start == row.end:
+            cell = (" " * half + "◆" + " " * (width - half - 1)) if lane == row.start else idle
+            text.append(cell, style=style if lane == row.start else "grey50")
+            continue
+        if not lo <= lane <= hi:
+            text.append(idle, style="grey50")
+            continue
+        left, right = line * half, line * (width - half - 1)
+        if lane == row.start:
+            cell = (" " * half + "●" + right) if rightward else (left + "●" + " " * len(right))
+        elif lane == row.end:
+            cell = (left + "▶" + " " * len(right)) if rightward else (" " * half + "◀" + right)
+        else:
+            cell = line * width
+        text.append(cell, style=style)
+    return text
+
+
+def print_lanes(events: Iterable[TraceEvent], console: Console, *,
+                skip: Iterable[EventKind] = (), lane_width: int | None = None) -> None:
+    """Print ``events`` as a lane timeline: one lane per actor, an arrow per event from the
+    actor that acts to the one acted on, and a margin marking the freeze window (blue ``F``:
+    a writer is frozen) and the hold window (red ``H``: the kernel holds writes).  A legend
+    with each window's length follows."""
+    lay = layout(events, skip=skip)
+    if not lay.rows:
+        console.print("(no events)")
+        return
+    if lane_width is None:
+        # Lanes share what the time, event and detail columns leave (7 to 12 columns each).
+        spare = console.width - 9 - 3 - 27 - 24
+        lane_width = max(7, min(12, spare // max(1, len(lay.actors))))
+    labels = [lane_label(a, lane_width - 1) for a in lay.actors]
+    depth = max(len(x) for x in labels)
+    header = Text()
+    for i in range(depth):
+        for lab in labels:
+            piece = lab[i - (depth - len(lab))] if i >= depth - len(lab) else ""
+            left = lane_width // 2 - len(piece) // 2
+            header.append((" " * left + piece).ljust(lane_width), style="bold")
+        if i < depth - 1:
+            header.append("\n")
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False,
+                  padding=(0, 1))
+    # Fixed widths: rich would otherwise squeeze the time and event columns to fit long
+    # details; the detail column gets what is left and is cut with an ellipsis.
+    lanes_w = lane_width * len(lay.actors)
+    event_w = min(26, max(5, *(len(r.event.name) for r in lay.rows)))
+    detail_w = max(10, console.width - 9 - 3 - lanes_w - event_w - 5)
+    table.add_column("time", justify="right", style="dim", no_wrap=True, vertical="bottom",
+                     width=8)
+    table.add_column("FH", no_wrap=True, width=2, vertical="bottom")
+    table.add_column(header, no_wrap=True, vertical="bottom", width=lanes_w)
+    table.add_column("event", no_wrap=True, vertical="bottom", width=event_w,
+                     overflow="ellipsis")
+    table.add_column("detail", overflow="ellipsis", no_wrap=True, vertical="bottom",
+                     width=detail_w)
+    for row in lay.rows:
+        e = row.event
+        margin = Text()
+        margin.append("F" if row.freeze else " ", style="bold white on blue" if row.freeze
+                      else "")
+        margin.append("H" if row.hold else " ", style="bold white on red" if row.hold else "")
+        table.add_row(f"{e.time:.3f}s", margin, _lane_text(row, len(lay.actors), lane_width),
+                      Text(e.name, style=_STYLE.get(e.kind, "")), e.detail)
+    console.print(table)
+    for w in lay.windows:
+        what = (f"freeze window of {w.actor}" if w.kind == "freeze"
+                else "hold window (the kernel holds writes)")
+        colour = "blue" if w.kind == "freeze" else "red"
+        state = "" if w.closed else " (still open at the end of the trace)"
+        console.print(Text(f"{'F' if w.kind == 'freeze' else 'H'}  {what}: {w.duration:.3f} s,"
+                           f" from {w.start:.3f} s to {w.end:.3f} s{state}", style=colour))
