@@ -1,24 +1,35 @@
-"""``vsssim demo``: a backup with two writers and their applications, timeline and summary."""
+"""``vsssim demo``: a VSS story on fresh machines, as a lane timeline, a summary and what to
+look at; ``--step`` pauses after each event and explains it.
+
+The scenarios are in :mod:`vsssim.cli.scenarios` (``vsssim demo --list``).  Demos never touch
+the lab machine; when one exists at ``--root``, the demo's trace is saved as one of its runs so
+``vsssim trace svg`` can draw it.  Exit code: 0 when the run went the way the scenario explains,
+1 otherwise (for example a ``--fail`` added to ``basic``).
+"""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import click
 from rich.console import Console
 
 from vsssim import hresult as hr
-from vsssim.apps import FileShareApp, FileShareWriter, KvStoreApp, KvStoreWriter
-from vsssim.cli.timeline import print_timeline
-from vsssim.faults import FaultPlan, WriterFault
-from vsssim.system import VssSystem
+from vsssim.cli.context import LabContext, pass_lab
+from vsssim.cli.machine import CONFIG_FILE
+from vsssim.cli.runs import save_run
+from vsssim.cli.scenarios import SCENARIOS, ScenarioContext, running
+from vsssim.cli.stepper import Stepper
+from vsssim.cli.timeline import print_lanes, print_timeline
+from vsssim.faults import WriterFault
+from vsssim.render.svg import render_svg
 from vsssim.trace import EventKind
 
 __all__ = ["demo", "parse_fail"]
 
 _WRITER_ALIASES = {"kvstore": "KvStore Writer", "fileshare": "File Share Writer",
                    "share": "File Share Writer"}
+_QUIET = (EventKind.STATE, EventKind.COPY, EventKind.APP)
 
 
 def parse_fail(spec: str) -> WriterFault:
@@ -42,39 +53,71 @@ def parse_fail(spec: str) -> WriterFault:
     return WriterFault(event, writer=writer, action="veto", hresult=code)
 
 
+def _list(console: Console) -> None:
+    width = max(len(n) for n in SCENARIOS)
+    for name, sc in SCENARIOS.items():
+        console.print(f"[bold]{name:<{width}}[/bold]  {sc.description}", highlight=False)
+
+
 @click.command()
+@click.option("--scenario", "name", type=click.Choice(list(SCENARIOS)), default="basic",
+              show_default=True, metavar="NAME", help="The story to run (--list shows them).")
+@click.option("--list", "list_only", is_flag=True, help="List the scenarios and exit.")
+@click.option("--step", is_flag=True,
+              help="Pause after each event and explain it (Enter: next, c: run to the end).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the run.")
 @click.option("--fail", "fails", multiple=True, metavar="WRITER:EVENT[:retryable]",
               help="Make a writer veto an event (writers: kvstore, fileshare).")
 @click.option("--mermaid", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Also write the run as a Mermaid sequence diagram to this file.")
+@click.option("--svg", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Also write the run as an SVG timeline to this file.")
 @click.option("--target", type=click.Path(file_okay=False), default=None,
               help="Backup directory (default: a temporary one).")
 @click.option("--all-events", is_flag=True, help="Also show state changes and file copies.")
-def demo(seed: int, fails: tuple[str, ...], mermaid: str | None, target: str | None,
-         all_events: bool) -> None:
-    """Back up a volume with a key-value store and a file share, both writing all the time."""
-    console = Console()
-    plan = FaultPlan([parse_fail(f) for f in fails])
-    with VssSystem(seed=seed, faults=plan) as system:
-        vol = system.add_volume("C:\\", size=32 * 2**20)
-        kv = system.add_application(KvStoreApp(vol.fs))
-        share = system.add_application(FileShareApp(vol.fs))
-        assert isinstance(kv, KvStoreApp)
-        assert isinstance(share, FileShareApp)
-        kv_writer = KvStoreWriter(kv)
-        system.add_writer(kv_writer)
-        system.add_writer(FileShareWriter(share))
-        system.run_applications(20)
-        out = Path(target) if target else Path(tempfile.mkdtemp(prefix="vsssim-demo-"))
-        result = system.backup(["C:\\"], target_dir=out)
-        skip = () if all_events else (EventKind.STATE, EventKind.COPY, EventKind.APP)
-        console.rule("[bold]VSS backup timeline")
-        print_timeline(result.trace, console, skip=skip)
-        console.rule("[bold]Summary")
-        console.print(result.summary())
-        if mermaid:
-            Path(mermaid).write_text(result.trace.to_mermaid(), encoding="utf-8")
-            console.print(f"Mermaid sequence diagram written to {mermaid}")
-        if not result.succeeded:
-            raise SystemExit(1)
+@click.option("--table", is_flag=True, help="A table of events instead of lanes.")
+@pass_lab
+def demo(lab: LabContext, name: str, list_only: bool, step: bool, seed: int,
+         fails: tuple[str, ...], mermaid: str | None, svg: str | None, target: str | None,
+         all_events: bool, table: bool) -> None:
+    """Run a VSS scenario on fresh machines and show its timeline (default: a backup of a
+    volume with a key-value store and a file share, both writing all the time)."""
+    console = Console(highlight=False)
+    if list_only:
+        _list(console)
+        return
+    scenario = SCENARIOS[name]
+    skip = () if all_events else _QUIET
+    ctx = ScenarioContext(seed=seed, faults=[parse_fail(f) for f in fails],
+                          target=Path(target) if target else None)
+    stepper = Stepper(console, skip=skip) if step else None
+    if stepper is not None:
+        ctx.observers.append(stepper)
+        console.rule(f"[bold]{name}: {scenario.description}")
+    with running(ctx):
+        run = scenario.run(ctx)
+    if stepper is None:
+        console.rule(f"[bold]{run.title}")
+        if table:
+            print_timeline(run.trace, console, skip=skip)
+        else:
+            print_lanes(run.trace, console, skip=skip)
+    console.rule("[bold]Summary")
+    for line in run.summary:
+        console.print(line, markup=False)
+    console.rule("[bold]What to look at")
+    for line in run.look_at:
+        console.print(f"- {line}", markup=False)
+    if mermaid:
+        Path(mermaid).write_text(run.trace.to_mermaid(), encoding="utf-8")
+        console.print(f"Mermaid sequence diagram written to {mermaid}", markup=False)
+    if svg:
+        Path(svg).write_text(render_svg(run.trace, title=run.title, skip=skip),
+                             encoding="utf-8")
+        console.print(f"SVG timeline written to {svg}", markup=False)
+    if (lab.root / CONFIG_FILE).exists():
+        number = save_run(lab.root, run.trace, command=f"demo --scenario {name}",
+                          title=f"demo {name}: {run.title}")
+        console.print(f"Saved as run {number} (vsssim trace show {number})", markup=False)
+    if not run.as_expected:
+        raise SystemExit(1)
