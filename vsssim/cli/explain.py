@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from vsssim.trace import EventKind, TraceEvent
 
-__all__ = ["explain"]
+__all__ = ["explain", "is_specific"]
 
 _K = EventKind
 
@@ -97,13 +97,62 @@ _BY_NAME: dict[tuple[EventKind, str], str] = {
     (_K.SNAPSHOT, "DeleteSnapshot"): "{source} deleted a shadow copy of {target}.",
     (_K.SNAPSHOT, "AutoReleaseDeleted"): "The shadow copy dies with the requester object "
     "(it was not persistent).",
-    (_K.NOTE, "SnapshotSetCreated"): "VSS reports the set as created.",
+    (_K.SNAPSHOT, "SnapshotSetCreated"): "VSS tells the requester the set is created: "
+    "{detail}.",
     (_K.TIMEOUT, "FreezeWindowExpired"): "{target} stayed frozen too long: VSS gives up on "
     "it and aborts (VSS_E_WRITERERROR_TIMEOUT).",
     (_K.TIMEOUT, "HoldWritesTimeout"): "The kernel cannot hold writes longer than 10 s: the "
     "commit took too long and the shadow copy set fails (VSS_E_HOLD_WRITES_TIMEOUT).",
     (_K.PURGE, "ShadowCopyPurged"): "The shadow storage is full: the system provider "
     "silently deletes the oldest shadow copy ({detail}).",
+    (_K.PROVIDER, "AbortSnapshots"): "VSS tells {target} to throw the set away: no partial "
+    "commit, every provider of the set aborts.",
+    (_K.NOTE, "CreationFailed"): "The shadow copy set cannot be created: {detail}.",
+    (_K.NOTE, "Abort"): "VSS decides to abort: {detail}.",
+    (_K.RESULT, "DoSnapshotSet"): "DoSnapshotSet finished: {detail} (VSS_S_ASYNC_FINISHED "
+    "means the shadow copies exist).",
+    (_K.APP, "WriteWaits"): "{source} tries to write, but the kernel holds writes: the write "
+    "waits for the release ({detail}).",
+    (_K.APP, "WriteResumes"): "The held writes of {source} go through now ({detail}).",
+    (_K.APP, "ServiceStop"): "{detail}: the service stops so its files can be replaced.",
+    (_K.APP, "ServiceStart"): "{detail}: the service starts again on the restored files.",
+    (_K.COPY, "RestoreFile"): "The requester writes a file back from the backup: {detail}.",
+    (_K.COPY, "StageForReboot"): "The file is in use: it is staged and will replace the "
+    "original at the next reboot ({detail}).",
+    (_K.NOTE, "PendingRename"): "At boot, before any application starts, a staged file "
+    "takes its place: {detail}.",
+    (_K.NOTE, "Reboot"): "The machine restarts: every process ends, non-persistent shadow "
+    "copies are gone.",
+    (_K.NOTE, "Boot"): "The machine boots: {detail}.",
+    (_K.CALL, "DisableWriterClasses"): "The requester excludes a writer class: that "
+    "application will not be frozen, its data is only crash-consistent.",
+    (_K.CALL, "AddAlternativeLocationMapping"): "The requester records that a file set went "
+    "to its alternate location: {detail}.",
+    (_K.SNAPSHOT, "CloneLun"): "The storage array clones the LUN behind the volume (a split "
+    "mirror): {detail}.",
+    (_K.SNAPSHOT, "ArrayCopy"): "The array's copy takes time inside the hold: {detail}.",
+    (_K.SNAPSHOT, "GetTargetLuns"): "The hardware provider names the LUNs of the copy, for "
+    "the Backup Components Document: {detail}.",
+    (_K.PROVIDER, "GetTargetLuns"): "VSS asks {target} which LUNs hold the copy.",
+    (_K.SNAPSHOT, "ImportSnapshot"): "The importing machine finds the copy's LUN on the "
+    "array: {detail}.",
+    (_K.SNAPSHOT, "FillInLunInfo"): "The provider checks that the LUN really is the one the "
+    "document describes: {detail}.",
+    (_K.SNAPSHOT, "BreakSnapshotSet"): "VSS forgets the copy: {detail}.",
+    (_K.SNAPSHOT, "OnLunEmpty"): "No copy uses the LUN any more: the provider may reclaim it "
+    "({detail}).",
+    (_K.SNAPSHOT, "OnLunStateChange"): "VSS tells the provider the LUN changed state "
+    "({detail}).",
+    (_K.NOTE, "Subscribe"): "{source} starts and subscribes to VSS events ({detail}).",
+    (_K.NOTE, "Unsubscribe"): "{source} stops: it gets no more VSS events.",
+    (_K.NOTE, "MountVolume"): "The LUN is mounted as an ordinary volume of this machine "
+    "({detail}).",
+    (_K.CALL, "GetWriterComponents"): "The requester reads the components back: writers may "
+    "have changed them (restore targets, directed targets).",
+    (_K.NOTE, "AutoImport"): "A non-transportable hardware copy is imported at once on the "
+    "machine that made it: {detail}.",
+    (_K.PURGE, "PurgeSnapshot"): "The diff area drops the oldest shadow copy to make room: "
+    "{detail}.",
     (_K.COPY, "CopyFile"): "The requester copies a file from the shadow copy (never from the "
     "live volume): {detail}.",
 }
@@ -125,6 +174,12 @@ _BY_KIND: dict[EventKind, str] = {
     _K.COPY: "Files are copied: {detail}.",
     _K.NOTE: "{name}: {detail}.",
 }
+
+
+def is_specific(event: TraceEvent) -> bool:
+    """Whether ``event`` has its own explanation (not only the one of its kind)."""
+    return (event.kind, event.name) in _BY_NAME or (
+        event.kind == EventKind.REPLY and event.detail not in ("", "ok"))
 
 
 def explain(event: TraceEvent) -> str:

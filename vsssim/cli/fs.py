@@ -52,17 +52,18 @@ def ls(lab: LabContext, path: str, recursive: bool) -> None:
             for column in ("modified", "size", "name"):
                 table.add_column(column, justify="right" if column == "size" else "left",
                                  no_wrap=True)
-            tops = [(where, [], filesystem.listdir(where))] if not recursive else [
-                (d, sub, files) for d, sub, files in filesystem.walk(where)]
-            for directory, _sub, names in tops:
-                base = directory.rstrip("\\")
-                for name in sorted(names if not recursive else [*_sub, *names]):
-                    full = f"{base}\\{name}"
-                    st = filesystem.stat(full)
-                    label = full if recursive else name
-                    table.add_row(windows_datetime(st.modified),
-                                  "<DIR>" if st.is_dir else str(st.size),
-                                  label + ("\\" if st.is_dir else ""))
+            if recursive:
+                entries = [f"{d.rstrip(chr(92))}\\{n}" for d, subs, files in
+                           filesystem.walk(where) for n in sorted([*subs, *files])]
+            else:
+                entries = [f"{where.rstrip(chr(92))}\\{n}" for n in
+                           sorted(filesystem.listdir(where))]
+            for full in entries:
+                st = filesystem.stat(full)
+                label = full if recursive else full.rsplit("\\", 1)[-1]
+                table.add_row(windows_datetime(st.modified),
+                              "<DIR>" if st.is_dir else str(st.size),
+                              label + ("\\" if st.is_dir else ""))
             Console(highlight=False).print(table)
         except VssError as exc:
             raise click.ClickException(exc.message) from None

@@ -71,7 +71,8 @@ STATE_FILE = "lab-state.json"
 LOCK_FILE = "lab.lock"
 #: Lab minutes that pass at each boot (each command), so that creation times move forward.
 BOOT_MINUTES = 1
-_LOCK_WAIT = 10.0  # seconds to wait for another process to let go of the root
+#: Seconds to wait for another process to let go of the root (env ``VSSSIM_LOCK_WAIT``).
+LOCK_WAIT = 10.0
 MiB = 1 << 20
 
 
@@ -232,7 +233,11 @@ def _locked(root: Path) -> Iterator[None]:
     """An exclusive lock on the root for the life of one invocation."""
     fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        deadline = time.monotonic() + _LOCK_WAIT
+        try:
+            wait = float(os.environ.get("VSSSIM_LOCK_WAIT", LOCK_WAIT))
+        except ValueError:
+            wait = LOCK_WAIT
+        deadline = time.monotonic() + wait
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -344,7 +349,12 @@ class LabMachine:
                 writer = (KvStoreWriter(app) if isinstance(app, KvStoreApp)
                           else FileShareWriter(app))  # type: ignore[arg-type]
             else:
-                writer = _load_class(str(wspec.cls), self.root)()
+                cls = _load_class(str(wspec.cls), self.root)
+                try:
+                    writer = cls()
+                except Exception as exc:  # user code: any failure is a config problem
+                    raise LabError(f"writer {wspec.cls}: cannot create it with no arguments "
+                                   f"({exc})") from None
             system.add_writer(writer)
         for reg in system.coordinator.writers:
             saved = state.writers.get(reg.label)
@@ -379,7 +389,9 @@ def create_lab(root: str | os.PathLike[str], *, seed: int = 0, machine_name: str
     if path.exists() and any(path.iterdir()):
         what = "a lab machine" if (path / CONFIG_FILE).exists() else "files"
         raise LabError(f"{path} already holds {what}; choose another --root or remove it")
-    providers = [ProviderSpec(san=san)] if san else []
+    # The array is shared with other lab machines: keep where the user meant it (relative to
+    # the current directory, not to the root).
+    providers = [ProviderSpec(san=os.path.abspath(san))] if san else []
     config = LabConfig(
         seed=seed, machine_name=machine_name, os_version=os_version, edition=edition,
         applications=[AppSpec(kind="kvstore", name="KvStore", path="C:\\KvStore"),

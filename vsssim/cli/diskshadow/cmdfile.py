@@ -33,11 +33,10 @@ NOT_RECOGNIZED = 9009
 
 
 class CmdResult:
-    """Exit code and output lines of one ``.cmd`` run."""
+    """The exit code of one ``.cmd`` run (the last errorlevel, or ``exit /b N``)."""
 
     def __init__(self) -> None:
         self.exit_code = 0
-        self.lines: list[str] = []
 
 
 def _expand(text: str, env: dict[str, str]) -> str:

@@ -195,10 +195,10 @@ def parse(argv: list[str], edition: str) -> Invocation:
     for a, b in spec.exclusive:
         if a in switches and b in switches:
             raise VssadminSyntaxError(f"Error: /{a} and /{b} cannot be used together.", spec)
-    if spec.key == "delete shadows" and not switches.keys() & {"For", "Shadow", "All"}:
-        raise VssadminSyntaxError("Error: Missing option /For, /Shadow or /All.", spec)
     if spec.key == "delete shadows" and "Oldest" in switches and "For" not in switches:
         raise VssadminSyntaxError("Error: /Oldest needs /For.", spec)
+    if spec.key == "delete shadows" and not switches.keys() & {"For", "Shadow", "All"}:
+        raise VssadminSyntaxError("Error: Missing option /For, /Shadow or /All.", spec)
     return Invocation(spec, switches)
 
 

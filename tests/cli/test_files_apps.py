@@ -1,0 +1,121 @@
+"""``vsssim fs``, ``vsssim volume`` and ``vsssim app``: files between host and lab machine,
+volumes and shadow copy images, applications that keep writing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.cli.conftest import ROOT, Lab
+from vsssim.cli.simpaths import PROGRESS_MIN
+
+
+def test_fs_put_get_cat_ls(lab: Lab, tmp_path: Path) -> None:
+    data = os.urandom(PROGRESS_MIN + 12345)  # big enough for a progress bar on a terminal
+    host = tmp_path / "big.bin"
+    host.write_bytes(data)
+    assert "(4206649 bytes)" in lab.ok("fs", "put", str(host), "D:\\data\\big.bin")
+    back = tmp_path / "back.bin"
+    lab.ok("fs", "get", "D:\\data\\big.bin", str(back))
+    assert back.read_bytes() == data
+    lab.ok("fs", "put", "-", "C:\\notes\\todo.txt", input="buy milk\n")
+    assert lab.ok("fs", "cat", "c:\\NOTES\\todo.txt") == "buy milk\n"
+    listing = lab.ok("fs", "ls", "D:\\")
+    assert "data\\" in listing and "<DIR>" in listing
+    assert "D:\\data\\big.bin" in lab.ok("fs", "ls", "-r", "D:\\")
+
+
+def test_fs_reads_shadow_copies_by_device_and_exposure(lab: Lab) -> None:
+    lab.ok("fs", "put", "-", "C:\\report.txt", input="v1")
+    script = lab.cwd / "x.dsh"
+    script.write_text("set context persistent\nadd volume C: alias c\ncreate\nexpose %c% X:\n")
+    out = lab.ok("diskshadow", "-s", str(script))
+    device = out.split("- Shadow copy device name: ")[1].split()[0]
+    lab.ok("fs", "put", "-", "C:\\report.txt", input="v2")
+    assert lab.ok("fs", "cat", "X:\\report.txt") == "v1\n"
+    assert lab.ok("fs", "cat", device + "\\report.txt") == "v1\n"
+    assert lab.ok("fs", "cat", "C:\\report.txt") == "v2\n"
+    refused = lab.run("fs", "put", "-", "X:\\report.txt", input="v3")
+    assert refused.exit_code == 1 and "read-only" in refused.output.lower()
+
+
+def test_fs_rejects_host_paths_and_missing_files(lab: Lab) -> None:
+    assert lab.run("fs", "cat", "/etc/passwd").exit_code == 2
+    missing = lab.run("fs", "cat", "C:\\nope.txt")
+    assert missing.exit_code == 1 and "no such file" in missing.output.lower()
+    nowhere = lab.run("fs", "ls", "Q:\\")
+    assert nowhere.exit_code == 1 and "no volume" in nowhere.output
+
+
+def test_volume_create_list_export(lab: Lab, tmp_path: Path) -> None:
+    assert "Volume E:\\ created: 16 MiB, NTFS" in lab.ok("volume", "create", "E:", "--size",
+                                                          "16")
+    assert lab.run("volume", "create", "E:").exit_code == 1  # exists already
+    lab.ok("fs", "put", "-", "E:\\a.txt", input="before")
+    created = lab.ok("vssadmin", "create", "shadow", "/for=E:")
+    shadow = created.split("Shadow Copy ID: ")[1].split()[0]
+    lab.ok("fs", "put", "-", "E:\\a.txt", input="after!")
+    listing = lab.ok("volume", "list")
+    assert "E:\\" in listing and "16 MiB" in listing
+    image = tmp_path / "e.img"
+    assert "written to" in lab.ok("volume", "export", shadow, str(image))
+    assert image.stat().st_size == 16 * 2**20
+    from vsssim.storage.filedevice import FileDevice
+    from vsssim.storage.simfs import SimFS
+
+    device = FileDevice(image, readonly=True)
+    try:
+        assert SimFS.mount(device, roots=["E:\\"]).read_file("E:\\a.txt") == b"before"
+    finally:
+        device.close()
+    assert lab.run("volume", "export", shadow, str(image)).exit_code == 1  # no overwrite
+
+
+def test_app_run_steps_is_deterministic(tmp_path: Path, lab: Lab) -> None:
+    other = Lab(tmp_path / "other", lab.runner, lab.cwd)
+    other.ok("init", "--seed", "7", "--size", "16")
+    for machine in (lab, other):
+        out = machine.ok("app", "run", "--steps", "40")
+        assert "After 40 steps" in out
+    assert lab.ok("fs", "cat", "C:\\KvStore\\data.kv") == other.ok("fs", "cat",
+                                                                  "C:\\KvStore\\data.kv")
+    assert "KvStore Writer" in lab.ok("app", "list")
+
+
+def test_app_run_live_with_commands(lab: Lab) -> None:
+    out = lab.ok("app", "run", "--for", "1", "--run", "vssadmin create shadow /for=C:")
+    assert "Successfully created shadow copy for 'C:\\'" in out
+    assert "After 1 s on threads" in out
+    assert "Type: ClientAccessible" in lab.ok("vssadmin", "list", "shadows")
+    assert "app run --for 1" in lab.ok("trace", "list")
+
+
+def test_app_run_usage_errors(lab: Lab) -> None:
+    assert lab.run("app", "run", "--steps", "3", "--for", "1").exit_code == 2
+    assert lab.run("app", "run", "--run", "vssadmin list shadows").exit_code == 2
+    bad = lab.run("app", "run", "--for", "0.3", "--run", "rm -rf /")
+    assert bad.exit_code == 1 and "--run takes" in bad.output
+
+
+def test_a_running_app_session_locks_the_root(lab: Lab) -> None:
+    """While `app run --for` writes, another process waits for the lock, then refuses."""
+    env = {**os.environ, "VSSSIM_ROOT": str(lab.root), "VSSSIM_LOCK_WAIT": "0.2"}
+    proc = subprocess.Popen([sys.executable, "-m", "vsssim.cli.main", "app", "run", "--for",
+                             "4"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        refused = None
+        while time.monotonic() < deadline:
+            result = lab.run("vssadmin", "list", "shadows")
+            if result.exit_code == 1:
+                refused = result
+                break
+            time.sleep(0.1)
+        assert refused is not None and "in use by another vsssim process" in refused.output
+    finally:
+        assert proc.wait(timeout=60) == 0
+    assert lab.ok("vssadmin", "list", "shadows")
