@@ -84,11 +84,11 @@ def show(lab: LabContext, run: int | None, all_events: bool, table: bool) -> Non
 @click.option("--all-events", is_flag=True, help="Also state changes, file copies, app steps.")
 @pass_lab
 def mermaid(lab: LabContext, run: int | None, output: Path | None, all_events: bool) -> None:
-    """A run as a Mermaid sequence diagram."""
+    """A run as a Mermaid sequence diagram (freeze window blue, hold window red)."""
     saved = _load(lab, run)
     events = [e for e in saved.trace if all_events or e.kind not in _QUIET]
-    _write(render_sequence(events, title=f"run {saved.number}: {saved.title}"), output,
-           "Mermaid sequence diagram")
+    _write(render_sequence(events, title=f"run {saved.number}: {saved.title}", windows=True),
+           output, "Mermaid sequence diagram")
 
 
 @trace.command()

@@ -44,13 +44,40 @@ def _message(e: TraceEvent) -> str:
     return _text(f"{e.name} ({e.detail})" if e.detail and e.kind != EventKind.EVENT else e.name)
 
 
-def render_sequence(events: Iterable[TraceEvent], *, title: str | None = None) -> str:
+def _window_marks(evs: list[TraceEvent]) -> tuple[dict[int, list[str]], dict[int, int]]:
+    """Where to open and close ``rect`` blocks: the freeze window (from the first writer's
+    Freeze to the last writer's Thaw) and, nested in it, the hold window.  Mermaid blocks must
+    nest, so a hold window that is not inside the freeze window is left unmarked."""
+    from vsssim.render.lanes import layout
+
+    windows = layout(evs).windows
+    opens: dict[int, list[str]] = {}
+    closes: dict[int, int] = {}
+    freezes = [w for w in windows if w.kind == "freeze"]
+    spans: list[tuple[int, int, str]] = []
+    if freezes:
+        spans.append((min(w.first for w in freezes), max(w.last for w in freezes),
+                      "rect rgba(77, 171, 247, 0.15)"))
+    for w in windows:
+        if w.kind == "hold" and (not spans or spans[0][0] <= w.first <= w.last <= spans[0][1]):
+            spans.append((w.first, w.last, "rect rgba(255, 135, 135, 0.25)"))
+    for first, last, text in spans:
+        opens.setdefault(first, []).append(text)
+        closes[last] = closes.get(last, 0) + 1
+    return opens, closes
+
+
+def render_sequence(events: Iterable[TraceEvent], *, title: str | None = None,
+                    windows: bool = False) -> str:
     """Render a trace as a Mermaid ``sequenceDiagram``.
 
     Calls and events are solid arrows, replies and results dashed ones; holds, releases,
-    purges, faults, timeouts and state changes are notes over the actor concerned.
+    purges, faults, timeouts and state changes are notes over the actor concerned.  With
+    ``windows`` the freeze window is a blue ``rect`` block and the hold window a red one
+    inside it.
     """
     evs = list(events)
+    opens, closes = _window_marks(evs) if windows else ({}, {})
     ids: dict[str, str] = {}
     order: list[str] = []
     for e in evs:
@@ -65,7 +92,8 @@ def render_sequence(events: Iterable[TraceEvent], *, title: str | None = None) -
         label = _text(actor)
         lines.append(f"    participant {ids[actor]} as {label}" if label != ids[actor]
                      else f"    participant {ids[actor]}")
-    for e in evs:
+    for i, e in enumerate(evs):
+        lines.extend(f"    {text}" for text in opens.get(i, ()))
         src, dst = ids[e.source], ids[e.target]
         if e.kind in (EventKind.CALL, EventKind.EVENT, EventKind.PROVIDER, EventKind.COPY):
             lines.append(f"    {src}->>{dst}: {_message(e)}")
@@ -78,6 +106,7 @@ def render_sequence(events: Iterable[TraceEvent], *, title: str | None = None) -
         else:
             where = src if src == dst else f"{src},{dst}"
             lines.append(f"    Note over {where}: {_text(e.kind.value)} {_message(e)}")
+        lines.extend("    end" for _ in range(closes.get(i, 0)))
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,53 @@
+"""The workshop's expected outputs are what the commands print today, and its README shows
+every exercise's commands."""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.cli.conftest import ROOT
+
+WORKSHOP = ROOT / "examples" / "workshop"
+
+
+def _module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("workshop", WORKSHOP / "workshop.py")
+    if spec is None or spec.loader is None:
+        raise ImportError("examples/workshop/workshop.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_expected_outputs_are_current(tmp_path: Path) -> None:
+    workshop = _module()
+    transcripts = workshop.play(tmp_path)
+    assert set(transcripts) == {e.slug for e in workshop.EXERCISES}
+    for slug, text in transcripts.items():
+        text = text.replace(str(tmp_path), "<workdir>")
+        expected = (WORKSHOP / "expected" / f"{slug}.txt").read_text(encoding="utf-8")
+        if text != expected:
+            diff = "".join(difflib.unified_diff(expected.splitlines(True),
+                                                text.splitlines(True), f"expected/{slug}.txt",
+                                                "now"))
+            pytest.fail(f"regenerate with: python examples/workshop/workshop.py --update\n"
+                        f"{diff}", pytrace=False)
+
+
+def test_the_readme_walks_through_every_exercise() -> None:
+    workshop = _module()
+    readme = (WORKSHOP / "README.md").read_text(encoding="utf-8")
+    for exercise in workshop.EXERCISES:
+        assert exercise.title in readme
+        assert f"expected/{exercise.slug}.txt" in readme
+        for step in exercise.steps:
+            if "{shadow}" not in step.command:
+                assert f"vsssim {step.command}" in readme, step.command
+    assert sum(e.minutes for e in workshop.EXERCISES) <= 90
