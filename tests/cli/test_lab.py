@@ -188,3 +188,13 @@ def test_a_busy_root_is_refused(lab: Lab) -> None:
     assert result.exit_code == 1
     assert "in use by another vsssim process" in result.output
     assert "No items found" in lab.ok("vssadmin", "list", "shadows")
+
+
+def test_every_command_is_documented() -> None:
+    from vsssim.cli import cli
+
+    docs = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    for name, command in cli.commands.items():
+        assert f"vsssim {name}" in docs, name
+        for sub in getattr(command, "commands", {}):
+            assert f"{name} {sub}" in docs or f"`{sub}" in docs, (name, sub)

@@ -94,7 +94,7 @@ def test_svg_is_well_formed_with_one_lane_per_actor_and_the_windows() -> None:
     assert len(events) == len(trace)
     assert [g.get("data-name") for g in events] == trace.names()
     windows = [g for g in tree.iter(f"{SVG}g") if (g.get("class") or "").startswith("window")]
-    assert sorted(g.get("class") for g in windows) == ["window freeze-window"] * 2 + [
+    assert sorted(g.get("class", "") for g in windows) == ["window freeze-window"] * 2 + [
         "window hold-window"]
     assert not list(tree.iter(f"{SVG}script"))  # self-contained, nothing to run
     assert tree.find(f"{SVG}title").text == "basic <demo> & more"  # type: ignore[union-attr]
@@ -137,3 +137,19 @@ def test_trace_commands_render_the_last_run(lab: Lab, tmp_path: Path) -> None:
     assert "vssadmin create shadow" in lab.ok("trace", "list")
     missing = lab.run("trace", "svg", "7")
     assert missing.exit_code == 1 and "there is no run 7" in missing.output
+
+
+def test_mermaid_marks_the_windows_as_nested_rect_blocks() -> None:
+    from vsssim.render.mermaid import render_sequence
+
+    text = render_sequence(_story("basic"), windows=True)
+    lines = [line.strip() for line in text.splitlines()]
+    rects = [i for i, line in enumerate(lines) if line.startswith("rect ")]
+    ends = [i for i, line in enumerate(lines) if line == "end"]
+    assert len(rects) == len(ends) == 2
+    freeze, hold = rects
+    assert "77, 171, 247" in lines[freeze] and "255, 135, 135" in lines[hold]
+    assert freeze < hold < ends[0] < ends[1]  # the hold block sits inside the freeze block
+    assert "Freeze" in lines[freeze + 1]
+    assert "FlushAndHoldWrites" in lines[hold + 1]
+    assert render_sequence(_story("basic")).count("rect ") == 0  # off by default
