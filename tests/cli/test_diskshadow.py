@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.cli.conftest import ROOT, Lab, tree_digest
 
@@ -269,3 +271,40 @@ def test_diskshadow_as_a_process(tmp_path: Path) -> None:
                           timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Number of shadow copies listed: 1" in proc.stdout
+
+
+def test_listing_and_deleting_by_set_id_oldest_and_mask(lab: Lab) -> None:
+    def session(text: str) -> dict[str, str]:
+        out = lab.ok("diskshadow", input=text + "exit\n")
+        return {part.splitlines()[0]: part for part in out.split("DISKSHADOW> ")[1:]}
+
+    first = session("set context persistent\nadd volume C: alias a\nadd volume D: alias b\n"
+                    "create\nlist shadows set %VSS_SHADOW_SET%\nlist shadows id %a%\n")
+    created = first["create"]
+    d_copy = created.split("Alias b for shadow ID ")[1].split()[0]
+    assert "Number of shadow copies listed: 2" in first["list shadows set %VSS_SHADOW_SET%"]
+    assert "Number of shadow copies listed: 1" in first["list shadows id %a%"]
+    second = session(f"set context persistent\nadd volume C:\ncreate\n"
+                     f"delete shadows oldest C:\ndelete shadows id {d_copy}\n"
+                     f"list shadows all\nmask %VSS_SHADOW_SET%\n")
+    new_c = second["create"].split("Alias VSS_SHADOW_1 for shadow ID ")[1].split()[0]
+    assert "Number of shadow copies deleted: 1" in second["delete shadows oldest C:"]
+    assert new_c not in second["delete shadows oldest C:"]
+    assert "Number of shadow copies deleted: 1" in second[f"delete shadows id {d_copy}"]
+    remaining = second["list shadows all"]
+    assert "Number of shadow copies listed: 1" in remaining and new_c in remaining
+    assert "No imported shadow copies belong" in second["mask %VSS_SHADOW_SET%"]
+
+
+@given(st.text(max_size=60))
+def test_the_line_parser_only_accepts_or_explains(line: str) -> None:
+    from vsssim.cli.diskshadow.parser import DiskshadowSyntaxError, parse_line
+
+    try:
+        cmd = parse_line(line, 3)
+    except DiskshadowSyntaxError as exc:
+        refused = exc.message
+    else:
+        refused = ""
+        assert cmd is None or (cmd.name and cmd.line == 3)
+    assert refused or cmd is None or cmd.text == line.strip()

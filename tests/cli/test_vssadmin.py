@@ -7,6 +7,8 @@ import json
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.cli.conftest import Lab, tree_digest
 
@@ -204,3 +206,60 @@ def test_list_writers_and_create_are_saved_as_runs_listings_are_not(lab: Lab) ->
     lab.ok("vssadmin", "list", "writers")
     runs = lab.ok("trace", "list")
     assert "vssadmin create shadow /for=C:" in runs and "vssadmin list writers" in runs
+
+
+def _no(prompt: str) -> str:
+    return "n"
+
+
+def test_autoretry_waits_for_another_creation_then_gives_up_or_succeeds() -> None:
+    from vsssim.cli.vssadmin.commands import VssadminFailure, execute
+    from vsssim.cli.vssadmin.syntax import parse
+    from vsssim.system import VssSystem
+
+    with VssSystem(seed=1) as system:
+        system.add_volume("C:\\", size=8 * 2**20)
+        holder = system.create_backup_components()
+        holder.initialize_for_backup()
+        holder.start_snapshot_set()  # holds the machine's creation lock
+        start = system.clock.now()
+        with pytest.raises(VssadminFailure, match="Another shadow copy creation"):
+            execute(system, parse(["create", "shadow", "/for=C:"], "server"), _no)
+        assert system.clock.now() == pytest.approx(start, abs=1.0)  # no retry asked
+        with pytest.raises(VssadminFailure, match="Another shadow copy creation"):
+            execute(system, parse(["create", "shadow", "/for=C:", "/autoretry=2"], "server"),
+                    _no)
+        assert system.clock.now() - start >= 120.0  # kept trying for two (lab) minutes
+        system.clock.call_later(5.0, holder.release)  # the other requester finishes soon
+        out = execute(system, parse(["create", "shadow", "/for=C:", "/autoretry=1"], "server"),
+                      _no)
+        assert out.lines[0] == "Successfully created shadow copy for 'C:\\'"
+
+
+@given(st.lists(st.one_of(
+    st.sampled_from(["list", "create", "delete", "add", "resize", "revert", "query", "shadows",
+                     "shadow", "writers", "shadowstorage", "/for=C:", "/on=D:", "/all",
+                     "/oldest", "/quiet", "/?", "/shadow={00000000-1111-4222-8333-44444444444"
+                     "4}", "/maxsize=10%", "/set=x", "/autoretry=3"]),
+    st.text(max_size=12)), max_size=6), st.sampled_from(["server", "client"]))
+def test_the_parser_only_accepts_or_explains(args: list[str], edition: str) -> None:
+    """Any command line parses to a command of this edition with its required switches,
+    or is refused with a message; nothing else escapes."""
+    from vsssim.cli.vssadmin.commands import check_values
+    from vsssim.cli.vssadmin.syntax import VssadminSyntaxError, parse
+
+    try:
+        inv = parse(args, edition)
+        if inv.spec is not None and not inv.help:
+            check_values(inv)
+    except VssadminSyntaxError as exc:
+        refusal = exc.message
+    else:
+        refusal = ""
+    if refusal:
+        assert refusal.startswith("Error: ")
+        return
+    if inv.spec is not None:
+        assert edition == "server" or not inv.spec.server_only
+        if not inv.help:
+            assert set(inv.spec.required) <= set(inv.switches)

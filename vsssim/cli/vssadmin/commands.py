@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from vsssim import hresult as hr
 from vsssim.cli.vssadmin.messages import (
     NO_ITEMS,
     OUTSIDE_CONTEXT,
@@ -43,6 +44,7 @@ from vsssim.errors import (
     VssInvalidArgumentError,
     VssObjectAlreadyExistsError,
     VssObjectNotFoundError,
+    VssSnapshotSetInProgressError,
     VssVolumeInUseError,
 )
 from vsssim.providers.base import VolumeInfo
@@ -270,24 +272,41 @@ def _list_volumes(system: VssSystem, inv: Invocation, ask: Ask) -> Outcome:
 
 # ------------------------------------------------------------------------------ changes
 def _create_shadow(system: VssSystem, inv: Invocation, ask: Ask) -> Outcome:
+    """``/AutoRetry=N``: while another creation holds the machine's creation lock
+    (``VSS_E_SNAPSHOT_SET_IN_PROGRESS``), wait a lab-clock second and try again, for N
+    minutes; then give up with vssadmin's message."""
     vol = _volume(system, str(inv.value("For")))
+    budget = 60.0 * int(inv.value("AutoRetry") or 0)
+    deadline = system.clock.now() + budget
+    while True:
+        try:
+            snapshot_id, device = _create_once(system, vol)
+            break
+        except VssSnapshotSetInProgressError:
+            if system.clock.now() >= deadline:
+                raise VssadminFailure(error_text(hr.VSS_E_SNAPSHOT_SET_IN_PROGRESS)) from None
+            system.clock.sleep(1.0)
+    return Outcome([f"Successfully created shadow copy for '{vol.name}'",
+                    f"    Shadow Copy ID: {braced(snapshot_id)}",
+                    f"    Shadow Copy Volume Name: {device}"])
+
+
+def _create_once(system: VssSystem, vol: VolumeInfo) -> tuple[UUID, str]:
     with system.create_backup_components() as bc:
         bc.initialize_for_backup()
+        bc.set_context(_CLIENT_ACCESSIBLE)
         try:
-            bc.set_context(_CLIENT_ACCESSIBLE)
             bc.start_snapshot_set()
             snapshot_id = bc.add_to_snapshot_set(vol.name, SYSTEM_PROVIDER_ID)
+        except VssSnapshotSetInProgressError:
+            raise
         except VssError as exc:
             raise VssadminFailure(error_text(exc.hresult, exc.message)) from None
         creation = bc.do_snapshot_set()
         creation.wait()
         if not creation.succeeded:
-            code = creation.query_status()
-            raise VssadminFailure(error_text(code))
-        props = system.snapshot_properties(snapshot_id)
-    return Outcome([f"Successfully created shadow copy for '{vol.name}'",
-                    f"    Shadow Copy ID: {braced(snapshot_id)}",
-                    f"    Shadow Copy Volume Name: {props.snapshot_device_object}"])
+            raise VssadminFailure(error_text(creation.query_status()))
+        return snapshot_id, system.snapshot_properties(snapshot_id).snapshot_device_object
 
 
 def _delete_shadows(system: VssSystem, inv: Invocation, ask: Ask) -> Outcome:
