@@ -119,3 +119,32 @@ def test_a_running_app_session_locks_the_root(lab: Lab) -> None:
     finally:
         assert proc.wait(timeout=60) == 0
     assert lab.ok("vssadmin", "list", "shadows")
+
+
+def test_app_run_live_with_a_diskshadow_script(lab: Lab) -> None:
+    script = lab.cwd / "live.dsh"
+    script.write_text("set context persistent\nbegin backup\nadd volume C:\ncreate\n"
+                      "end backup\n")
+    out = lab.ok("app", "run", "--for", "0.5", "--run", f"diskshadow -s {script}")
+    assert "-> create" in out and "Number of shadow copies listed: 1" in out
+    assert "Type: ApplicationRollback" in lab.ok("vssadmin", "list", "shadows")
+
+
+def test_progress_bars_show_on_a_terminal_only(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from vsssim.cli.simpaths import copy_file
+
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(PROGRESS_MIN + 1))
+    terminal = io.StringIO()
+    copy_file(None, str(source), str(tmp_path / "a.bin"),
+              console=Console(file=terminal, force_terminal=True, width=100))
+    assert "copy big.bin" in terminal.getvalue()
+    piped = io.StringIO()
+    copy_file(None, str(source), str(tmp_path / "b.bin"),
+              console=Console(file=piped, force_terminal=False, width=100))
+    assert piped.getvalue() == ""
+    assert (tmp_path / "b.bin").read_bytes() == source.read_bytes()

@@ -9,6 +9,7 @@ that fails stops the script (exit code 1).  The whole session is saved as one ru
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -63,16 +64,31 @@ def _run_script(session: Session, commands: list[Command], out: Callable[[str], 
     return 0
 
 
+def _read_command(tty: bool) -> str | None:
+    """One line from the user (None at the end of input); on a terminal with line editing."""
+    if tty:
+        with contextlib.suppress(ImportError):  # Windows has no readline module
+            import readline  # noqa: F401 - gives input() history and editing
+        try:
+            return input(PROMPT) + "\n"
+        except EOFError:
+            click.echo("")
+            return None
+    click.echo(PROMPT, nl=False)
+    line = sys.stdin.readline()
+    if not line:
+        click.echo("")
+        return None
+    click.echo(line.rstrip("\n"))  # a piped command is not echoed by a terminal: show it
+    return line
+
+
 def _run_interactive(session: Session, out: _Output) -> int:
     tty = sys.stdin.isatty()
     while True:
-        click.echo(PROMPT, nl=False)
-        line = sys.stdin.readline()
-        if not line:
-            click.echo("")
+        line = _read_command(tty)
+        if line is None:
             return 0
-        if not tty:
-            click.echo(line.rstrip("\n"))
         if out.log is not None:
             out.log.write(PROMPT + line)
         try:
