@@ -263,10 +263,10 @@ def test_diskshadow_as_a_process(tmp_path: Path) -> None:
     import sys
 
     env = {**os.environ, "VSSSIM_ROOT": str(tmp_path / "lab")}
-    subprocess.run([sys.executable, "-m", "vsssim.cli.main", "init", "--size", "16"],
+    subprocess.run([sys.executable, "-m", "vsssim.cli", "init", "--size", "16"],
                    check=True, capture_output=True, env=env, cwd=tmp_path, timeout=120)
     (tmp_path / "s.dsh").write_text("set context persistent\nadd volume C:\ncreate\n")
-    proc = subprocess.run([sys.executable, "-m", "vsssim.cli.main", "diskshadow", "-s",
+    proc = subprocess.run([sys.executable, "-m", "vsssim.cli", "diskshadow", "-s",
                            "s.dsh"], capture_output=True, text=True, env=env, cwd=tmp_path,
                           timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -103,7 +103,7 @@ def test_app_run_usage_errors(lab: Lab) -> None:
 def test_a_running_app_session_locks_the_root(lab: Lab) -> None:
     """While `app run --for` writes, another process waits for the lock, then refuses."""
     env = {**os.environ, "VSSSIM_ROOT": str(lab.root), "VSSSIM_LOCK_WAIT": "0.2"}
-    proc = subprocess.Popen([sys.executable, "-m", "vsssim.cli.main", "app", "run", "--for",
+    proc = subprocess.Popen([sys.executable, "-m", "vsssim.cli", "app", "run", "--for",
                              "4"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:

@@ -87,7 +87,7 @@ def test_state_persists_between_real_processes(tmp_path: Path) -> None:
     env = {**os.environ, "VSSSIM_ROOT": str(tmp_path / "lab"), "COLUMNS": "120"}
 
     def vsssim(*args: str) -> str:
-        proc = subprocess.run([sys.executable, "-m", "vsssim.cli.main", *args],
+        proc = subprocess.run([sys.executable, "-m", "vsssim.cli", *args],
                               capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc.stdout
@@ -198,3 +198,14 @@ def test_every_command_is_documented() -> None:
         assert f"vsssim {name}" in docs, name
         for sub in getattr(command, "commands", {}):
             assert f"{name} {sub}" in docs or f"`{sub}" in docs, (name, sub)
+
+
+def test_the_console_script_runs(tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "vsssim"
+    if not script.exists():
+        pytest.skip("the vsssim console script is not installed next to this Python")
+    env = {**os.environ, "VSSSIM_ROOT": str(tmp_path / "lab")}
+    proc = subprocess.run([str(script), "vssadmin", "/?"], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "---- Commands Supported ----" in proc.stdout

@@ -124,7 +124,7 @@ def test_step_through_a_pseudo_terminal() -> None:
     one line, and 'c' runs to the end."""
     main, child = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vsssim.cli.main", "demo", "--scenario", "writer-veto",
+        [sys.executable, "-m", "vsssim.cli", "demo", "--scenario", "writer-veto",
          "--step", "--seed", "1"],
         stdin=child, stdout=child, stderr=child, cwd=ROOT, close_fds=True,
         env={**os.environ, "COLUMNS": "120", "TERM": "dumb"})
