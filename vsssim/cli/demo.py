@@ -53,10 +53,10 @@ def parse_fail(spec: str) -> WriterFault:
     return WriterFault(event, writer=writer, action="veto", hresult=code)
 
 
-def _list(console: Console) -> None:
+def _list() -> None:
     width = max(len(n) for n in SCENARIOS)
     for name, sc in SCENARIOS.items():
-        console.print(f"[bold]{name:<{width}}[/bold]  {sc.description}", highlight=False)
+        click.echo(f"{name:<{width}}  {sc.description}")
 
 
 @click.command()
@@ -84,7 +84,7 @@ def demo(lab: LabContext, name: str, list_only: bool, step: bool, seed: int,
     volume with a key-value store and a file share, both writing all the time)."""
     console = Console(highlight=False)
     if list_only:
-        _list(console)
+        _list()
         return
     scenario = SCENARIOS[name]
     skip = () if all_events else _QUIET

@@ -458,7 +458,7 @@ def _all() -> dict[str, Scenario]:
         slug = method.name.lower().replace("_", "-")
         name = slug if slug.startswith("restore-") else f"restore-{slug}"
         items.append(Scenario(name, f"restore with {method.name}",
-                              f"backup, then restore with {method.name}",
+                              f"back up, then restore with {method.name}",
                               _restore_scenario(method)))
     items += [
         Scenario("two-providers", "two volumes with two providers", "C: on the system "
