@@ -97,6 +97,7 @@ class ScenarioContext:
         tag = f"{name}: " if prefix else ""
 
         def record(event: TraceEvent) -> None:
+            """Keep (and pass on) the machine's events once the story has started."""
             if not self.recording:
                 return
             if tag:
@@ -305,12 +306,14 @@ def _restore_scenario(method: RestoreMethod) -> Callable[[ScenarioContext], Scen
     alternate = "C:\\KvStore.restored"
 
     def custom(component: ComponentRestore, files: list[Any], system: VssSystem) -> bool:
+        """The requester's own procedure for a CUSTOM writer: write every file back."""
         fs = system.volume("C:\\").fs
         for entry, data in files:
             fs.write_file(entry.path, data, create_dirs=True)
         return True
 
     def run(ctx: ScenarioContext) -> ScenarioRun:
+        """Back up the store, let it move on (or lose its files), restore, compare."""
         system, kv, kv_writer = _store_machine(
             ctx, share=False, restore_method=method,
             alternate_location=alternate

@@ -86,6 +86,7 @@ class _Cmd:
 
     # -- commands ---------------------------------------------------------------------------
     def copy(self, args: list[str]) -> int:
+        """``copy [/y] SOURCE TARGET``: one file (into TARGET if it is a directory)."""
         words = [a for a in args if not a.startswith("/")]
         if len(words) != 2:
             self.out("The syntax of the command is incorrect.")
@@ -98,6 +99,8 @@ class _Cmd:
         return 0
 
     def xcopy(self, args: list[str]) -> int:
+        """``xcopy SOURCE TARGET [/s] [/e] [/i] [/y]``: a file, or a directory's files (and
+        its subdirectories with ``/s`` or ``/e``)."""
         flags = {a.lower() for a in args if a.startswith("/")}
         words = [a for a in args if not a.startswith("/")]
         if len(words) != 2:
@@ -126,6 +129,7 @@ class _Cmd:
         return 0
 
     def type(self, args: list[str]) -> int:
+        """``type FILE...``: print files as text."""
         for path in args:
             if is_windows_path(path):
                 fs, p = locate(self.system, path)
@@ -137,6 +141,7 @@ class _Cmd:
         return 0
 
     def dir(self, args: list[str]) -> int:
+        """``dir [PATH]``: list a directory."""
         path = args[0] if args else "."
         dirs, files = self._listdir(path)
         self.out(f" Directory of {path}")

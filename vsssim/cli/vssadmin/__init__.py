@@ -45,6 +45,7 @@ def run_vssadmin(lab: LabContext, args: list[str], *, echo: bool = True,
     lines: list[str] = []
 
     def out(*more: str) -> None:
+        """Print (unless ``echo`` is off) and keep the lines."""
         lines.extend(more)
         if echo:
             for line in more:
