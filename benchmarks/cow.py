@@ -661,8 +661,20 @@ How to read it:
   journal record, no data block.  Memory is what `tracemalloc` sees the engine allocate
   (numpy buffers included) for the whole scenario, next to the engine's own estimate
   (`ShadowStorage.metadata_bytes()`).
-* This VM's page cache is noisy (see the reference, B.0): cells with max/min > 2 are flagged;
-  rerun a workload with `--only`.
+* What limits the first-write targets.  Every first write after a snapshot copies the old
+  16 KiB block into the store before the new data lands: volsnap's design keeps the live image
+  a plain file written in place.  qcow2 instead redirects a write that covers whole clusters to
+  new clusters and copies nothing, so for 1 MiB sequential writes it pays one write into new
+  file space where vsssim pays a write plus a page-cache-to-page-cache copy; the copy costs
+  about as much as the write itself on this machine, which caps the ratio near 1.3-1.7x qemu
+  (a file system with reflinks, btrfs or XFS, could clone instead of copy; ext4 cannot).  For
+  random 4 KiB first writes made one call at a time, each costs the raw write plus a 16 KiB
+  in-kernel copy, a 64-byte journal record that must land before the live write (the
+  write-ahead order forbids batching it across calls) and about 2 us of Python, which puts the
+  ratio between 0.55 and 0.65 of raw depending on how expensive the raw write is in that run;
+  handed over as one batch (`write_many`) the same writes run faster than raw per-call pwrite.
+* This VM's page cache is noisy (`workloads.warm_memory` explains the balloon effect), and the
+  machine is shared: cells with max/min > 2 are flagged; rerun a group with `--only`.
 """
 
 
