@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from vsssim.render.lanes import Row, layout
+from vsssim.render.lanes import LaneLayout, Row, layout
 from vsssim.trace import EventKind, TraceEvent
 
 __all__ = ["lane_label", "print_lanes", "print_timeline"]
@@ -33,30 +33,45 @@ _STYLE = {
     EventKind.NOTE: "italic",
 }
 _BACK = (EventKind.REPLY, EventKind.RESULT)
+_MIN_LANE = 7
+_SHORT = {"Microsoft Software Shadow Copy provider 1.0": "System provider"}
 
 
 def print_timeline(events: Iterable[TraceEvent], console: Console, *,
                    skip: Iterable[EventKind] = ()) -> None:
     """Print ``events`` as a table: time, from, to, event, detail."""
     hidden = set(skip)
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    table.add_column("time", justify="right", style="dim", no_wrap=True)
-    table.add_column("from", max_width=20, overflow="ellipsis", no_wrap=True)
-    table.add_column("", justify="center", no_wrap=True)
-    table.add_column("to", max_width=20, overflow="ellipsis", no_wrap=True)
-    table.add_column("event", no_wrap=True)
-    table.add_column("detail", overflow="fold", ratio=1)
+    rows = []
     for e in events:
         if e.kind in hidden:
             continue
-        style = _STYLE.get(e.kind, "")
         src, dst, arrow = (e.target, e.source, "<-") if e.kind in _BACK else (
             e.source, e.target, "->")
-        table.add_row(f"{e.time:8.3f}s", src, arrow, dst, Text(e.name, style=style), e.detail)
+        rows.append((e, _SHORT.get(src, src), arrow, _SHORT.get(dst, dst)))
+    # Fixed widths (rich would otherwise squeeze the short columns to fit long details): the
+    # detail column gets what is left and folds.
+    from_w = min(17, max([4, *(len(r[1]) for r in rows)]))
+    to_w = min(17, max([2, *(len(r[3]) for r in rows)]))
+    event_w = min(26, max([5, *(len(r[0].name) for r in rows)]))
+    # Narrow terminals: shorten the event, then the actor columns, before squeezing details.
+    while console.width - 9 - from_w - 2 - to_w - event_w - 10 < 6 and (
+            max(from_w, to_w, event_w) > 8):
+        if event_w >= max(from_w, to_w):
+            event_w -= 1
+        elif from_w >= to_w:
+            from_w -= 1
+        else:
+            to_w -= 1
+    detail_w = max(6, console.width - 9 - from_w - 2 - to_w - event_w - 10)
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column("time", justify="right", style="dim", no_wrap=True, width=9)
+    for name, width in (("from", from_w), ("", 2), ("to", to_w), ("event", event_w)):
+        table.add_column(name, width=width, overflow="ellipsis", no_wrap=True)
+    table.add_column("detail", width=detail_w, overflow="fold")
+    for e, src, arrow, dst in rows:
+        table.add_row(f"{e.time:8.3f}s", src, arrow, dst,
+                      Text(e.name, style=_STYLE.get(e.kind, "")), e.detail)
     console.print(table)
-
-
-_SHORT = {"Microsoft Software Shadow Copy provider 1.0": "System provider"}
 
 
 def lane_label(actor: str, width: int) -> list[str]:
@@ -104,14 +119,25 @@ def print_lanes(events: Iterable[TraceEvent], console: Console, *,
     actor that acts to the one acted on, and a margin marking the freeze window (blue ``F``:
     a writer is frozen) and the hold window (red ``H``: the kernel holds writes).  A legend
     with each window's length follows."""
+    events = list(events)
     lay = layout(events, skip=skip)
     if not lay.rows:
         console.print("(no events)")
         return
+    # Time, margin, at least 12 columns of event and 10 of detail, and the padding between.
+    needed = 8 + 2 + 12 + 10 + 8 + _MIN_LANE * len(lay.actors)
+    if lane_width is None and console.width < needed:
+        # Too narrow for lanes (rich would squeeze every column into ellipses): the plain
+        # table of events, which reads at any width, and the windows below it.
+        print_timeline(events, console, skip=skip)
+        console.print(Text(f"(a lane timeline needs {needed} columns; this one has "
+                           f"{console.width})", style="dim"))
+        _print_windows(lay, console)
+        return
     if lane_width is None:
         # Lanes share what the time, event and detail columns leave (7 to 12 columns each).
         spare = console.width - 9 - 3 - 27 - 24
-        lane_width = max(7, min(12, spare // max(1, len(lay.actors))))
+        lane_width = max(_MIN_LANE, min(12, spare // max(1, len(lay.actors))))
     labels = [lane_label(a, lane_width - 1) for a in lay.actors]
     depth = max(len(x) for x in labels)
     header = Text()
@@ -146,6 +172,11 @@ def print_lanes(events: Iterable[TraceEvent], console: Console, *,
         table.add_row(f"{e.time:.3f}s", margin, _lane_text(row, len(lay.actors), lane_width),
                       Text(e.name, style=_STYLE.get(e.kind, "")), e.detail)
     console.print(table)
+    _print_windows(lay, console)
+
+
+def _print_windows(lay: LaneLayout, console: Console) -> None:
+    """The legend: each freeze and hold window with its length."""
     for w in lay.windows:
         what = (f"freeze window of {w.actor}" if w.kind == "freeze"
                 else "hold window (the kernel holds writes)")
