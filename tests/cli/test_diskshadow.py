@@ -155,6 +155,16 @@ def test_drive_letter_in_use(lab: Lab) -> None:
     assert "Error on line 4: The  drive letter is already in use." in result.output
 
 
+def test_exposing_an_exposed_copy_names_its_exposure_not_the_letter(lab: Lab) -> None:
+    result = lab.run("diskshadow", "-s", _script(lab, "set context persistent\n"
+                                                      "add volume C: alias c\ncreate\n"
+                                                      "expose %c% X:\nexpose %c% Y:\n"))
+    assert result.exit_code == 1
+    assert "Error on line 5: The shadow copy {" in result.output
+    assert "is already exposed as X:\\: UNEXPOSE it first." in result.output
+    assert "drive letter is already in use" not in result.output
+
+
 def test_restore_from_metadata(lab: Lab) -> None:
     lab.ok("diskshadow", "-s", _script(lab, "set metadata full.cab\nbegin backup\n"
                                             "add volume C:\ncreate\nend backup\n"))

@@ -636,7 +636,12 @@ class Session:
     def _do_expose(self, cmd: Command) -> None:
         sid = self._guid(cmd.args[0], "shadow copy id")
         target = self.expand(cmd.args[1])
-        self._snapshot(sid)
+        props = self._snapshot(sid)
+        if props.exposed_name:
+            shown_as = props.exposed_name + "\\" if len(props.exposed_name) == 2 \
+                else props.exposed_name
+            raise DiskshadowError(f"The shadow copy {braced(sid)} is already exposed as "
+                                  f"{shown_as}: UNEXPOSE it first.")
         local = is_windows_path(target) or (len(target) == 2 and target[1] == ":")
         attributes = _A.EXPOSED_LOCALLY if local else _A.EXPOSED_REMOTELY
         with self._admin() as bc:
