@@ -37,7 +37,15 @@ def test_demo_fail_option_makes_a_writer_veto() -> None:
     assert "VSS_E_WRITERERROR_RETRYABLE" in result.output
 
 
-@pytest.mark.parametrize("spec", ["kvstore", "kvstore:Melt", "kvstore:Freeze:maybe"])
+def test_demo_fail_accepts_the_full_writer_name() -> None:
+    result = CliRunner().invoke(cli, ["demo", "--fail", "file share writer:freeze"],
+                                env={"COLUMNS": "160"})
+    assert result.exit_code == 1
+    assert "writer File Share Writer: [9] FAILED_AT_FREEZE" in result.output
+
+
+@pytest.mark.parametrize("spec", ["kvstore", "kvstore:Melt", "kvstore:Freeze:maybe",
+                                  "Nope:Freeze", "SqlServerWriter:Freeze"])
 def test_demo_rejects_bad_fail_specs(spec: str) -> None:
     result = CliRunner().invoke(cli, ["demo", "--fail", spec])
     assert result.exit_code == 2

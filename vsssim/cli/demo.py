@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 
 from vsssim import hresult as hr
+from vsssim.apps import FileShareWriter, KvStoreWriter
 from vsssim.cli.context import LabContext, pass_lab
 from vsssim.cli.machine import CONFIG_FILE
 from vsssim.cli.runs import save_run
@@ -27,8 +28,11 @@ from vsssim.trace import EventKind
 
 __all__ = ["demo", "parse_fail"]
 
-_WRITER_ALIASES = {"kvstore": "KvStore Writer", "fileshare": "File Share Writer",
-                   "share": "File Share Writer"}
+#: The writers of the demo machines (the sample applications'), by short alias and full name.
+_WRITER_ALIASES = {"kvstore": KvStoreWriter.writer_name, "fileshare": FileShareWriter.writer_name,
+                   "share": FileShareWriter.writer_name,
+                   **{w.writer_name.lower(): w.writer_name for w in (KvStoreWriter,
+                                                                     FileShareWriter)}}
 _QUIET = (EventKind.STATE, EventKind.COPY, EventKind.APP)
 
 
@@ -37,7 +41,10 @@ def parse_fail(spec: str) -> WriterFault:
     parts = spec.split(":")
     if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
         raise click.BadParameter(f"{spec!r}: use WRITER:EVENT[:retryable], e.g. kvstore:Freeze")
-    writer = _WRITER_ALIASES.get(parts[0].lower(), parts[0])
+    writer = _WRITER_ALIASES.get(parts[0].lower())
+    if writer is None:
+        raise click.BadParameter(f"{parts[0]!r} is not a writer of the demo machines "
+                                 "(kvstore, fileshare)")
     retryable = len(parts) == 3 and parts[2].lower() == "retryable"
     if len(parts) == 3 and not retryable:
         raise click.BadParameter(f"{spec!r}: the third part can only be 'retryable'")
