@@ -219,7 +219,7 @@ class SystemProvider(SnapshotProvider):
         assoc.on_volume, assoc.max_size = on_volume, max_size
         assoc.explicit = assoc.explicit or explicit
         if assoc.store is not None:
-            assoc.store.resize(max_size)
+            assoc.store.resize(self._store_limit(volume, max_size))
         self._save_associations()
         return assoc
 
@@ -241,6 +241,13 @@ class SystemProvider(SnapshotProvider):
             return
         self.remove_association(volume)
 
+    def _store_limit(self, volume: VolumeInfo, max_size: int | None) -> int | None:
+        """The diff area's own limit for an association maximum: at least one block (a smaller
+        maximum means "no room for a new copy", refused in EndPrepareSnapshots)."""
+        if max_size is None:
+            return None
+        return max(max_size, self._volume_device(volume).block_size)
+
     def storage(self, volume: VolumeInfo) -> ShadowStorage:
         """The diff area of ``volume``, created on first use."""
         from vsssim.storage.shadowstorage import ShadowStorage
@@ -256,11 +263,12 @@ class SystemProvider(SnapshotProvider):
             device = self._volume_device(volume)
             if os.path.isdir(directory):
                 assoc.store = ShadowStorage.open(device, directory, tracer=self.host.tracer)
-                if assoc.store.max_size != assoc.max_size:
-                    assoc.store.resize(assoc.max_size)
+                limit = self._store_limit(volume, assoc.max_size)
+                if assoc.store.max_size != limit:
+                    assoc.store.resize(limit)
             else:
                 assoc.store = ShadowStorage.create(
-                    device, directory, max_size=assoc.max_size,
+                    device, directory, max_size=self._store_limit(volume, assoc.max_size),
                     max_snapshots=self.max_snapshots, tracer=self.host.tracer)
             assoc.store.add_purge_listener(self._on_purge)
         return assoc.store
@@ -301,16 +309,17 @@ class SystemProvider(SnapshotProvider):
         # Space and count problems surface here, before anything is frozen (§2.5).
         for rec in self._set_records(snapshot_set_id, "EndPrepareSnapshots",
                                      (SnapshotState.PREPARING,)):
+            assoc = self._associations.get(rec.volume.guid_path)
+            limit = None if assoc is None else assoc.max_size
+            if limit is not None and limit < self._volume_device(rec.volume).block_size:
+                raise VssInsufficientStorageError(
+                    f"the shadow storage of {rec.volume.name} is too small ({limit} bytes)")
             store = self.storage(rec.volume)
             if rec.context & _A.CLIENT_ACCESSIBLE:
                 self._enforce_client_accessible_limit(rec.volume)
             if len(store.snapshots) >= store.max_snapshots:
                 raise VssMaximumNumberOfSnapshotsReachedError(
                     f"{rec.volume.name} already has {len(store.snapshots)} shadow copies")
-            if store.max_size is not None and store.max_size < store.volume.block_size:
-                raise VssInsufficientStorageError(
-                    f"the shadow storage of {rec.volume.name} is too small "
-                    f"({store.max_size} bytes)")
         super().end_prepare_snapshots(snapshot_set_id)
 
     def _enforce_client_accessible_limit(self, volume: VolumeInfo) -> None:

@@ -1,0 +1,141 @@
+"""Fault plans (every kind of writer fault, storage faults) and the order of event delivery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.core.conftest import RecordingWriter
+from vsssim import hresult as hr
+from vsssim.constants import ApplicationLevel, BackupType, WriterState
+from vsssim.faults import FaultPlan, StorageFault, WriterFault
+from vsssim.options import VssOptions
+from vsssim.system import VssSystem
+from vsssim.trace import EventKind
+
+NAMES = ("A", "B", "C", "D", "E")
+
+
+def _machine(tmp: Path, *, seed: int = 1, faults: FaultPlan | None = None,
+             options: VssOptions | None = None) -> VssSystem:
+    system = VssSystem(tmp, seed=seed, faults=faults or FaultPlan(), options=options)
+    system.add_volume("C:\\", size=8 * 2**20)
+    for name in NAMES:  # E is a back-end writer: its Freeze comes after the front-end ones
+        w = RecordingWriter(name, level=ApplicationLevel.BACK_END if name == "E"
+                            else ApplicationLevel.FRONT_END)
+        system.volume("C:\\").fs.makedirs(w.components["data"], exist_ok=True)
+        system.add_writer(w)
+    return system
+
+
+def _backup(system: VssSystem) -> tuple[int, dict[str, tuple[WriterState, int]]]:
+    """One non-component-mode backup of C:; (DoSnapshotSet's status, writer status)."""
+    with system.create_backup_components() as bc:
+        bc.initialize_for_backup()
+        bc.gather_writer_metadata().result()
+        bc.set_backup_state(False, False, BackupType.FULL)
+        bc.start_snapshot_set()
+        bc.add_to_snapshot_set("C:\\")
+        bc.prepare_for_backup().result()
+        op = bc.do_snapshot_set()
+        op.wait()
+        code = op.query_status()
+        if code == hr.VSS_S_ASYNC_FINISHED:
+            bc.backup_complete().result()
+        bc.gather_writer_status().result()
+        return code, {s.writer_name: (s.state, s.failure) for s in bc.writer_status}
+
+
+def _order(system: VssSystem, event: str) -> list[str]:
+    return [e.target for e in system.trace.filter(name=event)
+            if e.source == "VSS" and e.target in NAMES]
+
+
+def test_registration_order_is_the_default(tmp_path: Path) -> None:
+    with _machine(tmp_path / "m") as system:
+        _backup(system)
+        assert _order(system, "PrepareForBackup") == list(NAMES)
+        assert _order(system, "Freeze") == list(NAMES)
+
+
+def test_shuffled_delivery_is_seeded_and_keeps_the_freeze_levels(tmp_path: Path) -> None:
+    shuffled = VssOptions(delivery="shuffled")
+    orders = []
+    for seed in range(4):
+        runs = []
+        for run in range(2):
+            with _machine(tmp_path / f"m{seed}-{run}", seed=seed, options=shuffled) as system:
+                assert _backup(system)[0] == hr.VSS_S_ASYNC_FINISHED
+                runs.append({ev: _order(system, ev) for ev in
+                             ("PrepareForBackup", "PrepareForSnapshot", "Freeze")})
+        assert runs[0] == runs[1]  # the same seed gives the same order
+        for order in runs[0].values():
+            assert sorted(order) == list(NAMES)  # every writer got the event once
+        assert runs[0]["Freeze"][-1] == "E"  # back-end writers freeze after front-end ones
+        orders.append(runs[0]["PrepareForBackup"])
+    assert any(order != list(NAMES) for order in orders)  # really shuffled
+    assert len({tuple(o) for o in orders}) > 1  # and the seed decides
+
+
+def test_a_writer_fault_can_fire_every_time(tmp_path: Path) -> None:
+    plan = FaultPlan([WriterFault("Freeze", writer="B", action="veto", every=True)])
+    with _machine(tmp_path / "m", faults=plan) as system:
+        for _ in range(3):
+            code, status = _backup(system)
+            assert code == hr.VSS_E_UNEXPECTED_WRITER_ERROR  # the set failed at Freeze
+            assert status["B"] == (WriterState.FAILED_AT_FREEZE,
+                                   hr.VSS_E_WRITERERROR_NONRETRYABLE)
+        assert len(system.trace.filter(name="WriterFault")) == 3
+
+
+def test_a_raise_fault_is_a_handler_exception_and_aborts_at_freeze(tmp_path: Path) -> None:
+    plan = FaultPlan([WriterFault("Freeze", writer="C", action="raise")])
+    with _machine(tmp_path / "m", faults=plan) as system:
+        code, status = _backup(system)
+        assert code == hr.VSS_E_UNEXPECTED_WRITER_ERROR
+        assert status["C"][0] == WriterState.FAILED_AT_FREEZE
+        assert system.trace.first("HandlerRaised") is not None
+        assert system.trace.first("Abort") is not None
+        fault = system.trace.first("WriterFault")
+        assert fault is not None and fault.kind == EventKind.FAULT
+
+
+def test_a_fail_fault_runs_the_handler_and_post_snapshot_does_not_abort(
+        tmp_path: Path) -> None:
+    plan = FaultPlan([WriterFault("PostSnapshot", writer="A", action="fail",
+                                  hresult=hr.VSS_E_WRITERERROR_RETRYABLE)])
+    with _machine(tmp_path / "m", faults=plan) as system:
+        code, status = _backup(system)
+        assert code == hr.VSS_S_ASYNC_FINISHED  # PostSnapshot failures never abort
+        assert status["A"] == (WriterState.FAILED_AT_POST_SNAPSHOT,
+                               hr.VSS_E_WRITERERROR_RETRYABLE)
+        writer = next(w for w in system.writers if w.writer_name == "A")
+        assert "PostSnapshot" in writer.events  # type: ignore[attr-defined]
+        assert system.trace.first("Abort") is None
+
+
+def test_a_delay_fault_passes_virtual_time_only(tmp_path: Path) -> None:
+    plan = FaultPlan([WriterFault("PrepareForBackup", writer="D", action="delay", delay=45.0)])
+    with _machine(tmp_path / "m", faults=plan) as system:
+        code, status = _backup(system)
+        assert code == hr.VSS_S_ASYNC_FINISHED  # no window covers PrepareForBackup
+        assert system.clock.now() >= 45.0
+        assert status["D"][1] == hr.S_OK
+
+
+@pytest.mark.parametrize("max_size", [0, 1, 16383])
+def test_a_storage_fault_without_room_fails_creation_with_insufficient_storage(
+        tmp_path: Path, max_size: int) -> None:
+    """StorageFault's documented behaviour: a diff area smaller than one block cannot take a
+    new shadow copy; creation fails in EndPrepareSnapshots, before anything is frozen."""
+    plan = FaultPlan([StorageFault("C:\\", max_size=max_size, occurrence=2)])
+    with _machine(tmp_path / "m", faults=plan) as system:
+        assert _backup(system)[0] == hr.VSS_S_ASYNC_FINISHED  # the diff area exists now
+        code, status = _backup(system)
+        assert code == hr.VSS_E_INSUFFICIENT_STORAGE
+        assert all(state == WriterState.STABLE for state, _ in status.values())
+        last = system.trace.filter(name="StorageFault")[-1]
+        assert f"limited to {max_size} bytes" in last.detail
+        after = [e.name for e in system.trace][system.trace.names().index("StorageFault"):]
+        assert "Freeze" not in after and "AbortSnapshots" in after
