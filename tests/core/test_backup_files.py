@@ -1,0 +1,60 @@
+"""Which files ``VssSystem.backup`` copies: reference §11 rule 28."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from uuid import UUID
+
+from vsssim import VssSystem, Writer
+from vsssim.constants import ComponentType, RestoreMethod
+from vsssim.documents import WriterMetadataBuilder
+
+
+class FileSetWriter(Writer):
+    """One FILEGROUP component per entry of ``specs``: name -> (path, filespec)."""
+
+    writer_id = UUID("5e0c3a52-7d1b-4a8e-9f3c-2b6d8e1f4a70")
+    writer_name = "File Sets"
+
+    def __init__(self, specs: dict[str, tuple[str, str]]) -> None:
+        self.specs = specs
+
+    def on_identify(self, metadata: WriterMetadataBuilder) -> bool:
+        for name, (path, filespec) in self.specs.items():
+            metadata.add_component(ComponentType.FILEGROUP, "", name, selectable=True)
+            metadata.add_files_to_file_group("", name, path, filespec, False)
+        metadata.set_restore_method(RestoreMethod.RESTORE_IF_CAN_REPLACE)
+        return True
+
+    def on_prepare_snapshot(self) -> bool:
+        return True
+
+    def on_freeze(self) -> bool:
+        return True
+
+    def on_thaw(self) -> bool:
+        return True
+
+    def on_abort(self) -> bool:
+        return True
+
+
+def test_rule_28_a_named_file_must_exist_but_a_wildcard_may_match_nothing(
+        tmp_path: Path) -> None:
+    with VssSystem(tmp_path / "m", seed=1) as system:
+        vol = system.add_volume("C:\\", size=8 * 2**20)
+        vol.fs.makedirs("C:\\Data")
+        vol.fs.write_file("C:\\Data\\here.dat", b"present")
+        system.add_writer(FileSetWriter({"named": ("C:\\Data", "gone.dat"),
+                                         "wildcard": ("C:\\Nothing", "*.log"),
+                                         "present": ("C:\\Data", "here.dat")}))
+        result = system.backup(["C:\\"], target_dir=tmp_path / "out")
+    assert not result.succeeded
+    assert result.failed_components == ["named"]  # the missing named file fails its component
+    failed = [e.detail for e in result.trace if e.name == "CopyFailed"]
+    assert len(failed) == 1 and "gone.dat is missing" in failed[0]
+    assert [f.path for f in result.files] == ["C:\\Data\\here.dat"]
+    xml = result.components_xml
+    assert 'componentName="named" backupSucceeded="no"' in xml
+    assert 'componentName="wildcard" backupSucceeded="yes"' in xml  # matched nothing: fine
+    assert 'componentName="present" backupSucceeded="yes"' in xml
