@@ -1,0 +1,133 @@
+"""Restore parameters a requester sets and writers read (restore options, additional restores,
+alternative location mappings, directed targets) and who is told: ``VSS_WRE_*``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from tests.restore.test_restore_rules import FG, SetWriter
+from vsssim.components import WriterComponents
+from vsssim.constants import FileRestoreStatus, RestoreMethod, RestoreTarget, WriterRestore
+from vsssim.documents import WriterMetadataBuilder
+from vsssim.errors import VssObjectAlreadyExistsError, VssObjectNotFoundError
+from vsssim.options import VssOptions
+from vsssim.system import VssSystem
+
+
+class ConditionWriter(SetWriter):
+    """SetWriter with a chosen ``VSS_WRE_*`` and a record of what it read in its events."""
+
+    def __init__(self, condition: WriterRestore, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.condition = condition
+        self.read: dict[str, Any] = {}
+
+    def on_identify(self, md: WriterMetadataBuilder) -> bool:
+        # SetWriter's layout (its Config, writerData and members), with this restore condition.
+        r = self.root
+        md.add_component(FG, "", "Config", selectable=False)
+        md.add_files_to_file_group("", "Config", f"{r}\\Config", "*", True)
+        md.add_component(FG, "", "writerData", selectable=True)
+        for name, sfr in (("Set1", True), ("Set2", True), ("Query", False)):
+            md.add_component(FG, "writerData", name, selectable=False,
+                             selectable_for_restore=sfr)
+            md.add_files_to_file_group("writerData", name, f"{r}\\{name}", "*", False)
+        md.set_restore_method(self.method, writer_restore=self.condition)
+        if self.alternate:
+            for name in ("Set1", "Set2", "Query"):
+                md.add_alternate_location_mapping(f"{r}\\{name}", "*", False,
+                                                  f"{self.alternate}\\{name}")
+        return True
+
+    def on_pre_restore(self, components: WriterComponents) -> bool:
+        for c in components:
+            self.read[c.component_name] = (c.get_restore_options(), c.get_additional_restores())
+            c.set_restore_target(RestoreTarget.DIRECTED)
+            c.add_directed_target(f"{self.root}\\Set1", "set1.dat", "0:4",
+                                  f"{self.root}\\Set1", "set1.dat", "0:4")
+        return super().on_pre_restore(components)
+
+    def on_post_restore(self, components: WriterComponents) -> bool:
+        for c in components:
+            self.read["mappings"] = [(m.path, m.destination)
+                                     for m in c.get_alternate_location_mappings()]
+            self.read["directed"] = len(c.get_directed_targets())
+        return super().on_post_restore(components)
+
+
+def _machine(tmp: Path, options: VssOptions | None = None) -> VssSystem:
+    system = VssSystem(tmp / "m", seed=2, options=options)
+    c = system.add_volume("C:\\", size=8 * 2**20)
+    system.add_volume("D:\\", size=8 * 2**20)
+    for name in ("Set1", "Set2", "Query"):
+        c.fs.write_file(f"C:\\W\\{name}\\{name.lower()}.dat", name.encode(), create_dirs=True)
+    c.fs.write_file("C:\\W\\Config\\app.ini", b"config", create_dirs=True)
+    return system
+
+
+def _restore_session(system: VssSystem, tmp: Path, w: ConditionWriter) -> Any:
+    system.add_writer(w)
+    assert system.backup(["C:\\"], target_dir=tmp / "b").succeeded
+    bc = system.create_backup_components()
+    bc.initialize_for_restore((tmp / "b" / "backup_components.xml").read_text())
+    bc.gather_writer_metadata().result()
+    bc.set_selected_for_restore(w.writer_id, FG, "", "writerData", True)
+    return bc
+
+
+def _finish(bc: Any, w: ConditionWriter, **post: Any) -> None:
+    bc.pre_restore().result()
+    bc.set_file_restore_status(w.writer_id, FG, "", "writerData", FileRestoreStatus.ALL)
+    bc.post_restore(**post).result()
+    bc.release()
+
+
+def test_restore_options_and_additional_restores_reach_the_writer(tmp_path: Path) -> None:
+    with _machine(tmp_path) as system:
+        w = ConditionWriter(WriterRestore.ALWAYS)
+        bc = _restore_session(system, tmp_path, w)
+        bc.set_restore_options(w.writer_id, FG, "", "writerData", '"Recovery"="No"')
+        with pytest.raises(VssObjectAlreadyExistsError):  # at most once per component
+            bc.set_restore_options(w.writer_id, FG, "", "writerData", '"Recovery"="Yes"')
+        bc.set_additional_restores(w.writer_id, FG, "", "writerData", True)
+        _finish(bc, w)
+    assert w.read["writerData"] == ('"Recovery"="No"', True)
+
+
+def test_alternative_location_mappings_only_for_mapped_file_sets(tmp_path: Path) -> None:
+    with _machine(tmp_path) as system:
+        w = ConditionWriter(WriterRestore.ALWAYS, alternate="D:\\Alt")
+        bc = _restore_session(system, tmp_path, w)
+        bc.pre_restore().result()  # mappings are recorded after the files were copied
+        bc.add_alternative_location_mapping(w.writer_id, FG, "", "writerData", "C:\\W\\Set1",
+                                            "*", False, "D:\\Alt\\Set1")
+        with pytest.raises(VssObjectNotFoundError):  # Config has no mapping in the metadata
+            bc.add_alternative_location_mapping(w.writer_id, FG, "", "writerData",
+                                                "C:\\W\\Config", "*", True, "D:\\Alt\\Config")
+        bc.set_file_restore_status(w.writer_id, FG, "", "writerData", FileRestoreStatus.ALL)
+        bc.post_restore().result()
+        bc.release()
+    assert w.read["mappings"] == [("C:\\W\\Set1", "D:\\Alt\\Set1")]
+    assert w.read["directed"] == 1  # the directed target the writer added in PreRestore
+
+
+@pytest.mark.parametrize(("condition", "honor", "replace_failed", "told"), [
+    (WriterRestore.ALWAYS, False, False, ["PreRestore", "PostRestore"]),
+    (WriterRestore.NEVER, False, False, []),
+    (WriterRestore.IF_REPLACE_FAILS, False, False, ["PreRestore", "PostRestore"]),
+    (WriterRestore.IF_REPLACE_FAILS, True, False, ["PreRestore"]),
+    (WriterRestore.IF_REPLACE_FAILS, True, True, ["PreRestore", "PostRestore"]),
+])
+def test_writer_restore_conditions_decide_who_is_told(
+        tmp_path: Path, condition: WriterRestore, honor: bool, replace_failed: bool,
+        told: list[str]) -> None:
+    with _machine(tmp_path, VssOptions(honor_if_replace_fails=honor)) as system:
+        w = ConditionWriter(condition, method=RestoreMethod.RESTORE_IF_CAN_REPLACE)
+        bc = _restore_session(system, tmp_path, w)
+        failed: set[UUID] = {w.writer_id} if replace_failed else set()
+        _finish(bc, w, replace_failed=failed)
+    assert [event for event, _ in w.restore_events] == told
