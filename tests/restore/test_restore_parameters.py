@@ -131,3 +131,24 @@ def test_writer_restore_conditions_decide_who_is_told(
         failed: set[UUID] = {w.writer_id} if replace_failed else set()
         _finish(bc, w, replace_failed=failed)
     assert [event for event, _ in w.restore_events] == told
+
+
+def test_the_key_value_store_restores_to_a_new_target_as_the_readme_shows(
+        tmp_path: Path) -> None:
+    """KvStoreWriter declares VSS_BS_WRITER_SUPPORTS_NEW_TARGET: both of its file sets can go
+    to a new directory, and the copy opens with no recovery at the freeze instant's state."""
+    from vsssim.apps import KvStore, KvStoreApp, KvStoreWriter
+
+    with VssSystem(tmp_path / "m", seed=0) as system:
+        vol = system.add_volume("C:\\", size=64 * 2**20)
+        app = system.add_application(KvStoreApp(vol.fs))
+        writer = system.add_writer(KvStoreWriter(app))
+        assert system.backup(["C:\\"], target_dir=tmp_path / "backup").succeeded
+        restored = system.restore(tmp_path / "backup", components=["KvStore"],
+                                  new_targets={"C:\\KvStore": "C:\\KvCopy",
+                                               "C:\\KvStore\\log": "C:\\KvCopy\\log"})
+        assert restored.succeeded, restored.summary()
+        assert "new target" in restored.summary()
+        copy = KvStore.open(vol.fs, "C:\\KvCopy")
+        assert (copy.recovery.replayed, copy.recovery.torn_bytes) == (0, 0)
+        assert copy.state == writer.state_at_freeze

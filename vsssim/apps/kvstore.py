@@ -299,7 +299,8 @@ class KvStoreWriter(Writer):
             metadata.add_alternate_location_mapping(f"{store.directory}\\log", "*.log", False,
                                                     f"{self.alternate_location}\\log")
         metadata.set_backup_schema(BackupSchema.COPY | BackupSchema.TIMESTAMPED
-                                   | BackupSchema.INCREMENTAL)
+                                   | BackupSchema.INCREMENTAL
+                                   | BackupSchema.WRITER_SUPPORTS_NEW_TARGET)
         return True
 
     def on_prepare_snapshot(self) -> bool:
