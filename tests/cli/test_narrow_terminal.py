@@ -22,6 +22,9 @@ def test_demo_falls_back_to_the_event_table_when_lanes_do_not_fit(columns: int) 
     assert len(times) > 40
     assert "DoSnapsh" in out and "writes held" in out
     assert max(len(line) for line in out.splitlines()) <= columns
+    # Details are not folded a few characters per line: whole, beside or under the event.
+    assert "VSS_S_ASYNC_FINISHED" in out
+    assert re.search(r"Identify  ok\s*$", out, flags=re.MULTILINE)
 
 
 def test_wide_terminal_gets_lanes() -> None:

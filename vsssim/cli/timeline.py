@@ -34,6 +34,7 @@ _STYLE = {
 }
 _BACK = (EventKind.REPLY, EventKind.RESULT)
 _MIN_LANE = 7
+_MIN_DETAIL = 20
 _SHORT = {"Microsoft Software Shadow Copy provider 1.0": "System provider"}
 
 
@@ -62,15 +63,29 @@ def print_timeline(events: Iterable[TraceEvent], console: Console, *,
             from_w -= 1
         else:
             to_w -= 1
-    detail_w = max(6, console.width - 9 - from_w - 2 - to_w - event_w - 10)
+    detail_w = console.width - 9 - from_w - 2 - to_w - event_w - 10
+    # Too narrow for a readable detail column (an 80-column terminal): the detail goes under
+    # the event's name, in one wider column, instead of folding a few characters per line.
+    stacked = detail_w < _MIN_DETAIL
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     table.add_column("time", justify="right", style="dim", no_wrap=True, width=9)
-    for name, width in (("from", from_w), ("", 2), ("to", to_w), ("event", event_w)):
+    for name, width in (("from", from_w), ("", 2), ("to", to_w)):
         table.add_column(name, width=width, overflow="ellipsis", no_wrap=True)
-    table.add_column("detail", width=detail_w, overflow="fold")
+    stacked_w = max(6, console.width - 9 - from_w - 2 - to_w - 8)
+    if stacked:
+        table.add_column("event / detail", width=stacked_w, overflow="fold")
+    else:
+        table.add_column("event", width=event_w, overflow="ellipsis", no_wrap=True)
+        table.add_column("detail", width=detail_w, overflow="fold")
     for e, src, arrow, dst in rows:
-        table.add_row(f"{e.time:8.3f}s", src, arrow, dst,
-                      Text(e.name, style=_STYLE.get(e.kind, "")), e.detail)
+        name = Text(e.name, style=_STYLE.get(e.kind, ""))
+        if stacked:
+            if e.detail:  # on the same line when both fit, else under the name
+                same = len(e.name) + 2 + len(e.detail) <= stacked_w
+                name.append(("  " if same else "\n") + e.detail, style="dim")
+            table.add_row(f"{e.time:8.3f}s", src, arrow, dst, name)
+        else:
+            table.add_row(f"{e.time:8.3f}s", src, arrow, dst, name, e.detail)
     console.print(table)
 
 
