@@ -78,14 +78,14 @@ def print_timeline(events: Iterable[TraceEvent], console: Console, *,
         table.add_column("event", width=event_w, overflow="ellipsis", no_wrap=True)
         table.add_column("detail", width=detail_w, overflow="fold")
     for e, src, arrow, dst in rows:
-        name = Text(e.name, style=_STYLE.get(e.kind, ""))
+        label = Text(e.name, style=_STYLE.get(e.kind, ""))
         if stacked:
             if e.detail:  # on the same line when both fit, else under the name
                 same = len(e.name) + 2 + len(e.detail) <= stacked_w
-                name.append(("  " if same else "\n") + e.detail, style="dim")
-            table.add_row(f"{e.time:8.3f}s", src, arrow, dst, name)
+                label.append(("  " if same else "\n") + e.detail, style="dim")
+            table.add_row(f"{e.time:8.3f}s", src, arrow, dst, label)
         else:
-            table.add_row(f"{e.time:8.3f}s", src, arrow, dst, name, e.detail)
+            table.add_row(f"{e.time:8.3f}s", src, arrow, dst, label, e.detail)
     console.print(table)
 
 
