@@ -11,7 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.cli.conftest import Lab
-from vsssim.cli.runs import RunError, event_from_json, event_to_json, load_run, save_run
+from vsssim.cli import runs as runs_module
+from vsssim.cli.runs import (
+    RunError,
+    event_from_json,
+    event_to_json,
+    list_runs,
+    load_run,
+    save_run,
+)
 from vsssim.cli.scenarios import SCENARIOS, ScenarioContext, running
 from vsssim.render.lanes import layout
 from vsssim.render.svg import render_svg
@@ -114,6 +122,16 @@ def test_runs_are_saved_and_loaded(tmp_path: Path) -> None:
     lines[4] = "{broken"
     path.write_text("\n".join(lines))
     with pytest.raises(RunError, match="line 5 is damaged"):
+        load_run(tmp_path, 1)
+
+
+def test_only_the_latest_runs_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runs_module, "KEEP_RUNS", 3)
+    trace = _story("basic")[:2]
+    numbers = [save_run(tmp_path, trace, command=f"c{i}") for i in range(5)]
+    assert numbers == [1, 2, 3, 4, 5]  # numbers are never reused
+    assert list_runs(tmp_path) == [3, 4, 5]
+    with pytest.raises(RunError, match=r"there is no run 1; saved runs: 3-5$"):
         load_run(tmp_path, 1)
 
 

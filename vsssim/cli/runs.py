@@ -19,10 +19,13 @@ from typing import Any
 
 from vsssim.trace import EventKind, Scalar, Trace, TraceEvent
 
-__all__ = ["RUNS_DIR", "RunError", "SavedRun", "event_from_json", "event_to_json",
+__all__ = ["KEEP_RUNS", "RUNS_DIR", "RunError", "SavedRun", "event_from_json", "event_to_json",
            "list_runs", "load_run", "save_run"]
 
 RUNS_DIR = "runs"
+#: How many runs are kept; saving one more deletes the oldest (an ``app run --every`` session
+#: saves a run per command, for hours).
+KEEP_RUNS = 100
 _NAME = re.compile(r"^(\d+)\.jsonl$")
 
 
@@ -84,7 +87,8 @@ def list_runs(root: str | os.PathLike[str]) -> list[int]:
 
 def save_run(root: str | os.PathLike[str], events: Iterable[TraceEvent], *, command: str,
              title: str = "") -> int:
-    """Save a run's events as the next run number; returns the number."""
+    """Save a run's events as the next run number (the oldest beyond :data:`KEEP_RUNS` are
+    deleted); returns the number."""
     directory = _dir(Path(root))
     directory.mkdir(parents=True, exist_ok=True)
     runs = list_runs(root)
@@ -94,7 +98,20 @@ def save_run(root: str | os.PathLike[str], events: Iterable[TraceEvent], *, comm
     tmp = directory / f".{number}.jsonl.tmp"
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     os.replace(tmp, directory / f"{number}.jsonl")
+    for old in [*runs, number][:-KEEP_RUNS]:
+        (directory / f"{old}.jsonl").unlink(missing_ok=True)
     return number
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``[1, 2, 3, 7]`` -> ``"1-3, 7"``."""
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
 
 
 def load_run(root: str | os.PathLike[str], number: int | None = None) -> SavedRun:
@@ -106,8 +123,7 @@ def load_run(root: str | os.PathLike[str], number: int | None = None) -> SavedRu
     if number is None:
         number = runs[-1]
     if number not in runs:
-        raise RunError(f"there is no run {number}; saved runs: "
-                       + ", ".join(str(n) for n in runs))
+        raise RunError(f"there is no run {number}; saved runs: {_ranges(runs)}")
     path = _dir(Path(root)) / f"{number}.jsonl"
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
