@@ -1,13 +1,18 @@
-"""Which files ``VssSystem.backup`` copies: reference §11 rule 28."""
+"""Component sets and file sets in a backup: reference §11 rules 7 and 28."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from uuid import UUID
 
+import pytest
+
+from tests.restore.test_restore_rules import FG, SetWriter
 from vsssim import VssSystem, Writer
-from vsssim.constants import ComponentType, RestoreMethod
+from vsssim.components import WriterComponents
+from vsssim.constants import BackupType, ComponentType, RestoreMethod
 from vsssim.documents import WriterMetadataBuilder
+from vsssim.errors import VssObjectNotFoundError
 
 
 class FileSetWriter(Writer):
@@ -58,3 +63,43 @@ def test_rule_28_a_named_file_must_exist_but_a_wildcard_may_match_nothing(
     assert 'componentName="named" backupSucceeded="no"' in xml
     assert 'componentName="wildcard" backupSucceeded="yes"' in xml  # matched nothing: fine
     assert 'componentName="present" backupSucceeded="yes"' in xml
+
+
+class SeeingSetWriter(SetWriter):
+    """SetWriter that records the components its PostSnapshot sees."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, str]] = []
+
+    def on_post_snapshot(self, components: WriterComponents) -> bool:
+        self.seen += [(c.logical_path, c.component_name) for c in components]
+        return True
+
+
+def test_rule_07_set_wide_properties_live_on_the_defining_component(tmp_path: Path) -> None:
+    with VssSystem(tmp_path / "m", seed=2) as system:
+        vol = system.add_volume("C:\\", size=8 * 2**20)
+        for name in ("Set1", "Set2", "Query", "Config"):
+            vol.fs.write_file(f"C:\\W\\{name}\\{name.lower()}.dat", b"x", create_dirs=True)
+        w = SeeingSetWriter()
+        system.add_writer(w)
+        bc = system.create_backup_components()
+        bc.initialize_for_backup()
+        bc.gather_writer_metadata().result()
+        bc.set_backup_state(True, False, BackupType.FULL)
+        bc.add_component(w.instance_id, w.writer_id, FG, "", "writerData")
+        bc.add_component(w.instance_id, w.writer_id, FG, "", "Config")
+        bc.set_backup_options(w.writer_id, FG, "", "writerData", '"Mode"="Fast"')
+        with pytest.raises(VssObjectNotFoundError):  # a member has no properties of its own
+            bc.set_backup_options(w.writer_id, FG, "writerData", "Set1", '"Mode"="Slow"')
+        bc.start_snapshot_set()
+        bc.add_to_snapshot_set("C:\\")
+        bc.prepare_for_backup().result()
+        bc.do_snapshot_set().result()
+        assert w.seen == [("", "writerData"), ("", "Config")]  # the set, not its members
+        bc.set_backup_succeeded(w.instance_id, w.writer_id, FG, "", "writerData", True)
+        with pytest.raises(VssObjectNotFoundError):
+            bc.set_backup_succeeded(w.instance_id, w.writer_id, FG, "writerData", "Set1", True)
+        bc.backup_complete().result()
+        bc.release()
