@@ -61,3 +61,16 @@ def test_unknown_values() -> None:
         hresult.lookup(0x80049999)
     assert hresult.name_of(0x80049999) == "0x80049999"
     assert hresult.describe(0x80049999) == "0x80049999"
+
+
+def test_sdk_tables_match_the_reference() -> None:
+    """The copy of the reference's tables in tests/data is current (where the reference is)."""
+    import json
+
+    from tests._reference import REFERENCE, TABLES, parse_reference
+
+    path = REFERENCE / "vss-requester-writer.md"
+    if not path.exists():
+        pytest.skip(f"{path} is not next to this checkout; tests use the copy in {TABLES}")
+    assert json.loads(TABLES.read_text(encoding="utf-8")) == parse_reference(
+        path.read_text(encoding="utf-8")), "regenerate with: python -m tests._reference"
