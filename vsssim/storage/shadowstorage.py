@@ -726,11 +726,48 @@ class ShadowStorage:
         nm = self._nm
         if b0 == b1:
             if b0 not in nm:
-                self._cow_run(b0, 1)
+                self._cow_one(b0)
             return
         need = [b for b in range(b0, b1 + 1) if b not in nm]
         if need and not (need[-1] - need[0] == len(need) - 1 and self._cow_run(need[0], len(need))):
             self._cow(np.asarray(need, dtype=np.int64))
+
+    def _cow_one(self, block: int) -> None:
+        """:meth:`_cow_run` of one block, with the copy inlined: the random 4 KiB first-write
+        path, where the engine's Python time per write is a sizeable share (see
+        ``benchmarks/cow.py``).  Same write-ahead order: old block into its slot, then the
+        journal record, then (in the caller) the live write."""
+        st = self._st
+        if self._max_slots is not None and st.used >= self._max_slots:
+            self._make_room(1)
+            if not st.snaps:
+                return
+        slot = self._alloc.take_one()
+        sh = self._shift
+        done = 0
+        if self._use_cfr:
+            try:
+                done = os.copy_file_range(
+                    self._vol._fd, self._sfd, self._B, block << sh, slot << sh
+                )
+            except OSError as exc:
+                if exc.errno not in _NO_COPY_FILE_RANGE:
+                    raise
+                # _copy_blocks meets the same error and switches to the scratch buffer
+        if done != self._B:
+            self._copy_blocks(block, slot, 1)  # short copy (or none): copy the block again
+        if self._durable:
+            os.fdatasync(self._sfd)
+        journal = self._journal
+        if journal is None or journal.end > self._compact_at:
+            journal = self._log()
+        journal.cow_run(st.snaps[-1].seq, block, slot)
+        self._vol._epoch |= 1
+        self._nm[block] = slot
+        st.used += 1
+        vs = self._vol._stats
+        vs.cow_blocks += 1
+        vs.cow_bytes += self._B
 
     def _cow_run(self, block: int, count: int) -> bool:
         """Preserve ``count`` consecutive blocks into consecutive slots without numpy (the
