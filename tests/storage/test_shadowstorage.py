@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -147,6 +148,36 @@ def test_a_small_write_copies_one_whole_block_once(tmp_path: Path, vol: Volume) 
     vol.write(B - 1, b"ab")  # straddles blocks 0 and 1: only block 0 is new
     assert (vol.stats.cow_blocks, store.used) == (2, 2 * B)
     assert snap.read(0, 2 * B) == b"no snapshot yet" + fill(0, 2 * B - 15)
+
+
+@pytest.mark.parametrize("behaviour", ["unsupported", "short"])
+def test_copy_on_write_where_copy_file_range_fails_or_copies_short(
+    tmp_path: Path, vol: Volume, monkeypatch: pytest.MonkeyPatch, behaviour: str
+) -> None:
+    """File systems without copy_file_range (EXDEV, EOPNOTSUPP...) and short in-kernel copies:
+    the old blocks still reach the store whole (one block, short and long runs, batches)."""
+    real = os.copy_file_range
+    calls: list[int] = []
+
+    def fake(src: int, dst: int, count: int, offset_src: int, offset_dst: int) -> int:
+        calls.append(count)
+        if behaviour == "unsupported":
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real(src, dst, min(count, 1000), offset_src, offset_dst)
+
+    monkeypatch.setattr(os, "copy_file_range", fake)
+    store = ShadowStorage.create(vol, tmp_path / "diff")
+    snap = store.create_snapshot()
+    vol.write(5, b"x" * 10)  # one block
+    vol.write(3 * B + 7, b"y" * (2 * B))  # a short run (three blocks)
+    vol.write(8 * B, b"z" * (20 * B))  # a long run, past the in-kernel copy's limit
+    vol.write_many([29 * B + 1, 31 * B + 2], 100, b"w" * 100)  # scattered blocks
+    assert calls
+    assert snap.read(0, N * B) == fill(0)
+    assert store.used == 26 * B
+    vol, store = reopen(tmp_path, vol)
+    assert store.snapshots[0].read(0, N * B) == fill(0)
+    vol.close()
 
 
 def test_old_data_goes_only_into_the_newest_store(tmp_path: Path, vol: Volume) -> None:
