@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import stat
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +117,7 @@ class SnapshotManagement:
     providers: list[Provider]
     system_provider: SystemProvider
     _exposures: dict[str, Exposure]
+    import_lock: threading.Lock
 
     resolve_volume: Callable[..., VolumeInfo]
     volume_of_path: Callable[[str], VolumeInfo | None]

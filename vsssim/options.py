@@ -194,6 +194,16 @@ class VssOptions(BaseModel):
             "disagree: 1 MB, 300 MB and 320 MB all appear, providers reference §4.1)."
         ),
     )
+    concurrent_import: Literal["refuse", "wait"] = Field(
+        "refuse",
+        description=(
+            "An ImportSnapshots started while another import runs on the same machine. Imports "
+            "are one at a time and the requester serializes them (providers reference rule 31); "
+            "what VSS does with a second one is undocumented. 'refuse': it fails with "
+            "VSS_E_SNAPSHOT_SET_IN_PROGRESS and nothing changes; 'wait': it stays "
+            "VSS_S_ASYNC_PENDING until the first import ends, then runs."
+        ),
+    )
     exposed_delete: Literal["force", "always"] = Field(
         "force",
         description=(

@@ -66,6 +66,7 @@ from vsssim.errors import (
     VssMaximumNumberOfVolumesReachedError,
     VssObjectAlreadyExistsError,
     VssObjectNotFoundError,
+    VssSnapshotSetInProgressError,
     VssUnsupportedContextError,
     error_for,
 )
@@ -1000,22 +1001,44 @@ class BackupComponents:
     def import_snapshots(self) -> Async:
         """``ImportSnapshots``: bring in the transportable copies of the document given to
         ``InitializeForBackup``; the async result is ``S_OK``, ``VSS_S_SOME_SNAPSHOTS_NOT_IMPORTED``
-        or ``VSS_E_NO_SNAPSHOTS_IMPORTED``."""
+        or ``VSS_E_NO_SNAPSHOTS_IMPORTED``.
+
+        Imports are one at a time on a machine (rule 31).  Another import already running is
+        refused with ``VSS_E_SNAPSHOT_SET_IN_PROGRESS`` (state unchanged), or waited for with
+        ``VssOptions(concurrent_import="wait")``.
+        """
+        system = self._system
+        refuse = system.options.concurrent_import == "refuse"
+        if refuse and system.import_lock.locked():
+            raise VssSnapshotSetInProgressError(
+                "another ImportSnapshots is running on this machine; imports are one at a time "
+                "(the requester serializes them): wait for it and retry")
         nxt = self._move(Call.IMPORT_SNAPSHOTS)
         if not self._from_document:
             raise VssBadStateError(
                 "ImportSnapshots needs InitializeForBackup(bcd_xml) with the exporting "
                 "machine's document", state=self._state.value, call="ImportSnapshots")
         session = self._session
+        manual = self._mode == "manual"
 
         def run() -> Generator[str, None, int]:
-            done, described, ids = self._system.import_from_document(session.bcd)
+            lock = system.import_lock
+            # A manual-mode import yields while it waits, so the caller can step the import in
+            # progress in between; the others wait on their thread.
+            while not (lock.acquire(False) if manual else lock.acquire(timeout=0.01)):
+                if refuse:
+                    return hr.VSS_E_SNAPSHOT_SET_IN_PROGRESS
+                yield "waiting for the import in progress"
+            try:
+                yield "LocateLuns"
+                done, described, ids = system.import_from_document(session.bcd)
+            finally:
+                lock.release()
             if not session.bcd.context & _A.NO_AUTO_RELEASE:
-                self._system.remember_auto_release(session, ids)
+                system.remember_auto_release(session, ids)
             if done == 0:
                 return hr.VSS_E_NO_SNAPSHOTS_IMPORTED
             return hr.S_OK if done == described else hr.VSS_S_SOME_SNAPSHOTS_NOT_IMPORTED
-            yield ""  # pragma: no cover - makes this a generator
 
         self._state = nxt
         return self._async("ImportSnapshots", run())

@@ -216,6 +216,8 @@ class VssSystem(SnapshotManagement):
         self._volumes: dict[str, _VolumeEntry] = {}
         self._auto_release: dict[UUID, list[UUID]] = {}
         self._exposures: dict[str, Exposure] = {}
+        # Held while an ImportSnapshots runs: imports are one at a time (rule 31).
+        self.import_lock = threading.Lock()
         self._requesters: weakref.WeakSet[BackupComponents] = weakref.WeakSet()
         self._shadow_mounts: dict[UUID, Any] = {}
         #: MoveFileEx(..., MOVEFILE_DELAY_UNTIL_REBOOT) operations: (staged file, destination).

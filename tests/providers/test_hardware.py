@@ -39,7 +39,7 @@ from vsssim.providers.base import VolumeInfo
 from vsssim.providers.hardware import HARDWARE_PROVIDER_ID, HardwareProvider
 from vsssim.storage import simfs
 from vsssim.storage.filedevice import FileDevice
-from vsssim.storage.san import SimulatedSan
+from vsssim.storage.san import SimulatedSan, same_lun
 from vsssim.storage.volume import Volume
 from vsssim.trace import EventKind, Trace, Tracer
 
@@ -475,10 +475,15 @@ def test_import_on_the_machine_that_made_it(machines: MakeMachine) -> None:
     assert not a.provider.import_snapshot(desc, set_id, 1, ROLLBACK | TRANSPORT)
 
 
+@pytest.mark.parametrize("luns", ["leave", "mask"])
 @pytest.mark.parametrize("tamper", ["page83", "serial", "original", "no-targets", "deleted",
                                     "broken"])
-def test_a_tampered_or_stale_document_imports_nothing(machines: MakeMachine, tamper: str) -> None:
-    a, b = machines("A"), machines("B")
+def test_a_tampered_or_stale_document_imports_nothing(machines: MakeMachine, tamper: str,
+                                                      luns: str) -> None:
+    """Nothing is imported.  A LUN that LocateLuns found and unmasked before FillInLunInfo
+    rejected it stays presented to the importing machine (rule 31: a failed import leaves LUNs
+    behind for the requester to clean up) unless the provider masks it again."""
+    a, b = machines("A"), machines("B", failed_import_luns=luns)
     _, set_id, _sid, desc = transport(a)
     (target,) = desc.target_luns
     if tamper == "page83":
@@ -500,7 +505,14 @@ def test_a_tampered_or_stale_document_imports_nothing(machines: MakeMachine, tam
     before = [(e.info, e.presented_to) for e in b.san.luns()]
     assert b.provider.import_snapshot(desc, set_id, 1, ROLLBACK | TRANSPORT) is False
     assert b.provider.query() == []
-    assert [(e.info, e.presented_to) for e in b.san.luns()] == before
+    after = [(e.info, e.presented_to) for e in b.san.luns()]
+    if luns == "leave" and tamper in ("original", "broken"):
+        # Found on the array, so unmasked; then refused: left for the requester.
+        expected = [(info, (*shown, "B") if same_lun(info, target) else shown)
+                    for info, shown in before]
+        assert after == expected
+    else:
+        assert after == before
     assert "LocateLuns" in b.host.names()
 
 

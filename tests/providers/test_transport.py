@@ -19,7 +19,8 @@ from vsssim import hresult as hr
 from vsssim.apps import KvStore, KvStoreApp, KvStoreWriter
 from vsssim.constants import BackupType, SnapshotContext, VolumeSnapshotAttributes
 from vsssim.documents import BackupComponentsDocument
-from vsssim.errors import VssUnsupportedContextError
+from vsssim.errors import VssSnapshotSetInProgressError, VssUnsupportedContextError
+from vsssim.options import VssOptions
 from vsssim.providers import HARDWARE_PROVIDER_ID, HardwareProvider
 from vsssim.storage.san import SimulatedSan
 from vsssim.system import VssSystem
@@ -164,3 +165,61 @@ def test_client_editions_refuse_transportable_contexts(machine: Machine) -> None
         bc.initialize_for_backup()
         with pytest.raises(VssUnsupportedContextError):
             bc.set_context(TRANSPORTABLE)
+
+
+@pytest.mark.parametrize("concurrent_import", ["refuse", "wait"])
+def test_rule_31_imports_are_one_at_a_time(machine: Machine, concurrent_import: str) -> None:
+    """A second ImportSnapshots while one runs is refused with VSS_E_SNAPSHOT_SET_IN_PROGRESS
+    (nothing changed, a retry later works), or waits for the first with
+    ``concurrent_import="wait"``.  Manual async mode stops the first import half-way."""
+    a, _app = _production(machine)
+    xml, snapshot_id = _transportable_copy(a)
+    b = machine("BACKUP")
+    b.options = VssOptions(concurrent_import=concurrent_import)  # type: ignore[arg-type]
+    first = b.create_backup_components(async_mode="manual")
+    second = b.create_backup_components(async_mode="manual")
+    first.initialize_for_backup(xml)
+    second.initialize_for_backup(xml)
+    op1 = first.import_snapshots()
+    assert op1.step() == "LocateLuns"  # the first import holds the machine's import slot
+    if concurrent_import == "refuse":
+        with pytest.raises(VssSnapshotSetInProgressError) as caught:
+            second.import_snapshots()
+        assert caught.value.hresult == hr.VSS_E_SNAPSHOT_SET_IN_PROGRESS
+        op1.wait()
+        assert op1.query_status() == hr.VSS_S_ASYNC_FINISHED
+        # Nothing changed for the refused requester: it may retry once the first is done.
+        op2 = second.import_snapshots()
+        op2.wait()
+        # Already imported by the first, so this one brings in nothing.
+        assert op2.query_status() == hr.VSS_E_NO_SNAPSHOTS_IMPORTED
+    else:
+        op2 = second.import_snapshots()
+        assert op2.step() == "waiting for the import in progress"
+        assert op2.step() == "waiting for the import in progress"
+        assert op2.query_status() == hr.VSS_S_ASYNC_PENDING
+        op1.wait()
+        assert op1.query_status() == hr.VSS_S_ASYNC_FINISHED
+        op2.wait()
+        assert op2.query_status() == hr.VSS_E_NO_SNAPSHOTS_IMPORTED
+        assert "LocateLuns" in op2.steps
+    assert [s.snapshot_id for s in b.all_snapshots()] == [snapshot_id]
+    first.release()
+    second.release()
+
+
+def test_rule_31_a_failed_import_leaves_its_luns_for_the_requester(machine: Machine) -> None:
+    """The document's LUN is found and unmasked, then refused (it is no longer a shadow copy of
+    the original the document names): nothing is imported, and the LUN stays presented to the
+    importing machine for the requester to clean up with storage tools."""
+    a, _app = _production(machine)
+    xml, _snapshot_id = _transportable_copy(a)
+    doc = BackupComponentsDocument.load_from_xml(xml)
+    (target,) = doc.snapshots[0].target_luns
+    san: SimulatedSan = machine.san  # type: ignore[attr-defined]
+    san.break_shadow(target, "PROD")  # e.g. someone broke the copy on the array meanwhile
+    b = machine("BACKUP")
+    assert _import(b, xml) == hr.VSS_E_NO_SNAPSHOTS_IMPORTED
+    assert b.all_snapshots() == []
+    lun = san.lun(target)
+    assert lun is not None and "BACKUP" in lun.presented_to

@@ -41,7 +41,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from vsssim.constants import (
@@ -137,8 +137,10 @@ class HardwareProvider(SnapshotProvider):
 
     ``san`` is the array; ``transportable`` whether copies can be made transportable (moved to
     another machine by BCD + ``ImportSnapshots``); ``copy_rate`` the array's copy speed in
-    bytes per simulated second (``float('inf')``: instantaneous).  Mechanism attributes:
-    ``PLEX | HARDWARE_ASSISTED``.
+    bytes per simulated second (``float('inf')``: instantaneous); ``failed_import_luns`` what
+    happens to the LUNs an import unmasked before it failed: ``"leave"`` them presented for the
+    requester to clean up (documented, providers reference rule 31) or ``"mask"`` them again
+    (a provider's choice).  Mechanism attributes: ``PLEX | HARDWARE_ASSISTED``.
     """
 
     provider_type = ProviderType.HARDWARE
@@ -147,7 +149,8 @@ class HardwareProvider(SnapshotProvider):
 
     def __init__(self, san: SimulatedSan, *, name: str = "vsssim Hardware Provider",
                  provider_id: UUID = HARDWARE_PROVIDER_ID, transportable: bool = True,
-                 copy_rate: float = 1e9) -> None:
+                 copy_rate: float = 1e9,
+                 failed_import_luns: Literal["leave", "mask"] = "leave") -> None:
         if not isinstance(san, SimulatedSan):
             raise TypeError(f"san must be a SimulatedSan, not {type(san).__name__}")
         if not isinstance(name, str) or not name.strip():
@@ -159,6 +162,8 @@ class HardwareProvider(SnapshotProvider):
         if isinstance(copy_rate, bool) or not isinstance(copy_rate, int | float) or \
                 not copy_rate > 0:
             raise ValueError(f"copy_rate must be a positive number of bytes/s, not {copy_rate!r}")
+        if failed_import_luns not in ("leave", "mask"):
+            raise ValueError(f"failed_import_luns={failed_import_luns!r}: 'leave' or 'mask'")
         super().__init__()
         self.san = san
         self.provider_name = name
@@ -166,6 +171,7 @@ class HardwareProvider(SnapshotProvider):
         self.class_id = _CLASS_ID if provider_id == HARDWARE_PROVIDER_ID else provider_id
         self.transportable = transportable
         self.copy_rate = float(copy_rate)
+        self.failed_import_luns = failed_import_luns
         # Target LUNs of each copy, one per LUN of its volume, in the same order
         # (GetTargetLuns is one-to-one).  Two copies of one set may share a target LUN when
         # their volumes share a LUN (rule 29); a LUN is released when no copy uses it.
@@ -424,27 +430,38 @@ class HardwareProvider(SnapshotProvider):
                 self._note("LocateLuns", f"{{{sid}}}: the document has no usable LUN "
                            "information", snapshot=str(sid), found=False)
                 return False
+            # LocateLuns unmasks each target LUN it finds; FillInLunInfo then checks what
+            # arrived.  A copy that fails half-way leaves the LUNs already unmasked presented
+            # to this machine for the requester to clean up (rule 31), unless this provider
+            # was built with failed_import_luns="mask".
             entries: list[SanLun] = []
+            unmasked: list[LunInfo] = []
             for i, target in enumerate(targets):
                 entry = self.san.lun(target)
                 problem = None
                 if entry is None or not os.path.exists(entry.path):
                     problem = "no LUN with that identity on the array"
-                elif entry.shadow_of is None:
-                    problem = "the LUN is no longer a shadow copy (broken)"
-                elif originals and entry.shadow_of.lower() != \
-                        originals[i].page83_id.strip().lower():
-                    problem = "the LUN is not a copy of the original LUN the document names"
+                else:
+                    if machine not in entry.presented_to:
+                        entry = self.san.present(target, machine)
+                        unmasked.append(target)
+                    if entry.shadow_of is None:
+                        problem = "the LUN is no longer a shadow copy (broken)"
+                    elif originals and entry.shadow_of.lower() != \
+                            originals[i].page83_id.strip().lower():
+                        problem = "the LUN is not a copy of the original LUN the document names"
                 if problem is not None or entry is None:
                     self._note("LocateLuns", f"{{{sid}}}: LUN {target.page83_id}: {problem}",
                                snapshot=str(sid), found=False)
+                    self._after_failed_import(sid, unmasked, machine)
                     return False
                 entries.append(entry)
             existing = self._records.get(sid)
             if existing is not None:
-                return self._surface_here(existing, targets)
-            for target in targets:
-                self.san.present(target, machine)
+                surfaced = self._surface_here(existing, targets)
+                if not surfaced:
+                    self._after_failed_import(sid, unmasked, machine)
+                return surfaced
             device_object = self.host.next_shadow_device_name()
             device = FileDevice(entries[0].path, readonly=True, clock=self.host.clock)
             device.roots = [device_object + "\\"]
@@ -471,6 +488,21 @@ class HardwareProvider(SnapshotProvider):
         self._note("FillInLunInfo", f"{{{sid}}} imported as {device_object}",
                    snapshot=str(sid), found=True)
         return True
+
+    def _after_failed_import(self, sid: UUID, unmasked: list[LunInfo], machine: str) -> None:
+        """The LUNs a failed import unmasked: left presented (documented) or masked again."""
+        if not unmasked:
+            return
+        names = ", ".join(t.page83_id for t in unmasked)
+        if self.failed_import_luns == "mask":
+            for target in unmasked:
+                self.san.mask(target, machine)
+            self._note("OnLunStateChange", f"{{{sid}}}: import failed; masked {names} again",
+                       snapshot=str(sid))
+        else:
+            self._note("LocateLuns", f"{{{sid}}}: import failed; {names} left presented to "
+                       f"{machine} for the requester to clean up", snapshot=str(sid),
+                       left=names)
 
     def _surface_here(self, record: SnapshotRecord, targets: tuple[LunInfo, ...]) -> bool:
         """An import on the machine that made a transportable copy: surface it in place."""
