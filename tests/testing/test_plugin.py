@@ -1,0 +1,230 @@
+"""The pytest plugin, run in nested pytest sessions (``pytester``): fixtures, marker, options."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+# Nested in-process sessions drop the modules they imported when they end, and numpy cannot be
+# imported twice in one process: import the simulator here, before any nested session.
+import vsssim.apps
+import vsssim.system
+import vsssim.testing.plans
+import vsssim.testing.writer_conformance  # noqa: F401
+from vsssim.testing import _session
+
+pytest_plugins = ["pytester"]
+
+
+def _run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
+    pytester.makepyfile(test_it=source)
+    return pytester.runpytest("-p", "no:cacheprovider", "--strict-markers", *args)
+
+
+def test_plugin_import_is_cheap() -> None:
+    code = ("import sys, vsssim.testing.plugin\n"
+            "heavy = [m for m in ('numpy', 'pydantic', 'vsssim.system', 'hypothesis') "
+            "if m in sys.modules]\n"
+            "print(heavy)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_options_are_in_help(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(["*--vss-seed=N*", "*--vss-conformance-examples=N*"])
+
+
+def test_vss_fixture_is_a_fresh_machine_per_test(pytester: pytest.Pytester) -> None:
+    result = _run(pytester, """
+        from vsssim import BackupType
+        from vsssim.apps import KvStoreApp, KvStoreWriter
+        from vsssim.system import VssSystem
+
+        seen = []
+
+        def test_first(vss, tmp_path):
+            assert isinstance(vss, VssSystem)
+            assert vss.root == tmp_path / "vss"
+            assert vss.volume_names() == ["C:\\\\"]
+            assert vss.volume("C:\\\\").size == 16 * 2**20
+            assert vss.seed == 0
+            app = vss.add_application(KvStoreApp(vss.volume("C:\\\\").fs))
+            vss.add_writer(KvStoreWriter(app))
+            assert vss.backup(["C:\\\\"], backup_type=BackupType.FULL).succeeded
+            seen.append(vss)
+
+        def test_second(vss):
+            assert seen[0]._closed            # the first test's machine was closed
+            assert vss is not seen[0]
+            assert vss.writers == []          # nothing carried over
+    """)
+    result.assert_outcomes(passed=2)
+
+
+def test_marker_configures_the_machine(pytester: pytest.Pytester) -> None:
+    result = _run(pytester, """
+        import pytest
+        from vsssim.options import VssOptions
+        from vsssim.testing.plans import VolumeLayout
+
+        @pytest.mark.vss(seed=7, volumes=["C:\\\\", ("D:\\\\", 8 * 2**20)], delivery="shuffled")
+        def test_marked(vss):
+            assert vss.seed == 7
+            assert vss.volume_names() == ["C:\\\\", "D:\\\\"]
+            assert vss.volume("D:\\\\").size == 8 * 2**20
+            assert vss.options.delivery == "shuffled"
+
+        @pytest.mark.vss(volumes={"E:\\\\": 8 * 2**20}, os_version="2019",
+                         options=VssOptions(thaw_order="same"), delivery="shuffled")
+        def test_mapping_and_system_keywords(vss):
+            assert vss.volume_names() == ["E:\\\\"]
+            assert vss.os_version == "2019"
+            assert vss.options.thaw_order == "same"      # options kept, delivery added
+            assert vss.options.delivery == "shuffled"
+
+        @pytest.mark.vss(volumes=VolumeLayout((("C:\\\\", 8 * 2**20),)))
+        def test_layout(vss):
+            assert vss.volume("C:\\\\").size == 8 * 2**20
+
+        @pytest.mark.vss(volumes=())
+        def test_no_volumes(vss):
+            assert vss.volume_names() == []
+
+        @pytest.mark.vss(seed=1)
+        class TestOnAClass:
+            def test_inherits(self, vss):
+                assert vss.seed == 1
+    """)
+    result.assert_outcomes(passed=5)
+
+
+def test_marker_misuse_says_what_to_write(pytester: pytest.Pytester) -> None:
+    result = _run(pytester, """
+        import pytest
+
+        @pytest.mark.vss(sed=3)
+        def test_typo(vss):
+            pass
+
+        @pytest.mark.vss(3)
+        def test_positional(vss):
+            pass
+
+        @pytest.mark.vss(volumes=42)
+        def test_volumes(vss):
+            pass
+
+        @pytest.mark.vss(delivery="random")
+        def test_delivery(vss):
+            pass
+    """)
+    result.assert_outcomes(errors=4)
+    result.stdout.fnmatch_lines([
+        "*unknown keyword(s) sed; use seed, volumes, delivery*",
+        "*vss marker takes keywords only*",
+        "*volumes=42 is not a list of volume names*",
+        "*delivery='random': 'registration' or 'shuffled'*",
+    ])
+
+
+def test_vss_seed_option(pytester: pytest.Pytester) -> None:
+    result = _run(pytester, """
+        import pytest
+        from vsssim.testing import _session
+
+        def test_unmarked(vss, vss_factory):
+            assert vss.seed == 42
+            with vss_factory() as other:
+                assert other.seed == 42
+            assert _session.seed == 42
+
+        @pytest.mark.vss(seed=5)
+        def test_marked_keeps_its_seed(vss):
+            assert vss.seed == 5
+    """, "--vss-seed", "42")
+    result.assert_outcomes(passed=2)
+
+
+def test_conformance_examples_option_reaches_conformance_runs(pytester: pytest.Pytester
+                                                               ) -> None:
+    result = _run(pytester, """
+        from vsssim.testing import _session
+        from vsssim.testing.writer_conformance import conformance_settings
+
+        def test_it():
+            assert _session.conformance_examples == 3
+            assert conformance_settings().max_examples == 3
+    """, "--vss-conformance-examples", "3")
+    result.assert_outcomes(passed=1)
+    # The nested session put the outer values back when it ended.
+    assert _session.conformance_examples is None
+    assert _session.seed is None
+
+
+def test_conformance_examples_must_be_positive(pytester: pytest.Pytester) -> None:
+    result = _run(pytester, "def test_x(): pass\n", "--vss-conformance-examples", "0")
+    result.stderr.fnmatch_lines(["*--vss-conformance-examples must be at least 1*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_vss_factory_inside_given(pytester: pytest.Pytester) -> None:
+    result = _run(pytester, """
+        import os
+        import pytest
+        from hypothesis import given, settings, strategies as st
+
+        made = []
+
+        @pytest.mark.vss(volumes=["C:\\\\", "D:\\\\"])
+        @settings(max_examples=5, database=None)
+        @given(n=st.integers(0, 3))
+        def test_given(vss_factory, n):
+            with vss_factory(seed=n) as system:
+                assert system.seed == n
+                assert system.volume_names() == ["C:\\\\", "D:\\\\"]   # from the marker
+                assert system.writers == []
+                made.append(system)
+            kept = vss_factory(volumes=())                          # left open on purpose
+            assert kept.volume_names() == []
+            made.append(kept)
+
+        def test_cleaned_up(vss_factory):
+            assert made and all(s._closed for s in made)
+            assert not any(os.path.exists(s.root) for s in made)
+            assert vss_factory.made == 0
+            assert vss_factory().seed == 0                         # no marker here
+    """)
+    result.assert_outcomes(passed=2)
+
+
+def test_vss_fixture_in_given_gets_hypothesis_health_check(pytester: pytest.Pytester) -> None:
+    """The reason vss_factory exists: ``vss`` is not reset between examples."""
+    result = _run(pytester, """
+        from hypothesis import given, strategies as st
+
+        @given(st.integers())
+        def test_given(vss, n):
+            pass
+    """)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*uses a function-scoped fixture 'vss'*"])
+
+
+def test_runs_under_xdist(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_it="""
+        import pytest
+
+        @pytest.mark.parametrize("i", range(4))
+        def test_par(vss, vss_factory, i):
+            assert vss.seed == 9
+            with vss_factory() as system:
+                assert system.seed == 9
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--strict-markers",
+                                           "-n", "2", "--vss-seed", "9")
+    result.assert_outcomes(passed=4)
