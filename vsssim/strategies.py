@@ -6,18 +6,31 @@ with the awkward characters (quotes, ``<>&``, tabs, newlines, carriage returns, 
 trailing spaces, non-ASCII and astral characters) drawn often, so round-trip properties meet
 them.
 
-Importing the module registers :func:`writer_metadata` and :func:`backup_components_documents`
-(and the smaller models) with ``st.register_type_strategy``, so ``st.from_type(WriterMetadata)``
-works; it has no other side effect.
+The second half draws what a test *does* with a simulated machine: component selections that
+follow the selectability rules, fault plans, backup and restore plans, volume layouts, and
+requester call sequences (legal and illegal).  These are the strategies the conformance machines
+of :mod:`vsssim.testing` use; they work as well in a plain ``@given`` test::
+
+    @given(plan=backup_plans(), faults=fault_plans(writers=["KvStore Writer"]))
+    def test_my_backup_tool(vss_factory, plan, faults): ...
+
+Importing the module registers the document models (:func:`writer_metadata`,
+:func:`backup_components_documents`, the records and smaller models) and the plans
+(``FaultPlan``, ``BackupPlan``, ``RestorePlan``, ``VolumeLayout``) with
+``st.register_type_strategy``, so ``st.from_type(WriterMetadata)`` works; it has no other side
+effect.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Final
 
 from hypothesis import strategies as st
 
+from vsssim import hresult as hr
+from vsssim._state import Call
 from vsssim.constants import (
     BackupSchema,
     BackupType,
@@ -25,13 +38,18 @@ from vsssim.constants import (
     ComponentType,
     FileRestoreStatus,
     FileSpecBackupType,
+    ProviderType,
     RestoreMethod,
     RestoreTarget,
     RestoreType,
     RollforwardType,
+    SnapshotContext,
+    SnapshotState,
     SourceType,
     UsageType,
+    VolumeSnapshotAttributes,
     WriterRestore,
+    WriterState,
 )
 from vsssim.documents import (
     DEFAULT_BACKUP_TYPE_MASK,
@@ -53,18 +71,43 @@ from vsssim.documents import (
     WriterComponents,
     WriterIdentity,
     WriterMetadata,
+    kind_of,
 )
 from vsssim.documents._fields import fold
+from vsssim.documents.components import ComponentKind, is_ancestor
+from vsssim.documents.records import ProviderProperties, SnapshotProperties, WriterStatus
+from vsssim.faults import (
+    Fault,
+    FaultPlan,
+    IdentifyDuring,
+    ProviderFault,
+    RequesterCrash,
+    StorageFault,
+    WriterFault,
+)
+from vsssim.testing.plans import AbandonedBackup, BackupPlan, RestorePlan, VolumeLayout
 
 __all__ = [
+    "WRITER_EVENTS",
+    "abandoned_backups",
     "backup_components_documents",
+    "backup_plans",
+    "call_sequences",
     "component_names",
+    "component_selections",
+    "fault_plans",
     "file_descriptors",
     "file_paths",
     "filespecs",
     "logical_paths",
+    "provider_properties",
+    "restore_plans",
+    "snapshot_properties",
+    "volume_layouts",
+    "wmd_components",
     "writer_identities",
     "writer_metadata",
+    "writer_statuses",
     "xml_texts",
 ]
 
@@ -476,7 +519,311 @@ def backup_components_documents(
     )
 
 
+# ------------------------------------------------------------------------------ records
+def writer_statuses() -> st.SearchStrategy[WriterStatus]:
+    """``GetWriterStatus`` entries: any state, any failure codes."""
+    return st.builds(
+        WriterStatus,
+        instance_id=st.uuids(),
+        writer_id=st.uuids(),
+        writer_name=xml_texts(min_size=1),
+        instance_name=xml_texts(),
+        state=st.sampled_from(WriterState),
+        failure=_hresults,
+        application_failure=_hresults,
+        application_message=xml_texts(),
+    )
+
+
+def snapshot_properties() -> st.SearchStrategy[SnapshotProperties]:
+    """``VSS_SNAPSHOT_PROP`` records with any attributes and state."""
+    return st.builds(
+        SnapshotProperties,
+        snapshot_id=st.uuids(),
+        snapshot_set_id=st.uuids(),
+        snapshots_count=st.integers(0, 0xFFFF_FFFF),
+        snapshot_device_object=xml_texts(),
+        original_volume_name=xml_texts(),
+        originating_machine=xml_texts(),
+        service_machine=xml_texts(),
+        exposed_name=st.none() | xml_texts(),
+        exposed_path=st.none() | xml_texts(),
+        provider_id=st.uuids(),
+        snapshot_attributes=st.integers(0, 0xFFFF_FFFF),
+        creation_timestamp=_int64,
+        status=st.sampled_from(SnapshotState),
+    )
+
+
+def provider_properties() -> st.SearchStrategy[ProviderProperties]:
+    """``VSS_PROVIDER_PROP`` records."""
+    return st.builds(
+        ProviderProperties,
+        provider_id=st.uuids(),
+        provider_name=xml_texts(min_size=1),
+        provider_type=st.sampled_from(ProviderType),
+        provider_version=xml_texts(),
+        provider_version_id=st.uuids(),
+        class_id=st.uuids(),
+    )
+
+
+def wmd_components() -> st.SearchStrategy[WmdComponent]:
+    """Single writer-metadata components (drawn from valid documents)."""
+    return writer_metadata(max_components=4).filter(lambda w: bool(w.components)).flatmap(
+        lambda w: st.sampled_from(w.components))
+
+
+# ------------------------------------------------------------- what a test does with a machine
+#: Writer events by their VSS names (``WriterFault.event``).
+WRITER_EVENTS: Final = ("Identify", "PrepareForBackup", "PrepareForSnapshot", "Freeze", "Thaw",
+                        "PostSnapshot", "Abort", "BackupComplete", "BackupShutdown", "PreRestore",
+                        "PostRestore")
+#: Events of a backup's snapshot creation (where Identify from another program and requester
+#: crashes are most interesting).
+CREATION_EVENTS: Final = ("PrepareForBackup", "PrepareForSnapshot", "Freeze", "Thaw",
+                          "PostSnapshot")
+#: Provider methods VSS calls while creating a set (``ProviderFault.method``).
+PROVIDER_METHODS: Final = ("BeginPrepareSnapshot", "EndPrepareSnapshots", "PreCommitSnapshots",
+                           "CommitSnapshots", "PostCommitSnapshots", "PreFinalCommitSnapshots",
+                           "PostFinalCommitSnapshots")
+#: The codes ``SetWriterFailure`` accepts (reference §5).
+WRITER_FAILURES: Final = (hr.VSS_E_WRITERERROR_RETRYABLE, hr.VSS_E_WRITERERROR_NONRETRYABLE,
+                          hr.VSS_E_WRITERERROR_OUTOFRESOURCES, hr.VSS_E_WRITERERROR_TIMEOUT,
+                          hr.VSS_E_WRITERERROR_INCONSISTENTSNAPSHOT)
+#: Provider failures (one outside the allowed list, E_FAIL, is translated by VSS).
+PROVIDER_FAILURES: Final = (hr.VSS_E_PROVIDER_VETO, hr.VSS_E_UNEXPECTED_PROVIDER_ERROR,
+                            hr.E_OUTOFMEMORY, hr.VSS_E_INSUFFICIENT_STORAGE, hr.E_FAIL)
+WRITER_ACTIONS: Final = ("veto", "fail", "raise", "delay", "none", "hang")
+_DELAYS: Final = (0.5, 5.0, 30.0, 70.0)  # 70 s overruns the default 60 s freeze window
+
+
+@st.composite
+def component_selections(draw: st.DrawFn, metadata: WriterMetadata) -> list[WmdComponent]:
+    """The components a requester may add for one writer (``AddComponent``, reference §8.2):
+    a subset of its selectable components, never one whose selectable ancestor is added too
+    (rule 8), never a non-selectable subcomponent, and, whenever anything is added, every
+    required component.  May be empty (the writer then takes no part).  In metadata order;
+    shrinks towards adding nothing."""
+    comps = metadata.components
+    kinds = [kind_of(metadata, c) for c in comps]
+    optional = [i for i, k in enumerate(kinds)
+                if k in (ComponentKind.SELECTABLE, ComponentKind.SELECTABLE_SUBCOMPONENT)]
+    required = [i for i, k in enumerate(kinds) if k is ComponentKind.REQUIRED]
+    picked: set[int] = set()
+    if optional:
+        picked = set(draw(st.lists(st.sampled_from(optional), unique=True,
+                                   max_size=len(optional))))
+    chosen = [comps[i] for i in sorted(picked)]
+    chosen_ids = {id(c) for c in chosen
+                  if not any(a is not c and is_ancestor(a, c) for a in chosen)}
+    if chosen_ids or (required and draw(st.booleans())):
+        chosen_ids |= {id(comps[i]) for i in required}
+    return [c for c in comps if id(c) in chosen_ids]
+
+
+def _writer_faults(writers: Sequence[str | None], events: Sequence[str],
+                   actions: Sequence[str]) -> st.SearchStrategy[Fault]:
+    return st.builds(
+        WriterFault,
+        event=st.sampled_from(list(events)),
+        writer=st.sampled_from(list(writers)),
+        action=st.sampled_from(list(actions)),
+        hresult=st.sampled_from(WRITER_FAILURES),
+        delay=st.sampled_from(_DELAYS),
+        occurrence=st.integers(1, 2),
+    )
+
+
+def _provider_faults(methods: Sequence[str]) -> st.SearchStrategy[Fault]:
+    return st.one_of(
+        st.builds(ProviderFault, method=st.sampled_from(list(methods)),
+                  hresult=st.sampled_from(PROVIDER_FAILURES)),
+        st.builds(ProviderFault, method=st.just("CommitSnapshots"), hresult=st.none(),
+                  delay=st.sampled_from([2.0, 12.0])),  # 12 s overruns the 10 s hold
+        st.builds(ProviderFault, method=st.sampled_from(list(methods)), hresult=st.none(),
+                  raise_exception=st.just(True)),
+    )
+
+
+def fault_plans(
+    *,
+    writers: Sequence[str | None] = (None,),
+    events: Sequence[str] = WRITER_EVENTS,
+    actions: Sequence[str] = WRITER_ACTIONS,
+    provider_methods: Sequence[str] = PROVIDER_METHODS,
+    requester_crashes: bool = True,
+    identify_during: bool = True,
+    storage_volumes: Sequence[str] = (),
+    max_faults: int = 2,
+) -> st.SearchStrategy[FaultPlan]:
+    """Fault plans (:class:`~vsssim.faults.FaultPlan`) of every kind: writer faults (veto, fail,
+    raise, delay, return None, hang; at ``events``, for one of ``writers``, ``None`` = any),
+    provider faults (errors, a commit slower than the hold, exceptions), requester crashes after
+    a creation event, Identify from another program before one, and a full diff area on one of
+    ``storage_volumes``.  Empty lists switch a kind off; shrinks towards no fault."""
+    kinds: list[st.SearchStrategy[Fault]] = []
+    if writers and events and actions:
+        kinds.append(_writer_faults(writers, events, actions))
+    if provider_methods:
+        kinds.append(_provider_faults(provider_methods))
+    if requester_crashes:
+        kinds.append(st.builds(RequesterCrash, after=st.sampled_from(CREATION_EVENTS)))
+    if identify_during:
+        kinds.append(st.builds(IdentifyDuring, event=st.sampled_from(CREATION_EVENTS)))
+    if storage_volumes:
+        kinds.append(st.builds(StorageFault, volume=st.sampled_from(list(storage_volumes))))
+    if not kinds:
+        return st.just(FaultPlan())
+    return st.lists(st.one_of(kinds), max_size=max_faults).map(FaultPlan)
+
+
+_BACKUP_TYPES: Final = (BackupType.FULL, BackupType.COPY, BackupType.INCREMENTAL,
+                        BackupType.DIFFERENTIAL, BackupType.LOG)
+_CONTEXTS: Final = (int(SnapshotContext.BACKUP), int(SnapshotContext.APP_ROLLBACK),
+                    int(SnapshotContext.BACKUP) | int(VolumeSnapshotAttributes.NO_AUTORECOVERY))
+
+
+@st.composite
+def backup_plans(
+    draw: st.DrawFn,
+    metadata: WriterMetadata | None = None,
+    *,
+    writer_name: str | None = None,
+    volumes: Sequence[str] = ("C:\\",),
+    backup_types: Sequence[BackupType] = _BACKUP_TYPES,
+    contexts: Sequence[int] = _CONTEXTS,
+    faults: st.SearchStrategy[FaultPlan] | None = None,
+) -> BackupPlan:
+    """One ``VssSystem.backup``: type, context (plain backup, application rollback, no
+    auto-recovery), the components of one writer (from its ``metadata``, following the
+    selection rules) or the canonical selection, and the faults drawn from ``faults``.
+    Shrinks towards a plain full backup of everything without faults."""
+    components: tuple[str, ...] | None = None
+    if metadata is not None and draw(st.booleans()):
+        name = writer_name or metadata.identity.writer_name
+        chosen = draw(component_selections(metadata))
+        components = tuple(f"{name}:{c.full_path}" for c in chosen)
+    plan = draw(faults) if faults is not None else FaultPlan()
+    return BackupPlan(
+        volumes=tuple(volumes),
+        backup_type=draw(st.sampled_from(list(backup_types))),
+        context=draw(st.sampled_from(list(contexts))),
+        components=components,
+        faults=tuple(plan.faults),
+    )
+
+
+def restore_plans(
+    backups: int = 1,
+    metadata: WriterMetadata | None = None,
+    *,
+    writer_name: str | None = None,
+) -> st.SearchStrategy[RestorePlan]:
+    """One ``VssSystem.restore`` of one of ``backups`` completed backups: everything, the
+    writer alone, or some of its components (from ``metadata``), with or without additional
+    restores to follow.  Shrinks towards restoring everything of the first backup."""
+    if backups < 1:
+        raise ValueError("restore_plans needs at least one backup to restore")
+    return _restore_plans(backups, metadata, writer_name)
+
+
+@st.composite
+def _restore_plans(draw: st.DrawFn, backups: int, metadata: WriterMetadata | None,
+                   writer_name: str | None) -> RestorePlan:
+    index = draw(st.integers(0, backups - 1))
+    components: tuple[str, ...] | None = None
+    how = draw(st.sampled_from(["all", "writer", "components"]))
+    if metadata is not None and how != "all":
+        name = writer_name or metadata.identity.writer_name
+        if how == "writer":
+            components = (name,)
+        else:
+            chosen = draw(component_selections(metadata))
+            components = tuple(f"{name}:{c.full_path}" for c in chosen)
+    return RestorePlan(backup=index, components=components,
+                       additional_restores=draw(st.booleans()))
+
+
+@st.composite
+def abandoned_backups(
+    draw: st.DrawFn,
+    metadata: WriterMetadata | None = None,
+    *,
+    volumes: Sequence[str] = ("C:\\",),
+) -> AbandonedBackup:
+    """A requester that stops part-way through a backup (after StartSnapshotSet,
+    PrepareForBackup or DoSnapshotSet), with or without AbortBackup, selecting components of
+    the writer described by ``metadata``."""
+    chosen = draw(component_selections(metadata)) if metadata is not None else []
+    return AbandonedBackup(
+        stop_after=draw(st.sampled_from(AbandonedBackup.STOPS)),
+        abort=draw(st.booleans()),
+        backup_type=draw(st.sampled_from(_BACKUP_TYPES)),
+        volumes=tuple(volumes),
+        components=tuple((c.component_type, c.logical_path, c.component_name) for c in chosen),
+    )
+
+
+_MiB: Final = 1 << 20
+
+
+@st.composite
+def volume_layouts(
+    draw: st.DrawFn,
+    *,
+    names: Sequence[str] = ("C:\\", "D:\\", "E:\\"),
+    min_volumes: int = 1,
+    max_volumes: int = 2,
+    sizes: Sequence[int] = (8 * _MiB, 16 * _MiB, 32 * _MiB),
+) -> VolumeLayout:
+    """The volumes of a machine: the first ``n`` of ``names`` with sizes from ``sizes``."""
+    n = draw(st.integers(min_volumes, min(max_volumes, len(names))))
+    return VolumeLayout(tuple((names[i], draw(st.sampled_from(list(sizes)))) for i in range(n)))
+
+
+#: The documented backup sequence (reference B1..B19), as ``IVssBackupComponents`` calls.
+CANONICAL_BACKUP: Final = (
+    Call.INITIALIZE_FOR_BACKUP, Call.GATHER_WRITER_METADATA, Call.SET_BACKUP_STATE,
+    Call.ADD_COMPONENT, Call.START_SNAPSHOT_SET, Call.ADD_TO_SNAPSHOT_SET,
+    Call.PREPARE_FOR_BACKUP, Call.GATHER_WRITER_STATUS, Call.DO_SNAPSHOT_SET,
+    Call.GATHER_WRITER_STATUS, Call.SET_BACKUP_SUCCEEDED, Call.SAVE_AS_XML, Call.BACKUP_COMPLETE,
+    Call.GATHER_WRITER_STATUS, Call.RELEASE,
+)
+_PUBLIC_CALLS: Final = tuple(c for c in Call if not c.value.startswith("("))
+
+
+@st.composite
+def call_sequences(draw: st.DrawFn, *, max_size: int = 30) -> list[Call]:
+    """Requester call sequences, legal and illegal: the documented backup sequence with calls
+    dropped, repeated, swapped and inserted (any ``IVssBackupComponents`` call, restore calls
+    included).  Shrinks towards the legal sequence itself; run them with
+    :func:`vsssim.testing.calls.perform`."""
+    out: list[Call] = []
+    for call in CANONICAL_BACKUP:
+        op = draw(st.sampled_from(["keep", "drop", "twice", "insert"]))
+        if op == "insert":
+            out.append(draw(st.sampled_from(_PUBLIC_CALLS)))
+        if op != "drop":
+            out.append(call)
+        if op == "twice":
+            out.append(call)
+    if len(out) > 1 and draw(st.booleans()):
+        i = draw(st.integers(0, len(out) - 2))
+        out[i], out[i + 1] = out[i + 1], out[i]
+    return out[:max_size]
+
+
 st.register_type_strategy(WriterIdentity, writer_identities())
 st.register_type_strategy(FileDescriptor, file_descriptors())
 st.register_type_strategy(WriterMetadata, writer_metadata())
+st.register_type_strategy(WmdComponent, wmd_components())
 st.register_type_strategy(BackupComponentsDocument, backup_components_documents())
+st.register_type_strategy(WriterStatus, writer_statuses())
+st.register_type_strategy(SnapshotProperties, snapshot_properties())
+st.register_type_strategy(ProviderProperties, provider_properties())
+st.register_type_strategy(FaultPlan, fault_plans())
+st.register_type_strategy(BackupPlan, backup_plans())
+st.register_type_strategy(RestorePlan, restore_plans())
+st.register_type_strategy(AbandonedBackup, abandoned_backups())
+st.register_type_strategy(VolumeLayout, volume_layouts())

@@ -1,0 +1,237 @@
+"""vsssim.strategies: what the strategies draw obeys the rules, st.from_type works, and random
+requester call sequences (perform) answer only documented errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import vsssim.strategies as vst
+from vsssim import hresult as hr
+from vsssim._state import Call, SessionState
+from vsssim.apps import KvStoreApp, KvStoreWriter
+from vsssim.documents import (
+    BackupComponentsDocument,
+    ComponentKind,
+    FileDescriptor,
+    WmdComponent,
+    WriterIdentity,
+    WriterMetadata,
+    WriterStatus,
+    kind_of,
+)
+from vsssim.documents.components import can_add_for_backup, is_ancestor
+from vsssim.documents.records import ProviderProperties, SnapshotProperties
+from vsssim.faults import (
+    FaultPlan,
+    IdentifyDuring,
+    ProviderFault,
+    RequesterCrash,
+    StorageFault,
+    WriterFault,
+)
+from vsssim.system import VssSystem
+from vsssim.testing import AbandonedBackup, BackupPlan, RestorePlan, VolumeLayout, perform
+from vsssim.testing.calls import PERFORMABLE, CallOutcome, outcomes_text
+from vsssim.testing.plugin import VssFactory
+
+# Drawing writer metadata is the slow part of these properties: fewer examples than the profile.
+FEW = settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+
+
+# ---------------------------------------------------------------------------- from_type
+@pytest.mark.parametrize("model", [
+    WriterMetadata, WriterIdentity, FileDescriptor, WmdComponent, BackupComponentsDocument,
+    WriterStatus, SnapshotProperties, ProviderProperties, FaultPlan, BackupPlan, RestorePlan,
+    AbandonedBackup, VolumeLayout,
+])
+def test_from_type_draws_every_registered_model(model: type) -> None:
+    @settings(max_examples=5, database=None)
+    @given(st.from_type(model))
+    def draw(value: object) -> None:
+        assert isinstance(value, model)
+
+    draw()
+
+
+# ---------------------------------------------------------------------------- documents
+@FEW
+@given(vst.writer_metadata())
+def test_drawn_metadata_validates(wmd: WriterMetadata) -> None:
+    assert WriterMetadata.load_from_xml(wmd.save_as_xml()) == wmd
+    keys = [c.key for c in wmd.components]
+    assert len(keys) == len(set(keys))
+
+
+@FEW
+@given(st.data())
+def test_component_selections_obey_the_selectability_rules(data: st.DataObject) -> None:
+    wmd = data.draw(vst.writer_metadata())
+    chosen = data.draw(vst.component_selections(wmd))
+    kinds = {c.key: kind_of(wmd, c) for c in wmd.components}
+    added: list[WmdComponent] = []
+    for c in chosen:  # each one, in order, is what AddComponent accepts
+        verdict = can_add_for_backup(wmd, c, added)
+        assert verdict, verdict.reason
+        added.append(c)
+    assert all(kinds[c.key] is not ComponentKind.NONSELECTABLE_SUBCOMPONENT for c in chosen)
+    assert not any(a.selectable and is_ancestor(a, c) for a in chosen for c in chosen
+                   if a is not c)  # rule 8: a selectable ancestor's set already holds it
+    if any(kinds[c.key] is not ComponentKind.REQUIRED for c in chosen):
+        required = {c.key for c in wmd.components if kinds[c.key] is ComponentKind.REQUIRED}
+        assert required <= {c.key for c in chosen}  # a writer that takes part: all required
+
+
+def test_component_selections_shrink_to_nothing() -> None:
+    from uuid import UUID
+
+    from hypothesis import find
+
+    from vsssim.constants import ComponentType, SourceType, UsageType
+
+    wmd = WriterMetadata(
+        identity=WriterIdentity(writer_id=UUID(int=1), instance_id=UUID(int=2), writer_name="W",
+                                usage_type=UsageType.USER_DATA,
+                                source_type=SourceType.TRANSACTED_DB),
+        components=[WmdComponent(component_type=ComponentType.FILEGROUP, logical_path="",
+                                 component_name=name, selectable=selectable)
+                    for name, selectable in (("a", True), ("b", False))])
+    assert find(vst.component_selections(wmd), lambda _: True,
+                settings=settings(database=None)) == []
+    everything = find(vst.component_selections(wmd), lambda sel: len(sel) == 2,
+                      settings=settings(database=None))
+    assert [c.component_name for c in everything] == ["a", "b"]  # a selection brings "b"
+
+
+# ---------------------------------------------------------------------------- plans
+@given(vst.fault_plans(writers=["W"], storage_volumes=["C:\\"], max_faults=3))
+def test_fault_plans_draw_every_kind_within_bounds(plan: FaultPlan) -> None:
+    assert len(plan.faults) <= 3
+    for f in plan.faults:
+        assert isinstance(f, WriterFault | ProviderFault | RequesterCrash | IdentifyDuring
+                          | StorageFault)
+        if isinstance(f, WriterFault):
+            assert f.writer == "W" and f.event in vst.WRITER_EVENTS
+        if isinstance(f, StorageFault):
+            assert f.volume == "C:\\"
+
+
+@given(vst.fault_plans(events=(), provider_methods=(), requester_crashes=False,
+                       identify_during=False))
+def test_fault_plans_with_every_kind_switched_off_are_empty(plan: FaultPlan) -> None:
+    assert plan.faults == []
+
+
+@FEW
+@given(st.data())
+def test_backup_and_restore_plans_name_the_writer_components(data: st.DataObject) -> None:
+    wmd = data.draw(vst.writer_metadata())
+    plan = data.draw(vst.backup_plans(wmd, writer_name="W", volumes=["D:\\"]))
+    assert plan.volumes == ("D:\\",)
+    paths = {c.full_path for c in wmd.components}
+    for spec in plan.components or ():
+        name, _, path = spec.partition(":")
+        assert name == "W" and path in paths
+    restore = data.draw(vst.restore_plans(3, wmd, writer_name="W"))
+    assert 0 <= restore.backup < 3
+    for spec in restore.components or ():
+        assert spec == "W" or spec.partition(":")[2] in paths
+
+
+def test_restore_plans_need_a_backup() -> None:
+    with pytest.raises(ValueError, match="at least one backup"):
+        vst.restore_plans(0)  # at once, not when drawing
+
+
+@given(vst.volume_layouts(min_volumes=1, max_volumes=3, sizes=(8 * 2**20,)))
+def test_volume_layouts(layout: VolumeLayout) -> None:
+    assert 1 <= len(layout.names) <= 3
+    assert layout.names == ["C:\\", "D:\\", "E:\\"][:len(layout.names)]
+    assert {size for _, size in layout.volumes} == {8 * 2**20}
+
+
+@settings(max_examples=10, deadline=None)
+@given(plan=vst.backup_plans(faults=vst.fault_plans(writers=["KvStore Writer"])),
+       layout=vst.volume_layouts(max_volumes=1))
+def test_drawn_backup_plans_run(vss_factory: VssFactory, plan: BackupPlan,
+                                layout: VolumeLayout) -> None:
+    with vss_factory(volumes=layout) as system:
+        app = KvStoreApp(system.volume("C:\\").fs)
+        system.add_application(app)
+        system.add_writer(KvStoreWriter(app))
+        result = plan.run(system, system.root / "backup")
+        assert isinstance(result.succeeded, bool)
+        assert system.faults.faults == []  # the plan's faults were for its run only
+
+
+# ---------------------------------------------------------------------------- call sequences
+def _system(factory: VssFactory) -> VssSystem:
+    system = factory()
+    app = KvStoreApp(system.volume("C:\\").fs)
+    system.add_application(app)
+    system.add_writer(KvStoreWriter(app))
+    return system
+
+
+def test_the_canonical_sequence_succeeds_call_by_call(vss_factory: VssFactory) -> None:
+    with _system(vss_factory) as system:
+        outcomes = perform(system, vst.CANONICAL_BACKUP)
+    assert all(o.legal and o.succeeded for o in outcomes), outcomes_text(outcomes)
+    assert outcomes[-1].state_after is SessionState.RELEASED
+    assert [o.call for o in outcomes] == list(vst.CANONICAL_BACKUP)
+
+
+def test_call_sequences_shrink_to_the_canonical_sequence() -> None:
+    from hypothesis import find
+
+    assert find(vst.call_sequences(), lambda _: True,
+                settings=settings(database=None)) == list(vst.CANONICAL_BACKUP)
+
+
+def test_perform_takes_names_and_refuses_internal_calls(vss_factory: VssFactory) -> None:
+    with _system(vss_factory) as system:
+        first, second = perform(system, ["SaveAsXML", "InitializeForBackup"])
+        assert str(first) == "SaveAsXML in Created: VSS_E_BAD_STATE  (illegal here)"
+        assert str(second) == "InitializeForBackup in Created: S_OK -> BackupInitialized"
+        with pytest.raises(ValueError, match="internal to VSS"):
+            perform(system, [Call.SNAPSHOTS_DONE])
+    assert {c for c in Call if not c.value.startswith("(")} == PERFORMABLE
+
+
+@settings(max_examples=40, deadline=None)
+@given(calls=vst.call_sequences())
+def test_random_call_sequences_answer_only_documented_errors(
+        vss_factory: VssFactory, calls: list[Call]) -> None:
+    with _system(vss_factory) as system:
+        outcomes = perform(system, calls)  # anything but a VssError would propagate
+        assert system.coordinator.creating is None  # the released object gave the lock back
+    assert len(outcomes) == len(calls)
+    for o in outcomes:
+        assert o.hresult == hr.S_OK or hr.name_of(o.hresult) != f"0x{o.hresult:08X}", (
+            f"undocumented HRESULT: {o}")
+        if not o.legal:
+            assert o.hresult == hr.VSS_E_BAD_STATE, outcomes_text(outcomes)
+            assert o.state_after == o.state_before, f"a refused call moved the session: {o}"
+
+
+def _every_public_call() -> list[Call]:
+    return [c for c in Call if not c.value.startswith("(")]
+
+
+@settings(max_examples=15, deadline=None)
+@given(calls=st.lists(st.sampled_from(_every_public_call()), max_size=25))
+def test_any_calls_at_all(vss_factory: VssFactory, calls: list[Call]) -> None:
+    """Not only around the backup sequence: restore objects, imports, reverts too."""
+    with _system(vss_factory) as system:
+        outcomes: list[CallOutcome] = perform(system, calls)
+    for o in outcomes:
+        if not o.legal:
+            assert o.hresult_name == "VSS_E_BAD_STATE", str(o)
+
+
+def test_strategies_module_has_no_side_effect_but_registration() -> None:
+    names: list[Any] = [n for n in vst.__all__ if not hasattr(vst, n)]
+    assert names == []
