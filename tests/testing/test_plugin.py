@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -228,3 +230,65 @@ def test_runs_under_xdist(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--strict-markers",
                                            "-n", "2", "--vss-seed", "9")
     result.assert_outcomes(passed=4)
+
+
+# ------------------------------------------------------------------------------- the guide
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
+
+
+def _guide_files() -> dict[str, str]:
+    text = GUIDE.read_text(encoding="utf-8")
+    files: dict[str, str] = {}
+    for block in re.findall(r"```python\n(.*?)```", text, re.S):
+        first = block.splitlines()[0]
+        assert re.fullmatch(r"# \w+\.py", first), f"a guide block must name its file: {first!r}"
+        files[first[2:-3]] = block
+    return files
+
+
+def test_the_guide_runs_as_written(pytester: pytest.Pytester) -> None:
+    """docs/testing.md: every Python block is a file of one project; the "every push" command
+    of its CI section runs them (pytest-xdist, two workers)."""
+    pytest.importorskip("xdist")
+    files = _guide_files()
+    assert {"my_writer", "test_three_lines", "test_conformance", "my_backup"} <= set(files)
+    pytester.makepyfile(**files)
+    text = GUIDE.read_text(encoding="utf-8")
+    command = "pytest --vss-conformance-examples 3 -n 2"
+    assert command in text
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *command.split()[1:])
+    tests = sum(len(re.findall(r"^def test_|^Test\w+ = ", source, re.M))
+                for name, source in files.items() if name.startswith("test_"))
+    result.assert_outcomes(passed=tests)
+
+
+def test_the_guide_shows_real_failure_messages() -> None:
+    from vsssim.system import VssSystem as System
+    from vsssim.testing import assert_event_order, assert_writer_states
+
+    files = _guide_files()
+    namespace: dict[str, object] = {}
+    exec(compile(files["my_writer"], "my_writer.py", "exec"), namespace)
+    text = GUIDE.read_text(encoding="utf-8")
+    with System(seed=0) as system:
+        system.add_volume("C:\\", size=16 * 2**20).fs.makedirs("C:\\Notes")
+        system.add_writer(namespace["NotesWriter"]())  # type: ignore[operator]
+        result = system.backup(["C:\\"])
+        with pytest.raises(AssertionError) as order:
+            assert_event_order(result, ["PrepareForBackup", "Thaw", "Freeze"],
+                               writer="Notes Writer")
+        with pytest.raises(AssertionError) as states:
+            assert_writer_states(result, {
+                "Notes Writer": ("FAILED_AT_FREEZE", "VSS_E_WRITERERROR_RETRYABLE"),
+                "Other Writer": "STABLE"})
+    for message in (str(order.value), str(states.value)):
+        assert message in text, f"update the guide's sample output:\n{message}"
+
+
+def test_the_readme_fixture_test_runs(pytester: pytest.Pytester) -> None:
+    readme = (GUIDE.parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S)
+              if "def test_" in b and "(vss)" in b]
+    assert len(blocks) == 1
+    result = _run(pytester, blocks[0])
+    result.assert_outcomes(passed=1)
