@@ -203,6 +203,28 @@ def test_vss_factory_inside_given(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=2)
 
 
+def test_vss_factory_machines_of_wider_fixtures_outlive_the_test(pytester: pytest.Pytester
+                                                                 ) -> None:
+    result = _run(pytester, """
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def shared(vss_factory):
+            with vss_factory(seed=4) as system:
+                yield system
+
+        def test_one(shared, vss_factory):
+            mine = vss_factory()
+            assert not shared._closed and vss_factory.made == 1
+            test_one.mine = mine
+
+        def test_two(shared):
+            assert not shared._closed            # the module's machine lives on
+            assert test_one.mine._closed          # the test's own was closed with test_one
+    """)
+    result.assert_outcomes(passed=2)
+
+
 def test_vss_fixture_in_given_gets_hypothesis_health_check(pytester: pytest.Pytester) -> None:
     """The reason vss_factory exists: ``vss`` is not reset between examples."""
     result = _run(pytester, """

@@ -8,8 +8,8 @@ It gives a test a simulated Windows machine the way pyfakefs gives it a file sys
   every example inside one call of the test function, so function-scoped fixtures such as
   ``vss`` are *not* reset between examples: make a machine per example instead, ideally in a
   ``with`` block).  It is session-scoped like ``tmp_path_factory``, so hypothesis's
-  ``function_scoped_fixture`` health check does not fire; machines a test leaves open are
-  closed, and their directories removed, when that test ends;
+  ``function_scoped_fixture`` health check does not fire; machines a test function leaves
+  open are closed, and their directories removed, when that test ends;
 * the marker ``@pytest.mark.vss(seed=..., volumes=..., delivery=...)`` configures both: ``seed``
   drives every id and scheduling choice, ``volumes`` is the machine's volumes (names, ``(name,
   size)`` pairs, a ``{name: size}`` mapping or a :class:`~vsssim.testing.plans.VolumeLayout`;
@@ -48,6 +48,7 @@ _MARKER_HELP = (
     "configure the machine of the vss fixture and of vss_factory (vsssim)"
 )
 _CURRENT: pytest.StashKey[pytest.Item | None] = pytest.StashKey()
+_IN_CALL: pytest.StashKey[bool] = pytest.StashKey()
 _FACTORY: pytest.StashKey[VssFactory] = pytest.StashKey()
 _SAVED_SESSION: pytest.StashKey[tuple[int | None, int | None]] = pytest.StashKey()
 
@@ -94,13 +95,24 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    # Machines made while the test function runs are the test's own: closed when it ends.
+    # Those made by fixtures (perhaps module- or session-scoped ones) are left to their owner.
+    item.config.stash[_IN_CALL] = True
+    try:
+        return (yield)
+    finally:
+        item.config.stash[_IN_CALL] = False
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
     try:
         return (yield)
     finally:
         factory = item.config.stash.get(_FACTORY, None)
         if factory is not None:
-            factory.close_all()
+            factory.close_test_machines()
         item.config.stash[_CURRENT] = None
 
 
@@ -213,14 +225,16 @@ class VssFactory:
             with vss_factory(seed=1) as system:
                 ...
 
-    Machines still open when the test ends are closed then; every directory the factory made
-    for the test is removed.
+    Machines the test function made are closed when the test ends, and their directories
+    removed; machines made by your fixtures (a module-scoped machine, say) live until the end of
+    the session, unless you close them (use ``with``, or close them in the fixture).
     """
 
     def __init__(self, base: Callable[[str], Path], config: pytest.Config) -> None:
         self._mktemp = base
         self._config = config
-        self._made: list[tuple[VssSystem, Path]] = []
+        self._made: list[tuple[VssSystem, Path]] = []  # by the running test function
+        self._kept: list[tuple[VssSystem, Path]] = []  # by fixtures: closed at session end
 
     def __call__(self, **overrides: Any) -> VssSystem:
         item = self._config.stash.get(_CURRENT, None)
@@ -229,17 +243,27 @@ class VssFactory:
         stem = re.sub(r"[^A-Za-z0-9_]+", "_", item.name if item is not None else "vss")[:40]
         root = self._mktemp(f"vss-{stem}-")
         system = _make_system(root, options)
-        self._made.append((system, root))
+        in_test = self._config.stash.get(_IN_CALL, False)
+        (self._made if in_test else self._kept).append((system, root))
         return system
 
     @property
     def made(self) -> int:
-        """How many machines are open or awaiting clean-up (made since the last clean-up)."""
+        """How many machines the running test made (they are closed when it ends)."""
         return len(self._made)
 
-    def close_all(self) -> None:
-        """Close every machine made so far and remove its directory."""
+    def close_test_machines(self) -> None:
+        """Close the machines the test function made and remove their directories."""
         made, self._made = self._made, []
+        self._close(made)
+
+    def close_all(self) -> None:
+        """Close every machine made so far (fixtures' too) and remove its directory."""
+        made, self._made, self._kept = self._made + self._kept, [], []
+        self._close(made)
+
+    @staticmethod
+    def _close(made: list[tuple[VssSystem, Path]]) -> None:
         errors: list[BaseException] = []
         for system, root in made:
             try:
