@@ -88,7 +88,13 @@ from vsssim.faults import (
 from vsssim.testing.plans import AbandonedBackup, BackupPlan, RestorePlan, VolumeLayout
 
 __all__ = [
+    "CANONICAL_BACKUP",
+    "CREATION_EVENTS",
+    "PROVIDER_FAILURES",
+    "PROVIDER_METHODS",
+    "WRITER_ACTIONS",
     "WRITER_EVENTS",
+    "WRITER_FAILURES",
     "abandoned_backups",
     "backup_components_documents",
     "backup_plans",
@@ -594,6 +600,7 @@ WRITER_FAILURES: Final = (hr.VSS_E_WRITERERROR_RETRYABLE, hr.VSS_E_WRITERERROR_N
 #: Provider failures (one outside the allowed list, E_FAIL, is translated by VSS).
 PROVIDER_FAILURES: Final = (hr.VSS_E_PROVIDER_VETO, hr.VSS_E_UNEXPECTED_PROVIDER_ERROR,
                             hr.E_OUTOFMEMORY, hr.VSS_E_INSUFFICIENT_STORAGE, hr.E_FAIL)
+#: What a ``WriterFault`` makes the handler do (``WriterFault.action``).
 WRITER_ACTIONS: Final = ("veto", "fail", "raise", "delay", "none", "hang")
 _DELAYS: Final = (0.5, 5.0, 30.0, 70.0)  # 70 s overruns the default 60 s freeze window
 

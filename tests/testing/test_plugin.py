@@ -314,3 +314,20 @@ def test_the_readme_fixture_test_runs(pytester: pytest.Pytester) -> None:
     assert len(blocks) == 1
     result = _run(pytester, blocks[0])
     result.assert_outcomes(passed=1)
+
+
+def test_the_testing_facade() -> None:
+    """Every name of vsssim.testing resolves (lazily) and the callables say what they do."""
+    import vsssim.strategies
+    import vsssim.testing
+
+    for module in (vsssim.testing, vsssim.strategies):
+        names = module.__all__
+        assert len(names) == len(set(names))
+        for name in names:
+            value = getattr(module, name)
+            if isinstance(value, type) or (callable(value) and hasattr(value, "__code__")):
+                assert value.__doc__, f"{module.__name__}.{name} has no docstring"
+    assert sorted(vsssim.testing.__all__) == sorted(vsssim.testing._LAZY)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _ = vsssim.testing.nothing

@@ -24,6 +24,7 @@ _LAZY = {
     "assert_event_order": "vsssim.testing.assertions",
     "assert_no_live_reads": "vsssim.testing.assertions",
     "assert_writer_states": "vsssim.testing.assertions",
+    "CallOutcome": "vsssim.testing.calls",
     "perform": "vsssim.testing.calls",
     "ConsistencyCheck": "vsssim.testing.monitor",
     "FreezeState": "vsssim.testing.monitor",
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
         assert_no_live_reads,
         assert_writer_states,
     )
-    from vsssim.testing.calls import perform
+    from vsssim.testing.calls import CallOutcome, perform
     from vsssim.testing.monitor import ConsistencyCheck, FreezeState, WriterMonitor
     from vsssim.testing.plans import AbandonedBackup, BackupPlan, RestorePlan, VolumeLayout
     from vsssim.testing.requester_conformance import RequesterConformance, check_requester
@@ -94,6 +95,7 @@ __all__ = [
     "WRITER_RULES",
     "AbandonedBackup",
     "BackupPlan",
+    "CallOutcome",
     "ConformanceError",
     "ConsistencyCheck",
     "FreezeState",
