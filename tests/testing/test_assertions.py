@@ -52,6 +52,14 @@ def test_event_order_passes_on_the_documented_order(backup: BackupResult,
     assert_event_order(vss, ["DoSnapshotSet", "BackupComplete", "Release"], kind=EventKind.CALL)
     assert_event_order(backup.trace, ["PreCommitSnapshots", "CommitSnapshots"], kind="provider")
     assert_event_order(list(backup.trace), ["FlushAndHoldWrites", "ReleaseWrites"])
+    assert_event_order(backup, ["Identify", "Freeze"], source=W, kind="reply")  # its replies
+    assert_event_order(backup, ["CreateSnapshot", "DeleteSnapshot"], target="C:\\")
+
+
+def test_event_order_filters_say_what_was_compared(backup: BackupResult) -> None:
+    with pytest.raises(AssertionError, match=r"events of kind 'reply' from 'KvStore Writer' "
+                                             r"to 'VSS': not in the expected order"):
+        assert_event_order(backup, ["Thaw", "Freeze"], kind="reply", source=W, target="VSS")
 
 
 def test_event_order_failure_shows_a_diff(backup: BackupResult) -> None:

@@ -217,6 +217,23 @@ def test_random_call_sequences_answer_only_documented_errors(
             assert o.state_after == o.state_before, f"a refused call moved the session: {o}"
 
 
+def test_perform_lets_anything_but_a_vss_error_through(vss_factory: VssFactory) -> None:
+    system = _system(vss_factory)
+    bc = system.create_backup_components()
+
+    def broken() -> str:
+        raise RuntimeError("a bug")
+
+    bc.save_as_xml = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="a bug"):
+        perform(system, ["InitializeForBackup", "SaveAsXML"], bc=bc)
+    assert bc.state is SessionState.RELEASED  # released all the same
+    kept = system.create_backup_components()
+    perform(system, ["InitializeForBackup"], bc=kept, release=False)
+    assert kept.state is SessionState.BACKUP_INITIALIZED
+    kept.release()
+
+
 def _every_public_call() -> list[Call]:
     return [c for c in Call if not c.value.startswith("(")]
 

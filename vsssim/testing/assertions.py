@@ -73,22 +73,23 @@ def _clip(lines: list[str], limit: int = _MAX_LINES) -> list[str]:
 
 # ---------------------------------------------------------------------------- event order
 def assert_event_order(
-    source: TraceSource,
+    trace: TraceSource,
     expected: Sequence[str],
     *,
     writer: str | None = None,
     kind: EventKind | str | None = None,
-    source_actor: str | None = None,
+    source: str | None = None,
+    target: str | None = None,
     exact: bool = False,
 ) -> None:
     """Assert that events named ``expected`` happened in that order.
 
-    ``source``: a :class:`~vsssim.trace.Trace`, a backup or restore result, a ``VssSystem`` or
+    ``trace``: a :class:`~vsssim.trace.Trace`, a backup or restore result, a ``VssSystem`` or
     trace events.  Which events count: with ``writer``, the writer events delivered to that
-    writer (``Trace.writer_events``); otherwise the events of ``kind`` (and from
-    ``source_actor``), or every event.  By default ``expected`` need only be a subsequence
-    (other events may come between and around them); with ``exact=True`` the counted events
-    must be ``expected`` and nothing else.
+    writer (``Trace.writer_events``); otherwise the events matching ``kind``, ``source`` and
+    ``target`` (as in ``Trace.filter``), or every event.  By default ``expected`` need only be
+    a subsequence (other events may come between and around them); with ``exact=True`` the
+    counted events must be ``expected`` and nothing else.
 
     On failure the message shows expected against actual as a diff (``-`` expected but not
     there, ``+`` there but not expected), the actual events restricted to the expected names
@@ -100,17 +101,18 @@ def assert_event_order(
         assert_event_order(result, ["DoSnapshotSet", "BackupComplete"], kind="call")
         assert_event_order(system, ["Identify", "BackupShutdown"], writer="W", exact=True)
     """
-    trace = _trace_of(source)
+    events_of = _trace_of(trace)
     if isinstance(expected, str):
         raise TypeError("expected is a list of event names, not one string")
     want = list(expected)
     if writer is not None:
-        events = [e for e in trace if e.kind == EventKind.EVENT and e.target == writer]
+        events = [e for e in events_of if e.kind == EventKind.EVENT and e.target == writer]
         what = f"writer events of {writer!r}"
     else:
-        events = list(trace.filter(kind=kind, source=source_actor))
+        events = list(events_of.filter(kind=kind, source=source, target=target))
         what = "events" + (f" of kind {str(kind)!r}" if kind is not None else "") + (
-            f" from {source_actor!r}" if source_actor is not None else "")
+            f" from {source!r}" if source is not None else "") + (
+            f" to {target!r}" if target is not None else "")
     names = [e.name for e in events]
     if exact:
         shown = names
