@@ -38,8 +38,8 @@ from vsssim.testing import AbandonedBackup, BackupPlan, RestorePlan, VolumeLayou
 from vsssim.testing.calls import PERFORMABLE, CallOutcome, outcomes_text
 from vsssim.testing.plugin import VssFactory
 
-# Drawing writer metadata is the slow part of these properties: fewer examples than the profile.
-FEW = settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+# Example counts come from the profile (tests/conftest.py); drawing metadata can be slow.
+SLOW_DRAWS = settings(suppress_health_check=[HealthCheck.too_slow])
 
 
 # ---------------------------------------------------------------------------- from_type
@@ -58,7 +58,7 @@ def test_from_type_draws_every_registered_model(model: type) -> None:
 
 
 # ---------------------------------------------------------------------------- documents
-@FEW
+@SLOW_DRAWS
 @given(vst.writer_metadata())
 def test_drawn_metadata_validates(wmd: WriterMetadata) -> None:
     assert WriterMetadata.load_from_xml(wmd.save_as_xml()) == wmd
@@ -66,7 +66,7 @@ def test_drawn_metadata_validates(wmd: WriterMetadata) -> None:
     assert len(keys) == len(set(keys))
 
 
-@FEW
+@SLOW_DRAWS
 @given(st.data())
 def test_component_selections_obey_the_selectability_rules(data: st.DataObject) -> None:
     wmd = data.draw(vst.writer_metadata())
@@ -125,7 +125,7 @@ def test_fault_plans_with_every_kind_switched_off_are_empty(plan: FaultPlan) -> 
     assert plan.faults == []
 
 
-@FEW
+@SLOW_DRAWS
 @given(st.data())
 def test_backup_and_restore_plans_name_the_writer_components(data: st.DataObject) -> None:
     wmd = data.draw(vst.writer_metadata())
@@ -153,7 +153,6 @@ def test_volume_layouts(layout: VolumeLayout) -> None:
     assert {size for _, size in layout.volumes} == {8 * 2**20}
 
 
-@settings(max_examples=10, deadline=None)
 @given(plan=vst.backup_plans(faults=vst.fault_plans(writers=["KvStore Writer"])),
        layout=vst.volume_layouts(max_volumes=1))
 def test_drawn_backup_plans_run(vss_factory: VssFactory, plan: BackupPlan,
@@ -201,7 +200,6 @@ def test_perform_takes_names_and_refuses_internal_calls(vss_factory: VssFactory)
     assert {c for c in Call if not c.value.startswith("(")} == PERFORMABLE
 
 
-@settings(max_examples=40, deadline=None)
 @given(calls=vst.call_sequences())
 def test_random_call_sequences_answer_only_documented_errors(
         vss_factory: VssFactory, calls: list[Call]) -> None:
@@ -238,7 +236,6 @@ def _every_public_call() -> list[Call]:
     return [c for c in Call if not c.value.startswith("(")]
 
 
-@settings(max_examples=15, deadline=None)
 @given(calls=st.lists(st.sampled_from(_every_public_call()), max_size=25))
 def test_any_calls_at_all(vss_factory: VssFactory, calls: list[Call]) -> None:
     """Not only around the backup sequence: restore objects, imports, reverts too."""
