@@ -1,0 +1,80 @@
+"""Small helpers shared by the monitors and the conformance machines (private)."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vsssim.system import VssSystem
+    from vsssim.trace import TraceEvent
+    from vsssim.writer import Writer
+
+# A tmpfs, when the machine has one: a conformance run creates and deletes a machine (volume
+# images, diff areas, backup directories) per example, and on a disk the directory operations
+# alone cost more than the simulation.
+_FAST_TMP = "/dev/shm"
+
+
+def fast_temp_dir(prefix: str) -> Path:
+    """A new temporary directory, on a tmpfs if there is one."""
+    base = _FAST_TMP if os.path.isdir(_FAST_TMP) and os.access(_FAST_TMP, os.W_OK) else None
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a temporary directory, ignoring what is already gone."""
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def static_attr(owner: type, name: str) -> Any:
+    """A class attribute as written in the class body, never bound to an instance.
+
+    Conformance classes take callables as attributes (``writer_factory = MyWriter``,
+    ``consistency_check = check_store``); a plain function stored on a class would become a
+    method, so look it up statically and unwrap ``staticmethod``.
+    """
+    value = inspect.getattr_static(owner, name, None)
+    if isinstance(value, staticmethod | classmethod):
+        return value.__get__(None, owner)
+    return value
+
+
+def writer_label(writer: Writer) -> str:
+    """How the trace names a writer instance (the writer name, plus its instance name)."""
+    inst = getattr(writer, "instance_name", "") or ""
+    return f"{writer.writer_name} ({inst})" if inst else writer.writer_name
+
+
+def trace_tail(events: Iterable[TraceEvent], *, mark: int = 0, count: int = 24,
+               after: int = 3) -> str:
+    """The last ``count`` events up to ``mark`` (a sequence number, 0: the end) and ``after``
+    more, one per line, the event at ``mark`` flagged with ``>>``."""
+    evs = list(events)
+    if not evs:
+        return "   (no events)"
+    if mark:
+        end = next((i for i, e in enumerate(evs) if e.seq > mark), len(evs))
+        end = min(len(evs), end + after)
+    else:
+        end = len(evs)
+    start = max(0, end - count)
+    lines = [f"{'>>' if e.seq == mark else '  '} {e}" for e in evs[start:end]]
+    if start:
+        lines.insert(0, f"   ... {start} earlier events")
+    return "\n".join(lines)
+
+
+def live_reads(system: VssSystem) -> int:
+    """Reads of the live volumes so far (shadow copy reads are not counted; the mechanism of
+    ``BackupResult.live_reads``)."""
+    total = 0
+    for vol in system.volumes.values():
+        stats = getattr(vol, "stats", None)
+        total += int(getattr(stats, "reads", 0) or 0)
+    return total

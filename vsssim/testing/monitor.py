@@ -1,0 +1,494 @@
+"""``WriterMonitor``: checks one writer against the reference's rules while a test drives it.
+
+The monitor is an observer of the machine's trace (style: checks are observers, not code in the
+coordinator).  It follows the writer's handlers as they run, and between operations
+:meth:`WriterMonitor.check` raises :class:`~vsssim.testing.rules.ConformanceError` for the first
+broken rule of :data:`~vsssim.testing.rules.WRITER_RULES`::
+
+    monitor = WriterMonitor(system, writer, app)
+    monitor.check()                              # Identify now: metadata valid and stable
+    backup = system.backup(["C:\\\\"], target_dir=tmp_path / "b")
+    monitor.check(backup)                        # every rule, and the backup vs the freeze
+    restored = system.restore(backup)
+    monitor.check(restored, backup)              # and the restore vs the freeze
+
+What each rule looks at:
+
+* handlers return a bool and never raise: the coordinator's ``HandlerReturnedNone``,
+  ``HandlerReturnedNonBool`` and ``HandlerRaised`` trace records for the writer;
+* a veto follows ``set_writer_failure``: a reply ``result=False`` without ``set_failure``;
+* the freeze window: ``FreezeWindowExpired`` while one of the writer's handlers was running
+  (it names the handler that overran);
+* the application resumed: ``app.suspended`` right after the writer's OnThaw and OnAbort
+  returned, and at the end of every operation in which no fault was injected;
+* metadata: :meth:`check` sends an Identify (any program may, at any time: rule 1) and checks the
+  document (restore method, components, every non-wildcard file spec names an existing file on a
+  volume of the machine) and that it equals the first one (``stable_metadata``);
+* the shadow copy: writes counted by each new copy's device (a copy that is not
+  auto-recoverable must have none), and handlers that failed touching a read-only copy or asking
+  for it outside PostSnapshot;
+* consistency: the writer's files are read when its OnFreeze returns; a completed backup must
+  hold exactly those (unless ``freeze_state`` replaces that capture), a restore must leave no
+  component half-written, and ``consistency_check(frozen, fs)`` (if given) must accept the
+  restored volume.
+
+Faults injected with a :class:`~vsssim.faults.FaultPlan` are not the writer's doing: a handler
+skipped, delayed or made to return None by a fault is excused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vsssim.testing._support import trace_tail, writer_label
+from vsssim.testing.rules import WRITER_RULES, ConformanceError, Violation
+
+if TYPE_CHECKING:
+    from vsssim.apps.base import Application
+    from vsssim.backup import BackupResult
+    from vsssim.documents import WriterMetadata
+    from vsssim.restore import RestoreResult
+    from vsssim.storage.simfs import SimFS
+    from vsssim.system import VssSystem
+    from vsssim.trace import TraceEvent
+    from vsssim.writer import Writer
+
+__all__ = ["ConsistencyCheck", "FreezeState", "WriterMonitor"]
+
+#: ``freeze_state(writer, app, fs)``: what to remember of the application at the freeze instant.
+FreezeState = Callable[[Any, Any, Any], object]
+#: ``consistency_check(frozen, fs)``: False (or an AssertionError) if ``fs`` does not hold it.
+ConsistencyCheck = Callable[[Any, Any], object]
+
+# Fault actions that keep the writer's own handler from running (or from answering).
+_SKIPPED = frozenset({"veto", "raise", "none", "hang"})
+# Fault actions under which the writer is not to blame for the time a handler took.
+_SLOWED = frozenset({"delay", "hang"})
+# Exceptions a handler gets from a shadow copy it may not touch.
+_SNAPSHOT_ERRORS = frozenset({"VssAccessDeniedError", "VssObjectNotFoundError"})
+# Trace records of injected faults (FaultPlan): what happens under them is not the writer's doing.
+_INJECTED = frozenset({"WriterFault", "ProviderFault", "StorageFault", "RequesterCrash",
+                       "IdentifyDuring"})
+_RETURN_HINT = "return True to go on, or call set_writer_failure(...) and return False to veto"
+
+
+@dataclass
+class _Handler:
+    """The writer's handler that is running now (between its EVENT and its REPLY)."""
+
+    event: str
+    seq: int
+    time: float
+    fault: str | None = None
+    reported: bool = False  # a violation for this handler is already recorded
+
+
+class WriterMonitor:
+    """Watches ``writer`` (and its application ``app``) on ``system`` for broken writer rules.
+
+    ``freeze_state(writer, app, fs)`` replaces the default capture at the freeze instant (the
+    writer's files); ``fs`` is the file system of ``volume`` (default: ``"C:\\\\"`` or the first
+    volume).  ``consistency_check(frozen, fs)`` is called after each complete restore of a full
+    or copy backup, with what ``freeze_state`` returned for it and a file system holding the
+    writer's files as the restore left them (taken when the requester calls PostRestore, before
+    the application runs again, or after the reboot that moved staged files into place); it
+    returns False or raises ``AssertionError`` if they do not hold that state.
+    ``stable_metadata=False`` allows the metadata to change between Identify calls (a writer
+    that lists files that come and go).
+    """
+
+    def __init__(self, system: VssSystem, writer: Writer, app: Application | None = None, *,
+                 freeze_state: FreezeState | None = None,
+                 consistency_check: ConsistencyCheck | None = None,
+                 stable_metadata: bool = True, volume: str | None = None) -> None:
+        self.system = system
+        self.writer = writer
+        self.app = app
+        self.freeze_state = freeze_state
+        self.consistency_check = consistency_check
+        self.stable_metadata = stable_metadata
+        names = system.volume_names()
+        self.volume = volume or ("C:\\" if "C:\\" in names else (names[0] if names else "C:\\"))
+        self.label = writer_label(writer)
+        self.metadata: WriterMetadata | None = None
+        self._first_dump: dict[str, Any] | None = None
+        self._pending: list[Violation] = []
+        self._handler: _Handler | None = None
+        self._faults = 0  # faults fired since the last check
+        self._frozen_now: object = None
+        self._froze = False
+        self._frozen: dict[str, object] = {}  # snapshot set id -> state at its freeze
+        self._reboots = 0
+        self._restored: dict[str, bytes] | None = None
+        self._closed = False
+        self._error: Exception | None = None
+        self._unsubscribe = system.tracer.subscribe(self._on_event)
+
+    # ------------------------------------------------------------------------ observer
+    def _violate(self, rule: str, message: str, seq: int = 0) -> None:
+        self._pending.append(Violation(WRITER_RULES[rule], self.label, message, seq))
+        if self._handler is not None:
+            self._handler.reported = True
+
+    def _on_event(self, e: TraceEvent) -> None:
+        # An observer runs inside the coordinator: a failing hook (freeze_state) must not break
+        # the machine under test; the error is raised by the next check() instead.
+        if self._error is not None:
+            return
+        try:
+            self._observe(e)
+        except Exception as exc:
+            self._error = exc
+
+    def _observe(self, e: TraceEvent) -> None:
+        kind = e.kind.value
+        if kind == "fault":
+            if e.name in _INJECTED:
+                self._faults += 1
+            if e.name == "WriterFault" and e.target == self.label and self._handler:
+                self._handler.fault = str(e.get("action"))
+            elif e.name == "HandlerRaised" and e.source == self.label:
+                self._handler_raised(e)
+            return
+        if e.name == "Reboot":
+            self._reboots += 1
+            return
+        if kind == "call" and e.name == "PostRestore" and self.consistency_check is not None:
+            # The files as the restore left them, before the application runs again (with
+            # STOP_RESTORE_START its service is already back and may write at any moment).
+            self._restored = self.writer_files()
+            return
+        if kind == "event" and e.target == self.label:
+            self._handler = _Handler(e.name, e.seq, e.time)
+        elif kind == "reply" and e.source == self.label:
+            self._reply(e)
+        elif kind == "note" and e.source == self.label:
+            self._note(e)
+        elif kind == "timeout" and e.name == "FreezeWindowExpired" and e.target == self.label:
+            self._window_expired(e)
+        elif kind == "snapshot" and e.name == "SnapshotSetCreated":
+            self._set_created(e)
+
+    def _handler_raised(self, e: TraceEvent) -> None:
+        h = self._handler
+        if h is not None and h.fault == "raise":
+            return  # an injected exception, not the writer's
+        event = h.event if h else "a handler"
+        exc = str(e.get("exception"))
+        if event == "Identify":
+            self._violate("metadata-valid-and-stable",
+                          f"OnIdentify raised {exc} ({e.detail}): the writer disappears from the "
+                          "requester's metadata and status lists (rule 2); describe each "
+                          "component once, with valid names and paths", e.seq)
+        elif exc in _SNAPSHOT_ERRORS and "shadow copy" in e.detail:
+            self._violate("snapshot-changed-only-in-post-snapshot",
+                          f"On{event} touched a shadow copy that is read-only now ({e.detail}); "
+                          "a writer may change a copy only in OnPostSnapshot, and only an "
+                          "auto-recoverable one", e.seq)
+        elif exc == "VssBadStateError" and "GetSnapshotDeviceName" in e.detail:
+            self._violate("snapshot-changed-only-in-post-snapshot",
+                          f"On{event} asked for the shadow copy outside PostSnapshot "
+                          f"({e.detail}; rule 18)", e.seq)
+        else:
+            self._violate("handler-returns-bool",
+                          f"On{event} raised {exc} ({e.detail}): handlers never throw; catch "
+                          f"the error, call set_writer_failure(...) and return False", e.seq)
+
+    def _note(self, e: TraceEvent) -> None:
+        h = self._handler
+        if e.name == "HandlerReturnedNone" and not (h and h.fault == "none"):
+            event = h.event if h else "a handler"
+            self._violate("handler-returns-bool",
+                          f"On{event} returned None: {_RETURN_HINT}", e.seq)
+        elif e.name == "HandlerReturnedNonBool":
+            self._violate("handler-returns-bool", f"{e.detail}: {_RETURN_HINT}", e.seq)
+        elif e.name == "IdentifyIncomplete":
+            self._violate("metadata-valid-and-stable",
+                          "OnIdentify gave no restore method or no component: it must call "
+                          "set_restore_method and add at least one component (B5)", e.seq)
+
+    def _reply(self, e: TraceEvent) -> None:
+        h = self._handler
+        self._handler = None
+        if h is None or h.event != e.name:
+            return
+        ran = h.fault not in _SKIPPED
+        result = e.get("result")
+        if e.name == "Identify":
+            if result is False and ran and not h.reported:
+                self._violate("metadata-valid-and-stable",
+                              "OnIdentify returned False: the writer disappears from the "
+                              "requester's metadata and status lists (rule 2)", e.seq)
+            return
+        if result is False and ran and not h.reported and not e.get("set_failure") \
+                and e.detail != "did not answer":
+            self._violate("veto-after-set-writer-failure",
+                          f"On{e.name} returned False without calling set_writer_failure: the "
+                          "requester cannot tell why or whether a retry helps (its status shows "
+                          "an unspecified failure); call set_writer_failure(VSS_E_WRITERERROR_"
+                          "...) first", e.seq)
+        if e.name == "Freeze" and ran:
+            self._froze = True
+            self._frozen_now = self._capture()
+        elif e.name in ("Thaw", "Abort") and ran and self.app is not None \
+                and self.app.suspended:
+            undo = "resume it (it may come after a failed or timed-out Freeze, and more than " \
+                   "once)" if e.name == "Abort" else "resume it"
+            self._violate("resume-after-thaw-and-abort",
+                          f"On{e.name} returned but the application {self.app.name!r} is still "
+                          f"suspended: On{e.name} must {undo}", e.seq)
+
+    def _window_expired(self, e: TraceEvent) -> None:
+        h = self._handler
+        if h is None or h.fault in _SLOWED:
+            return  # the window ran out outside the writer's handlers (or under a fault)
+        timeout = float(getattr(self.writer, "freeze_timeout", 60.0))
+        self._violate("freeze-window",
+                      f"On{h.event} was still running {e.time - h.time:.3f} s after it started "
+                      f"when the {timeout:g} s freeze window expired: the writer is failed with "
+                      "VSS_E_WRITERERROR_TIMEOUT and the snapshot is aborted; keep Freeze..Thaw "
+                      "short (do heavy work in OnPrepareSnapshot)", e.seq)
+
+    def _set_created(self, e: TraceEvent) -> None:
+        set_id = str(e.get("set"))
+        if self._froze:
+            self._frozen[set_id] = self._frozen_now
+        self._froze, self._frozen_now = False, None
+        from vsssim.constants import VolumeSnapshotAttributes as A
+
+        for props in self.system.all_snapshots():
+            if str(props.snapshot_set_id) != set_id:
+                continue
+            try:
+                device = self.system.snapshot_device(props.snapshot_id)
+            except Exception:  # a provider without devices: nothing to count
+                continue
+            writes = int(getattr(getattr(device, "stats", None), "writes", 0) or 0)
+            if writes and not props.snapshot_attributes & A.AUTORECOVER:
+                self._violate("snapshot-changed-only-in-post-snapshot",
+                              f"{writes} write(s) went into the shadow copy of "
+                              f"{props.original_volume_name}, which is not auto-recoverable: "
+                              "only copies of components flagged BACKUP_RECOVERY (VSS sets "
+                              "VSS_VOLSNAP_ATTR_AUTORECOVER) may be changed, in OnPostSnapshot",
+                              e.seq)
+
+    # -------------------------------------------------------------------- freeze state
+    def _fs(self) -> SimFS:
+        return self.system.volume(self.volume).fs
+
+    def _capture(self) -> object:
+        if self.freeze_state is not None:
+            return self.freeze_state(self.writer, self.app, self._fs())
+        return self.writer_files()
+
+    def writer_files(self) -> dict[str, bytes]:
+        """The writer's files now (every file its file sets name, by path).
+
+        Uses the metadata of the last :meth:`check`; before any, every file of every volume.
+        """
+        out: dict[str, bytes] = {}
+        meta = self.metadata
+        if meta is None:
+            for name in self.system.volume_names():
+                fs = getattr(self.system.resolve_volume(name).device, "fs", None)
+                if fs is not None:
+                    for path in fs.glob(name, "*", recursive=True):
+                        out[path] = fs.read_file(path)
+            return out
+        for comp in meta.components:
+            for fd in comp.all_files:
+                vol = self.system.volume_of_path(fd.path)
+                fs = getattr(vol.device, "fs", None) if vol is not None else None
+                root = fd.path.rstrip("\\")
+                if fs is None or not fs.is_dir(root):
+                    continue
+                for path in fs.glob(root, fd.filespec, recursive=fd.recursive):
+                    out[path] = fs.read_file(path)
+        return out
+
+    def frozen_state(self, snapshot_set_id: object) -> object:
+        """What was captured when the writer's OnFreeze returned, for that snapshot set."""
+        return self._frozen.get(str(snapshot_set_id))
+
+    # --------------------------------------------------------------------------- checks
+    @property
+    def violations(self) -> list[Violation]:
+        """Broken rules seen since the last :meth:`check` (not raised yet)."""
+        return list(self._pending)
+
+    def check(self, result: BackupResult | RestoreResult | None = None,
+              backup: BackupResult | None = None) -> None:
+        """Raise :class:`ConformanceError` if the writer broke a rule since the last check.
+
+        ``result``: the :class:`BackupResult` of the operation that just ran (checked against the
+        freeze instant), or a :class:`RestoreResult` together with the ``backup`` it restored.
+        Ends by sending an Identify and checking the metadata.
+        """
+        from vsssim.backup import BackupResult
+        from vsssim.restore import RestoreResult
+
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        if isinstance(result, BackupResult):
+            self._check_backup(result)
+        elif isinstance(result, RestoreResult):
+            if backup is None:
+                raise TypeError("check(restore_result, backup): give the backup it restored")
+            self._check_restore(result, backup)
+        elif result is not None:
+            raise TypeError(f"check() takes a BackupResult or a RestoreResult, not "
+                            f"{type(result).__name__}")
+        app = self.app
+        if app is not None and app.suspended and not self._faults and not self._pending:
+            self._violate("resume-after-thaw-and-abort",
+                          f"the application {app.name!r} is still suspended after the operation "
+                          "ended: its writer must resume it in OnThaw and in OnAbort")
+        self._raise()
+        self._faults = 0
+        self._check_metadata()
+        self._raise()
+
+    def _raise(self) -> None:
+        if not self._pending:
+            return
+        found, self._pending = self._pending, []
+        mark = next((v.seq for v in found if v.seq), 0)
+        raise ConformanceError(found, trace_tail(self.system.trace, mark=mark))
+
+    def _check_backup(self, result: BackupResult) -> None:
+        if not result.succeeded or result.snapshot_set_id is None:
+            return
+        key = str(result.snapshot_set_id)
+        if key not in self._frozen or self.freeze_state is not None:
+            return
+        frozen_files = self._frozen[key]
+        if not isinstance(frozen_files, dict):
+            return
+        frozen = {path.lower(): data for path, data in frozen_files.items()}
+        for f in result.files:
+            if f.writer != self.label:
+                continue
+            before = frozen.get(f.path.lower())
+            if before is None:
+                self._violate("consistent-restore",
+                              f"the backup holds {f.path}, which did not exist when OnFreeze "
+                              "returned: the writer's files changed after its freeze")
+            elif hashlib.sha256(before).hexdigest() != f.sha256:
+                self._violate("consistent-restore",
+                              f"the backup of {f.path} differs from the file when OnFreeze "
+                              f"returned ({len(before)} bytes then, {f.size} in the backup): the "
+                              "writer (or its application) wrote between Freeze and the shadow "
+                              "copy; suspend every write in OnFreeze")
+
+    def _check_restore(self, restored: RestoreResult, backup: BackupResult) -> None:
+        from vsssim.constants import BackupType, FileRestoreStatus
+
+        mine = [c for c in restored.components if c.writer == self.writer.writer_name]
+        for c in mine:
+            if c.status == FileRestoreStatus.FAILED:
+                self._violate("consistent-restore",
+                              f"component {c.component!r} was only partly restored "
+                              f"({c.message or 'FAILED'}): the restore left it corrupt")
+        check = self.consistency_check
+        if check is None or backup.snapshot_set_id is None or not mine:
+            return
+        if any(c.status != FileRestoreStatus.ALL for c in mine):
+            return  # nothing (or not everything) was restored: nothing to compare
+        if restored.pending_reboot and self._reboots == 0:
+            return  # the files are only staged until the next reboot
+        if self._effective_type(backup) not in (BackupType.FULL, BackupType.COPY):
+            return  # an incremental, differential or log backup alone is not the whole state
+        key = str(backup.snapshot_set_id)
+        if key not in self._frozen:
+            return
+        if restored.pending_reboot:
+            files = self.writer_files()  # moved into place by the reboot, nothing ran since
+        elif self._restored is not None:
+            files = self._restored
+        else:
+            return
+        self._restored = None
+        try:
+            ok = check(self._frozen[key], _memory_fs(files, self.volume))
+        except AssertionError as exc:
+            self._violate("consistent-restore",
+                          f"after restoring the backup of set {{{key}}}: {exc}")
+            return
+        if ok is False:
+            self._violate("consistent-restore",
+                          f"after restoring the backup of set {{{key}}} the application's data "
+                          "is not its state at the freeze instant (consistency_check returned "
+                          "False)")
+
+    def _effective_type(self, backup: BackupResult) -> object:
+        from vsssim.coordinator import effective_backup_type
+
+        schema = self.metadata.backup_schema if self.metadata is not None else 0
+        return effective_backup_type(backup.backup_type, schema)  # type: ignore[arg-type]
+
+    def _check_metadata(self) -> None:
+        gathered = self.system.identify()
+        doc = next((wmd for w, wmd in gathered if w is self.writer), None)
+        if doc is None:
+            if not self._pending:
+                self._violate("metadata-valid-and-stable",
+                              "the writer did not answer Identify: it is not subscribed, or "
+                              "OnIdentify failed")
+            return
+        self.metadata = doc
+        for comp in doc.components:
+            for fd in comp.all_files:
+                self._check_file_set(comp.full_path, fd.path, fd.filespec)
+        dump = doc.model_dump(mode="json", exclude={"identity": {"instance_id"}})
+        if self._first_dump is None:
+            self._first_dump = dump
+        elif self.stable_metadata and dump != self._first_dump:
+            changed = sorted(k for k in dump if dump[k] != self._first_dump.get(k))
+            self._violate("metadata-valid-and-stable",
+                          f"Identify gave a different document than the first time (changed: "
+                          f"{', '.join(changed)}): OnIdentify must be deterministic, whenever "
+                          "it is asked (rule 1); set stable_metadata=False if the writer's files "
+                          "really come and go")
+
+    def _check_file_set(self, component: str, path: str, filespec: str) -> None:
+        vol = self.system.volume_of_path(path)
+        where = f"{path.rstrip(chr(92))}\\{filespec}"
+        if vol is None:
+            self._violate("metadata-valid-and-stable",
+                          f"component {component!r}: file set {where} is not on a volume of "
+                          "this machine")
+            return
+        if "*" in filespec or "?" in filespec:
+            return  # a wildcard may legitimately match nothing (rule 28)
+        fs = getattr(vol.device, "fs", None)
+        if fs is not None and not fs.exists(where):
+            self._violate("metadata-valid-and-stable",
+                          f"component {component!r}: file set {where} names a file that does "
+                          "not exist (rule 28: every file of a file set must exist at backup "
+                          "time, or the backup of the component fails)")
+
+    def close(self) -> None:
+        """Stop watching the trace."""
+        if not self._closed:
+            self._unsubscribe()
+            self._closed = True
+
+
+def _memory_fs(files: dict[str, bytes], root: str) -> SimFS:
+    """A throw-away file system holding ``files`` (paths under ``root``)."""
+    from vsssim.storage.blockdev import MemoryDevice
+    from vsssim.storage.simfs import SimFS
+    from vsssim.storage.simfs import format as format_fs
+
+    size = max(4 << 20, 4 * sum(len(d) for d in files.values()) + (1 << 20) * len(files) // 16)
+    size = -(-size // (16 * 1024)) * 16 * 1024
+    device = MemoryDevice(size)
+    format_fs(device)
+    fs = SimFS.mount(device, roots=[root])
+    for path, data in files.items():
+        fs.write_file(path, data, create_dirs=True)
+    return fs

@@ -1,0 +1,485 @@
+"""``WriterConformance``: property-based search for writer bugs, and ``check_writer``.
+
+Subclass the machine with your writer (and, optionally, its application and a consistency
+check), as hypothesis does with its own state machines::
+
+    class TestMyWriter(WriterConformance):
+        application_factory = MyApp           # called with the file system of C:\\
+        writer_factory = MyWriter              # called with the application (or nothing)
+
+    TestMyWriterCase = TestMyWriter.TestCase   # what pytest runs
+
+or call :func:`check_writer` once.  Each example builds a fresh machine (volumes, the
+application, the writer) and runs a random sequence of steps: backups of every type, context and
+component selection with injected faults of every kind (writer vetoes, failures, exceptions,
+delays, hangs and None returns; provider errors and slow commits; requester crashes; Identify
+from another program in the middle), abandoned backups (the requester stops after
+StartSnapshotSet, PrepareForBackup or DoSnapshotSet, with or without AbortBackup), restores of
+the completed backups (with the writer's restore method, or each of ``restore_methods``),
+Identify at odd moments and application writes between them.  After every step a
+:class:`~vsssim.testing.monitor.WriterMonitor` checks every rule of
+:data:`~vsssim.testing.rules.WRITER_RULES`.
+
+When a rule breaks, hypothesis shrinks the run to a minimal sequence, and the
+:class:`~vsssim.testing.rules.ConformanceError` it raises carries that sequence as a pytest test
+of plain vsssim calls (paste it into a test file: it fails the same way) and the trace tail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+from unittest import TestCase as UnitTestCase
+
+from hypothesis import HealthCheck, Phase
+from hypothesis import settings as Settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from vsssim.constants import BackupType, RestoreMethod, SnapshotContext, VolumeSnapshotAttributes
+from vsssim.faults import FaultPlan, WriterFault
+from vsssim.testing import _session
+from vsssim.testing._support import fast_temp_dir, remove_tree, static_attr
+from vsssim.testing.monitor import WriterMonitor
+from vsssim.testing.plans import MiB, RestorePlan
+from vsssim.testing.repro import Reference, reference, render_test
+from vsssim.testing.rules import ConformanceError
+
+if TYPE_CHECKING:
+    from vsssim.apps.base import Application
+    from vsssim.backup import BackupResult
+    from vsssim.system import VssSystem
+    from vsssim.writer import Writer
+
+__all__ = ["WriterConformance", "check_writer", "conformance_settings"]
+
+_A = VolumeSnapshotAttributes
+# Writer faults that skip the handler are not injected at Abort: the writer could then never
+# resume its application, and the run would only show the fault.
+_SKIPPING = ("veto", "raise", "none", "hang")
+_BACKUP_EVENTS = ("Identify", "PrepareForBackup", "PrepareForSnapshot", "Freeze", "Thaw",
+                  "PostSnapshot", "Abort", "BackupComplete", "BackupShutdown")
+
+
+def _tame(plan: FaultPlan) -> FaultPlan:
+    faults = [WriterFault(f.event, f.writer, "fail", f.hresult)
+              if isinstance(f, WriterFault) and f.event == "Abort" and f.action in _SKIPPING
+              else f for f in plan.faults]
+    return FaultPlan(faults)
+
+
+def conformance_settings(owner: type | None = None, *, examples: int | None = None,
+                         steps: int | None = None) -> Settings:
+    """The hypothesis settings of a conformance run: the active profile, with
+    ``--vss-conformance-examples`` (or ``examples``, or the class's ``max_examples``) examples
+    of at most ``steps`` (or the class's ``step_count``) steps, no deadline."""
+    count = examples or _session.conformance_examples or (
+        getattr(owner, "max_examples", None) if owner is not None else None)
+    length = steps or (getattr(owner, "step_count", None) if owner is not None else None) or 8
+    base = Settings()
+    return Settings(
+        base,
+        # The explain phase re-runs a failing example many times over to say which draws
+        # mattered; the conformance error already shows the minimal sequence and its trace.
+        phases=[p for p in base.phases if p is not Phase.explain],
+        max_examples=count or base.max_examples,
+        stateful_step_count=length,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
+class _TestCaseProperty:
+    """``Machine.TestCase``: a ``unittest.TestCase`` that runs the machine (like hypothesis's),
+    with the settings computed when it runs (so pytest options apply).  Assign
+    ``Machine.TestCase.settings`` to choose them yourself."""
+
+    def __get__(self, obj: object, owner: type[RuleBasedStateMachine]) -> type[UnitTestCase]:
+        cache = owner.__dict__.get("_vsssim_test_case")
+        if cache is not None:
+            return cache  # type: ignore[no-any-return]
+        machine = owner
+
+        class ConformanceTestCase(UnitTestCase):
+            settings: ClassVar[Settings | None] = None
+
+            def runTest(self) -> None:
+                run_state_machine_as_test(
+                    machine, settings=type(self).settings or conformance_settings(machine))
+
+        ConformanceTestCase.__name__ = owner.__name__ + ".TestCase"
+        ConformanceTestCase.__qualname__ = owner.__qualname__ + ".TestCase"
+        ConformanceTestCase.__module__ = owner.__module__
+        type.__setattr__(owner, "_vsssim_test_case", ConformanceTestCase)
+        return ConformanceTestCase
+
+
+class WriterConformance(RuleBasedStateMachine):
+    """The writer conformance state machine (subclass it; see the module docstring).
+
+    Class attributes (callables are used as written, never bound: write ``@staticmethod`` if you
+    define one in the class body):
+
+    ``writer_factory``
+        Builds the writer: ``writer_factory(app)`` when there is an application, else
+        ``writer_factory()``; with ``restore_methods``, also ``restore_method=...``.
+    ``application_factory``
+        Optional: ``application_factory(fs)`` builds the application on the first volume.
+    ``freeze_state(writer, app, fs)`` / ``consistency_check(frozen, fs)``
+        Optional: what to remember at the freeze instant, and whether a restored volume holds
+        it (see :class:`~vsssim.testing.monitor.WriterMonitor`).  Without them the backup is
+        compared with the writer's files as they were when OnFreeze returned.
+    ``files``
+        ``{path: bytes}`` written before the writer starts (the files its metadata names).
+    ``volumes``
+        ``((name, size), ...)``, the first one the application's (default one 16 MiB C:).
+    ``restore_methods``
+        Restore methods to try (one per example), passed to the factory as ``restore_method``.
+    ``backup_types`` / ``contexts``
+        What backups to draw from.
+    ``stable_metadata``
+        False if the writer's metadata may change between Identify calls.
+    ``max_examples`` / ``step_count`` / ``seed``
+        Examples per run (default: ``--vss-conformance-examples`` or the hypothesis profile),
+        steps per example (8), a fixed machine seed (default: drawn; ``--vss-seed`` fixes it).
+    """
+
+    __test__ = False  # pytest collects ``TestCase``, not the machine
+
+    writer_factory: ClassVar[Any] = None
+    application_factory: ClassVar[Any] = None
+    freeze_state: ClassVar[Any] = None
+    consistency_check: ClassVar[Any] = None
+    files: ClassVar[Mapping[str, bytes]] = {}
+    volumes: ClassVar[Sequence[tuple[str, int]]] = (("C:\\", 16 * MiB),)
+    restore_methods: ClassVar[Sequence[RestoreMethod]] = ()
+    backup_types: ClassVar[Sequence[BackupType]] = (
+        BackupType.FULL, BackupType.COPY, BackupType.INCREMENTAL, BackupType.DIFFERENTIAL,
+        BackupType.LOG)
+    contexts: ClassVar[Sequence[int]] = (
+        int(SnapshotContext.BACKUP), int(SnapshotContext.APP_ROLLBACK),
+        int(SnapshotContext.BACKUP) | int(_A.NO_AUTORECOVERY))
+    stable_metadata: ClassVar[bool] = True
+    max_examples: ClassVar[int | None] = None
+    step_count: ClassVar[int | None] = None
+    seed: ClassVar[int | None] = None
+
+    TestCase = _TestCaseProperty()  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.root: Path | None = None
+        self._system: VssSystem | None = None
+        self._monitor: WriterMonitor | None = None
+        self.writer: Writer | None = None
+        self.app: Application | None = None
+        self.backups: list[tuple[str, BackupResult]] = []
+        self.setup: list[str] = []
+        self.script: list[str] = []
+        self.references: list[Reference] = []
+        self._counts: dict[str, int] = {}
+
+    # ------------------------------------------------------------------------- plumbing
+    @property
+    def system(self) -> VssSystem:
+        """The machine of this example."""
+        if self._system is None:
+            raise RuntimeError("the machine is not built yet")
+        return self._system
+
+    @property
+    def monitor(self) -> WriterMonitor:
+        """The monitor checking the writer."""
+        if self._monitor is None:
+            raise RuntimeError("the machine is not built yet")
+        return self._monitor
+
+    def _next(self, what: str) -> str:
+        n = self._counts.get(what, 0) + 1
+        self._counts[what] = n
+        return f"{what}{n}"
+
+    def _hook(self, name: str) -> Any:
+        return static_attr(type(self), name)
+
+    def _ref(self, name: str) -> Reference:
+        """How the generated test reaches class attribute ``name``."""
+        owner = type(self)
+        via_class = reference(owner)
+        fallback = f"{via_class.expression}.{name}" if via_class.importable else None
+        ref = reference(self._hook(name), fallback=fallback)
+        self.references.append(ref if ref.importable else via_class)
+        return ref
+
+    def _run(self, lines: Sequence[str], action: Callable[[], object]) -> object:
+        """Record ``lines`` and run ``action`` (the same calls); add the repro to any error."""
+        self.script.extend(lines)
+        try:
+            return action()
+        except ConformanceError as exc:
+            exc.repro = self.repro(exc)
+            raise
+        except Exception as exc:
+            exc.add_note("The steps so far, as a pytest test:\n\n" + self.repro(None))
+            raise
+
+    def _check(self, result_var: str | None = None, backup_var: str | None = None,
+               result: object = None, backup: object = None) -> None:
+        args = ", ".join(a for a in (result_var, backup_var) if a)
+        self._run([f"monitor.check({args})"],
+                  lambda: self.monitor.check(result, backup))  # type: ignore[arg-type]
+
+    def repro(self, error: ConformanceError | None) -> str:
+        """The steps of this example as a pytest test (see :mod:`vsssim.testing.repro`)."""
+        name = type(self).__name__
+        rule = error.rule.id if error is not None else "steps"
+        header = [f"Minimal sequence found by vsssim's writer conformance run ({name}).",
+                  f"It breaks rule {rule!r}; fix the writer, keep the test." if error else
+                  "The steps that ran before the error."]
+        return render_test(f"{name}_{rule}", self.setup + self.script,
+                           references=self.references, header=header)
+
+    # -------------------------------------------------------------------------- setup
+    @initialize(seed=st.integers(0, 2**16 - 1), shuffled=st.booleans(), data=st.data())
+    def build_machine(self, seed: int, shuffled: bool, data: st.DataObject) -> None:
+        """A fresh machine: volumes, files, the application, the writer, its monitor."""
+        from vsssim.options import VssOptions
+        from vsssim.system import VssSystem
+
+        cls = type(self)
+        fixed = _session.seed if _session.seed is not None else cls.seed
+        seed = fixed if fixed is not None else seed
+        factory = self._hook("writer_factory")
+        if factory is None:
+            raise TypeError(f"{cls.__name__}.writer_factory is not set: assign your writer class "
+                            "(or a function returning a writer)")
+        methods = list(cls.restore_methods)
+        method = data.draw(st.sampled_from(methods), label="restore_method") if methods else None
+        self.root = fast_temp_dir("vsssim-conformance-")
+        options = "options=VssOptions(delivery=\"shuffled\")" if shuffled else ""
+        opening = f"with VssSystem(tmp_path / \"machine\", seed={seed}" + (
+            f", {options}" if options else "") + ") as system:"
+        self.setup.append(opening)
+        self._system = VssSystem(self.root / "machine", seed=seed,
+                                 options=VssOptions(delivery="shuffled") if shuffled else None)
+        system = self._system
+        for name, size in cls.volumes:
+            self.setup.append(f"system.add_volume({name!r}, size={size})")
+            system.add_volume(name, size=size)
+        for path, content in cls.files.items():
+            vol = system.volume_of_path(path)
+            if vol is None:
+                raise ValueError(f"{cls.__name__}.files: {path!r} is not on one of the volumes "
+                                 f"{[v for v, _ in cls.volumes]}")
+            self.setup.append(f"system.volume({vol.name!r}).fs.write_file({path!r}, "
+                              f"{content!r}, create_dirs=True)")
+            system.volume(vol.name).fs.write_file(path, content, create_dirs=True)
+        first = cls.volumes[0][0]
+        app_factory = self._hook("application_factory")
+        args: list[str] = []
+        if app_factory is not None:
+            ref = self._ref("application_factory")
+            self.setup.append(f"app = system.add_application({ref.expression}("
+                              f"system.volume({first!r}).fs))")
+            self.app = system.add_application(app_factory(system.volume(first).fs))
+            args.append("app")
+        else:
+            self.setup.append("app = None")
+        kwargs: dict[str, Any] = {}
+        if method is not None:
+            kwargs["restore_method"] = method
+            args.append(f"restore_method=RestoreMethod.{RestoreMethod(method).name}")
+        ref = self._ref("writer_factory")
+        self.setup.append(f"writer = system.add_writer({ref.expression}({', '.join(args)}))")
+        writer = factory(self.app, **kwargs) if self.app is not None else factory(**kwargs)
+        self.writer = system.add_writer(writer)
+        hooks: dict[str, Any] = {}
+        extra: list[str] = []
+        for hook in ("freeze_state", "consistency_check"):
+            fn = self._hook(hook)
+            if fn is not None:
+                hooks[hook] = fn
+                extra.append(f"{hook}={self._ref(hook).expression}")
+        if not cls.stable_metadata:
+            extra.append("stable_metadata=False")
+        self.setup.append("monitor = WriterMonitor(system, writer, app"
+                          + "".join(f", {e}" for e in extra) + ")")
+        self._monitor = WriterMonitor(system, self.writer, self.app,
+                                      stable_metadata=cls.stable_metadata, volume=first, **hooks)
+        self._check()
+
+    def teardown(self) -> None:
+        """Shut the machine down and remove its directory."""
+        if self._monitor is not None:
+            self._monitor.close()
+        if self._system is not None:
+            self._system.close()
+        if self.root is not None:
+            remove_tree(self.root)
+
+    # --------------------------------------------------------------------------- rules
+    def _strategy(self, key: tuple[object, ...], build: Callable[[], st.SearchStrategy[Any]]
+                  ) -> st.SearchStrategy[Any]:
+        """A strategy built once per class and key: building strategies is far dearer than
+        drawing from them, and the writer's metadata (the usual key) rarely changes."""
+        cache: dict[tuple[object, ...], st.SearchStrategy[Any]] = \
+            type(self).__dict__.get("_vsssim_strategies") or {}
+        if not cache:
+            type.__setattr__(type(self), "_vsssim_strategies", cache)
+        found = cache.get(key)
+        if found is None:
+            if len(cache) > 64:
+                cache.clear()
+            found = cache[key] = build()
+        return found
+
+    def _metadata_key(self) -> tuple[object, ...]:
+        meta = self.monitor.metadata
+        if meta is None:
+            return ()
+        return (meta.identity.writer_name, tuple(
+            (c.full_path, c.selectable, c.component_type) for c in meta.components))
+
+    def _faults(self, events: Sequence[str]) -> st.SearchStrategy[FaultPlan]:
+        from vsssim.strategies import fault_plans
+
+        return self._strategy(("faults", tuple(events)),
+                              lambda: fault_plans(events=events).map(_tame))
+
+    @rule(data=st.data())
+    def backup(self, data: st.DataObject) -> None:
+        """A backup (``system.backup``) of a drawn type, context and selection, with faults."""
+        from vsssim.strategies import backup_plans
+
+        cls = type(self)
+        writer = self.writer
+        plan = data.draw(self._strategy(("backup", *self._metadata_key()), lambda: backup_plans(
+            self.monitor.metadata, writer_name=writer.writer_name if writer else None,
+            volumes=[v for v, _ in cls.volumes], backup_types=cls.backup_types,
+            contexts=cls.contexts, faults=self._faults(_BACKUP_EVENTS))), label="plan")
+        name = self._next("backup")
+        target = self.root / name if self.root else Path(name)
+        result = self._run(plan.code(name, f"tmp_path / {name!r}"),
+                           lambda: plan.run(self.system, target))
+        if result.succeeded and result.target_dir is not None:  # type: ignore[attr-defined]
+            self.backups.append((name, result))  # type: ignore[arg-type]
+        self._check(name, None, result)
+
+    @precondition(lambda self: bool(self.backups))
+    @rule(data=st.data())
+    def restore(self, data: st.DataObject) -> None:
+        """A restore (``system.restore``) of one of the completed backups, perhaps with
+        PreRestore / PostRestore faults; a reboot when it staged files for one."""
+        from vsssim.strategies import restore_plans
+
+        writer = self.writer
+        count = len(self.backups)
+        plan: RestorePlan = data.draw(self._strategy(
+            ("restore", count, *self._metadata_key()), lambda: restore_plans(
+                count, self.monitor.metadata,
+                writer_name=writer.writer_name if writer else None)), label="plan")
+        faults = data.draw(self._faults(("PreRestore", "PostRestore")), label="faults")
+        bname, backup = self.backups[plan.backup]
+        name = self._next("restore")
+        lines = [f"system.faults = {_faults_code(faults)}"] if faults else []
+        lines += plan.code(name, bname, rebooted=False)
+        if faults:
+            lines.append("system.faults = None")
+        no_reboot = replace(plan, reboot=False)
+
+        def run() -> object:
+            if faults:
+                self.system.faults = faults
+            try:
+                return no_reboot.run(self.system, [b for _, b in self.backups])
+            finally:
+                if faults:
+                    self.system.faults = None
+
+        result = self._run(lines, run)
+        if plan.reboot and result.pending_reboot:  # type: ignore[attr-defined]
+            self._run(["system.reboot()  # the restore staged files for the next boot"],
+                      self.system.reboot)
+        self._check(name, bname, result, backup)
+
+    @rule(times=st.integers(1, 2))
+    def send_identify(self, times: int) -> None:
+        """Another program sends Identify (rule 1: at any time), once or twice in a row."""
+        for _ in range(times):
+            self._run(["system.send_identify()"], self.system.send_identify)
+        self._check()
+
+    @precondition(lambda self: self.app is not None)
+    @rule(steps=st.integers(1, 12))
+    def run_applications(self, steps: int) -> None:
+        """The application works for a while between backups."""
+        self._run([f"system.run_applications({steps})"],
+                  lambda: self.system.run_applications(steps))
+        self._check()
+
+    @rule(data=st.data())
+    def stop_backup_midway(self, data: st.DataObject) -> None:
+        """A requester stops part-way (with or without AbortBackup) and releases its object."""
+        from vsssim.strategies import abandoned_backups
+
+        plan = data.draw(self._strategy(
+            ("midway", *self._metadata_key()), lambda: abandoned_backups(
+                self.monitor.metadata, volumes=[v for v, _ in type(self).volumes])),
+            label="plan")
+        self._run(plan.code(), lambda: plan.run(self.system, self.writer))
+        self._check()
+
+
+def _faults_code(plan: FaultPlan) -> str:
+    from vsssim.testing.plans import faults_code
+
+    return faults_code(plan.faults)
+
+
+def check_writer(
+    writer_factory: Callable[..., Writer],
+    *,
+    application_factory: Callable[[Any], Application] | None = None,
+    freeze_state: Callable[[Any, Any, Any], object] | None = None,
+    consistency_check: Callable[[Any, Any], object] | None = None,
+    files: Mapping[str, bytes] | None = None,
+    volumes: Sequence[tuple[str, int]] | None = None,
+    restore_methods: Sequence[RestoreMethod] = (),
+    stable_metadata: bool = True,
+    examples: int | None = None,
+    steps: int | None = None,
+    seed: int | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """Run the writer conformance machine once (the same as a ``WriterConformance`` subclass
+    with these attributes).  Returns quietly if no example broke a rule; otherwise raises
+    :class:`~vsssim.testing.rules.ConformanceError` for the minimal failing sequence, with the
+    sequence as a ready-to-paste pytest test and its trace."""
+    attrs: dict[str, Any] = {
+        "writer_factory": staticmethod(writer_factory),
+        "application_factory": staticmethod(application_factory) if application_factory
+        else None,
+        "freeze_state": staticmethod(freeze_state) if freeze_state else None,
+        "consistency_check": staticmethod(consistency_check) if consistency_check else None,
+        "restore_methods": tuple(restore_methods),
+        "stable_metadata": stable_metadata,
+        "seed": seed,
+        "__module__": "vsssim.testing.writer_conformance",
+    }
+    if files is not None:
+        attrs["files"] = dict(files)
+    if volumes is not None:
+        attrs["volumes"] = tuple(volumes)
+    name = getattr(writer_factory, "__name__", "writer")
+    machine = type(f"CheckWriter_{name}", (WriterConformance,), attrs)
+    run_state_machine_as_test(
+        machine, settings=settings or conformance_settings(machine, examples=examples,
+                                                           steps=steps))
