@@ -807,10 +807,12 @@ class VssSystem(SnapshotManagement):
             if hasattr(ve.volume, "flush"):
                 ve.volume.flush()
         self.boot += 1
-        self._apply_pending_renames()
         for provider in self.providers:
             provider.on_load(self)
         self._attach_all()
+        # Pending renames (MoveFileEx ... DELAY_UNTIL_REBOOT) run once volsnap is back: on a
+        # volume with persistent shadow copies the renames are copied-on-write like any write.
+        self._apply_pending_renames()
         for ve in self._volumes.values():
             fs = getattr(ve.volume, "_fs", None)
             if fs is not None:

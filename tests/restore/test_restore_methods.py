@@ -169,6 +169,24 @@ def test_restore_at_reboot_is_pending_until_the_reboot(make_lab: Callable[..., L
     assert lab.system.trace.first("PendingRename") is not None
 
 
+def test_restore_at_reboot_with_a_persistent_shadow_copy(make_lab: Callable[..., Lab]) -> None:
+    # Found by the writer conformance run: the boot moved the staged files into place before
+    # the shadow storage was open again, and the rename was refused (VSS_E_BAD_STATE).
+    from vsssim.constants import SnapshotContext
+
+    lab = make_lab(M.RESTORE_AT_REBOOT)
+    result = lab.system.backup(["C:\\"], target_dir=lab.tmp / "persistent",
+                               context=SnapshotContext.APP_ROLLBACK)
+    assert result.succeeded, result.summary()
+    frozen = lab.kv_writer.state_at_freeze
+    restored = lab.system.restore(result, components=["KvStore Writer"])
+    assert len(restored.pending_reboot) == 2
+    lab.quiet()
+    lab.system.reboot()
+    assert lab.store_now().state == frozen
+    assert len(lab.system.all_snapshots()) == 1  # the persistent copy survived the boot
+
+
 def test_restore_at_reboot_if_cannot_replace(make_lab: Callable[..., Lab]) -> None:
     lab = make_lab(M.RESTORE_AT_REBOOT_IF_CANNOT_REPLACE)
     result = backup(lab)
