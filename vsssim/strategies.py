@@ -610,8 +610,10 @@ def component_selections(draw: st.DrawFn, metadata: WriterMetadata) -> list[WmdC
     """The components a requester may add for one writer (``AddComponent``, reference §8.2):
     a subset of its selectable components, never one whose selectable ancestor is added too
     (rule 8), never a non-selectable subcomponent, and, whenever anything is added, every
-    required component.  May be empty (the writer then takes no part).  In metadata order;
-    shrinks towards adding nothing."""
+    required component.  May be empty (the writer then takes no part).  Ancestors come before
+    their descendants, otherwise metadata order: added in this order, every ``AddComponent``
+    is accepted (a required component added after a required descendant would be refused for
+    including it implicitly).  Shrinks towards adding nothing."""
     comps = metadata.components
     kinds = [kind_of(metadata, c) for c in comps]
     optional = [i for i, k in enumerate(kinds)
@@ -626,7 +628,9 @@ def component_selections(draw: st.DrawFn, metadata: WriterMetadata) -> list[WmdC
                   if not any(a is not c and is_ancestor(a, c) for a in chosen)}
     if chosen_ids or (required and draw(st.booleans())):
         chosen_ids |= {id(comps[i]) for i in required}
-    return [c for c in comps if id(c) in chosen_ids]
+    # Stable sort: metadata order within a depth.
+    return sorted((c for c in comps if id(c) in chosen_ids),
+                  key=lambda c: c.full_path.count("\\"))
 
 
 def _writer_faults(writers: Sequence[str | None], events: Sequence[str],

@@ -87,9 +87,32 @@ def test_component_selections_obey_the_selectability_rules(data: st.DataObject) 
     assert all(kinds[c.key] is not ComponentKind.NONSELECTABLE_SUBCOMPONENT for c in chosen)
     assert not any(a.selectable and is_ancestor(a, c) for a in chosen for c in chosen
                    if a is not c)  # rule 8: a selectable ancestor's set already holds it
+    assert not any(is_ancestor(c, a) for i, a in enumerate(chosen) for c in chosen[i + 1:])
     if any(kinds[c.key] is not ComponentKind.REQUIRED for c in chosen):
         required = {c.key for c in wmd.components if kinds[c.key] is ComponentKind.REQUIRED}
         assert required <= {c.key for c in chosen}  # a writer that takes part: all required
+
+
+def test_required_components_come_ancestors_first() -> None:
+    """Found by the property above (long profile): a required component listed after a
+    required descendant cannot be added after it (AddComponent: it would include it)."""
+    from uuid import UUID
+
+    from hypothesis import find
+
+    from vsssim.constants import ComponentType, SourceType, UsageType
+
+    wmd = WriterMetadata(
+        identity=WriterIdentity(writer_id=UUID(int=1), instance_id=UUID(int=2), writer_name="W",
+                                usage_type=UsageType.USER_DATA,
+                                source_type=SourceType.TRANSACTED_DB),
+        components=[WmdComponent(component_type=ComponentType.DATABASE, logical_path=path,
+                                 component_name="0", selectable=False)
+                    for path in ("0", "")])
+    chosen = find(vst.component_selections(wmd), bool, settings=settings(database=None))
+    assert [c.full_path for c in chosen] == ["0", "0\\0"]
+    assert can_add_for_backup(wmd, chosen[0], [])
+    assert can_add_for_backup(wmd, chosen[1], chosen[:1])
 
 
 def test_component_selections_shrink_to_nothing() -> None:
