@@ -97,29 +97,36 @@ def conformance_settings(owner: type | None = None, *, examples: int | None = No
     )
 
 
-class _TestCaseProperty:
-    """``Machine.TestCase``: a ``unittest.TestCase`` that runs the machine (like hypothesis's),
-    with the settings computed when it runs (so pytest options apply).  Assign
-    ``Machine.TestCase.settings`` to choose them yourself."""
+class ConformanceTestCase(UnitTestCase):
+    """What ``Machine.TestCase`` is: a ``unittest.TestCase`` whose ``runTest`` runs ``machine``
+    (like hypothesis's own ``TestCase``), with the settings computed when it runs, so that
+    pytest options apply.  Assign ``Machine.TestCase.settings`` to choose them yourself."""
 
-    def __get__(self, obj: object, owner: type[RuleBasedStateMachine]) -> type[UnitTestCase]:
+    __test__ = False  # this base is not a test; each machine's subclass is
+    machine: ClassVar[type[RuleBasedStateMachine]]
+    settings: ClassVar[Settings | None] = None
+
+    def runTest(self) -> None:
+        """Run the conformance machine once (hypothesis ``run_state_machine_as_test``)."""
+        machine = type(self).machine
+        run_state_machine_as_test(
+            machine, settings=type(self).settings or conformance_settings(machine))
+
+
+class _TestCaseProperty:
+    """``Machine.TestCase``: a :class:`ConformanceTestCase` of that machine, made once per
+    class."""
+
+    def __get__(self, obj: object, owner: type[RuleBasedStateMachine]
+                ) -> type[ConformanceTestCase]:
         cache = owner.__dict__.get("_vsssim_test_case")
         if cache is not None:
             return cache  # type: ignore[no-any-return]
-        machine = owner
-
-        class ConformanceTestCase(UnitTestCase):
-            settings: ClassVar[Settings | None] = None
-
-            def runTest(self) -> None:
-                run_state_machine_as_test(
-                    machine, settings=type(self).settings or conformance_settings(machine))
-
-        ConformanceTestCase.__name__ = owner.__name__ + ".TestCase"
-        ConformanceTestCase.__qualname__ = owner.__qualname__ + ".TestCase"
-        ConformanceTestCase.__module__ = owner.__module__
-        type.__setattr__(owner, "_vsssim_test_case", ConformanceTestCase)
-        return ConformanceTestCase
+        case = type(owner.__name__ + ".TestCase", (ConformanceTestCase,), {
+            "__test__": True, "machine": owner, "__qualname__": owner.__qualname__ + ".TestCase",
+            "__module__": owner.__module__})
+        type.__setattr__(owner, "_vsssim_test_case", case)
+        return case
 
 
 class WriterConformance(RuleBasedStateMachine):

@@ -1,0 +1,126 @@
+"""Each deliberately buggy writer of ``examples/conformance/buggy_writers.py`` is caught by
+``check_writer``, naming the rule it breaks, with a minimal failing sequence that is a working
+pytest test (run here in a nested session: it fails with the same rule).
+
+Example counts are bounded so that the file runs in seconds under the derandomized "ci" profile;
+``-m long`` repeats the search with the default profile's random examples.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from vsssim.apps import KvStoreApp
+from vsssim.testing import WRITER_RULES, ConformanceError, check_writer
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = 60
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    """Import an example script by file name (examples are scripts, not a package)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path} not found")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+buggy: Any = _load("buggy_writers", ROOT / "examples" / "conformance" / "buggy_writers.py")
+
+# The operations of the minimal sequence for each writer (after the machine is built and the
+# first Identify checked): what shows the bug, and nothing else.
+MINIMAL = {
+    "ForgetsResumeOnAbort": ["backup"],          # with a fault that makes VSS send Abort
+    "ReturnsNone": ["backup"],
+    "BlocksPastFreezeWindow": ["backup"],
+    "DuplicateComponents": [],                   # the first Identify already fails
+    # One operation for the store to get ahead of its checkpoint, one to be vetoed.
+    "VetoesWithoutFailure": ["backup", "backup"],
+    "TouchesSnapshotAfterPostSnapshot": ["backup"],
+}
+
+_OPERATION = re.compile(r"^\s+\w+ = system\.(backup|restore)\(|^\s+system\.(run_applications|"
+                        r"send_identify|reboot)\(|^\s+with system\.create_backup_components")
+
+
+def _operations(repro: str) -> list[str]:
+    out = []
+    for line in repro.splitlines():
+        m = _OPERATION.match(line)
+        if m:
+            out.append(m.group(1) or m.group(2) or "abandoned backup")
+    return out
+
+
+@functools.cache
+def _caught(writer: type) -> ConformanceError:
+    """The error of one search per writer (the tests below look at it from several sides)."""
+    with pytest.raises(ConformanceError) as info:
+        check_writer(writer, application_factory=KvStoreApp, examples=EXAMPLES)
+    return info.value
+
+
+def test_every_buggy_writer_has_a_rule() -> None:
+    assert set(buggy.BUGGY_WRITERS.values()) <= set(WRITER_RULES)
+    assert {w.__name__ for w in buggy.BUGGY_WRITERS} == set(MINIMAL)
+
+
+@pytest.mark.parametrize("writer", list(buggy.BUGGY_WRITERS), ids=lambda w: w.__name__)
+def test_buggy_writer_is_caught_with_a_minimal_sequence(writer: type) -> None:
+    error = _caught(writer)
+    rule = buggy.BUGGY_WRITERS[writer]
+    assert error.rule.id == rule, str(error)
+    text = str(error)
+    assert f"broke rule {rule!r}" in text
+    assert "Trace (last events" in text and ">> " in text
+    assert "from buggy_writers import " + writer.__name__ in error.repro
+    ops = _operations(error.repro)
+    expected = MINIMAL[writer.__name__]
+    # Shrinking may trade one equally short sequence for another; never a longer one.
+    assert len(ops) <= len(expected), error.repro
+    assert "system.restore(" not in error.repro
+
+
+@pytest.mark.parametrize("writer", list(buggy.BUGGY_WRITERS), ids=lambda w: w.__name__)
+def test_repro_fails_the_same_way(writer: type, pytester: pytest.Pytester) -> None:
+    error = _caught(writer)
+    pytester.makepyfile(test_repro=error.repro)
+    pytester.syspathinsert(ROOT / "examples" / "conformance")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*broke rule {buggy.BUGGY_WRITERS[writer]!r}*"])
+
+
+def test_forgets_resume_on_abort_needs_an_abort() -> None:
+    # The minimal sequence makes VSS send Abort after Freeze: by a fault, a crash or a timeout.
+    repro = _caught(buggy.ForgetsResumeOnAbort).repro
+    assert "system.faults = FaultPlan(" in repro
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("writer", list(buggy.BUGGY_WRITERS), ids=lambda w: w.__name__)
+def test_buggy_writer_is_caught_by_random_search(writer: type) -> None:
+    from hypothesis import settings
+
+    from vsssim.testing import conformance_settings
+
+    with pytest.raises(ConformanceError) as info:
+        check_writer(writer, application_factory=KvStoreApp,
+                     settings=settings(conformance_settings(examples=500), derandomize=False,
+                                       database=None))
+    assert info.value.rule.id == buggy.BUGGY_WRITERS[writer]

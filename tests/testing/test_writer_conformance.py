@@ -1,0 +1,426 @@
+"""Writer conformance: the sample writers pass, the monitor checks each rule it names, and a
+failing run's repro is a working pytest test.
+
+``check_writer`` and ``WriterConformance`` are run on the sample writers of ``vsssim.apps`` (the
+key-value store with every restore method and a consistency check, the file share) and on
+``examples/writer_veto.py``'s writer (no application, vetoes the right way).  Each rule of
+``WRITER_RULES`` is shown to fire on a hand-written sequence with :class:`WriterMonitor` alone,
+and injected faults are shown not to be blamed on the writer.  Example counts are bounded so that
+the file runs in seconds; the long search is behind ``-m long``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import pickle
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+
+from vsssim import (
+    BackupType,
+    ComponentType,
+    ProviderFault,
+    RestoreMethod,
+    SnapshotContext,
+    VolumeSnapshotAttributes,
+    VssSystem,
+    WriterFault,
+    hresult,
+)
+from vsssim.apps import FileShareApp, FileShareWriter, KvStore, KvStoreApp, KvStoreWriter
+from vsssim.documents import WriterMetadataBuilder
+from vsssim.testing import (
+    WRITER_RULES,
+    BackupPlan,
+    ConformanceError,
+    Rule,
+    Violation,
+    WriterConformance,
+    WriterMonitor,
+    check_writer,
+    conformance_settings,
+)
+from vsssim.testing.plans import context_code, fault_code
+from vsssim.testing.repro import reference, render_test
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Enough examples to reach restores, faults and abandoned backups under the derandomized "ci"
+# profile; few enough for the file to stay fast.
+EXAMPLES = 25
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    """Import an example script by file name (examples are scripts, not a package)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path} not found")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+veto_example: Any = _load("writer_veto", ROOT / "examples" / "writer_veto.py")
+
+
+# ------------------------------------------------------------------ the key-value store's hooks
+def kv_state(writer: KvStoreWriter, app: KvStoreApp, fs: object) -> dict[bytes, bytes]:
+    """The store's committed state when OnFreeze returns."""
+    return dict(app.store.state)
+
+
+def kv_consistent(frozen: dict[bytes, bytes], fs: Any) -> bool:
+    """The restored files recover to exactly the state at the freeze."""
+    got = KvStore.open(fs, "C:\\KvStore").state
+    assert got == frozen, f"restored store has {len(got)} keys, {len(frozen)} at the freeze"
+    return True
+
+
+class KvStoreConformance(WriterConformance):
+    """The sample key-value store's writer, with every restore method it supports."""
+
+    application_factory = KvStoreApp
+    writer_factory = KvStoreWriter
+    freeze_state = staticmethod(kv_state)
+    consistency_check = staticmethod(kv_consistent)
+    restore_methods = (RestoreMethod.RESTORE_IF_NOT_THERE, RestoreMethod.RESTORE_IF_CAN_REPLACE,
+                       RestoreMethod.STOP_RESTORE_START, RestoreMethod.RESTORE_AT_REBOOT,
+                       RestoreMethod.RESTORE_AT_REBOOT_IF_CANNOT_REPLACE,
+                       RestoreMethod.RESTORE_STOP_START)
+    max_examples = EXAMPLES
+
+
+TestKvStoreConformance = KvStoreConformance.TestCase
+
+
+# --------------------------------------------------------------------------- sample writers
+def test_kvstore_writer_passes() -> None:
+    check_writer(KvStoreWriter, application_factory=KvStoreApp, examples=EXAMPLES)
+
+
+def test_file_share_writer_passes() -> None:
+    check_writer(FileShareWriter, application_factory=FileShareApp, examples=EXAMPLES,
+                 restore_methods=[RestoreMethod.RESTORE_IF_CAN_REPLACE,
+                                  RestoreMethod.RESTORE_AT_REBOOT])
+
+
+def test_writer_without_application_passes() -> None:
+    # Vetoes every Freeze, but the right way (set_writer_failure first): conformant.
+    check_writer(veto_example.PickyWriter, files={"C:\\Picky\\data.bin": b"x" * 100},
+                 examples=10, steps=4)
+
+
+@pytest.mark.long
+def test_sample_writers_pass_a_long_search() -> None:
+    check_writer(KvStoreWriter, application_factory=KvStoreApp, freeze_state=kv_state,
+                 consistency_check=kv_consistent, examples=1000,
+                 restore_methods=list(KvStoreConformance.restore_methods))
+    check_writer(FileShareWriter, application_factory=FileShareApp, examples=500)
+
+
+def test_machine_without_writer_factory_says_what_to_set() -> None:
+    class Nothing(WriterConformance):
+        pass
+
+    with pytest.raises(TypeError, match="writer_factory is not set"):
+        Nothing.TestCase("runTest").runTest()
+
+
+def test_files_outside_the_volumes_are_refused() -> None:
+    with pytest.raises(ValueError, match="not on one of the volumes"):
+        check_writer(veto_example.PickyWriter, files={"Q:\\x.bin": b"x"}, examples=1)
+
+
+def test_settings_come_from_the_class_and_the_arguments() -> None:
+    assert conformance_settings(KvStoreConformance).max_examples == EXAMPLES
+    assert conformance_settings(examples=3, steps=5).max_examples == 3
+    assert conformance_settings(examples=3, steps=5).stateful_step_count == 5
+    assert Phase.explain not in conformance_settings().phases
+    assert conformance_settings().deadline is None
+
+
+# ------------------------------------------------------------------ a failure and its repro
+class SilentVeto(KvStoreWriter):
+    """Vetoes every Freeze without set_writer_failure."""
+
+    def on_freeze(self) -> bool:
+        return False
+
+
+def test_failure_is_minimal_names_the_rule_and_shows_the_trace() -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_writer(SilentVeto, application_factory=KvStoreApp, examples=EXAMPLES)
+    error = info.value
+    assert error.rule is WRITER_RULES["veto-after-set-writer-failure"]
+    text = str(error)
+    assert "broke rule 'veto-after-set-writer-failure'" in text
+    assert "Reference: §5" in text
+    assert ">> " in error.trace_tail and "Freeze" in error.trace_tail
+    assert error.repro in text
+    # Minimal: the machine, then one plain backup and its check.
+    body = error.repro.split("monitor.check()\n", 1)[1]
+    assert body.count("system.backup(") == 1
+    assert "system.faults" not in body and "system.restore(" not in body
+    assert f"from {SilentVeto.__module__} import SilentVeto" in error.repro
+
+
+def test_repro_is_a_test_that_fails_the_same_way(pytester: pytest.Pytester) -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_writer(SilentVeto, application_factory=KvStoreApp, examples=EXAMPLES)
+    pytester.makepyfile(test_repro=info.value.repro)
+    pytester.syspathinsert(ROOT)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*broke rule 'veto-after-set-writer-failure'*"])
+
+
+def test_failure_inside_a_subclass_run_carries_the_repro() -> None:
+    class Vetoes(WriterConformance):
+        application_factory = KvStoreApp
+        writer_factory = SilentVeto
+
+    case = Vetoes.TestCase("runTest")
+    type(case).settings = settings(conformance_settings(examples=EXAMPLES),
+                                   suppress_health_check=list(HealthCheck))
+    with pytest.raises(ConformanceError) as info:
+        case.runTest()
+    assert "SilentVeto(app)" in info.value.repro
+    # The local class cannot be imported by name: the repro says what to replace.
+    assert "REPLACE_ME" not in info.value.repro  # the writer class itself is importable
+
+
+# ------------------------------------------------------------------------ the monitor, rule by rule
+def _machine(writer_cls: type[KvStoreWriter], tmp_path: Path
+             ) -> tuple[VssSystem, KvStoreWriter, KvStoreApp, WriterMonitor]:
+    system = VssSystem(tmp_path / "m", seed=1)
+    system.add_volume("C:\\", size=16 << 20)
+    app = KvStoreApp(system.volume("C:\\").fs)
+    writer = writer_cls(app)
+    system.add_application(app)
+    system.add_writer(writer)
+    monitor = WriterMonitor(system, writer, app)
+    monitor.check()
+    return system, writer, app, monitor
+
+
+def _broken(monitor: WriterMonitor, *args: Any) -> ConformanceError:
+    with pytest.raises(ConformanceError) as info:
+        monitor.check(*args)
+    return info.value
+
+
+class RaisesInThaw(KvStoreWriter):
+    def on_thaw(self) -> bool:
+        self.app.resume()
+        raise RuntimeError("log device gone")
+
+
+class ReturnsInt(KvStoreWriter):
+    def on_prepare_snapshot(self) -> bool:
+        return 1  # type: ignore[return-value]
+
+
+class NeverResumes(KvStoreWriter):
+    def on_thaw(self) -> bool:
+        return True
+
+
+class SlowFreeze(KvStoreWriter):
+    def on_freeze(self) -> bool:
+        self.clock.sleep(61.0)
+        return super().on_freeze()
+
+
+class ChangingMetadata(KvStoreWriter):
+    calls = 0
+
+    def on_identify(self, metadata: WriterMetadataBuilder) -> bool:
+        ChangingMetadata.calls += 1
+        super().on_identify(metadata)
+        if ChangingMetadata.calls > 1:
+            metadata.add_component(ComponentType.FILEGROUP, "", "Extra", selectable=True)
+            metadata.add_files_to_file_group("", "Extra", "C:\\KvStore", "*.bak", False)
+        return True
+
+
+class NamesMissingFile(KvStoreWriter):
+    def on_identify(self, metadata: WriterMetadataBuilder) -> bool:
+        super().on_identify(metadata)
+        metadata.add_component(ComponentType.FILEGROUP, "", "Config", selectable=True)
+        metadata.add_files_to_file_group("", "Config", "C:\\KvStore", "kv.ini", False)
+        return True
+
+
+class NeverSuspends(KvStoreWriter):
+    """Checkpoints at Freeze but lets the store go on writing until the copy is taken."""
+
+    def on_freeze(self) -> bool:
+        self.app.quiesce()
+        return True
+
+
+class TouchesCopyInPostSnapshot(KvStoreWriter):
+    def on_post_snapshot(self, components: Any) -> bool:
+        self.shadow_copy_fs("C:\\").write_file("\\KvStore\\marker", b"m")
+        return super().on_post_snapshot(components)
+
+
+@pytest.mark.parametrize(("writer_cls", "rule", "words"), [
+    (RaisesInThaw, "handler-returns-bool", "OnThaw raised RuntimeError"),
+    (ReturnsInt, "handler-returns-bool", "return True to go on"),
+    (SilentVeto, "veto-after-set-writer-failure", "OnFreeze returned False"),
+    (NeverResumes, "resume-after-thaw-and-abort", "still suspended"),
+    (SlowFreeze, "freeze-window", "OnFreeze was still running"),
+    (NeverSuspends, "consistent-restore", "differs from the file when OnFreeze returned"),
+])
+def test_monitor_catches_each_backup_rule(writer_cls: type[KvStoreWriter], rule: str,
+                                          words: str, tmp_path: Path) -> None:
+    system, _, _, monitor = _machine(writer_cls, tmp_path)
+    with system:
+        system.run_applications(5)
+        monitor.check()
+        backup = system.backup(["C:\\"], target_dir=tmp_path / "b")
+        error = _broken(monitor, backup)
+    assert error.rule.id == rule
+    assert words in str(error)
+
+
+def test_monitor_catches_changing_and_invalid_metadata(tmp_path: Path) -> None:
+    ChangingMetadata.calls = 0
+    system, _, _, monitor = _machine(ChangingMetadata, tmp_path)
+    with system:
+        error = _broken(monitor)
+    assert error.rule.id == "metadata-valid-and-stable"
+    assert "different document" in str(error)
+    system = VssSystem(tmp_path / "n", seed=1)
+    with system:
+        system.add_volume("C:\\", size=16 << 20)
+        app = KvStoreApp(system.volume("C:\\").fs)
+        system.add_application(app)
+        writer = system.add_writer(NamesMissingFile(app))
+        error = _broken(WriterMonitor(system, writer, app))
+    assert error.rule.id == "metadata-valid-and-stable"
+    assert "kv.ini names a file that does not exist" in str(error)
+
+
+def test_snapshot_writes_only_in_auto_recoverable_copies(tmp_path: Path) -> None:
+    system, _, _, monitor = _machine(TouchesCopyInPostSnapshot, tmp_path)
+    with system:
+        # A plain backup copy is read-only: the write fails (and is reported).
+        error = _broken(monitor, system.backup(["C:\\"], target_dir=tmp_path / "b"))
+        assert error.rule.id == "snapshot-changed-only-in-post-snapshot"
+
+
+def test_injected_faults_are_not_blamed_on_the_writer(tmp_path: Path) -> None:
+    system, _, app, monitor = _machine(KvStoreWriter, tmp_path)
+    with system:
+        for n, plan in enumerate([
+            BackupPlan(faults=(WriterFault("Freeze", action="veto",
+                                           hresult=hresult.VSS_E_WRITERERROR_RETRYABLE),)),
+            BackupPlan(faults=(WriterFault("PrepareForSnapshot", action="none"),)),
+            BackupPlan(faults=(WriterFault("Freeze", action="delay", delay=70.0),)),
+            BackupPlan(faults=(ProviderFault("CommitSnapshots", delay=12.0),)),
+            BackupPlan(faults=(WriterFault("Freeze", action="raise"),)),
+        ]):
+            result = plan.run(system, tmp_path / f"b{n}")
+            assert not result.succeeded
+            monitor.check(result)
+            assert not app.suspended
+
+
+def test_monitor_checks_restores_against_the_freeze(tmp_path: Path) -> None:
+    system = VssSystem(tmp_path / "m", seed=3)
+    with system:
+        system.add_volume("C:\\", size=16 << 20)
+        app = KvStoreApp(system.volume("C:\\").fs)
+        writer = KvStoreWriter(app)
+        system.add_application(app)
+        system.add_writer(writer)
+        seen: list[bool] = []
+
+        def check(frozen: dict[bytes, bytes], fs: Any) -> bool:
+            seen.append(True)
+            return kv_consistent(frozen, fs)
+
+        monitor = WriterMonitor(system, writer, app, freeze_state=kv_state,
+                                consistency_check=check)
+        monitor.check()
+        system.run_applications(20)
+        backup = system.backup(["C:\\"], target_dir=tmp_path / "b")
+        monitor.check(backup)
+        assert monitor.frozen_state(backup.snapshot_set_id) == writer.state_at_freeze
+        system.run_applications(20)
+        restored = system.restore(backup)
+        monitor.check(restored, backup)
+        assert seen == [True]
+        # A check that refuses the restored state is a broken rule.
+        monitor.consistency_check = lambda frozen, fs: False
+        restored = system.restore(backup)
+        error = _broken(monitor, restored, backup)
+        assert error.rule.id == "consistent-restore"
+        with pytest.raises(TypeError, match="give the backup it restored"):
+            monitor.check(restored)
+        monitor.close()
+
+
+# ----------------------------------------------------------------------- rules, plans, repro
+def test_every_writer_rule_has_a_summary_and_a_reference() -> None:
+    assert set(WRITER_RULES) == {
+        "handler-returns-bool", "veto-after-set-writer-failure", "freeze-window",
+        "resume-after-thaw-and-abort", "metadata-valid-and-stable",
+        "snapshot-changed-only-in-post-snapshot", "consistent-restore"}
+    for rule in WRITER_RULES.values():
+        assert rule.summary.endswith(".") and "§" in rule.reference
+        assert str(rule) == rule.id
+
+
+def test_conformance_error_pickles_and_needs_a_violation() -> None:
+    rule = WRITER_RULES["freeze-window"]
+    error = ConformanceError([Violation(rule, "W", "slow", 4)], "tail", "repro", ["a note"])
+    again = pickle.loads(pickle.dumps(error))
+    assert str(again) == str(error) and again.rule == rule
+    assert "a note" in str(error)
+    with pytest.raises(ValueError, match="at least one violation"):
+        ConformanceError([])
+    assert isinstance(Rule("x", "y.", "§1"), Rule)
+
+
+def test_plans_render_their_calls() -> None:
+    assert fault_code(WriterFault("Freeze", action="veto",
+                                  hresult=hresult.VSS_E_WRITERERROR_RETRYABLE)) == \
+        "WriterFault('Freeze', action='veto', hresult=hresult.VSS_E_WRITERERROR_RETRYABLE)"
+    assert context_code(int(SnapshotContext.BACKUP)) == "SnapshotContext.BACKUP"
+    both = int(SnapshotContext.BACKUP) | int(VolumeSnapshotAttributes.NO_AUTORECOVERY)
+    assert context_code(both) == \
+        "SnapshotContext.BACKUP | VolumeSnapshotAttributes.NO_AUTORECOVERY"
+    plan = BackupPlan(backup_type=BackupType.INCREMENTAL, context=both)
+    assert plan.code("b", "d") == [
+        "b = system.backup(['C:\\\\'], backup_type=BackupType.INCREMENTAL, "
+        f"context={context_code(both)}, target_dir=d)"]
+
+
+def test_render_test_imports_what_the_body_uses() -> None:
+    ref = reference(KvStoreWriter)
+    assert (ref.module, ref.name, ref.importable) == ("vsssim.apps.kvstore", "KvStoreWriter",
+                                                      True)
+    assert reference(lambda: 0).expression.startswith("REPLACE_ME")
+    assert reference(lambda: 0, fallback="X.y").expression == "X.y"
+    text = render_test("Some Name", ["with VssSystem(tmp_path) as system:",
+                                     "monitor = WriterMonitor(system, w, None)"],
+                       references=[ref, ref], header=["one", ""])
+    assert text.startswith("# one\n#\n")
+    assert "from vsssim import VssSystem\n" in text
+    assert "from vsssim.testing import WriterMonitor\n" in text
+    assert text.count("from vsssim.apps.kvstore import KvStoreWriter") == 1
+    assert "def test_some_name(tmp_path: Path) -> None:\n    with VssSystem" in text
+    compile(text, "repro", "exec")
