@@ -46,7 +46,7 @@ from vsssim.testing import (
     conformance_settings,
 )
 from vsssim.testing.plans import context_code, fault_code
-from vsssim.testing.repro import reference, render_test
+from vsssim.testing.repro import Replay, reference, render_test, run_test_source
 
 pytest_plugins = ["pytester"]
 
@@ -197,6 +197,56 @@ def test_failure_inside_a_subclass_run_carries_the_repro() -> None:
     assert "SilentVeto(app)" in info.value.repro
     # The local class cannot be imported by name: the repro says what to replace.
     assert "REPLACE_ME" not in info.value.repro  # the writer class itself is importable
+
+
+class RaisesInPreRestore(KvStoreWriter):
+    """Fails every restore: a restore needs a completed backup first."""
+
+    def on_pre_restore(self, components: Any) -> bool:
+        raise RuntimeError("restore configuration missing")
+
+
+class CompactsAwayAKey(KvStoreWriter):
+    """Compacts the restored store in OnPostRestore and loses its last key doing it."""
+
+    def on_post_restore(self, components: Any) -> bool:
+        store = KvStore.open(self.app.store.fs, self.app.store.directory)
+        if store.state:
+            store.state.pop(max(store.state))
+            store.checkpoint()
+        return super().on_post_restore(components)
+
+
+@pytest.mark.parametrize(("writer", "rule"), [
+    (RaisesInPreRestore, "handler-returns-bool"),
+    (CompactsAwayAKey, "consistent-restore"),
+])
+def test_bug_found_in_a_restore_has_a_minimal_repro_that_fails(writer: type[KvStoreWriter],
+                                                               rule: str) -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_writer(writer, application_factory=KvStoreApp, freeze_state=kv_state,
+                     consistency_check=kv_consistent, examples=60)
+    error = info.value
+    assert error.rule.id == rule
+    body = error.repro.split("monitor.check()\n", 1)[1]
+    # One backup and its restore: steps hypothesis could not drop are dropped by re-running.
+    assert body.count("system.backup(") == 1 and body.count("system.restore(") == 1, body
+    again = run_test_source(error.repro)
+    assert isinstance(again, ConformanceError) and again.rule.id == rule
+    assert error.replay is None  # used up
+
+
+def test_replay_that_does_not_fail_again_says_so() -> None:
+    replay = Replay("passes", ["header"], ["with VssSystem(tmp_path / 'm') as system:",
+                                           "system.add_volume('C:\\\\', size=4 << 20)"],
+                    [["system.send_identify()"], ["system.send_identify()"]])
+    error = ConformanceError([Violation(WRITER_RULES["freeze-window"], "W", "slow")],
+                             repro=replay.render())
+    assert run_test_source(replay.render()) is None
+    replay.minimise(error)
+    assert "did not break the rule again" in str(error)
+    assert error.repro == replay.render()  # left as it was
+    assert isinstance(run_test_source("import no_such_module_here\n"), ImportError)
 
 
 # ------------------------------------------------------------------------ the monitor, rule by rule

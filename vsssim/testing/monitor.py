@@ -93,8 +93,9 @@ class WriterMonitor:
     writer's files); ``fs`` is the file system of ``volume`` (default: ``"C:\\\\"`` or the first
     volume).  ``consistency_check(frozen, fs)`` is called after each complete restore of a full
     or copy backup, with what ``freeze_state`` returned for it and a file system holding the
-    writer's files as the restore left them (taken when the requester calls PostRestore, before
-    the application runs again, or after the reboot that moved staged files into place); it
+    writer's files as the restore and the writer's OnPostRestore left them (what the
+    application wrote in between, once its service started again, left out), or as the reboot
+    that moved staged files into place left them; it
     returns False or raises ``AssertionError`` if they do not hold that state.
     ``stable_metadata=False`` allows the metadata to change between Identify calls (a writer
     that lists files that come and go).
@@ -123,6 +124,7 @@ class WriterMonitor:
         self._frozen: dict[str, object] = {}  # snapshot set id -> state at its freeze
         self._reboots = 0
         self._restored: dict[str, bytes] | None = None
+        self._before_post_restore: dict[str, bytes] | None = None
         self._closed = False
         self._error: Exception | None = None
         self._unsubscribe = system.tracer.subscribe(self._on_event)
@@ -163,7 +165,12 @@ class WriterMonitor:
             return
         if kind == "event" and e.target == self.label:
             self._handler = _Handler(e.name, e.seq, e.time)
+            if e.name == "PostRestore" and self._restored is not None:
+                self._before_post_restore = self.writer_files()
         elif kind == "reply" and e.source == self.label:
+            if e.name == "PostRestore" and self._before_post_restore is not None:
+                self._add_post_restore_changes(self._before_post_restore)
+                self._before_post_restore = None
             self._reply(e)
         elif kind == "note" and e.source == self.label:
             self._note(e)
@@ -240,6 +247,19 @@ class WriterMonitor:
             self._violate("resume-after-thaw-and-abort",
                           f"On{e.name} returned but the application {self.app.name!r} is still "
                           f"suspended: On{e.name} must {undo}", e.seq)
+
+    def _add_post_restore_changes(self, before: dict[str, bytes]) -> None:
+        """What the writer's OnPostRestore changed (it may finish the restore: roll a log
+        forward, rename files into place) goes on top of the files as the restore left them;
+        what the application wrote since its service started does not."""
+        if self._restored is None:
+            return
+        after = self.writer_files()
+        for path in before.keys() - after.keys():
+            self._restored.pop(path, None)
+        for path, data in after.items():
+            if before.get(path) != data:
+                self._restored[path] = data
 
     def _window_expired(self, e: TraceEvent) -> None:
         h = self._handler

@@ -12,9 +12,16 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["Reference", "reference", "render_test"]
+from vsssim.testing._support import fast_temp_dir, remove_tree
+
+if TYPE_CHECKING:
+    from vsssim.testing.rules import ConformanceError
+
+__all__ = ["Reference", "Replay", "reference", "render_test", "run_test_source"]
 
 # Names the generated code may use, and where they come from.
 _VSSSIM_NAMES = ("VssSystem", "VssOptions", "BackupType", "ComponentType", "RestoreMethod",
@@ -92,3 +99,88 @@ def render_test(name: str, body: Sequence[str], *, references: Sequence[Referenc
     for i, line in enumerate(body):
         lines.append(indent + line if i == 0 else indent * 2 + line if line else "")
     return "\n".join(lines) + "\n"
+
+
+def run_test_source(source: str) -> BaseException | None:
+    """Run a test module made by :func:`render_test` in this process, as pytest would run its
+    one test (with a fresh ``tmp_path``); the exception it raised, or None if it passed."""
+    namespace: dict[str, object] = {"__name__": "vsssim_repro"}
+    try:
+        exec(compile(source, "<vsssim repro>", "exec"), namespace)
+    except Exception as exc:  # an import that fails: the test cannot run here
+        return exc
+    tests = [v for k, v in namespace.items() if k.startswith("test_") and callable(v)]
+    if len(tests) != 1:
+        raise ValueError(f"the module has {len(tests)} test functions; render_test makes one")
+    tmp = fast_temp_dir("vsssim-repro-")
+    try:
+        tests[0](Path(tmp))
+    except Exception as exc:
+        return exc
+    finally:
+        remove_tree(tmp)
+    return None
+
+
+@dataclass
+class Replay:
+    """The steps of a failing conformance example, for :meth:`minimise`: the setup lines, the
+    lines of each step (a rule of the machine), and how to render them."""
+
+    name: str
+    header: list[str]
+    setup: list[str]
+    steps: list[list[str]]
+    references: list[Reference] = field(default_factory=list)
+
+    def render(self, steps: Sequence[Sequence[str]] | None = None) -> str:
+        """The test of ``setup`` and ``steps`` (default: all of them)."""
+        chosen = self.steps if steps is None else steps
+        return render_test(self.name, self.setup + [line for s in chosen for line in s],
+                           references=self.references, header=self.header)
+
+    def minimise(self, error: ConformanceError, *, budget: int = 64) -> None:
+        """Make ``error.repro`` the shortest test that still fails with the same rule.
+
+        Hypothesis shrinks the drawn steps, but a step that draws a different number of
+        choices than its neighbours (a backup with faults next to a restore) is often out of
+        its reach.  Here each step is left out in turn and the rendered test run again (in
+        this process): a step goes if the test still breaks the same rule without it.  The
+        error then carries the minimal test, and the trace of running it.  If the full test
+        does not fail the same way when run again, the error says so.
+        """
+        from vsssim.testing.rules import ConformanceError
+
+        def same(exc: BaseException | None) -> ConformanceError | None:
+            if isinstance(exc, ConformanceError) and exc.rule.id == error.rule.id:
+                return exc
+            return None
+
+        found = same(run_test_source(self.render()))
+        if found is None:
+            error.notes.append(
+                "Warning: the test below did not break the rule again when vsssim ran it "
+                "(the writer may depend on state outside the machine, or on timing); it shows "
+                "the steps that failed during the search.")
+            return
+        steps = list(self.steps)
+        runs = 1
+        changed = True
+        while changed and runs < budget:
+            changed = False
+            for i in reversed(range(len(steps) - 1)):  # the last step is where it broke
+                if runs >= budget:
+                    break
+                candidate = steps[:i] + steps[i + 1:]
+                runs += 1
+                again = same(run_test_source(self.render(candidate)))
+                if again is not None:
+                    steps, found, changed = candidate, again, True
+        removed = len(self.steps) - len(steps)
+        error.repro = self.render(steps)
+        error.trace_tail = found.trace_tail
+        error.violations = found.violations
+        if removed:
+            error.notes.append(
+                f"{removed} of the {len(self.steps)} steps hypothesis reported do not matter: "
+                "the test below leaves them out (each removal checked by running it).")

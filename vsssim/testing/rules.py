@@ -148,6 +148,9 @@ class ConformanceError(AssertionError):
         self.trace_tail = trace_tail
         self.repro = repro
         self.notes = list(notes or [])
+        #: The failing example's steps (a :class:`vsssim.testing.repro.Replay`), set by a
+        #: conformance machine so that the run can minimise the repro once hypothesis is done.
+        self.replay: object = None
 
     @property
     def rule(self) -> Rule:

@@ -27,6 +27,7 @@ of plain vsssim calls (paste it into a test file: it fails the same way) and the
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -50,7 +51,7 @@ from vsssim.testing import _session
 from vsssim.testing._support import fast_temp_dir, remove_tree, static_attr
 from vsssim.testing.monitor import WriterMonitor
 from vsssim.testing.plans import MiB, RestorePlan
-from vsssim.testing.repro import Reference, reference, render_test
+from vsssim.testing.repro import Reference, Replay, reference
 from vsssim.testing.rules import ConformanceError
 
 if TYPE_CHECKING:
@@ -109,8 +110,19 @@ class ConformanceTestCase(UnitTestCase):
     def runTest(self) -> None:
         """Run the conformance machine once (hypothesis ``run_state_machine_as_test``)."""
         machine = type(self).machine
-        run_state_machine_as_test(
-            machine, settings=type(self).settings or conformance_settings(machine))
+        run_conformance(machine, type(self).settings or conformance_settings(machine))
+
+
+def run_conformance(machine: type[RuleBasedStateMachine], settings: Settings) -> None:
+    """``run_state_machine_as_test``, then, if a rule broke, the error's repro minimised by
+    running it (:meth:`vsssim.testing.repro.Replay.minimise`)."""
+    try:
+        run_state_machine_as_test(machine, settings=settings)
+    except ConformanceError as exc:
+        if isinstance(exc.replay, Replay):
+            exc.replay.minimise(exc)
+            exc.replay = None
+        raise
 
 
 class _TestCaseProperty:
@@ -191,6 +203,7 @@ class WriterConformance(RuleBasedStateMachine):
         self.backups: list[tuple[str, BackupResult]] = []
         self.setup: list[str] = []
         self.script: list[str] = []
+        self._marks: list[int] = []  # where each rule's lines start in ``script``
         self.references: list[Reference] = []
         self._counts: dict[str, int] = {}
 
@@ -233,6 +246,7 @@ class WriterConformance(RuleBasedStateMachine):
             return action()
         except ConformanceError as exc:
             exc.repro = self.repro(exc)
+            exc.replay = self.replay(exc)
             raise
         except Exception as exc:
             exc.add_note("The steps so far, as a pytest test:\n\n" + self.repro(None))
@@ -244,15 +258,26 @@ class WriterConformance(RuleBasedStateMachine):
         self._run([f"monitor.check({args})"],
                   lambda: self.monitor.check(result, backup))  # type: ignore[arg-type]
 
-    def repro(self, error: ConformanceError | None) -> str:
-        """The steps of this example as a pytest test (see :mod:`vsssim.testing.repro`)."""
+    def _step(self) -> None:
+        """A rule starts: its lines form one step of the repro (see :meth:`replay`)."""
+        self._marks.append(len(self.script))
+
+    def replay(self, error: ConformanceError | None) -> Replay:
+        """The steps of this example so far (setup, then one group of lines per rule)."""
         name = type(self).__name__
         rule = error.rule.id if error is not None else "steps"
         header = [f"Minimal sequence found by vsssim's writer conformance run ({name}).",
                   f"It breaks rule {rule!r}; fix the writer, keep the test." if error else
                   "The steps that ran before the error."]
-        return render_test(f"{name}_{rule}", self.setup + self.script,
-                           references=self.references, header=header)
+        first = self._marks[0] if self._marks else len(self.script)
+        bounds = [*self._marks, len(self.script)]
+        steps = [self.script[a:b] for a, b in itertools.pairwise(bounds) if a < b]
+        return Replay(f"{name}_{rule}", header, self.setup + self.script[:first], steps,
+                      list(self.references))
+
+    def repro(self, error: ConformanceError | None) -> str:
+        """The steps of this example as a pytest test (see :mod:`vsssim.testing.repro`)."""
+        return self.replay(error).render()
 
     # -------------------------------------------------------------------------- setup
     @initialize(seed=st.integers(0, 2**16 - 1), shuffled=st.booleans(), data=st.data())
@@ -364,6 +389,7 @@ class WriterConformance(RuleBasedStateMachine):
     @rule(data=st.data())
     def backup(self, data: st.DataObject) -> None:
         """A backup (``system.backup``) of a drawn type, context and selection, with faults."""
+        self._step()
         from vsssim.strategies import backup_plans
 
         cls = type(self)
@@ -385,6 +411,7 @@ class WriterConformance(RuleBasedStateMachine):
     def restore(self, data: st.DataObject) -> None:
         """A restore (``system.restore``) of one of the completed backups, perhaps with
         PreRestore / PostRestore faults; a reboot when it staged files for one."""
+        self._step()
         from vsssim.strategies import restore_plans
 
         writer = self.writer
@@ -420,6 +447,7 @@ class WriterConformance(RuleBasedStateMachine):
     @rule(times=st.integers(1, 2))
     def send_identify(self, times: int) -> None:
         """Another program sends Identify (rule 1: at any time), once or twice in a row."""
+        self._step()
         for _ in range(times):
             self._run(["system.send_identify()"], self.system.send_identify)
         self._check()
@@ -428,6 +456,7 @@ class WriterConformance(RuleBasedStateMachine):
     @rule(steps=st.integers(1, 12))
     def run_applications(self, steps: int) -> None:
         """The application works for a while between backups."""
+        self._step()
         self._run([f"system.run_applications({steps})"],
                   lambda: self.system.run_applications(steps))
         self._check()
@@ -435,6 +464,7 @@ class WriterConformance(RuleBasedStateMachine):
     @rule(data=st.data())
     def stop_backup_midway(self, data: st.DataObject) -> None:
         """A requester stops part-way (with or without AbortBackup) and releases its object."""
+        self._step()
         from vsssim.strategies import abandoned_backups
 
         plan = data.draw(self._strategy(
@@ -487,6 +517,5 @@ def check_writer(
         attrs["volumes"] = tuple(volumes)
     name = getattr(writer_factory, "__name__", "writer")
     machine = type(f"CheckWriter_{name}", (WriterConformance,), attrs)
-    run_state_machine_as_test(
-        machine, settings=settings or conformance_settings(machine, examples=examples,
-                                                           steps=steps))
+    run_conformance(machine, settings or conformance_settings(machine, examples=examples,
+                                                              steps=steps))
