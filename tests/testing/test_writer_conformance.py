@@ -195,8 +195,10 @@ def test_failure_inside_a_subclass_run_carries_the_repro() -> None:
     with pytest.raises(ConformanceError) as info:
         case.runTest()
     assert "SilentVeto(app)" in info.value.repro
-    # The local class cannot be imported by name: the repro says what to replace.
-    assert "REPLACE_ME" not in info.value.repro  # the writer class itself is importable
+    # The machine class is local to this test, but the repro needs only what it names (the
+    # writer and application classes), and those can be imported.
+    assert "REPLACE_ME" not in info.value.repro
+    assert run_test_source(info.value.repro) is not None
 
 
 class RaisesInPreRestore(KvStoreWriter):
@@ -234,6 +236,17 @@ def test_bug_found_in_a_restore_has_a_minimal_repro_that_fails(writer: type[KvSt
     again = run_test_source(error.repro)
     assert isinstance(again, ConformanceError) and again.rule.id == rule
     assert error.replay is None  # used up
+
+
+def test_factory_that_cannot_be_imported_is_a_placeholder_in_the_repro() -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_writer(lambda app: SilentVeto(app), application_factory=KvStoreApp,
+                     examples=EXAMPLES)
+    repro = info.value.repro
+    assert "writer = system.add_writer(REPLACE_ME(app))" in repro
+    assert "# REPLACE_ME: an object of yours that cannot be imported by name" in repro
+    assert "put yours in their place" in str(info.value)
+    compile(repro, "repro", "exec")
 
 
 def test_replay_that_does_not_fail_again_says_so() -> None:
@@ -463,7 +476,7 @@ def test_render_test_imports_what_the_body_uses() -> None:
     ref = reference(KvStoreWriter)
     assert (ref.module, ref.name, ref.importable) == ("vsssim.apps.kvstore", "KvStoreWriter",
                                                       True)
-    assert reference(lambda: 0).expression.startswith("REPLACE_ME")
+    assert reference(lambda: 0).expression == "REPLACE_ME"
     assert reference(lambda: 0, fallback="X.y").expression == "X.y"
     text = render_test("Some Name", ["with VssSystem(tmp_path) as system:",
                                      "monitor = WriterMonitor(system, w, None)"],

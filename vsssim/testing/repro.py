@@ -21,7 +21,13 @@ from vsssim.testing._support import fast_temp_dir, remove_tree
 if TYPE_CHECKING:
     from vsssim.testing.rules import ConformanceError
 
-__all__ = ["Reference", "Replay", "reference", "render_test", "run_test_source"]
+__all__ = ["PLACEHOLDER", "Reference", "Replay", "reference", "render_test", "run_test_source"]
+
+#: What generated code says in place of an object it cannot import by name.
+PLACEHOLDER = "REPLACE_ME"
+_PLACEHOLDER_NOTE = (f"{PLACEHOLDER}: an object of yours that cannot be imported by name "
+                     "(a lambda, a local class or function, or one defined in __main__); put "
+                     "it there.")
 
 # Names the generated code may use, and where they come from.
 _VSSSIM_NAMES = ("VssSystem", "VssOptions", "BackupType", "ComponentType", "RestoreMethod",
@@ -47,7 +53,8 @@ class Reference:
 def reference(obj: object, *, fallback: str | None = None) -> Reference:
     """A :class:`Reference` to ``obj``: ``from module import Top`` + ``Top.Inner`` when ``obj``
     is a module-level class or function (or nested in one), else ``fallback`` (an expression
-    that reaches it another way), else a placeholder the reader must replace."""
+    that reaches it another way), else :data:`PLACEHOLDER`, which the reader must replace (the
+    rendered test says so in its header)."""
     module = getattr(obj, "__module__", None)
     qualname = getattr(obj, "__qualname__", None)
     if isinstance(module, str) and isinstance(qualname, str) and "<" not in qualname \
@@ -56,7 +63,7 @@ def reference(obj: object, *, fallback: str | None = None) -> Reference:
         return Reference(qualname, module, top)
     if fallback is not None:
         return Reference(fallback)
-    return Reference(f"REPLACE_ME  # {obj!r} cannot be imported by name")
+    return Reference(PLACEHOLDER)
 
 
 def _resolves(module: str, qualname: str, obj: object) -> bool:
@@ -91,6 +98,8 @@ def render_test(name: str, body: Sequence[str], *, references: Sequence[Referenc
         if ref.module is not None and ref.name is not None and (ref.module, ref.name) not in seen:
             seen.add((ref.module, ref.name))
             imports.append(f"from {ref.module} import {ref.name}")
+    if re.search(rf"\b{PLACEHOLDER}\b", text):
+        header = [*header, _PLACEHOLDER_NOTE]
     lines = [f"# {h}" if h else "#" for h in header]
     if lines:
         lines.append("")
@@ -156,6 +165,10 @@ class Replay:
                 return exc
             return None
 
+        if PLACEHOLDER in self.render():
+            error.notes.append(f"The test below names objects as {PLACEHOLDER}: put yours in "
+                               "their place (vsssim could not run it to check it).")
+            return
         found = same(run_test_source(self.render()))
         if found is None:
             error.notes.append(
