@@ -11,6 +11,7 @@ the file runs in seconds; the long search is behind ``-m long``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import pickle
 import sys
@@ -23,6 +24,7 @@ from hypothesis import HealthCheck, Phase, settings
 
 from vsssim import (
     BackupType,
+    ComponentFlags,
     ComponentType,
     ProviderFault,
     RestoreMethod,
@@ -34,6 +36,7 @@ from vsssim import (
 )
 from vsssim.apps import FileShareApp, FileShareWriter, KvStore, KvStoreApp, KvStoreWriter
 from vsssim.documents import WriterMetadataBuilder
+from vsssim.errors import VssAccessDeniedError
 from vsssim.testing import (
     WRITER_RULES,
     BackupPlan,
@@ -379,9 +382,43 @@ def test_monitor_catches_changing_and_invalid_metadata(tmp_path: Path) -> None:
 def test_snapshot_writes_only_in_auto_recoverable_copies(tmp_path: Path) -> None:
     system, _, _, monitor = _machine(TouchesCopyInPostSnapshot, tmp_path)
     with system:
-        # A plain backup copy is read-only: the write fails (and is reported).
-        error = _broken(monitor, system.backup(["C:\\"], target_dir=tmp_path / "b"))
+        # PostSnapshot of a plain backup is the auto-recovery window: the write is allowed.
+        backup = system.backup(["C:\\"], target_dir=tmp_path / "b")
+        assert backup.succeeded
+        monitor.check(backup)
+        # A copy made with NO_AUTORECOVERY is read-only at once: the write fails (and is
+        # reported).
+        context = int(SnapshotContext.BACKUP) | int(VolumeSnapshotAttributes.NO_AUTORECOVERY)
+        error = _broken(monitor, system.backup(["C:\\"], target_dir=tmp_path / "c",
+                                               context=context))
         assert error.rule.id == "snapshot-changed-only-in-post-snapshot"
+
+
+class AutoRecovers(KvStoreWriter):
+    """Flags its component for auto-recovery and fixes the copy up in OnPostSnapshot when VSS
+    lets it (a copy that is not auto-recoverable refuses the write: the writer goes on)."""
+
+    def on_identify(self, metadata: WriterMetadataBuilder) -> bool:
+        super().on_identify(metadata)
+        metadata.add_component(ComponentType.FILEGROUP, "", "Recovered", selectable=True,
+                               component_flags=ComponentFlags.BACKUP_RECOVERY
+                               | ComponentFlags.APP_ROLLBACK_RECOVERY)
+        metadata.add_files_to_file_group("", "Recovered", "C:\\KvStore", "*.kv", False)
+        return True
+
+    def on_post_snapshot(self, components: Any) -> bool:
+        with contextlib.suppress(VssAccessDeniedError):  # a copy made with NO_AUTORECOVERY
+            self.shadow_copy_fs("C:\\").write_file("\\KvStore\\recovered", b"fixed up")
+        return super().on_post_snapshot(components)
+
+
+def test_changing_an_auto_recoverable_copy_in_post_snapshot_is_allowed(tmp_path: Path) -> None:
+    system, _, _, monitor = _machine(AutoRecovers, tmp_path)
+    with system:
+        backup = system.backup(["C:\\"], target_dir=tmp_path / "b")
+        assert backup.succeeded
+        monitor.check(backup)
+    check_writer(AutoRecovers, application_factory=KvStoreApp, examples=EXAMPLES)
 
 
 def test_injected_faults_are_not_blamed_on_the_writer(tmp_path: Path) -> None:

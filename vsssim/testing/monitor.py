@@ -24,9 +24,9 @@ What each rule looks at:
 * metadata: :meth:`check` sends an Identify (any program may, at any time: rule 1) and checks the
   document (restore method, components, every non-wildcard file spec names an existing file on a
   volume of the machine) and that it equals the first one (``stable_metadata``);
-* the shadow copy: writes counted by each new copy's device (a copy that is not
-  auto-recoverable must have none), and handlers that failed touching a read-only copy or asking
-  for it outside PostSnapshot;
+* the shadow copy: writes counted by each new copy's device (a copy made with
+  NO_AUTORECOVERY must have none), and handlers that failed touching a read-only copy (outside
+  the auto-recovery window of PostSnapshot) or asking for it outside PostSnapshot;
 * consistency: the writer's files are read when its OnFreeze returns; a completed backup must
   hold exactly those (unless ``freeze_state`` replaces that capture), a restore must leave no
   component half-written, and ``consistency_check(frozen, fs)`` (if given) must accept the
@@ -287,13 +287,12 @@ class WriterMonitor:
             except Exception:  # a provider without devices: nothing to count
                 continue
             writes = int(getattr(getattr(device, "stats", None), "writes", 0) or 0)
-            if writes and not props.snapshot_attributes & A.AUTORECOVER:
+            if writes and props.snapshot_attributes & A.NO_AUTORECOVERY:
                 self._violate("snapshot-changed-only-in-post-snapshot",
                               f"{writes} write(s) went into the shadow copy of "
-                              f"{props.original_volume_name}, which is not auto-recoverable: "
-                              "only copies of components flagged BACKUP_RECOVERY (VSS sets "
-                              "VSS_VOLSNAP_ATTR_AUTORECOVER) may be changed, in OnPostSnapshot",
-                              e.seq)
+                              f"{props.original_volume_name}, whose context forbids "
+                              "auto-recovery (VSS_VOLSNAP_ATTR_NO_AUTORECOVERY): that copy is "
+                              "read-only from the start", e.seq)
 
     # -------------------------------------------------------------------- freeze state
     def _fs(self) -> SimFS:

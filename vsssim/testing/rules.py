@@ -67,12 +67,14 @@ WRITER_RULES: dict[str, Rule] = _rules(
          "§2 B5, §6.4, §7.1, §8.1, §11 rules 1, 2 and 28; CVssWriter::OnIdentify, Writer "
          "Metadata Document Contents"),
     Rule("snapshot-changed-only-in-post-snapshot",
-         "A writer changes a shadow copy only during PostSnapshot, and only a copy that is "
-         "auto-recoverable (VSS_VOLSNAP_ATTR_AUTORECOVER, a component flagged BACKUP_RECOVERY); "
-         "it reaches the copy only inside PostSnapshot.",
+         "A writer changes a shadow copy only during PostSnapshot (the auto-recovery window: "
+         "to fix up components flagged BACKUP_RECOVERY, which VSS marks "
+         "VSS_VOLSNAP_ATTR_AUTORECOVER, or to delete the files it excludes), never a copy made "
+         "with VSS_VOLSNAP_ATTR_NO_AUTORECOVERY, and it reaches the copy only inside "
+         "PostSnapshot.",
          "§2 B13 step 5 (auto-recovery work in PostSnapshot), §6.4 "
-         "(AddExcludeFilesFromSnapshot), §9.2 VSS_COMPONENT_FLAGS, §11 rule 18; Excluding Files "
-         "from Shadow Copies"),
+         "(AddExcludeFilesFromSnapshot), §9.2 VSS_COMPONENT_FLAGS, §11 rule 18; providers "
+         "reference §3.12; Excluding Files from Shadow Copies"),
     Rule("consistent-restore",
          "A completed backup holds the application's state at the freeze instant, and restoring "
          "it gives that state back.",
