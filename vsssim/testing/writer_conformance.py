@@ -20,9 +20,12 @@ Identify at odd moments and application writes between them.  After every step a
 :class:`~vsssim.testing.monitor.WriterMonitor` checks every rule of
 :data:`~vsssim.testing.rules.WRITER_RULES`.
 
-When a rule breaks, hypothesis shrinks the run to a minimal sequence, and the
-:class:`~vsssim.testing.rules.ConformanceError` it raises carries that sequence as a pytest test
-of plain vsssim calls (paste it into a test file: it fails the same way) and the trace tail.
+When a rule breaks, hypothesis shrinks the run to a short sequence; the run then renders it as
+a pytest test of plain vsssim calls, runs that test in the process, and leaves out each step the
+failure does not need (hypothesis cannot always drop a step whose draws differ from its
+neighbours').  The :class:`~vsssim.testing.rules.ConformanceError` carries the minimal test
+(paste it into a test file: it fails the same way; if it did not fail again when vsssim ran it,
+the error says so) and the trace tail of its run.
 """
 
 from __future__ import annotations
@@ -499,7 +502,7 @@ def check_writer(
     """Run the writer conformance machine once (the same as a ``WriterConformance`` subclass
     with these attributes).  Returns quietly if no example broke a rule; otherwise raises
     :class:`~vsssim.testing.rules.ConformanceError` for the minimal failing sequence, with the
-    sequence as a ready-to-paste pytest test and its trace."""
+    sequence as a ready-to-paste pytest test (checked by running it) and its trace."""
     attrs: dict[str, Any] = {
         "writer_factory": staticmethod(writer_factory),
         "application_factory": staticmethod(application_factory) if application_factory
