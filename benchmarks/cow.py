@@ -8,21 +8,22 @@ documented way::
 
 Without them the script says so and skips the qemu cells (their targets read "not measured").
 
-Replays the named workloads of ``../shared/bench/workloads.py`` (plus a few defined here, see
-``EXTRA``) against
+Replays the named workloads of ``benchmarks/peers/workloads.py`` (vendored from the project's
+reference bench, see ``benchmarks/peers/__init__.py``; plus a few defined here, see ``EXTRA``)
+against
 
 * ``raw``: ``os.pwrite``/``os.pread`` on an image file of the same size, no copy-on-write (the
-  ceiling for any Python engine; ``pyengines.RawFile`` of the shared bench);
+  ceiling for any Python engine; the reference bench's ``RawFile``);
 * ``vsssim``: a :class:`~vsssim.storage.volume.Volume` with its
   :class:`~vsssim.storage.shadowstorage.ShadowStorage`, one ``write`` call per operation;
 * ``vsssim batch``: the same, the timed writes handed over in one ``write_many`` call;
 * ``in-place COW floor``: the system calls of vsssim's write path and nothing else (see
   :class:`Floor`), the best ratio an engine that writes the live image in place can reach;
 * ``qemu-io qcow2-64k -t unsafe`` (and ``qemu-img`` for deletes) when qemu-utils is installed,
-  driven by ``../shared/bench/peers.py``;
+  driven by ``benchmarks/peers/qemu.py``; skipped, with a message, when qemu-utils is absent;
 
 and prints the measurements (median of the runs, with min and max) and the issue's targets as
-ratios measured in this run, each marked PASS or FAIL.  Protocol of the shared bench: every run
+ratios measured in this run, each marked PASS or FAIL.  Protocol of the reference bench: every run
 prepares fresh files, calls ``os.sync()`` and ``warm_memory()``, then times the operation;
 nothing is fsync'd.  The engine's store is preallocated before the preparation (``reserve``,
 volsnap's minimum diff area); one row without it is reported for the first-write workload.
@@ -57,18 +58,12 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT.parent / "shared" / "bench"
-if not (BENCH / "workloads.py").exists():
-    sys.exit(
-        f"benchmarks/cow.py needs the shared workload definitions at {BENCH}/workloads.py "
-        "(../shared/bench relative to the project root); they are missing."
-    )
-sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 sys.dont_write_bytecode = True
 
-import pyengines  # type: ignore[import-not-found]  # noqa: E402
-import workloads as W  # type: ignore[import-not-found]  # noqa: E402
+from peers import qemu as peers  # noqa: E402
+from peers import workloads as W  # noqa: E402
 
 from vsssim.storage.shadowstorage import ShadowStorage  # noqa: E402
 from vsssim.storage.volume import Volume  # noqa: E402
@@ -94,7 +89,7 @@ ALL = {**W.WORKLOADS, **EXTRA}
 
 @dataclass(frozen=True)
 class Scale:
-    """Sizes of one benchmark run (the shared bench's constants, or small ones for --quick)."""
+    """Sizes of one benchmark run (the reference bench's constants, or small ones for --quick)."""
 
     volume: int = W.VOLUME
     rand_ops: int = W.RAND_OPS
@@ -118,7 +113,7 @@ QUICK = Scale(
 
 # ----------------------------------------------------------------------------- engines
 class Vsssim:
-    """The shared bench's adapter shape around a Volume and its ShadowStorage."""
+    """The reference bench's engine protocol around a Volume and its ShadowStorage."""
 
     label = "vsssim"
     batch = False  # timed random writes: one write() per operation
@@ -172,8 +167,34 @@ class VsssimNoReserve(Vsssim):
     reserve = False
 
 
-class Raw(pyengines.RawFile):  # type: ignore[misc]
+class Raw:
+    """A plain image file, ``os.pwrite``/``os.pread``, snapshots are no-ops (the ceiling)."""
+
     label = "raw os.pwrite/os.pread"
+
+    def __init__(self, path: str, volume: int) -> None:
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        os.ftruncate(self.fd, volume)
+
+    def write(self, off: int, data: bytes) -> None:
+        os.pwrite(self.fd, data, off)
+
+    def write_many(self, offsets: np.ndarray, length: int, data: bytes) -> None:
+        fd = self.fd
+        for off in offsets.tolist():
+            os.pwrite(fd, data, off)
+
+    def snapshot(self) -> None:
+        pass
+
+    def delete(self, k: int) -> None:
+        pass
+
+    def read_snapshot(self, k: int, off: int, length: int) -> bytes:
+        return os.pread(self.fd, length, off)
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 class Floor:
@@ -236,7 +257,7 @@ class Floor:
             os.close(fd)
 
 
-ENGINES = {
+ENGINES: dict[str, Any] = {
     "raw": Raw,
     "floor": Floor,
     "vsssim": Vsssim,
@@ -256,7 +277,7 @@ def _io_counters() -> tuple[int, int]:
 
 
 def run_once(factory: Callable[..., Any], name: str, tmp: str, sc: Scale) -> dict[str, Any]:
-    """pyengines.run_once, parametrised by scale and the EXTRA preparation steps."""
+    """The reference bench's run_once, parametrised by scale and the EXTRA preparation steps."""
     spec = ALL[name]
     prep = spec["prep"]
     volume = prep.get("volume", sc.volume)
@@ -430,12 +451,10 @@ def measure(res: Results, names: list[str], engines: list[str]) -> None:
 
 # ----------------------------------------------------------------------------- qemu side
 def qemu_available() -> bool:
-    return shutil.which("qemu-img") is not None and shutil.which("qemu-io") is not None
+    return peers.available()
 
 
 def measure_qemu(res: Results, names: list[str]) -> None:
-    import peers  # type: ignore[import-not-found]
-
     tmp = tempfile.mkdtemp(prefix="cowqemu-", dir=os.environ.get("TMPDIR", "/tmp"))
     try:
         for name in names:
