@@ -34,7 +34,7 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from unittest import TestCase as UnitTestCase
 
 from hypothesis import HealthCheck, Phase
@@ -60,10 +60,13 @@ from vsssim.testing.rules import ConformanceError
 if TYPE_CHECKING:
     from vsssim.apps.base import Application
     from vsssim.backup import BackupResult
+    from vsssim.restore import RestoreResult
     from vsssim.system import VssSystem
     from vsssim.writer import Writer
 
 __all__ = ["WriterConformance", "check_writer", "conformance_settings"]
+
+_T = TypeVar("_T")
 
 _A = VolumeSnapshotAttributes
 # Writer faults that skip the handler are not injected at Abort: the writer could then never
@@ -242,7 +245,7 @@ class WriterConformance(RuleBasedStateMachine):
         self.references.append(ref if ref.importable else via_class)
         return ref
 
-    def _run(self, lines: Sequence[str], action: Callable[[], object]) -> object:
+    def _run(self, lines: Sequence[str], action: Callable[[], _T]) -> _T:
         """Record ``lines`` and run ``action`` (the same calls); add the repro to any error."""
         self.script.extend(lines)
         try:
@@ -256,10 +259,10 @@ class WriterConformance(RuleBasedStateMachine):
             raise
 
     def _check(self, result_var: str | None = None, backup_var: str | None = None,
-               result: object = None, backup: object = None) -> None:
+               result: BackupResult | RestoreResult | None = None,
+               backup: BackupResult | None = None) -> None:
         args = ", ".join(a for a in (result_var, backup_var) if a)
-        self._run([f"monitor.check({args})"],
-                  lambda: self.monitor.check(result, backup))  # type: ignore[arg-type]
+        self._run([f"monitor.check({args})"], lambda: self.monitor.check(result, backup))
 
     def _step(self) -> None:
         """A rule starts: its lines form one step of the repro (see :meth:`replay`)."""
@@ -405,8 +408,8 @@ class WriterConformance(RuleBasedStateMachine):
         target = self.root / name if self.root else Path(name)
         result = self._run(plan.code(name, f"tmp_path / {name!r}"),
                            lambda: plan.run(self.system, target))
-        if result.succeeded and result.target_dir is not None:  # type: ignore[attr-defined]
-            self.backups.append((name, result))  # type: ignore[arg-type]
+        if result.succeeded and result.target_dir is not None:
+            self.backups.append((name, result))
         self._check(name, None, result)
 
     @precondition(lambda self: bool(self.backups))
@@ -432,7 +435,7 @@ class WriterConformance(RuleBasedStateMachine):
             lines.append("system.faults = None")
         no_reboot = replace(plan, reboot=False)
 
-        def run() -> object:
+        def run() -> RestoreResult:
             if faults:
                 self.system.faults = faults
             try:
@@ -442,7 +445,7 @@ class WriterConformance(RuleBasedStateMachine):
                     self.system.faults = None
 
         result = self._run(lines, run)
-        if plan.reboot and result.pending_reboot:  # type: ignore[attr-defined]
+        if plan.reboot and result.pending_reboot:
             self._run(["system.reboot()  # the restore staged files for the next boot"],
                       self.system.reboot)
         self._check(name, bname, result, backup)
