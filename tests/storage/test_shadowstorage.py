@@ -180,6 +180,45 @@ def test_copy_on_write_where_copy_file_range_fails_or_copies_short(
     vol.close()
 
 
+def test_copy_on_write_into_the_reserved_store_goes_through_its_mapping(
+    tmp_path: Path, vol: Volume, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slots inside the reserved store file are filled by a memcpy between the mappings (no
+    copy_file_range); slots past it still go through the kernel.  Either way the snapshot is
+    exact, before and after reopen, and freed slots are reused through the mapping."""
+    real = os.copy_file_range
+    calls: list[int] = []
+
+    def counting(src: int, dst: int, count: int, offset_src: int, offset_dst: int) -> int:
+        calls.append(count)
+        return real(src, dst, count, offset_src, offset_dst)
+
+    monkeypatch.setattr(os, "copy_file_range", counting)
+    store = ShadowStorage.create(vol, tmp_path / "diff")
+    store.reserve(8 * B)
+    old = store.create_snapshot()
+    vol.write(5, b"x" * 10)  # one block
+    vol.write(3 * B + 7, b"y" * (2 * B))  # a short run (three blocks)
+    vol.write_many([29 * B + 1, 31 * B + 2], 100, b"w" * 100)  # scattered blocks
+    assert calls == []
+    assert old.read(0, N * B) == fill(0)
+    expected = vol.read(0, N * B)
+    store.delete(old)
+    snap = store.create_snapshot()
+    vol.write_many([B * k for k in range(6)], B, b"u" * B)  # the 6 freed slots, reused
+    assert calls == []
+    for k in range(10, 30, 2):  # more blocks than reserved: past the mapping
+        vol.write(k * B + 1, b"v" * 9)
+    assert calls
+    assert snap.read(0, N * B) == expected
+    assert store.allocated > 8 * B
+    vol, store = reopen(tmp_path, vol)
+    assert store.snapshots[0].read(0, N * B) == expected
+    vol.write(0, b"t" * (4 * B))
+    assert store.snapshots[0].read(0, N * B) == expected
+    vol.close()
+
+
 def test_old_data_goes_only_into_the_newest_store(tmp_path: Path, vol: Volume) -> None:
     store = ShadowStorage.create(vol, tmp_path / "diff")
     s1 = store.create_snapshot()

@@ -12,8 +12,10 @@ Theory of operation.  The diff area's *data* lives in ``store.dat`` (slot ``i`` 
 
 Write-ahead rule (what makes kill -9 harmless): the copy-on-write path writes the old block into
 its slot, *then* appends the record that maps the block to the slot, and only *then* overwrites
-the live block.  All three are ``pwrite`` calls into the page cache, which a killed process
-cannot lose; durable mode adds ``fdatasync`` barriers between them for power loss.
+the live block.  All three land in the page cache (``pwrite`` calls, or for the copy a memcpy
+into a shared mapping of the store file, finished before the record's ``pwrite`` starts), which
+a killed process cannot lose; durable mode adds ``fdatasync`` barriers between them for power
+loss (``fdatasync`` also writes back pages dirtied through a mapping).
 
 Appending without growing the file.  The journal is preallocated (``ftruncate`` in 1 MiB steps)
 so that an append overwrites zeros inside the file instead of extending it: ext4 then does not
