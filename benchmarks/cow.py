@@ -82,7 +82,10 @@ EXTRA: dict[str, dict[str, Any]] = {
         "prep": {"fill": True, "snaps": 1, "rewrite_quarter": True},
         "op": "snap_read_oldest",
     },
-    "snap-read/untouched": {"prep": {"fill": True, "snaps": 1}, "op": "snap_read_oldest"},
+    "snap-read/untouched": {
+        "prep": {"fill": True, "snaps": 1},
+        "op": "snap_read_oldest",
+    },
 }
 ALL = {**W.WORKLOADS, **EXTRA}
 
@@ -344,7 +347,12 @@ def run_once(factory: Callable[..., Any], name: str, tmp: str, sc: Scale) -> dic
     io1 = _io_counters()
     diff = getattr(eng, "diff_bytes", lambda: None)()
     eng.close()
-    return {"seconds": t, "written": io1[1] - io0[1], "read": io1[0] - io0[0], "diff": diff}
+    return {
+        "seconds": t,
+        "written": io1[1] - io0[1],
+        "read": io1[0] - io0[0],
+        "diff": diff,
+    }
 
 
 def workload_bytes(name: str, sc: Scale) -> int:
@@ -410,6 +418,7 @@ class Results:
         self.cells: dict[tuple[str, str], Cell] = {}
         self.lines: list[str] = []
         self.extras: dict[str, Any] = {}
+        self.per_rep: dict[str, list[float]] = {}
 
     def add(self, workload: str, config: str, seconds: float, note: str = "") -> None:
         key = (workload, config)
@@ -486,7 +495,12 @@ def measure_qemu(res: Results, names: list[str]) -> None:
                     victim = 0 if op == "snap_delete_oldest" else q.nsnap // 2
                     start = peers.startup_time(path)
                     t = peers.timed(["qemu-img", "snapshot", "-d", f"s{victim}", path])
-                    res.add(name, config, t, f"`qemu-img snapshot -l` takes {start * 1e3:.1f} ms")
+                    res.add(
+                        name,
+                        config,
+                        t,
+                        f"`qemu-img snapshot -l` takes {start * 1e3:.1f} ms",
+                    )
                 os.unlink(path)
             peers.drop_goldens()
             res.print_cell(name, config)
@@ -587,7 +601,24 @@ def targets(res: Results) -> list[tuple[str, float | None, str, bool | None]]:
     qemu = "qemu-io qcow2-64k -t unsafe"
     out: list[tuple[str, float | None, str, bool | None]] = []
 
-    def add(text: str, value: float | None, goal: float, *, most: bool = False) -> None:
+    def r(wa: str, ca: str, wb: str, cb: str) -> tuple[float | None, list[float]]:
+        """Ratio of the medians, and the ratios of the repetitions paired in run order."""
+        a, b = res.cells.get((wa, ca)), res.cells.get((wb, cb))
+        if a is None or b is None:
+            return None, []
+        return a.median / b.median, [x / y for x, y in zip(a.samples, b.samples, strict=False)]
+
+    def add(
+        text: str,
+        value: float | tuple[float | None, list[float]] | None,
+        goal: float,
+        *,
+        most: bool = False,
+    ) -> None:
+        if isinstance(value, tuple):
+            value, reps = value
+            if reps:
+                res.per_rep[text] = reps
         sign = "<=" if most else ">="
         ok = None if value is None else (value <= goal if most else value >= goal)
         out.append((text, value, f"{sign} {goal:g}", ok))
@@ -595,54 +626,62 @@ def targets(res: Results) -> list[tuple[str, float | None, str, bool | None]]:
     seq = "seq-1MiB-write/1snap"
     add(
         "first sequential 1 MiB writes after 1 snapshot, vs raw pwrite",
-        ratio(m(seq, raw), m(seq, eng)),
+        r(seq, raw, seq, eng),
         0.30,
     )
-    add("  the same, vs qemu-io qcow2-64k cache=unsafe", ratio(m(seq, qemu), m(seq, eng)), 2.0)
+    add("  the same, vs qemu-io qcow2-64k cache=unsafe", r(seq, qemu, seq, eng), 2.0)
     flo = Floor.label
     bound(
-        out, "  bound: the in-place floor vs qemu-io (system calls only)", m(seq, qemu), m(seq, flo)
+        out,
+        "  bound: the in-place floor vs qemu-io (system calls only)",
+        m(seq, qemu),
+        m(seq, flo),
     )
     rw = "rand-4KiB-rewrite/1snap"
     add(
         "rewrites of already copied blocks (random 4 KiB, per call), vs raw",
-        ratio(m(rw, raw), m(rw, eng)),
+        r(rw, raw, rw, eng),
         0.8,
     )
     r8 = "rand-4KiB-write/8snap"
     add(
         "random 4 KiB writes with 8 snapshots (per call), vs raw per-call pwrite",
-        ratio(m(r8, raw), m(r8, eng)),
+        r(r8, raw, r8, eng),
         0.6,
     )
-    bound(out, "  bound: the in-place floor vs raw (system calls only)", m(r8, raw), m(r8, flo))
-    add("  the same, vs qemu-io qcow2-64k cache=unsafe", ratio(m(r8, qemu), m(r8, eng)), 5.0)
+    bound(
+        out,
+        "  bound: the in-place floor vs raw (system calls only)",
+        m(r8, raw),
+        m(r8, flo),
+    )
+    add("  the same, vs qemu-io qcow2-64k cache=unsafe", r(r8, qemu, r8, eng), 5.0)
     add(
         "  through the batch API (write_many), vs raw per-call pwrite",
-        ratio(m(r8, raw), m(r8, bat)),
+        r(r8, raw, r8, bat),
         1.2,
     )
     add(
         "write throughput with 512 snapshots / with 1 snapshot (random 4 KiB, per call)",
-        ratio(m("rand-4KiB-write/1snap", eng), m("rand-4KiB-write/512snap", eng)),
+        r("rand-4KiB-write/1snap", eng, "rand-4KiB-write/512snap", eng),
         0.9,
     )
     add(
         "snapshot create time, 1 TiB sparse volume / 1 GiB volume",
-        ratio(m("snap-create/1TiB-sparse", "vsssim"), m("snap-create/1GiB", "vsssim")),
+        r("snap-create/1TiB-sparse", "vsssim", "snap-create/1GiB", "vsssim"),
         1.5,
         most=True,
     )
     q = "snap-read/25pct-preserved"
     add(
         "full sequential snapshot read, 25 % of blocks preserved, vs raw read",
-        ratio(m(q, raw), m(q, eng)),
+        r(q, raw, q, eng),
         0.5,
     )
     u = "snap-read/untouched"
     add(
         "full sequential snapshot read, untouched snapshot, vs raw read",
-        ratio(m(u, raw), m(u, eng)),
+        r(u, raw, u, eng),
         0.9,
     )
     for which in ("oldest", "middle"):
@@ -671,22 +710,40 @@ def targets(res: Results) -> list[tuple[str, float | None, str, bool | None]]:
 
 
 def target_table(res: Results) -> list[str]:
-    lines = ["| target | measured | goal | result |", "| --- | --- | --- | --- |"]
+    lines = [
+        "| target | measured (ratio of medians) | per repetition min / median / max | goal "
+        "| result |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for text, value, goal, ok in targets(res):
         shown = "not measured" if value is None else f"{value:.3g}"
+        reps = sorted(res.per_rep.get(text, []))
+        spread = (
+            f"{reps[0]:.3g} / {statistics.median(reps):.3g} / {reps[-1]:.3g} ({len(reps)})"
+            if reps
+            else ""
+        )
         verdict = (
             "" if goal == "(reference)" else "n/a" if ok is None else ("PASS" if ok else "**FAIL**")
         )
-        lines.append(f"| {text} | {shown} | {goal} | {verdict} |")
+        lines.append(f"| {text} | {shown} | {spread} | {goal} | {verdict} |")
     return lines
 
 
 # ----------------------------------------------------------------------------- main
 GROUPS = {
     "seq": ["seq-1MiB-write/1snap"],
-    "rand": ["rand-4KiB-write/1snap", "rand-4KiB-write/8snap", "rand-4KiB-write/512snap"],
+    "rand": [
+        "rand-4KiB-write/1snap",
+        "rand-4KiB-write/8snap",
+        "rand-4KiB-write/512snap",
+    ],
     "rewrite": ["rand-4KiB-rewrite/1snap"],
-    "read": ["snap-read/untouched", "snap-read/25pct-preserved", "snap-read/oldest-of-8"],
+    "read": [
+        "snap-read/untouched",
+        "snap-read/25pct-preserved",
+        "snap-read/oldest-of-8",
+    ],
     "delete": ["snap-delete/oldest-of-64", "snap-delete/middle-of-64"],
     "create": [],
     "memory": [],
@@ -731,18 +788,18 @@ def write_readme(res: Results, args: argparse.Namespace, when: str) -> None:
     body = "\n".join(
         [
             "<!-- cow:begin (generated by benchmarks/cow.py --write-readme; edit the script) -->",
-            "## Copy-on-write engine",
+            "### Last generated run",
             "",
             f"Measured {when} on {machine()}.  Reproduce with `{cmd} --write-readme` "
             "(qemu columns need `apt-get install -y qemu-utils`).  All ratios come from this "
             "one run; medians of the runs, with min and max.  Ratios are throughput ratios "
             "(>1: vsssim faster), except where the goal says `<=`.",
             "",
-            "### Targets (issue 3)",
+            "#### Targets (issue 3)",
             "",
             *target_table(res),
             "",
-            "### Measurements",
+            "#### Measurements",
             "",
             HEADER,
             *res.lines,
@@ -808,7 +865,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--quick", action="store_true", help="small volumes, 1 run, no qemu")
     ap.add_argument(
-        "--reps", type=int, default=0, help="runs per cell (default 5; 3 with >= 32 snapshots)"
+        "--reps",
+        type=int,
+        default=0,
+        help="runs per cell (default 5; 3 with >= 32 snapshots)",
     )
     ap.add_argument("--only", default="", help=f"comma-separated groups: {','.join(GROUPS)}")
     ap.add_argument("--no-qemu", action="store_true", help="skip the qemu columns")
