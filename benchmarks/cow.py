@@ -418,7 +418,7 @@ class Results:
         self.cells: dict[tuple[str, str], Cell] = {}
         self.lines: list[str] = []
         self.extras: dict[str, Any] = {}
-        self.per_rep: dict[str, list[float]] = {}
+        self.per_rep: dict[int, list[float]] = {}  # row of the target table -> ratios
 
     def add(self, workload: str, config: str, seconds: float, note: str = "") -> None:
         key = (workload, config)
@@ -618,7 +618,7 @@ def targets(res: Results) -> list[tuple[str, float | None, str, bool | None]]:
         if isinstance(value, tuple):
             value, reps = value
             if reps:
-                res.per_rep[text] = reps
+                res.per_rep[len(out)] = reps
         sign = "<=" if most else ">="
         ok = None if value is None else (value <= goal if most else value >= goal)
         out.append((text, value, f"{sign} {goal:g}", ok))
@@ -715,9 +715,9 @@ def target_table(res: Results) -> list[str]:
         "| result |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for text, value, goal, ok in targets(res):
+    for row, (text, value, goal, ok) in enumerate(targets(res)):
         shown = "not measured" if value is None else f"{value:.3g}"
-        reps = sorted(res.per_rep.get(text, []))
+        reps = sorted(res.per_rep.get(row, []))
         spread = (
             f"{reps[0]:.3g} / {statistics.median(reps):.3g} / {reps[-1]:.3g} ({len(reps)})"
             if reps
