@@ -848,12 +848,12 @@ How to read it:
   page-cache passes (read the old MiB, write it into store slots, write the new MiB) where raw
   makes one, and qcow2 makes one write into new clusters plus its metadata: the 2x-qemu target
   holds only in runs where qemu is 2x slower than the floor.  A random 4 KiB first write costs
-  the raw write plus a 16 KiB in-kernel copy (`copy_file_range`), a 64-byte journal record
-  that must land before the live write (the write-ahead order forbids batching it across
-  calls) and about 2.3 us of Python; the floor of those system calls sits near 0.6 of raw, so
-  the per-call 0.6 target is met or missed by the run's noise.  Handed over as one batch
-  (`write_many`) the same writes run faster than raw per-call pwrite.  See "Analysis" below
-  the generated tables for what was tried and what would be needed.
+  the raw write plus a 16 KiB copy (a memcpy between mappings into a reserved store), a
+  64-byte journal record that must land before the live write (the write-ahead order forbids
+  batching it across calls) and a few microseconds of Python; on a fully cached volume, where
+  raw pwrite is cheap, that is about 0.45 of raw.  Handed over as one batch (`write_many`) the
+  same writes run faster than raw per-call pwrite.  The hand-written part of this section
+  says what was measured, tried and left out.
 * This VM's page cache is noisy (`workloads.warm_memory` explains the balloon effect), and the
   machine is shared: cells with max/min > 2 are flagged; rerun a group with `--only`.
 """
