@@ -611,9 +611,8 @@ def component_selections(draw: st.DrawFn, metadata: WriterMetadata) -> list[WmdC
     a subset of its selectable components, never one whose selectable ancestor is added too
     (rule 8), never a non-selectable subcomponent, and, whenever anything is added, every
     required component.  May be empty (the writer then takes no part).  Ancestors come before
-    their descendants, otherwise metadata order: added in this order, every ``AddComponent``
-    is accepted (a required component added after a required descendant would be refused for
-    including it implicitly).  Shrinks towards adding nothing."""
+    their descendants, otherwise metadata order; added in this order, every ``AddComponent``
+    is accepted.  Shrinks towards adding nothing."""
     comps = metadata.components
     kinds = [kind_of(metadata, c) for c in comps]
     optional = [i for i, k in enumerate(kinds)

@@ -118,6 +118,8 @@ def test_executables_and_config_files_are_both_required(wmd: WriterMetadata) -> 
     assert is_ancestor(executables, config)
     assert implicitly_included(wmd, [executables]) == []
     assert can_add_for_backup(wmd, config, [executables])
+    # ... and in either order: Executables defines no set, so it includes nothing.
+    assert can_add_for_backup(wmd, executables, [config])
     assert "required" in can_add_for_backup(wmd, executables, []).reason
 
 

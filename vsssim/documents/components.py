@@ -146,7 +146,7 @@ def can_add_for_backup(
                 f"{component.full_path!r} is already included implicitly by its selectable "
                 f"ancestor {ancestor.full_path!r}",
             )
-    for other in added:
+    for other in added if component.selectable else ():  # only a selectable one has a set
         if is_ancestor(component, other):
             return Verdict(
                 False,
