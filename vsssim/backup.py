@@ -117,7 +117,9 @@ class BackupResult:
     how long the kernel held writes during the commit, all on the system clock.
     ``writer_metadata_xml`` (file name -> XML) is filled when files are copied.
     ``live_reads`` counts reads of the live volumes while files were copied: always 0, the copy
-    reads only the shadow copies.
+    reads only the shadow copies.  ``attempts`` counts the whole backups run (more than one
+    when ``retries`` let a retryable failure start the backup again); ``trace``, ``downtime``
+    and ``freeze_windows`` cover them all, the rest is the last attempt's.
     """
 
     succeeded: bool
@@ -138,13 +140,15 @@ class BackupResult:
     failed_components: list[str] = field(default_factory=list)
     live_reads: int = 0
     error: str = ""
+    attempts: int = 1
 
     def summary(self) -> str:
         """A few lines for people: outcome, writers, downtime, hold, files."""
         lines = [
             f"backup {'succeeded' if self.succeeded else 'FAILED'}: "
             f"{self.backup_type.name} backup, {hr.name_of(self.hresult)}"
-            + (f" ({self.error})" if self.error else ""),
+            + (f" ({self.error})" if self.error else "")
+            + (f", after {self.attempts} attempts" if self.attempts > 1 else ""),
         ]
         if self.snapshot_set_id:
             lines.append(f"shadow copy set {{{self.snapshot_set_id}}}")
@@ -253,16 +257,60 @@ def _volumes_of(system: VssSystem, selected: list[_Selected]) -> set[str]:
 def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type: BackupType,
                target_dir: str | os.PathLike[str] | None, context: int,
                components: Iterable[str] | None, exclude_writers: Iterable[str],
-               copy_files: bool) -> BackupResult:
-    """Implementation of :meth:`VssSystem.backup` (see the module docstring)."""
+               copy_files: bool, retries: int = 0, retry_wait: float = 600.0) -> BackupResult:
+    """Implementation of :meth:`VssSystem.backup` (see the module docstring).
+
+    With ``retries``, a backup that a retryable writer error, a transient ``DoSnapshotSet``
+    error or ``VSS_E_SNAPSHOT_SET_IN_PROGRESS`` stopped is aborted, released and run again
+    after ``retry_wait`` seconds on the system clock, at most ``retries`` more times
+    (reference §5).  The last allowed attempt keeps what it can, like a single attempt.
+    """
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise ValueError(f"retries must be a non-negative int, not {retries!r}")
+    if not isinstance(retry_wait, (int, float)) or isinstance(retry_wait, bool) \
+            or not retry_wait >= 0:
+        raise ValueError(f"retry_wait must be a non-negative number of seconds, not "
+                         f"{retry_wait!r}")
     start_seq = system.trace[-1].seq if len(system.trace) else 0
     requested = ({system.resolve_volume(v).name for v in volumes}
                  if volumes is not None else None)
     wanted = list(components) if components is not None else None
     excluded = {w.lower() for w in exclude_writers}
+    app_downtime_before = {a.name: a.downtime for a in system.applications}
+    windows: dict[str, float] = {}
+    attempts = 0
+    while True:
+        attempts += 1
+        result, again = _attempt(system, requested, wanted, excluded, backup_type, target_dir,
+                                 context, copy_files, may_retry=attempts <= retries)
+        for name, secs in result.freeze_windows.items():
+            windows[name] = windows.get(name, 0.0) + secs
+        if not again:
+            break
+        system.clock.sleep(float(retry_wait))
+    result.attempts = attempts
+    result.freeze_windows = windows
+    for app in system.applications:
+        spent = app.downtime - app_downtime_before.get(app.name, 0.0)
+        if spent > 0:
+            result.downtime[app.name] = spent
+    result.trace = system.trace.since(start_seq)
+    return result
+
+
+def _retryable_failure(status: list[WriterStatus]) -> int | None:
+    """The first retryable writer failure in ``status`` (reference §5), if any."""
+    return next((st.failure for st in status
+                 if st.state.is_failed and st.failure in hr.RETRYABLE_WRITER_ERRORS), None)
+
+
+def _attempt(system: VssSystem, requested: set[str] | None, wanted: list[str] | None,
+             excluded: set[str], backup_type: BackupType,
+             target_dir: str | os.PathLike[str] | None, context: int, copy_files: bool, *,
+             may_retry: bool) -> tuple[BackupResult, bool]:
+    """One whole backup (B0..B19); True with it if it stopped for a retry."""
     result = BackupResult(succeeded=False, hresult=hr.S_OK, backup_type=BackupType(backup_type),
                           context=int(context))
-    app_downtime_before = {a.name: a.downtime for a in system.applications}
     writers_ctx = not (int(context) & _A.NO_WRITERS)
     bc = system.create_backup_components(async_mode="immediate")
     try:
@@ -299,11 +347,20 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
             if writers_ctx:
                 bc.gather_writer_status().result()
                 result.writer_status = bc.writer_status
-            return result
+            return result, may_retry and (
+                result.hresult in hr.TRANSIENT_CREATION_ERRORS
+                or _retryable_failure(result.writer_status) is not None)
         status: list[WriterStatus] = []
         if writers_ctx:
             bc.gather_writer_status().result()
             status = bc.writer_status
+        retryable = _retryable_failure(status) if may_retry else None
+        if retryable is not None:
+            result.hresult = retryable
+            result.error = "a writer failed with a retryable error; the backup was aborted"
+            result.writer_status = status
+            bc.abort_backup()
+            return result, True
         failed_writers = {st.instance_id for st in status if st.state.is_failed}
         if copy_files:
             target = Path(target_dir) if target_dir is not None else Path(
@@ -331,11 +388,11 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
         result.hresult = hr.S_OK if result.succeeded else hr.VSS_E_WRITERERROR_NONRETRYABLE
         if failed_writers and not result.error:
             result.error = "some writers failed; their components are marked as not backed up"
-        return result
+        return result, False
     except VssError as exc:
         result.hresult = exc.hresult
         result.error = str(exc)
-        return result
+        return result, may_retry and exc.hresult == hr.VSS_E_SNAPSHOT_SET_IN_PROGRESS
     finally:
         session = bc._session
         ss = session.snapshot_set
@@ -346,11 +403,6 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
                 result.freeze_windows[p.reg.label] = p.freeze_window
         if bc.state.value != "Released":
             bc.release()
-        for app in system.applications:
-            spent = app.downtime - app_downtime_before.get(app.name, 0.0)
-            if spent > 0:
-                result.downtime[app.name] = spent
-        result.trace = system.trace.since(start_seq)
 
 
 def _copy_selected(system: VssSystem, bc: BackupComponents, selected: list[_Selected],

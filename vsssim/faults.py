@@ -44,6 +44,39 @@ class InjectedFault(RuntimeError):
     """The exception a ``raise`` fault throws inside a handler or provider method."""
 
 
+_NAME, _OPT_NAME = (str,), (str, type(None))
+_INT, _OPT_INT, _NUM, _FLAG = (int,), (int, type(None)), (int, float), (bool,)
+#: The type each field of a fault must have (a fault with a wrong one would never fire).
+_FIELDS: dict[str, tuple[type, ...]] = {
+    "event": _NAME, "method": _NAME, "volume": _NAME, "at": _NAME, "after": _NAME,
+    "writer": _OPT_NAME, "provider": _OPT_NAME, "action": _NAME, "application_message": _NAME,
+    "application_hresult": _INT, "max_size": _INT, "delay": _NUM, "occurrence": _INT,
+    "every": _FLAG, "raise_exception": _FLAG,
+}
+_ACTIONS = frozenset({"veto", "fail", "raise", "delay", "none", "hang"})
+
+
+def _check_fields(fault: object) -> None:
+    """Refuse a fault built with a value of the wrong type (``TypeError``) or range
+    (``ValueError``): a misspelt fault would otherwise silently never fire."""
+    kind = type(fault).__name__
+    for name, value in vars(fault).items():
+        types = _FIELDS.get(name, _OPT_INT if name == "hresult" else None)
+        if types is None:
+            continue
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            wanted = " or ".join("None" if t is type(None) else t.__name__ for t in types)
+            raise TypeError(f"{kind}.{name} must be {wanted}, not {value!r}")
+    if getattr(fault, "occurrence", 1) < 1:
+        raise ValueError(f"{kind}.occurrence counts from 1, not {vars(fault)['occurrence']!r}")
+    delay = getattr(fault, "delay", 0.0)
+    if not delay >= 0:
+        raise ValueError(f"{kind}.delay must be a non-negative number of seconds, not {delay!r}")
+    action = getattr(fault, "action", "veto")
+    if action not in _ACTIONS:
+        raise ValueError(f"{kind}.action must be one of {sorted(_ACTIONS)}, not {action!r}")
+
+
 @dataclass(frozen=True)
 class WriterFault:
     """A writer misbehaving at one event.
@@ -69,6 +102,9 @@ class WriterFault:
     delay: float = 0.0
     occurrence: int = 1
     every: bool = False
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
 
     def describe(self) -> str:
         """One line for the trace."""
@@ -101,6 +137,9 @@ class ProviderFault:
     occurrence: int = 1
     every: bool = False
 
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
     def describe(self) -> str:
         """One line for the trace."""
         parts = []
@@ -128,6 +167,9 @@ class StorageFault:
     occurrence: int = 1
     every: bool = False
 
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
     def describe(self) -> str:
         """One line for the trace."""
         return f"storage fault: diff area of {self.volume} limited to {self.max_size} bytes"
@@ -142,6 +184,9 @@ class RequesterCrash:
     occurrence: int = 1
     every: bool = False
 
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
     def describe(self) -> str:
         """One line for the trace."""
         return f"requester crashes after {self.after}"
@@ -154,6 +199,9 @@ class IdentifyDuring:
     event: str
     occurrence: int = 1
     every: bool = False
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
 
     def describe(self) -> str:
         """One line for the trace."""

@@ -18,6 +18,8 @@ from typing import Final
 
 __all__ = [
     "MEANINGS",
+    "RETRYABLE_WRITER_ERRORS",
+    "TRANSIENT_CREATION_ERRORS",
     "VSS_CODES",
     "HResult",
     "HResultInfo",
@@ -394,6 +396,22 @@ VSS_E_ASRERROR_FIXED_PHYSICAL_DISK_AVAILABLE_AFTER_DISK_EXCLUSION: Final = HResu
 VSS_E_ASRERROR_CRITICAL_DISK_CANNOT_BE_EXCLUDED: Final = HResult.VSS_E_ASRERROR_CRITICAL_DISK_CANNOT_BE_EXCLUDED
 VSS_E_ASRERROR_SYSTEM_PARTITION_HIDDEN: Final = HResult.VSS_E_ASRERROR_SYSTEM_PARTITION_HIDDEN
 VSS_E_FSS_TIMEOUT: Final = HResult.VSS_E_FSS_TIMEOUT
+
+
+#: Writer failures after which a requester should wait and repeat the whole backup, at most
+#: three times (reference §5, failure-code table; ``IVssBackupComponents::GetWriterStatus``).
+RETRYABLE_WRITER_ERRORS: Final = frozenset({
+    HResult.VSS_E_WRITERERROR_RETRYABLE,
+    HResult.VSS_E_WRITERERROR_OUTOFRESOURCES,
+    HResult.VSS_E_WRITERERROR_TIMEOUT,
+})
+#: ``DoSnapshotSet`` failures the docs call transient: the same advice (wait, try again).
+TRANSIENT_CREATION_ERRORS: Final = frozenset({
+    HResult.VSS_E_FLUSH_WRITES_TIMEOUT,
+    HResult.VSS_E_HOLD_WRITES_TIMEOUT,
+    HResult.VSS_E_PROVIDER_VETO,
+    HResult.VSS_E_UNEXPECTED_PROVIDER_ERROR,
+})
 
 
 @dataclass(frozen=True, slots=True)

@@ -836,6 +836,8 @@ class VssSystem(SnapshotManagement):
         components: Iterable[str] | None = None,
         exclude_writers: Iterable[str] = (),
         copy_files: bool = True,
+        retries: int = 0,
+        retry_wait: float = 600.0,
     ) -> BackupResult:
         """One call for the canonical backup sequence (reference B0..B19) plus the file copy.
 
@@ -845,12 +847,20 @@ class VssSystem(SnapshotManagement):
         volumes) into ``target_dir`` with the Backup Components Document and the writers'
         metadata, completes the backup and releases the requester.  See
         :class:`vsssim.backup.BackupResult`.
+
+        ``retries`` (0 by default: one attempt, whose failures show as they are) is what backup
+        tools do after a retryable writer error (``VSS_E_WRITERERROR_RETRYABLE``,
+        ``..._OUTOFRESOURCES``, ``..._TIMEOUT``), a transient ``DoSnapshotSet`` error or
+        ``VSS_E_SNAPSHOT_SET_IN_PROGRESS``: abort, release, wait ``retry_wait`` seconds on the
+        system clock (the reference's ten minutes) and run the whole backup again, at most
+        ``retries`` more times; reference §5 says three.
         """
         from vsssim.backup import run_backup
 
         return run_backup(self, volumes=volumes, backup_type=backup_type, target_dir=target_dir,
                           context=context, components=components,
-                          exclude_writers=exclude_writers, copy_files=copy_files)
+                          exclude_writers=exclude_writers, copy_files=copy_files,
+                          retries=retries, retry_wait=retry_wait)
 
     def restore(
         self,

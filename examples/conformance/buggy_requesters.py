@@ -50,12 +50,9 @@ __all__ = [
     "reads_live_volume",
 ]
 
-#: Writer failures worth a new attempt (reference §5: wait ten minutes, retry, at most 3 times).
-RETRYABLE = frozenset({hr.VSS_E_WRITERERROR_RETRYABLE, hr.VSS_E_WRITERERROR_OUTOFRESOURCES,
-                       hr.VSS_E_WRITERERROR_TIMEOUT})
-#: DoSnapshotSet failures the reference calls transient (same advice; §5, DoSnapshotSet page).
-TRANSIENT = frozenset({hr.VSS_E_FLUSH_WRITES_TIMEOUT, hr.VSS_E_HOLD_WRITES_TIMEOUT,
-                       hr.VSS_E_PROVIDER_VETO, hr.VSS_E_UNEXPECTED_PROVIDER_ERROR})
+#: Writer failures worth a new attempt, and DoSnapshotSet failures the reference calls
+#: transient (§5: wait ten minutes, retry, at most 3 times).
+RETRYABLE, TRANSIENT = hr.RETRYABLE_WRITER_ERRORS, hr.TRANSIENT_CREATION_ERRORS
 MAX_RETRIES = 3
 RETRY_WAIT = 600.0  # seconds on the machine's (virtual) clock
 START_ATTEMPTS = 5  # StartSnapshotSet tries while another backup is creating its set

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,14 @@ import pytest
 from tests.core.conftest import RecordingWriter
 from vsssim import hresult as hr
 from vsssim.constants import ApplicationLevel, BackupType, WriterState
-from vsssim.faults import FaultPlan, StorageFault, WriterFault
+from vsssim.faults import (
+    FaultPlan,
+    IdentifyDuring,
+    ProviderFault,
+    RequesterCrash,
+    StorageFault,
+    WriterFault,
+)
 from vsssim.options import VssOptions
 from vsssim.system import VssSystem
 from vsssim.trace import EventKind
@@ -139,3 +147,20 @@ def test_a_storage_fault_without_room_fails_creation_with_insufficient_storage(
         assert f"limited to {max_size} bytes" in last.detail
         after = [e.name for e in system.trace][system.trace.names().index("StorageFault"):]
         assert "Freeze" not in after and "AbortSnapshots" in after
+
+
+@pytest.mark.parametrize(("build", "error", "words"), [
+    # The HRESULT passed where the provider name goes: the fault would never fire.
+    (lambda: ProviderFault("CommitSnapshots", hr.E_FAIL), TypeError, "provider must be str"),
+    (lambda: WriterFault("Freeze", action="explode"), ValueError, "action must be one of"),
+    (lambda: WriterFault("Freeze", occurrence=0), ValueError, "occurrence counts from 1"),
+    (lambda: WriterFault("Freeze", delay=-1.0), ValueError, "delay must be"),
+    (lambda: WriterFault(3), TypeError, "event must be str"),
+    (lambda: StorageFault("C:\\", max_size=1.5), TypeError, "max_size must be int"),
+    (lambda: RequesterCrash(after=None), TypeError, "after must be str"),
+    (lambda: IdentifyDuring("Thaw", every="yes"), TypeError, "every must be bool"),
+])
+def test_a_fault_with_a_wrong_field_is_refused_when_built(
+        build: Callable[[], object], error: type[Exception], words: str) -> None:
+    with pytest.raises(error, match=words):
+        build()

@@ -109,29 +109,21 @@ def test_correct_requester_passes() -> None:
     check_requester(buggy.correct_requester, examples=EXAMPLES)
 
 
-_RETRYABLE = frozenset({hresult.VSS_E_WRITERERROR_RETRYABLE,
-                        hresult.VSS_E_WRITERERROR_OUTOFRESOURCES,
-                        hresult.VSS_E_WRITERERROR_TIMEOUT})
-
-
 def first_backup_job(system: VssSystem) -> bool:
-    """``examples/first_backup.py``'s one-call backup, in the retry loop of a backup job:
-    ``VSS_E_SNAPSHOT_SET_IN_PROGRESS``, transient ``DoSnapshotSet`` errors and retryable writer
-    failures get another attempt (at most three)."""
-    for attempt in range(4):
-        result = system.backup()
-        if result.succeeded:
-            return True
-        retry = result.hresult in buggy.TRANSIENT | {hresult.VSS_E_SNAPSHOT_SET_IN_PROGRESS} \
-            or any(s.failure in _RETRYABLE for s in result.writer_status)
-        if not retry or attempt == 3:
-            return False
-        system.clock.sleep(600.0)
-    return False
+    """``examples/first_backup.py``'s one-call backup with the reference's three retries
+    (``VSS_E_SNAPSHOT_SET_IN_PROGRESS``, transient ``DoSnapshotSet`` errors and retryable
+    writer failures get another attempt)."""
+    return system.backup(retries=3).succeeded
 
 
 def test_first_backup_style_requester_passes() -> None:
     check_requester(first_backup_job, examples=EXAMPLES)
+
+
+def test_one_call_backup_without_retries_is_caught() -> None:
+    error = _caught(lambda system: system.backup().succeeded)
+    assert error.rule.id in {"retries-retryable-writer-errors",
+                             "retries-snapshot-set-in-progress"}
 
 
 def _guide_requester(*, retry_start: bool) -> Any:

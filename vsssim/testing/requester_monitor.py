@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vsssim import hresult as hr
+from vsssim.hresult import RETRYABLE_WRITER_ERRORS
 from vsssim.testing._support import live_reads, trace_tail
 from vsssim.testing.rules import REQUESTER_RULES, ConformanceError, Violation
 
@@ -52,10 +53,6 @@ if TYPE_CHECKING:
 
 __all__ = ["RETRYABLE_WRITER_ERRORS", "RequesterMonitor"]
 
-#: Writer failures the reference says to retry (§5: wait, retry up to three times).
-RETRYABLE_WRITER_ERRORS = frozenset({hr.VSS_E_WRITERERROR_RETRYABLE,
-                                     hr.VSS_E_WRITERERROR_OUTOFRESOURCES,
-                                     hr.VSS_E_WRITERERROR_TIMEOUT})
 _CREATION_EVENTS = frozenset({"PrepareForBackup", "PrepareForSnapshot", "Freeze", "Thaw",
                               "PostSnapshot"})
 MAX_RETRIES = 3
