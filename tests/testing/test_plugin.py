@@ -151,6 +151,36 @@ def test_vss_seed_option(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=2)
 
 
+def test_vss_seed_option_reaches_conformance_runs_that_name_no_seed(
+        pytester: pytest.Pytester) -> None:
+    result = _run(pytester, """
+        from vsssim.apps import KvStoreApp, KvStoreWriter
+        from vsssim.testing import WriterConformance
+
+        SEEN = {}
+
+        class Sample(WriterConformance):
+            application_factory = KvStoreApp
+            writer_factory = KvStoreWriter
+            max_examples = 2
+            step_count = 1
+
+            def teardown(self):
+                SEEN.setdefault(type(self).__name__, set()).add(self.system.seed)
+                super().teardown()
+
+        class Named(Sample):
+            seed = 5
+
+        TestSample = Sample.TestCase
+        TestNamed = Named.TestCase
+
+        def test_seeds():
+            assert SEEN == {"Sample": {42}, "Named": {5}}
+    """, "--vss-seed", "42")
+    result.assert_outcomes(passed=3)
+
+
 def test_conformance_examples_option_reaches_conformance_runs(pytester: pytest.Pytester
                                                                ) -> None:
     result = _run(pytester, """

@@ -11,3 +11,12 @@ from __future__ import annotations
 seed: int | None = None
 #: ``--vss-conformance-examples``: examples per conformance run (None: the hypothesis profile).
 conformance_examples: int | None = None
+
+
+def machine_seed(named: int | None, drawn: int) -> int:
+    """The seed of a conformance machine: the one its class names, else ``--vss-seed``, else
+    the one hypothesis drew.  Like the ``vss`` marker (and hypothesis's ``@seed`` over
+    ``--hypothesis-seed``), a seed a test names is kept whatever the command line says."""
+    if named is not None:
+        return named
+    return seed if seed is not None else drawn

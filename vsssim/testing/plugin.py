@@ -17,7 +17,7 @@ It gives a test a simulated Windows machine the way pyfakefs gives it a file sys
   (``"registration"`` or ``"shuffled"``); any other keyword goes to ``VssSystem`` as is
   (``options``, ``os_version``, ``edition``, ``async_mode``, ``faults``, ...);
 * ``--vss-seed N``: the seed of every machine whose test does not name one, and of every
-  conformance run (``WriterConformance``, ``check_writer``, ``RequesterConformance``);
+  conformance run whose class (or ``check_writer``/``check_requester`` call) names none;
 * ``--vss-conformance-examples N``: examples per conformance run (default: the active
   hypothesis profile's ``max_examples``).
 

@@ -153,8 +153,7 @@ class RequesterConformance(RuleBasedStateMachine):
         if static_attr(cls, "requester") is None:
             raise TypeError(f"{cls.__name__}.requester is not set: assign your backup function "
                             "(requester(system))")
-        fixed = _session.seed if _session.seed is not None else cls.seed
-        seed = fixed if fixed is not None else seed
+        seed = _session.machine_seed(cls.seed, seed)
         share_volume = "D:\\" if share_on_d else "C:\\"
         self.root = fast_temp_dir("vsssim-requester-")
         self._system = system = VssSystem(self.root / "machine", seed=seed)

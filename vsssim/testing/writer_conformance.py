@@ -174,7 +174,8 @@ class WriterConformance(RuleBasedStateMachine):
         False if the writer's metadata may change between Identify calls.
     ``max_examples`` / ``step_count`` / ``seed``
         Examples per run (default: ``--vss-conformance-examples`` or the hypothesis profile),
-        steps per example (8), a fixed machine seed (default: drawn; ``--vss-seed`` fixes it).
+        steps per example (8), a fixed machine seed (default: ``--vss-seed``, else drawn per
+        example).
     """
 
     __test__ = False  # pytest collects ``TestCase``, not the machine
@@ -293,8 +294,7 @@ class WriterConformance(RuleBasedStateMachine):
         from vsssim.system import VssSystem
 
         cls = type(self)
-        fixed = _session.seed if _session.seed is not None else cls.seed
-        seed = fixed if fixed is not None else seed
+        seed = _session.machine_seed(cls.seed, seed)
         factory = self._hook("writer_factory")
         if factory is None:
             raise TypeError(f"{cls.__name__}.writer_factory is not set: assign your writer class "
