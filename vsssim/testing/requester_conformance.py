@@ -22,14 +22,12 @@ test.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hypothesis import settings as Settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    RuleBasedStateMachine,
     initialize,
     rule,
     run_state_machine_as_test,
@@ -38,9 +36,10 @@ from hypothesis.stateful import (
 from vsssim import hresult as hr
 from vsssim.faults import Fault, FaultPlan, IdentifyDuring, ProviderFault, WriterFault
 from vsssim.testing import _session
-from vsssim.testing._support import fast_temp_dir, remove_tree, static_attr
+from vsssim.testing._machine import ConformanceMachine
+from vsssim.testing._support import fast_temp_dir, static_attr
 from vsssim.testing.plans import MiB, faults_code
-from vsssim.testing.repro import Reference, reference, render_test
+from vsssim.testing.repro import reference, render_test
 from vsssim.testing.requester_monitor import RequesterMonitor
 from vsssim.testing.rules import ConformanceError
 from vsssim.testing.writer_conformance import _TestCaseProperty, conformance_settings
@@ -80,7 +79,7 @@ def _requester_faults() -> st.SearchStrategy[FaultPlan]:
     return st.lists(st.one_of(kinds), max_size=2).map(FaultPlan)
 
 
-class RequesterConformance(RuleBasedStateMachine):
+class RequesterConformance(ConformanceMachine[RequesterMonitor]):
     """The requester conformance state machine (subclass it; see the module docstring).
 
     ``requester``: the callable under test, ``requester(system)`` (used as written, never bound;
@@ -89,38 +88,10 @@ class RequesterConformance(RuleBasedStateMachine):
     ``step_count`` / ``seed``: as for :class:`~vsssim.testing.WriterConformance`.
     """
 
-    __test__ = False
-
     requester: ClassVar[Any] = None
     allow_persistent: ClassVar[bool] = False
-    max_examples: ClassVar[int | None] = None
-    step_count: ClassVar[int | None] = None
-    seed: ClassVar[int | None] = None
 
     TestCase = _TestCaseProperty()  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.root: Path | None = None
-        self._system: VssSystem | None = None
-        self._monitor: RequesterMonitor | None = None
-        self.setup: list[str] = []
-        self.script: list[str] = []
-        self.references: list[Reference] = []
-
-    @property
-    def system(self) -> VssSystem:
-        """The machine of this example."""
-        if self._system is None:
-            raise RuntimeError("the machine is not built yet")
-        return self._system
-
-    @property
-    def monitor(self) -> RequesterMonitor:
-        """The monitor checking the requester."""
-        if self._monitor is None:
-            raise RuntimeError("the machine is not built yet")
-        return self._monitor
 
     def repro(self, error: ConformanceError | None) -> str:
         """The steps of this example as a pytest test."""
@@ -131,17 +102,6 @@ class RequesterConformance(RuleBasedStateMachine):
                   if error else "The steps that ran before the error."]
         return render_test(f"{name}_{rule_id}", self.setup + self.script,
                            references=self.references, header=header)
-
-    def _run(self, lines: Sequence[str], action: Callable[[], object]) -> object:
-        self.script.extend(lines)
-        try:
-            return action()
-        except ConformanceError as exc:
-            exc.repro = self.repro(exc)
-            raise
-        except Exception as exc:
-            exc.add_note("The steps so far, as a pytest test:\n\n" + self.repro(None))
-            raise
 
     @initialize(seed=st.integers(0, 2**16 - 1), share_on_d=st.booleans())
     def build_machine(self, seed: int, share_on_d: bool) -> None:
@@ -182,15 +142,6 @@ class RequesterConformance(RuleBasedStateMachine):
             "monitor = RequesterMonitor(system"
             + (", allow_persistent=True" if cls.allow_persistent else "") + ")",
         ]
-
-    def teardown(self) -> None:
-        """Shut the machine down and remove its directory."""
-        if self._monitor is not None:
-            self._monitor.close()
-        if self._system is not None:
-            self._system.close()
-        if self.root is not None:
-            remove_tree(self.root)
 
     @rule(faults=_requester_faults(), busy=st.booleans())
     def run_requester(self, faults: FaultPlan, busy: bool) -> None:

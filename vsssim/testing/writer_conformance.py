@@ -51,7 +51,8 @@ from hypothesis.stateful import (
 from vsssim.constants import BackupType, RestoreMethod, SnapshotContext, VolumeSnapshotAttributes
 from vsssim.faults import FaultPlan, WriterFault
 from vsssim.testing import _session
-from vsssim.testing._support import fast_temp_dir, remove_tree, static_attr
+from vsssim.testing._machine import ConformanceMachine
+from vsssim.testing._support import fast_temp_dir, static_attr
 from vsssim.testing.monitor import WriterMonitor
 from vsssim.testing.plans import MiB, RestorePlan
 from vsssim.testing.repro import Reference, Replay, reference
@@ -61,7 +62,6 @@ if TYPE_CHECKING:
     from vsssim.apps.base import Application
     from vsssim.backup import BackupResult
     from vsssim.restore import RestoreResult
-    from vsssim.system import VssSystem
     from vsssim.writer import Writer
 
 __all__ = ["WriterConformance", "check_writer", "conformance_settings"]
@@ -147,7 +147,7 @@ class _TestCaseProperty:
         return case
 
 
-class WriterConformance(RuleBasedStateMachine):
+class WriterConformance(ConformanceMachine[WriterMonitor]):
     """The writer conformance state machine (subclass it; see the module docstring).
 
     Class attributes (callables are used as written, never bound: write ``@staticmethod`` if you
@@ -178,8 +178,6 @@ class WriterConformance(RuleBasedStateMachine):
         example).
     """
 
-    __test__ = False  # pytest collects ``TestCase``, not the machine
-
     writer_factory: ClassVar[Any] = None
     application_factory: ClassVar[Any] = None
     freeze_state: ClassVar[Any] = None
@@ -194,41 +192,18 @@ class WriterConformance(RuleBasedStateMachine):
         int(SnapshotContext.BACKUP), int(SnapshotContext.APP_ROLLBACK),
         int(SnapshotContext.BACKUP) | int(_A.NO_AUTORECOVERY))
     stable_metadata: ClassVar[bool] = True
-    max_examples: ClassVar[int | None] = None
-    step_count: ClassVar[int | None] = None
-    seed: ClassVar[int | None] = None
 
     TestCase = _TestCaseProperty()  # type: ignore[assignment]
 
     def __init__(self) -> None:
         super().__init__()
-        self.root: Path | None = None
-        self._system: VssSystem | None = None
-        self._monitor: WriterMonitor | None = None
         self.writer: Writer | None = None
         self.app: Application | None = None
         self.backups: list[tuple[str, BackupResult]] = []
-        self.setup: list[str] = []
-        self.script: list[str] = []
         self._marks: list[int] = []  # where each rule's lines start in ``script``
-        self.references: list[Reference] = []
         self._counts: dict[str, int] = {}
 
     # ------------------------------------------------------------------------- plumbing
-    @property
-    def system(self) -> VssSystem:
-        """The machine of this example."""
-        if self._system is None:
-            raise RuntimeError("the machine is not built yet")
-        return self._system
-
-    @property
-    def monitor(self) -> WriterMonitor:
-        """The monitor checking the writer."""
-        if self._monitor is None:
-            raise RuntimeError("the machine is not built yet")
-        return self._monitor
-
     def _next(self, what: str) -> str:
         n = self._counts.get(what, 0) + 1
         self._counts[what] = n
@@ -246,18 +221,9 @@ class WriterConformance(RuleBasedStateMachine):
         self.references.append(ref if ref.importable else via_class)
         return ref
 
-    def _run(self, lines: Sequence[str], action: Callable[[], _T]) -> _T:
-        """Record ``lines`` and run ``action`` (the same calls); add the repro to any error."""
-        self.script.extend(lines)
-        try:
-            return action()
-        except ConformanceError as exc:
-            exc.repro = self.repro(exc)
-            exc.replay = self.replay(exc)
-            raise
-        except Exception as exc:
-            exc.add_note("The steps so far, as a pytest test:\n\n" + self.repro(None))
-            raise
+    def _annotate(self, error: ConformanceError) -> None:
+        error.repro = self.repro(error)
+        error.replay = self.replay(error)
 
     def _check(self, result_var: str | None = None, backup_var: str | None = None,
                result: BackupResult | RestoreResult | None = None,
@@ -353,15 +319,6 @@ class WriterConformance(RuleBasedStateMachine):
         self._monitor = WriterMonitor(system, self.writer, self.app,
                                       stable_metadata=cls.stable_metadata, volume=first, **hooks)
         self._check()
-
-    def teardown(self) -> None:
-        """Shut the machine down and remove its directory."""
-        if self._monitor is not None:
-            self._monitor.close()
-        if self._system is not None:
-            self._system.close()
-        if self.root is not None:
-            remove_tree(self.root)
 
     # --------------------------------------------------------------------------- rules
     def _strategy(self, key: tuple[object, ...], build: Callable[[], st.SearchStrategy[Any]]

@@ -1,0 +1,96 @@
+"""What the writer and requester conformance machines share: the machine they build, its monitor,
+the script of plain vsssim calls that replays an example, and the cleanup after it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
+
+from hypothesis.stateful import RuleBasedStateMachine
+
+from vsssim.testing._support import remove_tree
+from vsssim.testing.rules import ConformanceError
+
+if TYPE_CHECKING:
+    from vsssim.system import VssSystem
+    from vsssim.testing.repro import Reference
+
+__all__ = ["ConformanceMachine"]
+
+_T = TypeVar("_T")
+
+
+class _Monitor(Protocol):
+    def close(self) -> None: ...
+
+
+_M = TypeVar("_M", bound=_Monitor)
+
+
+class ConformanceMachine(RuleBasedStateMachine, Generic[_M]):
+    """A state machine that builds a simulated machine per example, watches it with a monitor
+    of type ``_M`` and records every call it makes as lines of a pytest test (``setup`` for the
+    machine, ``script`` for the steps), so that a failure can be printed as a repro.
+
+    Subclasses build ``root``, ``_system`` and ``_monitor`` in their ``@initialize`` rule and
+    say how an example renders (:meth:`repro`).
+    """
+
+    __test__ = False  # pytest collects ``TestCase``, not the machine
+
+    max_examples: ClassVar[int | None] = None
+    step_count: ClassVar[int | None] = None
+    seed: ClassVar[int | None] = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.root: Path | None = None
+        self._system: VssSystem | None = None
+        self._monitor: _M | None = None
+        self.setup: list[str] = []
+        self.script: list[str] = []
+        self.references: list[Reference] = []
+
+    @property
+    def system(self) -> VssSystem:
+        """The machine of this example."""
+        if self._system is None:
+            raise RuntimeError("the machine is not built yet")
+        return self._system
+
+    @property
+    def monitor(self) -> _M:
+        """The monitor checking this example."""
+        if self._monitor is None:
+            raise RuntimeError("the machine is not built yet")
+        return self._monitor
+
+    def repro(self, error: ConformanceError | None) -> str:
+        """The steps of this example as a pytest test."""
+        raise NotImplementedError
+
+    def _annotate(self, error: ConformanceError) -> None:
+        """Attach what a user needs to reproduce ``error`` (the repro, by default)."""
+        error.repro = self.repro(error)
+
+    def _run(self, lines: Sequence[str], action: Callable[[], _T]) -> _T:
+        """Record ``lines`` and run ``action`` (the same calls); add the repro to any error."""
+        self.script.extend(lines)
+        try:
+            return action()
+        except ConformanceError as exc:
+            self._annotate(exc)
+            raise
+        except Exception as exc:
+            exc.add_note("The steps so far, as a pytest test:\n\n" + self.repro(None))
+            raise
+
+    def teardown(self) -> None:
+        """Shut the machine down and remove its directory."""
+        if self._monitor is not None:
+            self._monitor.close()
+        if self._system is not None:
+            self._system.close()
+        if self.root is not None:
+            remove_tree(self.root)
