@@ -15,9 +15,10 @@ copy-on-write engine, simfs), :mod:`vsssim.apps` (sample applications and writer
 :mod:`vsssim.cli` (the ``vsssim`` command).
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vsssim import constants, errors, hresult
+from vsssim._lazy import lazy_exports
 from vsssim.constants import *  # noqa: F403
 from vsssim.errors import *  # noqa: F403
 
@@ -93,21 +94,6 @@ if TYPE_CHECKING:
     from vsssim.writer import Writer
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'vsssim' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups are plain attribute reads
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
 __all__ = [
     "Async",
     "BackedUpFile",
@@ -150,3 +136,5 @@ __all__ = [
     *constants.__all__,
     *errors.__all__,
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

@@ -17,7 +17,9 @@ Strategies for ``@given`` tests are in :mod:`vsssim.strategies`.  Names are impo
 use (PEP 562), so that importing the plugin stays cheap.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from vsssim._lazy import lazy_exports
 
 _LAZY = {
     "assert_consistent_restore": "vsssim.testing.assertions",
@@ -74,21 +76,6 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'vsssim.testing' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups are plain attribute reads
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
 __all__ = [
     "REQUESTER_RULES",
     "RULES",
@@ -116,3 +103,5 @@ __all__ = [
     "conformance_settings",
     "perform",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)
