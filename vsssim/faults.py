@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal, get_args
 
 from vsssim import hresult as hr
 
 __all__ = [
+    "WRITER_ACTIONS",
     "Fault",
     "FaultPlan",
     "IdentifyDuring",
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 WriterAction = Literal["veto", "fail", "raise", "delay", "none", "hang"]
+#: Every :class:`WriterFault` action.
+WRITER_ACTIONS: Final[tuple[str, ...]] = get_args(WriterAction)
 
 
 class InjectedFault(RuntimeError):
@@ -50,10 +53,9 @@ _INT, _OPT_INT, _NUM, _FLAG = (int,), (int, type(None)), (int, float), (bool,)
 _FIELDS: dict[str, tuple[type, ...]] = {
     "event": _NAME, "method": _NAME, "volume": _NAME, "at": _NAME, "after": _NAME,
     "writer": _OPT_NAME, "provider": _OPT_NAME, "action": _NAME, "application_message": _NAME,
-    "application_hresult": _INT, "max_size": _INT, "delay": _NUM, "occurrence": _INT,
-    "every": _FLAG, "raise_exception": _FLAG,
+    "hresult": _OPT_INT, "application_hresult": _INT, "max_size": _INT, "delay": _NUM,
+    "occurrence": _INT, "every": _FLAG, "raise_exception": _FLAG,
 }
-_ACTIONS = frozenset({"veto", "fail", "raise", "delay", "none", "hang"})
 
 
 def _check_fields(fault: object) -> None:
@@ -61,9 +63,7 @@ def _check_fields(fault: object) -> None:
     (``ValueError``): a misspelt fault would otherwise silently never fire."""
     kind = type(fault).__name__
     for name, value in vars(fault).items():
-        types = _FIELDS.get(name, _OPT_INT if name == "hresult" else None)
-        if types is None:
-            continue
+        types = _FIELDS[name]
         if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
             wanted = " or ".join("None" if t is type(None) else t.__name__ for t in types)
             raise TypeError(f"{kind}.{name} must be {wanted}, not {value!r}")
@@ -73,8 +73,9 @@ def _check_fields(fault: object) -> None:
     if not delay >= 0:
         raise ValueError(f"{kind}.delay must be a non-negative number of seconds, not {delay!r}")
     action = getattr(fault, "action", "veto")
-    if action not in _ACTIONS:
-        raise ValueError(f"{kind}.action must be one of {sorted(_ACTIONS)}, not {action!r}")
+    if action not in WRITER_ACTIONS:
+        raise ValueError(f"{kind}.action must be one of {sorted(WRITER_ACTIONS)}, not "
+                         f"{action!r}")
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,7 @@ from vsssim.documents._fields import fold
 from vsssim.documents.components import ComponentKind, is_ancestor
 from vsssim.documents.records import ProviderProperties, SnapshotProperties, WriterStatus
 from vsssim.faults import (
+    WRITER_ACTIONS,
     Fault,
     FaultPlan,
     IdentifyDuring,
@@ -601,7 +602,6 @@ WRITER_FAILURES: Final = (hr.VSS_E_WRITERERROR_RETRYABLE, hr.VSS_E_WRITERERROR_N
 PROVIDER_FAILURES: Final = (hr.VSS_E_PROVIDER_VETO, hr.VSS_E_UNEXPECTED_PROVIDER_ERROR,
                             hr.E_OUTOFMEMORY, hr.VSS_E_INSUFFICIENT_STORAGE, hr.E_FAIL)
 #: What a ``WriterFault`` makes the handler do (``WriterFault.action``).
-WRITER_ACTIONS: Final = ("veto", "fail", "raise", "delay", "none", "hang")
 _DELAYS: Final = (0.5, 5.0, 30.0, 70.0)  # 70 s overruns the default 60 s freeze window
 
 
