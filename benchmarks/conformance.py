@@ -47,6 +47,7 @@ from hypothesis.stateful import (
 from vsssim.apps import KvStoreApp, KvStoreWriter
 from vsssim.system import VssSystem
 from vsssim.testing import AbandonedBackup, WriterConformance, WriterMonitor
+from vsssim.testing._machine import ConformanceMachine
 
 COUNTS = {"examples": 0, "steps": 0}
 
@@ -126,7 +127,7 @@ _PARTS = [
     ("machine: build (machine, volume, application, writer)", VssSystem, "add_volume"),
     ("machine: build (machine, volume, application, writer)", KvStoreApp, "__init__"),
     ("machine: build (machine, volume, application, writer)", VssSystem, "add_writer"),
-    ("machine: teardown (close, remove the directory)", WriterConformance, "teardown"),
+    ("machine: teardown (close, remove the directory)", ConformanceMachine, "teardown"),
 ]
 
 

@@ -271,6 +271,9 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
             or not retry_wait >= 0:
         raise ValueError(f"retry_wait must be a non-negative number of seconds, not "
                          f"{retry_wait!r}")
+    if isinstance(volumes, (str, bytes, os.PathLike)):
+        raise TypeError(f"volumes is a list of volume names (['C:\\\\']), not {volumes!r}; "
+                        "the backup's directory is target_dir=")
     start_seq = system.trace[-1].seq if len(system.trace) else 0
     requested = ({system.resolve_volume(v).name for v in volumes}
                  if volumes is not None else None)

@@ -23,9 +23,10 @@ effect.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, TypeVar
 
 from hypothesis import strategies as st
 
@@ -87,6 +88,8 @@ from vsssim.faults import (
     WriterFault,
 )
 from vsssim.testing.plans import AbandonedBackup, BackupPlan, RestorePlan, VolumeLayout
+
+_T = TypeVar("_T")
 
 __all__ = [
     "CANONICAL_BACKUP",
@@ -605,6 +608,19 @@ PROVIDER_FAILURES: Final = (hr.VSS_E_PROVIDER_VETO, hr.VSS_E_UNEXPECTED_PROVIDER
 _DELAYS: Final = (0.5, 5.0, 30.0, 70.0)  # 70 s overruns the default 60 s freeze window
 
 
+@functools.lru_cache(maxsize=256)
+def _choices(items: tuple[_T, ...]) -> st.SearchStrategy[_T]:
+    """``sampled_from(items)``, built once per tuple (see :func:`_subsets`)."""
+    return st.sampled_from(items)
+
+
+@functools.lru_cache(maxsize=256)
+def _subsets(items: tuple[int, ...]) -> st.SearchStrategy[list[int]]:
+    """Subsets of ``items``, built once per tuple: hypothesis validates a new strategy and
+    computes its properties on first use, which costs more than the draw itself."""
+    return st.lists(st.sampled_from(items), unique=True, max_size=len(items))
+
+
 @st.composite
 def component_selections(draw: st.DrawFn, metadata: WriterMetadata) -> list[WmdComponent]:
     """The components a requester may add for one writer (``AddComponent``, reference §8.2):
@@ -618,10 +634,7 @@ def component_selections(draw: st.DrawFn, metadata: WriterMetadata) -> list[WmdC
     optional = [i for i, k in enumerate(kinds)
                 if k in (ComponentKind.SELECTABLE, ComponentKind.SELECTABLE_SUBCOMPONENT)]
     required = [i for i, k in enumerate(kinds) if k is ComponentKind.REQUIRED]
-    picked: set[int] = set()
-    if optional:
-        picked = set(draw(st.lists(st.sampled_from(optional), unique=True,
-                                   max_size=len(optional))))
+    picked: set[int] = set(draw(_subsets(tuple(optional)))) if optional else set()
     chosen = [comps[i] for i in sorted(picked)]
     chosen_ids = {id(c) for c in chosen
                   if not any(a is not c and is_ancestor(a, c) for a in chosen)}
@@ -717,8 +730,8 @@ def backup_plans(
     plan = draw(faults) if faults is not None else FaultPlan()
     return BackupPlan(
         volumes=tuple(volumes),
-        backup_type=draw(st.sampled_from(list(backup_types))),
-        context=draw(st.sampled_from(list(contexts))),
+        backup_type=draw(_choices(tuple(backup_types))),
+        context=draw(_choices(tuple(contexts))),
         components=components,
         faults=tuple(plan.faults),
     )
@@ -743,7 +756,7 @@ def _restore_plans(draw: st.DrawFn, backups: int, metadata: WriterMetadata | Non
                    writer_name: str | None) -> RestorePlan:
     index = draw(st.integers(0, backups - 1))
     components: tuple[str, ...] | None = None
-    how = draw(st.sampled_from(["all", "writer", "components"]))
+    how = draw(_choices(("all", "writer", "components")))
     if metadata is not None and how != "all":
         name = writer_name or metadata.identity.writer_name
         if how == "writer":
@@ -767,9 +780,9 @@ def abandoned_backups(
     the writer described by ``metadata``."""
     chosen = draw(component_selections(metadata)) if metadata is not None else []
     return AbandonedBackup(
-        stop_after=draw(st.sampled_from(AbandonedBackup.STOPS)),
+        stop_after=draw(_choices(tuple(AbandonedBackup.STOPS))),
         abort=draw(st.booleans()),
-        backup_type=draw(st.sampled_from(_BACKUP_TYPES)),
+        backup_type=draw(_choices(_BACKUP_TYPES)),
         volumes=tuple(volumes),
         components=tuple((c.component_type, c.logical_path, c.component_name) for c in chosen),
     )
