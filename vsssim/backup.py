@@ -188,14 +188,56 @@ class _Selected:
     component: WmdComponent
 
 
+def _names_writer(name: str, label: str) -> bool:
+    """Whether ``name`` (of a ``components=`` entry) names the writer shown as ``label``: its
+    writer name, or its writer name and instance name as ``"Name (instance)"``."""
+    name, label = name.lower(), label.lower()
+    return name == label or label.startswith(name + " (")
+
+
 def _matches_filter(label: str, comp: WmdComponent, wanted: list[str]) -> bool:
     for w in wanted:
         name, _, path = w.partition(":")
-        if name.lower() != label.lower() and not label.lower().startswith(name.lower() + " ("):
+        if not _names_writer(name, label):
             continue
         if not path or path.lower() == comp.full_path.lower():
             return True
     return False
+
+
+class _UnknownComponent(VssObjectNotFoundError):
+    """A ``components=`` entry names a component its writer does not declare: bad input,
+    raised to the caller rather than reported as a failed backup."""
+
+
+def _check_writer_names(system: VssSystem, wanted: list[str]) -> None:
+    labels = [r.label for r in system.coordinator.writers]
+    for w in wanted:
+        name = w.partition(":")[0]
+        if not any(_names_writer(name, label) for label in labels):
+            raise VssObjectNotFoundError(
+                f"components=: no subscribed writer is named {name!r} (writers: "
+                f"{', '.join(repr(x) for x in labels) or 'none'}); write \"Writer Name\" or "
+                "\"Writer Name:logical\\path\\component\"")
+
+
+def _check_component_paths(gathered: list[tuple[UUID, WriterMetadata]],
+                           wanted: list[str]) -> None:
+    """Every ``"Writer:path"`` entry names a component of that writer, if it answered Identify
+    (a writer that failed Identify is left out of the backup, rule 2, not refused here)."""
+    for w in wanted:
+        name, _, path = w.partition(":")
+        if not path:
+            continue
+        for _instance, wmd in gathered:
+            ident = wmd.identity
+            label = ident.writer_name + (f" ({ident.instance_name})" if ident.instance_name
+                                         else "")
+            if _names_writer(name, label) and not any(
+                    c.full_path.lower() == path.lower() for c in wmd.components):
+                raise _UnknownComponent(
+                    f"components=: writer {label!r} declares no component {path!r} (its "
+                    f"components: {', '.join(repr(c.full_path) for c in wmd.components)})")
 
 
 def _select(system: VssSystem, gathered: list[tuple[UUID, WriterMetadata]],
@@ -275,9 +317,11 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
         raise TypeError(f"volumes is a list of volume names (['C:\\\\']), not {volumes!r}; "
                         "the backup's directory is target_dir=")
     start_seq = system.trace[-1].seq if len(system.trace) else 0
+    wanted = list(components) if components is not None else None
+    if wanted is not None:
+        _check_writer_names(system, wanted)
     requested = ({system.resolve_volume(v).name for v in volumes}
                  if volumes is not None else None)
-    wanted = list(components) if components is not None else None
     excluded = {w.lower() for w in exclude_writers}
     app_downtime_before = {a.name: a.downtime for a in system.applications}
     windows: dict[str, float] = {}
@@ -328,6 +372,8 @@ def _attempt(system: VssSystem, requested: set[str] | None, wanted: list[str] | 
                 bc.disable_writer_classes(classes)
             bc.gather_writer_metadata().result()
             bc.set_backup_state(True, False, backup_type)
+            if wanted is not None:
+                _check_component_paths(bc.writer_metadata, wanted)
             selected = _select(system, bc.writer_metadata, requested, wanted)
             for s in selected:
                 bc.add_component(s.instance_id, s.writer_id, s.component.component_type,
@@ -392,6 +438,8 @@ def _attempt(system: VssSystem, requested: set[str] | None, wanted: list[str] | 
         if failed_writers and not result.error:
             result.error = "some writers failed; their components are marked as not backed up"
         return result, False
+    except _UnknownComponent as exc:
+        raise VssObjectNotFoundError(exc.message) from None
     except VssError as exc:
         result.hresult = exc.hresult
         result.error = str(exc)

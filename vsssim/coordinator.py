@@ -62,6 +62,7 @@ from vsssim.errors import (
     VssBadStateError,
     VssError,
     VssInvalidArgumentError,
+    VssObjectAlreadyExistsError,
     VssObjectNotFoundError,
     VssSnapshotSetInProgressError,
     VssWriterAlreadySubscribedError,
@@ -471,6 +472,15 @@ class Coordinator:
             raise VssWriterAlreadySubscribedError(
                 f"writer {writer.writer_name!r} is already subscribed; remove_writer() first")
         _validate_writer(writer)
+        twin = next((r for r in self.writers if r.writer_id == writer.writer_id
+                     and (r.writer.instance_name or "") == (writer.instance_name or "")), None)
+        if twin is not None:
+            # Instance names must be unique among the instances of a class, and components
+            # across them (reference §1); two nameless twins would clash at AddComponent.
+            raise VssObjectAlreadyExistsError(
+                f"an instance of writer class {writer.writer_name!r} {{{writer.writer_id}}} "
+                f"named {writer.instance_name or ''!r} is already subscribed ({twin.label}); "
+                "give each instance of one class a unique instance_name")
         reg = WriterRegistration(writer, self.ids.uuid(), self._order, self.clock)
         self._order += 1
         writer._vss_reg = reg

@@ -842,7 +842,9 @@ class VssSystem(SnapshotManagement):
         """One call for the canonical backup sequence (reference B0..B19) plus the file copy.
 
         Selects every component of every writer with files on ``volumes`` (or the components
-        named in ``components``, as ``"Writer Name"`` or ``"Writer Name:logical\\\\path\\\\name"``),
+        named in ``components``, as ``"Writer Name"`` or ``"Writer Name:logical\\\\path\\\\name"``;
+        a writer name no subscribed writer has, or a component its writer does not declare,
+        raises ``VssObjectNotFoundError`` and backs up nothing),
         creates the shadow copies, copies the files from the shadow copies (never from the live
         volumes) into ``target_dir`` with the Backup Components Document and the writers'
         metadata, completes the backup and releases the requester.  See

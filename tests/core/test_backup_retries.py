@@ -96,13 +96,3 @@ def test_bad_retry_arguments_are_refused_before_anything_happens(
         system.backup(**kwargs)  # type: ignore[arg-type]
     assert system.trace[-1].seq == mark
 
-
-@pytest.mark.parametrize("volumes", ["C:\\", Path("backup-dir")])
-def test_one_volume_or_a_directory_in_place_of_the_volume_list_is_refused(
-        system: VssSystem, volumes: object) -> None:
-    """``backup("C:\\\\")`` would iterate the name's characters and ``backup(path)`` the
-    path: both are mistakes for ``backup(["C:\\\\"])`` and ``backup(target_dir=path)``."""
-    mark = system.trace[-1].seq
-    with pytest.raises(TypeError, match="target_dir"):
-        system.backup(volumes)  # type: ignore[arg-type]
-    assert system.trace[-1].seq == mark

@@ -171,7 +171,8 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
     ``backup_types`` / ``contexts``
         What backups to draw from.
     ``stable_metadata``
-        False if the writer's metadata may change between Identify calls.
+        False if the writer's metadata may change between Identify calls (its backups then
+        select components the canonical way, not from a drawn selection).
     ``max_examples`` / ``step_count`` / ``seed``
         Examples per run (default: ``--vss-conformance-examples`` or the hypothesis profile),
         steps per example (8), a fixed machine seed (default: ``--vss-seed``, else drawn per
@@ -357,8 +358,11 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
 
         cls = type(self)
         writer = self.writer
+        # Components drawn from one Identify may be gone at the next if the writer's metadata
+        # changes (stable_metadata=False): such a writer gets the canonical selection.
+        metadata = self.monitor.metadata if cls.stable_metadata else None
         plan = data.draw(self._strategy(("backup", *self._metadata_key()), lambda: backup_plans(
-            self.monitor.metadata, writer_name=writer.writer_name if writer else None,
+            metadata, writer_name=writer.writer_name if writer else None,
             volumes=[v for v, _ in cls.volumes], backup_types=cls.backup_types,
             contexts=cls.contexts, faults=self._faults(_BACKUP_EVENTS))), label="plan")
         name = self._next("backup")

@@ -1,0 +1,76 @@
+"""Mistakes in the arguments of ``VssSystem.backup`` and ``add_writer``: each is refused with a
+clear error before it can back up the wrong thing, and leaves no shadow copy behind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vsssim import VssSystem
+from vsssim.apps import KvStoreApp, KvStoreWriter
+from vsssim.errors import VssObjectAlreadyExistsError, VssObjectNotFoundError
+
+
+@pytest.fixture
+def system(tmp_path: Path) -> Iterator[VssSystem]:
+    with VssSystem(tmp_path / "machine", seed=3) as s:
+        vol = s.add_volume("C:\\", size=16 * 2**20)
+        app = s.add_application(KvStoreApp(vol.fs))
+        s.add_writer(KvStoreWriter(app))
+        yield s
+
+
+@pytest.mark.parametrize("volumes", ["C:\\", Path("backup-dir")])
+def test_one_volume_or_a_directory_in_place_of_the_volume_list_is_refused(
+        system: VssSystem, volumes: object) -> None:
+    """``backup("C:\\\\")`` would iterate the name's characters and ``backup(path)`` the
+    path: both are mistakes for ``backup(["C:\\\\"])`` and ``backup(target_dir=path)``."""
+    mark = system.trace[-1].seq
+    with pytest.raises(TypeError, match="target_dir"):
+        system.backup(volumes)  # type: ignore[arg-type]
+    assert system.trace[-1].seq == mark
+
+
+def test_a_writer_name_that_no_writer_has_is_refused_before_anything_runs(
+        system: VssSystem) -> None:
+    mark = system.trace[-1].seq
+    with pytest.raises(VssObjectNotFoundError, match="'KvStore Writer'") as info:
+        system.backup(components=["KvStore Writr"])
+    assert "no subscribed writer is named 'KvStore Writr'" in str(info.value)
+    assert system.trace[-1].seq == mark
+
+
+def test_a_component_its_writer_does_not_declare_is_refused_and_nothing_is_left(
+        system: VssSystem, tmp_path: Path) -> None:
+    with pytest.raises(VssObjectNotFoundError, match="declares no component 'Kv'") as info:
+        system.backup(components=["KvStore Writer:Kv"], target_dir=tmp_path / "b")
+    assert "'KvStore'" in str(info.value)  # the components it does declare
+    assert system.all_snapshots() == []
+    assert not (tmp_path / "b").exists()
+    assert system.backup(components=["kvstore writer:KVSTORE"]).succeeded  # case-insensitive
+
+
+def test_a_second_nameless_instance_of_a_writer_class_is_refused(system: VssSystem) -> None:
+    app = system.applications[0]
+    assert isinstance(app, KvStoreApp)
+    with pytest.raises(VssObjectAlreadyExistsError, match="unique instance_name"):
+        system.add_writer(KvStoreWriter(app))
+    assert len(system.writers) == 1
+    assert system.backup().succeeded
+
+
+def test_instances_of_one_class_with_distinct_names_are_accepted(tmp_path: Path) -> None:
+    with VssSystem(tmp_path / "machine", seed=3) as s:
+        vol = s.add_volume("C:\\", size=16 * 2**20)
+        app = s.add_application(KvStoreApp(vol.fs))
+        first, second = KvStoreWriter(app), KvStoreWriter(app)
+        first.instance_name, second.instance_name = "one", "two"
+        s.add_writer(first)
+        s.add_writer(second)
+        twin = KvStoreWriter(app)
+        twin.instance_name = "one"
+        with pytest.raises(VssObjectAlreadyExistsError):
+            s.add_writer(twin)
+        assert [w.instance_name for w in s.writers] == ["one", "two"]
