@@ -472,8 +472,9 @@ class Coordinator:
             raise VssWriterAlreadySubscribedError(
                 f"writer {writer.writer_name!r} is already subscribed; remove_writer() first")
         _validate_writer(writer)
-        twin = next((r for r in self.writers if r.writer_id == writer.writer_id
-                     and (r.writer.instance_name or "") == (writer.instance_name or "")), None)
+        twin = None if self.options.duplicate_instance == "allow" else next(
+            (r for r in self.writers if r.writer_id == writer.writer_id
+             and (r.writer.instance_name or "") == (writer.instance_name or "")), None)
         if twin is not None:
             # Instance names must be unique among the instances of a class, and components
             # across them (reference §1); two nameless twins would clash at AddComponent.

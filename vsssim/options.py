@@ -215,6 +215,17 @@ class VssOptions(BaseModel):
             "UnexposeSnapshot takes only the id)."
         ),
     )
+    duplicate_instance: Literal["refuse", "allow"] = Field(
+        "refuse",
+        description=(
+            "Subscribing a second instance of a writer class with the same instance name (or "
+            "none). Instance names must be unique among the instances of a class, and "
+            "(logical path, name) among their components (reference §1); what Subscribe does "
+            "otherwise is undocumented. 'refuse': add_writer raises "
+            "VSS_E_OBJECT_ALREADY_EXISTS; 'allow': it is subscribed, and AddComponent of a "
+            "component the twin already added fails with VSS_E_OBJECT_ALREADY_EXISTS."
+        ),
+    )
     costs: Costs = Field(
         default_factory=Costs,
         description=(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from vsssim import VssSystem
+from vsssim import VssSystem, hresult
 from vsssim.apps import KvStoreApp, KvStoreWriter
 from vsssim.errors import VssObjectAlreadyExistsError, VssObjectNotFoundError
 
@@ -74,3 +74,18 @@ def test_instances_of_one_class_with_distinct_names_are_accepted(tmp_path: Path)
         with pytest.raises(VssObjectAlreadyExistsError):
             s.add_writer(twin)
         assert [w.instance_name for w in s.writers] == ["one", "two"]
+
+
+def test_duplicate_instances_allowed_by_option_clash_at_add_component(tmp_path: Path) -> None:
+    from vsssim.options import VssOptions
+
+    options = VssOptions(duplicate_instance="allow")
+    with VssSystem(tmp_path / "machine", seed=3, options=options) as s:
+        vol = s.add_volume("C:\\", size=16 * 2**20)
+        app = s.add_application(KvStoreApp(vol.fs))
+        s.add_writer(KvStoreWriter(app))
+        s.add_writer(KvStoreWriter(app))
+        result = s.backup()
+        assert not result.succeeded
+        assert result.hresult == hresult.VSS_E_OBJECT_ALREADY_EXISTS
+        assert s.all_snapshots() == []
