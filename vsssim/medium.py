@@ -296,3 +296,15 @@ class BackupMedium:
             if str(ident.writer_id) == writer_id and ident.instance_name == instance_name:
                 return wmd
         return None
+
+    def component_names(self) -> list[str]:
+        """The components this backup holds, as ``"Writer Name:logical\\\\path\\\\name"``
+        (``VssSystem.restore(components=...)`` takes these, the writer name alone, or the
+        component path alone)."""
+        out: list[str] = []
+        for entry in self.document.writers:
+            wmd = self.metadata_for(str(entry.writer_id), entry.instance_name)
+            if wmd is None:
+                continue
+            out.extend(f"{wmd.identity.writer_name}:{c.full_path}" for c in entry.components)
+        return out

@@ -212,9 +212,21 @@ def run_restore(
     if directory is None:
         raise VssInvalidArgumentError("the backup result has no backup directory (copy_files "
                                       "was False)")
+    if isinstance(components, (str, bytes)):
+        raise TypeError(f"components is a list of names, not {components!r}")
     medium = BackupMedium(directory)  # refuses a damaged or hostile directory before anything
     start = system.trace[-1].seq if len(system.trace) else 0
-    wanted = [w.lower() for w in components] if components is not None else None
+    given = list(components) if components is not None else None
+    wanted = [w.lower() for w in given] if given is not None else None
+    if given:
+        held = medium.component_names()
+        accepted = selectors(held)
+        unknown = [w for w in given if w.lower() not in accepted]
+        if unknown:
+            raise VssObjectNotFoundError(
+                f"components=: the backup holds nothing named {', '.join(map(repr, unknown))} "
+                f"(it holds {', '.join(map(repr, held)) or 'no components'}; name a writer, a "
+                "component path, or 'Writer Name:path')")
     result = RestoreResult(succeeded=False)
     bc = system.create_backup_components(async_mode="immediate")
     try:
@@ -280,6 +292,16 @@ def run_restore(
         if bc.state.value != "Released":
             bc.release()
         result.trace = system.trace.since(start)
+
+
+def selectors(names: Iterable[str]) -> set[str]:
+    """Every lowercased ``components=`` entry that picks one of ``names`` (``"Writer:path"``,
+    as :meth:`BackupMedium.component_names` gives them): the writer name, the path, or both."""
+    out: set[str] = set()
+    for name in names:
+        writer, _, path = name.partition(":")
+        out |= {writer.lower(), path.lower(), name.lower()}
+    return out
 
 
 def _select(system: VssSystem, bc: BackupComponents, medium: BackupMedium,

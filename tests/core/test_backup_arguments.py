@@ -1,5 +1,6 @@
-"""Mistakes in the arguments of ``VssSystem.backup`` and ``add_writer``: each is refused with a
-clear error before it can back up the wrong thing, and leaves no shadow copy behind."""
+"""Mistakes in the arguments of ``VssSystem.backup``, ``restore`` and ``add_writer``: each is
+refused with a clear error before it can back up (or restore) the wrong thing, and leaves no
+shadow copy behind."""
 
 from __future__ import annotations
 
@@ -89,3 +90,29 @@ def test_duplicate_instances_allowed_by_option_clash_at_add_component(tmp_path: 
         assert not result.succeeded
         assert result.hresult == hresult.VSS_E_OBJECT_ALREADY_EXISTS
         assert s.all_snapshots() == []
+
+
+def test_restore_refuses_names_the_backup_does_not_hold(system: VssSystem,
+                                                         tmp_path: Path) -> None:
+    backup = system.backup(target_dir=tmp_path / "b")
+    assert backup.succeeded
+    mark = system.trace[-1].seq
+    for wrong in (["Nope"], ["KvStore Writer:Kv"], ["KvStore", "Nope"]):
+        with pytest.raises(VssObjectNotFoundError, match="'KvStore Writer:KvStore'"):
+            system.restore(backup, components=wrong)
+    with pytest.raises(TypeError, match="list of names"):
+        system.restore(backup, components="KvStore Writer")
+    assert system.trace[-1].seq == mark  # refused before anything ran
+    for right in (["kvstore writer"], ["KvStore"], ["KvStore Writer:KvStore"]):
+        assert system.restore(backup, components=right).succeeded, right
+
+
+def test_a_restore_plan_keeps_only_what_the_backup_holds() -> None:
+    from vsssim.testing import RestorePlan
+
+    held = ["KvStore Writer:KvStore"]
+    plan = RestorePlan(components=("KvStore Writer:Gone", "kvstore"))
+    assert plan.within(held).components == ("kvstore",)
+    assert RestorePlan(components=("Other Writer",)).within(held).components == ()
+    everything = RestorePlan()
+    assert everything.within(held) is everything

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from vsssim import hresult as hr
@@ -164,6 +164,19 @@ class RestorePlan:
     components: tuple[str, ...] | None = None
     additional_restores: bool = False
     reboot: bool = True
+
+    def within(self, held: Sequence[str]) -> RestorePlan:
+        """The plan without the ``components`` entries that pick none of ``held`` (the
+        backup's components, :meth:`vsssim.medium.BackupMedium.component_names`): a plan
+        drawn from the writer's metadata may name components this backup does not hold, and
+        restore refuses those."""
+        if not self.components:
+            return self
+        from vsssim.restore import selectors
+
+        accepted = selectors(held)
+        kept = tuple(c for c in self.components if c.lower() in accepted)
+        return self if kept == self.components else replace(self, components=kept)
 
     def run(self, system: VssSystem, backups: Sequence[BackupResult]) -> RestoreResult:
         """Restore ``backups[self.backup]`` (and reboot if files wait for it)."""
