@@ -46,7 +46,7 @@ from vsssim.documents import (
     kind_of,
     set_members,
 )
-from vsssim.errors import VssError, VssObjectNotFoundError
+from vsssim.errors import VssError, VssObjectAlreadyExistsError, VssObjectNotFoundError
 from vsssim.medium import MANIFEST_FORMAT
 from vsssim.trace import EventKind, Trace
 
@@ -221,6 +221,17 @@ def _check_writer_names(system: VssSystem, wanted: list[str]) -> None:
                 "\"Writer Name:logical\\path\\component\"")
 
 
+def _check_target(target: Path) -> None:
+    """A backup directory is new, or an existing directory that holds no backup yet: writing
+    a second backup over a first one would leave the first one's files among the second's."""
+    if target.exists() and not target.is_dir():
+        raise ValueError(f"target_dir {str(target)!r} exists and is not a directory")
+    if (target / "manifest.json").exists():
+        raise VssObjectAlreadyExistsError(
+            f"target_dir {str(target)!r} already holds a backup; give each backup its own "
+            "directory")
+
+
 def _check_component_paths(gathered: list[tuple[UUID, WriterMetadata]],
                            wanted: list[str]) -> None:
     """Every ``"Writer:path"`` entry names a component of that writer, if it answered Identify
@@ -320,6 +331,8 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
     wanted = list(components) if components is not None else None
     if wanted is not None:
         _check_writer_names(system, wanted)
+    if target_dir is not None and copy_files:
+        _check_target(Path(target_dir))
     requested = ({system.resolve_volume(v).name for v in volumes}
                  if volumes is not None else None)
     excluded = {w.lower() for w in exclude_writers}

@@ -116,3 +116,20 @@ def test_a_restore_plan_keeps_only_what_the_backup_holds() -> None:
     assert RestorePlan(components=("Other Writer",)).within(held).components == ()
     everything = RestorePlan()
     assert everything.within(held) is everything
+
+
+def test_a_backup_directory_is_never_written_twice_or_over_a_file(system: VssSystem,
+                                                                   tmp_path: Path) -> None:
+    first = system.backup(target_dir=tmp_path / "b")
+    assert first.succeeded
+    manifest = (tmp_path / "b" / "manifest.json").read_bytes()
+    (tmp_path / "file").write_text("not a directory")
+    mark = system.trace[-1].seq
+    with pytest.raises(VssObjectAlreadyExistsError, match="already holds a backup"):
+        system.backup(target_dir=tmp_path / "b")
+    with pytest.raises(ValueError, match="not a directory"):
+        system.backup(target_dir=tmp_path / "file")
+    assert system.trace[-1].seq == mark
+    assert (tmp_path / "b" / "manifest.json").read_bytes() == manifest
+    (tmp_path / "empty").mkdir()
+    assert system.backup(target_dir=tmp_path / "empty").succeeded  # an empty one is fine
