@@ -180,6 +180,42 @@ def test_copy_on_write_where_copy_file_range_fails_or_copies_short(
     vol.close()
 
 
+@pytest.mark.parametrize("how", ["one block", "short run", "batch"])
+def test_a_failed_copy_propagates_and_changes_nothing(
+    tmp_path: Path, vol: Volume, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """An I/O error while copying the old blocks reaches the writer before the journal record
+    and the live write: the volume, the snapshot, ``used`` and the slot bookkeeping stay as
+    they were (the slots taken for the copy are free again), and the next write goes on."""
+    real = os.copy_file_range
+
+    def failing(*args: int) -> int:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "copy_file_range", failing)
+    store = ShadowStorage.create(vol, tmp_path / "diff")
+    snap = store.create_snapshot()
+    write = {
+        "one block": lambda: vol.write(5, b"x" * 10),
+        "short run": lambda: vol.write(3 * B + 7, b"y" * (2 * B)),
+        "batch": lambda: vol.write_many([9 * B, 20 * B], 10, b"w" * 10),
+    }[how]
+    with pytest.raises(OSError, match="Input/output error"):
+        write()
+    assert vol.read(0, N * B) == fill(0)
+    assert snap.read(0, N * B) == fill(0)
+    assert store.used == 0
+    store.verify()
+    monkeypatch.setattr(os, "copy_file_range", real)
+    write()
+    assert snap.read(0, N * B) == fill(0)
+    store.verify()
+    vol, store = reopen(tmp_path, vol)
+    assert store.snapshots[0].read(0, N * B) == fill(0)
+    store.verify()
+    vol.close()
+
+
 def test_copy_on_write_into_the_reserved_store_goes_through_its_mapping(
     tmp_path: Path, vol: Volume, monkeypatch: pytest.MonkeyPatch
 ) -> None:

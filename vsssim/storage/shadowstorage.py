@@ -752,15 +752,20 @@ class ShadowStorage:
         slot = self._alloc.take_one()
         sh = self._shift
         dst = slot << sh
-        if dst + self._B <= self._wmap_end:
-            # a memcpy between the two mappings: no system call (2-3 us less than a kernel copy)
-            self._wmap[dst : dst + self._B] = self._vol._mapped()[block << sh : (block + 1) << sh]
-        else:
-            if self._wmap_end < 0:
-                self._map_store()
-            self._copy_block_syscall(block, slot)
-        if self._durable:
-            os.fdatasync(self._sfd)
+        try:
+            if dst + self._B <= self._wmap_end:
+                # a memcpy between the two mappings: no system call (2-3 us less than a copy)
+                src = block << sh
+                self._wmap[dst : dst + self._B] = self._vol._mapped()[src : src + self._B]
+            else:
+                if self._wmap_end < 0:
+                    self._map_store()
+                self._copy_block_syscall(block, slot)
+            if self._durable:
+                os.fdatasync(self._sfd)
+        except BaseException:
+            self._alloc.free(np.arange(slot, slot + 1))  # a failed copy: the slot stays free
+            raise
         journal = self._journal
         if journal is None or journal.end > self._compact_at:
             journal = self._log()
@@ -805,9 +810,13 @@ class ShadowStorage:
         slot = self._alloc.take_run(count)
         if slot is None:
             return False
-        self._copy_blocks(block, slot, count)
-        if self._durable:
-            os.fdatasync(self._sfd)
+        try:
+            self._copy_blocks(block, slot, count)
+            if self._durable:
+                os.fdatasync(self._sfd)
+        except BaseException:
+            self._alloc.free(np.arange(slot, slot + count))  # a failed copy: the slots stay free
+            raise
         journal = self._journal
         if journal is None or journal.end > self._compact_at:
             journal = self._log()
@@ -846,7 +855,11 @@ class ShadowStorage:
             if not st.snaps:
                 return
         slots = self._alloc.take(m)
-        self._copy_out(blocks, slots)
+        try:
+            self._copy_out(blocks, slots)
+        except BaseException:
+            self._alloc.free(slots)  # a failed copy: the slots stay free
+            raise
         self._log().block_runs(RecordType.COW, st.snaps[-1].seq, blocks, slots)
         self._vol._epoch |= 1
         self._nm.update(zip(blocks.tolist(), slots.tolist(), strict=True))
