@@ -52,6 +52,15 @@ def test_demo_rejects_bad_fail_specs(spec: str) -> None:
     assert "Invalid value" in result.output
 
 
+def test_demo_refuses_a_target_that_already_holds_a_backup(tmp_path: Path) -> None:
+    target = str(tmp_path / "backup")
+    assert CliRunner().invoke(cli, ["demo", "--target", target]).exit_code == 0
+    again = CliRunner().invoke(cli, ["demo", "--target", target])
+    assert again.exit_code == 1
+    assert "Error: target_dir" in again.output and "already holds a backup" in again.output
+    assert "Traceback" not in again.output
+
+
 def test_same_seed_same_output() -> None:
     runner = CliRunner()
     a = runner.invoke(cli, ["demo", "--seed", "5"], env={"COLUMNS": "200"}).output

@@ -22,6 +22,7 @@ from vsssim.cli.runs import save_run
 from vsssim.cli.scenarios import SCENARIOS, ScenarioContext, running
 from vsssim.cli.stepper import Stepper
 from vsssim.cli.timeline import print_lanes, print_timeline
+from vsssim.errors import VssError
 from vsssim.faults import WriterFault
 from vsssim.render.svg import render_svg
 from vsssim.trace import EventKind
@@ -101,8 +102,11 @@ def demo(lab: LabContext, name: str, list_only: bool, step: bool, seed: int,
     if stepper is not None:
         ctx.observers.append(stepper)
         console.rule(f"[bold]{name}: {scenario.description}")
-    with running(ctx):
-        run = scenario.run(ctx)
+    try:
+        with running(ctx):
+            run = scenario.run(ctx)
+    except (VssError, ValueError) as exc:  # e.g. --target already holds a backup
+        raise click.ClickException(str(exc)) from None
     if stepper is None:
         console.rule(f"[bold]{run.title}")
         if table:
