@@ -83,6 +83,7 @@ def child_storm(root: str, rnd: int, seed: int) -> None:
     from vsssim.storage.volume import Volume
 
     shadowstorage._JOURNAL_MIN = 4096  # compact often, so kills land in compactions too
+    shadowstorage._CLONE_MIN = 8 * B  # where extents are shared, runs of 8+ blocks are cloned
     vol = Volume.open(os.path.join(root, "v.img"))
     store = ShadowStorage.open(vol, os.path.join(root, "diff"))
     if rnd % 2:

@@ -166,6 +166,7 @@ def test_copy_on_write_where_copy_file_range_fails_or_copies_short(
         return real(src, dst, min(count, 1000), offset_src, offset_dst)
 
     monkeypatch.setattr(os, "copy_file_range", fake)
+    monkeypatch.setattr(ss_module, "_CLONE", False)  # the copy path, even where clones work
     store = ShadowStorage.create(vol, tmp_path / "diff")
     snap = store.create_snapshot()
     vol.write(5, b"x" * 10)  # one block
@@ -193,6 +194,7 @@ def test_a_failed_copy_propagates_and_changes_nothing(
         raise OSError(errno.EIO, "Input/output error")
 
     monkeypatch.setattr(os, "copy_file_range", failing)
+    monkeypatch.setattr(ss_module, "_CLONE", False)  # the copy path, even where clones work
     store = ShadowStorage.create(vol, tmp_path / "diff")
     snap = store.create_snapshot()
     write = {
@@ -230,6 +232,7 @@ def test_copy_on_write_into_the_reserved_store_goes_through_its_mapping(
         return real(src, dst, count, offset_src, offset_dst)
 
     monkeypatch.setattr(os, "copy_file_range", counting)
+    monkeypatch.setattr(ss_module, "_CLONE", False)  # the copy path, even where clones work
     store = ShadowStorage.create(vol, tmp_path / "diff")
     store.reserve(8 * B)
     old = store.create_snapshot()

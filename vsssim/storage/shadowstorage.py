@@ -28,17 +28,22 @@ Fidelity notes: volsnap keeps one store file per snapshot; vsssim keeps one slot
 copy is undocumented; vsssim hands the needed blocks to the next older copy.  The 320 MB minimum
 of ``AddDiffArea`` is not enforced (any size of at least one block); :meth:`reserve` models the
 preallocated minimum diff area.  Blocks free in the file system are preserved too (volsnap
-skips them via its bitmaps).
+skips them via its bitmaps).  Where the host file system shares extents (XFS with reflink,
+btrfs), long runs of old blocks are cloned into the store rather than copied: the same bytes,
+a host optimisation (``ShadowStorage._clone_range``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import functools
 import itertools
 import mmap
 import os
+import struct
+import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -90,6 +95,10 @@ _COPY_CHUNK = 4 << 20  # bytes per pread/pwrite when copying a long run of block
 _COPY_FILE_RANGE = hasattr(os, "copy_file_range")
 _CFR_MAX = 64 << 10  # longest run copied with copy_file_range
 _NO_COPY_FILE_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF}
+_FICLONERANGE = 0x4020940D  # Linux ioctl: share a range of another file's extents (reflink)
+_CLONE = sys.platform == "linux"
+_CLONE_MIN = 1 << 20  # shortest run cloned once the file system is known to share extents
+_NO_CLONE = {errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY, errno.EBADF, errno.ENOSYS}
 _JOURNAL_MIN = 64 << 20  # journal bytes before a compaction (and at least 2x the checkpoint)
 _SOURCE = "volsnap"
 
@@ -210,6 +219,9 @@ class ShadowStorage:
         self._wmap_end = -1  # bytes of the store mapped writable; -1: not mapped yet
         # Copy-on-write copies in the kernel, or through this page-aligned buffer (_copy_blocks).
         self._use_cfr = _COPY_FILE_RANGE
+        # Whether store and volume share extents (FICLONERANGE): None until the first copy
+        # through the kernel tries it, then True or False for good (see _clone_range).
+        self._clone: bool | None = None if _CLONE else False
         self._scratch = memoryview(mmap.mmap(-1, max(_COPY_CHUNK, self._B)))
         self._listeners: list[Callable[[uuid.UUID, str], None]] = []
         self._devices: dict[uuid.UUID, SnapshotDevice] = {
@@ -787,7 +799,7 @@ class ShadowStorage:
         """One old block into its slot through the kernel (a slot beyond the mapping)."""
         sh = self._shift
         done = 0
-        if self._use_cfr:
+        if self._use_cfr and self._clone is False:
             try:
                 done = os.copy_file_range(
                     self._vol._fd, self._sfd, self._B, block << sh, slot << sh
@@ -889,11 +901,15 @@ class ShadowStorage:
         memcpy from the volume's read mapping: no system call (measured 2.4 us per 16 KiB
         block against 6.3 us for ``copy_file_range``).
 
-        Short runs use ``copy_file_range``, a copy inside the kernel with no trip through a
-        user buffer (measured: 6 % of a random 4 KiB first write).  Long runs, and file systems
-        that cannot do it, go through a page-aligned scratch buffer, which measured faster for
-        1 MiB runs; the kernel copies to and from a page-aligned buffer markedly faster than
-        to a ``bytes`` object, whose data sits 32 bytes into a heap block.
+        Where the store and the volume share extents (XFS with reflink, btrfs), runs of at
+        least ``_CLONE_MIN`` are cloned (:meth:`_clone_range`) instead of copied.  Short runs
+        use ``copy_file_range``, a copy inside the kernel with no trip through a user buffer
+        (measured: 6 % of a random 4 KiB first write), except where extents are shared: there
+        ``copy_file_range`` clones too, which measured 5-10x slower than a copy for 16 KiB.
+        Other runs, and file systems that cannot do either, go through a page-aligned scratch
+        buffer, which measured faster for 1 MiB runs; the kernel copies to and from a
+        page-aligned buffer markedly faster than to a ``bytes`` object, whose data sits 32
+        bytes into a heap block.
         """
         sh = self._shift
         vfd, sfd = self._vol._fd, self._sfd
@@ -901,7 +917,10 @@ class ShadowStorage:
         if left <= _CFR_MAX and dst + left <= self._wmap_end:
             self._wmap[dst : dst + left] = self._vol._mapped()[src : src + left]
             return
-        if self._use_cfr and left <= _CFR_MAX:
+        clone = self._clone
+        if (clone is None or (clone and left >= _CLONE_MIN)) and self._clone_range(src, dst, left):
+            return
+        if self._use_cfr and left <= _CFR_MAX and not self._clone:
             try:
                 while left:
                     done = os.copy_file_range(vfd, sfd, left, src, dst)
@@ -920,6 +939,34 @@ class ShadowStorage:
                 raise VssStoreCorruptError(f"volume image {self._vol.path!r} is truncated")
             pwrite_all(sfd, view, dst)
             src, dst, left = src + len(view), dst + len(view), left - len(view)
+
+    def _clone_range(self, src: int, dst: int, length: int) -> bool:
+        """Clone ``length`` bytes of the volume at ``src`` into the store at ``dst``
+        (``FICLONERANGE``, Linux): the store's range then shares the volume's extents, and the
+        live write that follows makes the file system give the volume new ones.  False where
+        the file systems cannot (``EOPNOTSUPP``, ``EXDEV``: another file system, ``EINVAL``:
+        alignment, ...), remembered for good; other errors propagate like a failed copy.
+
+        Windows' volsnap copies the old block into the diff area; the bytes in the store are
+        the same either way, so cloning is a host optimisation with nothing to model.  It moves
+        no data: a first 1 MiB write after a snapshot then costs about one page-cache pass
+        instead of three (benchmarks/README.md).  Sizes are unchanged: :attr:`used` counts
+        slots, :attr:`allocated` the store file's length; a clone over reserved slots frees
+        their zeros on disk.  The kernel writes back and drops the store's cached pages of the
+        range first, so the store's mappings (the memcpy path, snapshot reads) fault the cloned
+        bytes in.  The first kernel copy of a store tries a clone whatever its length, so that
+        short runs know whether ``copy_file_range`` would clone (see :meth:`_copy_blocks`).
+        """
+        arg = struct.pack("qQQQ", self._vol._fd, src, length, dst)
+        try:
+            fcntl.ioctl(self._sfd, _FICLONERANGE, arg)
+        except OSError as exc:
+            if exc.errno not in _NO_CLONE:
+                raise
+            self._clone = False
+            return False
+        self._clone = True
+        return True
 
     def _make_room(self, m: int, keep: SnapState | None = None) -> None:
         """Purge the oldest snapshots until ``m`` more slots fit (diff area full).
