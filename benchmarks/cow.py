@@ -32,12 +32,14 @@ Usage:
   python benchmarks/cow.py                 # everything (a few minutes on 2 cores)
   python benchmarks/cow.py --quick         # small volumes, 1 run, no qemu: under a minute
   python benchmarks/cow.py --only read,create --reps 3
+  python benchmarks/cow.py --dir /mnt/xfs/bench  # every image on that file system (reflink)
   python benchmarks/cow.py --write-readme  # also rewrite the section in benchmarks/README.md
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import gc
 import mmap
 import os
@@ -45,6 +47,7 @@ import platform
 import re
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -65,10 +68,62 @@ sys.dont_write_bytecode = True
 from peers import qemu as peers  # noqa: E402
 from peers import workloads as W  # noqa: E402
 
+from vsssim.storage import shadowstorage as ss  # noqa: E402
 from vsssim.storage.shadowstorage import ShadowStorage  # noqa: E402
 from vsssim.storage.volume import Volume  # noqa: E402
 
 KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
+
+#: Where every engine's images go (``--dir``); None: $TMPDIR or /tmp.
+WORKDIR: str | None = None
+
+
+def workdir(prefix: str) -> str:
+    """A fresh directory for one measurement's images, under ``--dir``."""
+    return tempfile.mkdtemp(prefix=prefix, dir=WORKDIR or os.environ.get("TMPDIR", "/tmp"))
+
+
+def clone_range(dst_fd: int, src_fd: int, src: int, length: int, dst: int) -> bool:
+    """FICLONERANGE as the engine calls it (``ShadowStorage._clone_range``); False where the
+    file system cannot share extents, other errors propagate."""
+    try:
+        fcntl.ioctl(dst_fd, ss._FICLONERANGE, struct.pack("qQQQ", src_fd, src, length, dst))
+    except OSError as exc:
+        if exc.errno not in ss._NO_CLONE:
+            raise
+        return False
+    return True
+
+
+def filesystem(path: str) -> str:
+    """The type of the file system holding ``path`` (from /proc/mounts) and whether it
+    shares extents (a FICLONERANGE probe on two scratch files there)."""
+    path = os.path.realpath(path)
+    fstype, best = "?", ""
+    try:
+        for line in Path("/proc/mounts").read_text().splitlines():
+            _, mnt, kind = line.split()[:3]
+            inside = path == mnt or path.startswith(mnt.rstrip("/") + "/")
+            if inside and len(mnt) >= len(best):
+                fstype, best = kind, mnt
+    except OSError:
+        pass
+    tmp = tempfile.mkdtemp(prefix="cowprobe-", dir=path)
+    try:
+        a = os.open(os.path.join(tmp, "a"), os.O_RDWR | os.O_CREAT, 0o644)
+        b = os.open(os.path.join(tmp, "b"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            os.pwrite(a, bytes(64 * KiB), 0)
+            shares = clone_range(b, a, 0, 64 * KiB, 0)
+        except OSError:
+            shares = False
+        finally:
+            os.close(a)
+            os.close(b)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return f"{fstype}, {'reflink' if shares else 'no reflink'}"
+
 
 # Workloads defined here (same conventions as workloads.WORKLOADS).
 EXTRA: dict[str, dict[str, Any]] = {
@@ -205,7 +260,8 @@ class Floor:
 
     Per first write after a snapshot it does exactly what vsssim's write path does at the
     system-call level (old blocks into preallocated store slots: a memcpy between the volume's
-    and the store's mappings up to 64 KiB, a page-aligned buffer beyond; a 64-byte journal
+    and the store's mappings up to 64 KiB, a page-aligned buffer beyond, or a clone of runs
+    of at least ``_CLONE_MIN`` where the file system shares extents; a 64-byte journal
     record; then the live write), with a ``bytearray`` of copied flags as its only
     bookkeeping: no index, no locking, no checks.
     Its ratio to raw (or to qemu) is the best any engine that keeps the live image a plain file
@@ -229,6 +285,7 @@ class Floor:
         self.copied = bytearray(b"\x01") * self.nblocks  # no snapshot yet: nothing to copy
         self.slot = 0
         self.scratch = memoryview(mmap.mmap(-1, 4 * MiB))
+        self.clone = True  # until a clone fails (its short runs never reach the kernel)
         self.vmap = memoryview(mmap.mmap(self.fd, volume, prot=mmap.PROT_READ))
         self.smap = memoryview(mmap.mmap(self.sfd, volume))
 
@@ -240,7 +297,7 @@ class Floor:
                 self.slot, dst = 0, 0
             if n <= 64 * KiB:  # a memcpy between the mappings, as vsssim into a reserved store
                 self.smap[dst : dst + n] = self.vmap[src : src + n]
-            else:
+            elif not (n >= ss._CLONE_MIN and self.clone and self.cloned(src, dst, n)):
                 view = self.scratch[:n]
                 os.preadv(self.fd, [view], src)
                 os.pwrite(self.sfd, view, dst)
@@ -249,6 +306,12 @@ class Floor:
             self.copied[b0:b1] = b"\x01" * (b1 - b0)
             self.slot += b1 - b0
         os.pwrite(self.fd, data, off)
+
+    def cloned(self, src: int, dst: int, n: int) -> bool:
+        """Clone the run, as vsssim where the file system shares extents; False for good if
+        it cannot."""
+        self.clone = clone_range(self.sfd, self.fd, src, n, dst)
+        return self.clone
 
     def write_many(self, offsets: np.ndarray, length: int, data: bytes) -> None:
         w = self.write
@@ -443,13 +506,12 @@ class Results:
 
 def measure(res: Results, names: list[str], engines: list[str]) -> None:
     """Every named workload on every engine, engines interleaved within each repetition."""
-    base = os.environ.get("TMPDIR", "/tmp")
     sc = res.sc
     for name in names:
         reps = sc.heavy_reps if ALL[name]["prep"].get("snaps", 0) >= 32 else sc.reps
         for _ in range(reps):
             for key in engines:
-                tmp = tempfile.mkdtemp(prefix="cowbench-", dir=base)
+                tmp = workdir("cowbench-")
                 try:
                     rec = run_once(ENGINES[key], name, tmp, sc)
                 finally:
@@ -469,7 +531,7 @@ def qemu_available() -> bool:
 
 
 def measure_qemu(res: Results, names: list[str]) -> None:
-    tmp = tempfile.mkdtemp(prefix="cowqemu-", dir=os.environ.get("TMPDIR", "/tmp"))
+    tmp = workdir("cowqemu-")
     try:
         for name in names:
             op = W.WORKLOADS[name]["op"]
@@ -512,7 +574,7 @@ def measure_qemu(res: Results, names: list[str]) -> None:
 # ----------------------------------------------------------------------- special measurements
 def measure_create(res: Results, count: int) -> None:
     """Snapshot creation on a 1 GiB and a 1 TiB sparse volume, alternating, ``count`` each."""
-    base = tempfile.mkdtemp(prefix="cowcreate-", dir=os.environ.get("TMPDIR", "/tmp"))
+    base = workdir("cowcreate-")
     try:
         stores = {}
         for label, size in (("1GiB", GiB), ("1TiB-sparse", TiB)):
@@ -536,7 +598,7 @@ def measure_create(res: Results, count: int) -> None:
 def measure_memory(res: Results) -> None:
     """Engine metadata of a 1 TiB sparse volume with ``memory_written`` bytes written, as
     random 16 KiB blocks scattered over the whole volume, under 64 snapshots."""
-    base = tempfile.mkdtemp(prefix="cowmem-", dir=os.environ.get("TMPDIR", "/tmp"))
+    base = workdir("cowmem-")
     try:
         nblocks = TiB // W.BLOCK
         per_snap = res.sc.memory_written // W.BLOCK // 64
@@ -776,15 +838,18 @@ def machine() -> str:
     if qemu_available():
         version = subprocess.run(["qemu-img", "--version"], capture_output=True, text=True)
         qemu = "; " + version.stdout.splitlines()[0]
+    where = WORKDIR or os.environ.get("TMPDIR", "/tmp")
     return (
         f"{os.cpu_count()} x {cpu}, Linux {platform.release()}, Python "
-        f"{platform.python_version()}, numpy {np.__version__}{qemu}"
+        f"{platform.python_version()}, numpy {np.__version__}{qemu}; images in {where} "
+        f"({filesystem(where)})"
     )
 
 
 def write_readme(res: Results, args: argparse.Namespace, when: str) -> None:
     path = ROOT / "benchmarks" / "README.md"
     cmd = "python benchmarks/cow.py" + (" --quick" if args.quick else "")
+    cmd += f" --dir {args.dir}" if args.dir else ""
     body = "\n".join(
         [
             "<!-- cow:begin (generated by benchmarks/cow.py --write-readme; edit the script) -->",
@@ -837,7 +902,8 @@ How to read it:
   (numpy buffers included) for the whole scenario, next to the engine's own estimate
   (`ShadowStorage.metadata_bytes()`).
 * *in-place COW floor* is the write path's system calls in a bare loop (class `Floor`: old
-  blocks into preallocated store slots, by a memcpy between mappings up to 64 KiB, a
+  blocks into preallocated store slots, by a memcpy between mappings up to 64 KiB, a clone
+  of runs of 1 MiB or more where the file system shares extents (as vsssim), a
   64-byte journal record, the live write; a bytearray
   of flags is its only bookkeeping).  Its ratio, printed as "bound" under the two first-write
   targets, is what any engine that keeps the live image a plain file written in place can
@@ -847,7 +913,9 @@ How to read it:
   stays a plain file written in place).  A sequential 1 MiB first write therefore makes three
   page-cache passes (read the old MiB, write it into store slots, write the new MiB) where raw
   makes one, and qcow2 makes one write into new clusters plus its metadata: the 2x-qemu target
-  holds only in runs where qemu is 2x slower than the floor.  A random 4 KiB first write costs
+  holds only in runs where qemu is 2x slower than the floor.  On a file system that shares
+  extents (`--dir` on XFS made with reflink, or btrfs) the old MiB is cloned instead, a
+  metadata update, and the first write makes one pass like raw.  A random 4 KiB first write costs
   the raw write plus a 16 KiB copy (a memcpy between mappings into a reserved store), a
   64-byte journal record that must land before the live write (the write-ahead order forbids
   batching it across calls) and a few microseconds of Python; on a fully cached volume, where
@@ -872,6 +940,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--only", default="", help=f"comma-separated groups: {','.join(GROUPS)}")
     ap.add_argument("--no-qemu", action="store_true", help="skip the qemu columns")
+    ap.add_argument(
+        "--dir",
+        default=None,
+        help="where the images of every engine go (default: $TMPDIR or /tmp); e.g. a "
+        "directory on XFS with reflink to measure cloned copies (see benchmarks/README.md)",
+    )
     ap.add_argument("--write-readme", action="store_true", help="update benchmarks/README.md")
     args = ap.parse_args(argv)
     sc = QUICK if args.quick else Scale()
@@ -881,6 +955,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(args.only.split(",")) - set(GROUPS) if args.only else set()
     if unknown:
         ap.error(f"unknown groups {sorted(unknown)}; choose from {list(GROUPS)}")
+    global WORKDIR
+    if args.dir is not None:
+        os.makedirs(args.dir, exist_ok=True)
+        WORKDIR = os.path.abspath(args.dir)
     use_qemu = sc.qemu and not args.no_qemu
     if use_qemu and not qemu_available():
         print(
