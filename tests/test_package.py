@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -30,3 +31,12 @@ def test_importing_the_package_loads_no_heavy_dependency() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_linux_only_calls_go_through_their_fallbacks() -> None:
+    """macOS has no ``os.fdatasync``: the package calls ``_fileio.fdatasync`` (``fsync``
+    there), so that durable mode and ``Volume.flush`` work on both systems of its users."""
+    root = Path(vsssim.__file__).parent
+    direct = [str(p.relative_to(root)) for p in root.rglob("*.py")
+              if "os.fdatasync(" in p.read_text(encoding="utf-8")]
+    assert direct == []

@@ -30,6 +30,7 @@ __all__ = [
     "as_buffer",
     "atomic_write",
     "data_extents",
+    "fdatasync",
     "fsync_dir",
     "os_error",
     "pread_exact",
@@ -38,6 +39,9 @@ __all__ = [
 ]
 
 _ZERO_CHUNK = 1 << 20
+
+#: ``os.fdatasync`` where the OS has it (Linux); ``os.fsync`` elsewhere (macOS has none).
+fdatasync = getattr(os, "fdatasync", os.fsync)
 
 
 def as_buffer(data: object) -> memoryview:
@@ -109,7 +113,7 @@ def atomic_write(path: str, data: bytes, *, durable: bool) -> None:
     try:
         pwrite_all(fd, data, 0)
         if durable:
-            os.fdatasync(fd)
+            fdatasync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)

@@ -57,7 +57,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vsssim.errors import VssStoreCorruptError
-from vsssim.storage._fileio import pwrite_all
+from vsssim.storage._fileio import fdatasync, pwrite_all
 
 __all__ = [
     "CKPT_MAGIC",
@@ -193,7 +193,7 @@ class Journal:
             os.ftruncate(fd, _GROW)
             pwrite_all(fd, head, 0)
             if durable:
-                os.fdatasync(fd)
+                fdatasync(fd)
         except BaseException:
             os.close(fd)
             raise
@@ -211,12 +211,12 @@ class Journal:
         else:
             pwrite_all(self.fd, record[_HEAD.size :], pos + _HEAD.size)
             if self.durable:
-                os.fdatasync(self.fd)
+                fdatasync(self.fd)
             pwrite_all(self.fd, record[: _HEAD.size], pos)  # the header commits the record
         self.end = pos + len(record)
         self.index += 1
         if self.durable:
-            os.fdatasync(self.fd)
+            fdatasync(self.fd)
 
     # -- encoders ---------------------------------------------------------------------------
     def cow_run(self, seq: int, block: int, slot: int, count: int = 1) -> None:
@@ -233,7 +233,7 @@ class Journal:
         self.end = pos + 64
         self.index += 1
         if self.durable:
-            os.fdatasync(self.fd)
+            fdatasync(self.fd)
 
     def block_runs(
         self, rtype: RecordType, seq: int, blocks: NDArray[np.int64], slots: NDArray[np.int64]

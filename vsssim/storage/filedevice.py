@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from vsssim.errors import VssAccessDeniedError
-from vsssim.storage._fileio import as_buffer, os_error, pread_exact, pwrite_all
+from vsssim.storage._fileio import as_buffer, fdatasync, os_error, pread_exact, pwrite_all
 from vsssim.storage.blockdev import Buffer, check_range
 
 if TYPE_CHECKING:
@@ -188,7 +188,7 @@ class FileDevice:
         """``FlushFileBuffers``: make the writes so far durable."""
         with self._lock:
             self._check_open()
-            os.fdatasync(self._fd)
+            fdatasync(self._fd)
 
     def close(self) -> None:
         """Close the image (idempotent); later reads and writes raise ``ValueError``."""

@@ -66,6 +66,7 @@ from vsssim.errors import (
 from vsssim.storage._cowstate import CowState, RevertState, SnapState
 from vsssim.storage._fileio import (
     atomic_write,
+    fdatasync,
     fsync_dir,
     os_error,
     pread_exact,
@@ -774,7 +775,7 @@ class ShadowStorage:
                     self._map_store()
                 self._copy_block_syscall(block, slot)
             if self._durable:
-                os.fdatasync(self._sfd)
+                fdatasync(self._sfd)
         except BaseException:
             self._alloc.free(np.arange(slot, slot + 1))  # a failed copy: the slot stays free
             raise
@@ -825,7 +826,7 @@ class ShadowStorage:
         try:
             self._copy_blocks(block, slot, count)
             if self._durable:
-                os.fdatasync(self._sfd)
+                fdatasync(self._sfd)
         except BaseException:
             self._alloc.free(np.arange(slot, slot + count))  # a failed copy: the slots stay free
             raise
@@ -892,7 +893,7 @@ class ShadowStorage:
         for i, c in zip(starts, counts, strict=True):
             self._copy_blocks(bl[i], sl[i], c)
         if self._durable:
-            os.fdatasync(self._sfd)
+            fdatasync(self._sfd)
 
     def _copy_blocks(self, block: int, slot: int, count: int) -> None:
         """Copy ``count`` old blocks from the volume into consecutive store slots.
@@ -1172,7 +1173,7 @@ class ShadowStorage:
                 else:
                     pwrite_all(self._sfd, piece, (slot << sh) + lo - (b << sh))
             if self._durable:
-                os.fdatasync(self._sfd)
+                fdatasync(self._sfd)
             if fresh:
                 self._log().block_runs(
                     RecordType.OVERLAY,

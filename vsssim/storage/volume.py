@@ -45,6 +45,7 @@ from vsssim.storage._fifolock import FifoRLock
 from vsssim.storage._fileio import (
     as_buffer,
     atomic_write,
+    fdatasync,
     os_error,
     pwrite_all,
     read_json,
@@ -587,7 +588,7 @@ class Volume:
         """``FlushFileBuffers``: make every write so far durable (``fdatasync``)."""
         if self._closed:
             raise ValueError("flush of a closed volume")
-        os.fdatasync(self._fd)
+        fdatasync(self._fd)
 
     def close(self) -> None:
         """Close the volume (and its attached shadow storage).  Idempotent."""
