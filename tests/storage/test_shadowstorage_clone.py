@@ -27,6 +27,7 @@ import test_shadowstorage_model as model
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import rule, run_state_machine_as_test
+from test_shadowstorage import assert_reopens_exact
 
 from vsssim.storage import shadowstorage as ss_module
 from vsssim.storage.shadowstorage import ShadowStorage
@@ -188,10 +189,7 @@ def test_an_unexpected_clone_error_propagates_and_changes_nothing(
     assert store._clone is True
     assert snap.read(0, N * B) == fill(0)
     store.verify()
-    vol, store = reopen(tmp_path, vol)
-    assert store.snapshots[0].read(0, N * B) == fill(0)
-    store.verify()
-    vol.close()
+    assert_reopens_exact(tmp_path, vol, fill(0))
 
 
 # ------------------------------------------------------------- real clones (reflink dir)
