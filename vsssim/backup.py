@@ -188,6 +188,12 @@ class _Selected:
     component: WmdComponent
 
 
+def _label(wmd: WriterMetadata) -> str:
+    """How the trace names the writer of ``wmd``: its name, and its instance name if any."""
+    ident = wmd.identity
+    return ident.writer_name + (f" ({ident.instance_name})" if ident.instance_name else "")
+
+
 def _names_writer(name: str, label: str) -> bool:
     """Whether ``name`` (of a ``components=`` entry) names the writer shown as ``label``: its
     writer name, or its writer name and instance name as ``"Name (instance)"``."""
@@ -241,9 +247,7 @@ def _check_component_paths(gathered: list[tuple[UUID, WriterMetadata]],
         if not path:
             continue
         for _instance, wmd in gathered:
-            ident = wmd.identity
-            label = ident.writer_name + (f" ({ident.instance_name})" if ident.instance_name
-                                         else "")
+            label = _label(wmd)
             if _names_writer(name, label) and not any(
                     c.full_path.lower() == path.lower() for c in wmd.components):
                 raise _UnknownComponent(
@@ -258,8 +262,7 @@ def _select(system: VssSystem, gathered: list[tuple[UUID, WriterMetadata]],
     its required components too."""
     out: list[_Selected] = []
     for instance_id, wmd in gathered:
-        label = wmd.identity.writer_name + (
-            f" ({wmd.identity.instance_name})" if wmd.identity.instance_name else "")
+        label = _label(wmd)
 
         def on_volumes(comp: WmdComponent, wmd: WriterMetadata = wmd) -> bool:
             if volumes is None:
