@@ -9,7 +9,7 @@ Run: python examples/excluded_writer.py
 
 from __future__ import annotations
 
-from vsssim import SnapshotContext, VssSystem
+from vsssim import BackupType, SnapshotContext, VssSystem
 from vsssim.apps import KvStore, KvStoreApp, KvStoreWriter
 
 
@@ -19,7 +19,7 @@ def snapshot_and_open(system: VssSystem, *, with_writer: bool) -> KvStore:
         if with_writer:
             bc.set_context(SnapshotContext.APP_ROLLBACK)  # writers take part; persistent copy
             bc.gather_writer_metadata().wait()
-            bc.set_backup_state(False, False, 1)
+            bc.set_backup_state(False, False, BackupType.FULL)
         else:
             bc.set_context(SnapshotContext.NAS_ROLLBACK)  # no writers at all
         bc.start_snapshot_set()

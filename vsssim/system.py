@@ -28,7 +28,7 @@ import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from uuid import UUID
 
 from vsssim.apps.base import Application
@@ -79,6 +79,9 @@ if TYPE_CHECKING:
 __all__ = ["OS_VERSIONS", "VssSystem"]
 
 _A = VolumeSnapshotAttributes
+_W = TypeVar("_W", bound=Writer)  # add_writer and friends return what they were given
+_P = TypeVar("_P", bound=Provider)
+_App = TypeVar("_App", bound=Application)
 MiB = 1 << 20
 MACHINE_FILE = "machine.json"
 MACHINE_FORMAT = 1
@@ -452,7 +455,7 @@ class VssSystem(SnapshotManagement):
         return best.info() if best else None
 
     # ------------------------------------------------------------------------ writers
-    def add_writer(self, writer: Writer) -> Writer:
+    def add_writer(self, writer: _W) -> _W:
         """Subscribe a writer (``Initialize`` + ``Subscribe``); returns it."""
         self.coordinator.subscribe(writer)
         return writer
@@ -461,7 +464,7 @@ class VssSystem(SnapshotManagement):
         """Unsubscribe a writer (its process stops)."""
         self.coordinator.unsubscribe(writer)
 
-    def restart_writer(self, writer: Writer) -> Writer:
+    def restart_writer(self, writer: _W) -> _W:
         """Stop and start a writer's process: it comes back with a new instance id and misses
         events meant for the old one (rule 31)."""
         self.remove_writer(writer)
@@ -501,7 +504,7 @@ class VssSystem(SnapshotManagement):
         self.tracer.emit("machine", provider.provider_name, EventKind.NOTE, "RegisterProvider",
                          f"{provider.provider_type.name} {{{provider.provider_id}}}")
 
-    def add_provider(self, provider: Provider) -> Provider:
+    def add_provider(self, provider: _P) -> _P:
         """Register a provider (``IVssAdmin::RegisterProvider``) and load it."""
         if not isinstance(provider, Provider):
             raise TypeError(f"{provider!r} is not a vsssim Provider")
@@ -703,7 +706,7 @@ class VssSystem(SnapshotManagement):
                                              explicit=False)
 
     # ------------------------------------------------------------------- applications
-    def add_application(self, app: Application) -> Application:
+    def add_application(self, app: _App) -> _App:
         """Add an application that keeps writing between and during events (deterministic)."""
         if not isinstance(app, Application):
             raise TypeError(f"{app!r} is not a vsssim Application")
