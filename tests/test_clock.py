@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -56,7 +57,7 @@ def test_equal_deadlines_fire_in_creation_order() -> None:
     clock = VirtualClock()
     seen: list[int] = []
     for i in range(5):
-        clock.call_at(2.0, lambda i=i: seen.append(i))
+        clock.call_at(2.0, functools.partial(seen.append, i))
     clock.advance_to(2.0)
     assert seen == [0, 1, 2, 3, 4]
 

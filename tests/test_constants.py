@@ -27,7 +27,7 @@ def test_every_member_has_the_sdk_value(sdk_type: str) -> None:
         member = SDK_NAMES[full_name]
         assert type(member) is cls
         assert int(member) == value, full_name
-        assert full_name == prefix + member.name
+        assert full_name == prefix + str(member.name)
     # ...and nothing more than the SDK (aliases aside).
     canonical = {n for n, m in cls.__members__.items() if m.name == n}
     assert {prefix + n for n in canonical} == set(table)

@@ -57,7 +57,8 @@ def start(system: VssSystem, *, component_mode: bool = True,
         for instance_id, wmd in bc.writer_metadata:
             for w in system.writers:
                 if w.instance_id == instance_id:
-                    wanted = (select or {}).get(w) if select is not None else None
+                    wanted = next((names for k, names in (select or {}).items() if k is w),
+                                  None)
                     if select is not None and wanted is None:
                         continue
                     for comp in wmd.components:

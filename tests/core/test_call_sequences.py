@@ -43,13 +43,15 @@ def _add_component(bc: BackupComponents, data: Any, writers: list[RecordingWrite
     w, name = _component(data, writers)
     right = data.draw(st.booleans(), label="right instance")
     iid = w.instance_id if right else writers[0].writer_id
-    return bc.add_component(iid, w.writer_id, ComponentType.FILEGROUP, "", name)
+    bc.add_component(iid, w.writer_id, ComponentType.FILEGROUP, "", name)
+    return None
 
 
 def _set_succeeded(bc: BackupComponents, data: Any, writers: list[RecordingWriter]) -> object:
     w, name = _component(data, writers)
-    return bc.set_backup_succeeded(w.instance_id, w.writer_id, ComponentType.FILEGROUP, "",
-                                   name, data.draw(st.booleans()))
+    bc.set_backup_succeeded(w.instance_id, w.writer_id, ComponentType.FILEGROUP, "", name,
+                            data.draw(st.booleans()))
+    return None
 
 
 def _delete(bc: BackupComponents, data: Any, writers: list[RecordingWriter]) -> object:

@@ -151,14 +151,18 @@ def test_a_storage_fault_without_room_fails_creation_with_insufficient_storage(
 
 @pytest.mark.parametrize(("build", "error", "words"), [
     # The HRESULT passed where the provider name goes: the fault would never fire.
-    (lambda: ProviderFault("CommitSnapshots", hr.E_FAIL), TypeError, "provider must be str"),
-    (lambda: WriterFault("Freeze", action="explode"), ValueError, "action must be one of"),
+    (lambda: ProviderFault("CommitSnapshots", hr.E_FAIL),  # type: ignore[arg-type]
+     TypeError, "provider must be str"),
+    (lambda: WriterFault("Freeze", action="explode"),  # type: ignore[arg-type]
+     ValueError, "action must be one of"),
     (lambda: WriterFault("Freeze", occurrence=0), ValueError, "occurrence counts from 1"),
     (lambda: WriterFault("Freeze", delay=-1.0), ValueError, "delay must be"),
-    (lambda: WriterFault(3), TypeError, "event must be str"),
-    (lambda: StorageFault("C:\\", max_size=1.5), TypeError, "max_size must be int"),
-    (lambda: RequesterCrash(after=None), TypeError, "after must be str"),
-    (lambda: IdentifyDuring("Thaw", every="yes"), TypeError, "every must be bool"),
+    (lambda: WriterFault(3), TypeError, "event must be str"),  # type: ignore[arg-type]
+    (lambda: StorageFault("C:\\", max_size=1.5),  # type: ignore[arg-type]
+     TypeError, "max_size must be int"),
+    (lambda: RequesterCrash(after=None), TypeError, "after must be str"),  # type: ignore[arg-type]
+    (lambda: IdentifyDuring("Thaw", every="yes"),  # type: ignore[arg-type]
+     TypeError, "every must be bool"),
 ])
 def test_a_fault_with_a_wrong_field_is_refused_when_built(
         build: Callable[[], object], error: type[Exception], words: str) -> None:

@@ -175,7 +175,7 @@ def test_rule_31_imports_are_one_at_a_time(machine: Machine, concurrent_import: 
     a, _app = _production(machine)
     xml, snapshot_id = _transportable_copy(a)
     b = machine("BACKUP")
-    b.options = VssOptions(concurrent_import=concurrent_import)  # type: ignore[arg-type]
+    b.options = VssOptions(concurrent_import=concurrent_import)
     first = b.create_backup_components(async_mode="manual")
     second = b.create_backup_components(async_mode="manual")
     first.initialize_for_backup(xml)

@@ -8,7 +8,7 @@ import os
 import stat
 import tracemalloc
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -208,7 +208,7 @@ def test_a_failed_copy_propagates_and_changes_nothing(
     monkeypatch.setattr(ss_module, "_CLONE", False)  # the copy path, even where clones work
     store = ShadowStorage.create(vol, tmp_path / "diff")
     snap = store.create_snapshot()
-    write = {
+    write: Callable[[], object] = {
         "one block": lambda: vol.write(5, b"x" * 10),
         "short run": lambda: vol.write(3 * B + 7, b"y" * (2 * B)),
         "batch": lambda: vol.write_many([9 * B, 20 * B], 10, b"w" * 10),

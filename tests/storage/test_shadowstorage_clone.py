@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import test_crash
-import test_shadowstorage_model as model
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import rule, run_state_machine_as_test
-from test_shadowstorage import assert_reopens_exact
 
+from tests.storage import test_crash
+from tests.storage import test_shadowstorage_model as model
+from tests.storage.test_shadowstorage import assert_reopens_exact
 from vsssim.storage import shadowstorage as ss_module
 from vsssim.storage.shadowstorage import ShadowStorage
 from vsssim.storage.volume import Volume
@@ -148,7 +148,11 @@ def test_where_extents_are_shared_long_runs_are_cloned_and_short_runs_copied(
     clones = Clones("emulate")
     monkeypatch.setattr(fcntl, "ioctl", clones)
     cfr: list[int] = []
-    monkeypatch.setattr(os, "copy_file_range", lambda *a: cfr.append(a[2]) or 0)
+    def counting(*args: int) -> int:
+        cfr.append(args[2])
+        return 0
+
+    monkeypatch.setattr(os, "copy_file_range", counting)
     store = ShadowStorage.create(vol, tmp_path / "diff", durable=durable)
     snap = store.create_snapshot()
     write_mix(vol)

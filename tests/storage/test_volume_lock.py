@@ -40,6 +40,12 @@ def test_mutual_exclusion_under_contention() -> None:
     assert lock.waiting == 0 and not lock.owned()
 
 
+def _in_order(lock: FifoRLock, order: list[int], i: int) -> None:
+    lock.acquire()
+    order.append(i)
+    lock.release()
+
+
 def test_waiters_get_the_lock_in_arrival_order_and_reentrancy() -> None:
     lock = FifoRLock()
     order: list[int] = []
@@ -47,9 +53,7 @@ def test_waiters_get_the_lock_in_arrival_order_and_reentrancy() -> None:
         assert lock.owned()
         threads = []
         for i in range(8):
-            t = threading.Thread(
-                target=lambda i=i: (lock.acquire(), order.append(i), lock.release())
-            )
+            t = threading.Thread(target=_in_order, args=(lock, order, i))
             t.start()
             threads.append(t)
             deadline = time.monotonic() + 20

@@ -35,7 +35,7 @@ def test_replies_say_whether_set_writer_failure_was_called(
         tmp_path: Path, writer_class: type[KvStoreWriter], expected: bool) -> None:
     with VssSystem(tmp_path / "m") as system:
         app = system.add_application(KvStoreApp(system.add_volume("C:\\").fs))
-        system.add_writer(writer_class(app))  # type: ignore[arg-type]
+        system.add_writer(writer_class(app))
         result = system.backup(["C:\\"], target_dir=tmp_path / "b")
         reply = result.trace.first("PrepareForSnapshot", kind=EventKind.REPLY)
         assert reply is not None
