@@ -117,9 +117,12 @@ class BackupResult:
     how long the kernel held writes during the commit, all on the system clock.
     ``writer_metadata_xml`` (file name -> XML) is filled when files are copied.
     ``live_reads`` counts reads of the live volumes while files were copied: always 0, the copy
-    reads only the shadow copies.  ``attempts`` counts the whole backups run (more than one
-    when ``retries`` let a retryable failure start the backup again); ``trace``, ``downtime``
-    and ``freeze_windows`` cover them all, the rest is the last attempt's.
+    reads only the shadow copies.  ``component_names`` are the components added, as
+    ``"Writer Name:logical\\path\\name"`` (what ``restore(components=...)`` takes; the same
+    as :meth:`vsssim.medium.BackupMedium.component_names` of the backup directory).
+    ``attempts`` counts the whole backups run (more than one when ``retries`` let a retryable
+    failure start the backup again); ``trace``, ``downtime`` and ``freeze_windows`` cover them
+    all, the rest is the last attempt's.
     """
 
     succeeded: bool
@@ -140,6 +143,7 @@ class BackupResult:
     failed_components: list[str] = field(default_factory=list)
     live_reads: int = 0
     error: str = ""
+    component_names: list[str] = field(default_factory=list)
     attempts: int = 1
 
     def summary(self) -> str:
@@ -391,6 +395,8 @@ def _attempt(system: VssSystem, requested: set[str] | None, wanted: list[str] | 
             if wanted is not None:
                 _check_component_paths(bc.writer_metadata, wanted)
             selected = _select(system, bc.writer_metadata, requested, wanted)
+            result.component_names = [
+                f"{s.metadata.identity.writer_name}:{s.component.full_path}" for s in selected]
             for s in selected:
                 bc.add_component(s.instance_id, s.writer_id, s.component.component_type,
                                  s.component.logical_path, s.component.component_name)

@@ -324,9 +324,7 @@ def _select(system: VssSystem, bc: BackupComponents, medium: BackupMedium,
             key = (str(entry.writer_id), comp.logical_path.lower(), comp.component_name.lower())
             info = backed_up[key]  # the medium checked that document and manifest agree
             name = comp.full_path
-            if wanted is not None and not any(
-                    w in (label.lower(), name.lower(), f"{label}:{name}".lower())
-                    for w in wanted):
+            if wanted is not None and selectors([f"{label}:{name}"]).isdisjoint(wanted):
                 continue
             method = wmd.restore_method.method if wmd.restore_method else RestoreMethod.UNDEFINED
             outcome = ComponentRestore(label, name, method, RestoreTarget.ORIGINAL)

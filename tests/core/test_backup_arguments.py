@@ -12,6 +12,7 @@ import pytest
 from vsssim import VssSystem, hresult
 from vsssim.apps import KvStoreApp, KvStoreWriter
 from vsssim.errors import VssObjectAlreadyExistsError, VssObjectNotFoundError
+from vsssim.medium import BackupMedium
 
 
 @pytest.fixture
@@ -96,6 +97,8 @@ def test_restore_refuses_names_the_backup_does_not_hold(system: VssSystem,
                                                          tmp_path: Path) -> None:
     backup = system.backup(target_dir=tmp_path / "b")
     assert backup.succeeded
+    held = ["KvStore Writer:KvStore"]
+    assert backup.component_names == BackupMedium(tmp_path / "b").component_names() == held
     mark = system.trace[-1].seq
     for wrong in (["Nope"], ["KvStore Writer:Kv"], ["KvStore", "Nope"]):
         with pytest.raises(VssObjectNotFoundError, match="'KvStore Writer:KvStore'"):

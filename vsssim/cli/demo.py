@@ -105,7 +105,7 @@ def demo(lab: LabContext, name: str, list_only: bool, step: bool, seed: int,
     try:
         with running(ctx):
             run = scenario.run(ctx)
-    except (VssError, ValueError) as exc:  # e.g. --target already holds a backup
+    except VssError as exc:  # e.g. --target already holds a backup
         raise click.ClickException(str(exc)) from None
     if stepper is None:
         console.rule(f"[bold]{run.title}")

@@ -167,7 +167,7 @@ class RestorePlan:
 
     def within(self, held: Sequence[str]) -> RestorePlan:
         """The plan without the ``components`` entries that pick none of ``held`` (the
-        backup's components, :meth:`vsssim.medium.BackupMedium.component_names`): a plan
+        backup's components, ``BackupResult.component_names``): a plan
         drawn from the writer's metadata may name components this backup does not hold, and
         restore refuses those."""
         if not self.components:

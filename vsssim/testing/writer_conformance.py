@@ -389,10 +389,7 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
                 writer_name=writer.writer_name if writer else None)), label="plan")
         faults = data.draw(self._faults(("PreRestore", "PostRestore")), label="faults")
         bname, backup = self.backups[plan.backup]
-        if plan.components and backup.target_dir is not None:
-            from vsssim.medium import BackupMedium
-
-            plan = plan.within(BackupMedium(backup.target_dir).component_names())
+        plan = plan.within(backup.component_names)
         name = self._next("restore")
         lines = [f"system.faults = {_faults_code(faults)}"] if faults else []
         lines += plan.code(name, bname, rebooted=False)
