@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, Phase, settings
 
 from vsssim import FaultPlan, VssSystem, WriterFault, hresult
 from vsssim.apps import FileShareApp, FileShareWriter, KvStoreApp, KvStoreWriter
+from vsssim.faults import Fault
 from vsssim.testing import (
     REQUESTER_RULES,
     ConformanceError,
@@ -285,6 +286,27 @@ def test_monitor_flags_more_than_three_retries(machine: Any) -> None:
         monitor.run(five_attempts)
     assert info.value.rule.id == "retries-retryable-writer-errors"
     assert "retry at most 3 times" in str(info.value)
+
+
+@pytest.mark.parametrize("other", [hresult.VSS_E_WRITERERROR_NONRETRYABLE,
+                                   hresult.VSS_E_WRITERERROR_INCONSISTENTSNAPSHOT, None])
+def test_monitor_excuses_giving_up_when_another_writer_failed_for_good(
+        machine: Any, other: int | None) -> None:
+    # Found by the dev profile: the guide's requester stops when any failure is not retryable
+    # (reference §5: NONRETRYABLE "do not retry with VSS"), which the monitor used to flag.
+    system, monitor = machine
+    faults: list[Fault] = [WriterFault("PrepareForBackup", "KvStore Writer", "veto",
+                                       hresult.VSS_E_WRITERERROR_RETRYABLE)]
+    if other is not None:
+        faults.append(WriterFault("PrepareForBackup", "File Share Writer", "veto", other))
+    system.faults = FaultPlan(faults)
+    if other is None:  # the retryable failure alone still needs its retry
+        with pytest.raises(ConformanceError) as info:
+            monitor.run(buggy.never_retries)
+        assert info.value.rule.id == "retries-retryable-writer-errors"
+    else:
+        monitor.run(buggy.never_retries)
+        assert monitor.violations == []
 
 
 def test_monitor_accepts_three_failed_retries(machine: Any) -> None:

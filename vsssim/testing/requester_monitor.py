@@ -22,8 +22,9 @@ What each rule looks at:
   time (on any object): giving up (or letting the error escape) breaks the rule;
 * retryable writer errors (``VSS_E_WRITERERROR_RETRYABLE``, ``..._OUTOFRESOURCES``,
   ``..._TIMEOUT``, from a writer's reply or a freeze window that ran out): after the last one a
-  new snapshot set must be started (unless three retries were made already), and no more than
-  three retries made;
+  new snapshot set must be started (unless three retries were made already, or another writer
+  failed in the same attempt with ``NONRETRYABLE`` or ``INCONSISTENTSNAPSHOT``, which a plain
+  retry cannot fix), and no more than three retries made;
 * leaks: every object released, no shadow copy left from the run (unless ``allow_persistent``
   and the copy was made without auto-release: ``VSS_VOLSNAP_ATTR_NO_AUTO_RELEASE`` or
   ``..._PERSISTENT``), no snapshot-set creation left running;
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from vsssim import hresult as hr
 from vsssim.hresult import RETRYABLE_WRITER_ERRORS
@@ -52,6 +53,9 @@ if TYPE_CHECKING:
     from vsssim.trace import TraceEvent
 
 __all__ = ["RETRYABLE_WRITER_ERRORS", "RequesterMonitor"]
+
+_FINAL_WRITER_ERRORS: Final = frozenset({hr.VSS_E_WRITERERROR_NONRETRYABLE,
+                                         hr.VSS_E_WRITERERROR_INCONSISTENTSNAPSHOT})
 
 _CREATION_EVENTS = frozenset({"PrepareForBackup", "PrepareForSnapshot", "Freeze", "Thaw",
                               "PostSnapshot"})
@@ -97,6 +101,7 @@ class RequesterMonitor:
         self._created: dict[str, int] = {}  # shadow copy id -> seq of its creation
         self._last_release = 0
         self._retryable: list[tuple[int, str]] = []  # (seq, what failed)
+        self._final: list[int] = []  # seqs of writer failures a plain retry cannot fix
         self._error: Exception | None = None
         self._closed = False
         self._before: set[UUID] = set()  # shadow copies that existed when the run began
@@ -190,6 +195,8 @@ class RequesterMonitor:
             if isinstance(code, int) and code in RETRYABLE_WRITER_ERRORS:
                 self._retryable.append((e.seq, f"{e.source} failed {e.name} with "
                                                 f"{hr.name_of(code)}"))
+            elif code in _FINAL_WRITER_ERRORS:
+                self._final.append(e.seq)
         elif kind == "timeout" and e.name == "FreezeWindowExpired":
             self._retryable.append((e.seq, f"{e.target}'s freeze window expired "
                                            "(VSS_E_WRITERERROR_TIMEOUT)"))
@@ -305,6 +312,7 @@ class RequesterMonitor:
             raise ConformanceError(found, trace_tail(self.system.trace, mark=mark))
         self._sessions = {k: v for k, v in self._sessions.items() if not v.released}
         self._retryable = []
+        self._final = []
         self._created = {}
         self._blocked_seq = 0
 
@@ -322,11 +330,21 @@ class RequesterMonitor:
             self._violate("retries-retryable-writer-errors",
                           f"{len(retries)} new attempts after {what}: retry at most "
                           f"{MAX_RETRIES} times", first_seq)
-        elif len(retries) < MAX_RETRIES and not any(s.start_seq > last_seq for s in retries):
+        elif (len(retries) < MAX_RETRIES and not any(s.start_seq > last_seq for s in retries)
+              and not self._gave_up_rightly(last_seq)):
             self._violate("retries-retryable-writer-errors",
                           f"{last_what} (a retryable error) and the backup was not tried again: "
                           f"wait and repeat the whole backup (up to {MAX_RETRIES} times)",
                           last_seq)
+
+    def _gave_up_rightly(self, seq: int) -> bool:
+        """True if the attempt that failed retryably at ``seq`` also had a writer fail with an
+        error that a plain retry cannot fix (``NONRETRYABLE``: "do not retry with VSS";
+        ``INCONSISTENTSNAPSHOT``: reconfigure first): giving up then is right."""
+        starts = [s.start_seq for s in self._sessions.values() if s.started]
+        begin = max((x for x in starts if x < seq), default=0)
+        end = min((x for x in starts if x > seq), default=float("inf"))
+        return any(begin < x < end for x in self._final)
 
     def _check_leaks(self) -> None:
         from vsssim.constants import VolumeSnapshotAttributes as A

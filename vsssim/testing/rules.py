@@ -100,7 +100,9 @@ REQUESTER_RULES: dict[str, Rule] = _rules(
          "§2 B9, §11 rule 21; State Transitions in Shadow Copy Providers"),
     Rule("retries-retryable-writer-errors",
          "A writer failing with a retryable error (VSS_E_WRITERERROR_RETRYABLE, "
-         "..._OUTOFRESOURCES, ..._TIMEOUT) gets the backup retried, at most three times.",
+         "..._OUTOFRESOURCES, ..._TIMEOUT) gets the backup retried, at most three times "
+         "(unless another writer failed the same attempt with NONRETRYABLE or "
+         "INCONSISTENTSNAPSHOT, which a plain retry cannot fix).",
          "§5 failure-code table; IVssBackupComponents::GetWriterStatus"),
     Rule("no-leaked-snapshots",
          "The requester releases every IVssBackupComponents object and leaves no shadow copy or "
