@@ -183,6 +183,7 @@ class WriterRegistration:
     last_state: WriterState = WriterState.STABLE
     last_failure: WriterFailure | None = None
     subscribed: bool = True
+    _identity: WriterIdentity | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -208,12 +209,21 @@ class WriterRegistration:
                                  str(self.instance_id), str(w.writer_id)) if n)
 
     def identity(self) -> WriterIdentity:
-        """The identification part of its metadata."""
+        """The identification part of its metadata (a frozen model, built again only when
+        the writer's attributes change)."""
         w = self.writer
-        return WriterIdentity(
+        known = self._identity
+        if (known is not None and known.writer_id == w.writer_id
+                and known.writer_name == w.writer_name
+                and known.instance_name == w.instance_name and known.usage_type == w.usage_type
+                and known.source_type == w.source_type
+                and (known.version_major, known.version_minor) == tuple(w.version)):
+            return known
+        self._identity = WriterIdentity(
             writer_id=w.writer_id, instance_id=self.instance_id, writer_name=w.writer_name,
             instance_name=w.instance_name, usage_type=w.usage_type, source_type=w.source_type,
             version_major=w.version[0], version_minor=w.version[1])
+        return self._identity
 
 
 @dataclass(eq=False)

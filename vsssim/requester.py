@@ -378,7 +378,7 @@ class BackupComponents:
             session.gathered = True
             # The requester gets its own copies, once: what it does with them cannot change
             # what VSS knows of the writers.
-            self._metadata = [(reg.instance_id, wmd.model_copy(deep=True))
+            self._metadata = [(reg.instance_id, wmd.clone())
                               for reg, wmd in gathered]
             return hr.S_OK
 

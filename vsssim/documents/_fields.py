@@ -21,10 +21,11 @@ integer that is not a member (or a mask with undefined bits) is refused with the
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from enum import IntEnum, IntFlag
-from typing import Annotated, Any, Final, TypeVar
+from typing import Annotated, Any, Final, Self, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -101,6 +102,31 @@ class DocumentModel(BaseModel):
             if not was_set:
                 self.__pydantic_fields_set__.discard(name)
             raise
+
+    def clone(self) -> Self:
+        """A deep copy, as ``model_copy(deep=True)`` makes, that shares the frozen parts (file
+        sets, identities, records) instead of copying them: they cannot change, and copying
+        them is most of the cost of pydantic's generic deep copy."""
+        new = type(self).__new__(type(self))
+        object.__setattr__(new, "__dict__", {k: _clone(v) for k, v in self.__dict__.items()})
+        object.__setattr__(new, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+        object.__setattr__(new, "__pydantic_extra__", None)
+        object.__setattr__(new, "__pydantic_private__", None)
+        return new
+
+
+def _clone(value: Any) -> Any:
+    if isinstance(value, DocumentModel):
+        return value.clone()
+    if isinstance(value, list):
+        return [_clone(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_clone(v) for v in value)
+    if isinstance(value, bytearray | set):
+        return copy.deepcopy(value)
+    return value  # immutable: scalars, enums, UUIDs, bytes, tuples of them, frozen models
 
 
 class ValueModel(BaseModel):

@@ -929,7 +929,7 @@ class WriterMetadataBuilder:
     # ---------------------------------------------------------------------------- results
     def get_document(self) -> WriterMetadata:
         """``GetDocument``: a deep copy of the document as built so far."""
-        return self._doc.model_copy(deep=True)
+        return self._doc.clone()
 
     def save_as_xml(self) -> str:
         """``SaveAsXML``: the document as built so far, as XML."""

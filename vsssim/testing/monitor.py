@@ -115,7 +115,7 @@ class WriterMonitor:
         self.volume = volume or ("C:\\" if "C:\\" in names else (names[0] if names else "C:\\"))
         self.label = writer_label(writer)
         self.metadata: WriterMetadata | None = None
-        self._first_dump: dict[str, Any] | None = None
+        self._first: WriterMetadata | None = None  # the first Identify's document
         self._pending: list[Violation] = []
         self._handler: _Handler | None = None
         self._faults = 0  # faults fired since the last check
@@ -462,11 +462,14 @@ class WriterMonitor:
         for comp in doc.components:
             for fd in comp.all_files:
                 self._check_file_set(comp.full_path, fd.path, fd.filespec)
-        dump = doc.model_dump(mode="json", exclude={"identity": {"instance_id"}})
-        if self._first_dump is None:
-            self._first_dump = dump
-        elif self.stable_metadata and dump != self._first_dump:
-            changed = sorted(k for k in dump if dump[k] != self._first_dump.get(k))
+        first = self._first
+        if first is None:
+            self._first = doc.clone()
+        elif self.stable_metadata and not _same_document(doc, first):
+            exclude: Any = {"identity": {"instance_id"}}
+            dump = doc.model_dump(mode="json", exclude=exclude)
+            before = first.model_dump(mode="json", exclude=exclude)
+            changed = sorted(k for k in dump if dump[k] != before.get(k))
             self._violate("metadata-valid-and-stable",
                           f"Identify gave a different document than the first time (changed: "
                           f"{', '.join(changed)}): OnIdentify must be deterministic, whenever "
@@ -495,6 +498,16 @@ class WriterMonitor:
         if not self._closed:
             self._unsubscribe()
             self._closed = True
+
+
+def _same_document(doc: WriterMetadata, first: WriterMetadata) -> bool:
+    """The same metadata, whatever the instance id (a restarted writer gets a new one)."""
+    mine, theirs = doc.__dict__, first.__dict__
+    if mine.keys() != theirs.keys() or any(
+            mine[k] != theirs[k] for k in mine if k != "identity"):
+        return False
+    return doc.identity.model_copy(update={"instance_id": first.identity.instance_id}) == \
+        first.identity
 
 
 def _memory_fs(files: dict[str, bytes], root: str) -> SimFS:
