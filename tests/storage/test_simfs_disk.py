@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import struct
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -15,7 +17,7 @@ from vsssim.errors import (
     VssObjectNotFoundError,
     VssStoreCorruptError,
 )
-from vsssim.storage import _simfs_layout as layout  # only to locate structures to corrupt
+from vsssim.storage import _simfs_layout as layout  # to locate structures to corrupt
 from vsssim.storage.blockdev import Buffer, MemoryDevice
 from vsssim.storage.simfs import BLOCK_SIZE, SimFS, format
 
@@ -356,6 +358,38 @@ def test_a_volume_with_several_bitmap_blocks() -> None:
     fresh = SimFS.mount(device, roots=["C:\\"])
     assert fresh.read_file("C:\\straddle") == bytes(range(256)) * (4 * MiB // 256)
     assert fresh.check() == []
+
+
+@pytest.mark.parametrize("count", [0, 1, 23, 24, 25, 600])
+def test_inode_record_layout(count: int) -> None:
+    # Field by field, as the module docstring of simfs describes the record.
+    extents = [(100 + 3 * i, i + 1) for i in range(count)]
+    chain = [900, 901] if count > layout.INLINE_EXTENTS else []
+    node = layout.Inode(
+        ino=7,
+        kind=layout.KIND_FILE,
+        generation=9,
+        parent=1,
+        size=12345,
+        created=11,
+        modified=22,
+        accessed=33,
+        mtime=4.5,
+        extents=extents,
+        chain=chain,
+    )
+    # kind, pad, links, generation, parent, size, times, mtime, extent count, first chain block
+    fields = (layout.KIND_FILE, 0, 1, 9, 1, 12345, 11, 22, 33, 4.5, count, chain[0] if chain else 0)
+    head = struct.pack("<BBHIIQqqqdII", *fields)
+    inline = b"".join(struct.pack("<II", s, n) for s, n in extents[: layout.INLINE_EXTENTS])
+    body = head + inline + bytes(layout.INODE_SIZE - 4 - len(head) - len(inline))
+    record = node.encode()
+    assert record == struct.pack("<I", zlib.crc32(body, 7)) + body
+    decoded, got_count, got_chain = layout.Inode.decode(record, 7)
+    assert (got_count, got_chain) == (count, chain[0] if chain else 0)
+    assert decoded.extents == extents[: layout.INLINE_EXTENTS]
+    with pytest.raises(VssStoreCorruptError, match="inode 8"):
+        layout.Inode.decode(record, 8)  # the CRC is seeded with the inode number
 
 
 # -------------------------------------------------------------------------- snapshots

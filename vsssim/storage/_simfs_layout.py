@@ -8,6 +8,7 @@ Nothing here touches a device: callers read and write the bytes.
 
 from __future__ import annotations
 
+import itertools
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -76,6 +77,13 @@ INODES_PER_BLOCK = BLOCK_SIZE // INODE_SIZE
 _INODE = struct.Struct("<IBBHIIQqqqdII")
 INLINE_EXTENTS = (INODE_SIZE - _INODE.size) // 8
 _EXTENT = struct.Struct("<II")
+_CRC_FIELD = struct.Struct("<I")
+# For encoding: the whole record after its CRC field (header fields, ``k`` inline extents, zero
+# padding), one struct per inline extent count ``k``, so that an inode is one ``pack`` call.
+_INODE_AFTER_CRC = [
+    struct.Struct("<BBHIIQqqqdII" + "II" * k + f"{INODE_SIZE - _INODE.size - _EXTENT.size * k}x")
+    for k in range(INLINE_EXTENTS + 1)
+]
 
 EXT_MAGIC = b"SEXT"
 _EXT_HEAD = struct.Struct("<4sIIII4x")
@@ -294,8 +302,8 @@ class Inode:
     def encode(self) -> bytes:
         """The 256-byte inode record (its CRC is seeded with the inode number, so a record
         written into the wrong slot is detected)."""
-        head = _INODE.pack(
-            0,
+        inline = self.extents[:INLINE_EXTENTS]
+        body = _INODE_AFTER_CRC[len(inline)].pack(
             self.kind,
             0,
             self.nlink,
@@ -308,11 +316,10 @@ class Inode:
             self.mtime,
             len(self.extents),
             self.chain[0] if self.chain else 0,
+            *itertools.chain.from_iterable(inline),
         )
-        inline = b"".join(_EXTENT.pack(s, n) for s, n in self.extents[:INLINE_EXTENTS])
-        record = bytearray(head + inline + bytes(INODE_SIZE - len(head) - len(inline)))
-        struct.pack_into("<I", record, 0, _crc(record, 0, self.ino))
-        return bytes(record)
+        # The CRC field comes first, so the checksum covers exactly ``body`` (see _crc).
+        return _CRC_FIELD.pack(zlib.crc32(body, self.ino)) + body
 
     @classmethod
     def decode(cls, raw: bytes, ino: int) -> tuple[Inode, int, int]:

@@ -49,9 +49,9 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import TracebackType
 
 from typing_extensions import Buffer
 
@@ -301,27 +301,13 @@ class SimFS:
             return self._store.blocks.free * BLOCK_SIZE
 
     # ---------------------------------------------------------------------- operations
-    @contextmanager
-    def _reading(self) -> Iterator[Store]:
-        with self._device.operation(), self._lock:
-            yield self._store
-
-    @contextmanager
-    def _writing(self, what: str) -> Iterator[Store]:
-        with self._device.operation(), self._lock:
-            if self._device.readonly:
-                raise VssAccessDeniedError(
-                    f"simfs: cannot {what}: the volume is read-only (a shadow copy is read-only "
-                    "outside its auto-recovery window)"
-                )
-            store = self._store
-            store.begin()
-            try:
-                yield store
-            except BaseException:
-                store.abort()
-                raise
-            store.commit()
+    # Every operation runs ``with self._device.operation(), self._lock:`` (a query) or
+    # ``with self._device.operation(), self._change(what) as store:`` (a change), in that
+    # order, spelled out at each call site rather than wrapped in a ``@contextmanager``
+    # generator: that layer cost about 1.5 us per call, a tenth of a small append.
+    def _change(self, what: str) -> _Change:
+        """The context manager of a change (enter it inside ``device.operation()``)."""
+        return _Change(self, what)
 
     def _stamp(self) -> tuple[int, float]:
         return filetime(self._clock.datetime()), self._clock.now()
@@ -447,10 +433,10 @@ class SimFS:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
         if writable and self.readonly:
             raise VssAccessDeniedError(f"simfs: cannot open {path!r} for writing: read-only volume")
-        context = self._reading() if must_exist else self._writing(f"open {path!r}")
+        inner = self._lock if must_exist else self._change(f"open {path!r}")
         counted = 0
         try:
-            with context:
+            with self._device.operation(), inner:
                 parent, stored, entry = self._locate(names, path)
                 if entry is None:
                     if must_exist:
@@ -498,23 +484,23 @@ class SimFS:
         )
 
     def _handle_read(self, ino: int, generation: int, offset: int, size: int) -> bytes:
-        with self._reading():
+        with self._device.operation(), self._lock:
             return self._read(self._handle_node(ino, generation), offset, size)
 
     def _handle_write(self, ino: int, generation: int, offset: int | None, data: Buffer) -> int:
         view = memoryview(data).cast("B")
-        with self._writing("write to a file"):
+        with self._device.operation(), self._change("write to a file"):
             node = self._handle_node(ino, generation)
             at = node.size if offset is None else offset
             self._pwrite(node, at, view, self._stamp())
             return at
 
     def _handle_truncate(self, ino: int, generation: int, size: int) -> None:
-        with self._writing("truncate a file"):
+        with self._device.operation(), self._change("truncate a file"):
             self._truncate(self._handle_node(ino, generation), size, self._stamp())
 
     def _handle_size(self, ino: int, generation: int) -> int:
-        with self._reading():
+        with self._device.operation(), self._lock:
             return self._handle_node(ino, generation).size
 
     def _handle_close(self, ino: int) -> None:
@@ -528,7 +514,7 @@ class SimFS:
     # ----------------------------------------------------------------- whole-file calls
     def read_file(self, path: object) -> bytes:
         """The whole content of a file."""
-        with self._reading():
+        with self._device.operation(), self._lock:
             node, _ = self._file_node(path)
             return self._read(node, 0, node.size)
 
@@ -543,7 +529,7 @@ class SimFS:
         if not names:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
         view = memoryview(data).cast("B")
-        with self._writing(f"write {path!r}") as store:
+        with self._device.operation(), self._change(f"write {path!r}") as store:
             stamp = self._stamp()
             if create_dirs:
                 self._makedirs(names[:-1], path, stamp)
@@ -568,7 +554,7 @@ class SimFS:
         if not names:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
         view = memoryview(data).cast("B")
-        with self._writing(f"append to {path!r}") as store:
+        with self._device.operation(), self._change(f"append to {path!r}") as store:
             stamp = self._stamp()
             parent, _, entry = self._locate(names, path)
             if entry is None:
@@ -585,7 +571,7 @@ class SimFS:
             raise TypeError(f"size must be int, not {type(size).__name__}")
         if size < 0:
             raise ValueError(f"size must not be negative, not {size}")
-        with self._writing(f"truncate {path!r}"):
+        with self._device.operation(), self._change(f"truncate {path!r}"):
             node, _ = self._file_node(path)
             self._truncate(node, size, self._stamp())
 
@@ -604,7 +590,7 @@ class SimFS:
 
     def _kind(self, path: object) -> int | None:
         names = self._split(path)
-        with self._reading():
+        with self._device.operation(), self._lock:
             try:
                 node, _ = self._walk_path(names, path)
             except (VssFileNotFoundError, VssNotADirectoryError):
@@ -614,7 +600,7 @@ class SimFS:
     def listdir(self, path: object = "\\") -> list[str]:
         """Names in a directory, in stored case, sorted case-insensitively."""
         names = self._split(path)
-        with self._reading():
+        with self._device.operation(), self._lock:
             node, _ = self._walk_path(names, path)
             if node.kind != KIND_DIR:
                 raise VssNotADirectoryError(f"{path!r} is a file, not a directory")
@@ -639,7 +625,7 @@ class SimFS:
         under the mount's first root.  Pruning ``dirnames`` in place skips subtrees; a missing
         start path yields nothing; each directory is listed in its own operation."""
         names = self._split(path)
-        with self._reading():
+        with self._device.operation(), self._lock:
             try:
                 node, stored = self._walk_path(names, path)
             except (VssFileNotFoundError, VssNotADirectoryError):
@@ -649,7 +635,7 @@ class SimFS:
         stack = [stored]
         while stack:
             current = stack.pop()
-            with self._reading():
+            with self._device.operation(), self._lock:
                 try:
                     node, _ = self._walk_path(current, path)
                 except (VssFileNotFoundError, VssNotADirectoryError):
@@ -698,7 +684,7 @@ class SimFS:
     def stat(self, path: object) -> FileStat:
         """Size, kind and times of a file or directory."""
         names = self._split(path)
-        with self._reading():
+        with self._device.operation(), self._lock:
             node, stored = self._walk_path(names, path)
             return FileStat(
                 path=self._parser.join(stored),
@@ -716,7 +702,7 @@ class SimFS:
         names = self._split(path)
         if not names:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
-        with self._writing(f"remove {path!r}") as store:
+        with self._device.operation(), self._change(f"remove {path!r}") as store:
             parent, _, entry = self._locate(names, path)
             if entry is None:
                 raise VssFileNotFoundError(f"{path!r}: no such file")
@@ -733,7 +719,7 @@ class SimFS:
         names = self._split(path)
         if not names:
             raise VssAccessDeniedError(f"simfs: cannot remove the root directory {path!r}")
-        with self._writing(f"remove {path!r}") as store:
+        with self._device.operation(), self._change(f"remove {path!r}") as store:
             parent, _, entry = self._locate(names, path)
             if entry is None:
                 raise VssFileNotFoundError(f"{path!r}: no such directory")
@@ -751,7 +737,7 @@ class SimFS:
         names = self._split(path)
         if not names:
             raise VssFileExistsError(f"{path!r} is the root directory, which exists")
-        with self._writing(f"create {path!r}"):
+        with self._device.operation(), self._change(f"create {path!r}"):
             parent, _, entry = self._locate(names, path)
             if entry is not None:
                 raise VssFileExistsError(f"{path!r} already exists")
@@ -762,7 +748,7 @@ class SimFS:
         operation.  ``VssFileExistsError`` if it exists and not ``exist_ok``, or if a file
         is in the way."""
         names = self._split(path)
-        with self._writing(f"create {path!r}"):
+        with self._device.operation(), self._change(f"create {path!r}"):
             created = self._makedirs(names, path, self._stamp())
             if not created and not exist_ok:
                 raise VssFileExistsError(f"{path!r} already exists")
@@ -794,7 +780,7 @@ class SimFS:
             raise VssAccessDeniedError(f"simfs: cannot rename the root directory {src!r}")
         if not d_names:
             raise VssFileExistsError(f"{dst!r} is the root directory, which exists")
-        with self._writing(f"rename {src!r}") as store:
+        with self._device.operation(), self._change(f"rename {src!r}") as store:
             s_parent, _, s_entry = self._locate(s_names, src)
             if s_entry is None:
                 raise VssFileNotFoundError(f"{src!r}: no such file or directory")
@@ -867,11 +853,57 @@ class SimFS:
         links, one entry per inode, valid unique names), file sizes against extents, link
         counts and the free-space counters; then that the mount's caches equal the device.
         """
-        with self._reading() as store:
-            return check_device(self._device, store)
+        with self._device.operation(), self._lock:
+            return check_device(self._device, self._store)
 
     def refresh(self) -> None:
         """Drop every cache and re-read the device (after the volume was reverted
         underneath).  Open handles whose file no longer exists fail on their next call."""
         with self._device.operation(), self._lock:
             self._store.load()
+
+
+class _Change:
+    """One change to a mounted simfs, entered inside ``device.operation()``.
+
+    Takes the mount's lock, refuses a read-only device (``VssAccessDeniedError`` naming
+    ``what``) and opens the store's write buffer; at exit it commits the buffer (data, then
+    metadata) or, if the body raised, aborts it, and releases the lock either way.  A class
+    instead of a ``@contextmanager`` generator because it runs on every change.
+    """
+
+    __slots__ = ("_fs", "_what")
+
+    def __init__(self, fs: SimFS, what: str) -> None:
+        self._fs = fs
+        self._what = what
+
+    def __enter__(self) -> Store:
+        fs = self._fs
+        fs._lock.acquire()
+        try:
+            if fs._device.readonly:
+                raise VssAccessDeniedError(
+                    f"simfs: cannot {self._what}: the volume is read-only (a shadow copy is "
+                    "read-only outside its auto-recovery window)"
+                )
+            fs._store.begin()
+        except BaseException:
+            fs._lock.release()
+            raise
+        return fs._store
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        fs = self._fs
+        try:
+            if exc is None:
+                fs._store.commit()
+            else:
+                fs._store.abort()
+        finally:
+            fs._lock.release()
