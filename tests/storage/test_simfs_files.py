@@ -17,6 +17,7 @@ from vsssim.errors import (
     VssDirectoryNotEmptyError,
     VssFileExistsError,
     VssFileNotFoundError,
+    VssInsufficientStorageError,
     VssInvalidArgumentError,
     VssIsADirectoryError,
     VssNotADirectoryError,
@@ -326,6 +327,58 @@ def test_copy_in_and_out(tmp_path: Path) -> None:
     fs.copy_in(source, "C:\\dir\\file.bin", create_dirs=True)
     fs.copy_out("C:\\dir\\file.bin", tmp_path / "out.bin")
     assert (tmp_path / "out.bin").read_bytes() == source.read_bytes()
+
+
+# ---------------------------------------------------------------------- path lookups
+# simfs remembers walked paths until the directory tree changes: every change must show.
+def test_remembered_paths_follow_renames_removals_and_case() -> None:
+    fs = make_fs()
+    fs.write_file("C:\\Db\\Log\\wal", b"1", create_dirs=True)
+    assert fs.stat("C:\\db\\LOG\\wal").path == "C:\\Db\\Log\\wal"
+    fs.append_file("C:\\DB\\log\\wal", b"2")
+    fs.rename("C:\\Db\\Log", "C:\\Db\\LOGS")  # another name
+    with pytest.raises(VssFileNotFoundError, match="no such file"):
+        fs.append_file("C:\\DB\\log\\wal", b"3")
+    assert fs.read_file("C:\\db\\logs\\WAL") == b"12"
+    assert fs.stat("C:\\db\\logs\\WAL").path == "C:\\Db\\LOGS\\wal"
+    fs.rename("C:\\Db\\LOGS", "C:\\Db\\Logs")  # a case-only rename
+    assert fs.stat("C:\\db\\logs\\WAL").path == "C:\\Db\\Logs\\wal"
+    fs.remove("C:\\Db\\Logs\\wal")
+    fs.rmdir("C:\\Db\\Logs")
+    fs.write_file("C:\\Db\\logs", b"now a file")
+    with pytest.raises(VssNotADirectoryError):
+        fs.append_file("C:\\db\\LOGS\\wal", b"4")
+    fs.remove("C:\\Db\\logs")
+    fs.makedirs("C:\\Db\\logs")
+    fs.append_file("C:\\db\\LOGS\\wal", b"5")  # a new directory inode, same path
+    assert fs.read_file("C:\\Db\\logs\\wal") == b"5"
+    assert fs.check() == []
+
+
+def test_remembered_paths_are_dropped_by_a_failed_operation_and_a_refresh() -> None:
+    device = MemoryDevice(2**20)
+    format(device)
+    fs = SimFS.mount(device, roots=["C:\\"])
+    before = device.snapshot_bytes()
+    # The directories exist (and are walked) inside the operation, which then fails.
+    with pytest.raises(VssInsufficientStorageError):
+        fs.write_file("C:\\new\\dir\\big", bytes(2**20), create_dirs=True)
+    assert not fs.exists("C:\\new\\dir")
+    fs.write_file("C:\\a\\b\\f", b"x", create_dirs=True)
+    assert fs.is_file("C:\\a\\b\\f")
+    device.write(0, before)  # the volume is reverted underneath the mount
+    fs.refresh()
+    assert not fs.exists("C:\\a\\b\\f")
+    assert not fs.exists("C:\\a")
+
+
+def test_remembered_paths_are_bounded() -> None:
+    fs = make_fs()
+    fs.makedirs("C:\\abcdefghijkl")
+    for i in range(1 << 12):  # every spelling of the name is a separate remembered path
+        spelling = "".join(ch.upper() if i >> k & 1 else ch for k, ch in enumerate("abcdefghijkl"))
+        assert fs.is_dir("C:\\" + spelling)
+    assert 0 < len(fs._walks) <= 1024
 
 
 # ------------------------------------------------------------------------------ times

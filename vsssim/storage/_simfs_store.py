@@ -110,6 +110,7 @@ class Store:
 
     def __init__(self, device: BlockDevice) -> None:
         self.device = device
+        self.names_version = 0
         self.load()
 
     # ------------------------------------------------------------------------- loading
@@ -123,10 +124,17 @@ class Store:
             raise VssStoreCorruptError(f"simfs: {problem}")
         self.inodes: dict[int, Inode] = {}
         self.dirs: dict[int, DirCache] = {}
+        self.names_changed()
         self._reset_pending()
         root = self.inode(ROOT_INO)
         if root.kind != KIND_DIR:
             raise VssStoreCorruptError("simfs: the root inode is not a directory")
+
+    def names_changed(self) -> None:
+        """Note that existing paths may lead elsewhere now (an entry removed or respelled, an
+        inode freed, the caches reloaded): path walks remembered under an older
+        :attr:`names_version` are stale."""
+        self.names_version += 1
 
     def _reset_pending(self) -> None:
         self.data: list[tuple[int, Buffer]] = []
@@ -311,6 +319,7 @@ class Store:
     def free_inode(self, node: Inode) -> None:
         """Release ``node``, its data blocks and its extent chain."""
         self.touched = True
+        self.names_changed()
         self.resize_blocks(node, 0)
         self.imap.release(node.ino, 1)
         self.sb_dirty = True
@@ -381,7 +390,10 @@ class Store:
 
     # ----------------------------------------------------------------------- directories
     def dir_insert(self, dir_node: Inode, name: str, ino: int) -> None:
-        """Add entry ``name`` -> ``ino`` to directory ``dir_node`` (the name must be new)."""
+        """Add entry ``name`` -> ``ino`` to directory ``dir_node`` (the name must be new).
+
+        Not a :meth:`names_changed`: a new name leaves every existing path where it led.
+        """
         self.touched = True
         cache = self.directory(dir_node.ino)
         size = entry_size(name.encode("utf-8", "surrogatepass"))
@@ -399,6 +411,7 @@ class Store:
     def dir_remove(self, dir_node: Inode, key: str) -> None:
         """Remove the entry with upcased name ``key`` from directory ``dir_node``."""
         self.touched = True
+        self.names_changed()
         cache = self.directory(dir_node.ino)
         _, _, index = cache.index.pop(key)
         cache.blocks[index].remove(key)
@@ -420,6 +433,7 @@ class Store:
             self.dir_insert(dir_node, new_name, ino)
             return
         self.touched = True
+        self.names_changed()
         block.respell(key, new_name)
         cache.index[key] = (new_name, ino, index)
         self.dirty_dirblocks.add((dir_node.ino, index))

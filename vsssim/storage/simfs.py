@@ -89,6 +89,8 @@ __all__ = ["BLOCK_SIZE", "FileStat", "SimFS", "filespec_matches", "format"]
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 # Zero-filling gaps and extensions reuses one read-only buffer instead of allocating.
 _ZEROS = bytes(1 << 20)
+# Walked paths remembered at most (the cache is emptied when full).
+_WALK_CACHE_SIZE = 1024
 # The smallest data area format() accepts: room for a few files beside the root directory.
 _MIN_DATA_BLOCKS = 4
 
@@ -220,6 +222,8 @@ class SimFS:
         # A leaf lock for the handle counts: closing a handle (possibly from a garbage
         # collection in any thread) must never wait for the operation locks.
         self._handles_lock = threading.Lock()
+        # Path walks: names -> (Store.names_version when walked, inode, names in stored case).
+        self._walks: dict[tuple[str, ...], tuple[int, int, tuple[str, ...]]] = {}
         if device.size < BLOCK_SIZE:
             raise VssObjectNotFoundError(
                 f"no simfs file system on this device: it holds only {device.size} bytes"
@@ -317,8 +321,16 @@ class SimFS:
         return self._parser.split(path)
 
     def _walk_path(self, names: tuple[str, ...], path: object) -> tuple[Inode, tuple[str, ...]]:
-        """The inode at ``names`` and the names in stored case."""
+        """The inode at ``names`` and the names in stored case.
+
+        Successful walks are remembered per ``names`` (as spelled: other spellings of the
+        same path are walked and remembered separately) until an existing path may lead
+        elsewhere (:meth:`Store.names_changed`); applications repeat the same few paths.
+        """
         store = self._store
+        known = self._walks.get(names)
+        if known is not None and known[0] == store.names_version:
+            return store.inode(known[1]), known[2]
         node = store.inode(ROOT_INO)
         stored: list[str] = []
         for depth, name in enumerate(names):
@@ -335,7 +347,11 @@ class SimFS:
                 )
             stored.append(entry[0])
             node = store.inode(entry[1])
-        return node, tuple(stored)
+        in_stored_case = tuple(stored)
+        if len(self._walks) >= _WALK_CACHE_SIZE:
+            self._walks.clear()
+        self._walks[names] = (store.names_version, node.ino, in_stored_case)
+        return node, in_stored_case
 
     def _locate(
         self, names: tuple[str, ...], path: object
