@@ -183,7 +183,7 @@ class WriterRegistration:
     last_state: WriterState = WriterState.STABLE
     last_failure: WriterFailure | None = None
     subscribed: bool = True
-    _identity: WriterIdentity | None = field(default=None, repr=False)
+    _identity: WriterIdentity | None = field(default=None, init=False, repr=False)
 
     @property
     def name(self) -> str:
