@@ -367,7 +367,7 @@ def test_monitor_catches_changing_and_invalid_metadata(tmp_path: Path) -> None:
     with system:
         error = _broken(monitor)
     assert error.rule.id == "metadata-valid-and-stable"
-    assert "different document" in str(error)
+    assert "different document than the first time (changed: components)" in str(error)
     system = VssSystem(tmp_path / "n", seed=1)
     with system:
         system.add_volume("C:\\", size=16 << 20)
