@@ -22,6 +22,7 @@ integer that is not a member (or a mask with undefined bits) is refused with the
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Callable
 from enum import IntEnum, IntFlag
@@ -326,6 +327,7 @@ def coerce_enum(cls: type[E], value: object) -> E:
     raise ValueError(f"{value!r} is not a {sdk_type_name(cls)} value")
 
 
+@functools.cache
 def _all_bits(cls: type[IntFlag]) -> int:
     bits = 0
     for member in cls.__members__.values():
