@@ -103,6 +103,7 @@ class BackupComponents:
         self._state = SessionState.CREATED
         self._session = Session(self._coord.ids.uuid(), restore=False,
                                 bcd=BackupComponentsDocument(), coordinator=self._coord)
+        self._session_key = str(self._session.session_id)  # names the object in the trace
         self._context_set = False
         self._gather_called = False
         self._gather_async: Async | None = None
@@ -156,11 +157,11 @@ class BackupComponents:
     # follow several objects of one machine (a retry on a new object, a second requester).
     def _trace(self, name: str, detail: str = "", **data: str | int | None) -> None:
         self._coord.tracer.emit("requester", "VSS", EventKind.CALL, name, detail,
-                                session=str(self._session.session_id), **data)
+                                session=self._session_key, **data)
 
     def _result(self, name: str, detail: str, **data: str | int | None) -> None:
         self._coord.tracer.emit("VSS", "requester", EventKind.RESULT, name, detail,
-                                session=str(self._session.session_id), **data)
+                                session=self._session_key, **data)
 
     def _guards(self) -> set[Guard]:
         s = self._session

@@ -18,6 +18,7 @@ applications are code: add them again after reopening.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -117,7 +118,7 @@ class _VolumeEntry:
     readonly: bool = False
     filesystem: str = "NTFS"
 
-    @property
+    @functools.cached_property
     def guid_path(self) -> str:
         return f"\\\\?\\Volume{{{self.guid}}}\\"
 
