@@ -104,6 +104,15 @@ class DocumentModel(BaseModel):
                 self.__pydantic_fields_set__.discard(name)
             raise
 
+    def _assign_checked(self, name: str, value: Any) -> None:
+        """Set field ``name`` to a value the caller built and checked itself, without
+        ``validate_assignment`` (which runs the whole-document validators again).  For the
+        builders, whose every call checks its arguments and keeps the document's rules."""
+        if name not in type(self).model_fields:
+            raise AttributeError(f"{type(self).__name__} has no field {name!r}")
+        self.__dict__[name] = value
+        self.__pydantic_fields_set__.add(name)
+
     def clone(self) -> Self:
         """A deep copy, as ``model_copy(deep=True)`` makes, that shares the frozen parts (file
         sets, identities, records) instead of copying them: they cannot change, and copying

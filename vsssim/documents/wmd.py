@@ -663,13 +663,14 @@ class WriterMetadataBuilder:
             )
         if self._doc.restore_method is not None:
             raise VssObjectAlreadyExistsError("the restore method is already set (one per writer)")
-        self._doc.restore_method = RestoreMethodInfo(
+        # Setting the method cannot break a document rule: no whole-document check needed.
+        self._doc._assign_checked("restore_method", RestoreMethodInfo(
             method=method_value,
             service=service_text,
             user_procedure=procedure,
             writer_restore=restore,
             reboot_required=reboot,
-        )
+        ))
 
     def add_alternate_location_mapping(
         self, source_path: str, source_filespec: str, recursive: bool, destination: str
@@ -706,7 +707,7 @@ class WriterMetadataBuilder:
         """
         self._check_open("SetBackupSchema")
         try:
-            self._doc.backup_schema = coerce_flags(BackupSchema, schema)
+            self._doc._assign_checked("backup_schema", coerce_flags(BackupSchema, schema))
         except ValueError as exc:
             raise VssInvalidArgumentError(f"schema={exc}") from None
 
