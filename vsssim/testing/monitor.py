@@ -146,7 +146,7 @@ class WriterMonitor:
             self._error = exc
 
     def _observe(self, e: TraceEvent) -> None:
-        kind = e.kind.value
+        kind = e.kind  # a StrEnum member: equal to its string value, without the lookup
         if kind == "fault":
             if e.name in _INJECTED:
                 self._faults += 1

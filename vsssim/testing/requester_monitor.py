@@ -179,7 +179,7 @@ class RequesterMonitor:
             self._error = exc
 
     def _observe(self, e: TraceEvent) -> None:
-        kind = e.kind.value
+        kind = e.kind  # a StrEnum member: equal to its string value, without the lookup
         if kind in ("call", "result"):
             sid = e.get("session")
             if not isinstance(sid, str) or sid == self._blocker_id:
