@@ -25,7 +25,7 @@ from collections.abc import Callable, Generator, Iterable
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 from uuid import UUID
 
 from vsssim import hresult as hr
@@ -90,6 +90,8 @@ __all__ = [
 
 VSS = "VSS"
 _A = VolumeSnapshotAttributes
+_NO_WRITERS: Final = int(_A.NO_WRITERS)
+_CONTEXT_ALL: Final = int(SnapshotContext.ALL)
 _E = WriterEvent
 
 #: What a provider may return (providers reference §2.5); anything else is translated.
@@ -334,7 +336,10 @@ class Session:
     @property
     def writerless(self) -> bool:
         """True for contexts with ``NO_WRITERS`` (no writer events at all, rule 23)."""
-        return bool(self.context & _A.NO_WRITERS) and self.context != SnapshotContext.ALL
+        # Plain ints: flag arithmetic on the enum builds a new member each time, and the
+        # requester asks this before every call.
+        context = int(self.context)
+        return bool(context & _NO_WRITERS) and context != _CONTEXT_ALL
 
     @property
     def component_mode(self) -> bool:

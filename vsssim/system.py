@@ -141,7 +141,7 @@ class _Scheduler:
 
     def activity(self, point: str) -> None:
         for app in self.apps:
-            n = self.rng.randint(0, app.burst)
+            n = self.rng.randrange(app.burst + 1)  # randint(0, burst), one call less
             if not n or app.suspended:
                 continue
             if self.holding:
