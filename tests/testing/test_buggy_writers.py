@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
+from vsssim import FaultPlan, ProviderFault, VssSystem, hresult
 from vsssim.apps import KvStoreApp
-from vsssim.testing import WRITER_RULES, ConformanceError, check_writer
+from vsssim.testing import WRITER_RULES, ConformanceError, WriterMonitor, check_writer
 
 pytest_plugins = ["pytester"]
 
@@ -110,6 +111,25 @@ def test_forgets_resume_on_abort_needs_an_abort() -> None:
     # The minimal sequence makes VSS send Abort after Freeze: by a fault, a crash or a timeout.
     repro = _caught(buggy.ForgetsResumeOnAbort).repro
     assert "system.faults = FaultPlan(" in repro
+
+
+def test_a_breach_repeated_by_a_second_abort_is_reported_once(tmp_path: Path) -> None:
+    # A provider error after Freeze: VSS sends Abort when the creation fails and again at
+    # AbortBackup (rule 12), and both leave the store suspended: one violation, not two.
+    with VssSystem(tmp_path / "m", seed=1) as system:
+        system.add_volume("C:\\", size=16 << 20)
+        app = system.add_application(KvStoreApp(system.volume("C:\\").fs))
+        writer = system.add_writer(buggy.ForgetsResumeOnAbort(app))
+        monitor = WriterMonitor(system, writer, app)
+        monitor.check()
+        system.faults = FaultPlan([ProviderFault(
+            "CommitSnapshots", hresult=hresult.VSS_E_UNEXPECTED_PROVIDER_ERROR)])
+        result = system.backup(["C:\\"], target_dir=tmp_path / "b")
+        assert system.trace.writer_events(writer.writer_name).count("Abort") == 2
+        with pytest.raises(ConformanceError) as info:
+            monitor.check(result)
+    assert [v.rule.id for v in info.value.violations] == ["resume-after-thaw-and-abort"]
+    assert "Also:" not in str(info.value)
 
 
 @pytest.mark.long

@@ -131,7 +131,10 @@ class WriterMonitor:
 
     # ------------------------------------------------------------------------ observer
     def _violate(self, rule: str, message: str, seq: int = 0) -> None:
-        self._pending.append(Violation(WRITER_RULES[rule], self.label, message, seq))
+        found = Violation(WRITER_RULES[rule], self.label, message, seq)
+        # The same breach seen again (Abort may come twice, rule 12) is reported once.
+        if not any(v.rule is found.rule and v.message == message for v in self._pending):
+            self._pending.append(found)
         if self._handler is not None:
             self._handler.reported = True
 
