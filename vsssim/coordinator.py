@@ -185,7 +185,9 @@ class WriterRegistration:
     last_state: WriterState = WriterState.STABLE
     last_failure: WriterFailure | None = None
     subscribed: bool = True
-    _identity: WriterIdentity | None = field(default=None, init=False, repr=False)
+    # (the writer's identifying attributes, the WriterIdentity built from them)
+    _identity: tuple[tuple[object, ...], WriterIdentity] | None = field(
+        default=None, init=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -214,18 +216,15 @@ class WriterRegistration:
         """The identification part of its metadata (a frozen model, built again only when
         the writer's attributes change)."""
         w = self.writer
-        known = self._identity
-        if (known is not None and known.writer_id == w.writer_id
-                and known.writer_name == w.writer_name
-                and known.instance_name == w.instance_name and known.usage_type == w.usage_type
-                and known.source_type == w.source_type
-                and (known.version_major, known.version_minor) == tuple(w.version)):
-            return known
-        self._identity = WriterIdentity(
-            writer_id=w.writer_id, instance_id=self.instance_id, writer_name=w.writer_name,
-            instance_name=w.instance_name, usage_type=w.usage_type, source_type=w.source_type,
-            version_major=w.version[0], version_minor=w.version[1])
-        return self._identity
+        key = (w.writer_id, w.writer_name, w.instance_name, w.usage_type, w.source_type,
+               tuple(w.version))
+        if self._identity is None or self._identity[0] != key:
+            self._identity = (key, WriterIdentity(
+                writer_id=w.writer_id, instance_id=self.instance_id, writer_name=w.writer_name,
+                instance_name=w.instance_name, usage_type=w.usage_type,
+                source_type=w.source_type, version_major=w.version[0],
+                version_minor=w.version[1]))
+        return self._identity[1]
 
 
 @dataclass(eq=False)

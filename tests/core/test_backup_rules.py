@@ -176,6 +176,27 @@ def test_rule_03_unselected_writers_go_silent(system: VssSystem, make_writer: Ma
     assert "BackupShutdown" in chosen.events
 
 
+def test_identify_reports_the_writers_identity_as_it_is_now(
+        system: VssSystem, make_writer: MakeWriter) -> None:
+    # The identity part of the metadata follows the writer's attributes (version, instance
+    # name), not what they were at the first Identify.
+    w = make_writer("W")
+
+    def identity() -> tuple[str, int, str]:
+        bc = system.create_backup_components()
+        bc.initialize_for_backup()
+        bc.gather_writer_metadata().result()
+        ident = bc.writer_metadata[0][1].identity
+        bc.release()
+        return ident.instance_name, ident.version_major, str(ident.instance_id)
+
+    first = identity()
+    assert first[:2] == ("", 0)
+    w.version = (3, 1)
+    w.instance_name = "second"
+    assert identity() == ("second", 3, first[2])  # the same instance, described anew
+
+
 def test_non_component_mode_sends_events_to_every_identified_writer(
         system: VssSystem, make_writer: MakeWriter) -> None:
     a, b = make_writer("A"), make_writer("B")
