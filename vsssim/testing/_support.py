@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from vsssim.system import VssSystem
+    from vsssim.testing.rules import Violation
     from vsssim.trace import TraceEvent
     from vsssim.writer import Writer
 
@@ -78,3 +79,10 @@ def live_reads(system: VssSystem) -> int:
         stats = getattr(vol, "stats", None)
         total += int(getattr(stats, "reads", 0) or 0)
     return total
+
+
+def record(pending: list[Violation], found: Violation) -> None:
+    """Add ``found`` to ``pending`` unless the same rule already broke with the same message:
+    a breach seen again (Abort may come twice, rule 12) is reported once."""
+    if not any(v.rule is found.rule and v.message == found.message for v in pending):
+        pending.append(found)

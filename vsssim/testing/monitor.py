@@ -43,7 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from vsssim.testing._support import trace_tail, writer_label
+from vsssim.testing._support import record, trace_tail, writer_label
 from vsssim.testing.rules import WRITER_RULES, ConformanceError, Violation
 
 if TYPE_CHECKING:
@@ -131,10 +131,7 @@ class WriterMonitor:
 
     # ------------------------------------------------------------------------ observer
     def _violate(self, rule: str, message: str, seq: int = 0) -> None:
-        found = Violation(WRITER_RULES[rule], self.label, message, seq)
-        # The same breach seen again (Abort may come twice, rule 12) is reported once.
-        if not any(v.rule is found.rule and v.message == message for v in self._pending):
-            self._pending.append(found)
+        record(self._pending, Violation(WRITER_RULES[rule], self.label, message, seq))
         if self._handler is not None:
             self._handler.reported = True
 

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from vsssim import hresult as hr
 from vsssim.hresult import RETRYABLE_WRITER_ERRORS
-from vsssim.testing._support import live_reads, trace_tail
+from vsssim.testing._support import live_reads, record, trace_tail
 from vsssim.testing.rules import REQUESTER_RULES, ConformanceError, Violation
 
 if TYPE_CHECKING:
@@ -166,9 +166,7 @@ class RequesterMonitor:
 
     # ------------------------------------------------------------------------ observer
     def _violate(self, rule: str, message: str, seq: int = 0) -> None:
-        v = Violation(REQUESTER_RULES[rule], "requester", message, seq)
-        if not any(p.rule is v.rule and p.message == v.message for p in self._pending):
-            self._pending.append(v)
+        record(self._pending, Violation(REQUESTER_RULES[rule], "requester", message, seq))
 
     def _on_event(self, e: TraceEvent) -> None:
         if self._error is not None:
