@@ -136,7 +136,7 @@ def _clone(value: Any) -> Any:
         return tuple(_clone(v) for v in value)
     if isinstance(value, bytearray | set):
         return copy.deepcopy(value)
-    return value  # immutable: scalars, enums, UUIDs, bytes, tuples of them, frozen models
+    return value  # immutable: scalars, enums, UUIDs, bytes, frozen models
 
 
 class ValueModel(BaseModel):

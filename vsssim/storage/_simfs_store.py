@@ -239,23 +239,18 @@ class Store:
             writes.append(
                 (sb.itable_start * BLOCK_SIZE + (node.ino - 1) * INODE_SIZE, node.encode())
             )
-            if node.chain:
-                overflow = node.extents[INLINE_EXTENTS:]
-                for i, block in enumerate(node.chain):
-                    chunk = overflow[i * EXTENTS_PER_BLOCK : (i + 1) * EXTENTS_PER_BLOCK]
-                    following = node.chain[i + 1] if i + 1 < len(node.chain) else 0
-                    image = encode_ext_block(node.ino, chunk, following)
-                    writes.append((block * BLOCK_SIZE, image))
-        # Most operations (appends, rewrites) change no directory and no bitmap.
-        if self.dirty_dirblocks:
-            for ino, index in sorted(self.dirty_dirblocks):
-                block_no = self.physical_block(self.inode(ino), index)
-                image = encode_dir_block(ino, self.dirs[ino].blocks[index])
-                writes.append((block_no * BLOCK_SIZE, image))
+            overflow = node.extents[INLINE_EXTENTS:]
+            for i, block in enumerate(node.chain):
+                chunk = overflow[i * EXTENTS_PER_BLOCK : (i + 1) * EXTENTS_PER_BLOCK]
+                following = node.chain[i + 1] if i + 1 < len(node.chain) else 0
+                writes.append((block * BLOCK_SIZE, encode_ext_block(node.ino, chunk, following)))
+        for ino, index in sorted(self.dirty_dirblocks):
+            block_no = self.physical_block(self.inode(ino), index)
+            image = encode_dir_block(ino, self.dirs[ino].blocks[index])
+            writes.append((block_no * BLOCK_SIZE, image))
         for bitmap, start in ((self.blocks, sb.bmap_start), (self.imap, sb.imap_start)):
-            if bitmap.dirty:
-                for index in sorted(bitmap.dirty):
-                    writes.append(((start + index) * BLOCK_SIZE, bitmap.block_image(index)))
+            for index in sorted(bitmap.dirty):
+                writes.append(((start + index) * BLOCK_SIZE, bitmap.block_image(index)))
         if self.sb_dirty:
             sb.free_blocks = self.blocks.free
             sb.free_inodes = self.imap.free
