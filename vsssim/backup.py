@@ -490,6 +490,7 @@ def _copy_selected(system: VssSystem, bc: BackupComponents, selected: list[_Sele
         devices[m.volume.guid_path] = (m.volume, props.snapshot_device_object,
                                        system.shadow_fs(m.snapshot_id))
     live_before = _live_reads(system)
+    made: set[str] = set()  # directories of the target made so far
     for s in selected:
         if s.instance_id in failed_writers:
             result.failed_components.append(s.component.full_path)
@@ -503,7 +504,7 @@ def _copy_selected(system: VssSystem, bc: BackupComponents, selected: list[_Sele
                     if not fd.backup_type_mask & _BACKUP_REQUIRED.get(
                             btype, FileSpecBackupType.FULL_BACKUP_REQUIRED):
                         continue
-                    _copy_file_set(system, s, member, fd, devices, target, result)
+                    _copy_file_set(system, s, member, fd, devices, target, result, made)
         except VssError as exc:
             result.failed_components.append(s.component.full_path)
             system.tracer.emit("requester", s.label, EventKind.COPY, "CopyFailed",
@@ -538,7 +539,8 @@ def _excluded(system: VssSystem, wmd: WriterMetadata, default_path: str) -> bool
 
 
 def _copy_file_set(system: VssSystem, s: _Selected, member: WmdComponent, fd: FileDescriptor,
-                   devices: dict[str, Any], target: Path, result: BackupResult) -> None:
+                   devices: dict[str, Any], target: Path, result: BackupResult,
+                   made: set[str]) -> None:
     source_root = fd.alternate_location or fd.path  # the alternate path is read at backup
     vol = system.volume_of_path(source_root)
     default_vol = system.volume_of_path(fd.path)
@@ -575,20 +577,32 @@ def _copy_file_set(system: VssSystem, s: _Selected, member: WmdComponent, fd: Fi
         data = fs.read_file(snap_path)
         on_volume = default_path[len(default_vol.name):].lstrip("\\") if default_path.lower(
         ).startswith(default_vol.name.lower()) else default_path[len(default_vol.guid_path):]
-        dest_rel = Path("files") / _volume_stem(default_vol.name) / Path(*on_volume.split("\\"))
-        dest = target / dest_rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(data)
+        dest_rel = "/".join(["files", _volume_stem(default_vol.name),
+                             *(p for p in on_volume.split("\\") if p not in ("", "."))])
+        _write_file(target, dest_rel, data, made)
         result.files.append(BackedUpFile(
             writer=s.label, writer_id=str(s.writer_id),
             instance_name=s.metadata.identity.instance_name, component=s.component.full_path,
             member=member.full_path, set_path=fd.path, set_filespec=fd.filespec,
             set_recursive=fd.recursive, rel=rel, path=default_path, snapshot_path=snap_path,
-            target=dest_rel.as_posix(), size=len(data),
+            target=dest_rel, size=len(data),
             sha256=hashlib.sha256(data).hexdigest()))
         system.clock.sleep(len(data) / system.options.costs.copy_rate)
         system.tracer.emit("requester", "backup medium", EventKind.COPY, "CopyFile",
                            f"{snap_path} ({len(data)} bytes)", size=len(data))
+
+
+def _write_file(target: Path, relative: str, data: bytes, made: set[str]) -> None:
+    """Write ``data`` to ``target/relative`` (a POSIX relative path), making its directory
+    once per backup (``made``): string paths and no stat per file, since a backup writes
+    every file of every selected component."""
+    path = os.path.join(target, relative)
+    parent = os.path.dirname(path)
+    if parent not in made:
+        os.makedirs(parent, exist_ok=True)
+        made.add(parent)
+    with open(path, "wb") as out:
+        out.write(data)
 
 
 def _write_backup_files(system: VssSystem, result: BackupResult,
@@ -596,11 +610,12 @@ def _write_backup_files(system: VssSystem, result: BackupResult,
     target = result.target_dir
     if target is None:
         return
-    (target / "backup_components.xml").write_text(result.components_xml, encoding="utf-8")
-    writers_dir = target / "writers"
-    writers_dir.mkdir(exist_ok=True)
+    writers_dir = os.path.join(target, "writers")
+    os.makedirs(writers_dir, exist_ok=True)  # even when no writer took part
+    made = {str(target), writers_dir}
+    _write_file(target, "backup_components.xml", result.components_xml.encode(), made)
     for name, xml in result.writer_metadata_xml.items():
-        (writers_dir / name).write_text(xml, encoding="utf-8")
+        _write_file(target, "writers/" + name, xml.encode(), made)
     from vsssim.medium import Manifest, ManifestComponent, ManifestFile, ManifestFileSet
 
     manifest = Manifest(
@@ -626,6 +641,6 @@ def _write_backup_files(system: VssSystem, result: BackupResult,
         file_sets=[ManifestFileSet(**dict(fs.__dict__, directories=list(fs.directories)))
                    for fs in result.file_sets],
     )
-    (target / "manifest.json").write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+    _write_file(target, "manifest.json", manifest.model_dump_json(indent=2).encode(), made)
 
 
