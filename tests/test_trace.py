@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pytest
 
@@ -63,6 +64,39 @@ def test_observers_see_events_in_order_and_can_unsubscribe() -> None:
     tracer.emit("a", "b", EventKind.NOTE, "one")
     stop()
     tracer.emit("a", "b", EventKind.NOTE, "two")
+    assert seen == [1]
+
+
+def test_an_event_goes_to_the_observers_subscribed_when_it_was_emitted() -> None:
+    tracer = Tracer(VirtualClock())
+    seen: list[tuple[str, int]] = []
+    stops: list[Callable[[], None]] = []
+
+    def first(e: TraceEvent) -> None:
+        seen.append(("first", e.seq))
+        if e.seq == 1:  # subscribes a newcomer and stops the second, while delivering
+            stops.append(tracer.subscribe(lambda e: seen.append(("late", e.seq))))
+            stops[0]()
+
+    tracer.subscribe(first)
+    stops.append(tracer.subscribe(lambda e: seen.append(("second", e.seq))))
+    tracer.emit("a", "b", EventKind.NOTE, "one")
+    tracer.emit("a", "b", EventKind.NOTE, "two")
+    assert seen == [("first", 1), ("second", 1), ("first", 2), ("late", 2)]
+
+
+def test_unsubscribing_one_of_two_equal_observers_keeps_the_other() -> None:
+    tracer = Tracer(VirtualClock())
+    seen: list[int] = []
+
+    def note(e: TraceEvent) -> None:
+        seen.append(e.seq)
+
+    stop = tracer.subscribe(note)
+    tracer.subscribe(note)
+    stop()
+    stop()  # a second call does nothing: the other subscription stays
+    tracer.emit("a", "b", EventKind.NOTE, "one")
     assert seen == [1]
 
 

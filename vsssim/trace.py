@@ -108,7 +108,9 @@ class Tracer:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self._seq = itertools.count(1)
-        self._observers: list[Callable[[TraceEvent], None]] = []
+        # A tuple, replaced (under the lock) on subscribe and unsubscribe: emit reads it once
+        # and needs no copy to deliver outside the lock.
+        self._observers: tuple[Callable[[TraceEvent], None], ...] = ()
         self._lock = threading.RLock()
 
     def subscribe(self, observer: ObserverLike) -> Callable[[], None]:
@@ -118,12 +120,17 @@ class Tracer:
         method = getattr(observer, "on_trace_event", None)
         fn = cast(Callable[[TraceEvent], None], method if callable(method) else observer)
         with self._lock:
-            self._observers.append(fn)
+            self._observers = (*self._observers, fn)
+
+        subscribed = [True]
 
         def unsubscribe() -> None:
             with self._lock:
-                if fn in self._observers:
-                    self._observers.remove(fn)
+                if subscribed[0]:  # once: a second call must not remove an equal observer
+                    subscribed[0] = False
+                    observers = list(self._observers)
+                    observers.remove(fn)
+                    self._observers = tuple(observers)
 
         return unsubscribe
 
@@ -148,7 +155,7 @@ class Tracer:
                 detail=detail,
                 data=tuple(data.items()),
             )
-            observers = list(self._observers)
+            observers = self._observers
         for fn in observers:
             fn(event)
         return event
