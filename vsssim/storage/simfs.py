@@ -216,6 +216,7 @@ class SimFS:
         self._device = device
         self._parser = PathParser(tuple(roots))
         self._clock: Clock = clock or RealClock()
+        self._stamped: tuple[float, int] = (-1.0, 0)  # (clock.now(), its FILETIME)
         self._lock = threading.RLock()
         # Open handles per inode: they block remove/rename, like handles without share-delete.
         self._handles: dict[int, int] = {}
@@ -314,7 +315,12 @@ class SimFS:
         return _Change(self, what)
 
     def _stamp(self) -> tuple[int, float]:
-        return filetime(self._clock.datetime()), self._clock.now()
+        now = self._clock.now()
+        seen, stamp = self._stamped
+        if now != seen:  # a virtual clock stands still between events: convert once
+            stamp = filetime(self._clock.datetime())
+            self._stamped = (now, stamp)
+        return stamp, now
 
     # ------------------------------------------------------------------------- lookups
     def _split(self, path: object) -> tuple[str, ...]:
