@@ -78,8 +78,9 @@ class Async:
 
     # -- running ---------------------------------------------------------------------------
     def _finish(self, code: int) -> None:
-        if self._on_finish is not None:
-            code = self._on_finish(code)
+        on_finish, self._on_finish = self._on_finish, None  # an ended operation lets go of it
+        if on_finish is not None:
+            code = on_finish(code)
         self._status = hr.VSS_S_ASYNC_FINISHED if code == hr.S_OK else hr.to_unsigned(code)
         self._done.set()
 
@@ -90,8 +91,9 @@ class Async:
                 return False
             if self._cancel_requested:
                 self._gen.close()  # runs the operation's clean-up
-                if self._on_finish is not None:
-                    self._on_finish(hr.VSS_S_ASYNC_CANCELLED)
+                on_finish, self._on_finish = self._on_finish, None
+                if on_finish is not None:
+                    on_finish(hr.VSS_S_ASYNC_CANCELLED)
                 self._status = hr.VSS_S_ASYNC_CANCELLED
                 self._done.set()
                 return False

@@ -8,7 +8,9 @@ given back only once the service has finished the set.
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 from collections.abc import Callable
 
 from vsssim import hresult as hr
@@ -90,3 +92,20 @@ def test_release_during_a_background_set_waits_for_the_service(
     assert system.all_snapshots() == []
     assert [e.name for e in system.trace if e.kind == EventKind.NOTE
             and e.name == "CreationFailed"] == ["CreationFailed"]
+
+
+def test_a_released_requester_is_freed_without_the_cycle_collector(
+        system: VssSystem, make_writer: Callable[..., RecordingWriter]) -> None:
+    # An ended asynchronous operation lets go of its completion callback (which refers to
+    # the requester that holds the operation).
+    make_writer("W")
+    bc = _prepared(system, "immediate")
+    bc.abort_backup()
+    bc.release()
+    released = weakref.ref(bc)
+    gc.disable()
+    try:
+        del bc
+        assert released() is None
+    finally:
+        gc.enable()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -208,6 +210,23 @@ def test_snapshot_file_system_shows_the_instant(setup: tuple[Volume, ShadowStora
         snap.fs.write_file(root + "docs\\c.txt", b"no")
     with pytest.raises(TypeError):
         snap.roots = "C:\\"  # type: ignore[assignment]
+
+
+def test_a_deleted_copy_lets_go_of_its_file_system(
+        setup: tuple[Volume, ShadowStorage]) -> None:
+    # The mounted file system refers back to its device; once the copy is deleted the pair
+    # is freed by reference counting, not left for the cycle collector.
+    vol, store = setup
+    simfs.format(vol, label="DATA")
+    snap = store.create_snapshot()
+    mounted = weakref.ref(snap.fs)
+    gc.disable()
+    try:
+        store.delete(snap.id)
+        del snap
+        assert mounted() is None
+    finally:
+        gc.enable()
 
 
 def test_reads_race_with_writes_and_stay_exact(

@@ -12,9 +12,11 @@ the file runs in seconds; the long search is behind ``-m long``.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib.util
 import pickle
 import sys
+import weakref
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -41,6 +43,7 @@ from vsssim.testing import (
     WRITER_RULES,
     BackupPlan,
     ConformanceError,
+    RequesterMonitor,
     Rule,
     Violation,
     WriterConformance,
@@ -359,6 +362,22 @@ def test_monitor_catches_each_backup_rule(writer_cls: type[KvStoreWriter], rule:
         error = _broken(monitor, backup)
     assert error.rule.id == rule
     assert words in str(error)
+
+
+def test_closed_monitors_are_freed_without_the_cycle_collector(tmp_path: Path) -> None:
+    system, _writer, _app, monitor = _machine(KvStoreWriter, tmp_path)
+    with system:
+        watching = RequesterMonitor(system)
+        refs: list[weakref.ref[Any]] = [weakref.ref(monitor), weakref.ref(watching)]
+        monitor.close()
+        watching.close()
+        monitor.close()  # closing twice is harmless
+        gc.disable()
+        try:
+            del monitor, watching
+            assert [r() for r in refs] == [None, None]
+        finally:
+            gc.enable()
 
 
 def test_monitor_catches_changing_and_invalid_metadata(tmp_path: Path) -> None:

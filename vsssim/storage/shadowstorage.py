@@ -1000,7 +1000,9 @@ class ShadowStorage:
         self._alloc.free(freed)
         self._structure_changed()
         self._end_change()
-        self._devices.pop(rec.id, None)
+        device = self._devices.pop(rec.id, None)
+        if device is not None:
+            device._forget_fs()
 
     def _purge(self, rec: SnapState, reason: int) -> None:
         """The engine removes a snapshot on its own (journaled, traced, listeners told)."""

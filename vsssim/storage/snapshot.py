@@ -174,6 +174,12 @@ class SnapshotDevice:
                 self._roots = list(value)
                 self._fs = None  # the next use of fs mounts with the new roots
 
+    def _forget_fs(self) -> None:
+        """The copy is gone: drop the mounted file system (which refers back to this device,
+        so the pair is freed at once instead of by the cycle collector)."""
+        with self._fs_lock:
+            self._fs = None
+
     @property
     def fs(self) -> SimFS:
         """The simfs of the shadow copy (read-only unless in a recovery window)."""

@@ -28,6 +28,10 @@ def fast_temp_dir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir=base))
 
 
+def nothing() -> None:
+    """A callable that does nothing (what a closed monitor has left to unsubscribe)."""
+
+
 def remove_tree(path: Path) -> None:
     """Remove a temporary directory, ignoring what is already gone."""
     shutil.rmtree(path, ignore_errors=True)

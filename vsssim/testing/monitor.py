@@ -43,7 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from vsssim.testing._support import record, trace_tail, writer_label
+from vsssim.testing._support import nothing, record, trace_tail, writer_label
 from vsssim.testing.rules import WRITER_RULES, ConformanceError, Violation
 
 if TYPE_CHECKING:
@@ -497,6 +497,7 @@ class WriterMonitor:
         """Stop watching the trace."""
         if not self._closed:
             self._unsubscribe()
+            self._unsubscribe = nothing  # (it holds this monitor's bound method: a cycle)
             self._closed = True
 
 

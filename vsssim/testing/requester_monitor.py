@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from vsssim import hresult as hr
 from vsssim.hresult import RETRYABLE_WRITER_ERRORS
-from vsssim.testing._support import live_reads, record, trace_tail
+from vsssim.testing._support import live_reads, nothing, record, trace_tail
 from vsssim.testing.rules import REQUESTER_RULES, ConformanceError, Violation
 
 if TYPE_CHECKING:
@@ -377,6 +377,7 @@ class RequesterMonitor:
         if not self._closed:
             self._let_go()
             self._unsubscribe()
+            self._unsubscribe = nothing  # (it holds this monitor's bound method: a cycle)
             self._closed = True
 
     def __enter__(self) -> RequesterMonitor:
