@@ -46,6 +46,7 @@ ACLs and sparse files are not simulated.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Iterator
@@ -216,7 +217,7 @@ class SimFS:
         self._device = device
         self._parser = PathParser(tuple(roots))
         self._clock: Clock = clock or RealClock()
-        self._stamped: tuple[float, int] = (-1.0, 0)  # (clock.now(), its FILETIME)
+        self._stamped: tuple[float, int] = (math.nan, 0)  # (clock.now(), its FILETIME)
         self._lock = threading.RLock()
         # Open handles per inode: they block remove/rename, like handles without share-delete.
         self._handles: dict[int, int] = {}
