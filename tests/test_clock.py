@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
+import weakref
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -90,3 +91,21 @@ def test_filetime_matches_the_windows_epoch() -> None:
     assert filetime(datetime(1601, 1, 1, tzinfo=UTC)) == 0
     # 2000-01-01T00:00:00Z is 125911584000000000 in FILETIME units.
     assert filetime(datetime(2000, 1, 1, tzinfo=UTC)) == 125_911_584_000_000_000
+
+
+def test_a_cancelled_timer_lets_go_of_its_callback() -> None:
+    # The clock keeps a cancelled timer until its deadline; what the callback refers to
+    # must not stay alive with it.
+    class Owner:
+        def fire(self) -> None:
+            raise AssertionError("a cancelled timer fired")
+
+    clock = VirtualClock()
+    owner = Owner()
+    timer = clock.call_later(10, owner.fire)
+    alive = weakref.ref(owner)
+    timer.cancel()
+    del owner
+    assert alive() is None
+    clock.advance(20)
+    assert not timer.fired and timer.cancelled

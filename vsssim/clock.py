@@ -46,6 +46,10 @@ def filetime(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 10_000_000 + delta.microseconds * 10
 
 
+def _never_called() -> None:
+    """The callback of a cancelled timer."""
+
+
 @dataclass(eq=False)
 class Timer:
     """A callback scheduled at ``deadline`` (clock seconds).  ``cancel()`` is idempotent."""
@@ -61,6 +65,7 @@ class Timer:
     def cancel(self) -> None:
         """Stop the timer from firing (no effect once it fired)."""
         self.cancelled = True
+        self.callback = _never_called  # (the clock keeps a cancelled timer until it is due)
         if self._thread is not None:
             self._thread.cancel()
 

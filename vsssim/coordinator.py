@@ -25,7 +25,7 @@ from collections.abc import Callable, Generator, Iterable
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 from uuid import UUID
 
 from vsssim import hresult as hr
@@ -151,6 +151,13 @@ class Machine(Protocol):
     def set_holding(self, holding: bool) -> None:
         """The kernel starts/stops holding writes (applications defer their writes)."""
         ...
+
+
+class _ShutDown:
+    """The machine of a coordinator whose machine was closed: every call is refused."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise VssBadStateError("the machine is closed", state="closed", call=name)
 
 
 class ProviderFailure(Exception):
@@ -471,6 +478,16 @@ class Coordinator:
         self._creating: Session | None = None
         self._shuffle = ids.random()
         self._in_identify = False
+
+    def shut_down(self) -> None:
+        """The machine shut down: its writers' subscriptions end (a writer object may be
+        added to another machine) and the coordinator lets go of the machine, so that a
+        closed machine is freed by reference counting, not left to the cycle collector."""
+        for reg in self._writers:
+            if reg.writer._vss_reg is reg:
+                reg.writer._vss_reg = None
+            reg.subscribed = False
+        self.machine = _ShutDown()
 
     # ------------------------------------------------------------------------ registry
     @property

@@ -128,10 +128,15 @@ class _VolumeEntry:
 
 
 class _Scheduler:
-    """Runs applications at the coordinator's scheduling points, deterministically."""
+    """Runs applications at the coordinator's scheduling points, deterministically.
+
+    It keeps the machine's tracer, clock and options rather than the machine (no reference
+    cycle: a closed machine is freed at once)."""
 
     def __init__(self, system: VssSystem) -> None:
-        self.system = system
+        self.tracer = system.tracer
+        self.clock = system.clock
+        self.options = system.options
         self.apps: list[Application] = []
         self.holding = False
         self.deferred: list[tuple[Application, int]] = []
@@ -147,26 +152,26 @@ class _Scheduler:
             if self.holding:
                 # The kernel holds writes: the application's write waits for the release.
                 self.deferred.append((app, n))
-                self.system.tracer.emit(app.name, "kernel", EventKind.APP, "WriteWaits",
+                self.tracer.emit(app.name, "kernel", EventKind.APP, "WriteWaits",
                                         f"{n} step(s) wait for the release of held writes")
                 continue
             self.run(app, n)
 
     def run(self, app: Application, steps: int) -> None:
-        cost = self.system.options.costs.app_step
+        cost = self.options.costs.app_step
         for _ in range(steps):
             if app.suspended:
                 return
             app.run(self.rng)
             if cost:
-                self.system.clock.sleep(cost)
+                self.clock.sleep(cost)
 
     def set_holding(self, holding: bool) -> None:
         self.holding = holding
         if not holding and self.deferred:
             deferred, self.deferred = self.deferred, []
             for app, n in deferred:
-                self.system.tracer.emit(app.name, "kernel", EventKind.APP, "WriteResumes",
+                self.tracer.emit(app.name, "kernel", EventKind.APP, "WriteResumes",
                                         f"{n} held step(s) run after the release")
                 self.run(app, n)
 
@@ -257,14 +262,19 @@ class VssSystem(SnapshotManagement):
                 f"{len(self.coordinator.writers)} writers root={str(self.root)!r}>")
 
     def close(self) -> None:
-        """Shut the machine down (persistent state stays in ``root`` unless it was temporary)."""
+        """Shut the machine down (persistent state stays in ``root`` unless it was temporary).
+
+        Applications stop, providers are closed and unloaded (``OnUnload(TRUE)``), volumes
+        close, and the writers' subscriptions end (a writer object may then join another
+        machine).  The trace and the results stay readable."""
         if self._closed:
             return
         self.stop_applications()
         self._save_machine_file()
-        self.system_provider.close()
+        self._unload_providers()
         for entry in self._volumes.values():
             entry.volume.close()
+        self.coordinator.shut_down()
         self._closed = True
         if self._temp:
             shutil.rmtree(self.root, ignore_errors=True)
@@ -781,6 +791,18 @@ class VssSystem(SnapshotManagement):
         return bc
 
     # ------------------------------------------------------------------------- reboot
+    def _unload_providers(self) -> None:
+        """The service stops (a reboot or a shutdown): every provider is closed and unloaded."""
+        for provider in self.providers:
+            closer = getattr(provider, "close", None)
+            if closer is not None:
+                closer()
+            if provider.on_unload(True) is not True:
+                # OnUnload(TRUE) must answer S_OK (rule 30); VSS unloads it anyway.
+                self.tracer.emit("VSS", provider.provider_name, EventKind.NOTE,
+                                 "OnUnloadViolation",
+                                 "OnUnload(force=True) must return True (S_OK)")
+
     def reboot(self) -> None:
         """Restart the simulated machine (in-process, like reopening ``root`` in a new one).
 
@@ -800,15 +822,7 @@ class VssSystem(SnapshotManagement):
         creating = self.coordinator.creating
         if creating is not None:
             self.coordinator.release_creation(creating)
-        for provider in self.providers:
-            closer = getattr(provider, "close", None)
-            if closer is not None:
-                closer()
-            if provider.on_unload(True) is not True:
-                # OnUnload(TRUE) must answer S_OK (rule 30); VSS unloads it anyway.
-                self.tracer.emit("VSS", provider.provider_name, EventKind.NOTE,
-                                 "OnUnloadViolation",
-                                 "OnUnload(force=True) must return True (S_OK)")
+        self._unload_providers()
         for ve in self._volumes.values():
             if hasattr(ve.volume, "flush"):
                 ve.volume.flush()

@@ -240,7 +240,8 @@ class Writer(ABC):
 
     @property
     def subscribed(self) -> bool:
-        """True between ``add_writer`` (Initialize + Subscribe) and ``remove_writer``."""
+        """True between ``add_writer`` (Initialize + Subscribe) and ``remove_writer`` or the
+        machine's ``close()``."""
         return self._vss_reg is not None
 
     # ------------------------------------------------------------------ handler helpers

@@ -590,6 +590,20 @@ def test_rule_30_on_unload_force_must_answer_true(machine: VssSystem) -> None:
     assert machine.trace.first("OnUnloadViolation") is not None
 
 
+def test_shutting_the_machine_down_unloads_every_provider(machine: VssSystem) -> None:
+    class Clingy(FakeProvider):
+        def on_unload(self, force: bool) -> bool:
+            return False
+
+    fake = machine.add_provider(FakeProvider("Fake"))
+    machine.add_provider(Clingy("Clingy"))
+    assert fake.host is machine
+    machine.close()
+    assert machine.trace.first("OnUnloadViolation") is not None  # OnUnload(TRUE) at shutdown
+    with pytest.raises(VssBadStateError):
+        fake.host  # noqa: B018 - unloaded: the provider let go of the machine
+
+
 def test_rule_32_event_log_entries_while_frozen_are_flagged(machine: VssSystem) -> None:
     class Chatty(FakeProvider):
         def commit_snapshots(self, snapshot_set_id: UUID) -> Any:

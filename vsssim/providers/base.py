@@ -325,6 +325,11 @@ class SnapshotProvider(Provider):
     def on_load(self, host: ProviderHost) -> None:
         self._host = host
 
+    def on_unload(self, force: bool) -> bool:
+        """``OnUnload``: let go of the machine until the next ``OnLoad``."""
+        self._host = None
+        return True
+
     def _trace(self, name: str, detail: str = "", **data: str | int | None) -> None:
         if self._host is not None:
             self._host.tracer.emit(self.provider_name, self.provider_name, EventKind.SNAPSHOT,

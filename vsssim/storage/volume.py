@@ -122,22 +122,30 @@ class _Operation:
     """The context manager of :meth:`Volume.operation` (one per volume; it keeps no state of
     its own, so nested and concurrent uses share it).  A class rather than a generator-based
     ``@contextmanager``: file systems enter it on every call, and the generator layer cost
-    about a microsecond each time."""
+    about a microsecond each time.  It holds the volume's lock and notices, not the volume
+    (no reference cycle)."""
 
-    __slots__ = ("_volume",)
+    __slots__ = ("_lock", "_notices")
 
-    def __init__(self, volume: Volume) -> None:
-        self._volume = volume
+    def __init__(self, lock: FifoRLock, notices: list[Callable[[], None]]) -> None:
+        self._lock = lock
+        self._notices = notices
 
     def __enter__(self) -> None:
-        self._volume._lock.acquire()
+        self._lock.acquire()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        volume = self._volume
-        volume._lock.release()
-        if exc_type is None and volume._notices:
-            volume._run_notices()
+        self._lock.release()
+        if exc_type is None and self._notices:
+            _run_notices(self._lock, self._notices)
+
+
+def _run_notices(lock: FifoRLock, notices: list[Callable[[], None]]) -> None:
+    if lock.owned():
+        return  # still inside an operation/hold of this thread: run at its end
+    while notices:
+        notices.pop(0)()
 
 
 class Volume:
@@ -187,7 +195,7 @@ class Volume:
         self._fs_lock = threading.Lock()
         self._rmap: memoryview | None = None
         self._notices: list[Callable[[], None]] = []
-        self._operation = _Operation(self)
+        self._operation = _Operation(self._lock, self._notices)
         self._update_write_block()
 
     # ------------------------------------------------------------------------ construction
@@ -618,6 +626,7 @@ class Volume:
             if self._store is not None:
                 self._store.close()
             self._rmap = None
+            self._fs = None  # (the file system refers back to this volume)
             os.close(self._fd)
             self._fd = -1
             self._closed = True
@@ -663,10 +672,7 @@ class Volume:
         self._notices.append(callback)
 
     def _run_notices(self) -> None:
-        if self._lock.owned():
-            return  # still inside an operation/hold of this thread: run at its end
-        while self._notices:
-            self._notices.pop(0)()
+        _run_notices(self._lock, self._notices)
 
     def _fs_changed(self) -> None:
         """The volume changed behind the file system's back (a revert): drop its caches."""

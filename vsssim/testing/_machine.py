@@ -87,10 +87,15 @@ class ConformanceMachine(RuleBasedStateMachine, Generic[_M]):
             raise
 
     def teardown(self) -> None:
-        """Shut the machine down and remove its directory."""
+        """Shut the machine down, remove its directory and let go of it.
+
+        (Hypothesis keeps the state machine in reference cycles of its own until its
+        collector runs; dropping the simulated machine here frees it at once.)"""
         if self._monitor is not None:
             self._monitor.close()
         if self._system is not None:
             self._system.close()
         if self.root is not None:
             remove_tree(self.root)
+        self._monitor = None
+        self._system = None

@@ -232,6 +232,13 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         args = ", ".join(a for a in (result_var, backup_var) if a)
         self._run([f"monitor.check({args})"], lambda: self.monitor.check(result, backup))
 
+    def teardown(self) -> None:
+        """Shut the machine down and let go of the writer, its application and the backups."""
+        super().teardown()
+        self.writer = None
+        self.app = None
+        self.backups.clear()
+
     def _step(self) -> None:
         """A rule starts: its lines form one step of the repro (see :meth:`replay`)."""
         self._marks.append(len(self.script))

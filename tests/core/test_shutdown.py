@@ -1,0 +1,57 @@
+"""Closing a machine: the writers' subscriptions end and nothing is left to the cycle collector.
+
+A conformance run builds and closes a machine per example; a closed machine that only the
+cycle collector can free costs every example a share of the collector's full passes.
+"""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from pathlib import Path
+from typing import Any
+
+from vsssim.apps import KvStoreApp, KvStoreWriter
+from vsssim.system import VssSystem
+
+
+def _used_machine(root: Path) -> tuple[VssSystem, KvStoreWriter]:
+    """A machine with an application and its writer, after a backup and a restore."""
+    system = VssSystem(root, seed=3)
+    system.add_volume("C:\\", size=16 << 20)
+    app = system.add_application(KvStoreApp(system.volume("C:\\").fs))
+    writer = system.add_writer(KvStoreWriter(app))
+    system.run_applications(5)
+    backup = system.backup(target_dir=root.parent / "backup")
+    assert backup.succeeded
+    system.restore(backup, components=[writer.writer_name])
+    system.identify()
+    return system, writer
+
+
+def test_a_closed_machine_is_freed_without_the_cycle_collector(tmp_path: Path) -> None:
+    system, writer = _used_machine(tmp_path / "m")
+    refs: list[weakref.ref[Any]] = [weakref.ref(system), weakref.ref(system.coordinator),
+            weakref.ref(system.volume("C:\\")), weakref.ref(system.system_provider),
+            weakref.ref(writer), weakref.ref(writer.app)]
+    gc.collect()
+    gc.disable()
+    try:
+        system.close()
+        assert not writer.subscribed
+        del system, writer
+        assert [r() is None for r in refs] == [True] * len(refs)
+    finally:
+        gc.enable()
+
+
+def test_a_writer_of_a_closed_machine_can_join_another(tmp_path: Path) -> None:
+    first, writer = _used_machine(tmp_path / "m")
+    first_id = writer.instance_id
+    first.close()
+    assert not writer.subscribed
+    assert first.writers == []
+    with VssSystem(tmp_path / "other", seed=4) as second:
+        second.add_volume("C:\\", size=16 << 20)
+        second.add_writer(writer)  # before, VSS_E_WRITER_ALREADY_SUBSCRIBED
+        assert writer.subscribed and writer.instance_id != first_id
