@@ -19,10 +19,11 @@ import sys
 import weakref
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis.stateful import run_state_machine_as_test
 
 from vsssim import (
     BackupType,
@@ -378,6 +379,34 @@ def test_closed_monitors_are_freed_without_the_cycle_collector(tmp_path: Path) -
             assert [r() for r in refs] == [None, None]
         finally:
             gc.enable()
+
+
+class _Tracked(WriterConformance):
+    """The sample writer's machine, remembering weak references to each example's objects."""
+
+    application_factory = KvStoreApp
+    writer_factory = KvStoreWriter
+    built: ClassVar[list[weakref.ref[Any]]] = []
+
+    def _check(self, *args: Any, **kwargs: Any) -> None:
+        super()._check(*args, **kwargs)
+        if not self.built or self.built[-1]() is not self.system:
+            self.built.extend([weakref.ref(self.system), weakref.ref(self.monitor)])
+
+
+def test_each_examples_machine_is_freed_at_its_teardown() -> None:
+    # Hypothesis keeps its state machines in reference cycles until its collector runs; the
+    # teardown lets go of the simulated machine, which then needs no collector either.
+    _Tracked.built.clear()
+    gc.collect()
+    gc.disable()
+    try:
+        run_state_machine_as_test(_Tracked, settings=conformance_settings(_Tracked, examples=5,
+                                                                           steps=6))
+        assert len(_Tracked.built) >= 10
+        assert [r() for r in _Tracked.built] == [None] * len(_Tracked.built)
+    finally:
+        gc.enable()
 
 
 def test_monitor_catches_changing_and_invalid_metadata(tmp_path: Path) -> None:
