@@ -212,17 +212,21 @@ def test_snapshot_file_system_shows_the_instant(setup: tuple[Volume, ShadowStora
         snap.roots = "C:\\"  # type: ignore[assignment]
 
 
-def test_a_deleted_copy_lets_go_of_its_file_system(
-        setup: tuple[Volume, ShadowStorage]) -> None:
-    # The mounted file system refers back to its device; once the copy is deleted the pair
-    # is freed by reference counting, not left for the cycle collector.
+@pytest.mark.parametrize("end", ["delete the copy", "close the store"])
+def test_a_gone_copy_lets_go_of_its_file_system(setup: tuple[Volume, ShadowStorage],
+                                               end: str) -> None:
+    # The mounted file system refers back to its device; once the copy is deleted (or its
+    # store closed) the file system is freed by reference counting, not by the collector.
     vol, store = setup
     simfs.format(vol, label="DATA")
     snap = store.create_snapshot()
     mounted = weakref.ref(snap.fs)
     gc.disable()
     try:
-        store.delete(snap.id)
+        if end == "delete the copy":
+            store.delete(snap.id)
+        else:
+            store.close()
         del snap
         assert mounted() is None
     finally:

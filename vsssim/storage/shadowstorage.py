@@ -684,6 +684,8 @@ class ShadowStorage:
                 self._wmap, self._wmap_end = memoryview(bytearray()), -1
                 os.close(self._sfd)
                 os.close(self._lockfd)
+                for device in self._devices.values():
+                    device._forget_fs()  # its mounted file system refers back to it
 
     def destroy(self) -> None:
         """``vssadmin delete shadowstorage``: delete every shadow copy, the files and the
