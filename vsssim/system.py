@@ -261,6 +261,10 @@ class VssSystem(SnapshotManagement):
         return (f"<VssSystem {self.machine_name} {len(self._volumes)} volumes "
                 f"{len(self.coordinator.writers)} writers root={str(self.root)!r}>")
 
+    def _check_open(self, call: str) -> None:
+        if self._closed:
+            raise VssBadStateError("the machine is shut down", state="closed", call=call)
+
     def close(self) -> None:
         """Shut the machine down (persistent state stays in ``root`` unless it was temporary).
 
@@ -374,6 +378,7 @@ class VssSystem(SnapshotManagement):
         so a hardware provider attached to it can shadow-copy it.  ``filesystem`` is what the
         volume claims to be (``"NTFS"``, ``"FAT32"``, ``"ReFS"``...): VSS rules depend on it
         (persistent copies and diff areas need NTFS); the files are simfs either way."""
+        self._check_open("add_volume")
         if filesystem not in ("NTFS", "FAT32", "exFAT", "ReFS", "FAT"):
             raise VssInvalidArgumentError(f"filesystem={filesystem!r} is not a known file system")
         from vsssim.storage import simfs
@@ -445,6 +450,7 @@ class VssSystem(SnapshotManagement):
     def resolve_volume(self, name: str, *, strict: bool = False) -> VolumeInfo:
         """The volume for any accepted name.  ``strict``: the API form, with the trailing
         backslash every VSS volume parameter needs (rule 14)."""
+        self._check_open("resolve_volume")
         if not isinstance(name, str) or not name:
             raise VssInvalidArgumentError(f"volume name {name!r} must be a non-empty string")
         if strict and not name.endswith("\\"):
@@ -470,16 +476,19 @@ class VssSystem(SnapshotManagement):
     # ------------------------------------------------------------------------ writers
     def add_writer(self, writer: _W) -> _W:
         """Subscribe a writer (``Initialize`` + ``Subscribe``); returns it."""
+        self._check_open("add_writer")
         self.coordinator.subscribe(writer)
         return writer
 
     def remove_writer(self, writer: Writer) -> None:
         """Unsubscribe a writer (its process stops)."""
+        self._check_open("remove_writer")
         self.coordinator.unsubscribe(writer)
 
     def restart_writer(self, writer: _W) -> _W:
         """Stop and start a writer's process: it comes back with a new instance id and misses
         events meant for the old one (rule 31)."""
+        self._check_open("restart_writer")
         self.remove_writer(writer)
         return self.add_writer(writer)
 
@@ -490,6 +499,7 @@ class VssSystem(SnapshotManagement):
 
     def send_identify(self) -> None:
         """Another program sends Identify to every writer (rule 1)."""
+        self._check_open("send_identify")
         self.coordinator.third_party_identify()
 
     @property
@@ -519,6 +529,7 @@ class VssSystem(SnapshotManagement):
 
     def add_provider(self, provider: _P) -> _P:
         """Register a provider (``IVssAdmin::RegisterProvider``) and load it."""
+        self._check_open("add_provider")
         if not isinstance(provider, Provider):
             raise TypeError(f"{provider!r} is not a vsssim Provider")
         self._register_provider(provider)
@@ -721,6 +732,7 @@ class VssSystem(SnapshotManagement):
     # ------------------------------------------------------------------- applications
     def add_application(self, app: _App) -> _App:
         """Add an application that keeps writing between and during events (deterministic)."""
+        self._check_open("add_application")
         if not isinstance(app, Application):
             raise TypeError(f"{app!r} is not a vsssim Application")
         app.clock = self.clock
@@ -734,6 +746,7 @@ class VssSystem(SnapshotManagement):
 
     def run_applications(self, steps: int = 1) -> None:
         """Let every application run ``steps`` scheduling points (between backups)."""
+        self._check_open("run_applications")
         for _ in range(steps):
             self.scheduler.activity("idle")
 
@@ -742,6 +755,7 @@ class VssSystem(SnapshotManagement):
 
         Writes from these threads really wait during flush-and-hold (``Volume.held()``).
         """
+        self._check_open("start_applications")
         sched = self.scheduler
         sched.stop.clear()
 
@@ -783,9 +797,7 @@ class VssSystem(SnapshotManagement):
     def create_backup_components(self, *, async_mode: AsyncMode | None = None
                                  ) -> BackupComponents:
         """``CreateVssBackupComponents``: a new requester object for one operation."""
-        if self._closed:
-            raise VssBadStateError("the machine is shut down", state="closed",
-                                   call="CreateVssBackupComponents")
+        self._check_open("CreateVssBackupComponents")
         bc = BackupComponents(self, async_mode=async_mode or self.async_mode)
         self._requesters.add(bc)
         return bc
@@ -812,6 +824,7 @@ class VssSystem(SnapshotManagement):
         no-auto-release alike; persistent copies, their exposures, shadow storage settings and a
         revert in progress survive (the revert finishes during the boot).
         """
+        self._check_open("reboot")
         self.tracer.emit("machine", "machine", EventKind.NOTE, "Reboot",
                          f"{self.machine_name} restarts")
         self.stop_applications()
@@ -877,6 +890,7 @@ class VssSystem(SnapshotManagement):
         system clock (the reference's ten minutes) and run the whole backup again, at most
         ``retries`` more times; reference §5 says three.
         """
+        self._check_open("backup")
         from vsssim.backup import run_backup
 
         return run_backup(self, volumes=volumes, backup_type=backup_type, target_dir=target_dir,
@@ -905,6 +919,7 @@ class VssSystem(SnapshotManagement):
         ``CUSTOM`` restore method.  Files go where the writers' restore methods and targets
         say; nothing is written outside those places.  See :class:`vsssim.restore.RestoreResult`.
         """
+        self._check_open("restore")
         from vsssim.restore import run_restore
 
         return run_restore(self, source, components=components, subcomponents=subcomponents,
@@ -918,5 +933,6 @@ class VssSystem(SnapshotManagement):
 
     def identify(self) -> list[tuple[Writer, Any]]:
         """Gather every writer's metadata outside any backup (like ``vssadmin list writers``)."""
+        self._check_open("identify")
         gathered = _drain(self.coordinator.identify(None, source="machine"))
         return [(reg.writer, wmd) for reg, wmd in gathered]  # type: ignore[attr-defined]

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import gc
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from vsssim.apps import KvStoreApp, KvStoreWriter
+from vsssim.errors import VssBadStateError
 from vsssim.system import VssSystem
 
 
@@ -55,3 +59,31 @@ def test_a_writer_of_a_closed_machine_can_join_another(tmp_path: Path) -> None:
         second.add_volume("C:\\", size=16 << 20)
         second.add_writer(writer)  # before, VSS_E_WRITER_ALREADY_SUBSCRIBED
         assert writer.subscribed and writer.instance_id != first_id
+
+
+_AFTER_CLOSE: dict[str, Callable[[VssSystem, KvStoreWriter, Path], object]] = {
+    "backup": lambda s, w, tmp: s.backup(target_dir=tmp / "late"),
+    "restore": lambda s, w, tmp: s.restore(tmp / "backup"),
+    "identify": lambda s, w, tmp: s.identify(),
+    "send_identify": lambda s, w, tmp: s.send_identify(),
+    "run_applications": lambda s, w, tmp: s.run_applications(1),
+    "start_applications": lambda s, w, tmp: s.start_applications(),
+    "reboot": lambda s, w, tmp: s.reboot(),
+    "add_volume": lambda s, w, tmp: s.add_volume("D:\\", size=8 << 20),
+    "add_writer": lambda s, w, tmp: s.add_writer(KvStoreWriter(w.app)),
+    "remove_writer": lambda s, w, tmp: s.remove_writer(w),
+    "restart_writer": lambda s, w, tmp: s.restart_writer(w),
+    "add_application": lambda s, w, tmp: s.add_application(w.app),
+    "create_backup_components": lambda s, w, tmp: s.create_backup_components(),
+    "add_shadow_storage": lambda s, w, tmp: s.add_shadow_storage("C:\\", "C:\\", None),
+}
+
+
+@pytest.mark.parametrize("call", sorted(_AFTER_CLOSE))
+def test_a_closed_machine_refuses_work_and_writes_nothing(tmp_path: Path, call: str) -> None:
+    system, writer = _used_machine(tmp_path / "m")
+    system.close()
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(VssBadStateError, match="shut down"):
+        _AFTER_CLOSE[call](system, writer, tmp_path)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
