@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from vsssim.clock import VirtualClock
 from vsssim.errors import VssAccessDeniedError, VssObjectNotFoundError
 from vsssim.storage import simfs
-from vsssim.storage.blockdev import BlockDevice
+from vsssim.storage.blockdev import BlockDevice, MemoryDevice, is_block_device
 from vsssim.storage.filedevice import FileDevice
 
 SIZE = 256 * 1024
@@ -167,3 +167,30 @@ def test_matches_a_bytearray_model(tmp_path_factory: pytest.TempPathFactory,
             model[offset : offset + len(data)] = data
         assert dev.read(0, SIZE) == bytes(model)
     assert path.read_bytes() == bytes(model)
+
+
+class _NoOperation:
+    """Every BlockDevice member but ``operation``."""
+
+    size = 1 << 20
+    block_size = 4096
+    readonly = False
+
+    def read(self, offset: int, length: int) -> bytes:
+        return bytes(length)
+
+    def write(self, offset: int, data: bytes) -> None:
+        pass
+
+
+def test_file_systems_refuse_what_is_not_a_block_device(tmp_path: Path) -> None:
+    device = FileDevice(image(tmp_path, size=4 << 20))
+    simfs.format(device)
+    simfs.SimFS.mount(device)  # a device type seen once is accepted from then on ...
+    for bad in (_NoOperation(), b"\0" * 4096, None):  # ... and other types still checked
+        assert not is_block_device(bad)
+        with pytest.raises(TypeError, match="BlockDevice"):
+            simfs.format(bad)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="BlockDevice"):
+            simfs.SimFS.mount(bad)  # type: ignore[arg-type]
+    assert is_block_device(device) and is_block_device(MemoryDevice(4096))

@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 
 from vsssim.errors import VssAccessDeniedError
 
-__all__ = ["BlockDevice", "Buffer", "MemoryDevice", "check_range"]
+__all__ = ["BlockDevice", "Buffer", "MemoryDevice", "check_range", "is_block_device"]
 
 Buffer = bytes | bytearray | memoryview
 
@@ -54,6 +54,20 @@ class BlockDevice(Protocol):
     def operation(self) -> AbstractContextManager[None]:
         """Context manager: the writes inside it form one operation that no snapshot splits."""
         ...
+
+
+_BLOCK_DEVICE_TYPES: dict[type, bool] = {}
+
+
+def is_block_device(obj: object) -> bool:
+    """``isinstance(obj, BlockDevice)``, decided once per type: a runtime protocol check
+    looks up every member and costs about 10 us, and file systems check their device on every
+    mount."""
+    kind = type(obj)
+    known = _BLOCK_DEVICE_TYPES.get(kind)
+    if known is None:
+        known = _BLOCK_DEVICE_TYPES[kind] = isinstance(obj, BlockDevice)
+    return known
 
 
 def check_range(offset: int, length: int, size: int) -> None:

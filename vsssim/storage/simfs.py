@@ -83,7 +83,7 @@ from vsssim.storage._simfs_layout import (
 )
 from vsssim.storage._simfs_paths import PathParser, compile_filespec, has_wildcards, upcase
 from vsssim.storage._simfs_store import NoFileSystemError, Store
-from vsssim.storage.blockdev import BlockDevice
+from vsssim.storage.blockdev import BlockDevice, is_block_device
 
 __all__ = ["BLOCK_SIZE", "FileStat", "SimFS", "filespec_matches", "format"]
 
@@ -147,7 +147,7 @@ def format(device: BlockDevice, *, label: str = "", clock: Clock | None = None) 
     Raises ``VssAccessDeniedError`` for a read-only device, ``ValueError`` if the device is too
     small or the label longer than 32 characters (the NTFS limit).
     """
-    if not isinstance(device, BlockDevice):
+    if not is_block_device(device):
         raise TypeError(f"device must implement BlockDevice, not {type(device).__name__}")
     if not isinstance(label, str):
         raise TypeError(f"label must be str, not {type(label).__name__}")
@@ -210,7 +210,7 @@ class SimFS:
         roots: tuple[str, ...] | list[str] = (),
         clock: Clock | None = None,
     ) -> None:
-        if not isinstance(device, BlockDevice):
+        if not is_block_device(device):
             raise TypeError(f"device must implement BlockDevice, not {type(device).__name__}")
         if isinstance(roots, str):
             roots = (roots,)
