@@ -153,7 +153,7 @@ class _Scheduler:
                 # The kernel holds writes: the application's write waits for the release.
                 self.deferred.append((app, n))
                 self.tracer.emit(app.name, "kernel", EventKind.APP, "WriteWaits",
-                                        f"{n} step(s) wait for the release of held writes")
+                                 f"{n} step(s) wait for the release of held writes")
                 continue
             self.run(app, n)
 
@@ -172,7 +172,7 @@ class _Scheduler:
             deferred, self.deferred = self.deferred, []
             for app, n in deferred:
                 self.tracer.emit(app.name, "kernel", EventKind.APP, "WriteResumes",
-                                        f"{n} held step(s) run after the release")
+                                 f"{n} held step(s) run after the release")
                 self.run(app, n)
 
 
