@@ -157,6 +157,8 @@ class _ShutDown:
     """The machine of a coordinator whose machine was closed: every call is refused."""
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy, pickle and friends probe for optional hooks
+            raise AttributeError(name)
         raise VssBadStateError("the machine is closed", state="closed", call=name)
 
 

@@ -87,3 +87,12 @@ def test_a_closed_machine_refuses_work_and_writes_nothing(tmp_path: Path, call: 
     with pytest.raises(VssBadStateError, match="shut down"):
         _AFTER_CLOSE[call](system, writer, tmp_path)
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_a_closed_machines_coordinator_refuses_the_machine_calls(tmp_path: Path) -> None:
+    system, _writer = _used_machine(tmp_path / "m")
+    coordinator = system.coordinator
+    system.close()
+    with pytest.raises(VssBadStateError, match="closed"):
+        coordinator.machine.activity("late")
+    assert not hasattr(coordinator.machine, "__deepcopy__")  # probes get AttributeError
