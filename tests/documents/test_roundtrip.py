@@ -8,13 +8,14 @@ through ``IVssCreateWriterMetadata`` must give the same document.
 from __future__ import annotations
 
 import uuid
+import xml.etree.ElementTree as ET
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import vsssim.strategies as vst
-from vsssim.constants import ComponentType, UsageType
+from vsssim.constants import ComponentType, SourceType, UsageType
 from vsssim.documents import (
     BackupComponentsDocument,
     BcdComponent,
@@ -223,3 +224,33 @@ def test_large_documents_round_trip(wmd: WriterMetadata, bcd: BackupComponentsDo
     assert WriterMetadata.load_from_xml(wmd.save_as_xml()) == wmd
     assert replay(wmd).get_document() == wmd
     assert BackupComponentsDocument.load_from_xml(bcd.save_as_xml()) == bcd
+
+
+def _elementtree_text(doc: WriterMetadata | BackupComponentsDocument) -> str:
+    """The document as the standard library writes it (the reference for ``dump_document``)."""
+    from vsssim.documents import bcd, wmd
+    from vsssim.documents._xml import _encode
+
+    tag, spec = (("WRITER_METADATA", wmd._WMD_SPEC) if isinstance(doc, WriterMetadata)
+                 else ("BACKUP_COMPONENTS", bcd._BCD_SPEC))
+    root = _encode(doc, tag, spec)
+    ET.indent(root, space="  ")
+    return '<?xml version="1.0"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+@given(st.one_of(st.from_type(WriterMetadata), st.from_type(BackupComponentsDocument)))
+def test_documents_are_written_exactly_as_elementtree_writes_them(
+        doc: WriterMetadata | BackupComponentsDocument) -> None:
+    assert doc.save_as_xml() == _elementtree_text(doc)
+
+
+def test_attribute_escapes_match_elementtree() -> None:
+    awkward = 'a&b<c>d"e\rf\ng\th\'i é 😀 ]]>'
+    doc = WriterMetadata(identity=WriterIdentity(
+        writer_id=uuid.uuid4(), instance_id=uuid.uuid4(), writer_name=awkward,
+        instance_name="\t\n", usage_type=UsageType.USER_DATA,
+        source_type=SourceType.TRANSACTED_DB))
+    xml = doc.save_as_xml()
+    assert xml == _elementtree_text(doc)
+    assert "&amp;b&lt;c&gt;d&quot;e&#13;f&#10;g&#09;h'i" in xml
+    assert WriterMetadata.load_from_xml(xml) == doc

@@ -430,10 +430,45 @@ def _encode(
 
 
 def dump_document(model: BaseModel, root_tag: str, spec: Spec) -> str:
-    """Serialise ``model`` as an indented XML document with an XML declaration."""
-    root = _encode(model, root_tag, spec)
-    ET.indent(root, space="  ")
-    return '<?xml version="1.0"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    """Serialise ``model`` as an indented XML document with an XML declaration.
+
+    The same text as ``ET.indent(root, space="  ")`` then ``ET.tostring(root,
+    encoding="unicode")`` (the tests compare the two): the documents have attributes and
+    child elements only, so a direct writer does it in a fraction of the time of the
+    standard library's pure-Python serialiser."""
+    out = ['<?xml version="1.0"?>\n']
+    _serialize(_encode(model, root_tag, spec), "\n", out)
+    out.append("\n")
+    return "".join(out)
+
+
+def _serialize(elem: ET.Element, newline: str, out: list[str]) -> None:
+    """``elem`` and its children, each child on its own line indented two more spaces."""
+    out.append("<" + elem.tag)
+    for name, value in elem.items():
+        out.append(f' {name}="{_escape_attribute(value)}"')
+    if len(elem):
+        out.append(">")
+        inner = newline + "  "
+        for child in elem:
+            out.append(inner)
+            _serialize(child, inner, out)
+        out.append(f"{newline}</{elem.tag}>")
+    else:
+        out.append(" />")
+
+
+def _escape_attribute(text: str) -> str:
+    """An attribute value as ElementTree writes it (markup, quotes and line breaks escaped)."""
+    if not _NEEDS_ESCAPE.search(text):
+        return text
+    return text.translate(_ATTRIBUTE_ESCAPES)
+
+
+_ATTRIBUTE_ESCAPES: Final = str.maketrans({
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
+    "\r": "&#13;", "\n": "&#10;", "\t": "&#09;"})
+_NEEDS_ESCAPE: Final = re.compile('[&<>"\r\n\t]')
 
 
 # =============================================================================== decoding
