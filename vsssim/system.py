@@ -270,18 +270,22 @@ class VssSystem(SnapshotManagement):
 
         Applications stop, providers are closed and unloaded (``OnUnload(TRUE)``), volumes
         close, and the writers' subscriptions end (a writer object may then join another
-        machine).  The trace and the results stay readable."""
+        machine).  The trace and the results stay readable.  If a provider fails to close,
+        the machine still shuts down (volumes closed, no writer left subscribed) and the
+        provider's error is raised afterwards."""
         if self._closed:
             return
-        self.stop_applications()
-        self._save_machine_file()
-        self._unload_providers()
-        for entry in self._volumes.values():
-            entry.volume.close()
-        self.coordinator.shut_down()
-        self._closed = True
-        if self._temp:
-            shutil.rmtree(self.root, ignore_errors=True)
+        try:
+            self.stop_applications()
+            self._save_machine_file()
+            self._unload_providers()
+        finally:
+            for entry in self._volumes.values():
+                entry.volume.close()
+            self.coordinator.shut_down()
+            self._closed = True
+            if self._temp:
+                shutil.rmtree(self.root, ignore_errors=True)
 
     # ------------------------------------------------------------------- persistence
     def _load_machine_file(self) -> dict[str, Any]:

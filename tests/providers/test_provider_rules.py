@@ -613,3 +613,18 @@ def test_rule_32_event_log_entries_while_frozen_are_flagged(machine: VssSystem) 
     machine.add_provider(Chatty("Chatty"))
     snapshot(machine, "C:\\")
     assert machine.trace.first("EventLogWhileFrozen") is not None
+
+
+def test_a_provider_that_fails_to_close_does_not_keep_the_machine_up(machine: VssSystem) -> None:
+    class Broken(FakeProvider):
+        def close(self) -> None:
+            raise RuntimeError("the array went away")
+
+    machine.add_provider(Broken("Broken"))
+    volume = machine.volume("C:\\")
+    with pytest.raises(RuntimeError, match="array went away"):
+        machine.close()
+    assert volume.closed  # the volumes were closed all the same
+    with pytest.raises(VssBadStateError, match="shut down"):
+        machine.identify()
+    machine.close()  # and the machine counts as closed
