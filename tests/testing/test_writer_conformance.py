@@ -409,6 +409,30 @@ def test_each_examples_machine_is_freed_at_its_teardown() -> None:
         gc.enable()
 
 
+class _Roots(KvStoreConformance):
+    roots: ClassVar[list[Path]] = []
+
+    def _check(self, *args: Any, **kwargs: Any) -> None:
+        super()._check(*args, **kwargs)
+        if self.root is not None and self.root not in self.roots:
+            self.roots.append(self.root)
+
+
+def test_a_failing_close_still_removes_the_examples_directory(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def close_then_fail(self: VssSystem) -> None:
+        original(self)
+        raise RuntimeError("a provider failed to close")
+
+    original = VssSystem.close
+    monkeypatch.setattr(VssSystem, "close", close_then_fail)
+    _Roots.roots.clear()
+    with pytest.raises(RuntimeError, match="failed to close"):
+        run_state_machine_as_test(_Roots, settings=conformance_settings(_Roots, examples=1,
+                                                                        steps=2))
+    assert _Roots.roots and not any(root.exists() for root in _Roots.roots)
+
+
 def test_monitor_catches_changing_and_invalid_metadata(tmp_path: Path) -> None:
     ChangingMetadata.calls = 0
     system, _, _, monitor = _machine(ChangingMetadata, tmp_path)

@@ -91,11 +91,14 @@ class ConformanceMachine(RuleBasedStateMachine, Generic[_M]):
 
         (Hypothesis keeps the state machine in reference cycles of its own until its
         collector runs; dropping the simulated machine here frees it at once.)"""
-        if self._monitor is not None:
-            self._monitor.close()
-        if self._system is not None:
-            self._system.close()
-        if self.root is not None:
-            remove_tree(self.root)
-        self._monitor = None
-        self._system = None
+        monitor, system, self._monitor, self._system = self._monitor, self._system, None, None
+        try:
+            try:
+                if monitor is not None:
+                    monitor.close()
+            finally:
+                if system is not None:
+                    system.close()
+        finally:  # a failing close (a user's provider, say) must not leave the directory
+            if self.root is not None:
+                remove_tree(self.root)
