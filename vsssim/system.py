@@ -176,6 +176,27 @@ class _Scheduler:
                 self.run(app, n)
 
 
+def _check_machine_arguments(root: object, seed: object, clock: object, options: object,
+                             faults: object, machine_name: object, async_mode: object) -> None:
+    """``VssSystem``'s arguments, checked before anything is written under ``root``."""
+    if root is not None and not isinstance(root, str | os.PathLike):
+        raise TypeError(f"root must be a path or None, not {type(root).__name__}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, not {type(seed).__name__}")
+    for name, value, kind in (("clock", clock, Clock), ("options", options, VssOptions),
+                              ("faults", faults, FaultPlan)):
+        if value is not None and not isinstance(value, kind):
+            raise TypeError(f"{name} must be a {kind.__name__} or None, not "
+                            f"{type(value).__name__}")
+    if not isinstance(machine_name, str):
+        raise TypeError(f"machine_name must be a str, not {type(machine_name).__name__}")
+    if not machine_name.strip():
+        raise ValueError("machine_name must not be empty")
+    if async_mode not in ("immediate", "manual", "background"):
+        raise ValueError(f"async_mode={async_mode!r} must be 'immediate', 'manual' or "
+                         "'background'")
+
+
 class VssSystem(SnapshotManagement):
     """A simulated machine: volumes, writers, providers, applications and its VSS service.
 
@@ -200,6 +221,7 @@ class VssSystem(SnapshotManagement):
         edition: Literal["server", "client"] = "server",
         async_mode: AsyncMode = "immediate",
     ) -> None:
+        _check_machine_arguments(root, seed, clock, options, faults, machine_name, async_mode)
         if os_version not in OS_VERSIONS:
             raise VssInvalidArgumentError(
                 f"os_version={os_version!r}: one of {', '.join(OS_VERSIONS)}")

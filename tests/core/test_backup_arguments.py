@@ -1,17 +1,22 @@
-"""Mistakes in the arguments of ``VssSystem.backup``, ``restore`` and ``add_writer``: each is
-refused with a clear error before it can back up (or restore) the wrong thing, and leaves no
-shadow copy behind."""
+"""Mistakes in the arguments of ``VssSystem`` itself, ``backup``, ``restore`` and
+``add_writer``: each is refused with a clear error before it can back up (or restore) the wrong
+thing, and leaves no shadow copy (or machine directory) behind."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from vsssim import VssSystem, hresult
 from vsssim.apps import KvStoreApp, KvStoreWriter
-from vsssim.errors import VssObjectAlreadyExistsError, VssObjectNotFoundError
+from vsssim.errors import (
+    VssInvalidArgumentError,
+    VssObjectAlreadyExistsError,
+    VssObjectNotFoundError,
+)
 from vsssim.medium import BackupMedium
 
 
@@ -136,3 +141,21 @@ def test_a_backup_directory_is_never_written_twice_or_over_a_file(system: VssSys
     assert (tmp_path / "b" / "manifest.json").read_bytes() == manifest
     (tmp_path / "empty").mkdir()
     assert system.backup(target_dir=tmp_path / "empty").succeeded  # an empty one is fine
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"seed": "1"}, TypeError, "seed must be an int"),
+    ({"seed": True}, TypeError, "seed must be an int"),
+    ({"options": "fast"}, TypeError, "options must be a VssOptions"),
+    ({"clock": 0.0}, TypeError, "clock must be a Clock"),
+    ({"faults": []}, TypeError, "faults must be a FaultPlan"),
+    ({"machine_name": 5}, TypeError, "machine_name must be a str"),
+    ({"machine_name": " "}, ValueError, "machine_name must not be empty"),
+    ({"async_mode": "later"}, ValueError, "async_mode='later'"),
+    ({"os_version": "95"}, VssInvalidArgumentError, "os_version='95'"),
+])
+def test_a_machine_with_bad_arguments_is_refused_before_its_directory_exists(
+        tmp_path: Path, kwargs: dict[str, Any], error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        VssSystem(tmp_path / "machine", **kwargs)
+    assert not (tmp_path / "machine").exists()
