@@ -331,6 +331,11 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
             or not retry_wait >= 0:
         raise ValueError(f"retry_wait must be a non-negative number of seconds, not "
                          f"{retry_wait!r}")
+    if not isinstance(context, int) or isinstance(context, bool):
+        raise TypeError(f"context must be an int (VSS_SNAPSHOT_CONTEXT bits), not "
+                        f"{type(context).__name__}")
+    if not isinstance(copy_files, bool):
+        raise TypeError(f"copy_files must be a bool, not {type(copy_files).__name__}")
     if isinstance(volumes, (str, bytes, os.PathLike)):
         raise TypeError(f"volumes is a list of volume names (['C:\\\\']), not {volumes!r}; "
                         "the backup's directory is target_dir=")

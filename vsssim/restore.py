@@ -208,6 +208,9 @@ def run_restore(
     """Implementation of :meth:`VssSystem.restore` (see the module docstring)."""
     from vsssim.backup import BackupResult
 
+    if not isinstance(source, BackupResult | str | os.PathLike):
+        raise TypeError(f"restore() takes a BackupResult or a backup directory, not "
+                        f"{type(source).__name__}")
     directory = source.target_dir if isinstance(source, BackupResult) else source
     if directory is None:
         raise VssInvalidArgumentError("the backup result has no backup directory (copy_files "

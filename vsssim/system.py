@@ -773,6 +773,8 @@ class VssSystem(SnapshotManagement):
     def run_applications(self, steps: int = 1) -> None:
         """Let every application run ``steps`` scheduling points (between backups)."""
         self._check_open("run_applications")
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+            raise ValueError(f"steps must be a non-negative int, not {steps!r}")
         for _ in range(steps):
             self.scheduler.activity("idle")
 

@@ -4,7 +4,7 @@ thing, and leaves no shadow copy (or machine directory) behind."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +159,24 @@ def test_a_machine_with_bad_arguments_is_refused_before_its_directory_exists(
     with pytest.raises(error, match=message):
         VssSystem(tmp_path / "machine", **kwargs)
     assert not (tmp_path / "machine").exists()
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    (lambda s, tmp: s.backup(context="x", target_dir=tmp / "b"), TypeError,
+     "context must be an int"),
+    (lambda s, tmp: s.backup(copy_files="no", target_dir=tmp / "b"), TypeError,
+     "copy_files must be a bool"),
+    (lambda s, tmp: s.restore(None), TypeError, "a BackupResult or a backup directory"),
+    (lambda s, tmp: s.restore(42), TypeError, "a BackupResult or a backup directory"),
+    (lambda s, tmp: s.run_applications(-1), ValueError, "non-negative int"),
+    (lambda s, tmp: s.run_applications(2.5), ValueError, "non-negative int"),
+])
+def test_mistyped_arguments_are_refused_before_anything_runs(
+        system: VssSystem, tmp_path: Path, call: Callable[[VssSystem, Path], object],
+        error: type[Exception], message: str) -> None:
+    events = len(system.trace)
+    with pytest.raises(error, match=message):
+        call(system, tmp_path)
+    assert len(system.trace) == events  # nothing ran
+    assert not (tmp_path / "b").exists()
+    assert system.all_snapshots() == []
