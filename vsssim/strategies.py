@@ -608,6 +608,13 @@ PROVIDER_FAILURES: Final = (hr.VSS_E_PROVIDER_VETO, hr.VSS_E_UNEXPECTED_PROVIDER
 _DELAYS: Final = (0.5, 5.0, 30.0, 70.0)  # 70 s overruns the default 60 s freeze window
 
 
+def _listed(value: Sequence[_T], what: str) -> tuple[_T, ...]:
+    """``value`` as a tuple, refusing a bare string (which would be read letter by letter)."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{what} is a list of names ([{value!r}]), not one string")
+    return tuple(value)
+
+
 @functools.lru_cache(maxsize=256)
 def _choices(items: tuple[_T, ...]) -> st.SearchStrategy[_T]:
     """``sampled_from(items)``, built once per tuple (see :func:`_subsets`)."""
@@ -685,6 +692,10 @@ def fault_plans(
     provider faults (errors, a commit slower than the hold, exceptions), requester crashes after
     a creation event, Identify from another program before one, and a full diff area on one of
     ``storage_volumes``.  Empty lists switch a kind off; shrinks towards no fault."""
+    writers, events, actions = (_listed(writers, "writers"), _listed(events, "events"),
+                                _listed(actions, "actions"))
+    provider_methods = _listed(provider_methods, "provider_methods")
+    storage_volumes = _listed(storage_volumes, "storage_volumes")
     kinds: list[st.SearchStrategy[Fault]] = []
     if writers and events and actions:
         kinds.append(_writer_faults(writers, events, actions))
@@ -729,7 +740,7 @@ def backup_plans(
         components = tuple(f"{name}:{c.full_path}" for c in chosen)
     plan = draw(faults) if faults is not None else FaultPlan()
     return BackupPlan(
-        volumes=tuple(volumes),
+        volumes=_listed(volumes, "volumes"),
         backup_type=draw(_choices(tuple(backup_types))),
         context=draw(_choices(tuple(contexts))),
         components=components,
@@ -783,7 +794,7 @@ def abandoned_backups(
         stop_after=draw(_choices(tuple(AbandonedBackup.STOPS))),
         abort=draw(st.booleans()),
         backup_type=draw(_choices(_BACKUP_TYPES)),
-        volumes=tuple(volumes),
+        volumes=_listed(volumes, "volumes"),
         components=tuple((c.component_type, c.logical_path, c.component_name) for c in chosen),
     )
 
@@ -822,6 +833,8 @@ def call_sequences(draw: st.DrawFn, *, max_size: int = 30) -> list[Call]:
     dropped, repeated, swapped and inserted (any ``IVssBackupComponents`` call, restore calls
     included).  Shrinks towards the legal sequence itself; run them with
     :func:`vsssim.testing.calls.perform`."""
+    if not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < 1:
+        raise ValueError(f"max_size must be a positive int, not {max_size!r}")
     out: list[Call] = []
     for call in CANONICAL_BACKUP:
         op = draw(st.sampled_from(["keep", "drop", "twice", "insert"]))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 import vsssim.strategies as vst
@@ -280,3 +280,21 @@ def test_any_calls_at_all(vss_factory: VssFactory, calls: list[Call]) -> None:
 def test_strategies_module_has_no_side_effect_but_registration() -> None:
     names: list[Any] = [n for n in vst.__all__ if not hasattr(vst, n)]
     assert names == []
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: vst.backup_plans(volumes="C:\\"), "volumes is a list"),
+    (lambda: vst.abandoned_backups(volumes="C:\\"), "volumes is a list"),
+    (lambda: vst.fault_plans(writers="KvStore Writer"), "writers is a list"),
+    (lambda: vst.fault_plans(events="Freeze"), "events is a list"),
+    (lambda: vst.fault_plans(storage_volumes="D:\\"), "storage_volumes is a list"),
+])
+def test_a_bare_string_where_a_list_goes_is_refused(make: Any, message: str) -> None:
+    # Otherwise the string is read letter by letter: volumes ('C', ':', '\\').
+    with pytest.raises(TypeError, match=message):
+        find(make(), lambda _: True)
+
+
+def test_call_sequences_need_a_positive_max_size() -> None:
+    with pytest.raises(ValueError, match="max_size must be a positive int"):
+        find(vst.call_sequences(max_size=-1), lambda _: True)

@@ -49,6 +49,7 @@ from vsssim.testing import (
     Violation,
     WriterConformance,
     WriterMonitor,
+    check_requester,
     check_writer,
     conformance_settings,
 )
@@ -431,6 +432,33 @@ def test_a_failing_close_still_removes_the_examples_directory(
         run_state_machine_as_test(_Roots, settings=conformance_settings(_Roots, examples=1,
                                                                         steps=2))
     assert _Roots.roots and not any(root.exists() for root in _Roots.roots)
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    (lambda: check_writer(None), TypeError, "writer_factory must be"),  # type: ignore[arg-type]
+    (lambda: check_writer(KvStoreWriter, examples=0), ValueError, "examples must be"),
+    (lambda: check_writer(KvStoreWriter, steps=0), ValueError, "steps must be"),
+    (lambda: check_requester(5), TypeError, "requester must be"),  # type: ignore[arg-type]
+    (lambda: check_requester(lambda s: None, examples=-1), ValueError, "examples must be"),
+])
+def test_conformance_runs_refuse_bad_arguments_before_running(
+        call: Any, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_monitors_refuse_what_they_cannot_watch(tmp_path: Path) -> None:
+    system, writer, app, monitor = _machine(KvStoreWriter, tmp_path)
+    with system:
+        monitor.close()
+        with pytest.raises(TypeError, match="writer must be"):
+            WriterMonitor(system, None, app)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="app must be"):
+            WriterMonitor(system, writer, "app")  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="system must be"):
+            WriterMonitor(tmp_path, writer, app)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="system must be"):
+            RequesterMonitor(None)  # type: ignore[arg-type]
 
 
 def test_monitor_catches_changing_and_invalid_metadata(tmp_path: Path) -> None:

@@ -105,6 +105,18 @@ class WriterMonitor:
                  freeze_state: FreezeState | None = None,
                  consistency_check: ConsistencyCheck | None = None,
                  stable_metadata: bool = True, volume: str | None = None) -> None:
+        from vsssim import system as machines
+        from vsssim import writer as writers
+        from vsssim.apps import base as apps
+
+        if not isinstance(system, machines.VssSystem):
+            raise TypeError(f"system must be a VssSystem, not {type(system).__name__}")
+        if not isinstance(writer, writers.Writer):
+            raise TypeError(f"writer must be the vsssim Writer to watch, not "
+                            f"{type(writer).__name__}")
+        if app is not None and not isinstance(app, apps.Application):
+            raise TypeError(f"app must be its vsssim Application or None, not "
+                            f"{type(app).__name__}")
         self.system = system
         self.writer = writer
         self.app = app

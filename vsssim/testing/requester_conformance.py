@@ -201,6 +201,9 @@ def check_requester(
     if no example broke a rule; otherwise raises
     :class:`~vsssim.testing.rules.ConformanceError` for the minimal failing sequence, with the
     sequence as a ready-to-paste pytest test and its trace."""
+    if not callable(requester):
+        raise TypeError(f"requester must be a function taking the machine (requester(system)), "
+                        f"not {requester!r}")
     name = getattr(requester, "__name__", "requester")
     machine = type(f"CheckRequester_{name}", (RequesterConformance,), {
         "requester": staticmethod(requester),

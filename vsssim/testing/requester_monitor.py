@@ -89,6 +89,10 @@ class RequesterMonitor:
     """
 
     def __init__(self, system: VssSystem, *, allow_persistent: bool = False) -> None:
+        from vsssim import system as machines
+
+        if not isinstance(system, machines.VssSystem):
+            raise TypeError(f"system must be a VssSystem, not {type(system).__name__}")
         self.system = system
         self.allow_persistent = allow_persistent
         self._sessions: dict[str, _Session] = {}

@@ -88,6 +88,11 @@ def conformance_settings(owner: type | None = None, *, examples: int | None = No
     """The hypothesis settings of a conformance run: the active profile, with
     ``--vss-conformance-examples`` (or ``examples``, or the class's ``max_examples``) examples
     of at most ``steps`` (or the class's ``step_count``) steps, no deadline."""
+    for name, value in (("examples", examples), ("steps", steps)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value < 1):
+            raise ValueError(f"{name} must be a positive int (or None for the default), not "
+                             f"{value!r}")
     count = examples or _session.conformance_examples or (
         getattr(owner, "max_examples", None) if owner is not None else None)
     length = steps or (getattr(owner, "step_count", None) if owner is not None else None) or 8
@@ -475,6 +480,9 @@ def check_writer(
     with these attributes).  Returns quietly if no example broke a rule; otherwise raises
     :class:`~vsssim.testing.rules.ConformanceError` for the minimal failing sequence, with the
     sequence as a ready-to-paste pytest test (checked by running it) and its trace."""
+    if not callable(writer_factory):
+        raise TypeError(f"writer_factory must be a writer class or a function returning a "
+                        f"writer, not {writer_factory!r}")
     attrs: dict[str, Any] = {
         "writer_factory": staticmethod(writer_factory),
         "application_factory": staticmethod(application_factory) if application_factory
