@@ -124,6 +124,9 @@ class SnapshotManagement:
     applications_on: Callable[[VolumeInfo], list[Any]]
 
     def _owner(self, snapshot_id: UUID) -> Provider:
+        if not isinstance(snapshot_id, UUID):  # a GUID string would never match: say so
+            raise TypeError(f"a shadow copy id is a uuid.UUID, not {type(snapshot_id).__name__} "
+                            f"{snapshot_id!r} (use uuid.UUID(text) for a GUID string)")
         for p in self.providers:
             if any(s.snapshot_id == snapshot_id for s in p.query()):
                 return p

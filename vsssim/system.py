@@ -366,6 +366,10 @@ class VssSystem(SnapshotManagement):
     def schedule_rename_at_reboot(self, staged: str, destination: str) -> None:
         """``MoveFileEx(staged, destination, MOVEFILE_DELAY_UNTIL_REBOOT |
         MOVEFILE_REPLACE_EXISTING)``: done by the next boot, before any application starts."""
+        self._check_open("schedule_rename_at_reboot")
+        if not isinstance(staged, str) or not isinstance(destination, str):
+            raise TypeError(f"staged and destination are paths on the machine's volumes (str), "
+                            f"not {type(staged).__name__} and {type(destination).__name__}")
         self.pending_renames.append((staged, destination))
         self._save_machine_file()
 

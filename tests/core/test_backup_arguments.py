@@ -180,3 +180,18 @@ def test_mistyped_arguments_are_refused_before_anything_runs(
     assert len(system.trace) == events  # nothing ran
     assert not (tmp_path / "b").exists()
     assert system.all_snapshots() == []
+
+
+def test_a_shadow_copy_id_given_as_text_is_refused_with_the_way_out(system: VssSystem) -> None:
+    # A GUID string never equals a uuid.UUID: it used to be reported as "not found".
+    text = "{9a1f7b1e-0000-4000-8000-000000000001}"
+    with pytest.raises(TypeError, match=r"uuid\.UUID\(text\)"):
+        system.snapshot_properties(text)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"a shadow copy id is a uuid\.UUID"):
+        system.delete_snapshot("9a1f7b1e-0000-4000-8000-000000000001")  # type: ignore[arg-type]
+
+
+def test_a_rename_at_reboot_needs_two_paths(system: VssSystem) -> None:
+    with pytest.raises(TypeError, match="staged and destination are paths"):
+        system.schedule_rename_at_reboot(1, 2)  # type: ignore[arg-type]
+    assert system.pending_renames == []
