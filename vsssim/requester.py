@@ -276,6 +276,9 @@ class BackupComponents:
         TRANSPORTABLE, DIFFERENTIAL or PLEX (not both), NO_AUTORECOVERY, NOT_TRANSACTED,
         ROLLBACK_RECOVERY, TXF_RECOVERY; nothing may modify ``CLIENT_ACCESSIBLE``.
         """
+        if not isinstance(context, int) or isinstance(context, bool):
+            raise TypeError(f"context must be an int (VSS_SNAPSHOT_CONTEXT bits), not "
+                            f"{type(context).__name__}")
         nxt = self._move(Call.SET_CONTEXT, f"0x{int(context) & 0xFFFFFFFF:08x}")
         try:
             ctx = self._check_context(int(context))
@@ -316,17 +319,27 @@ class BackupComponents:
 
         Required before ``PrepareForBackup``.
         """
-        nxt = self._move(Call.SET_BACKUP_STATE, f"{BackupType(backup_type).name}")
+        for name, flag in (("select_components", select_components),
+                           ("backup_bootable_system_state", backup_bootable_system_state),
+                           ("partial_file_support", partial_file_support)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, not {type(flag).__name__}")
         try:
-            btype = BackupType(backup_type)
+            btype: BackupType | None = BackupType(backup_type)
         except ValueError:
-            raise VssInvalidArgumentError(
-                f"backup_type={backup_type!r} is not a VSS_BACKUP_TYPE") from None
+            btype = None
+        nxt = self._move(Call.SET_BACKUP_STATE, btype.name if btype else repr(backup_type))
+        if btype is None:  # the call was made and refused: the trace says so
+            error = VssInvalidArgumentError(
+                f"backup_type={backup_type!r} is not a VSS_BACKUP_TYPE")
+            self._result("SetBackupState", error.hresult_name, hresult=error.hresult,
+                         refused=error.hresult_name)
+            raise error
         bcd = self._session.bcd
-        bcd.select_components = bool(select_components)
-        bcd.bootable_system_state = bool(backup_bootable_system_state)
+        bcd.select_components = select_components
+        bcd.bootable_system_state = backup_bootable_system_state
         bcd.backup_type = btype
-        bcd.partial_file_support = bool(partial_file_support)
+        bcd.partial_file_support = partial_file_support
         self._backup_state_set = True
         self._state = nxt
 

@@ -12,6 +12,7 @@ import pytest
 
 from vsssim import VssSystem, hresult
 from vsssim.apps import KvStoreApp, KvStoreWriter
+from vsssim.constants import BackupType
 from vsssim.errors import (
     VssInvalidArgumentError,
     VssObjectAlreadyExistsError,
@@ -195,3 +196,20 @@ def test_a_rename_at_reboot_needs_two_paths(system: VssSystem) -> None:
     with pytest.raises(TypeError, match="staged and destination are paths"):
         system.schedule_rename_at_reboot(1, 2)  # type: ignore[arg-type]
     assert system.pending_renames == []
+
+
+def test_requester_calls_check_their_arguments(system: VssSystem) -> None:
+    bc = system.create_backup_components()
+    bc.initialize_for_backup()
+    with pytest.raises(TypeError, match="context must be an int"):
+        bc.set_context("x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="select_components must be a bool"):
+        bc.set_backup_state("yes", False, BackupType.FULL)  # type: ignore[arg-type]
+    before = len(system.trace)
+    with pytest.raises(VssInvalidArgumentError, match="not a VSS_BACKUP_TYPE") as info:
+        bc.set_backup_state(True, False, 99)  # type: ignore[arg-type]
+    assert info.value.hresult == hresult.E_INVALIDARG
+    assert system.trace[before:].names() == ["SetBackupState", "SetBackupState"]  # refused
+    bc.set_backup_state(True, False, BackupType.FULL)  # the refusal changed nothing
+    bc.abort_backup()
+    bc.release()
