@@ -74,3 +74,9 @@ def test_sdk_tables_match_the_reference() -> None:
         pytest.skip(f"{path} is not next to this checkout; tests use the copy in {TABLES}")
     assert json.loads(TABLES.read_text(encoding="utf-8")) == parse_reference(
         path.read_text(encoding="utf-8")), "regenerate with: python -m tests._reference"
+
+
+@pytest.mark.parametrize("value", ["0x80042301", 2.5, None, True])
+def test_an_hresult_is_an_int(value: object) -> None:
+    with pytest.raises(TypeError, match="an HRESULT is an int"):
+        hresult.to_unsigned(value)  # type: ignore[arg-type]

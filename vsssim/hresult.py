@@ -428,6 +428,8 @@ class HResultInfo:
 
 def to_unsigned(value: int) -> int:
     """Return ``value`` as an unsigned 32-bit integer (COM hands HRESULTs to Python signed)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"an HRESULT is an int, not {type(value).__name__} {value!r}")
     if not -(1 << 31) <= value < (1 << 32):
         raise ValueError(f"{value!r} is not a 32-bit HRESULT")
     return value & 0xFFFFFFFF

@@ -293,6 +293,8 @@ class Writer(ABC):
                 f"{api} must not be called from OnIdentify: return False to fail Identify",
                 state=ctx.event.value, call=api)
         code = hr.to_unsigned(code)
+        if not isinstance(message, str):
+            raise TypeError(f"application_message must be a str, not {type(message).__name__}")
         if code not in allowed:
             raise VssInvalidArgumentError(
                 f"hresult={hr.name_of(code)} is not a code {api} accepts; use one of "
