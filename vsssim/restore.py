@@ -35,7 +35,7 @@ hash first.  A component whose files cannot all be written ends ``FAILED`` (some
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -193,6 +193,42 @@ def _fs_for(system: VssSystem, path: str) -> Any:
     return fs
 
 
+def _check_restore_arguments(medium: BackupMedium, subcomponents: object, new_targets: object,
+                             restore_options: object, additional_restores: object,
+                             custom: object) -> None:
+    """The restore's options name what the backup holds, with the right types (before any
+    VSS call): a key that matches nothing would otherwise be ignored without a word."""
+    if not isinstance(additional_restores, bool):
+        raise TypeError(f"additional_restores must be a bool, not "
+                        f"{type(additional_restores).__name__}")
+    if custom is not None and not callable(custom):
+        raise TypeError(f"custom must be a function (component, files, system) -> bool, not "
+                        f"{custom!r}")
+    components = [c.full_path for entry in medium.document.writers for c in entry.components]
+    file_sets = sorted({f.path for f in medium.manifest.file_sets})
+    for arg, value, names, what in (
+            ("subcomponents", subcomponents, components, "component paths"),
+            ("restore_options", restore_options, components, "component paths"),
+            ("new_targets", new_targets, file_sets, "file set paths")):
+        if value is None:
+            continue
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{arg} maps {what} to values, not {type(value).__name__}")
+        known = set(names) | {n.rstrip("\\") for n in names}
+        unknown = [k for k in value if k not in known]
+        if unknown:
+            raise VssObjectNotFoundError(
+                f"{arg}=: the backup has no {what[:-1]} {', '.join(map(repr, unknown))} (it "
+                f"has {', '.join(map(repr, names)) or 'none'})")
+        for key, item in value.items():
+            if arg == "subcomponents":
+                if isinstance(item, str) or not all(isinstance(x, str) for x in item):
+                    raise TypeError(f"subcomponents[{key!r}] is a list of member paths, not "
+                                    f"{item!r}")
+            elif not isinstance(item, str):
+                raise TypeError(f"{arg}[{key!r}] must be a str, not {type(item).__name__}")
+
+
 def run_restore(
     system: VssSystem,
     source: BackupResult | str | os.PathLike[str],
@@ -218,6 +254,8 @@ def run_restore(
     if isinstance(components, (str, bytes)):
         raise TypeError(f"components is a list of names, not {components!r}")
     medium = BackupMedium(directory)  # refuses a damaged or hostile directory before anything
+    _check_restore_arguments(medium, subcomponents, new_targets, restore_options,
+                             additional_restores, custom)
     start = system.trace[-1].seq if len(system.trace) else 0
     given = list(components) if components is not None else None
     wanted = [w.lower() for w in given] if given is not None else None

@@ -213,3 +213,25 @@ def test_requester_calls_check_their_arguments(system: VssSystem) -> None:
     bc.set_backup_state(True, False, BackupType.FULL)  # the refusal changed nothing
     bc.abort_backup()
     bc.release()
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"new_targets": ["C:\\elsewhere"]}, TypeError, "new_targets maps file set paths"),
+    ({"new_targets": {"C:\\Nope": "C:\\elsewhere"}}, VssObjectNotFoundError,
+     "no file set path 'C:\\\\\\\\Nope'"),
+    ({"new_targets": {"C:\\KvStore": 5}}, TypeError, "must be a str"),
+    ({"subcomponents": "KvStore"}, TypeError, "subcomponents maps component paths"),
+    ({"subcomponents": {"Nope": ["Nope\\x"]}}, VssObjectNotFoundError, "no component path"),
+    ({"restore_options": ["fast"]}, TypeError, "restore_options maps component paths"),
+    ({"additional_restores": "yes"}, TypeError, "additional_restores must be a bool"),
+    ({"custom": 5}, TypeError, "custom must be a function"),
+])
+def test_restore_options_must_name_what_the_backup_holds(
+        system: VssSystem, tmp_path: Path, kwargs: dict[str, Any], error: type[Exception],
+        message: str) -> None:
+    backup = system.backup(target_dir=tmp_path / "b")
+    assert backup.succeeded
+    events = len(system.trace)
+    with pytest.raises(error, match=message):
+        system.restore(backup, **kwargs)
+    assert len(system.trace) == events  # refused before any VSS call
