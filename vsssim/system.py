@@ -949,7 +949,10 @@ class VssSystem(SnapshotManagement):
         ``new_targets`` sends a file set (its path) to a new directory (writers with
         ``VSS_BS_WRITER_SUPPORTS_NEW_TARGET``); ``custom`` is the procedure for writers with the
         ``CUSTOM`` restore method.  Files go where the writers' restore methods and targets
-        say; nothing is written outside those places.  See :class:`vsssim.restore.RestoreResult`.
+        say; nothing is written outside those places.  A name in ``components``,
+        ``subcomponents``, ``restore_options`` or ``new_targets`` that the backup does not hold
+        is refused (``VSS_E_OBJECT_NOT_FOUND``, listing what it holds) before any VSS call.
+        See :class:`vsssim.restore.RestoreResult`.
         """
         self._check_open("restore")
         from vsssim.restore import run_restore
