@@ -238,3 +238,16 @@ def test_consistent_restore_runs_the_application_check(
         assert_consistent_restore(vss, backup, check=lambda s: False)
     with pytest.raises(TypeError, match="restore keywords"):
         assert_consistent_restore(vss, backup, vss.restore(backup), components=["x"])
+
+
+def test_consistent_restore_refuses_the_wrong_objects(vss: VssSystem, kv: KvStoreApp,
+                                                      tmp_path: Path) -> None:
+    backup = vss.backup(["C:\\"], target_dir=tmp_path / "b")
+    with pytest.raises(TypeError, match="system must be a VssSystem"):
+        assert_consistent_restore(None, backup)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="backup must be the BackupResult"):
+        assert_consistent_restore(vss, tmp_path / "b")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="restore must be a RestoreResult"):
+        assert_consistent_restore(vss, backup, backup)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="check must be a function"):
+        assert_consistent_restore(vss, backup, check=True)  # type: ignore[arg-type]

@@ -387,8 +387,21 @@ def assert_consistent_restore(
         app.store.put(b"k", b"v2")                          # changes after the backup
         assert_consistent_restore(system, backup, check=lambda s: app.state[b"k"] == b"v1")
     """
+    from vsssim.backup import BackupResult
     from vsssim.constants import FileRestoreStatus
+    from vsssim.restore import RestoreResult
+    from vsssim.system import VssSystem
 
+    if not isinstance(system, VssSystem):
+        raise TypeError(f"assert_consistent_restore(system, backup, ...): system must be a "
+                        f"VssSystem, not {type(system).__name__}")
+    if not isinstance(backup, BackupResult):
+        raise TypeError(f"backup must be the BackupResult to restore, not "
+                        f"{type(backup).__name__}")
+    if restore is not None and not isinstance(restore, RestoreResult):
+        raise TypeError(f"restore must be a RestoreResult or None, not {type(restore).__name__}")
+    if check is not None and not callable(check):
+        raise TypeError(f"check must be a function of the system, not {check!r}")
     if restore is None:
         restore = system.restore(backup, **restore_kwargs)
         if restore.pending_reboot:
