@@ -206,15 +206,18 @@ def _check_restore_arguments(medium: BackupMedium, subcomponents: object, new_ta
                         f"{custom!r}")
     components = [c.full_path for entry in medium.document.writers for c in entry.components]
     file_sets = sorted({f.path for f in medium.manifest.file_sets})
-    for arg, value, names, what in (
-            ("subcomponents", subcomponents, components, "component paths"),
-            ("restore_options", restore_options, components, "component paths"),
-            ("new_targets", new_targets, file_sets, "file set paths")):
+    # The keys _select looks up: component paths as written, file set paths with or without
+    # their trailing backslash.
+    by_component = set(components)
+    by_file_set = set(file_sets) | {p.rstrip("\\") for p in file_sets}
+    for arg, value, names, known, what in (
+            ("subcomponents", subcomponents, components, by_component, "component paths"),
+            ("restore_options", restore_options, components, by_component, "component paths"),
+            ("new_targets", new_targets, file_sets, by_file_set, "file set paths")):
         if value is None:
             continue
         if not isinstance(value, Mapping):
             raise TypeError(f"{arg} maps {what} to values, not {type(value).__name__}")
-        known = set(names) | {n.rstrip("\\") for n in names}
         unknown = [k for k in value if k not in known]
         if unknown:
             raise VssObjectNotFoundError(
@@ -222,7 +225,8 @@ def _check_restore_arguments(medium: BackupMedium, subcomponents: object, new_ta
                 f"has {', '.join(map(repr, names)) or 'none'})")
         for key, item in value.items():
             if arg == "subcomponents":
-                if isinstance(item, str) or not all(isinstance(x, str) for x in item):
+                if not isinstance(item, list | tuple) or not all(isinstance(x, str)
+                                                                 for x in item):
                     raise TypeError(f"subcomponents[{key!r}] is a list of member paths, not "
                                     f"{item!r}")
             elif not isinstance(item, str):

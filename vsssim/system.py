@@ -518,7 +518,6 @@ class VssSystem(SnapshotManagement):
     def restart_writer(self, writer: _W) -> _W:
         """Stop and start a writer's process: it comes back with a new instance id and misses
         events meant for the old one (rule 31)."""
-        self._check_open("restart_writer")
         self.remove_writer(writer)
         return self.add_writer(writer)
 

@@ -122,12 +122,13 @@ class Tracer:
         with self._lock:
             self._observers = (*self._observers, fn)
 
-        subscribed = [True]
+        subscribed = True
 
         def unsubscribe() -> None:
+            nonlocal subscribed
             with self._lock:
-                if subscribed[0]:  # once: a second call must not remove an equal observer
-                    subscribed[0] = False
+                if subscribed:  # once: a second call must not remove an equal observer
+                    subscribed = False
                     observers = list(self._observers)
                     observers.remove(fn)
                     self._observers = tuple(observers)

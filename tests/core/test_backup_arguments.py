@@ -222,6 +222,8 @@ def test_requester_calls_check_their_arguments(system: VssSystem) -> None:
     ({"new_targets": {"C:\\KvStore": 5}}, TypeError, "must be a str"),
     ({"subcomponents": "KvStore"}, TypeError, "subcomponents maps component paths"),
     ({"subcomponents": {"Nope": ["Nope\\x"]}}, VssObjectNotFoundError, "no component path"),
+    ({"subcomponents": {"KvStore": "KvStore\\x"}}, TypeError, "a list of member paths"),
+    ({"subcomponents": {"KvStore": 5}}, TypeError, "a list of member paths"),
     ({"restore_options": ["fast"]}, TypeError, "restore_options maps component paths"),
     ({"additional_restores": "yes"}, TypeError, "additional_restores must be a bool"),
     ({"custom": 5}, TypeError, "custom must be a function"),
