@@ -615,6 +615,9 @@ def _listed(value: Sequence[_T], what: str) -> tuple[_T, ...]:
     return tuple(value)
 
 
+_BOOLEANS: Final = st.booleans()
+
+
 @functools.lru_cache(maxsize=256)
 def _choices(items: tuple[_T, ...]) -> st.SearchStrategy[_T]:
     """``sampled_from(items)``, built once per tuple (see :func:`_subsets`)."""
@@ -628,8 +631,7 @@ def _subsets(items: tuple[int, ...]) -> st.SearchStrategy[list[int]]:
     return st.lists(st.sampled_from(items), unique=True, max_size=len(items))
 
 
-@st.composite
-def component_selections(draw: st.DrawFn, metadata: WriterMetadata) -> list[WmdComponent]:
+def component_selections(metadata: WriterMetadata) -> st.SearchStrategy[list[WmdComponent]]:
     """The components a requester may add for one writer (``AddComponent``, reference §8.2):
     a subset of its selectable components, never one whose selectable ancestor is added too
     (rule 8), never a non-selectable subcomponent, and, whenever anything is added, every
@@ -641,15 +643,21 @@ def component_selections(draw: st.DrawFn, metadata: WriterMetadata) -> list[WmdC
     optional = [i for i, k in enumerate(kinds)
                 if k in (ComponentKind.SELECTABLE, ComponentKind.SELECTABLE_SUBCOMPONENT)]
     required = [i for i, k in enumerate(kinds) if k is ComponentKind.REQUIRED]
-    picked: set[int] = set(draw(_subsets(tuple(optional)))) if optional else set()
-    chosen = [comps[i] for i in sorted(picked)]
-    chosen_ids = {id(c) for c in chosen
-                  if not any(a is not c and is_ancestor(a, c) for a in chosen)}
-    if chosen_ids or (required and draw(st.booleans())):
-        chosen_ids |= {id(comps[i]) for i in required}
-    # Stable sort: metadata order within a depth.
-    return sorted((c for c in comps if id(c) in chosen_ids),
-                  key=lambda c: c.full_path.count("\\"))
+    subsets = _subsets(tuple(optional)) if optional else None
+
+    @st.composite
+    def selections(draw: st.DrawFn) -> list[WmdComponent]:
+        picked: set[int] = set(draw(subsets)) if subsets is not None else set()
+        chosen = [comps[i] for i in sorted(picked)]
+        chosen_ids = {id(c) for c in chosen
+                      if not any(a is not c and is_ancestor(a, c) for a in chosen)}
+        if chosen_ids or (required and draw(_BOOLEANS)):
+            chosen_ids |= {id(comps[i]) for i in required}
+        # Stable sort: metadata order within a depth.
+        return sorted((c for c in comps if id(c) in chosen_ids),
+                      key=lambda c: c.full_path.count("\\"))
+
+    return selections()
 
 
 def _writer_faults(writers: Sequence[str | None], events: Sequence[str],
@@ -718,9 +726,7 @@ _CONTEXTS: Final = (int(SnapshotContext.BACKUP), int(SnapshotContext.APP_ROLLBAC
                     int(SnapshotContext.BACKUP) | int(VolumeSnapshotAttributes.NO_AUTORECOVERY))
 
 
-@st.composite
 def backup_plans(
-    draw: st.DrawFn,
     metadata: WriterMetadata | None = None,
     *,
     writer_name: str | None = None,
@@ -728,24 +734,28 @@ def backup_plans(
     backup_types: Sequence[BackupType] = _BACKUP_TYPES,
     contexts: Sequence[int] = _CONTEXTS,
     faults: st.SearchStrategy[FaultPlan] | None = None,
-) -> BackupPlan:
+) -> st.SearchStrategy[BackupPlan]:
     """One ``VssSystem.backup``: type, context (plain backup, application rollback, no
     auto-recovery), the components of one writer (from its ``metadata``, following the
     selection rules) or the canonical selection, and the faults drawn from ``faults``.
     Shrinks towards a plain full backup of everything without faults."""
-    components: tuple[str, ...] | None = None
-    if metadata is not None and draw(st.booleans()):
-        name = writer_name or metadata.identity.writer_name
-        chosen = draw(component_selections(metadata))
-        components = tuple(f"{name}:{c.full_path}" for c in chosen)
-    plan = draw(faults) if faults is not None else FaultPlan()
-    return BackupPlan(
-        volumes=_listed(volumes, "volumes"),
-        backup_type=draw(_choices(tuple(backup_types))),
-        context=draw(_choices(tuple(contexts))),
-        components=components,
-        faults=tuple(plan.faults),
-    )
+    # The parts are built here, once: a strategy built inside the draw would be validated
+    # again at every draw, which costs more than drawing from it.
+    targets = _listed(volumes, "volumes")
+    types, kinds = _choices(tuple(backup_types)), _choices(tuple(contexts))
+    selections = component_selections(metadata) if metadata is not None else None
+    name = (writer_name or metadata.identity.writer_name) if metadata is not None else ""
+
+    @st.composite
+    def plans(draw: st.DrawFn) -> BackupPlan:
+        components: tuple[str, ...] | None = None
+        if selections is not None and draw(_BOOLEANS):
+            components = tuple(f"{name}:{c.full_path}" for c in draw(selections))
+        plan = draw(faults) if faults is not None else FaultPlan()
+        return BackupPlan(volumes=targets, backup_type=draw(types), context=draw(kinds),
+                          components=components, faults=tuple(plan.faults))
+
+    return plans()
 
 
 def restore_plans(
@@ -759,44 +769,53 @@ def restore_plans(
     restores to follow.  Shrinks towards restoring everything of the first backup."""
     if backups < 1:
         raise ValueError("restore_plans needs at least one backup to restore")
-    return _restore_plans(backups, metadata, writer_name)
+    selections = component_selections(metadata) if metadata is not None else None
+    name = (writer_name or metadata.identity.writer_name) if metadata is not None else ""
+    index = st.integers(0, backups - 1)
+    how = _choices(("all", "writer", "components"))
+
+    @st.composite
+    def plans(draw: st.DrawFn) -> RestorePlan:
+        chosen = draw(index)
+        components: tuple[str, ...] | None = None
+        what = draw(how)
+        if selections is not None and what != "all":
+            if what == "writer":
+                components = (name,)
+            else:
+                components = tuple(f"{name}:{c.full_path}" for c in draw(selections))
+        return RestorePlan(backup=chosen, components=components,
+                           additional_restores=draw(_BOOLEANS))
+
+    return plans()
 
 
-@st.composite
-def _restore_plans(draw: st.DrawFn, backups: int, metadata: WriterMetadata | None,
-                   writer_name: str | None) -> RestorePlan:
-    index = draw(st.integers(0, backups - 1))
-    components: tuple[str, ...] | None = None
-    how = draw(_choices(("all", "writer", "components")))
-    if metadata is not None and how != "all":
-        name = writer_name or metadata.identity.writer_name
-        if how == "writer":
-            components = (name,)
-        else:
-            chosen = draw(component_selections(metadata))
-            components = tuple(f"{name}:{c.full_path}" for c in chosen)
-    return RestorePlan(backup=index, components=components,
-                       additional_restores=draw(st.booleans()))
-
-
-@st.composite
 def abandoned_backups(
-    draw: st.DrawFn,
     metadata: WriterMetadata | None = None,
     *,
     volumes: Sequence[str] = ("C:\\",),
-) -> AbandonedBackup:
+) -> st.SearchStrategy[AbandonedBackup]:
     """A requester that stops part-way through a backup (after StartSnapshotSet,
     PrepareForBackup or DoSnapshotSet), with or without AbortBackup, selecting components of
     the writer described by ``metadata``."""
-    chosen = draw(component_selections(metadata)) if metadata is not None else []
-    return AbandonedBackup(
-        stop_after=draw(_choices(tuple(AbandonedBackup.STOPS))),
-        abort=draw(st.booleans()),
-        backup_type=draw(_choices(_BACKUP_TYPES)),
-        volumes=_listed(volumes, "volumes"),
-        components=tuple((c.component_type, c.logical_path, c.component_name) for c in chosen),
-    )
+    targets = _listed(volumes, "volumes")
+    selections = component_selections(metadata) if metadata is not None else st.just([])
+    stops = _choices(tuple(AbandonedBackup.STOPS))
+    types = _choices(_BACKUP_TYPES)
+
+    @st.composite
+    def plans(draw: st.DrawFn) -> AbandonedBackup:
+        chosen = draw(selections)
+        return AbandonedBackup(
+            stop_after=draw(stops),
+            abort=draw(_BOOLEANS),
+            backup_type=draw(types),
+            volumes=targets,
+            components=tuple((c.component_type, c.logical_path, c.component_name)
+                             for c in chosen),
+        )
+
+    return plans()
 
 
 _MiB: Final = 1 << 20
