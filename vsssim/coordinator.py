@@ -194,6 +194,9 @@ class WriterRegistration:
     last_state: WriterState = WriterState.STABLE
     last_failure: WriterFailure | None = None
     subscribed: bool = True
+    #: The document of its answer to the last Identify, None if that Identify failed (or none
+    #: was sent yet): what a monitor can check without sending one more.
+    last_metadata: WriterMetadata | None = field(default=None, repr=False)
     # (the writer's identifying attributes, the WriterIdentity built from them)
     _identity: tuple[tuple[object, ...], WriterIdentity] | None = field(
         default=None, init=False, repr=False)
@@ -556,8 +559,9 @@ class Coordinator:
             participant = Participant(reg, WriterMetadata(identity=reg.identity()))
             reply = self._invoke(session, participant, _E.IDENTIFY,
                                  partial(_on_identify, builder=builder), source=source)
+            reg.last_metadata = None
             if reply.outcome == Outcome.OK:
-                document = builder.finish()
+                document = reg.last_metadata = builder.finish()
                 if document.restore_method is None or not document.components:
                     self._trace(reg.label, VSS, EventKind.NOTE, "IdentifyIncomplete",
                                 "OnIdentify must call set_restore_method and add at least one "

@@ -29,6 +29,7 @@ from vsssim import (
     BackupType,
     ComponentFlags,
     ComponentType,
+    FaultPlan,
     ProviderFault,
     RestoreMethod,
     SnapshotContext,
@@ -477,6 +478,62 @@ def test_monitor_catches_changing_and_invalid_metadata(tmp_path: Path) -> None:
         error = _broken(WriterMonitor(system, writer, app))
     assert error.rule.id == "metadata-valid-and-stable"
     assert "kv.ini names a file that does not exist" in str(error)
+
+
+def _identifies(system: VssSystem, since: int) -> list[str]:
+    """Who sent each Identify to the writers after trace position ``since``."""
+    return [e.source for e in list(system.trace)[since:]
+            if e.kind == "event" and e.name == "Identify"]
+
+
+def test_check_reuses_the_writers_last_answer_to_identify(tmp_path: Path) -> None:
+    # A backup's GatherWriterMetadata already asked the writer: check() takes that answer
+    # rather than sending one more Identify; after a step without one it sends its own.
+    system, _, _, monitor = _machine(KvStoreWriter, tmp_path)
+    with system:
+        mark = len(system.trace)
+        backup = system.backup(["C:\\"], target_dir=tmp_path / "b")
+        asked = len(_identifies(system, mark))
+        assert asked >= 1
+        mark = len(system.trace)
+        monitor.check(backup)
+        assert _identifies(system, mark) == []
+        assert monitor.metadata is system.coordinator.writers[0].last_metadata
+        system.run_applications(3)
+        mark = len(system.trace)
+        monitor.check()
+        assert _identifies(system, mark) == ["machine"]
+        mark = len(system.trace)
+        monitor.check()  # nothing asked since the last check: a new Identify again
+        assert _identifies(system, mark) == ["machine"]
+
+
+def test_a_change_seen_only_inside_a_backup_is_caught(tmp_path: Path) -> None:
+    # The writer's second answer (the backup's GatherWriterMetadata) differs: the check of
+    # that answer catches it, with no Identify of its own.
+    ChangingMetadata.calls = 0
+    system, _, _, monitor = _machine(ChangingMetadata, tmp_path)
+    with system:
+        backup = system.backup(["C:\\"], target_dir=tmp_path / "b")
+        error = _broken(monitor, backup)
+    assert error.rule.id == "metadata-valid-and-stable"
+    assert ChangingMetadata.calls == 2
+
+
+def test_after_a_failed_identify_check_asks_again(tmp_path: Path) -> None:
+    # An answer, then a failed Identify (an injected veto, not the writer's fault): the last
+    # answer is not the writer's word any more, so check() sends an Identify of its own.
+    system, _, _, monitor = _machine(KvStoreWriter, tmp_path)
+    with system:
+        system.send_identify()
+        system.faults = FaultPlan([WriterFault("Identify", None, "veto",
+                                               hresult.VSS_E_WRITERERROR_RETRYABLE)])
+        system.send_identify()
+        system.faults = None
+        assert system.coordinator.writers[0].last_metadata is None
+        mark = len(system.trace)
+        monitor.check()
+        assert _identifies(system, mark) == ["machine"]
 
 
 def test_snapshot_writes_only_in_auto_recoverable_copies(tmp_path: Path) -> None:

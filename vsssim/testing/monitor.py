@@ -6,7 +6,7 @@ coordinator).  It follows the writer's handlers as they run, and between operati
 broken rule of :data:`~vsssim.testing.rules.WRITER_RULES`::
 
     monitor = WriterMonitor(system, writer, app)
-    monitor.check()                              # Identify now: metadata valid and stable
+    monitor.check()                              # Identify: metadata valid and stable
     backup = system.backup(["C:\\\\"], target_dir=tmp_path / "b")
     monitor.check(backup)                        # every rule, and the backup vs the freeze
     restored = system.restore(backup)
@@ -21,9 +21,11 @@ What each rule looks at:
   (it names the handler that overran);
 * the application resumed: ``app.suspended`` right after the writer's OnThaw and OnAbort
   returned, and at the end of every operation in which no fault was injected;
-* metadata: :meth:`check` sends an Identify (any program may, at any time: rule 1) and checks the
-  document (restore method, components, every non-wildcard file spec names an existing file on a
-  volume of the machine) and that it equals the first one (``stable_metadata``);
+* metadata: :meth:`check` takes the writer's answer to the last Identify sent since the previous
+  check (a backup's GatherWriterMetadata, another program's Identify) or, if there was none or
+  it failed, sends one (any program may, at any time: rule 1), and checks the document (restore
+  method, components, every non-wildcard file spec names an existing file on a volume of the
+  machine) and that it equals the first one (``stable_metadata``);
 * the shadow copy: writes counted by each new copy's device (a copy made with
   NO_AUTORECOVERY must have none), and handlers that failed touching a read-only copy (outside
   the auto-recovery window of PostSnapshot) or asking for it outside PostSnapshot;
@@ -356,7 +358,8 @@ class WriterMonitor:
 
         ``result``: the :class:`BackupResult` of the operation that just ran (checked against the
         freeze instant), or a :class:`RestoreResult` together with the ``backup`` it restored.
-        Ends by sending an Identify and checking the metadata.
+        Ends by checking the metadata: the writer's answer to the last Identify since the
+        previous check, or to one it sends now if there was none (or that one failed).
         """
         from vsssim.backup import BackupResult
         from vsssim.restore import RestoreResult
@@ -461,9 +464,19 @@ class WriterMonitor:
         schema = self.metadata.backup_schema if self.metadata is not None else 0
         return effective_backup_type(backup.backup_type, schema)  # type: ignore[arg-type]
 
+    def _answered(self) -> WriterMetadata | None:
+        """The writer's answer to an Identify sent since the last check (a backup's
+        GatherWriterMetadata, another program's), if the last one it got succeeded."""
+        reg = next((r for r in self.system.coordinator.writers if r.writer is self.writer),
+                   None)
+        doc = reg.last_metadata if reg is not None else None
+        return doc if doc is not None and doc is not self.metadata else None
+
     def _check_metadata(self) -> None:
-        gathered = self.system.identify()
-        doc = next((wmd for w, wmd in gathered if w is self.writer), None)
+        doc = self._answered()
+        if doc is None:
+            gathered = self.system.identify()
+            doc = next((wmd for w, wmd in gathered if w is self.writer), None)
         if doc is None:
             if not self._pending:
                 self._violate("metadata-valid-and-stable",
