@@ -122,7 +122,7 @@ _PARTS = [
     ("simulator: send_identify, run_applications, reboot", VssSystem, "send_identify"),
     ("simulator: send_identify, run_applications, reboot", VssSystem, "run_applications"),
     ("simulator: send_identify, run_applications, reboot", VssSystem, "reboot"),
-    ("monitor: WriterMonitor.check (an Identify each)", WriterMonitor, "check"),
+    ("monitor: WriterMonitor.check (an Identify when the step sent none)", WriterMonitor, "check"),
     ("machine: build (machine, volume, application, writer)", VssSystem, "__init__"),
     ("machine: build (machine, volume, application, writer)", VssSystem, "add_volume"),
     ("machine: build (machine, volume, application, writer)", KvStoreApp, "__init__"),
