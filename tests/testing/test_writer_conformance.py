@@ -508,6 +508,19 @@ def test_check_reuses_the_writers_last_answer_to_identify(tmp_path: Path) -> Non
         assert _identifies(system, mark) == ["machine"]
 
 
+def test_metadata_that_may_change_is_asked_for_at_each_check(tmp_path: Path) -> None:
+    # With stable_metadata=False the step's answer may name files the step removed since:
+    # check() asks again rather than judge the files against an older document.
+    system, writer, app, _ = _machine(KvStoreWriter, tmp_path)
+    with system:
+        monitor = WriterMonitor(system, writer, app, stable_metadata=False)
+        backup = system.backup(["C:\\"], target_dir=tmp_path / "b")
+        mark = len(system.trace)
+        monitor.check(backup)
+        assert _identifies(system, mark) == ["machine"]
+        monitor.close()
+
+
 def test_a_change_seen_only_inside_a_backup_is_caught(tmp_path: Path) -> None:
     # The writer's second answer (the backup's GatherWriterMetadata) differs: the check of
     # that answer catches it, with no Identify of its own.

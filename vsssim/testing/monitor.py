@@ -23,7 +23,8 @@ What each rule looks at:
   returned, and at the end of every operation in which no fault was injected;
 * metadata: :meth:`check` takes the writer's answer to the last Identify sent since the previous
   check (a backup's GatherWriterMetadata, another program's Identify) or, if there was none or
-  it failed, sends one (any program may, at any time: rule 1), and checks the document (restore
+  it failed (or the metadata may change: ``stable_metadata=False``), sends one (any program
+  may, at any time: rule 1), and checks the document (restore
   method, components, every non-wildcard file spec names an existing file on a volume of the
   machine) and that it equals the first one (``stable_metadata``);
 * the shadow copy: writes counted by each new copy's device (a copy made with
@@ -466,7 +467,12 @@ class WriterMonitor:
 
     def _answered(self) -> WriterMetadata | None:
         """The writer's answer to an Identify sent since the last check (a backup's
-        GatherWriterMetadata, another program's), if the last one it got succeeded."""
+        GatherWriterMetadata, another program's), if the last one it got succeeded.
+
+        Only for stable metadata: a document that follows the files (``stable_metadata=False``)
+        may name files the rest of the step removed, so it is asked for again now."""
+        if not self.stable_metadata:
+            return None
         reg = next((r for r in self.system.coordinator.writers if r.writer is self.writer),
                    None)
         doc = reg.last_metadata if reg is not None else None
