@@ -660,6 +660,15 @@ def component_selections(metadata: WriterMetadata) -> st.SearchStrategy[list[Wmd
     return selections()
 
 
+def _plan_names(metadata: WriterMetadata | None, writer_name: str | None
+                ) -> tuple[st.SearchStrategy[list[WmdComponent]] | None, str]:
+    """A plan's component selections (None without metadata) and the writer name its
+    ``"writer:full path"`` names start with."""
+    if metadata is None:
+        return None, ""
+    return component_selections(metadata), writer_name or metadata.identity.writer_name
+
+
 def _writer_faults(writers: Sequence[str | None], events: Sequence[str],
                    actions: Sequence[str]) -> st.SearchStrategy[Fault]:
     return st.builds(
@@ -743,8 +752,7 @@ def backup_plans(
     # again at every draw, which costs more than drawing from it.
     targets = _listed(volumes, "volumes")
     types, kinds = _choices(tuple(backup_types)), _choices(tuple(contexts))
-    selections = component_selections(metadata) if metadata is not None else None
-    name = (writer_name or metadata.identity.writer_name) if metadata is not None else ""
+    selections, name = _plan_names(metadata, writer_name)
 
     @st.composite
     def plans(draw: st.DrawFn) -> BackupPlan:
@@ -769,8 +777,7 @@ def restore_plans(
     restores to follow.  Shrinks towards restoring everything of the first backup."""
     if backups < 1:
         raise ValueError("restore_plans needs at least one backup to restore")
-    selections = component_selections(metadata) if metadata is not None else None
-    name = (writer_name or metadata.identity.writer_name) if metadata is not None else ""
+    selections, name = _plan_names(metadata, writer_name)
     index = st.integers(0, backups - 1)
     how = _choices(("all", "writer", "components"))
 

@@ -24,9 +24,9 @@ What each rule looks at:
 * metadata: :meth:`check` takes the writer's answer to the last Identify sent since the previous
   check (a backup's GatherWriterMetadata, another program's Identify) or, if there was none or
   it failed (or the metadata may change: ``stable_metadata=False``), sends one (any program
-  may, at any time: rule 1), and checks the document (restore
-  method, components, every non-wildcard file spec names an existing file on a volume of the
-  machine) and that it equals the first one (``stable_metadata``);
+  may, at any time: rule 1), and checks the document (restore method, components, every
+  non-wildcard file spec names an existing file on a volume of the machine) and that it equals
+  the first one (``stable_metadata``);
 * the shadow copy: writes counted by each new copy's device (a copy made with
   NO_AUTORECOVERY must have none), and handlers that failed touching a read-only copy (outside
   the auto-recovery window of PostSnapshot) or asking for it outside PostSnapshot;
