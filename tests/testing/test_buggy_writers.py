@@ -107,6 +107,12 @@ def test_repro_fails_the_same_way(writer: type, pytester: pytest.Pytester) -> No
     result.stdout.fnmatch_lines([f"*broke rule {buggy.BUGGY_WRITERS[writer]!r}*"])
 
 
+def test_an_exception_is_named_once_in_the_message() -> None:
+    message = _caught(buggy.DuplicateComponents).violations[0].message
+    assert message.count("VssObjectAlreadyExistsError") == 1, message
+    assert "already exists" in message
+
+
 def test_forgets_resume_on_abort_needs_an_abort() -> None:
     # The minimal sequence makes VSS send Abort after Freeze: by a fault, a crash or a timeout.
     repro = _caught(buggy.ForgetsResumeOnAbort).repro

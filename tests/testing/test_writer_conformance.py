@@ -11,10 +11,12 @@ the file runs in seconds; the long search is behind ``-m long``.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import gc
 import importlib.util
 import pickle
+import re
 import sys
 import weakref
 from pathlib import Path
@@ -145,6 +147,18 @@ def test_machine_without_writer_factory_says_what_to_set() -> None:
         Nothing.TestCase("runTest").runTest()
 
 
+def test_a_subclass_is_checked_before_its_first_example() -> None:
+    class NoApplication(WriterConformance):
+        writer_factory = KvStoreWriter
+
+    built: list[object] = []
+    NoApplication.build_machine = lambda *a, **k: built.append(a)  # type: ignore[method-assign]
+    with pytest.raises(TypeError, match=r"NoApplication.writer_factory: KvStoreWriter cannot be "
+                       r"called .* without NoApplication.application_factory"):
+        NoApplication.TestCase("runTest").runTest()
+    assert not built  # refused before hypothesis ran an example
+
+
 def test_files_outside_the_volumes_are_refused() -> None:
     with pytest.raises(ValueError, match="not on one of the volumes"):
         check_writer(veto_example.PickyWriter, files={"Q:\\x.bin": b"x"}, examples=1)
@@ -249,10 +263,14 @@ def test_bug_found_in_a_restore_has_a_minimal_repro_that_fails(writer: type[KvSt
 
 def test_factory_that_cannot_be_imported_is_a_placeholder_in_the_repro() -> None:
     with pytest.raises(ConformanceError) as info:
-        check_writer(lambda app: SilentVeto(app), application_factory=KvStoreApp,
+        check_writer(lambda app: SilentVeto(app), application_factory=lambda fs: KvStoreApp(fs),
                      examples=EXAMPLES)
     repro = info.value.repro
-    assert "writer = system.add_writer(REPLACE_ME(app))" in repro
+    # Each placeholder's line says which setting it stands for.
+    assert "app = system.add_application(REPLACE_ME(system.volume('C:\\\\').fs))  # " \
+        "REPLACE_ME: your application_factory\n" in repro
+    assert "writer = system.add_writer(REPLACE_ME(app))  # REPLACE_ME: your writer_factory\n" \
+        in repro
     assert "# REPLACE_ME: an object of yours that cannot be imported by name" in repro
     assert "put yours in their place" in str(info.value)
     compile(repro, "repro", "exec")
@@ -367,6 +385,25 @@ def test_monitor_catches_each_backup_rule(writer_cls: type[KvStoreWriter], rule:
     assert words in str(error)
 
 
+def test_a_changed_file_is_shown_from_its_first_difference(tmp_path: Path) -> None:
+    system, _, _, monitor = _machine(NeverSuspends, tmp_path)
+    with system:
+        system.run_applications(5)
+        monitor.check()
+        backup = system.backup(["C:\\"], target_dir=tmp_path / "b")
+        error = _broken(monitor, backup)
+    found = re.search(r"the backup of (\S+) differs .*\((\d+) bytes then, (\d+) in the backup; "
+                      r"from byte (\d+): (b'.*'|b\".*\") then, (b'.*'|b\".*\") in the backup\)",
+                      str(error))
+    assert found is not None, str(error)
+    copied = next(f for f in backup.files if f.path == found[1])
+    data = (tmp_path / "b" / copied.target).read_bytes()
+    at = int(found[4])
+    assert int(found[3]) == len(data)
+    assert ast.literal_eval(found[6]) == data[at:at + 16]
+    assert ast.literal_eval(found[5])[:1] != data[at:at + 1]  # the first byte that differs
+
+
 def test_closed_monitors_are_freed_without_the_cycle_collector(tmp_path: Path) -> None:
     system, _writer, _app, monitor = _machine(KvStoreWriter, tmp_path)
     with system:
@@ -435,12 +472,43 @@ def test_a_failing_close_still_removes_the_examples_directory(
     assert _Roots.roots and not any(root.exists() for root in _Roots.roots)
 
 
+# Wrong arguments, typed Any so that the calls below type-check.
+_TAKES_NOTHING: Any = lambda: None  # noqa: E731
+_TAKES_TWO: Any = lambda a, b: None  # noqa: E731
+_AN_INSTANCE: Any = object()
+_TEXT: Any = "text"
+
+
 @pytest.mark.parametrize(("call", "error", "message"), [
     (lambda: check_writer(None), TypeError, "writer_factory must be"),  # type: ignore[arg-type]
     (lambda: check_writer(KvStoreWriter, examples=0), ValueError, "examples must be"),
     (lambda: check_writer(KvStoreWriter, steps=0), ValueError, "steps must be"),
     (lambda: check_requester(5), TypeError, "requester must be"),  # type: ignore[arg-type]
     (lambda: check_requester(lambda s: None, examples=-1), ValueError, "examples must be"),
+    # The factories are called the way the run calls them, or the error says how it does.
+    (lambda: check_writer(KvStoreWriter), TypeError,
+     r"writer_factory=: KvStoreWriter cannot be called as the run calls it, writer_factory\(\) "
+     r"\(missing a required argument: 'app'\); without application_factory= there is no "
+     "application"),
+    (lambda: check_writer(veto_example.PickyWriter, application_factory=KvStoreApp), TypeError,
+     r"PickyWriter cannot be called as the run calls it, writer_factory\(app\)"),
+    (lambda: check_writer(veto_example.PickyWriter, restore_methods=[RestoreMethod.CUSTOM]),
+     TypeError, r"writer_factory\(restore_method=...\) \(got an unexpected keyword"),
+    (lambda: check_writer(KvStoreWriter, application_factory=_TAKES_NOTHING), TypeError,
+     r"application_factory=: .* application_factory\(fs\)"),
+    (lambda: check_writer(KvStoreWriter, application_factory=_AN_INSTANCE),
+     TypeError, r"application_factory= must be a class or function .* not an instance"),
+    (lambda: check_writer(KvStoreWriter, application_factory=KvStoreApp,
+                          consistency_check=3), TypeError,  # type: ignore[arg-type]
+     "consistency_check= must be a callable"),
+    (lambda: check_writer(veto_example.PickyWriter, files="C:\\x"),  # type: ignore[arg-type]
+     TypeError, r"files= must be a mapping \{path: bytes\}, not str"),
+    (lambda: check_writer(veto_example.PickyWriter, files={"C:\\x": _TEXT}),
+     TypeError, r"files=: the content of 'C:\\\\x' must be bytes, not str \(encode"),
+    (lambda: check_writer(veto_example.PickyWriter, files={1: b""}),  # type: ignore[dict-item]
+     TypeError, "files=: a path must be a str"),
+    (lambda: check_requester(_TAKES_TWO), TypeError,
+     r"requester=: .* requester\(system\) \(missing a required argument: 'b'\)"),
 ])
 def test_conformance_runs_refuse_bad_arguments_before_running(
         call: Any, error: type[Exception], message: str) -> None:

@@ -66,6 +66,13 @@ class ConformanceMachine(RuleBasedStateMachine, Generic[_M]):
             raise RuntimeError("the machine is not built yet")
         return self._monitor
 
+    @classmethod
+    def check_configuration(cls) -> None:
+        """Raise ``TypeError`` or ``ValueError`` if the class's attributes cannot build a
+        machine.  A run calls it before its first example, so that a misconfigured class fails
+        with its own message rather than inside hypothesis's report.  The base checks nothing.
+        """
+
     def repro(self, error: ConformanceError | None) -> str:
         """The steps of this example as a pytest test."""
         raise NotImplementedError

@@ -6,7 +6,7 @@ import inspect
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +48,30 @@ def static_attr(owner: type, name: str) -> Any:
     if isinstance(value, staticmethod | classmethod):
         return value.__get__(None, owner)
     return value
+
+
+def setting_name(cls: type, attr: str) -> str:
+    """How an error names a conformance setting: ``attr=`` for a class that ``check_writer``
+    or ``check_requester`` made from their arguments, else ``Class.attr``."""
+    return f"{attr}=" if cls.__dict__.get("_vsssim_from_function") else f"{cls.__name__}.{attr}"
+
+
+def check_call(cls: type, attr: str, fn: Callable[..., object], args: tuple[object, ...],
+               kwargs: Mapping[str, object], call: str, hint: str = "") -> None:
+    """Raise ``TypeError`` if ``fn`` (setting ``attr`` of ``cls``) cannot be called with
+    ``args`` and ``kwargs``, which is how the run calls it (``call``, as the message shows it);
+    ``hint`` is added when an argument is missing."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return  # no signature to read (a builtin): the call itself will tell
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        name = getattr(fn, "__qualname__", None) or repr(fn)
+        extra = f"; {hint}" if hint and "missing" in str(exc) else ""
+        raise TypeError(f"{setting_name(cls, attr)}: {name} cannot be called as the run calls "
+                        f"it, {call} ({exc}){extra}") from None
 
 
 def writer_label(writer: Writer) -> str:

@@ -51,7 +51,7 @@ from vsssim.testing.rules import WRITER_RULES, ConformanceError, Violation
 
 if TYPE_CHECKING:
     from vsssim.apps.base import Application
-    from vsssim.backup import BackupResult
+    from vsssim.backup import BackedUpFile, BackupResult
     from vsssim.documents import WriterMetadata
     from vsssim.restore import RestoreResult
     from vsssim.storage.simfs import SimFS
@@ -200,23 +200,28 @@ class WriterMonitor:
             return  # an injected exception, not the writer's
         event = h.event if h else "a handler"
         exc = str(e.get("exception"))
+        # The coordinator's detail reads "On<event> raised <exception>: <message>".
+        head, sep, said = e.detail.partition(f" raised {exc}: ")
+        if not (sep and head.startswith("On")):
+            said = e.detail
         if event == "Identify":
             self._violate("metadata-valid-and-stable",
-                          f"OnIdentify raised {exc} ({e.detail}): the writer disappears from the "
+                          f"OnIdentify raised {exc} ({said}): the writer disappears from the "
                           "requester's metadata and status lists (rule 2); describe each "
                           "component once, with valid names and paths", e.seq)
         elif exc in _SNAPSHOT_ERRORS and "shadow copy" in e.detail:
             self._violate("snapshot-changed-only-in-post-snapshot",
-                          f"On{event} touched a shadow copy that is read-only now ({e.detail}); "
+                          f"On{event} touched a shadow copy that is read-only now ({exc}: "
+                          f"{said}); "
                           "a writer may change a copy only in OnPostSnapshot, and only an "
                           "auto-recoverable one", e.seq)
         elif exc == "VssBadStateError" and "GetSnapshotDeviceName" in e.detail:
             self._violate("snapshot-changed-only-in-post-snapshot",
                           f"On{event} asked for the shadow copy outside PostSnapshot "
-                          f"({e.detail}; rule 18)", e.seq)
+                          f"({exc}: {said}; rule 18)", e.seq)
         else:
             self._violate("handler-returns-bool",
-                          f"On{event} raised {exc} ({e.detail}): handlers never throw; catch "
+                          f"On{event} raised {exc} ({said}): handlers never throw; catch "
                           f"the error, call set_writer_failure(...) and return False", e.seq)
 
     def _note(self, e: TraceEvent) -> None:
@@ -415,9 +420,9 @@ class WriterMonitor:
             elif hashlib.sha256(before).hexdigest() != f.sha256:
                 self._violate("consistent-restore",
                               f"the backup of {f.path} differs from the file when OnFreeze "
-                              f"returned ({len(before)} bytes then, {f.size} in the backup): the "
-                              "writer (or its application) wrote between Freeze and the shadow "
-                              "copy; suspend every write in OnFreeze")
+                              f"returned ({_difference(before, _backed_up(result, f), f.size)}):"
+                              " the writer (or its application) wrote between Freeze and the "
+                              "shadow copy; suspend every write in OnFreeze")
 
     def _check_restore(self, restored: RestoreResult, backup: BackupResult) -> None:
         from vsssim.constants import BackupType, FileRestoreStatus
@@ -556,3 +561,25 @@ def _memory_fs(files: dict[str, bytes], root: str) -> SimFS:
     for path, data in files.items():
         fs.write_file(path, data, create_dirs=True)
     return fs
+
+
+def _backed_up(result: BackupResult, f: BackedUpFile) -> bytes | None:
+    """The copy of ``f`` in the backup's directory (None if it cannot be read)."""
+    if result.target_dir is None:
+        return None
+    try:
+        return (result.target_dir / f.target).read_bytes()
+    except OSError:
+        return None
+
+
+def _difference(before: bytes, after: bytes | None, size: int, *, width: int = 16) -> str:
+    """Where two versions of a file part, for a message: the sizes, and the bytes from the
+    first difference on (``width`` of each) when the backup's copy could be read."""
+    sizes = f"{len(before)} bytes then, {size} in the backup"
+    if after is None:
+        return sizes
+    at = next((i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b),
+              min(len(before), len(after)))
+    return (f"{sizes}; from byte {at}: {before[at:at + width]!r} then, "
+            f"{after[at:at + width]!r} in the backup")

@@ -37,7 +37,7 @@ from vsssim import hresult as hr
 from vsssim.faults import Fault, FaultPlan, IdentifyDuring, ProviderFault, WriterFault
 from vsssim.testing import _session
 from vsssim.testing._machine import ConformanceMachine
-from vsssim.testing._support import fast_temp_dir, static_attr
+from vsssim.testing._support import check_call, fast_temp_dir, setting_name, static_attr
 from vsssim.testing.plans import MiB, faults_code
 from vsssim.testing.repro import reference, render_test
 from vsssim.testing.requester_monitor import RequesterMonitor
@@ -82,10 +82,11 @@ def _requester_faults() -> st.SearchStrategy[FaultPlan]:
 class RequesterConformance(ConformanceMachine[RequesterMonitor]):
     """The requester conformance state machine (subclass it; see the module docstring).
 
-    ``requester``: the callable under test, ``requester(system)`` (used as written, never bound;
-    write ``@staticmethod`` if you define it in the class body).  ``allow_persistent``: shadow
-    copies your tool makes in a persistent context may outlive a run.  ``max_examples`` /
-    ``step_count`` / ``seed``: as for :class:`~vsssim.testing.WriterConformance`.
+    ``requester``: the callable under test, ``requester(system)`` (used as written, never
+    bound: defined in the class body, it gets no ``self``, with or without ``@staticmethod``).
+    ``allow_persistent``: shadow copies your tool makes in a persistent context may outlive a
+    run.  ``max_examples`` / ``step_count`` / ``seed``: as for
+    :class:`~vsssim.testing.WriterConformance`.
     """
 
     requester: ClassVar[Any] = None
@@ -103,6 +104,20 @@ class RequesterConformance(ConformanceMachine[RequesterMonitor]):
         return render_test(f"{name}_{rule_id}", self.setup + self.script,
                            references=self.references, header=header)
 
+    @classmethod
+    def check_configuration(cls) -> None:
+        """Check before any example runs that ``requester`` is a callable taking the machine;
+        raises ``TypeError`` naming the attribute (the argument, for :func:`check_requester`).
+        """
+        fn = static_attr(cls, "requester")
+        if fn is None:
+            raise TypeError(f"{cls.__name__}.requester is not set: assign your backup function "
+                            "(requester(system))")
+        if not callable(fn):
+            raise TypeError(f"{setting_name(cls, 'requester')} must be a function taking the "
+                            f"machine (requester(system)), not {fn!r}")
+        check_call(cls, "requester", fn, (object(),), {}, "requester(system)")
+
     @initialize(seed=st.integers(0, 2**16 - 1), share_on_d=st.booleans())
     def build_machine(self, seed: int, share_on_d: bool) -> None:
         """The machine: C: with the key-value store, the file share on C: or D:, writers."""
@@ -110,9 +125,9 @@ class RequesterConformance(ConformanceMachine[RequesterMonitor]):
         from vsssim.system import VssSystem
 
         cls = type(self)
-        if static_attr(cls, "requester") is None:
-            raise TypeError(f"{cls.__name__}.requester is not set: assign your backup function "
-                            "(requester(system))")
+        if not cls.__dict__.get("_vsssim_configuration_checked"):
+            cls.check_configuration()  # a run checks first; a direct hypothesis run, here
+            type.__setattr__(cls, "_vsssim_configuration_checked", True)
         seed = _session.machine_seed(cls.seed, seed)
         share_volume = "D:\\" if share_on_d else "C:\\"
         self.root = fast_temp_dir("vsssim-requester-")
@@ -205,12 +220,14 @@ def check_requester(
         raise TypeError(f"requester must be a function taking the machine (requester(system)), "
                         f"not {requester!r}")
     name = getattr(requester, "__name__", "requester")
-    machine = type(f"CheckRequester_{name}", (RequesterConformance,), {
+    machine: type[RequesterConformance] = type(f"CheckRequester_{name}", (RequesterConformance,), {
+        "_vsssim_from_function": True,
         "requester": staticmethod(requester),
         "allow_persistent": allow_persistent,
         "seed": seed,
         "__module__": "vsssim.testing.requester_conformance",
     })
+    machine.check_configuration()
     run_state_machine_as_test(
         machine, settings=settings or conformance_settings(machine, examples=examples,
                                                            steps=steps or 4))

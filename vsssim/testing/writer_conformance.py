@@ -34,7 +34,7 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 from unittest import TestCase as UnitTestCase
 
 from hypothesis import HealthCheck, Phase
@@ -52,10 +52,10 @@ from vsssim.constants import BackupType, RestoreMethod, SnapshotContext, VolumeS
 from vsssim.faults import FaultPlan, WriterFault
 from vsssim.testing import _session
 from vsssim.testing._machine import ConformanceMachine
-from vsssim.testing._support import fast_temp_dir, static_attr
+from vsssim.testing._support import check_call, fast_temp_dir, setting_name, static_attr
 from vsssim.testing.monitor import WriterMonitor
 from vsssim.testing.plans import MiB, RestorePlan
-from vsssim.testing.repro import Reference, Replay, reference
+from vsssim.testing.repro import PLACEHOLDER, Reference, Replay, reference
 from vsssim.testing.rules import ConformanceError
 
 if TYPE_CHECKING:
@@ -125,8 +125,11 @@ class ConformanceTestCase(UnitTestCase):
 
 
 def run_conformance(machine: type[RuleBasedStateMachine], settings: Settings) -> None:
-    """``run_state_machine_as_test``, then, if a rule broke, the error's repro minimised by
-    running it (:meth:`vsssim.testing.repro.Replay.minimise`)."""
+    """The machine's ``check_configuration()``, ``run_state_machine_as_test``, then, if a rule
+    broke, the error's repro minimised by running it (:meth:`vsssim.testing.repro.Replay.minimise`).
+    """
+    if issubclass(machine, ConformanceMachine):
+        machine.check_configuration()
     try:
         run_state_machine_as_test(machine, settings=settings)
     except ConformanceError as exc:
@@ -155,8 +158,8 @@ class _TestCaseProperty:
 class WriterConformance(ConformanceMachine[WriterMonitor]):
     """The writer conformance state machine (subclass it; see the module docstring).
 
-    Class attributes (callables are used as written, never bound: write ``@staticmethod`` if you
-    define one in the class body):
+    Class attributes (callables are used as written, never bound: a function defined in the
+    class body gets no ``self``, with or without ``@staticmethod``):
 
     ``writer_factory``
         Builds the writer: ``writer_factory(app)`` when there is an application, else
@@ -201,6 +204,50 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
 
     TestCase = _TestCaseProperty()  # type: ignore[assignment]
 
+    @classmethod
+    def check_configuration(cls) -> None:
+        """Check the class attributes before any example runs: the factories are callables
+        that accept the arguments the run passes, ``files`` maps paths to bytes, the hooks are
+        callables.  Raises ``TypeError`` naming the attribute (the argument, for
+        :func:`check_writer`)."""
+        factory = cls._hook("writer_factory")
+        if factory is None:
+            raise TypeError(f"{cls.__name__}.writer_factory is not set: assign your writer class "
+                            "(or a function returning a writer)")
+        app_factory = cls._hook("application_factory")
+        for attr in ("writer_factory", "application_factory", "freeze_state",
+                     "consistency_check"):
+            value = cls._hook(attr)
+            if value is not None and not callable(value):
+                what = ("a class or function that builds the application from the first "
+                        "volume's file system (the class, not an instance)"
+                        if attr == "application_factory" else "a callable")
+                raise TypeError(f"{setting_name(cls, attr)} must be {what}, not {value!r}")
+        method = {"restore_method": RestoreMethod.RESTORE_IF_CAN_REPLACE} \
+            if cls.restore_methods else {}
+        shown = ", restore_method=..." if method else ""
+        if app_factory is None:
+            check_call(cls, "writer_factory", factory, (), method,
+                       f"writer_factory({shown.lstrip(', ')})",
+                       f"without {setting_name(cls, 'application_factory')} there is no "
+                       "application to pass: if your writer takes its application, set it")
+        else:
+            check_call(cls, "writer_factory", factory, (_APP,), method,
+                       f"writer_factory(app{shown})")
+            check_call(cls, "application_factory", app_factory, (_FS,), {},
+                       "application_factory(fs), with the first volume's file system")
+        files = cls.files
+        if not isinstance(files, Mapping):
+            raise TypeError(f"{setting_name(cls, 'files')} must be a mapping {{path: bytes}}, not "
+                            f"{type(files).__name__}")
+        for path, content in files.items():
+            if not isinstance(path, str):
+                raise TypeError(f"{setting_name(cls, 'files')}: a path must be a str, not {path!r}")
+            if not isinstance(content, bytes | bytearray | memoryview):
+                hint = " (encode the text: 'text'.encode())" if isinstance(content, str) else ""
+                raise TypeError(f"{setting_name(cls, 'files')}: the content of {path!r} must be "
+                                f"bytes, not {type(content).__name__}{hint}")
+
     def __init__(self) -> None:
         super().__init__()
         self.writer: Writer | None = None
@@ -215,8 +262,9 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         self._counts[what] = n
         return f"{what}{n}"
 
-    def _hook(self, name: str) -> Any:
-        return static_attr(type(self), name)
+    @classmethod
+    def _hook(cls, name: str) -> Any:
+        return static_attr(cls, name)
 
     def _ref(self, name: str) -> Reference:
         """How the generated test reaches class attribute ``name``."""
@@ -273,11 +321,11 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         from vsssim.system import VssSystem
 
         cls = type(self)
+        if not cls.__dict__.get("_vsssim_configuration_checked"):
+            cls.check_configuration()  # a run checks first; a direct hypothesis run, here
+            type.__setattr__(cls, "_vsssim_configuration_checked", True)
         seed = _session.machine_seed(cls.seed, seed)
         factory = self._hook("writer_factory")
-        if factory is None:
-            raise TypeError(f"{cls.__name__}.writer_factory is not set: assign your writer class "
-                            "(or a function returning a writer)")
         methods = list(cls.restore_methods)
         method = data.draw(st.sampled_from(methods), label="restore_method") if methods else None
         self.root = fast_temp_dir("vsssim-conformance-")
@@ -294,8 +342,8 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         for path, content in cls.files.items():
             vol = system.volume_of_path(path)
             if vol is None:
-                raise ValueError(f"{cls.__name__}.files: {path!r} is not on one of the volumes "
-                                 f"{[v for v, _ in cls.volumes]}")
+                raise ValueError(f"{setting_name(cls, 'files')}: {path!r} is not on one of the "
+                                 f"volumes {[v for v, _ in cls.volumes]}")
             self.setup.append(f"system.volume({vol.name!r}).fs.write_file({path!r}, "
                               f"{content!r}, create_dirs=True)")
             system.volume(vol.name).fs.write_file(path, content, create_dirs=True)
@@ -304,8 +352,9 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         args: list[str] = []
         if app_factory is not None:
             ref = self._ref("application_factory")
-            self.setup.append(f"app = system.add_application({ref.expression}("
-                              f"system.volume({first!r}).fs))")
+            self.setup.append(_naming(f"app = system.add_application({ref.expression}("
+                                      f"system.volume({first!r}).fs))",
+                                      [("application_factory", ref)]))
             self.app = system.add_application(app_factory(system.volume(first).fs))
             args.append("app")
         else:
@@ -315,20 +364,23 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
             kwargs["restore_method"] = method
             args.append(f"restore_method=RestoreMethod.{RestoreMethod(method).name}")
         ref = self._ref("writer_factory")
-        self.setup.append(f"writer = system.add_writer({ref.expression}({', '.join(args)}))")
+        self.setup.append(_naming(f"writer = system.add_writer({ref.expression}("
+                                  f"{', '.join(args)}))", [("writer_factory", ref)]))
         writer = factory(self.app, **kwargs) if self.app is not None else factory(**kwargs)
         self.writer = system.add_writer(writer)
         hooks: dict[str, Any] = {}
         extra: list[str] = []
+        refs: list[tuple[str, Reference]] = []
         for hook in ("freeze_state", "consistency_check"):
             fn = self._hook(hook)
             if fn is not None:
                 hooks[hook] = fn
-                extra.append(f"{hook}={self._ref(hook).expression}")
+                refs.append((hook, self._ref(hook)))
+                extra.append(f"{hook}={refs[-1][1].expression}")
         if not cls.stable_metadata:
             extra.append("stable_metadata=False")
-        self.setup.append("monitor = WriterMonitor(system, writer, app"
-                          + "".join(f", {e}" for e in extra) + ")")
+        self.setup.append(_naming("monitor = WriterMonitor(system, writer, app"
+                                  + "".join(f", {e}" for e in extra) + ")", refs))
         self._monitor = WriterMonitor(system, self.writer, self.app,
                                       stable_metadata=cls.stable_metadata, volume=first, **hooks)
         self._check()
@@ -455,6 +507,19 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         self._check()
 
 
+# Stand-ins for the arguments a factory gets, to check its signature before a run.
+_APP: Final = object()
+_FS: Final = object()
+
+
+def _naming(line: str, refs: Sequence[tuple[str, Reference]]) -> str:
+    """``line``, with a comment saying which setting each placeholder on it stands for."""
+    unknown = [name for name, ref in refs if ref.expression == PLACEHOLDER]
+    if not unknown:
+        return line
+    return f"{line}  # {PLACEHOLDER}: your {', then your '.join(unknown)}"
+
+
 def _faults_code(plan: FaultPlan) -> str:
     from vsssim.testing.plans import faults_code
 
@@ -483,12 +548,16 @@ def check_writer(
     if not callable(writer_factory):
         raise TypeError(f"writer_factory must be a writer class or a function returning a "
                         f"writer, not {writer_factory!r}")
+    if files is not None and not isinstance(files, Mapping):
+        raise TypeError(f"files= must be a mapping {{path: bytes}}, not {type(files).__name__}")
     attrs: dict[str, Any] = {
+        "_vsssim_from_function": True,
         "writer_factory": staticmethod(writer_factory),
-        "application_factory": staticmethod(application_factory) if application_factory
-        else None,
-        "freeze_state": staticmethod(freeze_state) if freeze_state else None,
-        "consistency_check": staticmethod(consistency_check) if consistency_check else None,
+        "application_factory": None if application_factory is None
+        else staticmethod(application_factory),
+        "freeze_state": None if freeze_state is None else staticmethod(freeze_state),
+        "consistency_check": None if consistency_check is None
+        else staticmethod(consistency_check),
         "restore_methods": tuple(restore_methods),
         "stable_metadata": stable_metadata,
         "seed": seed,
