@@ -176,6 +176,17 @@ class _Scheduler:
                 self.run(app, n)
 
 
+def _expect_instance(value: object, kind: type, call: str) -> None:
+    """Raise ``TypeError`` unless ``value`` is a ``kind``; a ``kind`` class passed where its
+    instance belongs is told so (the ``()`` is easily forgotten)."""
+    if isinstance(value, kind):
+        return
+    if isinstance(value, type) and issubclass(value, kind):
+        raise TypeError(f"{call}() takes an instance of {kind.__name__}, not the class "
+                        f"{value.__name__}: {call}({value.__name__}(...))")
+    raise TypeError(f"{value!r} is not a vsssim {kind.__name__}")
+
+
 def _check_machine_arguments(root: object, seed: object, clock: object, options: object,
                              faults: object, machine_name: object, async_mode: object) -> None:
     """``VssSystem``'s arguments, checked before anything is written under ``root``."""
@@ -507,6 +518,7 @@ class VssSystem(SnapshotManagement):
     def add_writer(self, writer: _W) -> _W:
         """Subscribe a writer (``Initialize`` + ``Subscribe``); returns it."""
         self._check_open("add_writer")
+        _expect_instance(writer, Writer, "add_writer")
         self.coordinator.subscribe(writer)
         return writer
 
@@ -559,8 +571,7 @@ class VssSystem(SnapshotManagement):
     def add_provider(self, provider: _P) -> _P:
         """Register a provider (``IVssAdmin::RegisterProvider``) and load it."""
         self._check_open("add_provider")
-        if not isinstance(provider, Provider):
-            raise TypeError(f"{provider!r} is not a vsssim Provider")
+        _expect_instance(provider, Provider, "add_provider")
         self._register_provider(provider)
         return provider
 
@@ -762,8 +773,7 @@ class VssSystem(SnapshotManagement):
     def add_application(self, app: _App) -> _App:
         """Add an application that keeps writing between and during events (deterministic)."""
         self._check_open("add_application")
-        if not isinstance(app, Application):
-            raise TypeError(f"{app!r} is not a vsssim Application")
+        _expect_instance(app, Application, "add_application")
         app.clock = self.clock
         self.scheduler.apps.append(app)
         return app

@@ -19,6 +19,7 @@ from vsssim.errors import (
     VssObjectNotFoundError,
 )
 from vsssim.medium import BackupMedium
+from vsssim.providers import SystemProvider
 
 
 @pytest.fixture
@@ -171,6 +172,15 @@ def test_a_machine_with_bad_arguments_is_refused_before_its_directory_exists(
     (lambda s, tmp: s.restore(42), TypeError, "a BackupResult or a backup directory"),
     (lambda s, tmp: s.run_applications(-1), ValueError, "non-negative int"),
     (lambda s, tmp: s.run_applications(2.5), ValueError, "non-negative int"),
+    # A class where its instance belongs: the message shows the call with the ().
+    (lambda s, tmp: s.add_writer(KvStoreWriter), TypeError,
+     r"add_writer\(\) takes an instance of Writer, not the class KvStoreWriter: "
+     r"add_writer\(KvStoreWriter\(...\)\)"),
+    (lambda s, tmp: s.add_application(KvStoreApp), TypeError,
+     r"add_application\(KvStoreApp\(...\)\)"),
+    (lambda s, tmp: s.add_provider(SystemProvider), TypeError,
+     r"add_provider\(SystemProvider\(...\)\)"),
+    (lambda s, tmp: s.add_writer("KvStoreWriter"), TypeError, "is not a vsssim Writer"),
 ])
 def test_mistyped_arguments_are_refused_before_anything_runs(
         system: VssSystem, tmp_path: Path, call: Callable[[VssSystem, Path], object],
