@@ -71,6 +71,7 @@ def test_buggy_requester_is_caught(rule: str) -> None:
     requester = buggy.BUGGY_REQUESTERS[rule]
     error = _caught(requester)
     assert error.rule.id == rule, str(error)
+    assert error.replay is None  # the repro was minimised by running it
     text = str(error)
     assert f"broke rule {rule!r}" in text
     assert "Reference: §" in text

@@ -289,6 +289,32 @@ def test_replay_that_does_not_fail_again_says_so() -> None:
     assert isinstance(run_test_source("import no_such_module_here\n"), ImportError)
 
 
+def test_minimise_leaves_out_the_faults_a_failure_does_not_need() -> None:
+    # What hypothesis hands over when it replays a failing example from its database: the
+    # example is not shrunk again, though the failure now needs none of its faults.
+    needless = ("system.faults = FaultPlan([ProviderFault('CommitSnapshots', "
+                "hresult=hresult.VSS_E_PROVIDER_VETO), IdentifyDuring('Freeze')])")
+    replay = Replay("vetoes", ["header"], [
+        "with VssSystem(tmp_path / 'm', seed=1) as system:",
+        "system.add_volume('C:\\\\', size=16 << 20)",
+        "app = system.add_application(KvStoreApp(system.volume('C:\\\\').fs))",
+        "writer = system.add_writer(SilentVeto(app))",
+        "monitor = WriterMonitor(system, writer, app)",
+        "monitor.check()",
+    ], [[needless, "backup1 = system.backup(['C:\\\\'], target_dir=tmp_path / 'b1')",
+         "system.faults = None", "monitor.check(backup1)"]],
+        [reference(KvStoreApp), reference(SilentVeto)])
+    failed = run_test_source(replay.render())
+    assert isinstance(failed, ConformanceError)
+    assert failed.rule.id == "veto-after-set-writer-failure"
+    replay.minimise(failed)
+    assert "system.faults" not in failed.repro, failed.repro
+    assert "2 injected fault(s) of the sequence do not matter" in str(failed)
+    again = run_test_source(failed.repro)
+    assert isinstance(again, ConformanceError)
+    assert again.rule.id == "veto-after-set-writer-failure"
+
+
 # ------------------------------------------------------------------------ the monitor, rule by rule
 def _machine(writer_cls: type[KvStoreWriter], tmp_path: Path
              ) -> tuple[VssSystem, KvStoreWriter, KvStoreApp, WriterMonitor]:

@@ -3,6 +3,7 @@ the script of plain vsssim calls that replays an example, and the cleanup after 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
 from hypothesis.stateful import RuleBasedStateMachine
 
 from vsssim.testing._support import remove_tree
+from vsssim.testing.repro import Replay
 from vsssim.testing.rules import ConformanceError
 
 if TYPE_CHECKING:
@@ -34,11 +36,13 @@ class ConformanceMachine(RuleBasedStateMachine, Generic[_M]):
     machine, ``script`` for the steps), so that a failure can be printed as a repro.
 
     Subclasses build ``root``, ``_system`` and ``_monitor`` in their ``@initialize`` rule and
-    say how an example renders (:meth:`repro`).
+    call :meth:`_step` at the start of every other rule, so that the repro knows its steps.
     """
 
     __test__ = False  # pytest collects ``TestCase``, not the machine
 
+    #: What the run tests ("writer", "requester"), for the repro's header.
+    subject: ClassVar[str] = "machine"
     max_examples: ClassVar[int | None] = None
     step_count: ClassVar[int | None] = None
     seed: ClassVar[int | None] = None
@@ -51,6 +55,7 @@ class ConformanceMachine(RuleBasedStateMachine, Generic[_M]):
         self.setup: list[str] = []
         self.script: list[str] = []
         self.references: list[Reference] = []
+        self._marks: list[int] = []  # where each rule's lines start in ``script``
 
     @property
     def system(self) -> VssSystem:
@@ -73,13 +78,32 @@ class ConformanceMachine(RuleBasedStateMachine, Generic[_M]):
         with its own message rather than inside hypothesis's report.  The base checks nothing.
         """
 
+    def _step(self) -> None:
+        """A rule starts: its lines form one step of the repro (see :meth:`replay`)."""
+        self._marks.append(len(self.script))
+
+    def replay(self, error: ConformanceError | None) -> Replay:
+        """The steps of this example so far (setup, then one group of lines per rule)."""
+        name = type(self).__name__
+        rule = error.rule.id if error is not None else "steps"
+        header = [f"Minimal sequence found by vsssim's {self.subject} conformance run ({name}).",
+                  f"It breaks rule {rule!r}; fix the {self.subject}, keep the test." if error
+                  else "The steps that ran before the error."]
+        first = self._marks[0] if self._marks else len(self.script)
+        bounds = [*self._marks, len(self.script)]
+        steps = [self.script[a:b] for a, b in itertools.pairwise(bounds) if a < b]
+        return Replay(f"{name}_{rule}", header, self.setup + self.script[:first], steps,
+                      list(self.references))
+
     def repro(self, error: ConformanceError | None) -> str:
-        """The steps of this example as a pytest test."""
-        raise NotImplementedError
+        """The steps of this example as a pytest test (see :mod:`vsssim.testing.repro`)."""
+        return self.replay(error).render()
 
     def _annotate(self, error: ConformanceError) -> None:
-        """Attach what a user needs to reproduce ``error`` (the repro, by default)."""
+        """Attach what a user needs to reproduce ``error``: the repro, and the replay that
+        :meth:`~vsssim.testing.repro.Replay.minimise` shortens after the run."""
         error.repro = self.repro(error)
+        error.replay = self.replay(error)
 
     def _run(self, lines: Sequence[str], action: Callable[[], _T]) -> _T:
         """Record ``lines`` and run ``action`` (the same calls); add the repro to any error."""

@@ -17,7 +17,8 @@ checks what backup tools get wrong in practice (:data:`~vsssim.testing.rules.REQ
 
 or ``check_requester(my_backup)``.  A broken rule raises
 :class:`~vsssim.testing.rules.ConformanceError` with the minimal failing sequence as a pytest
-test.
+test, minimised as :mod:`~vsssim.testing.writer_conformance` says (each step and each fault it
+does not need left out, checked by running it).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     initialize,
     rule,
-    run_state_machine_as_test,
 )
 
 from vsssim import hresult as hr
@@ -39,10 +39,13 @@ from vsssim.testing import _session
 from vsssim.testing._machine import ConformanceMachine
 from vsssim.testing._support import check_call, fast_temp_dir, setting_name, static_attr
 from vsssim.testing.plans import MiB, faults_code
-from vsssim.testing.repro import reference, render_test
+from vsssim.testing.repro import reference
 from vsssim.testing.requester_monitor import RequesterMonitor
-from vsssim.testing.rules import ConformanceError
-from vsssim.testing.writer_conformance import _TestCaseProperty, conformance_settings
+from vsssim.testing.writer_conformance import (
+    _TestCaseProperty,
+    conformance_settings,
+    run_conformance,
+)
 
 if TYPE_CHECKING:
     from vsssim.system import VssSystem
@@ -90,19 +93,10 @@ class RequesterConformance(ConformanceMachine[RequesterMonitor]):
     """
 
     requester: ClassVar[Any] = None
+    subject = "requester"
     allow_persistent: ClassVar[bool] = False
 
     TestCase = _TestCaseProperty()  # type: ignore[assignment]
-
-    def repro(self, error: ConformanceError | None) -> str:
-        """The steps of this example as a pytest test."""
-        name = type(self).__name__
-        rule_id = error.rule.id if error is not None else "steps"
-        header = [f"Minimal sequence found by vsssim's requester conformance run ({name}).",
-                  f"It breaks rule {rule_id!r}; fix the requester, keep the test."
-                  if error else "The steps that ran before the error."]
-        return render_test(f"{name}_{rule_id}", self.setup + self.script,
-                           references=self.references, header=header)
 
     @classmethod
     def check_configuration(cls) -> None:
@@ -162,6 +156,7 @@ class RequesterConformance(ConformanceMachine[RequesterMonitor]):
     def run_requester(self, faults: FaultPlan, busy: bool) -> None:
         """Run the requester once, with ``faults`` injected and, if ``busy``, another backup
         holding the snapshot-set creation lock when it starts."""
+        self._step()
         cls = type(self)
         fn = static_attr(cls, "requester")
         owner = reference(cls)
@@ -199,6 +194,7 @@ class RequesterConformance(ConformanceMachine[RequesterMonitor]):
     @rule(steps=st.integers(1, 12))
     def run_applications(self, steps: int) -> None:
         """The applications work between backups."""
+        self._step()
         self._run([f"system.run_applications({steps})"],
                   lambda: self.system.run_applications(steps))
 
@@ -227,7 +223,5 @@ def check_requester(
         "seed": seed,
         "__module__": "vsssim.testing.requester_conformance",
     })
-    machine.check_configuration()
-    run_state_machine_as_test(
-        machine, settings=settings or conformance_settings(machine, examples=examples,
-                                                           steps=steps or 4))
+    run_conformance(machine, settings or conformance_settings(machine, examples=examples,
+                                                              steps=steps or 4))

@@ -21,16 +21,16 @@ Identify at odd moments and application writes between them.  After every step a
 :data:`~vsssim.testing.rules.WRITER_RULES`.
 
 When a rule breaks, hypothesis shrinks the run to a short sequence; the run then renders it as
-a pytest test of plain vsssim calls, runs that test in the process, and leaves out each step the
-failure does not need (hypothesis cannot always drop a step whose draws differ from its
-neighbours').  The :class:`~vsssim.testing.rules.ConformanceError` carries the minimal test
+a pytest test of plain vsssim calls, runs that test in the process, and leaves out each step and
+each injected fault the failure does not need (hypothesis cannot always drop a step whose draws
+differ from its neighbours', and does not shrink again a failing example it replays from its
+database).  The :class:`~vsssim.testing.rules.ConformanceError` carries the minimal test
 (paste it into a test file: it fails the same way; if it did not fail again when vsssim ran it,
 the error says so) and the trace tail of its run.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -201,6 +201,7 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         int(SnapshotContext.BACKUP), int(SnapshotContext.APP_ROLLBACK),
         int(SnapshotContext.BACKUP) | int(_A.NO_AUTORECOVERY))
     stable_metadata: ClassVar[bool] = True
+    subject = "writer"
 
     TestCase = _TestCaseProperty()  # type: ignore[assignment]
 
@@ -253,7 +254,6 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         self.writer: Writer | None = None
         self.app: Application | None = None
         self.backups: list[tuple[str, BackupResult]] = []
-        self._marks: list[int] = []  # where each rule's lines start in ``script``
         self._counts: dict[str, int] = {}
 
     # ------------------------------------------------------------------------- plumbing
@@ -275,10 +275,6 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         self.references.append(ref if ref.importable else via_class)
         return ref
 
-    def _annotate(self, error: ConformanceError) -> None:
-        error.repro = self.repro(error)
-        error.replay = self.replay(error)
-
     def _check(self, result_var: str | None = None, backup_var: str | None = None,
                result: BackupResult | RestoreResult | None = None,
                backup: BackupResult | None = None) -> None:
@@ -291,27 +287,6 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         self.writer = None
         self.app = None
         self.backups.clear()
-
-    def _step(self) -> None:
-        """A rule starts: its lines form one step of the repro (see :meth:`replay`)."""
-        self._marks.append(len(self.script))
-
-    def replay(self, error: ConformanceError | None) -> Replay:
-        """The steps of this example so far (setup, then one group of lines per rule)."""
-        name = type(self).__name__
-        rule = error.rule.id if error is not None else "steps"
-        header = [f"Minimal sequence found by vsssim's writer conformance run ({name}).",
-                  f"It breaks rule {rule!r}; fix the writer, keep the test." if error else
-                  "The steps that ran before the error."]
-        first = self._marks[0] if self._marks else len(self.script)
-        bounds = [*self._marks, len(self.script)]
-        steps = [self.script[a:b] for a, b in itertools.pairwise(bounds) if a < b]
-        return Replay(f"{name}_{rule}", header, self.setup + self.script[:first], steps,
-                      list(self.references))
-
-    def repro(self, error: ConformanceError | None) -> str:
-        """The steps of this example as a pytest test (see :mod:`vsssim.testing.repro`)."""
-        return self.replay(error).render()
 
     # -------------------------------------------------------------------------- setup
     @initialize(seed=st.integers(0, 2**16 - 1), shuffled=st.booleans(), data=st.data())
