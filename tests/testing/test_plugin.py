@@ -361,3 +361,37 @@ def test_the_testing_facade() -> None:
     assert sorted(vsssim.testing.__all__) == sorted(vsssim.testing._LAZY)
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         _ = vsssim.testing.nothing
+
+
+def test_a_failure_shows_the_callers_line_not_vsssims_internals(
+        pytester: pytest.Pytester) -> None:
+    result = _run(pytester, """
+from vsssim.testing import assert_event_order, check_requester
+
+def forgets_to_finish(system):
+    bc = system.create_backup_components()
+    bc.initialize_for_backup()
+    bc.gather_writer_metadata().wait()
+    bc.set_backup_state(False, False, 1)
+    bc.start_snapshot_set()
+    bc.add_to_snapshot_set("C:\\\\")
+    bc.prepare_for_backup().wait()
+    bc.do_snapshot_set().wait()
+    bc.release()  # BUG: neither BackupComplete nor AbortBackup
+
+def test_requester():
+    check_requester(forgets_to_finish, examples=5)
+
+def test_order(vss):
+    assert_event_order(vss.backup(["C:\\\\"]), ["Thaw", "Freeze"])
+""")
+    result.assert_outcomes(failed=2)
+    text = result.stdout.str()
+    # pytest leaves out the frames vsssim marks with __tracebackhide__: the monitor's and the
+    # assertion's code is not printed, the test's own line is.
+    for internal in ("def check(self)", "def run(self, requester", "def assert_event_order",
+                     "def run_conformance", "def _run(self"):
+        assert internal not in text
+    assert "check_requester(forgets_to_finish, examples=5)" in text
+    assert 'assert_event_order(vss.backup(["C:\\\\"]), ["Thaw", "Freeze"])' in text
+    assert "broke rule 'ends-with-complete-or-abort'" in text

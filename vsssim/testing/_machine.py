@@ -107,6 +107,7 @@ class ConformanceMachine(RuleBasedStateMachine, Generic[_M]):
 
     def _run(self, lines: Sequence[str], action: Callable[[], _T]) -> _T:
         """Record ``lines`` and run ``action`` (the same calls); add the repro to any error."""
+        __tracebackhide__ = True  # pytest: show the caller's line
         self.script.extend(lines)
         try:
             return action()

@@ -101,6 +101,7 @@ def assert_event_order(
         assert_event_order(result, ["DoSnapshotSet", "BackupComplete"], kind="call")
         assert_event_order(system, ["Identify", "BackupShutdown"], writer="W", exact=True)
     """
+    __tracebackhide__ = True  # pytest: show the caller's line
     events_of = _trace_of(trace)
     if isinstance(expected, str):
         raise TypeError("expected is a list of event names, not one string")
@@ -226,6 +227,7 @@ def assert_writer_states(
         assert_writer_states(bc, {"Veto Writer": ("FAILED_AT_FREEZE",
                                                   "VSS_E_WRITERERROR_RETRYABLE")})
     """
+    __tracebackhide__ = True  # pytest: show the caller's line
     actual, origin = _statuses(source)
     rows: list[tuple[str, str, str, bool]] = []
     for key, value in expected.items():
@@ -338,6 +340,7 @@ def assert_no_live_reads(source: VssSystem | BackupResult) -> LiveReadsCheck | N
 
     (Calling it on a machine without ``with`` checks nothing and warns.)
     """
+    __tracebackhide__ = True  # pytest: show the caller's line
     if hasattr(source, "coordinator") and hasattr(source, "volumes"):
         return LiveReadsCheck(source)  # type: ignore[arg-type]
     count = getattr(source, "live_reads", None)
@@ -387,6 +390,7 @@ def assert_consistent_restore(
         app.store.put(b"k", b"v2")                          # changes after the backup
         assert_consistent_restore(system, backup, check=lambda s: app.state[b"k"] == b"v1")
     """
+    __tracebackhide__ = True  # pytest: show the caller's line
     from vsssim.backup import BackupResult
     from vsssim.constants import FileRestoreStatus
     from vsssim.restore import RestoreResult

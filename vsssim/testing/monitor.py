@@ -367,6 +367,7 @@ class WriterMonitor:
         Ends by checking the metadata: the writer's answer to the last Identify since the
         previous check, or to one it sends now if there was none (or that one failed).
         """
+        __tracebackhide__ = True  # pytest: show the caller's line
         from vsssim.backup import BackupResult
         from vsssim.restore import RestoreResult
 

@@ -212,6 +212,7 @@ def check_requester(
     if no example broke a rule; otherwise raises
     :class:`~vsssim.testing.rules.ConformanceError` for the minimal failing sequence, with the
     sequence as a ready-to-paste pytest test and its trace."""
+    __tracebackhide__ = True  # pytest: show the caller's line
     if not callable(requester):
         raise TypeError(f"requester must be a function taking the machine (requester(system)), "
                         f"not {requester!r}")

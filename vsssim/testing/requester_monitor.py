@@ -139,6 +139,7 @@ class RequesterMonitor:
         A ``VssError`` escaping the requester is allowed (a tool reporting a failed backup)
         as long as no rule is broken; any other exception is raised again after the check.
         """
+        __tracebackhide__ = True  # pytest: show the caller's line
         from vsssim.errors import VssError, VssSnapshotSetInProgressError
 
         self.begin()
@@ -295,6 +296,7 @@ class RequesterMonitor:
     def check(self) -> None:
         """Raise :class:`ConformanceError` if the requester broke a rule since the last check
         (call it after the requester returned)."""
+        __tracebackhide__ = True  # pytest: show the caller's line
         if self._error is not None:
             error, self._error = self._error, None
             raise error

@@ -128,6 +128,7 @@ def run_conformance(machine: type[RuleBasedStateMachine], settings: Settings) ->
     """The machine's ``check_configuration()``, ``run_state_machine_as_test``, then, if a rule
     broke, the error's repro minimised by running it (:meth:`vsssim.testing.repro.Replay.minimise`).
     """
+    __tracebackhide__ = True  # pytest: show the caller's line
     if issubclass(machine, ConformanceMachine):
         machine.check_configuration()
     try:
@@ -278,6 +279,7 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
     def _check(self, result_var: str | None = None, backup_var: str | None = None,
                result: BackupResult | RestoreResult | None = None,
                backup: BackupResult | None = None) -> None:
+        __tracebackhide__ = True  # pytest: show the caller's line
         args = ", ".join(a for a in (result_var, backup_var) if a)
         self._run([f"monitor.check({args})"], lambda: self.monitor.check(result, backup))
 
@@ -520,6 +522,7 @@ def check_writer(
     with these attributes).  Returns quietly if no example broke a rule; otherwise raises
     :class:`~vsssim.testing.rules.ConformanceError` for the minimal failing sequence, with the
     sequence as a ready-to-paste pytest test (checked by running it) and its trace."""
+    __tracebackhide__ = True  # pytest: show the caller's line
     if not callable(writer_factory):
         raise TypeError(f"writer_factory must be a writer class or a function returning a "
                         f"writer, not {writer_factory!r}")
