@@ -333,8 +333,14 @@ def decide(state: SessionState, call: Call, holding: Iterable[Guard]) -> Session
     else:
         reason = f"{call.value} is not legal in state {state.value}"
     legal = [c.value for c in legal_calls(state, held)]
+    if legal:
+        now = ", ".join(legal)
+    elif state is SessionState.RELEASED:
+        now = "none (the object is released: create_backup_components() makes a new one)"
+    else:
+        now = "none (release the object)"
     raise VssBadStateError(
-        f"{reason}; legal now: {', '.join(legal) if legal else 'none (release the object)'}",
+        f"{reason}; legal now: {now}",
         state=state.value,
         call=call.value,
         legal=legal,

@@ -25,9 +25,15 @@ from typing import Literal
 from vsssim import hresult as hr
 from vsssim.errors import VssBadStateError, VssError, error_for
 
-__all__ = ["Async", "AsyncMode"]
+__all__ = ["Async", "AsyncMode", "check_mode"]
 
 AsyncMode = Literal["immediate", "manual", "background"]
+
+
+def check_mode(mode: object, name: str = "mode") -> None:
+    """Raise ``ValueError`` unless ``mode`` is an :data:`AsyncMode`."""
+    if mode not in ("immediate", "manual", "background"):
+        raise ValueError(f"{name}={mode!r} must be 'immediate', 'manual' or 'background'")
 
 
 class Async:
@@ -42,6 +48,7 @@ class Async:
         on_finish: Callable[[int], int] | None = None,
         cancellable: bool = True,
     ) -> None:
+        check_mode(mode)
         self.name = name
         self.mode = mode
         self.cancellable = cancellable
@@ -60,8 +67,6 @@ class Async:
             self._thread = threading.Thread(target=self._run_all, name=f"vss-{name}",
                                             daemon=True)
             self._thread.start()
-        elif mode != "manual":
-            raise ValueError(f"mode={mode!r} must be 'immediate', 'manual' or 'background'")
 
     @classmethod
     def finished(cls, name: str, status: int = hr.VSS_S_ASYNC_FINISHED) -> Async:

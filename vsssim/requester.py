@@ -31,7 +31,7 @@ from uuid import UUID
 
 from vsssim import hresult as hr
 from vsssim._state import Call, Guard, SessionState, decide, legal_calls
-from vsssim.asyncop import Async, AsyncMode
+from vsssim.asyncop import Async, AsyncMode, check_mode
 from vsssim.components import ComponentScope, WriterComponents
 from vsssim.constants import (
     BackupType,
@@ -97,6 +97,7 @@ class BackupComponents:
     """``IVssBackupComponents`` (and the Ex interfaces' useful members) for one operation."""
 
     def __init__(self, system: VssSystem, *, async_mode: AsyncMode = "immediate") -> None:
+        check_mode(async_mode, "async_mode")
         self._system = system
         self._coord: Coordinator = system.coordinator
         self._mode: AsyncMode = async_mode
@@ -322,8 +323,7 @@ class BackupComponents:
         for name, flag in (("select_components", select_components),
                            ("backup_bootable_system_state", backup_bootable_system_state),
                            ("partial_file_support", partial_file_support)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be a bool, not {type(flag).__name__}")
+            _check_flag(flag, name)
         try:
             btype: BackupType | None = BackupType(backup_type)
         except ValueError:
@@ -413,6 +413,7 @@ class BackupComponents:
     def get_writer_metadata(self, index: int) -> tuple[UUID, WriterMetadata]:
         """``GetWriterMetadata(i)``: (instance id, metadata); ``VSS_E_OBJECT_NOT_FOUND`` if out
         of range."""
+        _check_index(index)
         items = self.writer_metadata
         if not 0 <= index < len(items):
             raise VssObjectNotFoundError(f"no writer metadata #{index} ({len(items)} gathered)")
@@ -440,6 +441,8 @@ class BackupComponents:
         component the writer does not declare, a non-selectable subcomponent, or a selectable
         subcomponent whose selectable ancestor is already added is refused (rule 8).
         """
+        _check_address(writer_id, logical_path, component_name)
+        _check_id(instance_id, "instance_id")
         nxt = self._move(Call.ADD_COMPONENT,
                          f"{logical_path or ''}\\{component_name}".lstrip("\\"))
         if self._backup_state_set and not self._session.bcd.select_components:
@@ -482,6 +485,8 @@ class BackupComponents:
     def set_backup_options(self, writer_id: UUID, component_type: ComponentType,
                            logical_path: str | None, component_name: str, options: str) -> None:
         """``SetBackupOptions``: writer-specific options for an added component."""
+        _check_address(writer_id, logical_path, component_name)
+        _check_str(options, "options")
         nxt = self._move(Call.SET_BACKUP_OPTIONS)
         _, comp = self._session.bcd.find_component(writer_id, component_type, logical_path,
                                                    component_name)
@@ -492,6 +497,8 @@ class BackupComponents:
                                   logical_path: str | None, component_name: str,
                                   previous_backup_stamp: str) -> None:
         """``SetPreviousBackupStamp``: the stamp of the backup an incremental builds on."""
+        _check_address(writer_id, logical_path, component_name)
+        _check_str(previous_backup_stamp, "previous_backup_stamp")
         nxt = self._move(Call.SET_PREVIOUS_BACKUP_STAMP)
         _, comp = self._session.bcd.find_component(writer_id, component_type, logical_path,
                                                    component_name)
@@ -517,12 +524,16 @@ class BackupComponents:
 
     def is_volume_supported(self, volume_name: str, provider_id: UUID = GUID_NULL) -> bool:
         """``IsVolumeSupported``: could the volume ever be shadow-copied (by that provider)?"""
+        _check_str(volume_name, "volume_name")
+        _check_id(provider_id, "provider_id")
         self._state = self._move(Call.IS_VOLUME_SUPPORTED, volume_name)
         return self._system.is_volume_supported(volume_name, provider_id, self._session.context)
 
     def add_to_snapshot_set(self, volume_name: str, provider_id: UUID = GUID_NULL) -> UUID:
         """``AddToSnapshotSet``: add a volume (name with a trailing backslash); returns the
         shadow copy id.  Provider: the one named, else hardware, software, system (§1.2)."""
+        _check_str(volume_name, "volume_name")
+        _check_id(provider_id, "provider_id")
         nxt = self._move(Call.ADD_TO_SNAPSHOT_SET, volume_name)
         ss = self._session.snapshot_set
         if ss is None or ss.fixed:
@@ -634,6 +645,7 @@ class BackupComponents:
 
     def get_writer_status(self, index: int) -> WriterStatus:
         """``GetWriterStatus(i)``; ``VSS_E_OBJECT_NOT_FOUND`` if out of range."""
+        _check_index(index)
         items = self.writer_status
         if not 0 <= index < len(items):
             raise VssObjectNotFoundError(f"no writer status #{index} ({len(items)} gathered)")
@@ -726,6 +738,9 @@ class BackupComponents:
                              component_name: str, succeeded: bool) -> None:
         """``SetBackupSucceeded``: after a successful ``DoSnapshotSet``, before
         ``BackupComplete``; for an explicitly added component (covers its whole set)."""
+        _check_address(writer_id, logical_path, component_name)
+        _check_id(instance_id, "instance_id")
+        _check_flag(succeeded, "succeeded")
         nxt = self._move(Call.SET_BACKUP_SUCCEEDED,
                          f"{logical_path or ''}\\{component_name}".lstrip("\\") +
                          f" = {bool(succeeded)}")
@@ -785,6 +800,8 @@ class BackupComponents:
                                  selected_for_restore: bool) -> None:
         """``SetSelectedForRestore``: only components explicitly added at backup, of a writer
         that runs now; any of them, whatever its selectable-for-restore flag (rule 24)."""
+        _check_address(writer_id, logical_path, component_name)
+        _check_flag(selected_for_restore, "selected_for_restore")
         nxt = self._move(Call.SET_SELECTED_FOR_RESTORE,
                          f"{logical_path or ''}\\{component_name}".lstrip("\\"))
         _, comp = self._restore_component(writer_id, component_type, logical_path,
@@ -800,6 +817,9 @@ class BackupComponents:
         the member must be selectable for restore (``VSS_E_OBJECT_NOT_FOUND`` otherwise)."""
         from vsssim.documents import RestoreSubcomponent, can_add_restore_subcomponent
 
+        _check_address(writer_id, logical_path, component_name)
+        _check_address(writer_id, subcomponent_logical_path, subcomponent_name)
+        _check_flag(repair, "repair")
         nxt = self._move(Call.ADD_RESTORE_SUBCOMPONENT,
                          f"{subcomponent_logical_path or ''}\\{subcomponent_name}".lstrip("\\"))
         p, comp = self._restore_component(writer_id, component_type, logical_path,
@@ -835,6 +855,8 @@ class BackupComponents:
         component (a second call: ``VSS_E_OBJECT_ALREADY_EXISTS``)."""
         from vsssim.documents import parse_restore_options
 
+        _check_address(writer_id, logical_path, component_name)
+        _check_str(restore_options, "restore_options")
         nxt = self._move(Call.SET_RESTORE_OPTIONS)
         _, comp = self._restore_component(writer_id, component_type, logical_path,
                                           component_name)
@@ -853,6 +875,8 @@ class BackupComponents:
                                 additional_restores: bool) -> None:
         """``SetAdditionalRestores``: True tells the writer more restores follow (no final
         recovery yet)."""
+        _check_address(writer_id, logical_path, component_name)
+        _check_flag(additional_restores, "additional_restores")
         nxt = self._move(Call.SET_ADDITIONAL_RESTORES)
         _, comp = self._restore_component(writer_id, component_type, logical_path,
                                           component_name)
@@ -868,6 +892,8 @@ class BackupComponents:
         from vsssim.constants import BackupSchema
         from vsssim.documents import LocationMapping
 
+        _check_address(writer_id, logical_path, component_name)
+        _check_flag(recursive, "recursive")
         nxt = self._move(Call.ADD_NEW_TARGET, f"{path}\\{filespec} -> {alternate_location}")
         p, comp = self._restore_component(writer_id, component_type, logical_path,
                                           component_name)
@@ -918,6 +944,7 @@ class BackupComponents:
                                 status: FileRestoreStatus) -> None:
         """``SetFileRestoreStatus``: between PreRestore and PostRestore, for every selected
         component: ALL, NONE (nothing written) or FAILED (some files written: corrupt)."""
+        _check_address(writer_id, logical_path, component_name)
         nxt = self._move(Call.SET_FILE_RESTORE_STATUS, FileRestoreStatus(status).name)
         _, comp = self._session.bcd.find_component(writer_id, component_type, logical_path,
                                                    component_name)
@@ -932,6 +959,8 @@ class BackupComponents:
         alternate location (only for file sets the writer gave a mapping)."""
         from vsssim.documents import LocationMapping
 
+        _check_address(writer_id, logical_path, component_name)
+        _check_flag(recursive, "recursive")
         nxt = self._move(Call.ADD_ALTERNATIVE_LOCATION_MAPPING, f"{path} -> {destination}")
         p, comp = self._restore_component(writer_id, component_type, logical_path,
                                           component_name)
@@ -950,6 +979,7 @@ class BackupComponents:
                              logical_path: str | None, component_name: str,
                              partial_file: int, ranges_file: str) -> None:
         """``SetRangesFilePath``: where the ranges file of a partial file was restored."""
+        _check_address(writer_id, logical_path, component_name)
         nxt = self._move(Call.SET_RANGES_FILE_PATH)
         _, comp = self._session.bcd.find_component(writer_id, component_type, logical_path,
                                                    component_name)
@@ -1109,7 +1139,33 @@ class BackupComponents:
 
 def _check_id(value: object, name: str) -> None:
     if not isinstance(value, UUID):
-        raise TypeError(f"{name} must be a uuid.UUID, not {type(value).__name__}")
+        hint = " (use uuid.UUID(text) for a GUID string)" if isinstance(value, str) else ""
+        raise TypeError(f"{name} must be a uuid.UUID, not {type(value).__name__}{hint}")
+
+
+def _check_index(index: object) -> None:
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise TypeError(f"index must be an int, not {type(index).__name__}")
+
+
+def _check_str(value: object, name: str) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+
+
+def _check_flag(value: object, name: str) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+
+
+def _check_address(writer_id: object, logical_path: object, component_name: object) -> None:
+    """How the setters name a component: the writer class, a logical path (a str, or None for
+    none) and a name; checked before the call is made, so that a mistyped one is a
+    ``TypeError`` rather than a component that cannot be found."""
+    _check_id(writer_id, "writer_id")
+    if logical_path is not None:
+        _check_str(logical_path, "logical_path")
+    _check_str(component_name, "component_name")
 
 
 def _check_windows_path(path: str, name: str) -> None:

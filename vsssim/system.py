@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from uuid import UUID
 
 from vsssim.apps.base import Application
-from vsssim.asyncop import AsyncMode
+from vsssim.asyncop import AsyncMode, check_mode
 from vsssim.clock import Clock, VirtualClock
 from vsssim.constants import (
     BackupType,
@@ -203,9 +203,7 @@ def _check_machine_arguments(root: object, seed: object, clock: object, options:
         raise TypeError(f"machine_name must be a str, not {type(machine_name).__name__}")
     if not machine_name.strip():
         raise ValueError("machine_name must not be empty")
-    if async_mode not in ("immediate", "manual", "background"):
-        raise ValueError(f"async_mode={async_mode!r} must be 'immediate', 'manual' or "
-                         "'background'")
+    check_mode(async_mode, "async_mode")
 
 
 class VssSystem(SnapshotManagement):

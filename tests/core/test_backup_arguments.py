@@ -14,6 +14,7 @@ from vsssim import VssSystem, hresult
 from vsssim.apps import KvStoreApp, KvStoreWriter
 from vsssim.constants import BackupType
 from vsssim.errors import (
+    VssBadStateError,
     VssInvalidArgumentError,
     VssObjectAlreadyExistsError,
     VssObjectNotFoundError,
@@ -223,6 +224,53 @@ def test_requester_calls_check_their_arguments(system: VssSystem) -> None:
     bc.set_backup_state(True, False, BackupType.FULL)  # the refusal changed nothing
     bc.abort_backup()
     bc.release()
+
+
+def test_component_calls_refuse_mistyped_arguments_before_the_call(system: VssSystem) -> None:
+    # What a backup tool passes by mistake: GUID strings, None names, ints for flags.
+    bc = system.create_backup_components()
+    bc.initialize_for_backup()
+    bc.gather_writer_metadata().result()
+    bc.set_backup_state(True, False, BackupType.FULL)
+    instance, wmd = bc.writer_metadata[0]
+    writer_id, comp = wmd.identity.writer_id, wmd.components[0]
+    kind, path, name = comp.component_type, comp.logical_path, comp.component_name
+    loose: Any = bc  # the calls below pass what the signatures do not allow
+    calls: list[tuple[Callable[[], object], str]] = [
+        (lambda: loose.add_component(str(instance), writer_id, kind, path, name),
+         r"instance_id must be a uuid.UUID, not str \(use uuid.UUID\(text\)"),
+        (lambda: loose.add_component(instance, str(writer_id), kind, path, name),
+         "writer_id must be a uuid.UUID, not str"),
+        (lambda: loose.add_component(instance, writer_id, kind, 123, name),
+         "logical_path must be a str, not int"),
+        (lambda: loose.add_component(instance, writer_id, kind, path, None),
+         "component_name must be a str, not NoneType"),
+        (lambda: loose.set_backup_options(writer_id, kind, path, name, 5),
+         "options must be a str"),
+        (lambda: loose.set_previous_backup_stamp(writer_id, kind, path, name, None),
+         "previous_backup_stamp must be a str"),
+        (lambda: loose.add_to_snapshot_set(123), "volume_name must be a str, not int"),
+        (lambda: loose.add_to_snapshot_set("C:\\", "abc"), "provider_id must be a uuid.UUID"),
+        (lambda: loose.is_volume_supported("C:\\", 1), "provider_id must be a uuid.UUID"),
+        (lambda: loose.get_writer_metadata("a"), "index must be an int, not str"),
+        (lambda: loose.get_writer_status(1.0), "index must be an int, not float"),
+        (lambda: loose.set_backup_succeeded(instance, writer_id, kind, path, name, "yes"),
+         "succeeded must be a bool, not str"),
+    ]
+    state = bc.state
+    for call, message in calls:
+        before = len(system.trace)
+        with pytest.raises(TypeError, match=message):
+            call()
+        assert len(system.trace) == before, message  # refused before the call was made
+    assert bc.state == state
+    bc.add_component(instance, writer_id, kind, path, name)  # the right arguments still work
+    bc.release()
+    with pytest.raises(ValueError, match="async_mode='bogus' must be 'immediate'"):
+        system.create_backup_components(async_mode="bogus")  # type: ignore[arg-type]
+    with pytest.raises(VssBadStateError, match=r"legal now: none \(the object is released: "
+                       r"create_backup_components\(\) makes a new one\)"):
+        bc.release()
 
 
 @pytest.mark.parametrize(("kwargs", "error", "message"), [
