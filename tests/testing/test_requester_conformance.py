@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
-from vsssim import FaultPlan, VssSystem, WriterFault, hresult
+from vsssim import BackupType, FaultPlan, VssSystem, WriterFault, hresult
 from vsssim.apps import FileShareApp, FileShareWriter, KvStoreApp, KvStoreWriter
 from vsssim.faults import Fault
 from vsssim.testing import (
@@ -271,6 +271,48 @@ def test_monitor_flags_an_object_never_released(machine: Any) -> None:
         monitor.run(forgets_release)
     assert info.value.rule.id == "no-leaked-snapshots"
     assert "never released" in str(info.value)
+    kept[0].release()
+
+
+def test_live_reads_name_the_volume(machine: Any) -> None:
+    _system, monitor = machine
+    with pytest.raises(ConformanceError) as info:
+        monitor.run(buggy.reads_live_volume)
+    assert info.value.rule.id == "reads-only-the-snapshot"
+    assert re.search(r"\d+ read\(s\) of the live volumes \(\d+ of C:\\\) between "
+                     "DoSnapshotSet and BackupComplete", str(info.value)), str(info.value)
+
+
+def test_a_leaked_copy_is_told_what_frees_it(machine: Any) -> None:
+    _system, monitor = machine
+    with pytest.raises(ConformanceError) as info:
+        monitor.run(buggy.leaks_snapshot)  # persistent copies, never deleted
+    text = str(info.value)
+    assert "made in a context without auto-release: delete it (DeleteSnapshots)" in text
+    assert "allow_persistent=True" in text
+    kept: list[Any] = []
+
+    def forgets_release(system: VssSystem) -> None:
+        bc = system.create_backup_components()
+        kept.append(bc)
+        bc.initialize_for_backup()
+        bc.gather_writer_metadata().result()
+        bc.set_backup_state(False, False, BackupType.FULL)
+        bc.start_snapshot_set()
+        bc.add_to_snapshot_set("C:\\")
+        bc.prepare_for_backup().result()
+        bc.do_snapshot_set().result()
+        bc.backup_complete().result()
+        bc.gather_writer_status().result()
+
+    with pytest.raises(ConformanceError) as info:
+        monitor.run(forgets_release)  # VSS_CTX_BACKUP: auto-release, but never released
+    messages = [v.message for v in info.value.violations]
+    assert "The requester raised" not in str(info.value), str(info.value)
+    assert any("never released" in m for m in messages)
+    assert any("an auto-release copy lives as long as its requester object" in m
+               for m in messages), messages
+    assert not any("DeleteSnapshots" in m for m in messages)
     kept[0].release()
 
 

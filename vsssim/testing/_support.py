@@ -99,14 +99,20 @@ def trace_tail(events: Iterable[TraceEvent], *, mark: int = 0, count: int = 24,
     return "\n".join(lines)
 
 
-def live_reads(system: VssSystem) -> int:
-    """Reads of the live volumes so far (shadow copy reads are not counted; the mechanism of
-    ``BackupResult.live_reads``)."""
-    total = 0
-    for vol in system.volumes.values():
+def live_reads(system: VssSystem) -> dict[str, int]:
+    """Reads of each live volume so far, by volume name (shadow copy reads are not counted;
+    the mechanism of ``BackupResult.live_reads``)."""
+    out: dict[str, int] = {}
+    for name, vol in system.volumes.items():
         stats = getattr(vol, "stats", None)
-        total += int(getattr(stats, "reads", 0) or 0)
-    return total
+        out[name] = int(getattr(stats, "reads", 0) or 0)
+    return out
+
+
+def reads_since(system: VssSystem, before: dict[str, int]) -> dict[str, int]:
+    """The live volumes read since ``before`` (a :func:`live_reads`), with their read counts."""
+    after = live_reads(system)
+    return {n: after[n] - before.get(n, 0) for n in after if after[n] > before.get(n, 0)}
 
 
 def record(pending: list[Violation], found: Violation) -> None:

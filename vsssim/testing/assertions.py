@@ -26,6 +26,7 @@ from uuid import UUID
 
 from vsssim import hresult as hr
 from vsssim.constants import WriterState
+from vsssim.testing._support import live_reads, reads_since
 from vsssim.trace import EventKind, Trace, TraceEvent
 
 if TYPE_CHECKING:
@@ -272,14 +273,6 @@ def _label_for_id(source: Any, key: UUID) -> str | None:
 
 
 # ---------------------------------------------------------------------------- live reads
-def _reads(system: VssSystem) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for name, vol in system.volumes.items():
-        stats = getattr(vol, "stats", None)
-        out[name] = int(getattr(stats, "reads", 0) or 0)
-    return out
-
-
 class LiveReadsCheck:
     """The ``with`` block of :func:`assert_no_live_reads` on a machine: counts the reads of
     every live volume (``Volume.stats.reads``; reads through a shadow copy are not counted)
@@ -293,7 +286,7 @@ class LiveReadsCheck:
 
     def __enter__(self) -> LiveReadsCheck:
         self._entered = True
-        self.before = _reads(self.system)
+        self.before = live_reads(self.system)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -301,9 +294,7 @@ class LiveReadsCheck:
         before, self.before = self.before or {}, None
         if exc_type is not None:
             return  # the block's own error says more
-        after = _reads(self.system)
-        self.reads = {n: after[n] - before.get(n, 0) for n in after
-                      if after[n] - before.get(n, 0) > 0}
+        self.reads = reads_since(self.system, before)
         if self.reads:
             rows = [f"    {name}: {count} read(s)" for name, count in self.reads.items()]
             raise AssertionError("\n".join([

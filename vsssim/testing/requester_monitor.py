@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from vsssim import hresult as hr
 from vsssim.hresult import RETRYABLE_WRITER_ERRORS
-from vsssim.testing._support import live_reads, nothing, record, trace_tail
+from vsssim.testing._support import live_reads, nothing, reads_since, record, trace_tail
 from vsssim.testing.rules import REQUESTER_RULES, ConformanceError, Violation
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ class _Session:
     status_after_bc: bool = False
     aborted: bool = False
     released: bool = False
-    reads_at: int | None = None  # live reads when its copy window opened
+    reads_at: dict[str, int] | None = None  # live reads when its copy window opened
 
 
 class RequesterMonitor:
@@ -253,13 +253,15 @@ class RequesterMonitor:
     def _close_copy_window(self, s: _Session, at: str, seq: int) -> None:
         if s.reads_at is None:
             return
-        extra = live_reads(self.system) - s.reads_at
+        extra = reads_since(self.system, s.reads_at)
         s.reads_at = None
-        if extra > 0:
+        if extra:
+            where = ", ".join(f"{count} of {name}" for name, count in extra.items())
             self._violate("reads-only-the-snapshot",
-                          f"{extra} read(s) of the live volumes between DoSnapshotSet and {at}: "
-                          "copy the files from the shadow copies (system.shadow_fs(snapshot_id), "
-                          "paths under the snapshot device), never from the live volume", seq)
+                          f"{sum(extra.values())} read(s) of the live volumes ({where}) between "
+                          f"DoSnapshotSet and {at}: copy the files from the shadow copies "
+                          "(system.shadow_fs(snapshot_id), paths under the snapshot device), "
+                          "never from the live volume", seq)
 
     def _released(self, s: _Session, seq: int) -> None:
         s.released = True
@@ -366,11 +368,16 @@ class RequesterMonitor:
             if self.allow_persistent and props.snapshot_attributes & (
                     A.PERSISTENT | A.NO_AUTO_RELEASE):
                 continue
+            if props.snapshot_attributes & (A.PERSISTENT | A.NO_AUTO_RELEASE):
+                how = ("it was made in a context without auto-release: delete it "
+                       "(DeleteSnapshots) when the backup is done, or pass "
+                       "allow_persistent=True if your tool keeps such copies on purpose")
+            else:
+                how = ("an auto-release copy lives as long as its requester object: release "
+                       "the object (use it as a context manager)")
             self._violate("no-leaked-snapshots",
                           f"shadow copy {{{props.snapshot_id}}} of "
-                          f"{props.original_volume_name} is still there after the run: delete "
-                          "the copies you make in a context without auto-release "
-                          "(DeleteSnapshots), or use VSS_CTX_BACKUP and release the object",
+                          f"{props.original_volume_name} is still there after the run: {how}",
                           self._created.get(str(props.snapshot_id), self._last_release))
         creating = self.system.coordinator.creating
         if creating is not None and str(creating.session_id) != self._blocker_id:
