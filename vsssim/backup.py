@@ -305,12 +305,21 @@ def _select(system: VssSystem, gathered: list[tuple[UUID, WriterMetadata]],
 def _volumes_of(system: VssSystem, selected: list[_Selected]) -> set[str]:
     names: set[str] = set()
     for s in selected:
-        for member in set_members(s.metadata, s.component):
-            for fd in member.all_files:
-                for path in (fd.path, fd.alternate_location):
-                    vol = system.volume_of_path(path) if path else None
-                    if vol is not None:
-                        names.add(vol.name)
+        names |= component_volumes(system, s.metadata, s.component)
+    return names
+
+
+def component_volumes(system: VssSystem, metadata: WriterMetadata,
+                      component: WmdComponent) -> set[str]:
+    """The volumes that the files of a selected component (and of the members of its set) are
+    on: those a component-mode backup must add to its snapshot set (reference §2 B10)."""
+    names: set[str] = set()
+    for member in set_members(metadata, component):
+        for fd in member.all_files:
+            for path in (fd.path, fd.alternate_location):
+                vol = system.volume_of_path(path) if path else None
+                if vol is not None:
+                    names.add(vol.name)
     return names
 
 

@@ -20,6 +20,7 @@ requester                       rule it breaks
 ``never_retries``               retries-retryable-writer-errors
 ``leaks_snapshot``              no-leaked-snapshots
 ``reads_live_volume``           reads-only-the-snapshot
+``skips_prepare_for_backup``    follows-the-backup-sequence
 ==============================  ==================================
 """
 
@@ -48,6 +49,7 @@ __all__ = [
     "never_checks_writer_status",
     "never_retries",
     "reads_live_volume",
+    "skips_prepare_for_backup",
 ]
 
 #: Writer failures worth a new attempt, and DoSnapshotSet failures the reference calls
@@ -115,7 +117,8 @@ def _copy(system: VssSystem, bc: BackupComponents, snapshots: dict[str, UUID],
 
 
 def _backup(system: VssSystem, *, abort_on_error: bool = True, check_status: bool = True,
-            retry_start: bool = True, persistent: bool = False, live: bool = False) -> bool:
+            retry_start: bool = True, persistent: bool = False, live: bool = False,
+            prepare: bool = True) -> bool:
     """One attempt of a full backup of every writer's top-level components, the documented
     sequence (§2 B0-B19).  True if it completed; raises :class:`_Retry` when a writer failed
     with a retryable error."""
@@ -140,7 +143,8 @@ def _backup(system: VssSystem, *, abort_on_error: bool = True, check_status: boo
         _start_set(bc, system, retry=retry_start)                            # B9
         started = True
         snapshots = {name: bc.add_to_snapshot_set(name) for name in sorted(volumes)}  # B10
-        bc.prepare_for_backup().result()                                      # B11
+        if prepare:                     # BUG when off (skips_prepare_for_backup)
+            bc.prepare_for_backup().result()                                  # B11
         creation = bc.do_snapshot_set()                                       # B13
         creation.wait()
         failures: list[int] = []
@@ -226,6 +230,12 @@ def reads_live_volume(system: VssSystem) -> bool:
     return _with_retries(lambda: _backup(system, live=True), system, MAX_RETRIES)
 
 
+def skips_prepare_for_backup(system: VssSystem) -> bool:
+    """Goes from AddToSnapshotSet straight to DoSnapshotSet: VSS lets it, but the writers never
+    get PrepareForBackup, where they learn what is backed up and how."""
+    return _with_retries(lambda: _backup(system, prepare=False), system, MAX_RETRIES)
+
+
 #: Each buggy requester and the rule it breaks.
 BUGGY_REQUESTERS: dict[str, Callable[[VssSystem], bool]] = {
     "ends-with-complete-or-abort": forgets_abort_on_error,
@@ -234,4 +244,5 @@ BUGGY_REQUESTERS: dict[str, Callable[[VssSystem], bool]] = {
     "retries-retryable-writer-errors": never_retries,
     "no-leaked-snapshots": leaks_snapshot,
     "reads-only-the-snapshot": reads_live_volume,
+    "follows-the-backup-sequence": skips_prepare_for_backup,
 }

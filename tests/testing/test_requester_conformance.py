@@ -316,6 +316,38 @@ def test_a_leaked_copy_is_told_what_frees_it(machine: Any) -> None:
     kept[0].release()
 
 
+def test_a_selected_components_volume_left_out_of_the_set_is_flagged() -> None:
+    def only_c(system: VssSystem) -> None:
+        with system.create_backup_components() as bc:
+            bc.initialize_for_backup()
+            bc.gather_writer_metadata().result()
+            bc.set_backup_state(True, False, BackupType.FULL)
+            for instance_id, wmd in bc.writer_metadata:
+                for comp in wmd.components:
+                    bc.add_component(instance_id, wmd.identity.writer_id, comp.component_type,
+                                     comp.logical_path, comp.component_name)
+            bc.start_snapshot_set()
+            bc.add_to_snapshot_set("C:\\")  # BUG: the share's files are on D:
+            bc.prepare_for_backup().result()
+            bc.do_snapshot_set().result()
+            bc.gather_writer_status().result()
+            bc.backup_complete().result()
+            bc.gather_writer_status().result()
+
+    with VssSystem(seed=3) as system:
+        system.add_volume("C:\\", size=16 * 2**20)
+        system.add_volume("D:\\", size=16 * 2**20)
+        kv = system.add_application(KvStoreApp(system.volume("C:\\").fs))
+        system.add_writer(KvStoreWriter(kv))
+        share = system.add_application(FileShareApp(system.volume("D:\\").fs, "D:\\Share"))
+        system.add_writer(FileShareWriter(share))
+        with RequesterMonitor(system) as monitor, pytest.raises(ConformanceError) as info:
+            monitor.run(only_c)
+    assert [v.rule.id for v in info.value.violations] == ["follows-the-backup-sequence"]
+    assert re.search(r"DoSnapshotSet without D:\\ in the snapshot set, where files of the "
+                     r"selected File Share Writer:\S+ are", str(info.value)), str(info.value)
+
+
 def test_monitor_flags_more_than_three_retries(machine: Any) -> None:
     system, monitor = machine
     system.faults = FaultPlan([WriterFault("Freeze", "KvStore Writer", "veto",

@@ -77,6 +77,8 @@ class _Session:
     status_after_bc: bool = False
     aborted: bool = False
     released: bool = False
+    gathered: bool = False  # GatherWriterMetadata called: a backup with writers
+    prepared: bool = False  # PrepareForBackup called
     reads_at: dict[str, int] | None = None  # live reads when its copy window opened
 
 
@@ -223,6 +225,12 @@ class RequesterMonitor:
             self._blocked_seq = self._blocked_seq or e.seq
             if self._blocked_starts >= 2:
                 self._let_go()  # the retry: the other backup has finished meanwhile
+        elif name == "GatherWriterMetadata":
+            s.gathered = True
+        elif name == "PrepareForBackup":
+            s.prepared = True
+        elif name == "DoSnapshotSet" and s.gathered:
+            self._check_sequence(s, e.seq)
         elif name == "GatherWriterStatus":
             if s.dss_result is not None and not s.completed:
                 s.status_after_dss = True
@@ -249,6 +257,43 @@ class RequesterMonitor:
                 s.reads_at = live_reads(self.system)
         elif e.name == "BackupComplete":
             s.bc_result = int(code) if isinstance(code, int) else hr.S_OK
+
+    def _check_sequence(self, s: _Session, seq: int) -> None:
+        """At DoSnapshotSet of a backup with writers: PrepareForBackup came first, and in
+        component mode every volume of the selected components is in the set."""
+        if not s.prepared:
+            self._violate("follows-the-backup-sequence",
+                          "DoSnapshotSet without PrepareForBackup: the writers never got "
+                          "PrepareForBackup (OnPrepareBackup, where they learn the selected "
+                          "components and the backup type); call it after AddToSnapshotSet",
+                          seq)
+        session = self.system.coordinator.creating
+        if session is None or str(session.session_id) != s.id or session.snapshot_set is None \
+                or not session.bcd.select_components:
+            return
+        from vsssim.backup import component_volumes
+        from vsssim.errors import VssObjectNotFoundError
+
+        in_set = {m.volume.name for m in session.snapshot_set.members}
+        missing: dict[str, list[str]] = {}
+        for entry in session.bcd.writers:
+            p = session.participants.get(entry.instance_id)
+            if p is None:
+                continue
+            for added in entry.components:
+                try:
+                    comp = p.metadata.component(added.logical_path, added.component_name)
+                except VssObjectNotFoundError:
+                    continue
+                for name in component_volumes(self.system, p.metadata, comp):
+                    if name not in in_set:
+                        missing.setdefault(name, []).append(f"{p.reg.label}:{added.full_path}")
+        for name, components in sorted(missing.items()):
+            self._violate("follows-the-backup-sequence",
+                          f"DoSnapshotSet without {name} in the snapshot set, where files of "
+                          f"the selected {', '.join(components)} are: no shadow copy holds "
+                          "them; add every volume the selected components' file sets name "
+                          "(AddToSnapshotSet)", seq)
 
     def _close_copy_window(self, s: _Session, at: str, seq: int) -> None:
         if s.reads_at is None:

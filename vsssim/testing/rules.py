@@ -112,6 +112,12 @@ REQUESTER_RULES: dict[str, Rule] = _rules(
          "Files are copied from the shadow copies, never from the live volumes.",
          "§2 B15 (\"build the real file list only now, from the snapshot devices\"), §8.6 "
          "(snapshot-required file sets); Generating a Backup Set"),
+    Rule("follows-the-backup-sequence",
+         "A backup with writers calls PrepareForBackup before DoSnapshotSet, and in component "
+         "mode its snapshot set holds every volume that the selected components' files are on.",
+         "§2 B10 (\"the requester must add every volume touched by the selected components' "
+         "file sets\"), B11, B13 (\"PrepareForBackup is expected\"); Overview of Pre-Backup "
+         "Tasks"),
     Rule("calls-in-order",
          "Every call is legal where it is made (no VSS_E_BAD_STATE).",
          "§6.1, §6.2, §11 rule 5"),
