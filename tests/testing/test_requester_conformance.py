@@ -295,15 +295,7 @@ def test_a_leaked_copy_is_told_what_frees_it(machine: Any) -> None:
     def forgets_release(system: VssSystem) -> None:
         bc = system.create_backup_components()
         kept.append(bc)
-        bc.initialize_for_backup()
-        bc.gather_writer_metadata().result()
-        bc.set_backup_state(False, False, BackupType.FULL)
-        bc.start_snapshot_set()
-        bc.add_to_snapshot_set("C:\\")
-        bc.prepare_for_backup().result()
-        bc.do_snapshot_set().result()
-        bc.backup_complete().result()
-        bc.gather_writer_status().result()
+        _whole_backup(bc, ["C:\\"], components=False)
 
     with pytest.raises(ConformanceError) as info:
         monitor.run(forgets_release)  # VSS_CTX_BACKUP: auto-release, but never released
@@ -316,23 +308,31 @@ def test_a_leaked_copy_is_told_what_frees_it(machine: Any) -> None:
     kept[0].release()
 
 
+def _whole_backup(bc: Any, volumes: list[str], *, components: bool) -> None:
+    """A backup from InitializeForBackup to the status after BackupComplete, with every
+    component added (component mode) or none, and ``volumes`` in the set."""
+    bc.initialize_for_backup()
+    bc.gather_writer_metadata().result()
+    bc.set_backup_state(components, False, BackupType.FULL)
+    if components:
+        for instance_id, wmd in bc.writer_metadata:
+            for comp in wmd.components:
+                bc.add_component(instance_id, wmd.identity.writer_id, comp.component_type,
+                                 comp.logical_path, comp.component_name)
+    bc.start_snapshot_set()
+    for volume in volumes:
+        bc.add_to_snapshot_set(volume)
+    bc.prepare_for_backup().result()
+    bc.do_snapshot_set().result()
+    bc.gather_writer_status().result()
+    bc.backup_complete().result()
+    bc.gather_writer_status().result()
+
+
 def test_a_selected_components_volume_left_out_of_the_set_is_flagged() -> None:
     def only_c(system: VssSystem) -> None:
         with system.create_backup_components() as bc:
-            bc.initialize_for_backup()
-            bc.gather_writer_metadata().result()
-            bc.set_backup_state(True, False, BackupType.FULL)
-            for instance_id, wmd in bc.writer_metadata:
-                for comp in wmd.components:
-                    bc.add_component(instance_id, wmd.identity.writer_id, comp.component_type,
-                                     comp.logical_path, comp.component_name)
-            bc.start_snapshot_set()
-            bc.add_to_snapshot_set("C:\\")  # BUG: the share's files are on D:
-            bc.prepare_for_backup().result()
-            bc.do_snapshot_set().result()
-            bc.gather_writer_status().result()
-            bc.backup_complete().result()
-            bc.gather_writer_status().result()
+            _whole_backup(bc, ["C:\\"], components=True)  # BUG: the share's files are on D:
 
     with VssSystem(seed=3) as system:
         system.add_volume("C:\\", size=16 * 2**20)

@@ -41,6 +41,7 @@ from vsssim import (
     hresult,
 )
 from vsssim.apps import FileShareApp, FileShareWriter, KvStore, KvStoreApp, KvStoreWriter
+from vsssim.backup import BackupResult
 from vsssim.documents import WriterMetadataBuilder
 from vsssim.errors import VssAccessDeniedError
 from vsssim.testing import (
@@ -391,6 +392,17 @@ class TouchesCopyInPostSnapshot(KvStoreWriter):
         return super().on_post_snapshot(components)
 
 
+def _broken_backup(writer_cls: type[KvStoreWriter], tmp_path: Path
+                   ) -> tuple[ConformanceError, BackupResult]:
+    """The error of the monitor's check of one backup of C: (to ``tmp_path / "b"``)."""
+    system, _, _, monitor = _machine(writer_cls, tmp_path)
+    with system:
+        system.run_applications(5)
+        monitor.check()
+        backup = system.backup(["C:\\"], target_dir=tmp_path / "b")
+        return _broken(monitor, backup), backup
+
+
 @pytest.mark.parametrize(("writer_cls", "rule", "words"), [
     (RaisesInThaw, "handler-returns-bool", "OnThaw raised RuntimeError"),
     (ReturnsInt, "handler-returns-bool", "return True to go on"),
@@ -401,23 +413,13 @@ class TouchesCopyInPostSnapshot(KvStoreWriter):
 ])
 def test_monitor_catches_each_backup_rule(writer_cls: type[KvStoreWriter], rule: str,
                                           words: str, tmp_path: Path) -> None:
-    system, _, _, monitor = _machine(writer_cls, tmp_path)
-    with system:
-        system.run_applications(5)
-        monitor.check()
-        backup = system.backup(["C:\\"], target_dir=tmp_path / "b")
-        error = _broken(monitor, backup)
+    error, _ = _broken_backup(writer_cls, tmp_path)
     assert error.rule.id == rule
     assert words in str(error)
 
 
 def test_a_changed_file_is_shown_from_its_first_difference(tmp_path: Path) -> None:
-    system, _, _, monitor = _machine(NeverSuspends, tmp_path)
-    with system:
-        system.run_applications(5)
-        monitor.check()
-        backup = system.backup(["C:\\"], target_dir=tmp_path / "b")
-        error = _broken(monitor, backup)
+    error, backup = _broken_backup(NeverSuspends, tmp_path)
     found = re.search(r"the backup of (\S+) differs .*\((\d+) bytes then, (\d+) in the backup; "
                       r"from byte (\d+): (b'.*'|b\".*\") then, (b'.*'|b\".*\") in the backup\)",
                       str(error))
