@@ -427,22 +427,29 @@ class VssSystem(SnapshotManagement):
         if canonical in self._volumes:
             raise VssFileExistsError(f"volume {canonical} already exists")
         images = self.root / "volumes"
-        images.mkdir(exist_ok=True)
+        made_dir = san is None and not images.is_dir()
+        if made_dir:
+            images.mkdir()
         stem = re.sub(r"[^A-Za-z0-9]+", "_", canonical).strip("_") or "volume"
         image = str(images / f"{stem}.img")
         luns: tuple[LunInfo, ...] = ()
-        if san is not None:
-            image, lun = san.create_volume_image(f"{self.machine_name}-{stem}", size,
-                                                 machine=self.machine_name)
-            luns = (lun,)
-        volume = Volume.create(image, size, block_size, name=canonical, clock=self.clock)
+        volume: Volume | None = None
         try:
+            if san is not None:
+                image, lun = san.create_volume_image(f"{self.machine_name}-{stem}", size,
+                                                     machine=self.machine_name)
+                luns = (lun,)
+            volume = Volume.create(image, size, block_size, name=canonical, clock=self.clock)
             if format:
                 default = canonical.rstrip(":\\")[-32:]  # NTFS labels have at most 32 chars
                 simfs.format(volume, label=label or default, clock=self.clock)
         except BaseException:
-            volume.close()
-            os.unlink(image)
+            # Nothing of a volume that could not be made stays behind.
+            if volume is not None:
+                volume.close()
+                os.unlink(image)
+            if made_dir:
+                images.rmdir()
             raise
         ve = _VolumeEntry(canonical, self.ids.uuid(), volume, image, luns,
                           filesystem=filesystem)

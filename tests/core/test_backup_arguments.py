@@ -164,6 +164,22 @@ def test_a_machine_with_bad_arguments_is_refused_before_its_directory_exists(
     assert not (tmp_path / "machine").exists()
 
 
+@pytest.mark.parametrize("kwargs", [{"size": 1000}, {"size": 16 << 20, "block_size": 3}])
+def test_a_volume_that_cannot_be_made_leaves_nothing(tmp_path: Path,
+                                                     kwargs: dict[str, Any]) -> None:
+    with VssSystem(tmp_path / "machine") as system:
+        before = sorted(p.name for p in (tmp_path / "machine").iterdir())
+        with pytest.raises(VssInvalidArgumentError):
+            system.add_volume("C:\\", **kwargs)
+        assert sorted(p.name for p in (tmp_path / "machine").iterdir()) == before
+        assert system.volume_names() == []
+        system.add_volume("C:\\", size=16 << 20)  # the name is still free
+        with pytest.raises(VssInvalidArgumentError):
+            system.add_volume("D:\\", size=1000)
+        assert sorted(p.name for p in (tmp_path / "machine" / "volumes").iterdir()) == [
+            "C.img", "C.img.vsvol.json"]
+
+
 @pytest.mark.parametrize(("call", "error", "message"), [
     (lambda s, tmp: s.backup(context="x", target_dir=tmp / "b"), TypeError,
      "context must be an int"),
