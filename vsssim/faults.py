@@ -27,7 +27,9 @@ from typing import Final, Literal, get_args
 from vsssim import hresult as hr
 
 __all__ = [
+    "PROVIDER_FAULT_METHODS",
     "WRITER_ACTIONS",
+    "WRITER_FAULT_EVENTS",
     "Fault",
     "FaultPlan",
     "IdentifyDuring",
@@ -41,6 +43,21 @@ __all__ = [
 WriterAction = Literal["veto", "fail", "raise", "delay", "none", "hang"]
 #: Every :class:`WriterFault` action.
 WRITER_ACTIONS: Final[tuple[str, ...]] = get_args(WriterAction)
+#: The writer events a fault can name (``WriterFault.event``, ``IdentifyDuring.event``,
+#: ``RequesterCrash.after``).
+WRITER_FAULT_EVENTS: Final = ("Identify", "PrepareForBackup", "PrepareForSnapshot", "Freeze",
+                              "Thaw", "PostSnapshot", "Abort", "BackupComplete",
+                              "BackupShutdown", "PreRestore", "PostRestore")
+#: The provider methods VSS calls through the coordinator (``ProviderFault.method``).
+PROVIDER_FAULT_METHODS: Final = ("BeginPrepareSnapshot", "EndPrepareSnapshots",
+                                 "PreCommitSnapshots", "CommitSnapshots", "PostCommitSnapshots",
+                                 "PreFinalCommitSnapshots", "PostFinalCommitSnapshots",
+                                 "AbortSnapshots", "DeleteSnapshots", "GetTargetLuns")
+# The names each name field may hold (a misspelt one would never match).
+_NAMES: dict[str, tuple[str, ...]] = {
+    "event": WRITER_FAULT_EVENTS, "after": WRITER_FAULT_EVENTS,
+    "method": PROVIDER_FAULT_METHODS, "at": ("DoSnapshotSet",), "action": WRITER_ACTIONS,
+}
 
 
 class InjectedFault(RuntimeError):
@@ -72,10 +89,13 @@ def _check_fields(fault: object) -> None:
     delay = getattr(fault, "delay", 0.0)
     if not delay >= 0:
         raise ValueError(f"{kind}.delay must be a non-negative number of seconds, not {delay!r}")
-    action = getattr(fault, "action", "veto")
-    if action not in WRITER_ACTIONS:
-        raise ValueError(f"{kind}.action must be one of {sorted(WRITER_ACTIONS)}, not "
-                         f"{action!r}")
+    for name, allowed in _NAMES.items():
+        value = vars(fault).get(name)
+        if value is not None and value not in allowed:
+            near = [a for a in allowed if a.lower() == str(value).lower()]
+            hint = f" (names are case-sensitive: {near[0]!r})" if near else ""
+            raise ValueError(f"{kind}.{name} must be one of {sorted(allowed)}, not "
+                             f"{value!r}{hint}")
 
 
 @dataclass(frozen=True)

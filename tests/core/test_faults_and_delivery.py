@@ -163,6 +163,15 @@ def test_a_storage_fault_without_room_fails_creation_with_insufficient_storage(
     (lambda: RequesterCrash(after=None), TypeError, "after must be str"),  # type: ignore[arg-type]
     (lambda: IdentifyDuring("Thaw", every="yes"),  # type: ignore[arg-type]
      TypeError, "every must be bool"),
+    # A name nothing is called by: the fault would never fire, and the test would pass.
+    (lambda: WriterFault("freeze"), ValueError,
+     r"WriterFault.event must be one of .*, not 'freeze' \(names are case-sensitive: "
+     r"'Freeze'\)"),
+    (lambda: ProviderFault("Nope"), ValueError, "ProviderFault.method must be one of"),
+    (lambda: RequesterCrash(after="DoSnapshotSet"), ValueError,
+     "RequesterCrash.after must be one of"),
+    (lambda: IdentifyDuring("Backup"), ValueError, "IdentifyDuring.event must be one of"),
+    (lambda: StorageFault("C:\\", at="Freeze"), ValueError, "StorageFault.at must be one of"),
 ])
 def test_a_fault_with_a_wrong_field_is_refused_when_built(
         build: Callable[[], object], error: type[Exception], words: str) -> None:
