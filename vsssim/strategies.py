@@ -16,9 +16,13 @@ of :mod:`vsssim.testing` use; they work as well in a plain ``@given`` test::
 
 Importing the module registers the document models (:func:`writer_metadata`,
 :func:`backup_components_documents`, the records and smaller models) and the plans
-(``FaultPlan``, ``BackupPlan``, ``RestorePlan``, ``VolumeLayout``) with
-``st.register_type_strategy``, so ``st.from_type(WriterMetadata)`` works; it has no other side
-effect.
+(``FaultPlan``, ``BackupPlan``, ``RestorePlan``, ``VolumeLayout``, each as its strategy without
+arguments) with ``st.register_type_strategy``, so ``st.from_type(WriterMetadata)`` works; it
+has no other side effect.  It is imported by itself once hypothesis and :mod:`vsssim.documents`
+are both imported (see :mod:`vsssim._hypothesis`).
+
+Arguments are checked when a strategy is built (``ValueError``/``TypeError`` naming the
+argument), not at its first draw.
 """
 
 from __future__ import annotations
@@ -78,7 +82,9 @@ from vsssim.documents._fields import fold
 from vsssim.documents.components import ComponentKind, is_ancestor
 from vsssim.documents.records import ProviderProperties, SnapshotProperties, WriterStatus
 from vsssim.faults import (
+    PROVIDER_FAULT_METHODS,
     WRITER_ACTIONS,
+    WRITER_FAULT_EVENTS,
     Fault,
     FaultPlan,
     IdentifyDuring,
@@ -172,6 +178,18 @@ def filespecs() -> st.SearchStrategy[str]:
     )
 
 
+_BOOLEANS: Final = st.booleans()
+
+
+def _count(value: object, name: str, minimum: int = 0) -> int:
+    """A strategy's size argument, checked when the strategy is built."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
 def _flags(bits: int) -> st.SearchStrategy[int]:
     return st.integers(0, bits).map(lambda v: v & bits)
 
@@ -224,21 +242,48 @@ def _unique_name(name: str, taken: set[tuple[str, str]], logical_path: str) -> s
     return candidate
 
 
-def _other_writer(writer_id: uuid.UUID) -> st.SearchStrategy[uuid.UUID]:
-    return st.uuids().map(lambda u: u if u != writer_id else uuid.UUID(int=(u.int + 1) % 2**128))
+# The parts of a writer metadata document, built once: hypothesis validates a strategy and
+# computes its properties the first time it is drawn from, which costs more than the draw, so a
+# strategy built inside a draw pays that at every example.
+_UUIDS: Final = st.uuids()
+_WHERE: Final = st.sampled_from(["local", "remote path", "remote name"])
+_SHORT_PATHS: Final = logical_paths(max_depth=2)
+_NAMES: Final = component_names()
+_HOW: Final = st.sampled_from(["root", "free", "child", "phantom"])
+_COMPONENT_TYPES: Final = st.sampled_from([ComponentType.DATABASE, ComponentType.FILEGROUP])
+_DATABASE_SETS: Final = st.lists(file_descriptors(recursive=False, alternate=False), max_size=2)
+_FILE_SETS: Final = st.lists(file_descriptors(), max_size=3)
+_CAPTIONS: Final = xml_texts()
+_ICONS: Final = st.binary(max_size=8)
+_COMPONENT_FLAGS: Final = _flags(0x7)
+_RESTORE_METHODS: Final = st.sampled_from(RestoreMethod)
+_WRITER_RESTORES: Final = st.sampled_from(WriterRestore)
+_FILE_PATHS: Final = file_paths()
+_SCHEMAS: Final = _flags(_SCHEMA_BITS)
+_IDENTITIES: Final = writer_identities()
+
+
+def _unique_sets(alternate: bool) -> st.SearchStrategy[list[FileDescriptor]]:
+    return st.lists(file_descriptors(alternate=alternate, mask=False), max_size=2,
+                    unique_by=lambda d: d.key)
+
+
+_INCLUDE_SETS: Final = _unique_sets(True)
+_EXCLUDE_SETS: Final = _unique_sets(False)
 
 
 @st.composite
 def _dependencies(draw: st.DrawFn, writer_id: uuid.UUID) -> Dependency:
-    where = draw(st.sampled_from(["local", "remote path", "remote name"]))
-    path = draw(logical_paths(max_depth=2))
-    name = draw(component_names())
+    where = draw(_WHERE)
+    path = draw(_SHORT_PATHS)
+    name = draw(_NAMES)
     if where == "local":
-        target = draw(_other_writer(writer_id))
+        other = draw(_UUIDS)
+        target = other if other != writer_id else uuid.UUID(int=(other.int + 1) % 2**128)
         return Dependency(writer_id=target, logical_path=path, component_name=name)
-    computer = draw(component_names())
+    computer = draw(_NAMES)
     # A remote target may belong to the same writer class (the same writer on another node).
-    target = draw(st.one_of(st.just(writer_id), st.uuids()))
+    target = writer_id if draw(_BOOLEANS) else draw(_UUIDS)
     if where == "remote path":
         return Dependency(
             writer_id=target, logical_path=f"\\\\{computer}\\{path}", component_name=name
@@ -246,18 +291,24 @@ def _dependencies(draw: st.DrawFn, writer_id: uuid.UUID) -> Dependency:
     return Dependency(writer_id=target, logical_path=path, component_name=f"\\\\{computer}\\{name}")
 
 
-@st.composite
-def writer_metadata(draw: st.DrawFn, *, max_components: int = 6) -> WriterMetadata:
+def writer_metadata(*, max_components: int = 6) -> st.SearchStrategy[WriterMetadata]:
     """Valid writer metadata documents: unique component keys in real selectability trees
     (components below other components, below paths with no component of their own, nested
     selectable sets), one declaration per file set, mappings that match file sets,
     dependencies on other writers (or remote ones), any restore method and schema.
     """
-    identity = draw(writer_identities())
+    count = st.integers(0, _count(max_components, "max_components"))
+    return _writer_metadata(count)
+
+
+@st.composite
+def _writer_metadata(draw: st.DrawFn, count: st.SearchStrategy[int]) -> WriterMetadata:
+    identity = draw(_IDENTITIES)
     components: list[WmdComponent] = []
     keys: set[tuple[str, str]] = set()
     file_sets: list[FileDescriptor] = []
     file_keys: set[tuple[str, str, bool]] = set()
+    dependencies = st.lists(_dependencies(identity.writer_id), max_size=2)
 
     def fresh(descs: list[FileDescriptor]) -> list[FileDescriptor]:
         kept = []
@@ -268,56 +319,55 @@ def writer_metadata(draw: st.DrawFn, *, max_components: int = 6) -> WriterMetada
                 kept.append(desc)
         return kept
 
-    for _ in range(draw(st.integers(0, max_components))):
-        how = draw(st.sampled_from(["root", "free", "child", "phantom"])) if components else "root"
+    for _ in range(draw(count)):
+        how = draw(_HOW) if components else "root"
         if how == "root":
             logical_path = ""
         elif how == "free":
-            logical_path = draw(logical_paths(max_depth=2))
+            logical_path = draw(_SHORT_PATHS)
         else:
             parent = draw(st.sampled_from(components))
             logical_path = parent.full_path
-            if draw(st.booleans()):  # Windows compares case-insensitively
+            if draw(_BOOLEANS):  # Windows compares case-insensitively
                 logical_path = logical_path.swapcase() if logical_path.isascii() else logical_path
             if how == "phantom":  # like the docs' writerData\QueryLogs
-                logical_path += "\\" + draw(component_names())
-        name = _unique_name(draw(component_names()), keys, logical_path)
+                logical_path += "\\" + draw(_NAMES)
+        name = _unique_name(draw(_NAMES), keys, logical_path)
         keys.add((fold(logical_path), fold(name)))
-        ctype = draw(st.sampled_from([ComponentType.DATABASE, ComponentType.FILEGROUP]))
+        ctype = draw(_COMPONENT_TYPES)
         database = ctype is ComponentType.DATABASE
-        db_sets = st.lists(file_descriptors(recursive=False, alternate=False), max_size=2)
-        deps = draw(st.lists(_dependencies(identity.writer_id), max_size=2))
+        deps = draw(dependencies)
         unique_deps = list({d.key: d for d in deps}.values())
         components.append(
             WmdComponent(
                 component_type=ctype,
                 logical_path=logical_path,
                 component_name=name,
-                caption=draw(xml_texts()),
-                icon=draw(st.binary(max_size=8)),
-                selectable=draw(st.booleans()),
-                selectable_for_restore=draw(st.booleans()),
-                component_flags=ComponentFlags(draw(_flags(0x7))),
-                files=[] if database else fresh(draw(st.lists(file_descriptors(), max_size=3))),
-                database_files=fresh(draw(db_sets)) if database else [],
-                database_log_files=fresh(draw(db_sets)) if database else [],
+                caption=draw(_CAPTIONS),
+                icon=draw(_ICONS),
+                selectable=draw(_BOOLEANS),
+                selectable_for_restore=draw(_BOOLEANS),
+                component_flags=ComponentFlags(draw(_COMPONENT_FLAGS)),
+                files=[] if database else fresh(draw(_FILE_SETS)),
+                database_files=fresh(draw(_DATABASE_SETS)) if database else [],
+                database_log_files=fresh(draw(_DATABASE_SETS)) if database else [],
                 dependencies=unique_deps,
             )
         )
 
     restore_method = None
-    if draw(st.booleans()):
-        method = draw(st.sampled_from(RestoreMethod))
+    if draw(_BOOLEANS):
+        method = draw(_RESTORE_METHODS)
         stops_service = method in (
             RestoreMethod.STOP_RESTORE_START,
             RestoreMethod.RESTORE_STOP_START,
         )
         restore_method = RestoreMethodInfo(
             method=method,
-            service=draw(xml_texts()) if stops_service else "",
-            user_procedure=draw(xml_texts()),
-            writer_restore=draw(st.sampled_from(WriterRestore)),
-            reboot_required=draw(st.booleans()),
+            service=draw(_CAPTIONS) if stops_service else "",
+            user_procedure=draw(_CAPTIONS),
+            writer_restore=draw(_WRITER_RESTORES),
+            reboot_required=draw(_BOOLEANS),
         )
     mappings: list[FileDescriptor] = []
     if restore_method is not None and file_sets:
@@ -329,23 +379,18 @@ def writer_metadata(draw: st.DrawFn, *, max_components: int = 6) -> WriterMetada
                     path=source.path,
                     filespec=source.filespec,
                     recursive=source.recursive,
-                    alternate_location=draw(file_paths()),
+                    alternate_location=draw(_FILE_PATHS),
                 )
             )
-
-    def unique_sets(alternate: bool) -> st.SearchStrategy[list[FileDescriptor]]:
-        return st.lists(
-            file_descriptors(alternate=alternate, mask=False), max_size=2, unique_by=lambda d: d.key
-        )
 
     return WriterMetadata(
         identity=identity,
         restore_method=restore_method,
-        backup_schema=BackupSchema(draw(_flags(_SCHEMA_BITS))),
+        backup_schema=BackupSchema(draw(_SCHEMAS)),
         components=components,
-        include_files=draw(unique_sets(True)),
-        exclude_files=draw(unique_sets(False)),
-        exclude_files_from_snapshot=draw(unique_sets(False)),
+        include_files=draw(_INCLUDE_SETS),
+        exclude_files=draw(_EXCLUDE_SETS),
+        exclude_files_from_snapshot=draw(_EXCLUDE_SETS),
         alternate_location_mappings=mappings,
     )
 
@@ -365,91 +410,61 @@ _int64: Final = st.integers(-(2**63), 2**63 - 1)
 _hresults: Final = st.integers(0, 0xFFFF_FFFF)
 
 
-@st.composite
-def _bcd_components(draw: st.DrawFn, logical_path: str, name: str) -> BcdComponent:
-    text = xml_texts()
+_TEXTS: Final = xml_texts()
+_PARTIAL_FILES: Final = st.lists(st.builds(
+    PartialFile, path=_FILE_PATHS, filename=_file_names, ranges=_TEXTS, metadata=_TEXTS,
+    ranges_file_restore_path=_TEXTS), max_size=2)
+_DIFFERENCED_FILES: Final = st.lists(st.builds(
+    DifferencedFile, path=_FILE_PATHS, filespec=filespecs(), recursive=_BOOLEANS,
+    last_modify_time=_int64, lsn=_TEXTS), max_size=2)
+_RESTORE_SUBCOMPONENTS: Final = st.lists(st.builds(
+    RestoreSubcomponent, logical_path=logical_paths(), component_name=_NAMES,
+    repair=_BOOLEANS), max_size=2)
+_DIRECTED_TARGETS: Final = st.lists(st.builds(
+    DirectedTarget, source_path=_FILE_PATHS, source_filename=_file_names, source_ranges=_TEXTS,
+    destination_path=_FILE_PATHS, destination_filename=_file_names,
+    destination_ranges=_TEXTS), max_size=2)
+_MAPPINGS: Final = st.lists(_location_mappings(), max_size=2)
+_FAILURES: Final = st.none() | st.builds(
+    ComponentFailure, hresult=_hresults, application_hresult=_hresults, message=_TEXTS)
+_RESTORE_TARGETS: Final = st.sampled_from(RestoreTarget)
+_FILE_RESTORE_STATUSES: Final = st.sampled_from(FileRestoreStatus)
+_ROLL_FORWARD_TYPES: Final = st.sampled_from(RollforwardType)
+
+
+def _draw_bcd_component(draw: st.DrawFn, logical_path: str, name: str) -> BcdComponent:
+    """One component entry of a backup components document, every field drawn."""
+    text = _TEXTS
     return BcdComponent(
-        component_type=draw(st.sampled_from([ComponentType.DATABASE, ComponentType.FILEGROUP])),
+        component_type=draw(_COMPONENT_TYPES),
         logical_path=logical_path,
         component_name=name,
-        backup_succeeded=draw(st.booleans()),
+        backup_succeeded=draw(_BOOLEANS),
         backup_options=draw(text),
         restore_options=draw(text),
         backup_metadata=draw(text),
         restore_metadata=draw(text),
         backup_stamp=draw(text),
         previous_backup_stamp=draw(text),
-        partial_files=draw(
-            st.lists(
-                st.builds(
-                    PartialFile,
-                    path=file_paths(),
-                    filename=_file_names,
-                    ranges=text,
-                    metadata=text,
-                    ranges_file_restore_path=text,
-                ),
-                max_size=2,
-            )
-        ),
-        differenced_files=draw(
-            st.lists(
-                st.builds(
-                    DifferencedFile,
-                    path=file_paths(),
-                    filespec=filespecs(),
-                    recursive=st.booleans(),
-                    last_modify_time=_int64,
-                    lsn=text,
-                ),
-                max_size=2,
-            )
-        ),
-        selected_for_restore=draw(st.booleans()),
-        restore_subcomponents=draw(
-            st.lists(
-                st.builds(
-                    RestoreSubcomponent,
-                    logical_path=logical_paths(),
-                    component_name=component_names(),
-                    repair=st.booleans(),
-                ),
-                max_size=2,
-            )
-        ),
-        additional_restores=draw(st.booleans()),
-        restore_target=draw(st.sampled_from(RestoreTarget)),
-        directed_targets=draw(
-            st.lists(
-                st.builds(
-                    DirectedTarget,
-                    source_path=file_paths(),
-                    source_filename=_file_names,
-                    source_ranges=text,
-                    destination_path=file_paths(),
-                    destination_filename=_file_names,
-                    destination_ranges=text,
-                ),
-                max_size=2,
-            )
-        ),
-        new_targets=draw(st.lists(_location_mappings(), max_size=2)),
-        alternate_location_mappings=draw(st.lists(_location_mappings(), max_size=2)),
-        file_restore_status=draw(st.sampled_from(FileRestoreStatus)),
+        partial_files=draw(_PARTIAL_FILES),
+        differenced_files=draw(_DIFFERENCED_FILES),
+        selected_for_restore=draw(_BOOLEANS),
+        restore_subcomponents=draw(_RESTORE_SUBCOMPONENTS),
+        additional_restores=draw(_BOOLEANS),
+        restore_target=draw(_RESTORE_TARGETS),
+        directed_targets=draw(_DIRECTED_TARGETS),
+        new_targets=draw(_MAPPINGS),
+        alternate_location_mappings=draw(_MAPPINGS),
+        file_restore_status=draw(_FILE_RESTORE_STATUSES),
         prepare_for_backup_failure_msg=draw(text),
         post_snapshot_failure_msg=draw(text),
         pre_restore_failure_msg=draw(text),
         post_restore_failure_msg=draw(text),
-        authoritative_restore=draw(st.booleans()),
-        roll_forward_type=draw(st.sampled_from(RollforwardType)),
+        authoritative_restore=draw(_BOOLEANS),
+        roll_forward_type=draw(_ROLL_FORWARD_TYPES),
         roll_forward_point=draw(text),
         restore_name=draw(text),
-        failure=draw(
-            st.none()
-            | st.builds(
-                ComponentFailure, hresult=_hresults, application_hresult=_hresults, message=text
-            )
-        ),
+        failure=draw(_FAILURES),
     )
 
 
@@ -466,66 +481,82 @@ def _luns() -> st.SearchStrategy[LunInfo]:
     )
 
 
-def _snapshots(snapshot_id: uuid.UUID) -> st.SearchStrategy[SnapshotDescription]:
-    return st.builds(
-        SnapshotDescription,
-        snapshot_id=st.just(snapshot_id),
-        original_volume=xml_texts(min_size=1),
-        provider_id=st.uuids(),
-        attributes=st.integers(0, 0xFFFF_FFFF),
-        timestamp=_int64,
-        original_luns=st.lists(_luns(), max_size=2),
-        target_luns=st.lists(_luns(), max_size=2),
-        extents=st.lists(
-            st.builds(
-                DiskExtent, offset=st.integers(0, 2**63 - 1), length=st.integers(0, 2**63 - 1)
-            ),
-            max_size=2,
-        ),
+_VOLUME_NAMES: Final = xml_texts(min_size=1)
+_ATTRIBUTES: Final = st.integers(0, 0xFFFF_FFFF)
+_LUN_LISTS: Final = st.lists(_luns(), max_size=2)
+_EXTENTS: Final = st.lists(st.builds(
+    DiskExtent, offset=st.integers(0, 2**63 - 1), length=st.integers(0, 2**63 - 1)), max_size=2)
+
+
+def _draw_snapshot(draw: st.DrawFn, snapshot_id: uuid.UUID) -> SnapshotDescription:
+    """One snapshot of a backup components document, every field drawn."""
+    return SnapshotDescription(
+        snapshot_id=snapshot_id,
+        original_volume=draw(_VOLUME_NAMES),
+        provider_id=draw(_UUIDS),
+        attributes=draw(_ATTRIBUTES),
+        timestamp=draw(_int64),
+        original_luns=draw(_LUN_LISTS),
+        target_luns=draw(_LUN_LISTS),
+        extents=draw(_EXTENTS),
     )
 
 
-@st.composite
-def backup_components_documents(
-    draw: st.DrawFn, *, max_writers: int = 3
-) -> BackupComponentsDocument:
+_CLASSES: Final = st.lists(_UUIDS, min_size=1, max_size=2, unique=True)
+_SNAPSHOT_IDS: Final = st.lists(_UUIDS, max_size=2, unique=True)
+_UP_TO_THREE: Final = st.integers(0, 3)
+_BACKUP_TYPES_ALL: Final = st.sampled_from(BackupType)
+_RESTORE_TYPES: Final = st.sampled_from(RestoreType)
+_CONTEXT_BITS: Final = st.integers(0, 0xFFFF_FFFF)
+_SET_IDS: Final = st.none() | _UUIDS
+
+
+def backup_components_documents(*, max_writers: int = 3
+                                ) -> st.SearchStrategy[BackupComponentsDocument]:
     """Valid backup components documents: unique writer instances (some sharing a writer
     class), component keys unique per writer class, unique snapshot ids, every field drawn.
     """
-    classes = draw(st.lists(st.uuids(), min_size=1, max_size=2, unique=True))
-    instances = draw(st.lists(st.uuids(), max_size=max_writers, unique=True))
+    instances = st.lists(_UUIDS, max_size=_count(max_writers, "max_writers"), unique=True)
+    return _backup_components_documents(instances)
+
+
+@st.composite
+def _backup_components_documents(draw: st.DrawFn, instances: st.SearchStrategy[list[uuid.UUID]]
+                                 ) -> BackupComponentsDocument:
+    classes = draw(_CLASSES)
+    writer_ids = st.sampled_from(classes)
     taken: dict[uuid.UUID, set[tuple[str, str]]] = {}
     writers = []
-    for instance_id in instances:
-        writer_id = draw(st.sampled_from(classes))
+    for instance_id in draw(instances):
+        writer_id = draw(writer_ids)
         keys = taken.setdefault(writer_id, set())
         components = []
-        for _ in range(draw(st.integers(0, 3))):
-            logical_path = draw(logical_paths(max_depth=2))
-            name = _unique_name(draw(component_names()), keys, logical_path)
+        for _ in range(draw(_UP_TO_THREE)):
+            logical_path = draw(_SHORT_PATHS)
+            name = _unique_name(draw(_NAMES), keys, logical_path)
             keys.add((fold(logical_path), fold(name)))
-            components.append(draw(_bcd_components(logical_path, name)))
+            components.append(_draw_bcd_component(draw, logical_path, name))
         writers.append(
             WriterComponents(
                 instance_id=instance_id,
                 writer_id=writer_id,
-                instance_name=draw(xml_texts()),
+                instance_name=draw(_TEXTS),
                 components=components,
             )
         )
-    snapshot_ids = draw(st.lists(st.uuids(), max_size=2, unique=True))
+    snapshot_ids = draw(_SNAPSHOT_IDS)
     return BackupComponentsDocument(
-        select_components=draw(st.booleans()),
-        bootable_system_state=draw(st.booleans()),
-        backup_type=draw(st.sampled_from(BackupType)),
-        partial_file_support=draw(st.booleans()),
-        restore_type=draw(st.sampled_from(RestoreType)),
-        context=draw(st.integers(0, 0xFFFF_FFFF)),
-        snapshot_set_id=draw(st.none() | st.uuids()),
-        snapshots=[draw(_snapshots(i)) for i in snapshot_ids],
+        select_components=draw(_BOOLEANS),
+        bootable_system_state=draw(_BOOLEANS),
+        backup_type=draw(_BACKUP_TYPES_ALL),
+        partial_file_support=draw(_BOOLEANS),
+        restore_type=draw(_RESTORE_TYPES),
+        context=draw(_CONTEXT_BITS),
+        snapshot_set_id=draw(_SET_IDS),
+        snapshots=[_draw_snapshot(draw, i) for i in snapshot_ids],
         writers=writers,
-        originating_machine=draw(xml_texts()),
-        os_version=draw(xml_texts()),
+        originating_machine=draw(_TEXTS),
+        os_version=draw(_TEXTS),
     )
 
 
@@ -586,9 +617,7 @@ def wmd_components() -> st.SearchStrategy[WmdComponent]:
 
 # ------------------------------------------------------------- what a test does with a machine
 #: Writer events by their VSS names (``WriterFault.event``).
-WRITER_EVENTS: Final = ("Identify", "PrepareForBackup", "PrepareForSnapshot", "Freeze", "Thaw",
-                        "PostSnapshot", "Abort", "BackupComplete", "BackupShutdown", "PreRestore",
-                        "PostRestore")
+WRITER_EVENTS: Final = WRITER_FAULT_EVENTS
 #: Events of a backup's snapshot creation (where Identify from another program and requester
 #: crashes are most interesting).
 CREATION_EVENTS: Final = ("PrepareForBackup", "PrepareForSnapshot", "Freeze", "Thaw",
@@ -612,10 +641,38 @@ def _listed(value: Sequence[_T], what: str) -> tuple[_T, ...]:
     """``value`` as a tuple, refusing a bare string (which would be read letter by letter)."""
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{what} is a list of names ([{value!r}]), not one string")
+    if not isinstance(value, Sequence | set | frozenset):
+        raise TypeError(f"{what} is a list, not {type(value).__name__}")
     return tuple(value)
 
 
-_BOOLEANS: Final = st.booleans()
+def _some(value: Sequence[_T], what: str) -> tuple[_T, ...]:
+    """:func:`_listed`, refusing an empty list (there would be nothing to draw from)."""
+    items = _listed(value, what)
+    if not items:
+        raise ValueError(f"{what} is empty: there is nothing to draw from")
+    return items
+
+
+def _known(names: tuple[str, ...], allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
+    """Refuse a name that is not one of ``allowed`` (a misspelt one would never match)."""
+    for name in names:
+        if name not in allowed:
+            near = [a for a in allowed if a.lower() == str(name).lower()]
+            hint = f" (names are case-sensitive: {near[0]!r})" if near else ""
+            raise ValueError(f"{what}: {name!r} is not one of {list(allowed)}{hint}")
+    return names
+
+
+def _document(metadata: object, what: str = "metadata") -> WriterMetadata:
+    """A writer metadata document argument (a value, not the strategy that draws one)."""
+    if isinstance(metadata, WriterMetadata):
+        return metadata
+    hint = (": draw a document first (data.draw(writer_metadata()), or @given(...) with a "
+            "strategy built from the drawn value)" if isinstance(metadata, st.SearchStrategy)
+            else "")
+    raise TypeError(f"{what} must be a WriterMetadata document, not "
+                    f"{type(metadata).__name__}{hint}")
 
 
 @functools.lru_cache(maxsize=256)
@@ -638,7 +695,7 @@ def component_selections(metadata: WriterMetadata) -> st.SearchStrategy[list[Wmd
     required component.  May be empty (the writer then takes no part).  Ancestors come before
     their descendants, otherwise metadata order; added in this order, every ``AddComponent``
     is accepted.  Shrinks towards adding nothing."""
-    comps = metadata.components
+    comps = _document(metadata).components
     kinds = [kind_of(metadata, c) for c in comps]
     optional = [i for i, k in enumerate(kinds)
                 if k in (ComponentKind.SELECTABLE, ComponentKind.SELECTABLE_SUBCOMPONENT)]
@@ -666,6 +723,8 @@ def _plan_names(metadata: WriterMetadata | None, writer_name: str | None
     ``"writer:full path"`` names start with."""
     if metadata is None:
         return None, ""
+    if writer_name is not None and not isinstance(writer_name, str):
+        raise TypeError(f"writer_name must be a str, not {type(writer_name).__name__}")
     return component_selections(metadata), writer_name or metadata.identity.writer_name
 
 
@@ -709,10 +768,15 @@ def fault_plans(
     provider faults (errors, a commit slower than the hold, exceptions), requester crashes after
     a creation event, Identify from another program before one, and a full diff area on one of
     ``storage_volumes``.  Empty lists switch a kind off; shrinks towards no fault."""
-    writers, events, actions = (_listed(writers, "writers"), _listed(events, "events"),
-                                _listed(actions, "actions"))
-    provider_methods = _listed(provider_methods, "provider_methods")
+    if writers is None:
+        raise TypeError("writers is a list of writer names; [None] means any writer")
+    writers = _listed(writers, "writers")
+    events = _known(_listed(events, "events"), WRITER_FAULT_EVENTS, "events")
+    actions = _known(_listed(actions, "actions"), WRITER_ACTIONS, "actions")
+    provider_methods = _known(_listed(provider_methods, "provider_methods"),
+                              PROVIDER_FAULT_METHODS, "provider_methods")
     storage_volumes = _listed(storage_volumes, "storage_volumes")
+    _count(max_faults, "max_faults")
     kinds: list[st.SearchStrategy[Fault]] = []
     if writers and events and actions:
         kinds.append(_writer_faults(writers, events, actions))
@@ -751,8 +815,12 @@ def backup_plans(
     # The parts are built here, once: a strategy built inside the draw would be validated
     # again at every draw, which costs more than drawing from it.
     targets = _listed(volumes, "volumes")
-    types, kinds = _choices(tuple(backup_types)), _choices(tuple(contexts))
+    types = _choices(_some(backup_types, "backup_types"))
+    kinds = _choices(_some(contexts, "contexts"))
     selections, name = _plan_names(metadata, writer_name)
+    if faults is not None and not isinstance(faults, st.SearchStrategy):
+        raise TypeError(f"faults is a strategy of fault plans (fault_plans(), with its "
+                        f"parentheses), not {type(faults).__name__}")
 
     @st.composite
     def plans(draw: st.DrawFn) -> BackupPlan:
@@ -774,7 +842,14 @@ def restore_plans(
 ) -> st.SearchStrategy[RestorePlan]:
     """One ``VssSystem.restore`` of one of ``backups`` completed backups: everything, the
     writer alone, or some of its components (from ``metadata``), with or without additional
-    restores to follow.  Shrinks towards restoring everything of the first backup."""
+    restores to follow.  Shrinks towards restoring everything of the first backup.  The
+    components come from the metadata, not from the backup: for a backup of some components,
+    run ``plan.within(backup.component_names)``."""
+    if not isinstance(backups, int) or isinstance(backups, bool):
+        hint = ("; the metadata goes second (restore_plans(count, metadata))"
+                if isinstance(backups, WriterMetadata | st.SearchStrategy) else "")
+        raise TypeError(f"backups is the number of completed backups (an int), not "
+                        f"{type(backups).__name__}{hint}")
     if backups < 1:
         raise ValueError("restore_plans needs at least one backup to restore")
     selections, name = _plan_names(metadata, writer_name)
@@ -826,20 +901,40 @@ def abandoned_backups(
 
 
 _MiB: Final = 1 << 20
+_BLOCK: Final = 16 * 1024  # a volume's default block size (VssSystem.add_volume)
 
 
-@st.composite
 def volume_layouts(
-    draw: st.DrawFn,
     *,
     names: Sequence[str] = ("C:\\", "D:\\", "E:\\"),
     min_volumes: int = 1,
     max_volumes: int = 2,
     sizes: Sequence[int] = (8 * _MiB, 16 * _MiB, 32 * _MiB),
-) -> VolumeLayout:
-    """The volumes of a machine: the first ``n`` of ``names`` with sizes from ``sizes``."""
-    n = draw(st.integers(min_volumes, min(max_volumes, len(names))))
-    return VolumeLayout(tuple((names[i], draw(st.sampled_from(list(sizes)))) for i in range(n)))
+) -> st.SearchStrategy[VolumeLayout]:
+    """The volumes of a machine: the first ``n`` of ``names`` with sizes from ``sizes``
+    (positive multiples of the 16 KiB block; ``min_volumes <= n <= max_volumes``)."""
+    labels = _some(names, "names")
+    if not all(isinstance(n, str) for n in labels):
+        raise TypeError(f"names are volume names (str), not {labels!r}")
+    low = _count(min_volumes, "min_volumes", 1)
+    high = min(_count(max_volumes, "max_volumes", 1), len(labels))
+    if low > high:
+        raise ValueError(f"min_volumes={low} is more than max_volumes={max_volumes} or the "
+                         f"{len(labels)} names")
+    chosen = _some(sizes, "sizes")
+    for size in chosen:
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0 \
+                or size % _BLOCK:
+            raise ValueError(f"sizes: {size!r} is not a positive multiple of the "
+                             f"{_BLOCK // 1024} KiB block")
+    counts, drawn = st.integers(low, high), _choices(chosen)
+
+    @st.composite
+    def layouts(draw: st.DrawFn) -> VolumeLayout:
+        n = draw(counts)
+        return VolumeLayout(tuple((labels[i], draw(drawn)) for i in range(n)))
+
+    return layouts()
 
 
 #: The documented backup sequence (reference B1..B19), as ``IVssBackupComponents`` calls.
@@ -853,27 +948,35 @@ CANONICAL_BACKUP: Final = (
 _PUBLIC_CALLS: Final = tuple(c for c in Call if not c.value.startswith("("))
 
 
-@st.composite
-def call_sequences(draw: st.DrawFn, *, max_size: int = 30) -> list[Call]:
+_OPS: Final = st.sampled_from(["keep", "drop", "twice", "insert"])
+_ANY_CALL: Final = st.sampled_from(_PUBLIC_CALLS)
+
+
+def call_sequences(*, max_size: int = 30) -> st.SearchStrategy[list[Call]]:
     """Requester call sequences, legal and illegal: the documented backup sequence with calls
     dropped, repeated, swapped and inserted (any ``IVssBackupComponents`` call, restore calls
-    included).  Shrinks towards the legal sequence itself; run them with
+    included), cut to its first ``max_size`` calls (the legal sequence has
+    ``len(CANONICAL_BACKUP)`` = 15).  Shrinks towards the legal sequence itself; run them with
     :func:`vsssim.testing.calls.perform`."""
-    if not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < 1:
-        raise ValueError(f"max_size must be a positive int, not {max_size!r}")
-    out: list[Call] = []
-    for call in CANONICAL_BACKUP:
-        op = draw(st.sampled_from(["keep", "drop", "twice", "insert"]))
-        if op == "insert":
-            out.append(draw(st.sampled_from(_PUBLIC_CALLS)))
-        if op != "drop":
-            out.append(call)
-        if op == "twice":
-            out.append(call)
-    if len(out) > 1 and draw(st.booleans()):
-        i = draw(st.integers(0, len(out) - 2))
-        out[i], out[i + 1] = out[i + 1], out[i]
-    return out[:max_size]
+    size = _count(max_size, "max_size", 1)
+
+    @st.composite
+    def sequences(draw: st.DrawFn) -> list[Call]:
+        out: list[Call] = []
+        for call in CANONICAL_BACKUP:
+            op = draw(_OPS)
+            if op == "insert":
+                out.append(draw(_ANY_CALL))
+            if op != "drop":
+                out.append(call)
+            if op == "twice":
+                out.append(call)
+        if len(out) > 1 and draw(_BOOLEANS):
+            i = draw(st.integers(0, len(out) - 2))
+            out[i], out[i + 1] = out[i + 1], out[i]
+        return out[:size]
+
+    return sequences()
 
 
 st.register_type_strategy(WriterIdentity, writer_identities())

@@ -3,6 +3,8 @@ requester call sequences (perform) answer only documented errors."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -197,6 +199,19 @@ def test_drawn_backup_plans_run(vss_factory: VssFactory, plan: BackupPlan,
         assert system.faults.faults == []  # the plan's faults were for its run only
 
 
+def test_a_plans_faults_stand_in_for_the_machines_for_its_run_only(
+        vss_factory: VssFactory) -> None:
+    with vss_factory() as system:
+        mine = FaultPlan([WriterFault("Thaw", action="veto")])
+        system.faults = mine
+        plan = BackupPlan(faults=(ProviderFault("CommitSnapshots"),))
+        result = plan.run(system, system.root / "b1")
+        assert "VSS_E_PROVIDER_VETO" in hr.name_of(result.hresult)  # the plan's, not mine
+        assert system.faults is mine  # put back
+        BackupPlan().run(system, system.root / "b2")  # no faults: mine stay in force
+        assert system.faults is mine
+
+
 # ---------------------------------------------------------------------------- call sequences
 def _system(factory: VssFactory) -> VssSystem:
     system = factory()
@@ -295,6 +310,81 @@ def test_a_bare_string_where_a_list_goes_is_refused(make: Any, message: str) -> 
         find(make(), lambda _: True)
 
 
-def test_call_sequences_need_a_positive_max_size() -> None:
-    with pytest.raises(ValueError, match="max_size must be a positive int"):
-        find(vst.call_sequences(max_size=-1), lambda _: True)
+def _loose(value: object) -> Any:
+    """An argument the signature does not allow, typed loosely."""
+    return value
+
+
+@pytest.mark.parametrize(("make", "error", "message"), [
+    (lambda: vst.call_sequences(max_size=-1), ValueError, "max_size must be at least 1, not -1"),
+    (lambda: vst.call_sequences(max_size=_loose("5")), TypeError, "max_size must be an int"),
+    (lambda: vst.writer_metadata(max_components=-1), ValueError, "max_components must be at"),
+    (lambda: vst.backup_components_documents(max_writers=-1), ValueError, "max_writers must"),
+    (lambda: vst.fault_plans(max_faults=-1), ValueError, "max_faults must be at least 0"),
+    # A misspelt name would never match: the fault would silently never fire.
+    (lambda: vst.fault_plans(events=["freeze"]), ValueError,
+     r"events: 'freeze' is not one of .* \(names are case-sensitive: 'Freeze'\)"),
+    (lambda: vst.fault_plans(provider_methods=["Nope"]), ValueError, "provider_methods: 'Nope'"),
+    (lambda: vst.fault_plans(actions=["explode"]), ValueError, "actions: 'explode'"),
+    (lambda: vst.fault_plans(writers=_loose(None)), TypeError, r"\[None\] means any writer"),
+    (lambda: vst.backup_plans(backup_types=[]), ValueError, "backup_types is empty"),
+    (lambda: vst.backup_plans(contexts=[]), ValueError, "contexts is empty"),
+    (lambda: vst.backup_plans(faults=_loose(vst.fault_plans)), TypeError,
+     r"faults is a strategy of fault plans \(fault_plans\(\), with its parentheses\)"),
+    (lambda: vst.backup_plans(_loose(vst.writer_metadata())), TypeError,
+     r"metadata must be a WriterMetadata document, not .*: draw a document first"),
+    (lambda: vst.component_selections(_loose(None)), TypeError,
+     "metadata must be a WriterMetadata"),
+    (lambda: vst.restore_plans(_loose("2")), TypeError, "backups is the number of completed"),
+    (lambda: vst.restore_plans(_loose(vst.writer_metadata())), TypeError,
+     r"the metadata goes second"),
+    (lambda: vst.volume_layouts(names=_loose("C:\\")), TypeError, "names is a list"),
+    (lambda: vst.volume_layouts(names=[]), ValueError, "names is empty"),
+    (lambda: vst.volume_layouts(sizes=[]), ValueError, "sizes is empty"),
+    (lambda: vst.volume_layouts(sizes=[10]), ValueError, "10 is not a positive multiple"),
+    (lambda: vst.volume_layouts(min_volumes=3, max_volumes=1), ValueError,
+     "min_volumes=3 is more than max_volumes=1"),
+])
+def test_strategies_refuse_bad_arguments_when_built(make: Any, error: type[Exception],
+                                                    message: str) -> None:
+    # Before anything is drawn, naming the argument (not hypothesis's own words).
+    with pytest.raises(error, match=message):
+        make()
+
+
+_FROM_TYPE = """
+import sys
+from hypothesis import given, settings
+@settings(max_examples=20, database=None)
+@given(st.from_type(WriterMetadata))
+def drawn(document):
+    assert isinstance(document, WriterMetadata)
+drawn()
+print("vsssim.strategies" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("imports", [
+    "import hypothesis.strategies as st\nfrom vsssim.documents import WriterMetadata",
+    # The other order needs hypothesis's entry point (installed with the package).
+    "from vsssim.documents import WriterMetadata\nimport hypothesis.strategies as st",
+])
+def test_from_type_draws_valid_documents_without_importing_the_strategies(imports: str) -> None:
+    # Without the registrations hypothesis would build the model field by field, and draw
+    # names with control characters that the validators refuse.
+    out = subprocess.run([sys.executable, "-c", imports + _FROM_TYPE], capture_output=True,
+                         text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize(("code", "absent"), [
+    ("import hypothesis", ["vsssim.strategies", "vsssim.documents", "pydantic"]),
+    ("import vsssim.documents", ["vsssim.strategies", "hypothesis"]),
+])
+def test_neither_side_alone_loads_the_strategies(code: str, absent: list[str]) -> None:
+    check = f"{code}\nimport sys\nprint([m for m in {absent!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                         check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -100,3 +100,8 @@ __all__ = [
     "restore_set",
     "set_members",
 ]
+
+# With hypothesis in use, st.from_type(WriterMetadata) should draw valid documents.
+from vsssim._hypothesis import register_if_testing
+
+register_if_testing()

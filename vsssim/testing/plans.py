@@ -112,7 +112,9 @@ class BackupPlan:
     """One ``VssSystem.backup`` call and the faults injected while it runs.
 
     ``components``: ``"Writer Name:logical\\\\path\\\\name"`` filters (None: the canonical
-    selection); ``faults``: installed as ``system.faults`` for the call and cleared after it.
+    selection); ``faults``: installed as ``system.faults`` for the call, in place of the
+    machine's own plan, which is put back after it (a plan without faults leaves the machine's
+    plan in force).
     """
 
     volumes: tuple[str, ...] | None = ("C:\\",)
@@ -123,6 +125,7 @@ class BackupPlan:
 
     def run(self, system: VssSystem, target_dir: str | os.PathLike[str]) -> BackupResult:
         """Run the backup (faults installed for its duration)."""
+        previous = system.faults
         if self.faults:
             system.faults = FaultPlan(list(self.faults))
         try:
@@ -133,7 +136,7 @@ class BackupPlan:
                 target_dir=target_dir)
         finally:
             if self.faults:
-                system.faults = None
+                system.faults = previous
 
     def code(self, var: str, target: str) -> list[str]:
         """Source lines for :meth:`run`, assigning the result to ``var``; ``target`` is the
