@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -395,3 +396,20 @@ def test_order(vss):
     assert "check_requester(forgets_to_finish, examples=5)" in text
     assert 'assert_event_order(vss.backup(["C:\\\\"]), ["Thaw", "Freeze"])' in text
     assert "broke rule 'ends-with-complete-or-abort'" in text
+
+
+def test_errors_name_where_the_bad_setting_came_from(vss_factory: Any) -> None:
+    from vsssim.errors import VssInvalidArgumentError
+    from vsssim.testing.plugin import system_options
+
+    marker = pytest.mark.vss(seed="1").mark
+    with pytest.raises(TypeError, match=r"^vss marker: seed='1' must be an int"):
+        system_options(marker)
+    with pytest.raises(TypeError, match=r"^vss_factory: seed='1' must be an int"):
+        system_options(None, seed="1")
+    with pytest.raises(ValueError, match=r"^vss_factory: delivery='random'"):
+        system_options(marker, seed=1, delivery="random")
+    with pytest.raises(VssInvalidArgumentError) as info:
+        vss_factory(volumes=[("D:\\", 1000)])
+    assert any("adding the volume 'D:\\\\' of size 1000" in note
+               for note in info.value.__notes__)

@@ -117,8 +117,8 @@ def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
 
 
 # ------------------------------------------------------------------------ configuration
-def _volumes(value: object) -> tuple[tuple[str, int], ...]:
-    """The marker's ``volumes`` as ``(name, size)`` pairs."""
+def _volumes(value: object, source: str = "vss marker") -> tuple[tuple[str, int], ...]:
+    """The marker's (or ``vss_factory``'s) ``volumes`` as ``(name, size)`` pairs."""
     if value is None:
         return ()
     pairs = getattr(value, "volumes", None)  # a VolumeLayout
@@ -138,7 +138,7 @@ def _volumes(value: object) -> tuple[tuple[str, int], ...]:
                 out.append((str(name), int(size)))
     except (TypeError, ValueError):
         raise TypeError(
-            f"vss marker: volumes={value!r} is not a list of volume names or (name, size) "
+            f"{source}: volumes={value!r} is not a list of volume names or (name, size) "
             "pairs, a {name: size} mapping or a VolumeLayout; write e.g. "
             "volumes=['C:\\\\', ('D:\\\\', 32 * 2**20)]") from None
     return tuple(out)
@@ -160,6 +160,10 @@ def system_options(marker: pytest.Mark | None, cli_seed: int | None = None,
                         f"delivery=...), not {marker.args!r}")
     config: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
     config.update(overrides)
+
+    def source(key: str) -> str:  # where a value came from, for the error
+        return "vss_factory" if key in overrides else "vss marker"
+
     allowed = set(inspect.signature(VssSystem.__init__).parameters) - {"self", "root"}
     unknown = sorted(set(config) - allowed - {"volumes", "delivery"})
     if unknown:
@@ -170,15 +174,16 @@ def system_options(marker: pytest.Mark | None, cli_seed: int | None = None,
     if seed is None:
         seed = cli_seed if cli_seed is not None else 0
     if not isinstance(seed, int) or isinstance(seed, bool):
-        raise TypeError(f"vss marker: seed={seed!r} must be an int")
-    volumes = _volumes(config.pop("volumes", DEFAULT_VOLUMES))
+        raise TypeError(f"{source('seed')}: seed={seed!r} must be an int")
+    volumes = _volumes(config.pop("volumes", DEFAULT_VOLUMES), source("volumes"))
     delivery = config.pop("delivery", None)
     if delivery is not None:
         from vsssim.options import VssOptions
 
         base = config.get("options") or VssOptions()
         if delivery not in ("registration", "shuffled"):
-            raise ValueError(f"vss marker: delivery={delivery!r}: 'registration' or 'shuffled'")
+            raise ValueError(f"{source('delivery')}: delivery={delivery!r}: 'registration' or "
+                             "'shuffled'")
         config["options"] = base.model_copy(update={"delivery": delivery})
     return {"seed": seed, "volumes": volumes, **config}
 
@@ -191,7 +196,12 @@ def _make_system(root: Path, options: dict[str, Any]) -> VssSystem:
     system = VssSystem(root, **opts)
     try:
         for name, size in volumes:
-            system.add_volume(name, size=size)
+            try:
+                system.add_volume(name, size=size)
+            except Exception as exc:
+                exc.add_note(f"(adding the volume {name!r} of size {size} that the vss marker "
+                             "or vss_factory asked for)")
+                raise
     except BaseException:
         system.close()
         raise
