@@ -31,6 +31,9 @@ What each rule looks at:
 * live reads: between a successful ``DoSnapshotSet`` and ``BackupComplete`` / ``AbortBackup`` /
   release, the live volumes are not read (the mechanism of ``BackupResult.live_reads``: shadow
   copy reads are not counted);
+* the backup sequence: at ``DoSnapshotSet`` of an object that called ``GatherWriterMetadata``,
+  ``PrepareForBackup`` was called, and in component mode every volume that the files of the
+  added components (and of their sets' members) are on is in the snapshot set;
 * calls in order: no call refused with ``VSS_E_BAD_STATE``.
 """
 
