@@ -38,6 +38,7 @@ __all__ = [
     "RequesterCrash",
     "StorageFault",
     "WriterFault",
+    "check_name",
 ]
 
 WriterAction = Literal["veto", "fail", "raise", "delay", "none", "hang"]
@@ -91,11 +92,17 @@ def _check_fields(fault: object) -> None:
         raise ValueError(f"{kind}.delay must be a non-negative number of seconds, not {delay!r}")
     for name, allowed in _NAMES.items():
         value = vars(fault).get(name)
-        if value is not None and value not in allowed:
-            near = [a for a in allowed if a.lower() == str(value).lower()]
-            hint = f" (names are case-sensitive: {near[0]!r})" if near else ""
-            raise ValueError(f"{kind}.{name} must be one of {sorted(allowed)}, not "
-                             f"{value!r}{hint}")
+        if value is not None:
+            check_name(f"{kind}.{name}", value, allowed)
+
+
+def check_name(what: str, value: object, allowed: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` unless ``value`` is one of the names ``allowed`` (a misspelt one
+    would never match); a case-only mismatch is told the right spelling."""
+    if value not in allowed:
+        near = [a for a in allowed if a.lower() == str(value).lower()]
+        hint = f" (names are case-sensitive: {near[0]!r})" if near else ""
+        raise ValueError(f"{what} must be one of {sorted(allowed)}, not {value!r}{hint}")
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,7 @@ from vsssim.faults import (
     RequesterCrash,
     StorageFault,
     WriterFault,
+    check_name,
 )
 from vsssim.testing.plans import AbandonedBackup, BackupPlan, RestorePlan, VolumeLayout
 
@@ -657,10 +658,7 @@ def _some(value: Sequence[_T], what: str) -> tuple[_T, ...]:
 def _known(names: tuple[str, ...], allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
     """Refuse a name that is not one of ``allowed`` (a misspelt one would never match)."""
     for name in names:
-        if name not in allowed:
-            near = [a for a in allowed if a.lower() == str(name).lower()]
-            hint = f" (names are case-sensitive: {near[0]!r})" if near else ""
-            raise ValueError(f"{what}: {name!r} is not one of {list(allowed)}{hint}")
+        check_name(f"each of {what}", name, allowed)
     return names
 
 
