@@ -15,7 +15,10 @@ trace (``EventKind.FAULT``), so a test or a lesson can see exactly what happened
     VssSystem(faults=plan)
 
 Faults match by event or method name, optionally by writer or provider name (``None`` matches
-any), and fire on the ``occurrence``-th match (1 = the first) or on ``every`` match.
+any), and fire on the ``occurrence``-th match (1 = the first) or on ``every`` match.  Event and
+method names are checked when a fault is made (a misspelt one is refused); writer and provider
+names cannot be, since the machine's writers are not known then: spell them exactly (a writer's
+``writer_name`` or instance name), or the fault never fires.
 """
 
 from __future__ import annotations
