@@ -18,6 +18,7 @@ applications are code: add them again after reopening.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -421,7 +422,7 @@ class VssSystem(SnapshotManagement):
         if filesystem not in ("NTFS", "FAT32", "exFAT", "ReFS", "FAT"):
             raise VssInvalidArgumentError(f"filesystem={filesystem!r} is not a known file system")
         from vsssim.storage import simfs
-        from vsssim.storage.volume import Volume
+        from vsssim.storage.volume import SIDECAR_SUFFIX, Volume
 
         canonical = _canonical_name(name)
         if canonical in self._volumes:
@@ -444,12 +445,16 @@ class VssSystem(SnapshotManagement):
                 default = canonical.rstrip(":\\")[-32:]  # NTFS labels have at most 32 chars
                 simfs.format(volume, label=label or default, clock=self.clock)
         except BaseException:
-            # Nothing of a volume that could not be made stays behind.
+            # Nothing of a volume that could not be made stays behind: the image, its geometry
+            # sidecar, the directory made for them.
             if volume is not None:
                 volume.close()
-                os.unlink(image)
+                for leftover in (image, image + SIDECAR_SUFFIX):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(leftover)
             if made_dir:
-                images.rmdir()
+                with contextlib.suppress(OSError):  # not empty: leave it, and the real error
+                    images.rmdir()
             raise
         ve = _VolumeEntry(canonical, self.ids.uuid(), volume, image, luns,
                           filesystem=filesystem)

@@ -164,18 +164,22 @@ def test_a_machine_with_bad_arguments_is_refused_before_its_directory_exists(
     assert not (tmp_path / "machine").exists()
 
 
-@pytest.mark.parametrize("kwargs", [{"size": 1000}, {"size": 16 << 20, "block_size": 3}])
-def test_a_volume_that_cannot_be_made_leaves_nothing(tmp_path: Path,
-                                                     kwargs: dict[str, Any]) -> None:
+@pytest.mark.parametrize(("kwargs", "error"), [
+    ({"size": 1000}, VssInvalidArgumentError),                      # refused before the image
+    ({"size": 16 << 20, "block_size": 3}, VssInvalidArgumentError),
+    ({"size": 16384}, ValueError),                                 # made, then too small to format
+])
+def test_a_volume_that_cannot_be_made_leaves_nothing(tmp_path: Path, kwargs: dict[str, Any],
+                                                     error: type[Exception]) -> None:
     with VssSystem(tmp_path / "machine") as system:
         before = sorted(p.name for p in (tmp_path / "machine").iterdir())
-        with pytest.raises(VssInvalidArgumentError):
+        with pytest.raises(error):
             system.add_volume("C:\\", **kwargs)
         assert sorted(p.name for p in (tmp_path / "machine").iterdir()) == before
         assert system.volume_names() == []
-        system.add_volume("C:\\", size=16 << 20)  # the name is still free
-        with pytest.raises(VssInvalidArgumentError):
-            system.add_volume("D:\\", size=1000)
+        system.add_volume("C:\\", size=16 << 20)  # the name and its image are still free
+        with pytest.raises(ValueError, match="too small for simfs"):
+            system.add_volume("D:\\", size=16384)
         assert sorted(p.name for p in (tmp_path / "machine" / "volumes").iterdir()) == [
             "C.img", "C.img.vsvol.json"]
 
