@@ -1,31 +1,42 @@
-"""Register :mod:`vsssim.strategies` with hypothesis whenever both are in use.
+"""Register :mod:`vsssim.strategies` with hypothesis when vsssim's types are imported after it.
 
 ``st.from_type(WriterMetadata)`` draws valid documents only once :mod:`vsssim.strategies` has
 registered its strategies; without them hypothesis builds the models field by field and draws
-values their validators refuse.  Whichever of the two is imported second registers them:
+values their validators refuse.  So the modules that define the registered types
+(:mod:`vsssim.documents`, :mod:`vsssim.faults`, :mod:`vsssim.testing.plans`) call
+:func:`register_if_testing` with them when they are imported: if hypothesis is loaded already,
+as in every pytest session (pytest loads hypothesis's plugin first), each type gets a resolver
+that imports :mod:`vsssim.strategies` at its first ``st.from_type`` (whose own registrations
+then replace the resolvers).  Nothing is imported at registration, so no import order can make
+a cycle.  A program that imports vsssim first and hypothesis afterwards imports
+:mod:`vsssim.strategies` itself; a program without hypothesis pays nothing.
 
-* hypothesis runs :func:`_hypothesis_setup_hook` when it is imported (entry point group
-  ``hypothesis`` in ``pyproject.toml``); it registers if vsssim's models are loaded already;
-* :mod:`vsssim.documents` calls :func:`register_if_testing` when it is imported; it registers if
-  hypothesis is loaded already.
-
-Neither imports anything when the other side is not in use, so neither a plain hypothesis run
-nor a plain vsssim program pays for the strategies.
+(A hypothesis entry point would cover that other order too, but hypothesis imports every entry
+point's module whenever it is imported, in every program of the environment, and fails to
+import at all if that module is missing, as in an older checkout of an editable install.)
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 
-def register_if_testing() -> None:
-    """Import :mod:`vsssim.strategies` (which registers its strategies) if hypothesis is
-    loaded."""
-    if "hypothesis" in sys.modules:
-        import vsssim.strategies  # noqa: F401  (imported for its registrations)
+def register_if_testing(*types: type) -> None:
+    """If hypothesis is loaded, have ``st.from_type`` draw each of ``types`` from
+    :mod:`vsssim.strategies` (imported when first needed)."""
+    if "hypothesis" not in sys.modules:
+        return
+    from hypothesis import strategies as st
+
+    for kind in types:
+        st.register_type_strategy(kind, _resolve)
 
 
-def _hypothesis_setup_hook() -> None:
-    """Hypothesis's entry point: register the strategies if vsssim's models are loaded."""
-    if "vsssim.documents" in sys.modules:
-        import vsssim.strategies  # noqa: F401  (imported for its registrations)
+def _resolve(kind: type) -> Any:
+    """The strategy for ``kind``: :mod:`vsssim.strategies` registers it when imported."""
+    from hypothesis import strategies as st
+
+    import vsssim.strategies  # noqa: F401  (its registrations replace this resolver)
+
+    return st.from_type(kind)

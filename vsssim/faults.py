@@ -30,7 +30,9 @@ from typing import Final, Literal, get_args
 from vsssim import hresult as hr
 
 __all__ = [
+    "CREATION_METHODS",
     "PROVIDER_FAULT_METHODS",
+    "SENT_EVENTS",
     "WRITER_ACTIONS",
     "WRITER_FAULT_EVENTS",
     "Fault",
@@ -52,15 +54,26 @@ WRITER_ACTIONS: Final[tuple[str, ...]] = get_args(WriterAction)
 WRITER_FAULT_EVENTS: Final = ("Identify", "PrepareForBackup", "PrepareForSnapshot", "Freeze",
                               "Thaw", "PostSnapshot", "Abort", "BackupComplete",
                               "BackupShutdown", "PreRestore", "PostRestore")
-#: The provider methods VSS calls through the coordinator (``ProviderFault.method``).
-PROVIDER_FAULT_METHODS: Final = ("BeginPrepareSnapshot", "EndPrepareSnapshots",
-                                 "PreCommitSnapshots", "CommitSnapshots", "PostCommitSnapshots",
-                                 "PreFinalCommitSnapshots", "PostFinalCommitSnapshots",
-                                 "AbortSnapshots", "DeleteSnapshots", "GetTargetLuns")
-# The names each name field may hold (a misspelt one would never match).
-_NAMES: dict[str, tuple[str, ...]] = {
-    "event": WRITER_FAULT_EVENTS, "after": WRITER_FAULT_EVENTS,
-    "method": PROVIDER_FAULT_METHODS, "at": ("DoSnapshotSet",), "action": WRITER_ACTIONS,
+#: The events VSS delivers to writers one after another during a backup or a restore, where
+#: another program's Identify or a requester crash can come (``IdentifyDuring.event``,
+#: ``RequesterCrash.after``): all but Identify and BackupShutdown.
+SENT_EVENTS: Final = tuple(e for e in WRITER_FAULT_EVENTS
+                           if e not in ("Identify", "BackupShutdown"))
+#: The provider methods VSS calls while it creates a snapshot set.
+CREATION_METHODS: Final = ("BeginPrepareSnapshot", "EndPrepareSnapshots", "PreCommitSnapshots",
+                           "CommitSnapshots", "PostCommitSnapshots", "PreFinalCommitSnapshots",
+                           "PostFinalCommitSnapshots")
+#: Every provider method VSS calls through the coordinator (``ProviderFault.method``).
+PROVIDER_FAULT_METHODS: Final = (*CREATION_METHODS, "AbortSnapshots", "DeleteSnapshots",
+                                 "GetTargetLuns")
+# The names each name field of each kind of fault may hold (a misspelt one would never match).
+_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("WriterFault", "event"): WRITER_FAULT_EVENTS,
+    ("WriterFault", "action"): WRITER_ACTIONS,
+    ("IdentifyDuring", "event"): SENT_EVENTS,
+    ("RequesterCrash", "after"): SENT_EVENTS,
+    ("ProviderFault", "method"): PROVIDER_FAULT_METHODS,
+    ("StorageFault", "at"): ("DoSnapshotSet",),
 }
 
 
@@ -93,10 +106,9 @@ def _check_fields(fault: object) -> None:
     delay = getattr(fault, "delay", 0.0)
     if not delay >= 0:
         raise ValueError(f"{kind}.delay must be a non-negative number of seconds, not {delay!r}")
-    for name, allowed in _NAMES.items():
-        value = vars(fault).get(name)
-        if value is not None:
-            check_name(f"{kind}.{name}", value, allowed)
+    for (owner, name), allowed in _NAMES.items():
+        if owner == kind:
+            check_name(f"{kind}.{name}", vars(fault)[name], allowed)
 
 
 def check_name(what: str, value: object, allowed: tuple[str, ...]) -> None:
@@ -208,7 +220,8 @@ class StorageFault:
 
 @dataclass(frozen=True)
 class RequesterCrash:
-    """The requester process dies right after event or call ``after``: VSS releases its object
+    """The requester process dies right after event ``after`` (one of :data:`SENT_EVENTS`; after
+    PrepareForBackup, also when the requester's own call returns): VSS releases its object
     (BackupShutdown, auto-release shadow copies deleted) and nothing more of that backup runs."""
 
     after: str
@@ -298,3 +311,9 @@ class FaultPlan:
             if isinstance(f, IdentifyDuring) and f.event == event and self._fires(i, f):
                 return f
         return None
+
+
+# With hypothesis in use, st.from_type(FaultPlan) should draw valid plans.
+from vsssim._hypothesis import register_if_testing  # noqa: E402
+
+register_if_testing(FaultPlan)

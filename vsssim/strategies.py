@@ -18,8 +18,8 @@ Importing the module registers the document models (:func:`writer_metadata`,
 :func:`backup_components_documents`, the records and smaller models) and the plans
 (``FaultPlan``, ``BackupPlan``, ``RestorePlan``, ``VolumeLayout``, each as its strategy without
 arguments) with ``st.register_type_strategy``, so ``st.from_type(WriterMetadata)`` works; it
-has no other side effect.  It is imported by itself once hypothesis and :mod:`vsssim.documents`
-are both imported (see :mod:`vsssim._hypothesis`).
+has no other side effect.  When vsssim's types are imported after hypothesis (every pytest
+session), ``st.from_type`` imports this module at its first use (see :mod:`vsssim._hypothesis`).
 
 Arguments are checked when a strategy is built (``ValueError``/``TypeError`` naming the
 argument), not at its first draw.
@@ -82,6 +82,7 @@ from vsssim.documents._fields import fold
 from vsssim.documents.components import ComponentKind, is_ancestor
 from vsssim.documents.records import ProviderProperties, SnapshotProperties, WriterStatus
 from vsssim.faults import (
+    CREATION_METHODS,
     PROVIDER_FAULT_METHODS,
     WRITER_ACTIONS,
     WRITER_FAULT_EVENTS,
@@ -245,7 +246,8 @@ def _unique_name(name: str, taken: set[tuple[str, str]], logical_path: str) -> s
 
 # The parts of a writer metadata document, built once: hypothesis validates a strategy and
 # computes its properties the first time it is drawn from, which costs more than the draw, so a
-# strategy built inside a draw pays that at every example.
+# strategy built inside a draw pays that at every example.  (The dependencies need the drawn
+# writer id, and the parents and mappings the drawn components: those are built per document.)
 _UUIDS: Final = st.uuids()
 _WHERE: Final = st.sampled_from(["local", "remote path", "remote name"])
 _SHORT_PATHS: Final = logical_paths(max_depth=2)
@@ -617,16 +619,14 @@ def wmd_components() -> st.SearchStrategy[WmdComponent]:
 
 
 # ------------------------------------------------------------- what a test does with a machine
-#: Writer events by their VSS names (``WriterFault.event``).
+#: Writer events by their VSS names (``WriterFault.event``; the faults' own list).
 WRITER_EVENTS: Final = WRITER_FAULT_EVENTS
 #: Events of a backup's snapshot creation (where Identify from another program and requester
 #: crashes are most interesting).
 CREATION_EVENTS: Final = ("PrepareForBackup", "PrepareForSnapshot", "Freeze", "Thaw",
                           "PostSnapshot")
 #: Provider methods VSS calls while creating a set (``ProviderFault.method``).
-PROVIDER_METHODS: Final = ("BeginPrepareSnapshot", "EndPrepareSnapshots", "PreCommitSnapshots",
-                           "CommitSnapshots", "PostCommitSnapshots", "PreFinalCommitSnapshots",
-                           "PostFinalCommitSnapshots")
+PROVIDER_METHODS: Final = CREATION_METHODS
 #: The codes ``SetWriterFailure`` accepts (reference §5).
 WRITER_FAILURES: Final = (hr.VSS_E_WRITERERROR_RETRYABLE, hr.VSS_E_WRITERERROR_NONRETRYABLE,
                           hr.VSS_E_WRITERERROR_OUTOFRESOURCES, hr.VSS_E_WRITERERROR_TIMEOUT,
@@ -642,9 +642,10 @@ def _listed(value: Sequence[_T], what: str) -> tuple[_T, ...]:
     """``value`` as a tuple, refusing a bare string (which would be read letter by letter)."""
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{what} is a list of names ([{value!r}]), not one string")
-    if not isinstance(value, Sequence | set | frozenset):
-        raise TypeError(f"{what} is a list, not {type(value).__name__}")
-    return tuple(value)
+    try:
+        return tuple(value)
+    except TypeError:
+        raise TypeError(f"{what} is a list, not {type(value).__name__}") from None
 
 
 def _some(value: Sequence[_T], what: str) -> tuple[_T, ...]:
@@ -914,8 +915,8 @@ def volume_layouts(
     labels = _some(names, "names")
     if not all(isinstance(n, str) for n in labels):
         raise TypeError(f"names are volume names (str), not {labels!r}")
-    low = _count(min_volumes, "min_volumes", 1)
-    high = min(_count(max_volumes, "max_volumes", 1), len(labels))
+    low = _count(min_volumes, "min_volumes")
+    high = min(_count(max_volumes, "max_volumes"), len(labels))
     if low > high:
         raise ValueError(f"min_volumes={low} is more than max_volumes={max_volumes} or the "
                          f"{len(labels)} names")

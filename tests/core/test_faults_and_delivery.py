@@ -171,6 +171,10 @@ def test_a_storage_fault_without_room_fails_creation_with_insufficient_storage(
     (lambda: RequesterCrash(after="DoSnapshotSet"), ValueError,
      "RequesterCrash.after must be one of"),
     (lambda: IdentifyDuring("Backup"), ValueError, "IdentifyDuring.event must be one of"),
+    # Identify and BackupShutdown are delivered on their own: nothing can come between.
+    (lambda: IdentifyDuring("Identify"), ValueError, "IdentifyDuring.event must be one of"),
+    (lambda: RequesterCrash(after="BackupShutdown"), ValueError,
+     "RequesterCrash.after must be one of"),
     (lambda: StorageFault("C:\\", at="Freeze"), ValueError, "StorageFault.at must be one of"),
 ])
 def test_a_fault_with_a_wrong_field_is_refused_when_built(

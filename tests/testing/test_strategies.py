@@ -315,6 +315,14 @@ def _loose(value: object) -> Any:
     return value
 
 
+def test_strategies_take_any_iterable_and_empty_layouts() -> None:
+    # Untyped callers pass what the signatures do not promise; it worked, it still does.
+    assert find(vst.volume_layouts(names=_loose(n for n in ["C:\\"]), min_volumes=0),
+                lambda layout: True).volumes == ()
+    assert find(vst.fault_plans(events=_loose({"Freeze": 1}.keys())),
+                lambda plan: bool(plan.faults)).faults
+
+
 @pytest.mark.parametrize(("make", "error", "message"), [
     (lambda: vst.call_sequences(max_size=-1), ValueError, "max_size must be at least 1, not -1"),
     (lambda: vst.call_sequences(max_size=_loose("5")), TypeError, "max_size must be an int"),
@@ -357,34 +365,40 @@ def test_strategies_refuse_bad_arguments_when_built(make: Any, error: type[Excep
 _FROM_TYPE = """
 import sys
 from hypothesis import given, settings
+print("vsssim.strategies" in sys.modules)
 @settings(max_examples=20, database=None)
-@given(st.from_type(WriterMetadata))
-def drawn(document):
-    assert isinstance(document, WriterMetadata)
+@given(st.from_type(WriterMetadata), st.from_type(BackupPlan), st.from_type(VolumeLayout))
+def drawn(document, plan, layout):
+    assert isinstance(document, WriterMetadata) and isinstance(plan, BackupPlan)
+    assert layout.volumes  # not an empty layout built field by field
 drawn()
 print("vsssim.strategies" in sys.modules)
 """
 
 
-@pytest.mark.parametrize("imports", [
-    "import hypothesis.strategies as st\nfrom vsssim.documents import WriterMetadata",
-    # The other order needs hypothesis's entry point (installed with the package).
-    "from vsssim.documents import WriterMetadata\nimport hypothesis.strategies as st",
-])
-def test_from_type_draws_valid_documents_without_importing_the_strategies(imports: str) -> None:
-    # Without the registrations hypothesis would build the model field by field, and draw
-    # names with control characters that the validators refuse.
+def test_from_type_draws_valid_values_without_importing_the_strategies() -> None:
+    # As in a pytest session: hypothesis first, then vsssim's types.  Without the
+    # registrations hypothesis would build the models field by field, and draw names with
+    # control characters that the validators refuse.
+    imports = ("import hypothesis.strategies as st\n"
+               "from vsssim.documents import WriterMetadata\n"
+               "from vsssim.testing.plans import BackupPlan, VolumeLayout\n")
     out = subprocess.run([sys.executable, "-c", imports + _FROM_TYPE], capture_output=True,
                          text=True, check=False)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "True"
+    # Registered without importing the strategies; imported at the first draw.
+    assert out.stdout.split() == ["False", "True"]
 
 
 @pytest.mark.parametrize(("code", "absent"), [
-    ("import hypothesis", ["vsssim.strategies", "vsssim.documents", "pydantic"]),
-    ("import vsssim.documents", ["vsssim.strategies", "hypothesis"]),
+    ("import hypothesis", ["vsssim"]),
+    ("import vsssim.documents, vsssim.testing.plans", ["vsssim.strategies", "hypothesis"]),
+    # Any first import of vsssim after hypothesis, without a cycle.
+    ("import hypothesis\nimport vsssim.testing.plans", ["vsssim.strategies"]),
+    ("import hypothesis\nimport vsssim.faults", ["vsssim.strategies"]),
+    ("import hypothesis\nimport vsssim.system", ["vsssim.strategies"]),
 ])
-def test_neither_side_alone_loads_the_strategies(code: str, absent: list[str]) -> None:
+def test_importing_one_side_loads_nothing_of_the_other(code: str, absent: list[str]) -> None:
     check = f"{code}\nimport sys\nprint([m for m in {absent!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
                          check=False)

@@ -104,4 +104,6 @@ __all__ = [
 # With hypothesis in use, st.from_type(WriterMetadata) should draw valid documents.
 from vsssim._hypothesis import register_if_testing
 
-register_if_testing()
+register_if_testing(WriterIdentity, FileDescriptor, WriterMetadata, WmdComponent,
+                    BackupComponentsDocument, WriterStatus, SnapshotProperties,
+                    ProviderProperties)

@@ -140,7 +140,9 @@ class BackupPlan:
 
     def code(self, var: str, target: str) -> list[str]:
         """Source lines for :meth:`run`, assigning the result to ``var``; ``target`` is the
-        expression of the backup directory."""
+        expression of the backup directory.  They clear the fault plan after the backup
+        (``system.faults = None``): the same as :meth:`run` on a machine without a plan of its
+        own, like the conformance machines that print them."""
         args = [repr(list(self.volumes)) if self.volumes is not None else "None",
                 f"backup_type=BackupType.{BackupType(self.backup_type).name}"]
         if self.context != SnapshotContext.BACKUP:
@@ -262,3 +264,8 @@ class AbandonedBackup:
         lines.append("# leaving the block released the object (BackupShutdown)")
         return lines
 
+
+# With hypothesis in use, st.from_type(BackupPlan) should draw valid plans.
+from vsssim._hypothesis import register_if_testing  # noqa: E402
+
+register_if_testing(BackupPlan, RestorePlan, AbandonedBackup, VolumeLayout)

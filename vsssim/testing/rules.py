@@ -114,7 +114,8 @@ REQUESTER_RULES: dict[str, Rule] = _rules(
          "(snapshot-required file sets); Generating a Backup Set"),
     Rule("follows-the-backup-sequence",
          "A backup with writers calls PrepareForBackup before DoSnapshotSet, and in component "
-         "mode its snapshot set holds every volume that the selected components' files are on.",
+         "mode its snapshot set holds every volume that the selected components' files (or "
+         "their alternate locations) are on.",
          "§2 B10 (\"the requester must add every volume touched by the selected components' "
          "file sets\"), B11, B13 (\"PrepareForBackup is expected\"); Overview of Pre-Backup "
          "Tasks"),
