@@ -30,6 +30,7 @@ from vsssim.testing import (
     RequesterMonitor,
     check_requester,
 )
+from vsssim.testing.repro import Replay
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,7 +72,6 @@ def test_buggy_requester_is_caught(rule: str) -> None:
     requester = buggy.BUGGY_REQUESTERS[rule]
     error = _caught(requester)
     assert error.rule.id == rule, str(error)
-    assert error.replay is None  # the repro was minimised by running it
     text = str(error)
     assert f"broke rule {rule!r}" in text
     assert "Reference: §" in text
@@ -79,6 +79,21 @@ def test_buggy_requester_is_caught(rule: str) -> None:
     assert f"from buggy_requesters import {requester.__name__}" in error.repro
     assert f"monitor.run({requester.__name__})" in error.repro
     compile(error.repro, "<repro>", "exec")
+
+
+def test_a_requester_repro_is_minimised_by_running_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    minimised: list[ConformanceError] = []
+    original = Replay.minimise
+
+    def recording(self: Replay, error: ConformanceError, *, budget: int = 64) -> None:
+        minimised.append(error)
+        original(self, error, budget=budget)
+
+    monkeypatch.setattr(Replay, "minimise", recording)
+    error = _caught(buggy.forgets_abort_on_error)
+    assert minimised == [error]
+    assert error.replay is None  # used up
+    assert not any("did not break the rule again" in note for note in error.notes)
 
 
 @pytest.mark.parametrize("rule", ["retries-retryable-writer-errors",

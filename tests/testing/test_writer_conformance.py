@@ -149,15 +149,19 @@ def test_machine_without_writer_factory_says_what_to_set() -> None:
 
 
 def test_a_subclass_is_checked_before_its_first_example() -> None:
+    made: list[object] = []
+
     class NoApplication(WriterConformance):
         writer_factory = KvStoreWriter
 
-    built: list[object] = []
-    NoApplication.build_machine = lambda *a, **k: built.append(a)  # type: ignore[method-assign]
+        def __init__(self) -> None:
+            made.append(self)  # hypothesis makes one machine per example
+            super().__init__()
+
     with pytest.raises(TypeError, match=r"NoApplication.writer_factory: KvStoreWriter cannot be "
                        r"called .* without NoApplication.application_factory"):
         NoApplication.TestCase("runTest").runTest()
-    assert not built  # refused before hypothesis ran an example
+    assert not made  # refused before hypothesis ran an example
 
 
 def test_files_outside_the_volumes_are_refused() -> None:
