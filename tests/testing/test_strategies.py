@@ -373,6 +373,12 @@ def drawn(document, plan, layout):
     assert layout.volumes  # not an empty layout built field by field
 drawn()
 print("vsssim.strategies" in sys.modules)
+from hypothesis import find
+import vsssim.documents as d, vsssim.faults as f, vsssim.testing.plans as p
+for kind in (d.WriterIdentity, d.FileDescriptor, d.WmdComponent, d.BackupComponentsDocument,
+             d.WriterStatus, d.SnapshotProperties, d.ProviderProperties, f.FaultPlan,
+             p.RestorePlan, p.AbandonedBackup):  # every type with a resolver
+    assert isinstance(find(st.from_type(kind), lambda x: True), kind)
 """
 
 
