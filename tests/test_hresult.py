@@ -80,3 +80,11 @@ def test_sdk_tables_match_the_reference() -> None:
 def test_an_hresult_is_an_int(value: object) -> None:
     with pytest.raises(TypeError, match="an HRESULT is an int"):
         hresult.to_unsigned(value)  # type: ignore[arg-type]
+
+
+def test_as_hresult_names_known_codes_and_keeps_others() -> None:
+    assert hresult.as_hresult(-2147212543) is HResult.VSS_E_BAD_STATE  # signed, as COM gives it
+    assert hresult.as_hresult(0x80042301) is HResult.VSS_E_BAD_STATE
+    unknown = hresult.as_hresult(0x8004FFFF)
+    assert type(unknown) is int and unknown == 0x8004FFFF
+

@@ -370,6 +370,7 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
             break
         system.clock.sleep(float(retry_wait))
     result.attempts = attempts
+    result.hresult = hr.as_hresult(result.hresult)  # by name, whichever path set it
     result.freeze_windows = windows
     for app in system.applications:
         spent = app.downtime - app_downtime_before.get(app.name, 0.0)

@@ -23,6 +23,7 @@ __all__ = [
     "VSS_CODES",
     "HResult",
     "HResultInfo",
+    "as_hresult",
     "describe",
     "is_error",
     "is_success",
@@ -433,6 +434,16 @@ def to_unsigned(value: int) -> int:
     if not -(1 << 31) <= value < (1 << 32):
         raise ValueError(f"{value!r} is not a 32-bit HRESULT")
     return value & 0xFFFFFFFF
+
+
+def as_hresult(value: int) -> int:
+    """``value`` as its :class:`HResult` member when it is a known code (so that it prints by
+    name), else as an unsigned int."""
+    code = to_unsigned(value)
+    try:
+        return HResult(code)
+    except ValueError:
+        return code
 
 
 def to_signed(value: int) -> int:

@@ -213,6 +213,7 @@ def test_a_vetoed_backup_copies_nothing_and_resumes_the_application(tmp_path: Pa
         result = system.backup(["C:\\"], target_dir=tmp_path / "b")
         assert not result.succeeded
         assert result.hresult == hr.VSS_E_UNEXPECTED_WRITER_ERROR
+        assert repr(result.hresult).startswith("<HResult.VSS_E_UNEXPECTED_WRITER_ERROR")  # by name
         assert result.files == []
         assert not app.suspended  # OnAbort resumed it
         assert system.all_snapshots() == []
