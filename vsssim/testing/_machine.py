@@ -78,6 +78,14 @@ class ConformanceMachine(RuleBasedStateMachine, Generic[_M]):
         with its own message rather than inside hypothesis's report.  The base checks nothing.
         """
 
+    @classmethod
+    def _check_once(cls) -> None:
+        """:meth:`check_configuration`, once per class: a run checks before its first example,
+        a machine run directly by hypothesis checks here, in its ``@initialize`` rule."""
+        if not cls.__dict__.get("_vsssim_configuration_checked"):
+            cls.check_configuration()
+            type.__setattr__(cls, "_vsssim_configuration_checked", True)
+
     def _step(self) -> None:
         """A rule starts: its lines form one step of the repro (see :meth:`replay`)."""
         self._marks.append(len(self.script))

@@ -119,9 +119,7 @@ class RequesterConformance(ConformanceMachine[RequesterMonitor]):
         from vsssim.system import VssSystem
 
         cls = type(self)
-        if not cls.__dict__.get("_vsssim_configuration_checked"):
-            cls.check_configuration()  # a run checks first; a direct hypothesis run, here
-            type.__setattr__(cls, "_vsssim_configuration_checked", True)
+        cls._check_once()
         seed = _session.machine_seed(cls.seed, seed)
         share_volume = "D:\\" if share_on_d else "C:\\"
         self.root = fast_temp_dir("vsssim-requester-")

@@ -298,9 +298,7 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         from vsssim.system import VssSystem
 
         cls = type(self)
-        if not cls.__dict__.get("_vsssim_configuration_checked"):
-            cls.check_configuration()  # a run checks first; a direct hypothesis run, here
-            type.__setattr__(cls, "_vsssim_configuration_checked", True)
+        cls._check_once()
         seed = _session.machine_seed(cls.seed, seed)
         factory = self._hook("writer_factory")
         methods = list(cls.restore_methods)
