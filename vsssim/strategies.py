@@ -256,7 +256,7 @@ _HOW: Final = st.sampled_from(["root", "free", "child", "phantom"])
 _COMPONENT_TYPES: Final = st.sampled_from([ComponentType.DATABASE, ComponentType.FILEGROUP])
 _DATABASE_SETS: Final = st.lists(file_descriptors(recursive=False, alternate=False), max_size=2)
 _FILE_SETS: Final = st.lists(file_descriptors(), max_size=3)
-_CAPTIONS: Final = xml_texts()
+_TEXTS: Final = xml_texts()
 _ICONS: Final = st.binary(max_size=8)
 _COMPONENT_FLAGS: Final = _flags(0x7)
 _RESTORE_METHODS: Final = st.sampled_from(RestoreMethod)
@@ -346,7 +346,7 @@ def _writer_metadata(draw: st.DrawFn, count: st.SearchStrategy[int]) -> WriterMe
                 component_type=ctype,
                 logical_path=logical_path,
                 component_name=name,
-                caption=draw(_CAPTIONS),
+                caption=draw(_TEXTS),
                 icon=draw(_ICONS),
                 selectable=draw(_BOOLEANS),
                 selectable_for_restore=draw(_BOOLEANS),
@@ -367,8 +367,8 @@ def _writer_metadata(draw: st.DrawFn, count: st.SearchStrategy[int]) -> WriterMe
         )
         restore_method = RestoreMethodInfo(
             method=method,
-            service=draw(_CAPTIONS) if stops_service else "",
-            user_procedure=draw(_CAPTIONS),
+            service=draw(_TEXTS) if stops_service else "",
+            user_procedure=draw(_TEXTS),
             writer_restore=draw(_WRITER_RESTORES),
             reboot_required=draw(_BOOLEANS),
         )
@@ -413,7 +413,6 @@ _int64: Final = st.integers(-(2**63), 2**63 - 1)
 _hresults: Final = st.integers(0, 0xFFFF_FFFF)
 
 
-_TEXTS: Final = xml_texts()
 _PARTIAL_FILES: Final = st.lists(st.builds(
     PartialFile, path=_FILE_PATHS, filename=_file_names, ranges=_TEXTS, metadata=_TEXTS,
     ranges_file_restore_path=_TEXTS), max_size=2)
