@@ -782,8 +782,8 @@ class BackupComponents:
                            logical_path: str | None, component_name: str
                            ) -> tuple[Participant, Any]:
         """The BCD entry of an explicitly added component and the running writer it belongs
-        to (``VSS_E_OBJECT_NOT_FOUND`` if either is missing, rule 24)."""
-        _check_id(writer_id, "writer_id")
+        to (``VSS_E_OBJECT_NOT_FOUND`` if either is missing, rule 24).  Its callers have
+        checked the address (:func:`_check_address`) before making the call."""
         entry, comp = self._session.bcd.find_component(writer_id, component_type, logical_path,
                                                        component_name)
         p = next((p for p in self._session.participants.values()
