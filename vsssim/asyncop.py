@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Generator
+from contextlib import AbstractContextManager, nullcontext
 from typing import Literal
 
 from vsssim import hresult as hr
@@ -36,6 +37,10 @@ def check_mode(mode: object, name: str = "mode") -> None:
         raise ValueError(f"{name}={mode!r} must be 'immediate', 'manual' or 'background'")
 
 
+# Immediate operations are over before their handle reaches anyone: they need no lock.
+_UNLOCKED: AbstractContextManager[object] = nullcontext()
+
+
 class Async:
     """A running, finished, failed or cancelled asynchronous operation (``IVssAsync``)."""
 
@@ -47,23 +52,32 @@ class Async:
         mode: AsyncMode = "immediate",
         on_finish: Callable[[int], int] | None = None,
         cancellable: bool = True,
+        ends_on: tuple[type[Exception], int] | None = None,
     ) -> None:
-        check_mode(mode)
+        """``ends_on`` is ``(exception type, code)``: that exception ends the operation with
+        ``code`` instead of becoming its error (the requester uses it for its own crash)."""
+        if mode != "immediate" and mode != "manual" and mode != "background":
+            check_mode(mode)
         self.name = name
         self.mode = mode
         self.cancellable = cancellable
         self.steps: list[str] = []
         self._gen = operation
         self._on_finish = on_finish
+        self._ends_on = ends_on
         self._status: int = hr.VSS_S_ASYNC_PENDING
-        self._lock = threading.RLock()
-        self._done = threading.Event()
+        self._over = False  # finished, failed or cancelled (only ever goes False -> True)
         self._cancel_requested = False
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
+        # Only a background operation can be waited for by another thread.
+        self._finished_event = threading.Event() if mode == "background" else None
         if mode == "immediate":
-            self._run_all()
-        elif mode == "background":
+            self._lock = _UNLOCKED
+            self._run(every=True)
+            return
+        self._lock = threading.RLock()
+        if mode == "background":
             self._thread = threading.Thread(target=self._run_all, name=f"vss-{name}",
                                             daemon=True)
             self._thread.start()
@@ -87,33 +101,55 @@ class Async:
         if on_finish is not None:
             code = on_finish(code)
         self._status = hr.VSS_S_ASYNC_FINISHED if code == hr.S_OK else hr.to_unsigned(code)
-        self._done.set()
+        self._end()
+
+    def _end(self) -> None:
+        self._over = True
+        if self._finished_event is not None:
+            self._finished_event.set()
 
     def _advance(self) -> bool:
         """Run one step; False when the operation is over."""
+        if self._over:
+            return False
         with self._lock:
-            if self._done.is_set():
+            if self._over:
                 return False
             if self._cancel_requested:
-                self._gen.close()  # runs the operation's clean-up
+                try:
+                    self._gen.close()  # runs the operation's clean-up
+                except Exception as exc:
+                    if self._ends_on is None or not isinstance(exc, self._ends_on[0]):
+                        raise
                 on_finish, self._on_finish = self._on_finish, None
                 if on_finish is not None:
                     on_finish(hr.VSS_S_ASYNC_CANCELLED)
                 self._status = hr.VSS_S_ASYNC_CANCELLED
-                self._done.set()
+                self._end()
                 return False
-            try:
-                self.steps.append(next(self._gen))
-                return True
-            except StopIteration as stop:
-                self._finish(int(stop.value) if stop.value is not None else hr.S_OK)
-            except VssError as exc:
-                self.error = exc
-                self._finish(exc.hresult)
-            except Exception as exc:  # a bug in a user's provider or writer plumbing
+            return self._run(every=False)
+
+    def _run(self, *, every: bool) -> bool:
+        """Run one step (or, ``every``, all of them); False when the operation is over."""
+        steps, gen = self.steps, self._gen
+        try:
+            steps.append(next(gen))
+            # (A plain loop: an immediate operation has no one to hand each step to.)
+            while every:
+                steps.append(next(gen))
+            return True
+        except StopIteration as stop:
+            self._finish(int(stop.value) if stop.value is not None else hr.S_OK)
+        except VssError as exc:
+            self.error = exc
+            self._finish(exc.hresult)
+        except Exception as exc:  # a bug in a user's provider or writer plumbing
+            if self._ends_on is not None and isinstance(exc, self._ends_on[0]):
+                self._finish(int(self._ends_on[1]))
+            else:
                 self.error = exc
                 self._finish(hr.VSS_E_UNEXPECTED)
-            return False
+        return False
 
     def _run_all(self) -> None:
         while self._advance():
@@ -137,7 +173,7 @@ class Async:
         """
         if self.mode == "manual":
             self._run_all()
-        elif not self._done.wait(timeout):
+        elif self._finished_event is not None and not self._finished_event.wait(timeout):
             return hr.VSS_S_ASYNC_PENDING
         return hr.S_OK
 
@@ -149,7 +185,7 @@ class Async:
     def cancel(self) -> int:
         """``Cancel``: ``S_OK`` if the cancellation was requested, ``VSS_S_ASYNC_FINISHED`` /
         ``VSS_S_ASYNC_CANCELLED`` if already over, or the operation's error if it failed."""
-        if self._done.is_set():
+        if self._over:
             return self._status
         if not self.cancellable:
             return hr.VSS_E_BAD_STATE  # a revert cannot be cancelled
@@ -162,7 +198,7 @@ class Async:
     @property
     def done(self) -> bool:
         """True once the operation finished, failed or was cancelled."""
-        return self._done.is_set()
+        return self._over
 
     @property
     def succeeded(self) -> bool:

@@ -30,7 +30,15 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from vsssim import hresult as hr
-from vsssim._state import Call, Guard, SessionState, decide, legal_calls
+from vsssim._state import (
+    GUARD_BITS,
+    Call,
+    Guard,
+    SessionState,
+    decide_mask,
+    guards_of,
+    legal_calls,
+)
 from vsssim.asyncop import Async, AsyncMode, check_mode
 from vsssim.components import ComponentScope, WriterComponents
 from vsssim.constants import (
@@ -88,6 +96,18 @@ CONTEXT_MODIFIERS = int(_A.TRANSPORTABLE | _A.DIFFERENTIAL | _A.PLEX | _A.NO_AUT
 # The predefined contexts, plus NO_AUTO_RELEASE on the non-persistent ones: the third lifetime
 # (non-persistent copies that survive their requester and die at reboot) has no predefined
 # context (providers reference §3.5), so vsssim lets a requester ask for it this way.
+# The guard bits, named once (``_guard_mask`` runs before every call).
+_NOTHING_PENDING = GUARD_BITS[Guard.NOTHING_PENDING]
+_CONTEXT_NOT_SET = GUARD_BITS[Guard.CONTEXT_NOT_SET]
+_NOTHING_GATHERED = GUARD_BITS[Guard.NOTHING_GATHERED]
+_METADATA_GATHERED = GUARD_BITS[Guard.METADATA_GATHERED]
+_METADATA_AVAILABLE = GUARD_BITS[Guard.METADATA_AVAILABLE]
+_WRITER_CONTEXT = GUARD_BITS[Guard.WRITER_CONTEXT]
+_WRITERS_GATHERED_IF_NEEDED = GUARD_BITS[Guard.WRITERS_GATHERED_IF_NEEDED]
+_BACKUP_STATE_SET = GUARD_BITS[Guard.BACKUP_STATE_SET]
+_STATUS_GATHERED = GUARD_BITS[Guard.STATUS_GATHERED]
+# Call names as plain strings (``Call.value`` is a Python-level property on every read).
+_CALL_NAMES = {c: c.value for c in Call}
 _CONTEXTS = {int(c) for c in SnapshotContext} | {
     int(SnapshotContext.BACKUP | _A.NO_AUTO_RELEASE),
     int(SnapshotContext.FILE_SHARE_BACKUP | _A.NO_AUTO_RELEASE)}
@@ -165,35 +185,39 @@ class BackupComponents:
                                 session=self._session_key, **data)
 
     def _guards(self) -> set[Guard]:
+        return guards_of(self._guard_mask())
+
+    def _guard_mask(self) -> int:
+        """The :class:`Guard` conditions that hold now, as a mask (``_state.GUARD_BITS``)."""
         s = self._session
-        g: set[Guard] = set()
-        if self._pending is None or self._pending.done:
-            g.add(Guard.NOTHING_PENDING)
+        pending = self._pending
+        g = _NOTHING_PENDING if pending is None or pending.done else 0
         if not self._context_set:
-            g.add(Guard.CONTEXT_NOT_SET)
+            g |= _CONTEXT_NOT_SET
         if not self._gather_called:
-            g.add(Guard.NOTHING_GATHERED)
+            g |= _NOTHING_GATHERED
         gathered = self._metadata is not None
         if gathered:
-            g.add(Guard.METADATA_GATHERED)
+            g |= _METADATA_GATHERED
             if not self._metadata_freed:
-                g.add(Guard.METADATA_AVAILABLE)
-        if not s.writerless:
-            g.add(Guard.WRITER_CONTEXT)
-        if s.writerless or gathered:
-            g.add(Guard.WRITERS_GATHERED_IF_NEEDED)
+                g |= _METADATA_AVAILABLE
+        writerless = s.writerless
+        if not writerless:
+            g |= _WRITER_CONTEXT
+        if writerless or gathered:
+            g |= _WRITERS_GATHERED_IF_NEEDED
         if self._backup_state_set:
-            g.add(Guard.BACKUP_STATE_SET)
+            g |= _BACKUP_STATE_SET
         if self._status is not None:
-            g.add(Guard.STATUS_GATHERED)
+            g |= _STATUS_GATHERED
         return g
 
     def _decide(self, call: Call) -> SessionState:
         if self._gone:
             raise VssBadStateError(
                 "the machine restarted: this IVssBackupComponents object died with its "
-                "process; create a new one", state="gone", call=call.value)
-        return decide(self._state, call, self._guards())
+                "process; create a new one", state="gone", call=_CALL_NAMES[call])
+        return decide_mask(self._state, call, self._guard_mask())
 
     def _machine_restarted(self) -> None:
         """The machine rebooted: the object is gone (no BackupShutdown, its copies died)."""
@@ -205,9 +229,9 @@ class BackupComponents:
         try:
             nxt = self._decide(call)
         except VssBadStateError as exc:
-            self._trace(call.value, detail, refused=exc.hresult_name)
+            self._trace(_CALL_NAMES[call], detail, refused=exc.hresult_name)
             raise
-        self._trace(call.value, detail, **data)
+        self._trace(_CALL_NAMES[call], detail, **data)
         return nxt
 
     def _async(self, name: str, operation: Generator[str, None, int],
@@ -221,16 +245,11 @@ class BackupComponents:
                          hresult=code)
             return code
 
-        op = Async(name, self._guard_crash(operation), mode=self._mode, on_finish=finish)
+        # The requester process dying inside the operation ends it with E_UNEXPECTED.
+        op = Async(name, operation, mode=self._mode, on_finish=finish,
+                   ends_on=(RequesterCrashed, hr.E_UNEXPECTED))
         self._pending = op
         return op
-
-    def _guard_crash(self, operation: Generator[str, None, int]) -> Generator[str, None, int]:
-        try:
-            result = yield from operation
-        except RequesterCrashed:
-            return hr.E_UNEXPECTED
-        return result
 
     def _crash(self) -> None:
         """The requester process died: VSS releases its object for it (rule 17)."""
@@ -589,7 +608,7 @@ class BackupComponents:
         def finish(code: int) -> int:
             if self._state == SessionState.CREATING_SNAPSHOTS:
                 call = Call.SNAPSHOTS_DONE if code == hr.S_OK else Call.SNAPSHOTS_FAILED
-                self._state = decide(self._state, call, self._guards())
+                self._state = decide_mask(self._state, call, self._guard_mask())
             self._record_snapshots()
             return code
 
