@@ -47,6 +47,8 @@ __all__ = [
     "GUARD_BITS",
     "SESSION_TRANSITIONS",
     "UNCHANGED",
+    "WRITER_NEXT",
+    "WRITER_RECEIVES",
     "WRITER_TRANSITIONS",
     "Call",
     "Guard",
@@ -494,10 +496,37 @@ WRITER_TRANSITIONS: Final[Mapping[WriterEvent, Mapping[Outcome, Mapping[WriterKe
 )
 
 
+def _receivers(event: WriterEvent) -> frozenset[WriterState]:
+    rows = WRITER_TRANSITIONS[event].values()
+    if any(ANY in row for row in rows):
+        return frozenset(WriterState)
+    return frozenset(k for row in rows for k in row if isinstance(k, WriterState))
+
+
+def _expanded(event: WriterEvent, outcome: Outcome) -> dict[WriterState, WriterState]:
+    row = WRITER_TRANSITIONS[event].get(outcome, {})
+    out = {}
+    for state in WriterState:
+        target = row.get(state, row.get(ANY))
+        if target is not None:
+            out[state] = target if isinstance(target, WriterState) else state
+    return out
+
+
+#: ``event -> the writer states that are sent it``: :func:`writer_accepts` as one lookup.
+WRITER_RECEIVES: Final[Mapping[WriterEvent, frozenset[WriterState]]] = MappingProxyType(
+    {event: _receivers(event) for event in WRITER_TRANSITIONS})
+
+#: ``(event, outcome) -> from-state -> to-state``: :data:`WRITER_TRANSITIONS` with ``ANY`` and
+#: ``UNCHANGED`` resolved for every state, so :func:`next_writer_state` is one lookup.
+WRITER_NEXT: Final[Mapping[tuple[WriterEvent, Outcome], Mapping[WriterState, WriterState]]] = (
+    MappingProxyType({(event, outcome): MappingProxyType(_expanded(event, outcome))
+                      for event in WriterEvent for outcome in Outcome}))
+
+
 def writer_accepts(state: WriterState, event: WriterEvent) -> bool:
     """True if a writer in ``state`` is sent ``event`` (the table has a row for it)."""
-    rows = WRITER_TRANSITIONS[event]
-    return any(state in row or ANY in row for row in rows.values())
+    return state in WRITER_RECEIVES[event]
 
 
 def next_writer_state(state: WriterState, event: WriterEvent, outcome: Outcome) -> WriterState:
@@ -506,9 +535,7 @@ def next_writer_state(state: WriterState, event: WriterEvent, outcome: Outcome) 
     Raises ``KeyError`` if the table has no entry: the coordinator must not have sent the event
     (use :func:`writer_accepts` first).
     """
-    row = WRITER_TRANSITIONS[event][outcome]
-    target = row[state] if state in row else row[ANY]
-    return target if isinstance(target, WriterState) else state
+    return WRITER_NEXT[event, outcome][state]
 
 
 # ------------------------------------------------------------------------------ diagrams

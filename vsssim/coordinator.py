@@ -30,6 +30,8 @@ from uuid import UUID
 
 from vsssim import hresult as hr
 from vsssim._state import (
+    WRITER_NEXT,
+    WRITER_RECEIVES,
     Outcome,
     WriterEvent,
     next_writer_state,
@@ -93,6 +95,12 @@ _A = VolumeSnapshotAttributes
 _NO_WRITERS: Final = int(_A.NO_WRITERS)
 _CONTEXT_ALL: Final = int(SnapshotContext.ALL)
 _E = WriterEvent
+# Names as plain strings, read once: ``.value`` / ``.name`` / ``is_failed`` of an enum member
+# are Python-level properties, and the delivery loop would read them several times per event.
+_EVENT_NAMES: Final = {e: e.value for e in WriterEvent}
+_STATE_NAMES: Final = {s: s.name for s in WriterState}
+_FAILED_STATES: Final = frozenset(s for s in WriterState if s.is_failed)
+_STABLE: Final = WriterState.STABLE
 
 #: What a provider may return (providers reference §2.5); anything else is translated.
 PROVIDER_ALLOWED = frozenset({
@@ -255,6 +263,18 @@ class Participant:
     freeze_timer: Timer | None = None
     frozen_at: float | None = None
     thawed_at: float | None = None
+    # (session_id, its text): the trace names the session at every state change.
+    _session_text: tuple[UUID | None, str | None] = field(
+        default=(None, None), init=False, repr=False)
+
+    @property
+    def session_key(self) -> str | None:
+        """``str(session_id)`` (None without a session), computed once per session id."""
+        sid = self.session_id
+        cached = self._session_text
+        if cached[0] is not sid:
+            cached = self._session_text = (sid, str(sid) if sid else None)
+        return cached[1]
 
     @property
     def current(self) -> WriterState:
@@ -473,6 +493,8 @@ class Coordinator:
                  machine: Machine, faults: FaultPlan | None = None) -> None:
         self.clock = clock
         self.tracer = tracer
+        # Every event goes through ``tracer.emit`` (bound once: no wrapper frame per event).
+        self._trace = tracer.emit
         self.ids = ids
         self.options = options
         self.machine = machine
@@ -539,11 +561,6 @@ class Coordinator:
         """The subscribed instance with that id."""
         return next((r for r in self.writers if r.instance_id == instance_id), None)
 
-    # ---------------------------------------------------------------------------- trace
-    def _trace(self, source: str, target: str, kind: EventKind, name: str, detail: str = "",
-               **data: str | int | float | bool | None) -> None:
-        self.tracer.emit(source, target, kind, name, detail, **data)
-
     # ------------------------------------------------------------------------- identify
     def identify(self, session: Session | None, *, source: str = VSS
                  ) -> Generator[str, None, list[tuple[WriterRegistration, WriterMetadata]]]:
@@ -599,11 +616,15 @@ class Coordinator:
         """Deliver ``event`` to ``participants`` that accept it, one at a time, in order."""
         by_reg = {p.reg: p for p in participants}
         replies: list[_Reply] = []
+        name = _EVENT_NAMES[event]
+        receivers = WRITER_RECEIVES[event]
         for reg in self._ordered(by_reg, event):
             p = by_reg[reg]
-            if not writer_accepts(p.current, event) and not self._forced(p, event):
+            if ((p.state if p.state is not None else _STABLE) not in receivers
+                    and not self._forced(p, event)):
                 continue
-            identify = self.faults.identify_during(event.value) if self.faults else None
+            # (``faults.faults``: the plan's list, read without a call to its ``__bool__``)
+            identify = self.faults.identify_during(name) if self.faults.faults else None
             if identify is not None:
                 self._trace(VSS, VSS, EventKind.FAULT, "IdentifyDuring", identify.describe())
                 self.third_party_identify()
@@ -613,9 +634,9 @@ class Coordinator:
             elif event == _E.THAW and p.freeze_timer is not None:
                 p.freeze_timer.cancel()  # the window ends when Thaw arrives
                 p.freeze_timer = None
-            replies.append(self._invoke(session, p, event, partial(_bound, call, p)))
-            self._check_crash(session, event.value)
-            yield f"{event.value} -> {reg.label}"
+            replies.append(self._invoke(session, p, event, call))
+            self._check_crash(session, name)
+            yield f"{name} -> {reg.label}"
         return replies
 
     def _forced(self, p: Participant, event: WriterEvent) -> bool:
@@ -625,46 +646,52 @@ class Coordinator:
                 and event in (_E.FREEZE, _E.THAW))
 
     def _invoke(self, session: Session | None, p: Participant, event: WriterEvent,
-                call: Callable[[Writer], object], *, source: str = VSS) -> _Reply:
+                call: Callable[[Writer, Participant], object], *, source: str = VSS) -> _Reply:
         """Run one handler and apply the outcome to the writer's state (the only place)."""
         reg = p.reg
         writer = reg.writer
-        self.machine.activity(f"before {event.value} -> {reg.label}")
-        self._trace(source, reg.label, EventKind.EVENT, event.value)
-        self.clock.sleep(self.options.costs.handler)
+        name = _EVENT_NAMES[event]
+        label = reg.label
+        clock = self.clock
+        self.machine.activity(f"before {name} -> {label}")
+        self._trace(source, label, EventKind.EVENT, name)
+        clock.sleep(self.options.costs.handler)
         view = _WriterSessionView(session, p) if session is not None else None
         ctx = HandlerContext(event, view, threading.get_ident(),
                              shutting_down=event == _E.BACKUP_SHUTDOWN)
-        fault = self.faults.writer_fault(event.value, reg.names) if self.faults else None
+        fault = self.faults.writer_fault(name, reg.names) if self.faults.faults else None
         result: object = None
         answered = True
         writer._vss_ctx = ctx
-        start = self.clock.now()
+        start = clock.now()
         try:
-            result, answered = self._run_handler(reg, ctx, fault, call)
+            if fault is None:
+                result = call(writer, p)
+            else:
+                result, answered = self._run_faulty_handler(p, ctx, fault, call)
         except Exception as exc:  # a writer bug must never crash the coordinator
-            self._trace(reg.label, VSS, EventKind.FAULT, "HandlerRaised",
-                        f"On{event.value} raised {type(exc).__name__}: {exc}",
+            self._trace(label, VSS, EventKind.FAULT, "HandlerRaised",
+                        f"On{name} raised {type(exc).__name__}: {exc}",
                         exception=type(exc).__name__)
             result = False
         finally:
             writer._vss_ctx = None
-            if session is not None:
+            if session is not None and session.views:
                 for scope in list(session.views):
-                    if scope.writer_side and scope.owner == reg.label:
+                    if scope.writer_side and scope.owner == label:
                         scope.alive = False
                         session.views.remove(scope)
-        elapsed = self.clock.now() - start
-        limit = self.options.handler_timeouts.get(event.value)
+        elapsed = clock.now() - start
+        limit = self.options.handler_timeouts.get(name)
         if limit is not None and elapsed > limit:
             answered = False
-        return self._conclude(session, p, event, ctx, result, answered, source)
+        return self._conclude(session, p, event, ctx, result, answered, source, name, label)
 
-    def _run_handler(self, reg: WriterRegistration, ctx: HandlerContext,
-                     fault: WriterFault | None, call: Callable[[Writer], object]
-                     ) -> tuple[object, bool]:
-        if fault is None:
-            return call(reg.writer), True
+    def _run_faulty_handler(self, p: Participant, ctx: HandlerContext, fault: WriterFault,
+                            call: Callable[[Writer, Participant], object]
+                            ) -> tuple[object, bool]:
+        """Run a handler that an injected writer fault concerns: (its result, answered)."""
+        reg = p.reg
         self._trace(VSS, reg.label, EventKind.FAULT, "WriterFault", fault.describe(),
                     action=fault.action)
         if fault.action == "veto":
@@ -681,8 +708,8 @@ class Coordinator:
             return False, False
         if fault.action == "delay":
             self.clock.sleep(fault.delay)
-            return call(reg.writer), True
-        result = call(reg.writer)  # "fail": runs, then reports a non-fatal failure
+            return call(reg.writer, p), True
+        result = call(reg.writer, p)  # "fail": runs, then reports a non-fatal failure
         if result is True and ctx.failure is None:
             ctx.failure = WriterFailure(hr.to_unsigned(fault.hresult),
                                         hr.to_unsigned(fault.application_hresult),
@@ -690,18 +717,19 @@ class Coordinator:
         return result, True
 
     def _conclude(self, session: Session | None, p: Participant, event: WriterEvent,
-                  ctx: HandlerContext, result: object, answered: bool, source: str) -> _Reply:
-        reg = p.reg
-        if result is None and answered:
-            self._trace(reg.label, source, EventKind.NOTE, "HandlerReturnedNone",
-                        f"On{event.value} returned None: return True to go on, or call "
+                  ctx: HandlerContext, result: object, answered: bool, source: str,
+                  name: str, label: str) -> _Reply:
+        """Apply a handler's result (``name``: the event's, ``label``: the writer's)."""
+        if result is True or result is False:
+            ok = result
+        elif result is None and answered:
+            self._trace(label, source, EventKind.NOTE, "HandlerReturnedNone",
+                        f"On{name} returned None: return True to go on, or call "
                         "set_writer_failure(...) and return False to veto")
             ok = self.options.none_return == "ok"
-        elif isinstance(result, bool):
-            ok = result
         else:
-            self._trace(reg.label, source, EventKind.NOTE, "HandlerReturnedNonBool",
-                        f"On{event.value} returned {type(result).__name__}; handlers return a "
+            self._trace(label, source, EventKind.NOTE, "HandlerReturnedNonBool",
+                        f"On{name} returned {type(result).__name__}; handlers return a "
                         "bool (True to go on, False to veto)")
             ok = False
         failure = ctx.failure
@@ -724,7 +752,7 @@ class Coordinator:
             detail = "ok"
         # ``set_failure``: whether the handler called SetWriterFailure[Ex] (or an injected
         # fault did for it), so that observers can tell a documented veto from a bare False.
-        self._trace(reg.label, source, EventKind.REPLY, event.value, detail,
+        self._trace(label, source, EventKind.REPLY, name, detail,
                     result=ok, hresult=failure.hresult if failure and failed else 0,
                     set_failure=ctx.failure is not None)
         p.received.append(event)
@@ -734,28 +762,33 @@ class Coordinator:
             return _Reply(p, outcome, not ok)
         if p.timed_out and event == _E.FREEZE:
             return _Reply(p, Outcome.FAILED, True)
-        if not writer_accepts(p.current, event):
+        current = p.state if p.state is not None else _STABLE
+        if current not in WRITER_RECEIVES[event]:
             # Forced delivery (failed_writers_get_freeze): the state stays as it was.
             return _Reply(p, outcome, not ok)
-        new_state = next_writer_state(p.current, event, outcome)
+        new_state = WRITER_NEXT[event, outcome][current]
         if event == _E.ABORT and not self.options.abort_resets_state:
-            new_state = p.current  # option: Abort leaves every state as it was
-        self._set_state(p, new_state, failure if failed else None, event)
+            new_state = current  # option: Abort leaves every state as it was
+        self._set_state(p, new_state, failure if failed else None, event, label)
         return _Reply(p, outcome, not ok)
 
     def _set_state(self, p: Participant, state: WriterState, failure: WriterFailure | None,
-                   event: WriterEvent) -> None:
-        if not state.is_failed:
+                   event: WriterEvent, label: str | None = None) -> None:
+        if state not in _FAILED_STATES:
             failure = None if state != p.state else p.failure
         elif failure is None:
             failure = p.failure
         p.state, p.failure = state, failure
-        p.reg.last_state, p.reg.last_failure = state, failure
-        self._trace(p.reg.label, p.reg.label, EventKind.STATE, "WriterState",
-                    f"{state.name}" + (f" ({hr.name_of(failure.hresult)})" if failure else ""),
-                    state=state.name, event=event.value,
+        reg = p.reg
+        reg.last_state, reg.last_failure = state, failure
+        if label is None:
+            label = reg.label
+        state_name = _STATE_NAMES[state]
+        self._trace(label, label, EventKind.STATE, "WriterState",
+                    f"{state_name} ({hr.name_of(failure.hresult)})" if failure else state_name,
+                    state=state_name, event=_EVENT_NAMES[event],
                     failure=failure.hresult if failure else 0,
-                    session=str(p.session_id) if p.session_id else None)
+                    session=p.session_key)
 
     # ------------------------------------------------------------------- freeze window
     def _start_freeze_timer(self, session: Session, p: Participant) -> None:
@@ -1286,17 +1319,12 @@ class Coordinator:
             session.crashed = True
 
 
-def _on_identify(writer: Writer, builder: WriterMetadataBuilder) -> object:
+def _on_identify(writer: Writer, p: Participant, builder: WriterMetadataBuilder) -> object:
     return writer.on_identify(builder)
 
 
-def _on_backup_shutdown(writer: Writer, set_id: UUID) -> object:
+def _on_backup_shutdown(writer: Writer, p: Participant, set_id: UUID) -> object:
     return writer.on_backup_shutdown(set_id)
-
-
-def _bound(call: Callable[[Writer, Participant], object], p: Participant, writer: Writer
-           ) -> object:
-    return call(writer, p)
 
 
 def _wants_restore_events(p: Participant) -> bool:

@@ -15,7 +15,6 @@ Tracing, timelines and invariant checks are observers, not code inside the coord
 from __future__ import annotations
 
 import bisect
-import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -107,7 +106,7 @@ class Tracer:
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self._seq = itertools.count(1)
+        self._seq = 0  # the last sequence number given (under the lock)
         # A tuple, replaced (under the lock) on subscribe and unsubscribe: emit reads it once
         # and needs no copy to deliver outside the lock.
         self._observers: tuple[Callable[[TraceEvent], None], ...] = ()
@@ -119,6 +118,8 @@ class Tracer:
         # check costs tens of microseconds, and a machine subscribes several observers.)
         method = getattr(observer, "on_trace_event", None)
         fn = cast(Callable[[TraceEvent], None], method if callable(method) else observer)
+        if isinstance(observer, Trace) and type(observer).on_trace_event is Trace.on_trace_event:
+            fn = observer._events.append  # what on_trace_event does, without its frame
         with self._lock:
             self._observers = (*self._observers, fn)
 
@@ -146,8 +147,9 @@ class Tracer:
     ) -> TraceEvent:
         """Record one event and deliver it to every observer."""
         with self._lock:
+            self._seq = seq = self._seq + 1
             event = TraceEvent(
-                seq=next(self._seq),
+                seq=seq,
                 time=self.clock.now(),
                 source=source,
                 target=target,
@@ -171,12 +173,10 @@ class Trace(Sequence[TraceEvent]):
 
     def __init__(self, events: Iterable[TraceEvent] = ()) -> None:
         self._events: list[TraceEvent] = list(events)
-        self._lock = threading.Lock()
 
     # -- observer ------------------------------------------------------------------------
     def on_trace_event(self, event: TraceEvent) -> None:
-        with self._lock:
-            self._events.append(event)
+        self._events.append(event)  # one atomic append: no lock needed
 
     # -- sequence ------------------------------------------------------------------------
     @overload
