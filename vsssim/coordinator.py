@@ -208,6 +208,9 @@ class WriterRegistration:
     # (the writer's identifying attributes, the WriterIdentity built from them)
     _identity: tuple[tuple[object, ...], WriterIdentity] | None = field(
         default=None, init=False, repr=False)
+    # (the attributes the names come from, the names): built again only when they change
+    _names: tuple[tuple[object, ...], tuple[str, ...]] | None = field(
+        default=None, init=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -229,8 +232,13 @@ class WriterRegistration:
     def names(self) -> tuple[str, ...]:
         """Every name a fault or a filter may use for this instance."""
         w = self.writer
-        return tuple(n for n in (w.writer_name, w.instance_name, self.label,
-                                 str(self.instance_id), str(w.writer_id)) if n)
+        key = (w.writer_name, w.instance_name, w.writer_id, self.instance_id)
+        cached = self._names
+        if cached is None or cached[0] != key:
+            names = tuple(n for n in (w.writer_name, w.instance_name, self.label,
+                                      str(self.instance_id), str(w.writer_id)) if n)
+            cached = self._names = (key, names)
+        return cached[1]
 
     def identity(self) -> WriterIdentity:
         """The identification part of its metadata (a frozen model, built again only when
@@ -263,6 +271,9 @@ class Participant:
     freeze_timer: Timer | None = None
     frozen_at: float | None = None
     thawed_at: float | None = None
+    # (the facts of its last GetWriterStatus record, that record)
+    _status: tuple[tuple[object, ...], WriterStatus] | None = field(
+        default=None, init=False, repr=False)
     # (session_id, its text): the trace names the session at every state change.
     _session_text: tuple[UUID | None, str | None] = field(
         default=(None, None), init=False, repr=False)
@@ -349,7 +360,10 @@ class Session:
         self.restore = restore
         self.bcd = bcd
         self.coordinator = coordinator
-        self.context: int = int(SnapshotContext.BACKUP)
+        #: True for contexts with ``NO_WRITERS`` (no writer events at all, rule 23); kept by
+        #: the ``context`` setter, since the requester asks before every call.
+        self.writerless = False
+        self.context = int(SnapshotContext.BACKUP)
         self.participants: dict[UUID, Participant] = {}
         self.gathered = False
         self.snapshot_set: SnapshotSet | None = None
@@ -365,12 +379,16 @@ class Session:
 
     # -- SessionInfo (the parts shared by every writer) ---------------------------------------
     @property
-    def writerless(self) -> bool:
-        """True for contexts with ``NO_WRITERS`` (no writer events at all, rule 23)."""
-        # Plain ints: flag arithmetic on the enum builds a new member each time, and the
-        # requester asks this before every call.
-        context = int(self.context)
-        return bool(context & _NO_WRITERS) and context != _CONTEXT_ALL
+    def context(self) -> int:
+        """The snapshot context (``VSS_CTX_*`` bits)."""
+        return self._context
+
+    @context.setter
+    def context(self, context: int) -> None:
+        self._context = context
+        # Plain ints: flag arithmetic on the enum builds a new member each time.
+        bits = int(context)
+        self.writerless = bool(bits & _NO_WRITERS) and bits != _CONTEXT_ALL
 
     @property
     def component_mode(self) -> bool:
@@ -1304,12 +1322,18 @@ class Coordinator:
                 state, failure = WriterState.STABLE, None
             if not reg.subscribed and state == WriterState.STABLE:
                 state, failure = WriterState.UNKNOWN, WriterFailure(hr.VSS_E_WRITER_NOT_RESPONDING)
-            out.append(WriterStatus(
-                instance_id=reg.instance_id, writer_id=reg.writer_id, writer_name=reg.name,
-                instance_name=reg.writer.instance_name, state=state,
-                failure=failure.hresult if failure else hr.S_OK,
-                application_failure=failure.application_hresult if failure else hr.S_OK,
-                application_message=failure.application_message if failure else ""))
+            fields = (reg.instance_id, reg.writer_id, reg.name, reg.writer.instance_name, state,
+                      failure.hresult if failure else hr.S_OK,
+                      failure.application_hresult if failure else hr.S_OK,
+                      failure.application_message if failure else "")
+            # The record is frozen: the one built for the same facts last time serves again.
+            cached = p._status
+            if cached is None or cached[0] != fields:
+                cached = p._status = (fields, WriterStatus(
+                    instance_id=fields[0], writer_id=fields[1], writer_name=fields[2],
+                    instance_name=fields[3], state=fields[4], failure=fields[5],
+                    application_failure=fields[6], application_message=fields[7]))
+            out.append(cached[1])
         return out
 
     def _check_crash(self, session: Session, point: str) -> None:

@@ -415,6 +415,10 @@ TRANSIENT_CREATION_ERRORS: Final = frozenset({
 })
 
 
+# Member names by value, for name_of (``HResult(v).name`` is an enum call and a property).
+_NAMES: dict[int, str] = {int(m): m.name for m in HResult}
+
+
 @dataclass(frozen=True, slots=True)
 class HResultInfo:
     """What is known about one HRESULT value."""
@@ -429,6 +433,8 @@ class HResultInfo:
 
 def to_unsigned(value: int) -> int:
     """Return ``value`` as an unsigned 32-bit integer (COM hands HRESULTs to Python signed)."""
+    if type(value) is int and 0 <= value <= 0xFFFFFFFF:
+        return value  # the common case: already unsigned
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"an HRESULT is an int, not {type(value).__name__} {value!r}")
     if not -(1 << 31) <= value < (1 << 32):
@@ -459,7 +465,7 @@ def is_error(value: int) -> bool:
 
 def is_success(value: int) -> bool:
     """True if the severity bit is clear (``SUCCEEDED(hr)`` in C)."""
-    return not is_error(value)
+    return not to_unsigned(value) & 0x80000000
 
 
 def lookup(value: int) -> HResultInfo:
@@ -477,10 +483,9 @@ def lookup(value: int) -> HResultInfo:
 
 def name_of(value: int) -> str:
     """SDK name of ``value``, or its hex form when it is not a known code."""
-    try:
-        return HResult(to_unsigned(value)).name
-    except ValueError:
-        return f"0x{to_unsigned(value):08X}"
+    code = to_unsigned(value)
+    name = _NAMES.get(code)
+    return name if name is not None else f"0x{code:08X}"
 
 
 def describe(value: int) -> str:

@@ -307,7 +307,7 @@ class BackupComponents:
                          refused=exc.hresult_name)
             raise
         self._session.context = ctx
-        self._session.bcd.context = ctx
+        self._session.bcd._assign_checked("context", ctx)  # a checked 32-bit context
         self._context_set = True
         self._state = nxt
 
@@ -354,11 +354,12 @@ class BackupComponents:
             self._result("SetBackupState", error.hresult_name, hresult=error.hresult,
                          refused=error.hresult_name)
             raise error
+        # Checked above (bools, a BackupType member): stored without validating them again.
         bcd = self._session.bcd
-        bcd.select_components = select_components
-        bcd.bootable_system_state = backup_bootable_system_state
-        bcd.backup_type = btype
-        bcd.partial_file_support = partial_file_support
+        bcd._assign_checked("select_components", select_components)
+        bcd._assign_checked("bootable_system_state", backup_bootable_system_state)
+        bcd._assign_checked("backup_type", btype)
+        bcd._assign_checked("partial_file_support", partial_file_support)
         self._backup_state_set = True
         self._state = nxt
 
@@ -536,8 +537,9 @@ class BackupComponents:
         self._coord.acquire_creation(self._session)
         set_id = self._coord.ids.uuid()
         self._session.snapshot_set = SnapshotSet(set_id, self._session.context)
-        self._session.bcd.snapshot_set_id = set_id
-        self._result("StartSnapshotSet", f"{{{set_id}}}", set=str(set_id))
+        self._session.bcd._assign_checked("snapshot_set_id", set_id)  # a new UUID
+        key = str(set_id)
+        self._result("StartSnapshotSet", f"{{{key}}}", set=key)
         self._state = nxt
         return set_id
 
@@ -621,14 +623,16 @@ class BackupComponents:
             return
         from vsssim.documents import SnapshotDescription
 
-        self._session.bcd.snapshots = [
-            SnapshotDescription(
+        snapshots = []
+        for m in ss.members:
+            props = m.provider.get_snapshot_properties(m.snapshot_id)
+            snapshots.append(SnapshotDescription(
                 snapshot_id=m.snapshot_id, original_volume=m.volume.guid_path,
-                provider_id=m.provider.provider_id,
-                attributes=m.provider.get_snapshot_properties(m.snapshot_id).snapshot_attributes,
-                timestamp=m.provider.get_snapshot_properties(m.snapshot_id).creation_timestamp,
-                original_luns=list(m.volume.luns), target_luns=list(m.target_luns))
-            for m in ss.members]
+                provider_id=m.provider.provider_id, attributes=props.snapshot_attributes,
+                timestamp=props.creation_timestamp, original_luns=list(m.volume.luns),
+                target_luns=list(m.target_luns)))
+        # Validated one by one just now, one per member of the set (so no id twice).
+        self._session.bcd._assign_checked("snapshots", snapshots)
         self._system.snapshot_set_created(self._session, ss)
 
     def _check_crash_point(self, point: str) -> None:

@@ -262,17 +262,26 @@ class SnapshotRecord:
     originating_machine: str = ""
     service_machine: str = ""
     device: BlockDevice | None = field(default=None, repr=False)
+    _properties: tuple[tuple[object, ...], SnapshotProperties] | None = field(
+        default=None, init=False, repr=False, compare=False)
 
     def properties(self, provider_id: UUID) -> SnapshotProperties:
         """``VSS_SNAPSHOT_PROP`` of this copy."""
-        return SnapshotProperties(
-            snapshot_id=self.snapshot_id, snapshot_set_id=self.snapshot_set_id,
-            snapshots_count=self.snapshots_count, snapshot_device_object=self.device_object,
-            original_volume_name=self.volume.guid_path,
-            originating_machine=self.originating_machine, service_machine=self.service_machine,
-            exposed_name=self.exposed_name, exposed_path=self.exposed_path,
-            provider_id=provider_id, snapshot_attributes=self.attributes,
-            creation_timestamp=self.creation_timestamp, status=self.state)
+        fields = (self.snapshot_id, self.snapshot_set_id, self.snapshots_count,
+                  self.device_object, self.volume.guid_path, self.originating_machine,
+                  self.service_machine, self.exposed_name, self.exposed_path, provider_id,
+                  self.attributes, self.creation_timestamp, self.state)
+        # The record is frozen: the one built from the same facts last time serves again.
+        cached = self._properties
+        if cached is None or cached[0] != fields:
+            cached = self._properties = (fields, SnapshotProperties(
+                snapshot_id=fields[0], snapshot_set_id=fields[1], snapshots_count=fields[2],
+                snapshot_device_object=fields[3], original_volume_name=fields[4],
+                originating_machine=fields[5], service_machine=fields[6],
+                exposed_name=fields[7], exposed_path=fields[8], provider_id=fields[9],
+                snapshot_attributes=fields[10], creation_timestamp=fields[11],
+                status=fields[12]))
+        return cached[1]
 
 
 class SnapshotProvider(Provider):
