@@ -25,6 +25,7 @@ from collections.abc import Callable, Generator, Iterable
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from functools import partial
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from uuid import UUID
 
@@ -500,6 +501,7 @@ class _Reply:
     vetoed: bool
 
 
+_BY_ORDER = attrgetter("order")  # registration order (a C key function: no frame per writer)
 _LEVEL_ORDER = {ApplicationLevel.FRONT_END: 0, ApplicationLevel.BACK_END: 1,
                 ApplicationLevel.SYSTEM: 2, ApplicationLevel.SYSTEM_RM: 3}
 
@@ -620,7 +622,7 @@ class Coordinator:
     # ------------------------------------------------------------------------- delivery
     def _ordered(self, participants: Iterable[WriterRegistration], event: WriterEvent
                  ) -> list[WriterRegistration]:
-        regs = sorted(participants, key=lambda r: r.order)
+        regs = sorted(participants, key=_BY_ORDER)
         if self.options.delivery == "shuffled":
             self._shuffle.shuffle(regs)
         if event in (_E.FREEZE, _E.THAW):
@@ -842,7 +844,7 @@ class Coordinator:
         self.machine.activity(f"before {name}.{method}")
         self._trace(VSS, name, EventKind.PROVIDER, method, detail)
         self.clock.sleep(self.options.costs.provider_call)
-        fault = self.faults.provider_fault(method, name) if self.faults else None
+        fault = self.faults.provider_fault(method, name) if self.faults.faults else None
         code: int = hr.S_OK
         result: object = None
         try:
@@ -915,8 +917,12 @@ class Coordinator:
         return parts
 
     def _has_components(self, session: Session, p: Participant) -> bool:
-        return any(w.instance_id == p.reg.instance_id and w.components
-                   for w in session.bcd.writers)
+        instance_id = p.reg.instance_id
+        # (a loop, not any(genexpr): no generator frame per entry on this per-event path)
+        for w in session.bcd.writers:  # noqa: SIM110
+            if w.instance_id == instance_id and w.components:
+                return True
+        return False
 
     def _affected(self, session: Session, p: Participant) -> bool:
         ss = session.snapshot_set
@@ -977,9 +983,9 @@ class Coordinator:
         try:
             yield from self._creation_steps(session, ss, hold, hold_timer)
             ss.created = True
+            set_key = str(ss.set_id)
             self._trace(VSS, "requester", EventKind.SNAPSHOT, "SnapshotSetCreated",
-                        f"{{{ss.set_id}}} with {len(ss.members)} shadow copies",
-                        set=str(ss.set_id))
+                        f"{{{set_key}}} with {len(ss.members)} shadow copies", set=set_key)
             return hr.S_OK
         except _Abort as abort:
             self._abort_creation(session, abort)
@@ -1010,6 +1016,7 @@ class Coordinator:
                         hold_timer: list[Timer]) -> Generator[str, None, None]:
         participants = self.backup_participants(session)
         writers = not session.writerless
+        providers = ss.providers  # DoSnapshotSet fixed the set: its providers stay these
         # 1. PrepareForSnapshot: failures take the writer out, no Abort (rule 11).
         if writers:
             yield from self._send(session, _E.PREPARE_FOR_SNAPSHOT, participants,
@@ -1025,7 +1032,7 @@ class Coordinator:
                                     detail=m.volume.name)
                 ss.begun.add(m.snapshot_id)
         yield "BeginPrepareSnapshot"
-        for prov in ss.providers:
+        for prov in providers:
             ss.end_prepared.append(prov)
             self._provider_step(prov, "EndPrepareSnapshots",
                                 partial(prov.end_prepare_snapshots, ss.set_id))
@@ -1038,14 +1045,14 @@ class Coordinator:
             self._after_veto(session, replies, "Freeze")
             self._check(session)
         # 4. PreCommit, flush-and-hold, Commit, release, PostCommit.
-        for prov in ss.providers:
+        for prov in providers:
             self._provider_step(prov, "PreCommitSnapshots",
                                 partial(prov.pre_commit_snapshots, ss.set_id))
         yield "PreCommitSnapshots"
         self._check(session)
         self._hold(session, ss, hold, hold_timer)
         yield "FlushAndHold"
-        for prov in ss.providers:
+        for prov in providers:
             self._check(session)
             self._provider_step(prov, "CommitSnapshots",
                                 partial(prov.commit_snapshots, ss.set_id))
@@ -1054,7 +1061,7 @@ class Coordinator:
             t.cancel()
         self._release_hold(ss, hold)
         yield "ReleaseWrites"
-        for prov in ss.providers:
+        for prov in providers:
             self._provider_step(prov, "PostCommitSnapshots",
                                 partial(prov.post_commit_snapshots, ss.set_id,
                                         len(ss.members)))
@@ -1068,7 +1075,7 @@ class Coordinator:
             self._after_veto(session, replies, "Thaw")
             self._check(session)
         # 6. PreFinalCommit, PostSnapshot (writers may auto-recover), PostFinalCommit.
-        for prov in ss.providers:
+        for prov in providers:
             self._provider_step(prov, "PreFinalCommitSnapshots",
                                 partial(prov.pre_final_commit_snapshots, ss.set_id))
         yield "PreFinalCommitSnapshots"
@@ -1079,7 +1086,7 @@ class Coordinator:
                 return w.on_post_snapshot(self.components_view(session, p, _E.POST_SNAPSHOT))
 
             yield from self._send(session, _E.POST_SNAPSHOT, participants, post_snapshot)
-        for prov in ss.providers:
+        for prov in providers:
             self._provider_step(prov, "PostFinalCommitSnapshots",
                                 partial(prov.post_final_commit_snapshots, ss.set_id))
         yield "PostFinalCommitSnapshots"
@@ -1337,7 +1344,7 @@ class Coordinator:
         return out
 
     def _check_crash(self, session: Session, point: str) -> None:
-        crash = self.faults.requester_crash(point) if self.faults else None
+        crash = self.faults.requester_crash(point) if self.faults.faults else None
         if crash is not None:
             self._trace("requester", VSS, EventKind.FAULT, "RequesterCrash", crash.describe())
             session.crashed = True

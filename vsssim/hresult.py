@@ -433,8 +433,11 @@ class HResultInfo:
 
 def to_unsigned(value: int) -> int:
     """Return ``value`` as an unsigned 32-bit integer (COM hands HRESULTs to Python signed)."""
-    if type(value) is int and 0 <= value <= 0xFFFFFFFF:
-        return value  # the common case: already unsigned
+    cls = type(value)
+    if cls is HResult:
+        return int(value)  # the common cases first: a member, or an int already unsigned
+    if cls is int and 0 <= value <= 0xFFFFFFFF:
+        return value
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"an HRESULT is an int, not {type(value).__name__} {value!r}")
     if not -(1 << 31) <= value < (1 << 32):

@@ -231,7 +231,9 @@ class BackupComponents:
         except VssBadStateError as exc:
             self._trace(_CALL_NAMES[call], detail, refused=exc.hresult_name)
             raise
-        self._trace(_CALL_NAMES[call], detail, **data)
+        # (what ``_trace`` does, written out: this runs at every call)
+        self._coord.tracer.emit("requester", "VSS", EventKind.CALL, _CALL_NAMES[call], detail,
+                                session=self._session_key, **data)
         return nxt
 
     def _async(self, name: str, operation: Generator[str, None, int],
