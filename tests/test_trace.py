@@ -124,3 +124,18 @@ def test_mermaid_state_diagram_is_sorted_and_stable() -> None:
     assert text.splitlines()[0] == "stateDiagram-v2"
     assert "    [*] --> STABLE" in text
     assert "    STABLE --> WAITING_FOR_FREEZE: PrepareForSnapshot ok" in text
+
+
+def test_emit_builds_the_same_value_as_the_constructor() -> None:
+    """``Tracer.emit`` fills the slots itself (a fast path): the event must be the very value
+    the dataclass constructor makes, still frozen and hashable."""
+    tracer = Tracer(VirtualClock(2.5))
+    trace = Trace()
+    tracer.subscribe(trace)
+    event = tracer.emit("VSS", "Writer", EventKind.EVENT, "Freeze", "detail", a=1, b="x")
+    expected = TraceEvent(seq=1, time=2.5, source="VSS", target="Writer", kind=EventKind.EVENT,
+                          name="Freeze", detail="detail", data=(("a", 1), ("b", "x")))
+    assert event == expected and hash(event) == hash(expected)
+    assert repr(event) == repr(expected) and list(trace) == [expected]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.seq = 2  # type: ignore[misc]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Protocol, cast, overload, runtime_checkable
 
@@ -91,6 +91,19 @@ class TraceEvent:
         return f"{head}: {self.name}{extra}"
 
 
+def _slot_setters() -> tuple[Callable[[TraceEvent, object], None], ...]:
+    """The ``__set__`` of each slot of :class:`TraceEvent`, in field order (for ``emit``)."""
+    names = tuple(f.name for f in fields(TraceEvent))
+    if names != ("seq", "time", "source", "target", "kind", "name", "detail", "data"):
+        raise RuntimeError(f"Tracer.emit sets TraceEvent's fields by hand; update it for {names}")
+    return tuple(getattr(TraceEvent, n).__set__ for n in names)
+
+
+_new_event = object.__new__
+(_set_seq, _set_time, _set_source, _set_target, _set_kind, _set_name, _set_detail,
+ _set_data) = _slot_setters()
+
+
 @runtime_checkable
 class Observer(Protocol):
     """Receives every trace event, synchronously and in order."""
@@ -146,19 +159,21 @@ class Tracer:
         **data: Scalar,
     ) -> TraceEvent:
         """Record one event and deliver it to every observer."""
+        # The event is filled in through its slots rather than by the generated ``__init__``
+        # (a frozen dataclass's sets each field with ``object.__setattr__``): the same
+        # immutable value, built in half the time, and the simulator emits thousands.
+        event = _new_event(TraceEvent)
         with self._lock:
             self._seq = seq = self._seq + 1
-            event = TraceEvent(
-                seq=seq,
-                time=self.clock.now(),
-                source=source,
-                target=target,
-                kind=kind,
-                name=name,
-                detail=detail,
-                data=tuple(data.items()),
-            )
+            _set_seq(event, seq)
+            _set_time(event, self.clock.now())
             observers = self._observers
+        _set_source(event, source)
+        _set_target(event, target)
+        _set_kind(event, kind)
+        _set_name(event, name)
+        _set_detail(event, detail)
+        _set_data(event, tuple(data.items()))
         for fn in observers:
             fn(event)
         return event
