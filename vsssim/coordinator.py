@@ -918,9 +918,11 @@ class Coordinator:
 
     def _has_components(self, session: Session, p: Participant) -> bool:
         instance_id = p.reg.instance_id
-        # (a loop, not any(genexpr): no generator frame per entry on this per-event path)
-        for w in session.bcd.writers:  # noqa: SIM110
-            if w.instance_id == instance_id and w.components:
+        # (a loop, not any(genexpr): no generator frame per entry on this per-event path; ``is``
+        # first: the document usually holds the registration's own UUID object, and
+        # ``UUID.__eq__`` is Python code)
+        for w in session.bcd.writers:
+            if (w.instance_id is instance_id or w.instance_id == instance_id) and w.components:
                 return True
         return False
 
@@ -940,8 +942,12 @@ class Coordinator:
                         *, writer_side: bool = True,
                         keep: Callable[[BcdComponent], bool] | None = None) -> WriterComponents:
         """The ``IVssWriterComponents`` handed to a writer's handler (valid until it returns)."""
-        entry = next((w for w in session.bcd.writers if w.instance_id == p.reg.instance_id),
-                     None)
+        instance_id = p.reg.instance_id
+        entry = None
+        for w in session.bcd.writers:  # (a loop and ``is`` first, as in _has_components)
+            if w.instance_id is instance_id or w.instance_id == instance_id:
+                entry = w
+                break
         scope = ComponentScope(
             writer_side=writer_side, event=event, restore=session.restore,
             partial_file_support=session.bcd.partial_file_support,

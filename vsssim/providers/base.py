@@ -349,17 +349,23 @@ class SnapshotProvider(Provider):
 
     def _set_records(self, snapshot_set_id: UUID, api: str,
                      states: tuple[SnapshotState, ...]) -> list[SnapshotRecord]:
+        # (``is`` before ``==``: the coordinator passes the very UUID object the provider
+        # stored, and ``UUID.__eq__`` is Python code; this runs at every creation phase)
         with self._lock:
-            if self._current_set != snapshot_set_id:
+            current = self._current_set
+            if current is not snapshot_set_id and current != snapshot_set_id:
                 raise VssProviderVetoError(
                     f"{api} for set {snapshot_set_id}, but the set being created is "
                     f"{self._current_set}")
-            recs = [r for r in self._records.values() if r.snapshot_set_id == snapshot_set_id]
-            bad = [r for r in recs if r.state not in states]
-            if bad:
-                raise VssProviderVetoError(
-                    f"{api} called with shadow copy {bad[0].snapshot_id} in state "
-                    f"{bad[0].state.name}")
+            recs = []
+            for r in self._records.values():
+                set_id = r.snapshot_set_id
+                if set_id is snapshot_set_id or set_id == snapshot_set_id:
+                    if r.state not in states:
+                        raise VssProviderVetoError(
+                            f"{api} called with shadow copy {r.snapshot_id} in state "
+                            f"{r.state.name}")
+                    recs.append(r)
             return recs
 
     def _advance(self, snapshot_set_id: UUID, api: str, frm: tuple[SnapshotState, ...],
