@@ -209,6 +209,9 @@ class WriterRegistration:
     # (the writer's identifying attributes, the WriterIdentity built from them)
     _identity: tuple[tuple[object, ...], WriterIdentity] | None = field(
         default=None, init=False, repr=False)
+    # (the identity, an empty document of it): see blank_metadata
+    _blank: tuple[WriterIdentity, WriterMetadata] | None = field(
+        default=None, init=False, repr=False)
     # (the attributes the names come from, the names): built again only when they change
     _names: tuple[tuple[object, ...], tuple[str, ...]] | None = field(
         default=None, init=False, repr=False)
@@ -240,6 +243,14 @@ class WriterRegistration:
                                       str(self.instance_id), str(w.writer_id)) if n)
             cached = self._names = (key, names)
         return cached[1]
+
+    def blank_metadata(self) -> WriterMetadata:
+        """An empty document of this instance's identity: the stand-in metadata while it
+        answers Identify (read-only there; built again only when the identity changes)."""
+        identity = self.identity()
+        if self._blank is None or self._blank[0] is not identity:
+            self._blank = (identity, WriterMetadata(identity=identity))
+        return self._blank[1]
 
     def identity(self) -> WriterIdentity:
         """The identification part of its metadata (a frozen model, built again only when
@@ -593,7 +604,7 @@ class Coordinator:
         regs = [r for r in self.writers if session is None or session.is_enabled(r)]
         for reg in self._ordered(regs, _E.IDENTIFY):
             builder = WriterMetadataBuilder(reg.identity())
-            participant = Participant(reg, WriterMetadata(identity=reg.identity()))
+            participant = Participant(reg, reg.blank_metadata())
             reply = self._invoke(session, participant, _E.IDENTIFY,
                                  partial(_on_identify, builder=builder), source=source)
             reg.last_metadata = None

@@ -250,7 +250,8 @@ class BackupComponents:
         # The requester process dying inside the operation ends it with E_UNEXPECTED.
         op = Async(name, operation, mode=self._mode, on_finish=finish,
                    ends_on=(RequesterCrashed, hr.E_UNEXPECTED))
-        self._pending = op
+        # Only an operation still running is pending (an immediate one is over already).
+        self._pending = None if op.done else op
         return op
 
     def _crash(self) -> None:
