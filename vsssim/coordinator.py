@@ -116,12 +116,18 @@ PROVIDER_ALLOWED = frozenset({
 UNTRANSLATED = frozenset({"AbortSnapshots", "OnUnload"})
 
 # Which backup types need which schema bit; a writer without it treats the backup as FULL.
-_SCHEMA_FOR_TYPE = {
-    BackupType.INCREMENTAL: BackupSchema.INCREMENTAL,
-    BackupType.DIFFERENTIAL: BackupSchema.DIFFERENTIAL,
-    BackupType.LOG: BackupSchema.LOG,
-    BackupType.COPY: BackupSchema.COPY,
+# (Plain ints, here and below: ``&`` between flag members runs Python code in the enum module.)
+_SCHEMA_FOR_TYPE: dict[BackupType, int] = {
+    BackupType.INCREMENTAL: int(BackupSchema.INCREMENTAL),
+    BackupType.DIFFERENTIAL: int(BackupSchema.DIFFERENTIAL),
+    BackupType.LOG: int(BackupSchema.LOG),
+    BackupType.COPY: int(BackupSchema.COPY),
 }
+_NO_AUTORECOVERY: Final = int(_A.NO_AUTORECOVERY)
+_ROLLBACK_RECOVERY: Final = int(_A.ROLLBACK_RECOVERY)
+_PERSISTENT: Final = int(_A.PERSISTENT)
+_APP_ROLLBACK_RECOVERY: Final = int(ComponentFlags.APP_ROLLBACK_RECOVERY)
+_BACKUP_RECOVERY: Final = int(ComponentFlags.BACKUP_RECOVERY)
 
 
 class IdSource:
@@ -500,7 +506,7 @@ class _WriterSessionView:
 def effective_backup_type(requested: BackupType, schema: BackupSchema) -> BackupType:
     """The backup type a writer works with: unsupported types degrade to FULL (rule 32)."""
     needed = _SCHEMA_FOR_TYPE.get(requested)
-    if needed is not None and not schema & needed:
+    if needed is not None and not int(schema) & needed:
         return BackupType.FULL
     return requested
 
@@ -1123,19 +1129,18 @@ class Coordinator:
         """VSS marks copies AUTORECOVER when a writer may fix them up in PostSnapshot: a
         selected component flagged BACKUP_RECOVERY (APP_ROLLBACK_RECOVERY for rollback
         contexts) or a requester asking ROLLBACK_RECOVERY, unless NO_AUTORECOVERY (§3.12)."""
-        ctx = session.context
-        if ctx & _A.NO_AUTORECOVERY or session.writerless:
+        ctx = int(session.context)  # plain ints: flag arithmetic on members is Python code
+        if ctx & _NO_AUTORECOVERY or session.writerless:
             return False
-        if ctx & _A.ROLLBACK_RECOVERY:
+        if ctx & _ROLLBACK_RECOVERY:
             return True
-        wanted = ComponentFlags.APP_ROLLBACK_RECOVERY if ctx & _A.PERSISTENT else \
-            ComponentFlags.BACKUP_RECOVERY
+        wanted = _APP_ROLLBACK_RECOVERY if ctx & _PERSISTENT else _BACKUP_RECOVERY
         for p in self.backup_participants(session):
             entry = next((w for w in session.bcd.writers if w.instance_id == p.reg.instance_id),
                          None)
             chosen = {c.key for c in entry.components} if entry else set()
             for comp in p.metadata.components:
-                if comp.component_flags & wanted and (
+                if int(comp.component_flags) & wanted and (
                         not session.component_mode or comp.key in chosen):
                     return True
         return False

@@ -173,7 +173,7 @@ class Tracer:
         _set_kind(event, kind)
         _set_name(event, name)
         _set_detail(event, detail)
-        _set_data(event, tuple(data.items()))
+        _set_data(event, tuple(data.items()) if data else ())
         for fn in observers:
             fn(event)
         return event

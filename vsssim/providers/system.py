@@ -54,6 +54,10 @@ __all__ = ["SYSTEM_PROVIDER_ID", "DiffAreaAssociation", "SystemProvider"]
 
 SYSTEM_PROVIDER_ID = UUID("b5946137-7b9f-4925-af80-51abd60b20d5")
 _A = VolumeSnapshotAttributes
+# Plain ints for the context checks (``&`` between flag members runs Python code in enum).
+_NOT_SOFTWARE = int(_A.TRANSPORTABLE | _A.PLEX)
+_PERSISTENT = int(_A.PERSISTENT)
+_CONTEXT_ALL = int(SnapshotContext.ALL)
 _CLIENT_ACCESSIBLE = int(_A.CLIENT_ACCESSIBLE)
 
 # Keys of the provider's catalog inside each snapshot's metadata.
@@ -292,11 +296,11 @@ class SystemProvider(SnapshotProvider):
 
     def supports_context(self, context: int) -> bool:
         # Software copies cannot be transported or be plexes (they need a hardware provider).
-        return not context & (_A.TRANSPORTABLE | _A.PLEX) or context == SnapshotContext.ALL
+        return not int(context) & _NOT_SOFTWARE or context == _CONTEXT_ALL
 
     def supports(self, volume: VolumeInfo, context: int) -> bool:
         # Persistent shadow copies can be made only of NTFS volumes (§1.1, rule 25).
-        if context & _A.PERSISTENT and context != SnapshotContext.ALL and \
+        if int(context) & _PERSISTENT and context != _CONTEXT_ALL and \
                 volume.filesystem != "NTFS":
             return False
         return super().supports(volume, context)
