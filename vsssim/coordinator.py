@@ -672,7 +672,8 @@ class Coordinator:
                 p.freeze_timer.cancel()  # the window ends when Thaw arrives
                 p.freeze_timer = None
             replies.append(self._invoke(session, p, event, call))
-            self._check_crash(session, name)
+            if self.faults.faults:
+                self._check_crash(session, name)
             yield f"{name} -> {reg.label}"
         return replies
 
@@ -719,7 +720,8 @@ class Coordinator:
                         scope.alive = False
                         session.views.remove(scope)
         elapsed = clock.now() - start
-        limit = self.options.handler_timeouts.get(name)
+        timeouts = self.options.handler_timeouts  # (none by default: no lookup then)
+        limit = timeouts.get(name) if timeouts else None
         if limit is not None and elapsed > limit:
             answered = False
         return self._conclude(session, p, event, ctx, result, answered, source, name, label)
@@ -875,7 +877,8 @@ class Coordinator:
                 code = hr.to_unsigned(fault.hresult)
             else:
                 result = fn()
-                if isinstance(result, int) and not isinstance(result, bool):
+                if result is not None and isinstance(result, int) and \
+                        not isinstance(result, bool):
                     code = hr.to_unsigned(result)
         except VssError as exc:
             code = exc.hresult

@@ -243,8 +243,11 @@ class BackupComponents:
                 self._crash()
             if on_finish is not None:
                 code = on_finish(code)
-            self._result(name, hr.name_of(code if code else hr.VSS_S_ASYNC_FINISHED),
-                         hresult=code)
+            # (what ``_result`` does, written out: this ends every asynchronous operation)
+            self._coord.tracer.emit(
+                "VSS", "requester", EventKind.RESULT, name,
+                hr.name_of(code if code else hr.VSS_S_ASYNC_FINISHED),
+                session=self._session_key, hresult=code)
             return code
 
         # The requester process dying inside the operation ends it with E_UNEXPECTED.
