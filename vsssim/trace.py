@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
+from operator import attrgetter
 from typing import Protocol, cast, overload, runtime_checkable
 
 from vsssim.clock import Clock
@@ -100,6 +101,7 @@ def _slot_setters() -> tuple[Callable[[TraceEvent, object], None], ...]:
 
 
 _new_event = object.__new__
+_SEQ = attrgetter("seq")  # a C key function for since()'s binary search
 (_set_seq, _set_time, _set_source, _set_target, _set_kind, _set_name, _set_detail,
  _set_data) = _slot_setters()
 
@@ -308,7 +310,7 @@ class Trace(Sequence[TraceEvent]):
     def since(self, seq: int) -> Trace:
         """Events with a sequence number greater than ``seq``."""
         events = self._events  # sorted by seq: binary search, not a scan of the whole trace
-        return Trace(events[bisect.bisect_right(events, seq, key=lambda e: e.seq):])
+        return Trace(events[bisect.bisect_right(events, seq, key=_SEQ):])
 
     def actors(self) -> list[str]:
         """Every source and target, in order of first appearance."""
