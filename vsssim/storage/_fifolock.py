@@ -30,23 +30,26 @@ __all__ = ["FifoRLock"]
 class FifoRLock:
     """Reentrant mutual exclusion with first-come, first-served hand-over."""
 
-    __slots__ = ("_depth", "_mutex", "_owned", "_owner", "_waiters")
+    __slots__ = ("_depth", "_mutex", "_owned", "_waiters", "owner")
 
     def __init__(self) -> None:
         self._owned = _PrimitiveLock()  # held while anybody owns the lock (kept across hand-over)
         self._mutex = _PrimitiveLock()  # guards the queue and hand-over decisions
-        self._owner: int | None = None
+        #: The owning thread's ``get_ident()``, or None.  Read-only outside this class: a
+        #: caller that finds its own id here already holds the lock and may skip a nested
+        #: acquire/release pair (the volume's write path does, inside an operation).
+        self.owner: int | None = None
         self._depth = 0
         self._waiters: deque[tuple[int, _PrimitiveLock]] = deque()
 
     def acquire(self) -> None:
         """Take the lock (again, if this thread owns it); wait behind earlier arrivals."""
         me = get_ident()
-        if self._owner == me:  # only the owner can observe itself here: no race
+        if self.owner == me:  # only the owner can observe itself here: no race
             self._depth += 1
             return
         if not self._waiters and self._owned.acquire(False):
-            self._owner = me
+            self.owner = me
             self._depth = 1
             return
         gate = _PrimitiveLock()
@@ -57,14 +60,14 @@ class FifoRLock:
             # seeing us queued: the head of the queue tries again.
             if self._waiters[0][0] == me and self._owned.acquire(False):
                 self._waiters.popleft()
-                self._owner = me
+                self.owner = me
                 self._depth = 1
                 return
         gate.acquire()  # opened by a hand-over, which already made us the owner
 
     def release(self) -> None:
         """Give the lock up; the oldest waiter (if any) becomes the owner at once."""
-        if self._owner != get_ident():
+        if self.owner != get_ident():
             raise RuntimeError("cannot release a FifoRLock owned by another thread")
         if self._depth > 1:
             self._depth -= 1
@@ -74,7 +77,7 @@ class FifoRLock:
                 if self._waiters:
                     self._hand_over()
                     return
-        self._owner = None
+        self.owner = None
         self._depth = 0
         self._owned.release()
         if self._waiters:  # somebody queued while we released
@@ -85,13 +88,13 @@ class FifoRLock:
     def _hand_over(self) -> None:
         # caller holds _mutex and _owned; the oldest waiter becomes the owner
         owner, gate = self._waiters.popleft()
-        self._owner = owner
+        self.owner = owner
         self._depth = 1
         gate.release()
 
     def owned(self) -> bool:
         """True if the calling thread owns the lock."""
-        return self._owner == get_ident()
+        return self.owner == get_ident()
 
     @property
     def waiting(self) -> int:

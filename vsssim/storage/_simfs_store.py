@@ -142,8 +142,10 @@ class Store:
         self.dirty_dirblocks: set[tuple[int, int]] = set()
         self.sb_dirty = False
         self.touched = False
-        self.blocks.dirty.clear()
-        self.imap.dirty.clear()
+        if self.blocks.dirty:
+            self.blocks.dirty.clear()
+        if self.imap.dirty:
+            self.imap.dirty.clear()
 
     def inode(self, ino: int) -> Inode:
         """The inode ``ino`` (cached; read and verified on first use)."""
@@ -216,8 +218,14 @@ class Store:
 
     # ---------------------------------------------------------------------- operations
     def begin(self) -> None:
-        """Start buffering an operation's writes."""
-        self._reset_pending()
+        """Start buffering an operation's writes.
+
+        Every commit and abort leaves the buffers empty, and a change always sets
+        :attr:`touched` or queues data, so only a buffer left by an interrupted caller needs
+        the reset here.
+        """
+        if self.touched or self.data:
+            self._reset_pending()
 
     def abort(self) -> None:
         """Forget the operation: nothing was written, so reload any cache it changed."""
@@ -244,13 +252,17 @@ class Store:
                 chunk = overflow[i * EXTENTS_PER_BLOCK : (i + 1) * EXTENTS_PER_BLOCK]
                 following = node.chain[i + 1] if i + 1 < len(node.chain) else 0
                 writes.append((block * BLOCK_SIZE, encode_ext_block(node.ino, chunk, following)))
-        for ino, index in sorted(self.dirty_dirblocks):
-            block_no = self.physical_block(self.inode(ino), index)
-            image = encode_dir_block(ino, self.dirs[ino].blocks[index])
-            writes.append((block_no * BLOCK_SIZE, image))
+        # Most operations (an append within its last block) dirty no directory or bitmap
+        # block: the tests skip three sorts of empty sets.
+        if self.dirty_dirblocks:
+            for ino, index in sorted(self.dirty_dirblocks):
+                block_no = self.physical_block(self.inode(ino), index)
+                image = encode_dir_block(ino, self.dirs[ino].blocks[index])
+                writes.append((block_no * BLOCK_SIZE, image))
         for bitmap, start in ((self.blocks, sb.bmap_start), (self.imap, sb.imap_start)):
-            for index in sorted(bitmap.dirty):
-                writes.append(((start + index) * BLOCK_SIZE, bitmap.block_image(index)))
+            if bitmap.dirty:
+                for index in sorted(bitmap.dirty):
+                    writes.append(((start + index) * BLOCK_SIZE, bitmap.block_image(index)))
         if self.sb_dirty:
             sb.free_blocks = self.blocks.free
             sb.free_inodes = self.imap.free

@@ -92,6 +92,8 @@ _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 _ZEROS = bytes(1 << 20)
 # Walked paths remembered at most (the cache is emptied when full).
 _WALK_CACHE_SIZE = 1024
+# _Change's "no path to name" marker.
+_NO_PATH = object()
 # The smallest data area format() accepts: room for a few files beside the root directory.
 _MIN_DATA_BLOCKS = 4
 
@@ -225,7 +227,9 @@ class SimFS:
         # collection in any thread) must never wait for the operation locks.
         self._handles_lock = threading.Lock()
         # Path walks: names -> (Store.names_version when walked, inode, names in stored case).
-        self._walks: dict[tuple[str, ...], tuple[int, int, tuple[str, ...]]] = {}
+        # The inode object itself is safe to keep: every event that could replace or free a
+        # cached inode (a reload, a free) also bumps the version.
+        self._walks: dict[tuple[str, ...], tuple[int, Inode, tuple[str, ...]]] = {}
         if device.size < BLOCK_SIZE:
             raise VssObjectNotFoundError(
                 f"no simfs file system on this device: it holds only {device.size} bytes"
@@ -308,12 +312,9 @@ class SimFS:
 
     # ---------------------------------------------------------------------- operations
     # Every operation runs ``with self._device.operation(), self._lock:`` (a query) or
-    # ``with self._device.operation(), self._change(what) as store:`` (a change), in that
-    # order, spelled out at each call site rather than wrapped in a ``@contextmanager``
+    # ``with self._device.operation(), _Change(self, what, path) as store:`` (a change), in
+    # that order, spelled out at each call site rather than wrapped in a ``@contextmanager``
     # generator: that layer cost about 1.5 us per call, a tenth of a small append.
-    def _change(self, what: str) -> _Change:
-        """The context manager of a change (enter it inside ``device.operation()``)."""
-        return _Change(self, what)
 
     def _stamp(self) -> tuple[int, float]:
         now = self._clock.now()
@@ -337,7 +338,7 @@ class SimFS:
         store = self._store
         known = self._walks.get(names)
         if known is not None and known[0] == store.names_version:
-            return store.inode(known[1]), known[2]
+            return known[1], known[2]
         node = store.inode(ROOT_INO)
         stored: list[str] = []
         for depth, name in enumerate(names):
@@ -355,10 +356,14 @@ class SimFS:
             stored.append(entry[0])
             node = store.inode(entry[1])
         in_stored_case = tuple(stored)
+        self._remember(names, node, in_stored_case)
+        return node, in_stored_case
+
+    def _remember(self, names: tuple[str, ...], node: Inode, stored: tuple[str, ...]) -> None:
+        """Remember that ``names`` leads to ``node`` (see :meth:`_walk_path`)."""
         if len(self._walks) >= _WALK_CACHE_SIZE:
             self._walks.clear()
-        self._walks[names] = (store.names_version, node.ino, in_stored_case)
-        return node, in_stored_case
+        self._walks[names] = (self._store.names_version, node, stored)
 
     def _locate(
         self, names: tuple[str, ...], path: object
@@ -400,24 +405,36 @@ class SimFS:
     def _modified(self, node: Inode, stamp: tuple[int, float]) -> None:
         node.modified = node.accessed = stamp[0]
         node.mtime = stamp[1]
-        self._store.mark_inode(node)
+        store = self._store  # Store.mark_inode, inlined: this runs on every change
+        store.touched = True
+        store.dirty_inodes[node.ino] = node
 
     def _pwrite(self, node: Inode, offset: int, data: memoryview, stamp: tuple[int, float]) -> None:
         """Write ``data`` at ``offset`` of file ``node`` (zero-filling any gap)."""
-        if not len(data):
+        n = len(data)
+        if not n:
             return
         store = self._store
-        end = offset + len(data)
+        end = offset + n
         old = node.size
         if end > old:
-            store.resize_blocks(node, _blocks(end))
+            need = -(-end // BLOCK_SIZE)
+            if need != node.nblocks:
+                store.resize_blocks(node, need)
             if offset > old:
                 self._queue_zeros(node, old, offset)
-        pos = 0
-        for dev_offset, length in store.ranges(node, offset, len(data)):
-            store.queue_data(dev_offset, data[pos : pos + length])
-            pos += length
-        node.size = max(old, end)
+        # Fast path: the bytes lie in the last extent (an append, as a log writes): one piece,
+        # without the extent-map search of Store.ranges.
+        last = node.starts[-1] * BLOCK_SIZE
+        if offset >= last:
+            store.data.append((node.extents[-1][0] * BLOCK_SIZE + offset - last, data))
+        else:
+            pos = 0
+            for dev_offset, length in store.ranges(node, offset, n):
+                store.queue_data(dev_offset, data[pos : pos + length])
+                pos += length
+        if end > old:
+            node.size = end
         self._modified(node, stamp)
 
     def _truncate(self, node: Inode, size: int, stamp: tuple[int, float]) -> None:
@@ -456,7 +473,7 @@ class SimFS:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
         if writable and self.readonly:
             raise VssAccessDeniedError(f"simfs: cannot open {path!r} for writing: read-only volume")
-        inner = self._lock if must_exist else self._change(f"open {path!r}")
+        inner = self._lock if must_exist else _Change(self, "open", path)
         counted = 0
         try:
             with self._device.operation(), inner:
@@ -512,14 +529,14 @@ class SimFS:
 
     def _handle_write(self, ino: int, generation: int, offset: int | None, data: Buffer) -> int:
         view = memoryview(data).cast("B")
-        with self._device.operation(), self._change("write to a file"):
+        with self._device.operation(), _Change(self, "write to a file"):
             node = self._handle_node(ino, generation)
             at = node.size if offset is None else offset
             self._pwrite(node, at, view, self._stamp())
             return at
 
     def _handle_truncate(self, ino: int, generation: int, size: int) -> None:
-        with self._device.operation(), self._change("truncate a file"):
+        with self._device.operation(), _Change(self, "truncate a file"):
             self._truncate(self._handle_node(ino, generation), size, self._stamp())
 
     def _handle_size(self, ino: int, generation: int) -> int:
@@ -552,7 +569,7 @@ class SimFS:
         if not names:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
         view = memoryview(data).cast("B")
-        with self._device.operation(), self._change(f"write {path!r}") as store:
+        with self._device.operation(), _Change(self, "write", path) as store:
             stamp = self._stamp()
             if create_dirs:
                 self._makedirs(names[:-1], path, stamp)
@@ -577,15 +594,22 @@ class SimFS:
         if not names:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
         view = memoryview(data).cast("B")
-        with self._device.operation(), self._change(f"append to {path!r}") as store:
+        with self._device.operation(), _Change(self, "append to", path) as store:
             stamp = self._stamp()
-            parent, _, entry = self._locate(names, path)
-            if entry is None:
-                node = self._create(parent, names[-1], KIND_FILE, stamp)
+            # Appends repeat the same path (a log): its walk is remembered like _walk_path's.
+            known = self._walks.get(names)
+            if known is not None and known[0] == store.names_version:
+                node = known[1]
             else:
-                node = store.inode(entry[1])
-                if node.kind == KIND_DIR:
-                    raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
+                parent, stored, entry = self._locate(names, path)
+                if entry is None:
+                    node = self._create(parent, names[-1], KIND_FILE, stamp)
+                    self._remember(names, node, (*stored, names[-1]))
+                else:
+                    node = store.inode(entry[1])
+                    self._remember(names, node, (*stored, entry[0]))
+            if node.kind == KIND_DIR:
+                raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
             self._pwrite(node, node.size, view, stamp)
 
     def truncate(self, path: object, size: int) -> None:
@@ -594,7 +618,7 @@ class SimFS:
             raise TypeError(f"size must be int, not {type(size).__name__}")
         if size < 0:
             raise ValueError(f"size must not be negative, not {size}")
-        with self._device.operation(), self._change(f"truncate {path!r}"):
+        with self._device.operation(), _Change(self, "truncate", path):
             node, _ = self._file_node(path)
             self._truncate(node, size, self._stamp())
 
@@ -725,7 +749,7 @@ class SimFS:
         names = self._split(path)
         if not names:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
-        with self._device.operation(), self._change(f"remove {path!r}") as store:
+        with self._device.operation(), _Change(self, "remove", path) as store:
             parent, _, entry = self._locate(names, path)
             if entry is None:
                 raise VssFileNotFoundError(f"{path!r}: no such file")
@@ -742,7 +766,7 @@ class SimFS:
         names = self._split(path)
         if not names:
             raise VssAccessDeniedError(f"simfs: cannot remove the root directory {path!r}")
-        with self._device.operation(), self._change(f"remove {path!r}") as store:
+        with self._device.operation(), _Change(self, "remove", path) as store:
             parent, _, entry = self._locate(names, path)
             if entry is None:
                 raise VssFileNotFoundError(f"{path!r}: no such directory")
@@ -760,7 +784,7 @@ class SimFS:
         names = self._split(path)
         if not names:
             raise VssFileExistsError(f"{path!r} is the root directory, which exists")
-        with self._device.operation(), self._change(f"create {path!r}"):
+        with self._device.operation(), _Change(self, "create", path):
             parent, _, entry = self._locate(names, path)
             if entry is not None:
                 raise VssFileExistsError(f"{path!r} already exists")
@@ -771,7 +795,7 @@ class SimFS:
         operation.  ``VssFileExistsError`` if it exists and not ``exist_ok``, or if a file
         is in the way."""
         names = self._split(path)
-        with self._device.operation(), self._change(f"create {path!r}"):
+        with self._device.operation(), _Change(self, "create", path):
             created = self._makedirs(names, path, self._stamp())
             if not created and not exist_ok:
                 raise VssFileExistsError(f"{path!r} already exists")
@@ -803,7 +827,7 @@ class SimFS:
             raise VssAccessDeniedError(f"simfs: cannot rename the root directory {src!r}")
         if not d_names:
             raise VssFileExistsError(f"{dst!r} is the root directory, which exists")
-        with self._device.operation(), self._change(f"rename {src!r}") as store:
+        with self._device.operation(), _Change(self, "rename", src) as store:
             s_parent, _, s_entry = self._locate(s_names, src)
             if s_entry is None:
                 raise VssFileNotFoundError(f"{src!r}: no such file or directory")
@@ -895,19 +919,22 @@ class _Change:
     instead of a ``@contextmanager`` generator because it runs on every change.
     """
 
-    __slots__ = ("_fs", "_what")
+    __slots__ = ("_fs", "_path", "_what")
 
-    def __init__(self, fs: SimFS, what: str) -> None:
+    def __init__(self, fs: SimFS, what: str, path: object = _NO_PATH) -> None:
+        # The message is only formatted on refusal: ``what`` plus ``path``'s repr, if given.
         self._fs = fs
         self._what = what
+        self._path = path
 
     def __enter__(self) -> Store:
         fs = self._fs
         fs._lock.acquire()
         try:
             if fs._device.readonly:
+                what = self._what if self._path is _NO_PATH else f"{self._what} {self._path!r}"
                 raise VssAccessDeniedError(
-                    f"simfs: cannot {self._what}: the volume is read-only (a shadow copy is "
+                    f"simfs: cannot {what}: the volume is read-only (a shadow copy is "
                     "read-only outside its auto-recovery window)"
                 )
             fs._store.begin()

@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from threading import get_ident
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -408,7 +409,12 @@ class Volume:
         if type(offset) is not int or offset < 0 or offset + n > self._size:
             check_range(offset, n, self._size)
         lock = self._lock
-        lock.acquire()
+        # Inside this thread's operation() (a file system's commit) the lock is already held:
+        # a nested acquire/release pair would change nothing, and pending notices run when the
+        # operation ends, so both are skipped.
+        nested = lock.owner == get_ident()
+        if not nested:
+            lock.acquire()
         try:
             if self._write_block is not None:
                 self._refuse_write()
@@ -427,8 +433,9 @@ class Volume:
             st.writes += 1
             st.bytes_written += n
         finally:
-            lock.release()
-        if self._notices:
+            if not nested:
+                lock.release()
+        if not nested and self._notices:
             self._run_notices()
 
     def write_many(
