@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import struct
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from vsssim.errors import VssStoreCorruptError
@@ -302,8 +303,14 @@ class Inode:
     def encode(self) -> bytes:
         """The 256-byte inode record (its CRC is seeded with the inode number, so a record
         written into the wrong slot is detected)."""
-        inline = self.extents[:INLINE_EXTENTS]
-        body = _INODE_AFTER_CRC[len(inline)].pack(
+        extents = self.extents
+        count = len(extents)
+        # Most files are one extent: its pair is the flat list of inline extents as it is.
+        if count == 1:
+            flat: Iterable[int] = extents[0]
+        else:
+            flat = itertools.chain.from_iterable(extents[:INLINE_EXTENTS])
+        body = _INODE_AFTER_CRC[count if count <= INLINE_EXTENTS else INLINE_EXTENTS].pack(
             self.kind,
             0,
             self.nlink,
@@ -314,9 +321,9 @@ class Inode:
             self.modified,
             self.accessed,
             self.mtime,
-            len(self.extents),
+            count,
             self.chain[0] if self.chain else 0,
-            *itertools.chain.from_iterable(inline),
+            *flat,
         )
         # The CRC field comes first, so the checksum covers exactly ``body`` (see _crc).
         return _CRC_FIELD.pack(zlib.crc32(body, self.ino)) + body

@@ -140,7 +140,7 @@ class PathParser:
 
     def split(self, path: object) -> tuple[str, ...]:
         """The validated components of ``path`` below the volume root (``()`` for the root)."""
-        text = _as_text(path)
+        text = path if type(path) is str else _as_text(path)
         found = self._cache.get(text)
         if found is None:
             found = self._split(text)

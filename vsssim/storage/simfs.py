@@ -325,9 +325,6 @@ class SimFS:
         return stamp, now
 
     # ------------------------------------------------------------------------- lookups
-    def _split(self, path: object) -> tuple[str, ...]:
-        return self._parser.split(path)
-
     def _walk_path(self, names: tuple[str, ...], path: object) -> tuple[Inode, tuple[str, ...]]:
         """The inode at ``names`` and the names in stored case.
 
@@ -378,7 +375,7 @@ class SimFS:
         return parent, stored, entry
 
     def _file_node(self, path: object) -> tuple[Inode, tuple[str, ...]]:
-        names = self._split(path)
+        names = self._parser.split(path)
         node, stored = self._walk_path(names, path)
         if node.kind == KIND_DIR:
             raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
@@ -409,7 +406,9 @@ class SimFS:
         store.touched = True
         store.dirty_inodes[node.ino] = node
 
-    def _pwrite(self, node: Inode, offset: int, data: memoryview, stamp: tuple[int, float]) -> None:
+    def _pwrite(
+        self, node: Inode, offset: int, data: bytes | memoryview, stamp: tuple[int, float]
+    ) -> None:
         """Write ``data`` at ``offset`` of file ``node`` (zero-filling any gap)."""
         n = len(data)
         if not n:
@@ -468,7 +467,7 @@ class SimFS:
         the end).  A write mode on a read-only volume raises ``VssAccessDeniedError``.
         """
         readable, writable, _, truncate, exclusive, append, must_exist = parse_mode(mode)
-        names = self._split(path)
+        names = self._parser.split(path)
         if not names:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
         if writable and self.readonly:
@@ -565,10 +564,10 @@ class SimFS:
         The existing blocks are reused in place (no reallocation when the size is unchanged);
         ``VssInsufficientStorageError`` leaves the file as it was.
         """
-        names = self._split(path)
+        names = self._parser.split(path)
         if not names:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
-        view = memoryview(data).cast("B")
+        view = data if type(data) is bytes else memoryview(data).cast("B")
         with self._device.operation(), _Change(self, "write", path) as store:
             stamp = self._stamp()
             if create_dirs:
@@ -590,10 +589,11 @@ class SimFS:
 
     def append_file(self, path: object, data: Buffer) -> None:
         """Append ``data`` to a file, creating it if missing (``open(path, "ab")``)."""
-        names = self._split(path)
+        names = self._parser.split(path)
         if not names:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
-        view = memoryview(data).cast("B")
+        # bytes go to the device as they are (the volume writes them without conversion)
+        view = data if type(data) is bytes else memoryview(data).cast("B")
         with self._device.operation(), _Change(self, "append to", path) as store:
             stamp = self._stamp()
             # Appends repeat the same path (a log): its walk is remembered like _walk_path's.
@@ -636,7 +636,7 @@ class SimFS:
         return self._kind(path) == KIND_DIR
 
     def _kind(self, path: object) -> int | None:
-        names = self._split(path)
+        names = self._parser.split(path)
         with self._device.operation(), self._lock:
             try:
                 node, _ = self._walk_path(names, path)
@@ -646,7 +646,7 @@ class SimFS:
 
     def listdir(self, path: object = "\\") -> list[str]:
         """Names in a directory, in stored case, sorted case-insensitively."""
-        names = self._split(path)
+        names = self._parser.split(path)
         with self._device.operation(), self._lock:
             node, _ = self._walk_path(names, path)
             if node.kind != KIND_DIR:
@@ -671,7 +671,7 @@ class SimFS:
         """Like ``os.walk`` (top-down): ``(dirpath, dirnames, filenames)`` with full paths
         under the mount's first root.  Pruning ``dirnames`` in place skips subtrees; a missing
         start path yields nothing; each directory is listed in its own operation."""
-        names = self._split(path)
+        names = self._parser.split(path)
         with self._device.operation(), self._lock:
             try:
                 node, stored = self._walk_path(names, path)
@@ -730,7 +730,7 @@ class SimFS:
 
     def stat(self, path: object) -> FileStat:
         """Size, kind and times of a file or directory."""
-        names = self._split(path)
+        names = self._parser.split(path)
         with self._device.operation(), self._lock:
             node, stored = self._walk_path(names, path)
             return FileStat(
@@ -746,7 +746,7 @@ class SimFS:
     # ----------------------------------------------------------------------- changes
     def remove(self, path: object) -> None:
         """Delete a file (``DeleteFile``).  Directories need :meth:`rmdir`."""
-        names = self._split(path)
+        names = self._parser.split(path)
         if not names:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
         with self._device.operation(), _Change(self, "remove", path) as store:
@@ -763,7 +763,7 @@ class SimFS:
 
     def rmdir(self, path: object) -> None:
         """Remove an empty directory (``RemoveDirectory``)."""
-        names = self._split(path)
+        names = self._parser.split(path)
         if not names:
             raise VssAccessDeniedError(f"simfs: cannot remove the root directory {path!r}")
         with self._device.operation(), _Change(self, "remove", path) as store:
@@ -781,7 +781,7 @@ class SimFS:
 
     def mkdir(self, path: object) -> None:
         """Create one directory (``CreateDirectory``); its parent must exist."""
-        names = self._split(path)
+        names = self._parser.split(path)
         if not names:
             raise VssFileExistsError(f"{path!r} is the root directory, which exists")
         with self._device.operation(), _Change(self, "create", path):
@@ -794,7 +794,7 @@ class SimFS:
         """Create a directory and any missing parents (``SHCreateDirectoryEx``), in one
         operation.  ``VssFileExistsError`` if it exists and not ``exist_ok``, or if a file
         is in the way."""
-        names = self._split(path)
+        names = self._parser.split(path)
         with self._device.operation(), _Change(self, "create", path):
             created = self._makedirs(names, path, self._stamp())
             if not created and not exist_ok:
@@ -821,8 +821,8 @@ class SimFS:
         operation.  ``replace`` lets a file overwrite an existing file
         (``MOVEFILE_REPLACE_EXISTING``); a directory is never replaced.  A case-only rename
         changes the stored spelling."""
-        s_names = self._split(src)
-        d_names = self._split(dst)
+        s_names = self._parser.split(src)
+        d_names = self._parser.split(dst)
         if not s_names:
             raise VssAccessDeniedError(f"simfs: cannot rename the root directory {src!r}")
         if not d_names:
