@@ -16,11 +16,13 @@ recovery at all and holds exactly the state of the freeze instant.
 
 from __future__ import annotations
 
+import itertools
 import random
 import struct
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -72,9 +74,14 @@ def _record(lsn: int, key: bytes, value: bytes) -> bytes:
 
 
 def _encode_data(lsn: int, state: Mapping[bytes, bytes]) -> bytes:
-    parts = [_DATA_HEAD.pack(_DATA_MAGIC, 1, lsn, len(state))]
-    for k in sorted(state):
-        parts.append(struct.pack("<II", len(k), len(state[k])) + k + state[k])
+    items = sorted(state.items())
+    # Every record's "<II" (key length, value length) in one pack, then sliced per record.
+    lengths = struct.pack(f"<{2 * len(items)}I", *map(len, itertools.chain.from_iterable(items)))
+    parts = [_DATA_HEAD.pack(_DATA_MAGIC, 1, lsn, len(items))]
+    at = 0
+    for k, v in items:
+        parts += (lengths[at : at + 8], k, v)
+        at += 8
     blob = b"".join(parts)
     return blob + _CRC.pack(zlib.crc32(blob))
 
@@ -91,12 +98,13 @@ class KvStore:
         self.checkpoint_lsn = checkpoint_lsn
         self.recovery = recovery
 
-    @property
+    # Cached: ``directory`` never changes, and the log's path is formed at every append.
+    @cached_property
     def data_path(self) -> str:
         """The data file."""
         return f"{self.directory}\\data.kv"
 
-    @property
+    @cached_property
     def log_path(self) -> str:
         """The write-ahead log."""
         return f"{self.directory}\\log\\wal.log"

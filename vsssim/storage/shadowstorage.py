@@ -1046,7 +1046,8 @@ class ShadowStorage:
         Optimistic: plan and copy, then check the volume's epoch did not move (no write
         preserved blocks, no structure change meanwhile); after a few races, take the lock.
         """
-        self._check_open()
+        if self._closed:
+            self._check_open()  # raises
         vol = self._vol
         for _ in range(4):
             e0 = vol._epoch
@@ -1092,7 +1093,8 @@ class ShadowStorage:
         if b0 == b1:
             s = rec.overlay.get(b0) if rec.overlay else None
             if s is None:
-                vb, vs = self._view(rec)
+                # _view(rec), its common case inlined: the cached view is current
+                vb, vs = rec.view if rec.view_gen == self._st.gen else self._view(rec)
                 if vb.size:
                     i = int(vb.searchsorted(b0))
                     if i < vb.size and int(vb[i]) == b0:
