@@ -172,7 +172,7 @@ class PathParser:
             return ()
         if rest.endswith("\\"):
             rest = rest[:-1]
-        return tuple(validate_name(part) for part in rest.split("\\"))
+        return tuple(map(validate_name, rest.split("\\")))
 
     def join(self, names: tuple[str, ...] | list[str]) -> str:
         """The display path of ``names`` under the first root (``\\`` if the mount has none)."""

@@ -247,6 +247,8 @@ class Store:
             writes.append(
                 (sb.itable_start * BLOCK_SIZE + (node.ino - 1) * INODE_SIZE, node.encode())
             )
+            if not node.chain:
+                continue
             overflow = node.extents[INLINE_EXTENTS:]
             for i, block in enumerate(node.chain):
                 chunk = overflow[i * EXTENTS_PER_BLOCK : (i + 1) * EXTENTS_PER_BLOCK]
@@ -404,7 +406,11 @@ class Store:
         self.touched = True
         cache = self.directory(dir_node.ino)
         size = entry_size(name.encode("utf-8", "surrogatepass"))
-        index = next((i for i, b in enumerate(cache.blocks) if b.room >= size), -1)
+        index = -1
+        for i, block in enumerate(cache.blocks):
+            if block.room >= size:
+                index = i
+                break
         if index < 0:
             self.resize_blocks(dir_node, dir_node.nblocks + 1)
             dir_node.size = dir_node.nblocks * BLOCK_SIZE

@@ -434,7 +434,10 @@ class SimFS:
                 pos += length
         if end > old:
             node.size = end
-        self._modified(node, stamp)
+        node.modified = node.accessed = stamp[0]  # _modified(), inlined
+        node.mtime = stamp[1]
+        store.touched = True
+        store.dirty_inodes[node.ino] = node
 
     def _truncate(self, node: Inode, size: int, stamp: tuple[int, float]) -> None:
         old = node.size
@@ -594,23 +597,34 @@ class SimFS:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
         # bytes go to the device as they are (the volume writes them without conversion)
         view = data if type(data) is bytes else memoryview(data).cast("B")
-        with self._device.operation(), _Change(self, "append to", path) as store:
-            stamp = self._stamp()
-            # Appends repeat the same path (a log): its walk is remembered like _walk_path's.
-            known = self._walks.get(names)
-            if known is not None and known[0] == store.names_version:
-                node = known[1]
-            else:
-                parent, stored, entry = self._locate(names, path)
-                if entry is None:
-                    node = self._create(parent, names[-1], KIND_FILE, stamp)
-                    self._remember(names, node, (*stored, names[-1]))
+        # The protocol of _Change spelled out (lock, refuse a read-only device, begin, commit
+        # or abort): appends are the most frequent change, and the object cost three calls.
+        with self._device.operation(), self._lock:
+            if self._device.readonly:
+                raise _read_only("append to", path)
+            store = self._store
+            store.begin()
+            try:
+                stamp = self._stamp()
+                # Appends repeat the same path (a log): its walk is remembered as in _walk_path.
+                known = self._walks.get(names)
+                if known is not None and known[0] == store.names_version:
+                    node = known[1]
                 else:
-                    node = store.inode(entry[1])
-                    self._remember(names, node, (*stored, entry[0]))
-            if node.kind == KIND_DIR:
-                raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
-            self._pwrite(node, node.size, view, stamp)
+                    parent, stored, entry = self._locate(names, path)
+                    if entry is None:
+                        node = self._create(parent, names[-1], KIND_FILE, stamp)
+                        self._remember(names, node, (*stored, names[-1]))
+                    else:
+                        node = store.inode(entry[1])
+                        self._remember(names, node, (*stored, entry[0]))
+                if node.kind == KIND_DIR:
+                    raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
+                self._pwrite(node, node.size, view, stamp)
+            except BaseException:
+                store.abort()
+                raise
+            store.commit()
 
     def truncate(self, path: object, size: int) -> None:
         """Set a file's size (``SetEndOfFile``): cut, or extend with zeros."""
@@ -655,14 +669,15 @@ class SimFS:
 
     def _sorted_names(self, node: Inode) -> list[str]:
         entries = self._store.directory(node.ino).index
-        return [entries[key][0] for key in sorted(entries, key=lambda k: (k, entries[k][0]))]
+        # The upcased keys are unique: sorting them is sorting case-insensitively.
+        return [entries[key][0] for key in sorted(entries)]
 
     def _children(self, node: Inode) -> tuple[list[str], list[str]]:
         store = self._store
         index = store.directory(node.ino).index
         dirs: list[str] = []
         files: list[str] = []
-        for key in sorted(index, key=lambda k: (k, index[k][0])):
+        for key in sorted(index):  # unique upcased keys, as in _sorted_names
             name, ino, _ = index[key]
             (dirs if store.inode(ino).kind == KIND_DIR else files).append(name)
         return dirs, files
@@ -691,7 +706,8 @@ class SimFS:
                     continue
                 dirs, files = self._children(node)
             yield self._parser.join(current), dirs, files
-            stack.extend((*current, name) for name in reversed(dirs))
+            if dirs:
+                stack.extend([(*current, name) for name in reversed(dirs)])
 
     def glob(self, path: object, filespec: str = "*", *, recursive: bool = False) -> list[str]:
         """Full paths of the **files** under directory ``path`` whose names match ``filespec``
@@ -715,7 +731,7 @@ class SimFS:
         out: list[str] = []
         for dirpath, dirs, files in self.walk(text):
             base = dirpath if dirpath.endswith("\\") else dirpath + "\\"
-            out.extend(base + name for name in files if pattern.match(upcase(name)))
+            out.extend([base + name for name in files if pattern.match(upcase(name))])
             if not recursive:
                 dirs.clear()
         return out
@@ -910,6 +926,17 @@ class SimFS:
             self._store.load()
 
 
+def _read_only(what: str, path: object) -> VssAccessDeniedError:
+    """The refusal of a change (``what``, naming ``path`` unless ``_NO_PATH``) on a read-only
+    device."""
+    if path is not _NO_PATH:
+        what = f"{what} {path!r}"
+    return VssAccessDeniedError(
+        f"simfs: cannot {what}: the volume is read-only (a shadow copy is read-only outside "
+        "its auto-recovery window)"
+    )
+
+
 class _Change:
     """One change to a mounted simfs, entered inside ``device.operation()``.
 
@@ -932,11 +959,7 @@ class _Change:
         fs._lock.acquire()
         try:
             if fs._device.readonly:
-                what = self._what if self._path is _NO_PATH else f"{self._what} {self._path!r}"
-                raise VssAccessDeniedError(
-                    f"simfs: cannot {what}: the volume is read-only (a shadow copy is "
-                    "read-only outside its auto-recovery window)"
-                )
+                raise _read_only(self._what, self._path)
             fs._store.begin()
         except BaseException:
             fs._lock.release()
