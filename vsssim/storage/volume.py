@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from threading import get_ident
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,7 +42,7 @@ from vsssim.errors import (
     VssRevertInProgressError,
     VssStoreCorruptError,
 )
-from vsssim.storage._fifolock import FifoRLock
+from vsssim.storage._fifolock import FifoOperation, FifoRLock, run_notices
 from vsssim.storage._fileio import (
     as_buffer,
     atomic_write,
@@ -119,36 +118,6 @@ def touched_blocks(offsets: NDArray[np.int64], length: int, shift: int) -> NDArr
     return np.unique(np.concatenate(pieces))
 
 
-class _Operation:
-    """The context manager of :meth:`Volume.operation` (one per volume; it keeps no state of
-    its own, so nested and concurrent uses share it).  A class rather than a generator-based
-    ``@contextmanager``: file systems enter it on every call, and the generator layer cost
-    about a microsecond each time.  It holds the volume's lock and notices, not the volume
-    (no reference cycle)."""
-
-    __slots__ = ("_lock", "_notices")
-
-    def __init__(self, lock: FifoRLock, notices: list[Callable[[], None]]) -> None:
-        self._lock = lock
-        self._notices = notices
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._lock.release()
-        if exc_type is None and self._notices:
-            _run_notices(self._lock, self._notices)
-
-
-def _run_notices(lock: FifoRLock, notices: list[Callable[[], None]]) -> None:
-    if lock.owned():
-        return  # still inside an operation/hold of this thread: run at its end
-    while notices:
-        notices.pop(0)()
-
-
 class Volume:
     """A simulated volume backed by a sparse image file (implements ``BlockDevice``).
 
@@ -196,7 +165,7 @@ class Volume:
         self._fs_lock = threading.Lock()
         self._rmap: memoryview | None = None
         self._notices: list[Callable[[], None]] = []
-        self._operation = _Operation(self._lock, self._notices)
+        self._operation = FifoOperation(self._lock, self._notices)
         self._update_write_block()
 
     # ------------------------------------------------------------------------ construction
@@ -584,7 +553,7 @@ class Volume:
         st.bytes_written += len(data)
 
     # ---------------------------------------------------------------------- hold / operation
-    def operation(self) -> _Operation:
+    def operation(self) -> FifoOperation:
         """A multi-write operation of a file system: no snapshot is taken in its middle.
 
         Reentrant in the same thread.  A hold (and so a snapshot) waits until it ends.
@@ -679,7 +648,7 @@ class Volume:
         self._notices.append(callback)
 
     def _run_notices(self) -> None:
-        _run_notices(self._lock, self._notices)
+        run_notices(self._lock, self._notices)
 
     def _fs_changed(self) -> None:
         """The volume changed behind the file system's back (a revert): drop its caches."""
