@@ -51,6 +51,9 @@ _LOG_MAGIC = 0x4B564C47  # "KVLG"
 _REC_HEAD = struct.Struct("<IQII")  # magic, lsn, key length, value length
 _CRC = struct.Struct("<I")
 _DATA_HEAD = struct.Struct("<4sIQI")  # magic, version, checkpoint lsn, record count
+# What the writer reports at every Identify (a Flag union costs several calls to build).
+_BACKUP_SCHEMA = (BackupSchema.COPY | BackupSchema.TIMESTAMPED | BackupSchema.INCREMENTAL
+                  | BackupSchema.WRITER_SUPPORTS_NEW_TARGET)
 
 
 @dataclass(frozen=True)
@@ -291,11 +294,11 @@ class KvStoreWriter(Writer):
 
     def on_identify(self, metadata: WriterMetadataBuilder) -> bool:
         store = self.app.store
-        metadata.add_component(ComponentType.DATABASE, "", self.component_name,
+        name = self.component_name
+        metadata.add_component(ComponentType.DATABASE, "", name,
                                caption=f"{self.app.name} key-value store", selectable=True)
-        metadata.add_database_files("", self.component_name, store.directory, "data.kv")
-        metadata.add_database_log_files("", self.component_name, f"{store.directory}\\log",
-                                        "*.log")
+        metadata.add_database_files("", name, store.directory, "data.kv")
+        metadata.add_database_log_files("", name, f"{store.directory}\\log", "*.log")
         needs_service = self.restore_method in (RestoreMethod.STOP_RESTORE_START,
                                                 RestoreMethod.RESTORE_STOP_START)
         metadata.set_restore_method(self.restore_method,
@@ -306,9 +309,7 @@ class KvStoreWriter(Writer):
                                                     self.alternate_location)
             metadata.add_alternate_location_mapping(f"{store.directory}\\log", "*.log", False,
                                                     f"{self.alternate_location}\\log")
-        metadata.set_backup_schema(BackupSchema.COPY | BackupSchema.TIMESTAMPED
-                                   | BackupSchema.INCREMENTAL
-                                   | BackupSchema.WRITER_SUPPORTS_NEW_TARGET)
+        metadata.set_backup_schema(_BACKUP_SCHEMA)
         return True
 
     def on_prepare_snapshot(self) -> bool:

@@ -387,6 +387,8 @@ class Store:
         self.mark_inode(node)
 
     def _fit_chain(self, node: Inode) -> None:
+        if not node.chain and len(node.extents) <= INLINE_EXTENTS:
+            return  # the usual case: the extents fit inline and there is no chain to free
         want = self.chain_blocks_for(len(node.extents))
         while len(node.chain) > want:
             self.blocks.release(node.chain.pop(), 1)

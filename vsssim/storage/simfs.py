@@ -336,14 +336,17 @@ class SimFS:
         known = self._walks.get(names)
         if known is not None and known[0] == store.names_version:
             return known[1], known[2]
-        node = store.inode(ROOT_INO)
+        # ``cache.get(key) or load(key)``: Store.inode / Store.directory without their call
+        # when cached (inodes and directory caches are always true).
+        inodes, dirs = store.inodes, store.dirs
+        node = inodes.get(ROOT_INO) or store.inode(ROOT_INO)
         stored: list[str] = []
         for depth, name in enumerate(names):
             if node.kind != KIND_DIR:
                 raise VssNotADirectoryError(
                     f"{path!r}: {self._parser.join(stored)!r} is a file, not a directory"
                 )
-            entry = store.directory(node.ino).index.get(upcase(name))
+            entry = (dirs.get(node.ino) or store.directory(node.ino)).index.get(upcase(name))
             if entry is None:
                 if depth == len(names) - 1:
                     raise VssFileNotFoundError(f"{path!r}: no such file or directory")
@@ -351,7 +354,7 @@ class SimFS:
                     f"{path!r}: the directory {self._parser.join([*stored, name])!r} does not exist"
                 )
             stored.append(entry[0])
-            node = store.inode(entry[1])
+            node = inodes.get(entry[1]) or store.inode(entry[1])
         in_stored_case = tuple(stored)
         self._remember(names, node, in_stored_case)
         return node, in_stored_case
@@ -371,8 +374,9 @@ class SimFS:
             raise VssNotADirectoryError(
                 f"{path!r}: {self._parser.join(stored)!r} is a file, not a directory"
             )
-        entry = self._store.directory(parent.ino).index.get(upcase(names[-1]))
-        return parent, stored, entry
+        store = self._store
+        cache = store.dirs.get(parent.ino) or store.directory(parent.ino)
+        return parent, stored, cache.index.get(upcase(names[-1]))
 
     def _file_node(self, path: object) -> tuple[Inode, tuple[str, ...]]:
         names = self._parser.split(path)
@@ -582,12 +586,13 @@ class SimFS:
                 node = store.inode(entry[1])
                 if node.kind == KIND_DIR:
                     raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
-            store.resize_blocks(node, _blocks(len(view)))
+            size = len(view)
+            store.resize_blocks(node, -(-size // BLOCK_SIZE))
             pos = 0
-            for dev_offset, length in store.ranges(node, 0, len(view)):
+            for dev_offset, length in store.ranges(node, 0, size):
                 store.queue_data(dev_offset, view[pos : pos + length])
                 pos += length
-            node.size = len(view)
+            node.size = size
             self._modified(node, stamp)
 
     def append_file(self, path: object, data: Buffer) -> None:
@@ -679,7 +684,8 @@ class SimFS:
         files: list[str] = []
         for key in sorted(index):  # unique upcased keys, as in _sorted_names
             name, ino, _ = index[key]
-            (dirs if store.inode(ino).kind == KIND_DIR else files).append(name)
+            child = store.inodes.get(ino) or store.inode(ino)
+            (dirs if child.kind == KIND_DIR else files).append(name)
         return dirs, files
 
     def walk(self, path: object = "\\") -> Iterator[tuple[str, list[str], list[str]]]:
