@@ -87,13 +87,21 @@ def read_superblock(device: BlockDevice) -> Superblock:
 
 def read_bitmap(device: BlockDevice, sb: Superblock, magic: bytes) -> Bitmap:
     """Load and verify the block bitmap (``BMAP_MAGIC``) or the inode bitmap."""
+    start, count = (
+        (sb.bmap_start, sb.bmap_blocks) if magic == BMAP_MAGIC else (sb.imap_start, sb.imap_blocks)
+    )
+    return decode_bitmap(device.read(start * BLOCK_SIZE, count * BLOCK_SIZE), sb, magic)
+
+
+def decode_bitmap(raw: bytes, sb: Superblock, magic: bytes) -> Bitmap:
+    """Verify and decode the on-disk blocks ``raw`` of the block bitmap (``BMAP_MAGIC``) or
+    the inode bitmap."""
     if magic == BMAP_MAGIC:
         start, count, nbits, reserved = sb.bmap_start, sb.bmap_blocks, sb.total_blocks, 0
         what = "block bitmap"
     else:
         start, count, nbits, reserved = sb.imap_start, sb.imap_blocks, sb.inode_count + 1, 1
         what = "inode bitmap"
-    raw = device.read(start * BLOCK_SIZE, count * BLOCK_SIZE)
     packed = [
         decode_bitmap_block(
             raw[i * BLOCK_SIZE : (i + 1) * BLOCK_SIZE], magic, i, f"{what} block {start + i}"
@@ -116,9 +124,20 @@ class Store:
     # ------------------------------------------------------------------------- loading
     def load(self) -> None:
         """(Re)read the superblock and bitmaps; drop every other cache."""
-        self.sb = read_superblock(self.device)
-        self.blocks = read_bitmap(self.device, self.sb, BMAP_MAGIC)
-        self.imap = read_bitmap(self.device, self.sb, IMAP_MAGIC)
+        self.sb = sb = read_superblock(self.device)
+        # The two bitmaps and the first inode-table block (the root directory's inode) follow
+        # each other on disk: one read.
+        raw = self.device.read(
+            sb.bmap_start * BLOCK_SIZE, (sb.itable_start + 1 - sb.bmap_start) * BLOCK_SIZE
+        )
+        imap_at = (sb.imap_start - sb.bmap_start) * BLOCK_SIZE
+        itable_at = (sb.itable_start - sb.bmap_start) * BLOCK_SIZE
+        self.blocks = decode_bitmap(raw[:imap_at], sb, BMAP_MAGIC)
+        self.imap = decode_bitmap(raw[imap_at:itable_at], sb, IMAP_MAGIC)
+        # Inode-table blocks as read, for decoding inodes met for the first time.  A slot
+        # changes on disk only through an inode held in :attr:`inodes` (allocated, written or
+        # freed through it), so a block read earlier still holds every slot not in there.
+        self._itable: dict[int, bytes] = {sb.itable_start: raw[itable_at:]}
         problem = _counter_problem(self.sb, self.blocks, self.imap)
         if problem:
             raise VssStoreCorruptError(f"simfs: {problem}")
@@ -154,8 +173,11 @@ class Store:
             return node
         if not 1 <= ino <= self.sb.inode_count or not self.imap.is_used(ino):
             raise VssStoreCorruptError(f"simfs: reference to free or invalid inode {ino}")
-        offset = self.sb.itable_start * BLOCK_SIZE + (ino - 1) * INODE_SIZE
-        node, count, chain = Inode.decode(self.device.read(offset, INODE_SIZE), ino)
+        block, at = divmod(self.sb.itable_start * BLOCK_SIZE + (ino - 1) * INODE_SIZE, BLOCK_SIZE)
+        raw = self._itable.get(block)
+        if raw is None:
+            raw = self._itable[block] = self.device.read(block * BLOCK_SIZE, BLOCK_SIZE)
+        node, count, chain = Inode.decode(raw[at : at + INODE_SIZE], ino)
         while len(node.extents) < count:
             if not self.sb.data_start <= chain < self.sb.total_blocks:
                 raise VssStoreCorruptError(f"simfs: inode {ino}: extent chain block {chain}")

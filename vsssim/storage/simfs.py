@@ -46,6 +46,7 @@ ACLs and sparse files are not simulated.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -168,8 +169,6 @@ def format(device: BlockDevice, *, label: str = "", clock: Clock | None = None) 
             f"device of {device.size} bytes is too small for simfs "
             f"(at least {smallest * BLOCK_SIZE} bytes)"
         )
-    blocks = Bitmap.fresh(BMAP_MAGIC, total, sb.data_start)
-    imap = Bitmap.fresh(IMAP_MAGIC, sb.inode_count + 1, ROOT_INO + 1)
     root = Inode(
         ino=ROOT_INO,
         kind=KIND_DIR,
@@ -180,14 +179,31 @@ def format(device: BlockDevice, *, label: str = "", clock: Clock | None = None) 
         accessed=ticks,
         mtime=seconds,
     )
+    bitmaps = _empty_bitmaps(total) if total <= _CACHED_BITMAPS_MAX else _bitmap_images(total)
     with device.operation():
-        for index in range(sb.bmap_blocks):
-            device.write((sb.bmap_start + index) * BLOCK_SIZE, blocks.block_image(index))
-        for index in range(sb.imap_blocks):
-            device.write((sb.imap_start + index) * BLOCK_SIZE, imap.block_image(index))
-        device.write(sb.itable_start * BLOCK_SIZE, root.encode())
+        # The block bitmap, the inode bitmap and the root inode (first in the inode table)
+        # lie back to back: one write, in that order.
+        device.write(sb.bmap_start * BLOCK_SIZE, bitmaps + root.encode())
         # The superblock last: until it is written the device is not a simfs.
         device.write(0, sb.encode())
+
+
+def _bitmap_images(total_blocks: int) -> bytes:
+    """Both bitmaps of a freshly formatted simfs of ``total_blocks`` blocks, as on disk (the
+    block bitmap's blocks, then the inode bitmap's)."""
+    sb = Superblock.layout(total_blocks, _inode_count(total_blocks), created=0, label="")
+    blocks = Bitmap.fresh(BMAP_MAGIC, total_blocks, sb.data_start)
+    imap = Bitmap.fresh(IMAP_MAGIC, sb.inode_count + 1, ROOT_INO + 1)
+    return b"".join(
+        [blocks.block_image(i) for i in range(sb.bmap_blocks)]
+        + [imap.block_image(i) for i in range(sb.imap_blocks)]
+    )
+
+
+# Every example of a test formats volumes of the same few sizes: their empty bitmaps (a pure
+# function of the size) are kept, up to 4 GiB volumes (132 KiB of images each).
+_CACHED_BITMAPS_MAX = 1 << 20
+_empty_bitmaps = functools.lru_cache(maxsize=8)(_bitmap_images)
 
 
 class SimFS:
