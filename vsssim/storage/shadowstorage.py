@@ -117,9 +117,14 @@ def _check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
     if not isinstance(metadata, Mapping):
         raise TypeError(f"metadata must be a mapping of str to str, not {type(metadata).__name__}")
     out = dict(metadata)
-    for k, v in out.items():
-        if not isinstance(k, str) or not isinstance(v, str):
-            raise TypeError("metadata keys and values must be str")
+    # The types of all keys and values, gathered in C: plain str everywhere is the usual case;
+    # anything else (a str subclass is fine) is checked item by item.
+    kinds = set(map(type, out))
+    kinds.update(map(type, out.values()))
+    if not kinds <= {str}:
+        for k, v in out.items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise TypeError("metadata keys and values must be str")
     return out
 
 
