@@ -750,12 +750,26 @@ class SimFS:
                 )
             text, filespec = head + sep, last
         pattern = compile_filespec(filespec)
+        if not recursive:
+            # One directory (a writer's usual file set): what walk() yields first, listed in
+            # one operation without the generator.
+            names = self._parser.split(text)
+            with self._device.operation(), self._lock:
+                try:
+                    node, stored = self._walk_path(names, text)
+                except (VssFileNotFoundError, VssNotADirectoryError):
+                    return []
+                if node.kind != KIND_DIR:
+                    return []
+                _, files = self._children(node)
+            base = self._parser.join(stored)
+            if not base.endswith("\\"):
+                base += "\\"
+            return [base + name for name in files if pattern.match(upcase(name))]
         out: list[str] = []
-        for dirpath, dirs, files in self.walk(text):
+        for dirpath, _dirs, files in self.walk(text):
             base = dirpath if dirpath.endswith("\\") else dirpath + "\\"
             out.extend([base + name for name in files if pattern.match(upcase(name))])
-            if not recursive:
-                dirs.clear()
         return out
 
     @staticmethod
