@@ -16,11 +16,13 @@ recovery at all and holds exactly the state of the freeze instant.
 
 from __future__ import annotations
 
+import itertools
 import random
 import struct
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -49,6 +51,9 @@ _LOG_MAGIC = 0x4B564C47  # "KVLG"
 _REC_HEAD = struct.Struct("<IQII")  # magic, lsn, key length, value length
 _CRC = struct.Struct("<I")
 _DATA_HEAD = struct.Struct("<4sIQI")  # magic, version, checkpoint lsn, record count
+# What the writer reports at every Identify (a Flag union costs several calls to build).
+_BACKUP_SCHEMA = (BackupSchema.COPY | BackupSchema.TIMESTAMPED | BackupSchema.INCREMENTAL
+                  | BackupSchema.WRITER_SUPPORTS_NEW_TARGET)
 
 
 @dataclass(frozen=True)
@@ -72,9 +77,14 @@ def _record(lsn: int, key: bytes, value: bytes) -> bytes:
 
 
 def _encode_data(lsn: int, state: Mapping[bytes, bytes]) -> bytes:
-    parts = [_DATA_HEAD.pack(_DATA_MAGIC, 1, lsn, len(state))]
-    for k in sorted(state):
-        parts.append(struct.pack("<II", len(k), len(state[k])) + k + state[k])
+    items = sorted(state.items())
+    # Every record's "<II" (key length, value length) in one pack, then sliced per record.
+    lengths = struct.pack(f"<{2 * len(items)}I", *map(len, itertools.chain.from_iterable(items)))
+    parts = [_DATA_HEAD.pack(_DATA_MAGIC, 1, lsn, len(items))]
+    at = 0
+    for k, v in items:
+        parts += (lengths[at : at + 8], k, v)
+        at += 8
     blob = b"".join(parts)
     return blob + _CRC.pack(zlib.crc32(blob))
 
@@ -91,12 +101,13 @@ class KvStore:
         self.checkpoint_lsn = checkpoint_lsn
         self.recovery = recovery
 
-    @property
+    # Cached: ``directory`` never changes, and the log's path is formed at every append.
+    @cached_property
     def data_path(self) -> str:
         """The data file."""
         return f"{self.directory}\\data.kv"
 
-    @property
+    @cached_property
     def log_path(self) -> str:
         """The write-ahead log."""
         return f"{self.directory}\\log\\wal.log"
@@ -283,11 +294,11 @@ class KvStoreWriter(Writer):
 
     def on_identify(self, metadata: WriterMetadataBuilder) -> bool:
         store = self.app.store
-        metadata.add_component(ComponentType.DATABASE, "", self.component_name,
+        name = self.component_name
+        metadata.add_component(ComponentType.DATABASE, "", name,
                                caption=f"{self.app.name} key-value store", selectable=True)
-        metadata.add_database_files("", self.component_name, store.directory, "data.kv")
-        metadata.add_database_log_files("", self.component_name, f"{store.directory}\\log",
-                                        "*.log")
+        metadata.add_database_files("", name, store.directory, "data.kv")
+        metadata.add_database_log_files("", name, f"{store.directory}\\log", "*.log")
         needs_service = self.restore_method in (RestoreMethod.STOP_RESTORE_START,
                                                 RestoreMethod.RESTORE_STOP_START)
         metadata.set_restore_method(self.restore_method,
@@ -298,9 +309,7 @@ class KvStoreWriter(Writer):
                                                     self.alternate_location)
             metadata.add_alternate_location_mapping(f"{store.directory}\\log", "*.log", False,
                                                     f"{self.alternate_location}\\log")
-        metadata.set_backup_schema(BackupSchema.COPY | BackupSchema.TIMESTAMPED
-                                   | BackupSchema.INCREMENTAL
-                                   | BackupSchema.WRITER_SUPPORTS_NEW_TARGET)
+        metadata.set_backup_schema(_BACKUP_SCHEMA)
         return True
 
     def on_prepare_snapshot(self) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import struct
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from vsssim.errors import VssStoreCorruptError
@@ -67,6 +68,8 @@ SB_SIZE = _SB.size + _SB_CRC.size
 BITMAP_HEADER = 16
 BITS_PER_BITMAP_BLOCK = (BLOCK_SIZE - BITMAP_HEADER) * 8
 _BM_HEAD = struct.Struct("<4sIII")
+_BM_AFTER_CRC = struct.Struct("<II")  # the header after its CRC field: index, reserved
+_BM_PAD = bytes(BLOCK_SIZE - BITMAP_HEADER)
 BMAP_MAGIC = b"SBMP"
 IMAP_MAGIC = b"SIMP"
 
@@ -93,6 +96,8 @@ EXTENTS_PER_BLOCK = (BLOCK_SIZE - _EXT_HEAD.size) // 8
 DIR_MAGIC = b"SDIR"
 _DIR_HEAD = struct.Struct("<4sIIHH")
 DIR_HEADER = _DIR_HEAD.size
+_DIR_AFTER_CRC = struct.Struct("<IHH")  # the header after its CRC field: owner, count, used
+_DIR_PAD = bytes(BLOCK_SIZE - DIR_HEADER)
 _DIR_ENTRY = struct.Struct("<IH")
 
 
@@ -247,11 +252,10 @@ def _blocks_for(nbits: int) -> int:
 
 def encode_bitmap_block(magic: bytes, index: int, bits: bytes) -> bytes:
     """A bitmap block holding ``bits`` (packed, at most 4080 bytes) with its header and CRC."""
-    block = bytearray(BLOCK_SIZE)
-    _BM_HEAD.pack_into(block, 0, magic, 0, index, 0)
-    block[BITMAP_HEADER : BITMAP_HEADER + len(bits)] = bits
-    struct.pack_into("<I", block, 4, _crc(block, 4))
-    return bytes(block)
+    # Built by concatenation: the CRC field (bytes 4..8) covers the magic before it and
+    # everything after it, as _crc(block, 4) computes.
+    tail = _BM_AFTER_CRC.pack(index, 0) + bits + _BM_PAD[: BLOCK_SIZE - BITMAP_HEADER - len(bits)]
+    return magic + _CRC_FIELD.pack(zlib.crc32(tail, zlib.crc32(magic))) + tail
 
 
 def decode_bitmap_block(raw: bytes, magic: bytes, index: int, where: str) -> bytes:
@@ -302,8 +306,14 @@ class Inode:
     def encode(self) -> bytes:
         """The 256-byte inode record (its CRC is seeded with the inode number, so a record
         written into the wrong slot is detected)."""
-        inline = self.extents[:INLINE_EXTENTS]
-        body = _INODE_AFTER_CRC[len(inline)].pack(
+        extents = self.extents
+        count = len(extents)
+        # Most files are one extent: its pair is the flat list of inline extents as it is.
+        if count == 1:
+            flat: Iterable[int] = extents[0]
+        else:
+            flat = itertools.chain.from_iterable(extents[:INLINE_EXTENTS])
+        body = _INODE_AFTER_CRC[count if count <= INLINE_EXTENTS else INLINE_EXTENTS].pack(
             self.kind,
             0,
             self.nlink,
@@ -314,9 +324,9 @@ class Inode:
             self.modified,
             self.accessed,
             self.mtime,
-            len(self.extents),
+            count,
             self.chain[0] if self.chain else 0,
-            *itertools.chain.from_iterable(inline),
+            *flat,
         )
         # The CRC field comes first, so the checksum covers exactly ``body`` (see _crc).
         return _CRC_FIELD.pack(zlib.crc32(body, self.ino)) + body
@@ -440,11 +450,11 @@ class DirBlock:
 def encode_dir_block(owner: int, block: DirBlock) -> bytes:
     """The on-disk image of a directory block of directory ``owner``."""
     body = block.body()
-    image = bytearray(BLOCK_SIZE)
-    _DIR_HEAD.pack_into(image, 0, DIR_MAGIC, 0, owner, len(block.entries), len(body))
-    image[DIR_HEADER : DIR_HEADER + len(body)] = body
-    struct.pack_into("<I", image, 4, _crc(image, 4))
-    return bytes(image)
+    used = len(body)
+    # Concatenated like encode_bitmap_block: the CRC covers the magic and all after the field.
+    tail = _DIR_AFTER_CRC.pack(owner, len(block.entries), used) + body
+    tail += _DIR_PAD[: BLOCK_SIZE - DIR_HEADER - used]
+    return DIR_MAGIC + _CRC_FIELD.pack(zlib.crc32(tail, zlib.crc32(DIR_MAGIC))) + tail
 
 
 def decode_dir_block(raw: bytes, owner: int, where: str) -> list[tuple[str, int]]:

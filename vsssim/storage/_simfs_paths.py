@@ -140,7 +140,7 @@ class PathParser:
 
     def split(self, path: object) -> tuple[str, ...]:
         """The validated components of ``path`` below the volume root (``()`` for the root)."""
-        text = _as_text(path)
+        text = path if type(path) is str else _as_text(path)
         found = self._cache.get(text)
         if found is None:
             found = self._split(text)
@@ -172,7 +172,7 @@ class PathParser:
             return ()
         if rest.endswith("\\"):
             rest = rest[:-1]
-        return tuple(validate_name(part) for part in rest.split("\\"))
+        return tuple(map(validate_name, rest.split("\\")))
 
     def join(self, names: tuple[str, ...] | list[str]) -> str:
         """The display path of ``names`` under the first root (``\\`` if the mount has none)."""

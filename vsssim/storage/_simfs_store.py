@@ -87,13 +87,21 @@ def read_superblock(device: BlockDevice) -> Superblock:
 
 def read_bitmap(device: BlockDevice, sb: Superblock, magic: bytes) -> Bitmap:
     """Load and verify the block bitmap (``BMAP_MAGIC``) or the inode bitmap."""
+    start, count = (
+        (sb.bmap_start, sb.bmap_blocks) if magic == BMAP_MAGIC else (sb.imap_start, sb.imap_blocks)
+    )
+    return decode_bitmap(device.read(start * BLOCK_SIZE, count * BLOCK_SIZE), sb, magic)
+
+
+def decode_bitmap(raw: bytes, sb: Superblock, magic: bytes) -> Bitmap:
+    """Verify and decode the on-disk blocks ``raw`` of the block bitmap (``BMAP_MAGIC``) or
+    the inode bitmap."""
     if magic == BMAP_MAGIC:
         start, count, nbits, reserved = sb.bmap_start, sb.bmap_blocks, sb.total_blocks, 0
         what = "block bitmap"
     else:
         start, count, nbits, reserved = sb.imap_start, sb.imap_blocks, sb.inode_count + 1, 1
         what = "inode bitmap"
-    raw = device.read(start * BLOCK_SIZE, count * BLOCK_SIZE)
     packed = [
         decode_bitmap_block(
             raw[i * BLOCK_SIZE : (i + 1) * BLOCK_SIZE], magic, i, f"{what} block {start + i}"
@@ -116,9 +124,20 @@ class Store:
     # ------------------------------------------------------------------------- loading
     def load(self) -> None:
         """(Re)read the superblock and bitmaps; drop every other cache."""
-        self.sb = read_superblock(self.device)
-        self.blocks = read_bitmap(self.device, self.sb, BMAP_MAGIC)
-        self.imap = read_bitmap(self.device, self.sb, IMAP_MAGIC)
+        self.sb = sb = read_superblock(self.device)
+        # The two bitmaps and the first inode-table block (the root directory's inode) follow
+        # each other on disk: one read.
+        raw = self.device.read(
+            sb.bmap_start * BLOCK_SIZE, (sb.itable_start + 1 - sb.bmap_start) * BLOCK_SIZE
+        )
+        imap_at = (sb.imap_start - sb.bmap_start) * BLOCK_SIZE
+        itable_at = (sb.itable_start - sb.bmap_start) * BLOCK_SIZE
+        self.blocks = decode_bitmap(raw[:imap_at], sb, BMAP_MAGIC)
+        self.imap = decode_bitmap(raw[imap_at:itable_at], sb, IMAP_MAGIC)
+        # Inode-table blocks as read, for decoding inodes met for the first time.  A slot
+        # changes on disk only through an inode held in :attr:`inodes` (allocated, written or
+        # freed through it), so a block read earlier still holds every slot not in there.
+        self._itable: dict[int, bytes] = {sb.itable_start: raw[itable_at:]}
         problem = _counter_problem(self.sb, self.blocks, self.imap)
         if problem:
             raise VssStoreCorruptError(f"simfs: {problem}")
@@ -142,8 +161,10 @@ class Store:
         self.dirty_dirblocks: set[tuple[int, int]] = set()
         self.sb_dirty = False
         self.touched = False
-        self.blocks.dirty.clear()
-        self.imap.dirty.clear()
+        if self.blocks.dirty:
+            self.blocks.dirty.clear()
+        if self.imap.dirty:
+            self.imap.dirty.clear()
 
     def inode(self, ino: int) -> Inode:
         """The inode ``ino`` (cached; read and verified on first use)."""
@@ -152,8 +173,11 @@ class Store:
             return node
         if not 1 <= ino <= self.sb.inode_count or not self.imap.is_used(ino):
             raise VssStoreCorruptError(f"simfs: reference to free or invalid inode {ino}")
-        offset = self.sb.itable_start * BLOCK_SIZE + (ino - 1) * INODE_SIZE
-        node, count, chain = Inode.decode(self.device.read(offset, INODE_SIZE), ino)
+        block, at = divmod(self.sb.itable_start * BLOCK_SIZE + (ino - 1) * INODE_SIZE, BLOCK_SIZE)
+        raw = self._itable.get(block)
+        if raw is None:
+            raw = self._itable[block] = self.device.read(block * BLOCK_SIZE, BLOCK_SIZE)
+        node, count, chain = Inode.decode(raw[at : at + INODE_SIZE], ino)
         while len(node.extents) < count:
             if not self.sb.data_start <= chain < self.sb.total_blocks:
                 raise VssStoreCorruptError(f"simfs: inode {ino}: extent chain block {chain}")
@@ -216,8 +240,14 @@ class Store:
 
     # ---------------------------------------------------------------------- operations
     def begin(self) -> None:
-        """Start buffering an operation's writes."""
-        self._reset_pending()
+        """Start buffering an operation's writes.
+
+        Every commit and abort leaves the buffers empty, and a change always sets
+        :attr:`touched` or queues data, so only a buffer left by an interrupted caller needs
+        the reset here.
+        """
+        if self.touched or self.data:
+            self._reset_pending()
 
     def abort(self) -> None:
         """Forget the operation: nothing was written, so reload any cache it changed."""
@@ -239,18 +269,24 @@ class Store:
             writes.append(
                 (sb.itable_start * BLOCK_SIZE + (node.ino - 1) * INODE_SIZE, node.encode())
             )
+            if not node.chain:
+                continue
             overflow = node.extents[INLINE_EXTENTS:]
             for i, block in enumerate(node.chain):
                 chunk = overflow[i * EXTENTS_PER_BLOCK : (i + 1) * EXTENTS_PER_BLOCK]
                 following = node.chain[i + 1] if i + 1 < len(node.chain) else 0
                 writes.append((block * BLOCK_SIZE, encode_ext_block(node.ino, chunk, following)))
-        for ino, index in sorted(self.dirty_dirblocks):
-            block_no = self.physical_block(self.inode(ino), index)
-            image = encode_dir_block(ino, self.dirs[ino].blocks[index])
-            writes.append((block_no * BLOCK_SIZE, image))
+        # Most operations (an append within its last block) dirty no directory or bitmap
+        # block: the tests skip three sorts of empty sets.
+        if self.dirty_dirblocks:
+            for ino, index in sorted(self.dirty_dirblocks):
+                block_no = self.physical_block(self.inode(ino), index)
+                image = encode_dir_block(ino, self.dirs[ino].blocks[index])
+                writes.append((block_no * BLOCK_SIZE, image))
         for bitmap, start in ((self.blocks, sb.bmap_start), (self.imap, sb.imap_start)):
-            for index in sorted(bitmap.dirty):
-                writes.append(((start + index) * BLOCK_SIZE, bitmap.block_image(index)))
+            if bitmap.dirty:
+                for index in sorted(bitmap.dirty):
+                    writes.append(((start + index) * BLOCK_SIZE, bitmap.block_image(index)))
         if self.sb_dirty:
             sb.free_blocks = self.blocks.free
             sb.free_inodes = self.imap.free
@@ -373,6 +409,8 @@ class Store:
         self.mark_inode(node)
 
     def _fit_chain(self, node: Inode) -> None:
+        if not node.chain and len(node.extents) <= INLINE_EXTENTS:
+            return  # the usual case: the extents fit inline and there is no chain to free
         want = self.chain_blocks_for(len(node.extents))
         while len(node.chain) > want:
             self.blocks.release(node.chain.pop(), 1)
@@ -392,7 +430,11 @@ class Store:
         self.touched = True
         cache = self.directory(dir_node.ino)
         size = entry_size(name.encode("utf-8", "surrogatepass"))
-        index = next((i for i, b in enumerate(cache.blocks) if b.room >= size), -1)
+        index = -1
+        for i, block in enumerate(cache.blocks):
+            if block.room >= size:
+                index = i
+                break
         if index < 0:
             self.resize_blocks(dir_node, dir_node.nblocks + 1)
             dir_node.size = dir_node.nblocks * BLOCK_SIZE

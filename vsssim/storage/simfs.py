@@ -46,10 +46,12 @@ ACLs and sparse files are not simulated.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -92,6 +94,8 @@ _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 _ZEROS = bytes(1 << 20)
 # Walked paths remembered at most (the cache is emptied when full).
 _WALK_CACHE_SIZE = 1024
+# _Change's "no path to name" marker.
+_NO_PATH = object()
 # The smallest data area format() accepts: room for a few files beside the root directory.
 _MIN_DATA_BLOCKS = 4
 
@@ -166,8 +170,6 @@ def format(device: BlockDevice, *, label: str = "", clock: Clock | None = None) 
             f"device of {device.size} bytes is too small for simfs "
             f"(at least {smallest * BLOCK_SIZE} bytes)"
         )
-    blocks = Bitmap.fresh(BMAP_MAGIC, total, sb.data_start)
-    imap = Bitmap.fresh(IMAP_MAGIC, sb.inode_count + 1, ROOT_INO + 1)
     root = Inode(
         ino=ROOT_INO,
         kind=KIND_DIR,
@@ -178,14 +180,31 @@ def format(device: BlockDevice, *, label: str = "", clock: Clock | None = None) 
         accessed=ticks,
         mtime=seconds,
     )
+    bitmaps = _empty_bitmaps(total) if total <= _CACHED_BITMAPS_MAX else _bitmap_images(total)
     with device.operation():
-        for index in range(sb.bmap_blocks):
-            device.write((sb.bmap_start + index) * BLOCK_SIZE, blocks.block_image(index))
-        for index in range(sb.imap_blocks):
-            device.write((sb.imap_start + index) * BLOCK_SIZE, imap.block_image(index))
-        device.write(sb.itable_start * BLOCK_SIZE, root.encode())
+        # The block bitmap, the inode bitmap and the root inode (first in the inode table)
+        # lie back to back: one write, in that order.
+        device.write(sb.bmap_start * BLOCK_SIZE, bitmaps + root.encode())
         # The superblock last: until it is written the device is not a simfs.
         device.write(0, sb.encode())
+
+
+def _bitmap_images(total_blocks: int) -> bytes:
+    """Both bitmaps of a freshly formatted simfs of ``total_blocks`` blocks, as on disk (the
+    block bitmap's blocks, then the inode bitmap's)."""
+    sb = Superblock.layout(total_blocks, _inode_count(total_blocks), created=0, label="")
+    blocks = Bitmap.fresh(BMAP_MAGIC, total_blocks, sb.data_start)
+    imap = Bitmap.fresh(IMAP_MAGIC, sb.inode_count + 1, ROOT_INO + 1)
+    return b"".join(
+        [blocks.block_image(i) for i in range(sb.bmap_blocks)]
+        + [imap.block_image(i) for i in range(sb.imap_blocks)]
+    )
+
+
+# Every example of a test formats volumes of the same few sizes: their empty bitmaps (a pure
+# function of the size) are kept, up to 4 GiB volumes (132 KiB of images each).
+_CACHED_BITMAPS_MAX = 1 << 20
+_empty_bitmaps = functools.lru_cache(maxsize=8)(_bitmap_images)
 
 
 class SimFS:
@@ -225,7 +244,17 @@ class SimFS:
         # collection in any thread) must never wait for the operation locks.
         self._handles_lock = threading.Lock()
         # Path walks: names -> (Store.names_version when walked, inode, names in stored case).
-        self._walks: dict[tuple[str, ...], tuple[int, int, tuple[str, ...]]] = {}
+        # The inode object itself is safe to keep: every event that could replace or free a
+        # cached inode (a reload, a free) also bumps the version.
+        self._walks: dict[tuple[str, ...], tuple[int, Inode, tuple[str, ...]]] = {}
+        # A device whose operation() hands out one shared context manager (a volume, a shadow
+        # copy: stateless and reentrant, since nested and concurrent calls get it too) has it
+        # kept, and every call enters ``self._op or self._device.operation()``: one call less.
+        # Other devices (a @contextmanager per call) are asked each time.
+        shared = device.operation()
+        self._op: AbstractContextManager[None] | None = (
+            shared if device.operation() is shared else None
+        )
         if device.size < BLOCK_SIZE:
             raise VssObjectNotFoundError(
                 f"no simfs file system on this device: it holds only {device.size} bytes"
@@ -307,13 +336,10 @@ class SimFS:
             return self._store.blocks.free * BLOCK_SIZE
 
     # ---------------------------------------------------------------------- operations
-    # Every operation runs ``with self._device.operation(), self._lock:`` (a query) or
-    # ``with self._device.operation(), self._change(what) as store:`` (a change), in that
-    # order, spelled out at each call site rather than wrapped in a ``@contextmanager``
+    # Every operation runs ``with <device.operation()>, self._lock:`` (a query) or
+    # ``with <device.operation()>, _Change(self, what, path) as store:`` (a change), in
+    # that order, spelled out at each call site rather than wrapped in a ``@contextmanager``
     # generator: that layer cost about 1.5 us per call, a tenth of a small append.
-    def _change(self, what: str) -> _Change:
-        """The context manager of a change (enter it inside ``device.operation()``)."""
-        return _Change(self, what)
 
     def _stamp(self) -> tuple[int, float]:
         now = self._clock.now()
@@ -324,9 +350,6 @@ class SimFS:
         return stamp, now
 
     # ------------------------------------------------------------------------- lookups
-    def _split(self, path: object) -> tuple[str, ...]:
-        return self._parser.split(path)
-
     def _walk_path(self, names: tuple[str, ...], path: object) -> tuple[Inode, tuple[str, ...]]:
         """The inode at ``names`` and the names in stored case.
 
@@ -337,15 +360,18 @@ class SimFS:
         store = self._store
         known = self._walks.get(names)
         if known is not None and known[0] == store.names_version:
-            return store.inode(known[1]), known[2]
-        node = store.inode(ROOT_INO)
+            return known[1], known[2]
+        # ``cache.get(key) or load(key)``: Store.inode / Store.directory without their call
+        # when cached (inodes and directory caches are always true).
+        inodes, dirs = store.inodes, store.dirs
+        node = inodes.get(ROOT_INO) or store.inode(ROOT_INO)
         stored: list[str] = []
         for depth, name in enumerate(names):
             if node.kind != KIND_DIR:
                 raise VssNotADirectoryError(
                     f"{path!r}: {self._parser.join(stored)!r} is a file, not a directory"
                 )
-            entry = store.directory(node.ino).index.get(upcase(name))
+            entry = (dirs.get(node.ino) or store.directory(node.ino)).index.get(upcase(name))
             if entry is None:
                 if depth == len(names) - 1:
                     raise VssFileNotFoundError(f"{path!r}: no such file or directory")
@@ -353,12 +379,16 @@ class SimFS:
                     f"{path!r}: the directory {self._parser.join([*stored, name])!r} does not exist"
                 )
             stored.append(entry[0])
-            node = store.inode(entry[1])
+            node = inodes.get(entry[1]) or store.inode(entry[1])
         in_stored_case = tuple(stored)
+        self._remember(names, node, in_stored_case)
+        return node, in_stored_case
+
+    def _remember(self, names: tuple[str, ...], node: Inode, stored: tuple[str, ...]) -> None:
+        """Remember that ``names`` leads to ``node`` (see :meth:`_walk_path`)."""
         if len(self._walks) >= _WALK_CACHE_SIZE:
             self._walks.clear()
-        self._walks[names] = (store.names_version, node.ino, in_stored_case)
-        return node, in_stored_case
+        self._walks[names] = (self._store.names_version, node, stored)
 
     def _locate(
         self, names: tuple[str, ...], path: object
@@ -369,11 +399,12 @@ class SimFS:
             raise VssNotADirectoryError(
                 f"{path!r}: {self._parser.join(stored)!r} is a file, not a directory"
             )
-        entry = self._store.directory(parent.ino).index.get(upcase(names[-1]))
-        return parent, stored, entry
+        store = self._store
+        cache = store.dirs.get(parent.ino) or store.directory(parent.ino)
+        return parent, stored, cache.index.get(upcase(names[-1]))
 
     def _file_node(self, path: object) -> tuple[Inode, tuple[str, ...]]:
-        names = self._split(path)
+        names = self._parser.split(path)
         node, stored = self._walk_path(names, path)
         if node.kind == KIND_DIR:
             raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
@@ -400,25 +431,42 @@ class SimFS:
     def _modified(self, node: Inode, stamp: tuple[int, float]) -> None:
         node.modified = node.accessed = stamp[0]
         node.mtime = stamp[1]
-        self._store.mark_inode(node)
+        store = self._store  # Store.mark_inode, inlined: this runs on every change
+        store.touched = True
+        store.dirty_inodes[node.ino] = node
 
-    def _pwrite(self, node: Inode, offset: int, data: memoryview, stamp: tuple[int, float]) -> None:
+    def _pwrite(
+        self, node: Inode, offset: int, data: bytes | memoryview, stamp: tuple[int, float]
+    ) -> None:
         """Write ``data`` at ``offset`` of file ``node`` (zero-filling any gap)."""
-        if not len(data):
+        n = len(data)
+        if not n:
             return
         store = self._store
-        end = offset + len(data)
+        end = offset + n
         old = node.size
         if end > old:
-            store.resize_blocks(node, _blocks(end))
+            need = -(-end // BLOCK_SIZE)
+            if need != node.nblocks:
+                store.resize_blocks(node, need)
             if offset > old:
                 self._queue_zeros(node, old, offset)
-        pos = 0
-        for dev_offset, length in store.ranges(node, offset, len(data)):
-            store.queue_data(dev_offset, data[pos : pos + length])
-            pos += length
-        node.size = max(old, end)
-        self._modified(node, stamp)
+        # Fast path: the bytes lie in the last extent (an append, as a log writes): one piece,
+        # without the extent-map search of Store.ranges.
+        last = node.starts[-1] * BLOCK_SIZE
+        if offset >= last:
+            store.data.append((node.extents[-1][0] * BLOCK_SIZE + offset - last, data))
+        else:
+            pos = 0
+            for dev_offset, length in store.ranges(node, offset, n):
+                store.queue_data(dev_offset, data[pos : pos + length])
+                pos += length
+        if end > old:
+            node.size = end
+        node.modified = node.accessed = stamp[0]  # _modified(), inlined
+        node.mtime = stamp[1]
+        store.touched = True
+        store.dirty_inodes[node.ino] = node
 
     def _truncate(self, node: Inode, size: int, stamp: tuple[int, float]) -> None:
         old = node.size
@@ -451,15 +499,15 @@ class SimFS:
         the end).  A write mode on a read-only volume raises ``VssAccessDeniedError``.
         """
         readable, writable, _, truncate, exclusive, append, must_exist = parse_mode(mode)
-        names = self._split(path)
+        names = self._parser.split(path)
         if not names:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
         if writable and self.readonly:
             raise VssAccessDeniedError(f"simfs: cannot open {path!r} for writing: read-only volume")
-        inner = self._lock if must_exist else self._change(f"open {path!r}")
+        inner = self._lock if must_exist else _Change(self, "open", path)
         counted = 0
         try:
-            with self._device.operation(), inner:
+            with self._op or self._device.operation(), inner:
                 parent, stored, entry = self._locate(names, path)
                 if entry is None:
                     if must_exist:
@@ -507,23 +555,23 @@ class SimFS:
         )
 
     def _handle_read(self, ino: int, generation: int, offset: int, size: int) -> bytes:
-        with self._device.operation(), self._lock:
+        with self._op or self._device.operation(), self._lock:
             return self._read(self._handle_node(ino, generation), offset, size)
 
     def _handle_write(self, ino: int, generation: int, offset: int | None, data: Buffer) -> int:
         view = memoryview(data).cast("B")
-        with self._device.operation(), self._change("write to a file"):
+        with self._op or self._device.operation(), _Change(self, "write to a file"):
             node = self._handle_node(ino, generation)
             at = node.size if offset is None else offset
             self._pwrite(node, at, view, self._stamp())
             return at
 
     def _handle_truncate(self, ino: int, generation: int, size: int) -> None:
-        with self._device.operation(), self._change("truncate a file"):
+        with self._op or self._device.operation(), _Change(self, "truncate a file"):
             self._truncate(self._handle_node(ino, generation), size, self._stamp())
 
     def _handle_size(self, ino: int, generation: int) -> int:
-        with self._device.operation(), self._lock:
+        with self._op or self._device.operation(), self._lock:
             return self._handle_node(ino, generation).size
 
     def _handle_close(self, ino: int) -> None:
@@ -537,7 +585,7 @@ class SimFS:
     # ----------------------------------------------------------------- whole-file calls
     def read_file(self, path: object) -> bytes:
         """The whole content of a file."""
-        with self._device.operation(), self._lock:
+        with self._op or self._device.operation(), self._lock:
             node, _ = self._file_node(path)
             return self._read(node, 0, node.size)
 
@@ -548,11 +596,11 @@ class SimFS:
         The existing blocks are reused in place (no reallocation when the size is unchanged);
         ``VssInsufficientStorageError`` leaves the file as it was.
         """
-        names = self._split(path)
+        names = self._parser.split(path)
         if not names:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
-        view = memoryview(data).cast("B")
-        with self._device.operation(), self._change(f"write {path!r}") as store:
+        view = data if type(data) is bytes else memoryview(data).cast("B")
+        with self._op or self._device.operation(), _Change(self, "write", path) as store:
             stamp = self._stamp()
             if create_dirs:
                 self._makedirs(names[:-1], path, stamp)
@@ -563,30 +611,50 @@ class SimFS:
                 node = store.inode(entry[1])
                 if node.kind == KIND_DIR:
                     raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
-            store.resize_blocks(node, _blocks(len(view)))
+            size = len(view)
+            store.resize_blocks(node, -(-size // BLOCK_SIZE))
             pos = 0
-            for dev_offset, length in store.ranges(node, 0, len(view)):
+            for dev_offset, length in store.ranges(node, 0, size):
                 store.queue_data(dev_offset, view[pos : pos + length])
                 pos += length
-            node.size = len(view)
+            node.size = size
             self._modified(node, stamp)
 
     def append_file(self, path: object, data: Buffer) -> None:
         """Append ``data`` to a file, creating it if missing (``open(path, "ab")``)."""
-        names = self._split(path)
+        names = self._parser.split(path)
         if not names:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
-        view = memoryview(data).cast("B")
-        with self._device.operation(), self._change(f"append to {path!r}") as store:
-            stamp = self._stamp()
-            parent, _, entry = self._locate(names, path)
-            if entry is None:
-                node = self._create(parent, names[-1], KIND_FILE, stamp)
-            else:
-                node = store.inode(entry[1])
+        # bytes go to the device as they are (the volume writes them without conversion)
+        view = data if type(data) is bytes else memoryview(data).cast("B")
+        # The protocol of _Change spelled out (lock, refuse a read-only device, begin, commit
+        # or abort): appends are the most frequent change, and the object cost three calls.
+        with self._op or self._device.operation(), self._lock:
+            if self._device.readonly:
+                raise _read_only("append to", path)
+            store = self._store
+            store.begin()
+            try:
+                stamp = self._stamp()
+                # Appends repeat the same path (a log): its walk is remembered as in _walk_path.
+                known = self._walks.get(names)
+                if known is not None and known[0] == store.names_version:
+                    node = known[1]
+                else:
+                    parent, stored, entry = self._locate(names, path)
+                    if entry is None:
+                        node = self._create(parent, names[-1], KIND_FILE, stamp)
+                        self._remember(names, node, (*stored, names[-1]))
+                    else:
+                        node = store.inode(entry[1])
+                        self._remember(names, node, (*stored, entry[0]))
                 if node.kind == KIND_DIR:
                     raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
-            self._pwrite(node, node.size, view, stamp)
+                self._pwrite(node, node.size, view, stamp)
+            except BaseException:
+                store.abort()
+                raise
+            store.commit()
 
     def truncate(self, path: object, size: int) -> None:
         """Set a file's size (``SetEndOfFile``): cut, or extend with zeros."""
@@ -594,7 +662,7 @@ class SimFS:
             raise TypeError(f"size must be int, not {type(size).__name__}")
         if size < 0:
             raise ValueError(f"size must not be negative, not {size}")
-        with self._device.operation(), self._change(f"truncate {path!r}"):
+        with self._op or self._device.operation(), _Change(self, "truncate", path):
             node, _ = self._file_node(path)
             self._truncate(node, size, self._stamp())
 
@@ -612,8 +680,8 @@ class SimFS:
         return self._kind(path) == KIND_DIR
 
     def _kind(self, path: object) -> int | None:
-        names = self._split(path)
-        with self._device.operation(), self._lock:
+        names = self._parser.split(path)
+        with self._op or self._device.operation(), self._lock:
             try:
                 node, _ = self._walk_path(names, path)
             except (VssFileNotFoundError, VssNotADirectoryError):
@@ -622,8 +690,8 @@ class SimFS:
 
     def listdir(self, path: object = "\\") -> list[str]:
         """Names in a directory, in stored case, sorted case-insensitively."""
-        names = self._split(path)
-        with self._device.operation(), self._lock:
+        names = self._parser.split(path)
+        with self._op or self._device.operation(), self._lock:
             node, _ = self._walk_path(names, path)
             if node.kind != KIND_DIR:
                 raise VssNotADirectoryError(f"{path!r} is a file, not a directory")
@@ -631,24 +699,26 @@ class SimFS:
 
     def _sorted_names(self, node: Inode) -> list[str]:
         entries = self._store.directory(node.ino).index
-        return [entries[key][0] for key in sorted(entries, key=lambda k: (k, entries[k][0]))]
+        # The upcased keys are unique: sorting them is sorting case-insensitively.
+        return [entries[key][0] for key in sorted(entries)]
 
     def _children(self, node: Inode) -> tuple[list[str], list[str]]:
         store = self._store
         index = store.directory(node.ino).index
         dirs: list[str] = []
         files: list[str] = []
-        for key in sorted(index, key=lambda k: (k, index[k][0])):
+        for key in sorted(index):  # unique upcased keys, as in _sorted_names
             name, ino, _ = index[key]
-            (dirs if store.inode(ino).kind == KIND_DIR else files).append(name)
+            child = store.inodes.get(ino) or store.inode(ino)
+            (dirs if child.kind == KIND_DIR else files).append(name)
         return dirs, files
 
     def walk(self, path: object = "\\") -> Iterator[tuple[str, list[str], list[str]]]:
         """Like ``os.walk`` (top-down): ``(dirpath, dirnames, filenames)`` with full paths
         under the mount's first root.  Pruning ``dirnames`` in place skips subtrees; a missing
         start path yields nothing; each directory is listed in its own operation."""
-        names = self._split(path)
-        with self._device.operation(), self._lock:
+        names = self._parser.split(path)
+        with self._op or self._device.operation(), self._lock:
             try:
                 node, stored = self._walk_path(names, path)
             except (VssFileNotFoundError, VssNotADirectoryError):
@@ -658,7 +728,7 @@ class SimFS:
         stack = [stored]
         while stack:
             current = stack.pop()
-            with self._device.operation(), self._lock:
+            with self._op or self._device.operation(), self._lock:
                 try:
                     node, _ = self._walk_path(current, path)
                 except (VssFileNotFoundError, VssNotADirectoryError):
@@ -667,7 +737,8 @@ class SimFS:
                     continue
                 dirs, files = self._children(node)
             yield self._parser.join(current), dirs, files
-            stack.extend((*current, name) for name in reversed(dirs))
+            if dirs:
+                stack.extend([(*current, name) for name in reversed(dirs)])
 
     def glob(self, path: object, filespec: str = "*", *, recursive: bool = False) -> list[str]:
         """Full paths of the **files** under directory ``path`` whose names match ``filespec``
@@ -688,12 +759,26 @@ class SimFS:
                 )
             text, filespec = head + sep, last
         pattern = compile_filespec(filespec)
+        if not recursive:
+            # One directory (a writer's usual file set): what walk() yields first, listed in
+            # one operation without the generator.
+            names = self._parser.split(text)
+            with self._op or self._device.operation(), self._lock:
+                try:
+                    node, stored = self._walk_path(names, text)
+                except (VssFileNotFoundError, VssNotADirectoryError):
+                    return []
+                if node.kind != KIND_DIR:
+                    return []
+                _, files = self._children(node)
+            base = self._parser.join(stored)
+            if not base.endswith("\\"):
+                base += "\\"
+            return [base + name for name in files if pattern.match(upcase(name))]
         out: list[str] = []
-        for dirpath, dirs, files in self.walk(text):
+        for dirpath, _dirs, files in self.walk(text):
             base = dirpath if dirpath.endswith("\\") else dirpath + "\\"
-            out.extend(base + name for name in files if pattern.match(upcase(name)))
-            if not recursive:
-                dirs.clear()
+            out.extend([base + name for name in files if pattern.match(upcase(name))])
         return out
 
     @staticmethod
@@ -706,8 +791,8 @@ class SimFS:
 
     def stat(self, path: object) -> FileStat:
         """Size, kind and times of a file or directory."""
-        names = self._split(path)
-        with self._device.operation(), self._lock:
+        names = self._parser.split(path)
+        with self._op or self._device.operation(), self._lock:
             node, stored = self._walk_path(names, path)
             return FileStat(
                 path=self._parser.join(stored),
@@ -722,10 +807,10 @@ class SimFS:
     # ----------------------------------------------------------------------- changes
     def remove(self, path: object) -> None:
         """Delete a file (``DeleteFile``).  Directories need :meth:`rmdir`."""
-        names = self._split(path)
+        names = self._parser.split(path)
         if not names:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
-        with self._device.operation(), self._change(f"remove {path!r}") as store:
+        with self._op or self._device.operation(), _Change(self, "remove", path) as store:
             parent, _, entry = self._locate(names, path)
             if entry is None:
                 raise VssFileNotFoundError(f"{path!r}: no such file")
@@ -739,10 +824,10 @@ class SimFS:
 
     def rmdir(self, path: object) -> None:
         """Remove an empty directory (``RemoveDirectory``)."""
-        names = self._split(path)
+        names = self._parser.split(path)
         if not names:
             raise VssAccessDeniedError(f"simfs: cannot remove the root directory {path!r}")
-        with self._device.operation(), self._change(f"remove {path!r}") as store:
+        with self._op or self._device.operation(), _Change(self, "remove", path) as store:
             parent, _, entry = self._locate(names, path)
             if entry is None:
                 raise VssFileNotFoundError(f"{path!r}: no such directory")
@@ -757,10 +842,10 @@ class SimFS:
 
     def mkdir(self, path: object) -> None:
         """Create one directory (``CreateDirectory``); its parent must exist."""
-        names = self._split(path)
+        names = self._parser.split(path)
         if not names:
             raise VssFileExistsError(f"{path!r} is the root directory, which exists")
-        with self._device.operation(), self._change(f"create {path!r}"):
+        with self._op or self._device.operation(), _Change(self, "create", path):
             parent, _, entry = self._locate(names, path)
             if entry is not None:
                 raise VssFileExistsError(f"{path!r} already exists")
@@ -770,8 +855,8 @@ class SimFS:
         """Create a directory and any missing parents (``SHCreateDirectoryEx``), in one
         operation.  ``VssFileExistsError`` if it exists and not ``exist_ok``, or if a file
         is in the way."""
-        names = self._split(path)
-        with self._device.operation(), self._change(f"create {path!r}"):
+        names = self._parser.split(path)
+        with self._op or self._device.operation(), _Change(self, "create", path):
             created = self._makedirs(names, path, self._stamp())
             if not created and not exist_ok:
                 raise VssFileExistsError(f"{path!r} already exists")
@@ -797,13 +882,13 @@ class SimFS:
         operation.  ``replace`` lets a file overwrite an existing file
         (``MOVEFILE_REPLACE_EXISTING``); a directory is never replaced.  A case-only rename
         changes the stored spelling."""
-        s_names = self._split(src)
-        d_names = self._split(dst)
+        s_names = self._parser.split(src)
+        d_names = self._parser.split(dst)
         if not s_names:
             raise VssAccessDeniedError(f"simfs: cannot rename the root directory {src!r}")
         if not d_names:
             raise VssFileExistsError(f"{dst!r} is the root directory, which exists")
-        with self._device.operation(), self._change(f"rename {src!r}") as store:
+        with self._op or self._device.operation(), _Change(self, "rename", src) as store:
             s_parent, _, s_entry = self._locate(s_names, src)
             if s_entry is None:
                 raise VssFileNotFoundError(f"{src!r}: no such file or directory")
@@ -876,14 +961,25 @@ class SimFS:
         links, one entry per inode, valid unique names), file sizes against extents, link
         counts and the free-space counters; then that the mount's caches equal the device.
         """
-        with self._device.operation(), self._lock:
+        with self._op or self._device.operation(), self._lock:
             return check_device(self._device, self._store)
 
     def refresh(self) -> None:
         """Drop every cache and re-read the device (after the volume was reverted
         underneath).  Open handles whose file no longer exists fail on their next call."""
-        with self._device.operation(), self._lock:
+        with self._op or self._device.operation(), self._lock:
             self._store.load()
+
+
+def _read_only(what: str, path: object) -> VssAccessDeniedError:
+    """The refusal of a change (``what``, naming ``path`` unless ``_NO_PATH``) on a read-only
+    device."""
+    if path is not _NO_PATH:
+        what = f"{what} {path!r}"
+    return VssAccessDeniedError(
+        f"simfs: cannot {what}: the volume is read-only (a shadow copy is read-only outside "
+        "its auto-recovery window)"
+    )
 
 
 class _Change:
@@ -895,21 +991,20 @@ class _Change:
     instead of a ``@contextmanager`` generator because it runs on every change.
     """
 
-    __slots__ = ("_fs", "_what")
+    __slots__ = ("_fs", "_path", "_what")
 
-    def __init__(self, fs: SimFS, what: str) -> None:
+    def __init__(self, fs: SimFS, what: str, path: object = _NO_PATH) -> None:
+        # The message is only formatted on refusal: ``what`` plus ``path``'s repr, if given.
         self._fs = fs
         self._what = what
+        self._path = path
 
     def __enter__(self) -> Store:
         fs = self._fs
         fs._lock.acquire()
         try:
             if fs._device.readonly:
-                raise VssAccessDeniedError(
-                    f"simfs: cannot {self._what}: the volume is read-only (a shadow copy is "
-                    "read-only outside its auto-recovery window)"
-                )
+                raise _read_only(self._what, self._path)
             fs._store.begin()
         except BaseException:
             fs._lock.release()

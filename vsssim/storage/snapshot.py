@@ -18,10 +18,11 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import TYPE_CHECKING
+from operator import attrgetter
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -82,6 +83,10 @@ class SnapshotStats:
     writes: int = 0
 
 
+# The counters in one C call, for copies (see volume._STATS).
+_STATS = attrgetter(*(f.name for f in fields(SnapshotStats)))
+
+
 class SnapshotDevice:
     """One shadow copy of a volume, as a read-only block device (``BlockDevice``).
 
@@ -93,6 +98,7 @@ class SnapshotDevice:
     def __init__(self, store: ShadowStorage, rec: SnapState) -> None:
         self._store = store
         self._rec = rec
+        self._size = store.volume.size  # a volume's size is fixed: read on every read
         self._roots: list[str] = []
         self._fs: SimFS | None = None
         self._window = 0
@@ -138,7 +144,7 @@ class SnapshotDevice:
     @property
     def size(self) -> int:
         """Size in bytes (the volume's)."""
-        return self._store.volume.size
+        return self._size
 
     @property
     def block_size(self) -> int:
@@ -158,7 +164,7 @@ class SnapshotDevice:
     @property
     def stats(self) -> SnapshotStats:
         """A copy of the read counters (bytes from the diff area vs the live volume)."""
-        return replace(self._stats)
+        return SnapshotStats(*_STATS(self._stats))
 
     @property
     def roots(self) -> list[str]:
@@ -202,9 +208,9 @@ class SnapshotDevice:
         if rec.deleted:
             raise VssObjectNotFoundError(f"shadow copy {rec.id} was deleted")
         if type(offset) is not int or type(length) is not int or offset < 0 or length < 0:
-            check_range(offset, length, self.size)
-        if offset + length > self.size:
-            check_range(offset, length, self.size)
+            check_range(offset, length, self._size)
+        if offset + length > self._size:
+            check_range(offset, length, self._size)
         data, from_store = self._store._read(rec, offset, length)
         st = self._stats
         st.reads += 1
@@ -304,11 +310,11 @@ class SnapshotDevice:
         self._store._overlay_write(self._rec, offset, buf)
         self._stats.writes += 1
 
-    @contextmanager
-    def operation(self) -> Iterator[None]:
+    def operation(self) -> AbstractContextManager[None]:
         """``BlockDevice.operation``: serialises the file-system operations of this device."""
-        with self._oplock:
-            yield
+        # The reentrant lock itself, a C context manager: no generator layer on every read of
+        # a backup.  (Its ``__enter__`` returns True, not None; no caller binds it.)
+        return cast(AbstractContextManager[None], self._oplock)
 
     def _check_live(self) -> None:
         if self._rec.deleted:

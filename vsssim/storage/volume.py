@@ -26,8 +26,9 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from types import TracebackType
+from dataclasses import dataclass, fields
+from operator import attrgetter
+from threading import get_ident
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,7 +43,7 @@ from vsssim.errors import (
     VssRevertInProgressError,
     VssStoreCorruptError,
 )
-from vsssim.storage._fifolock import FifoRLock
+from vsssim.storage._fifolock import FifoOperation, FifoRLock, run_notices
 from vsssim.storage._fileio import (
     as_buffer,
     atomic_write,
@@ -86,6 +87,11 @@ class VolumeStats:
     holds: int = 0
 
 
+# Every counter of VolumeStats in one C call: its copy is ``VolumeStats(*_STATS(stats))``,
+# two calls where dataclasses.replace costs fifteen (monitors read the counters often).
+_STATS = attrgetter(*(f.name for f in fields(VolumeStats)))
+
+
 def _check_geometry(size: object, block_size: object) -> tuple[int, int]:
     if not isinstance(block_size, int) or isinstance(block_size, bool):
         raise TypeError(f"block_size must be int, not {type(block_size).__name__}")
@@ -116,36 +122,6 @@ def touched_blocks(offsets: NDArray[np.int64], length: int, shift: int) -> NDArr
         np.arange(a, b + 1, dtype=np.int64) for a, b in zip(lo.tolist(), hi.tolist(), strict=True)
     ]
     return np.unique(np.concatenate(pieces))
-
-
-class _Operation:
-    """The context manager of :meth:`Volume.operation` (one per volume; it keeps no state of
-    its own, so nested and concurrent uses share it).  A class rather than a generator-based
-    ``@contextmanager``: file systems enter it on every call, and the generator layer cost
-    about a microsecond each time.  It holds the volume's lock and notices, not the volume
-    (no reference cycle)."""
-
-    __slots__ = ("_lock", "_notices")
-
-    def __init__(self, lock: FifoRLock, notices: list[Callable[[], None]]) -> None:
-        self._lock = lock
-        self._notices = notices
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._lock.release()
-        if exc_type is None and self._notices:
-            _run_notices(self._lock, self._notices)
-
-
-def _run_notices(lock: FifoRLock, notices: list[Callable[[], None]]) -> None:
-    if lock.owned():
-        return  # still inside an operation/hold of this thread: run at its end
-    while notices:
-        notices.pop(0)()
 
 
 class Volume:
@@ -195,7 +171,7 @@ class Volume:
         self._fs_lock = threading.Lock()
         self._rmap: memoryview | None = None
         self._notices: list[Callable[[], None]] = []
-        self._operation = _Operation(self._lock, self._notices)
+        self._operation = FifoOperation(self._lock, self._notices)
         self._update_write_block()
 
     # ------------------------------------------------------------------------ construction
@@ -333,7 +309,7 @@ class Volume:
     @property
     def stats(self) -> VolumeStats:
         """A copy of the counters."""
-        return replace(self._stats)
+        return VolumeStats(*_STATS(self._stats))
 
     @property
     def shadow_storage(self) -> ShadowStorage | None:
@@ -408,7 +384,12 @@ class Volume:
         if type(offset) is not int or offset < 0 or offset + n > self._size:
             check_range(offset, n, self._size)
         lock = self._lock
-        lock.acquire()
+        # Inside this thread's operation() (a file system's commit) the lock is already held:
+        # a nested acquire/release pair would change nothing, and pending notices run when the
+        # operation ends, so both are skipped.
+        nested = lock.owner == get_ident()
+        if not nested:
+            lock.acquire()
         try:
             if self._write_block is not None:
                 self._refuse_write()
@@ -427,8 +408,9 @@ class Volume:
             st.writes += 1
             st.bytes_written += n
         finally:
-            lock.release()
-        if self._notices:
+            if not nested:
+                lock.release()
+        if not nested and self._notices:
             self._run_notices()
 
     def write_many(
@@ -577,7 +559,7 @@ class Volume:
         st.bytes_written += len(data)
 
     # ---------------------------------------------------------------------- hold / operation
-    def operation(self) -> _Operation:
+    def operation(self) -> FifoOperation:
         """A multi-write operation of a file system: no snapshot is taken in its middle.
 
         Reentrant in the same thread.  A hold (and so a snapshot) waits until it ends.
@@ -672,7 +654,7 @@ class Volume:
         self._notices.append(callback)
 
     def _run_notices(self) -> None:
-        _run_notices(self._lock, self._notices)
+        run_notices(self._lock, self._notices)
 
     def _fs_changed(self) -> None:
         """The volume changed behind the file system's back (a revert): drop its caches."""
