@@ -87,6 +87,7 @@ _App = TypeVar("_App", bound=Application)
 MiB = 1 << 20
 MACHINE_FILE = "machine.json"
 MACHINE_FORMAT = 1
+_MACHINE_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 #: Simulated Windows versions (the ones whose differences the reference names).
 OS_VERSIONS = ("XP", "2003", "2003R2", "Vista", "2008", "2008R2", "7", "2012", "2012R2", "8",
@@ -255,6 +256,7 @@ class VssSystem(SnapshotManagement):
         self.ids = IdSource(seed * 1_000_003 + self.boot)
         self._device_counter = int(saved.get("shadow_devices", 0))
         self._volumes: dict[str, _VolumeEntry] = {}
+        self._relative_images: dict[str, str] = {}
         self._auto_release: dict[UUID, list[UUID]] = {}
         self._exposures: dict[str, Exposure] = {}
         # Held while an ImportSnapshots runs: imports are one at a time (rule 31).
@@ -343,17 +345,27 @@ class VssSystem(SnapshotManagement):
             "shadow_devices": self._device_counter,
             "pending_renames": [list(r) for r in self.pending_renames],
             "volumes": [
-                {"name": e.name, "guid": str(e.guid), "image": os.path.relpath(e.image, self.root),
+                {"name": e.name, "guid": str(e.guid), "image": self._relative_image(e.image),
                  "kind": e.kind, "readonly": e.readonly, "filesystem": e.filesystem,
                  "luns": [lun.model_dump(mode="json") for lun in e.luns]}
                 for e in self._volumes.values()
             ],
         }
-        tmp = self.root / (MACHINE_FILE + ".tmp")
         # Compact: the simulator reads this file, people use the CLI (and json's C encoder
         # only runs without indent; the indented one took a fifth of building a machine).
-        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, self.root / MACHINE_FILE)
+        # String paths and one encoder: a machine saves this file at every change.
+        path = os.path.join(self.root, MACHINE_FILE)
+        with open(path + ".tmp", "w", encoding="utf-8") as out:
+            out.write(_MACHINE_ENCODER.encode(data))
+        os.replace(path + ".tmp", path)
+
+    def _relative_image(self, image: str) -> str:
+        """``image`` relative to the machine's root, as the machine file keeps it (computed
+        once per image: ``os.path.relpath`` resolves both paths every time)."""
+        rel = self._relative_images.get(image)
+        if rel is None:
+            rel = self._relative_images[image] = os.path.relpath(image, self.root)
+        return rel
 
     def _reopen_volume(self, entry: dict[str, Any]) -> None:
         from vsssim.storage.volume import Volume

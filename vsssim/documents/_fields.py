@@ -29,6 +29,7 @@ from enum import IntEnum, IntFlag
 from typing import Annotated, Any, Final, Self, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticUndefined
 
 from vsssim import hresult as hr
 from vsssim.constants import (
@@ -72,6 +73,7 @@ __all__ = [
     "normalise_optional_file_path",
     "sdk_type_name",
     "split_logical_path",
+    "trusted",
 ]
 
 # ------------------------------------------------------------------------------ model bases
@@ -137,6 +139,45 @@ def _clone(value: Any) -> Any:
     if isinstance(value, bytearray | set):
         return copy.deepcopy(value)
     return value  # immutable: scalars, enums, UUIDs, bytes, frozen models
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+@functools.cache
+def _field_defaults(cls: type[BaseModel]) -> tuple[tuple[str, Any, Any], ...]:
+    """(name, default, default factory) of every field of ``cls``, in order."""
+    return tuple((name, info.default, info.default_factory)
+                 for name, info in cls.model_fields.items())
+
+
+def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
+    """An instance of ``cls`` holding ``values``, without running pydantic's validation.
+
+    For the builders only: every value was checked (and converted: enumeration members,
+    normalised paths) one argument at a time before the call, and the builder keeps the
+    model's rules itself, so validating again would only repeat the same checks.  The result
+    is the instance the validating constructor makes (same field order, same set fields, the
+    same defaults for the fields not given: immutable values, or a new list per factory).
+    """
+    data: dict[str, Any] = {}
+    for name, default, factory in _field_defaults(cls):
+        if name in values:
+            data[name] = values[name]
+        elif factory is not None:
+            data[name] = factory()
+        elif default is PydanticUndefined:
+            raise TypeError(f"{cls.__name__}: required field {name!r} is missing")
+        else:
+            data[name] = default
+    if len(values) != len(data.keys() & values.keys()):
+        raise TypeError(f"{cls.__name__}: unknown field(s) {sorted(values.keys() - data.keys())}")
+    new = cls.__new__(cls)
+    object.__setattr__(new, "__dict__", data)
+    object.__setattr__(new, "__pydantic_fields_set__", set(values))
+    object.__setattr__(new, "__pydantic_extra__", None)
+    object.__setattr__(new, "__pydantic_private__", None)
+    return new
 
 
 class ValueModel(BaseModel):
@@ -353,7 +394,8 @@ def coerce_flags(cls: type[F], value: object) -> F:
                 f"{value!r} is not a valid {sdk_type_name(cls)} mask "
                 f"(undefined bits 0x{undefined & 0xFFFFFFFF:X})"
             )
-        return cls(value)
+        # (A mask already of the class is its own result: cls(value) would return it too.)
+        return value if type(value) is cls else cls(value)
     raise ValueError(f"{value!r} is not a {sdk_type_name(cls)} mask")
 
 

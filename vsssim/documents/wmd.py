@@ -69,6 +69,7 @@ from vsssim.documents._fields import (
     is_remote,
     normalise_file_path,
     normalise_optional_file_path,
+    trusted,
 )
 from vsssim.documents._xml import (
     BASE64,
@@ -500,18 +501,34 @@ def _invalid(name: str, value: object, reason: str) -> VssInvalidArgumentError:
     return VssInvalidArgumentError(f"{name}={value!r}: {reason}")
 
 
+# Strings each check accepted, with what it returned: a writer declares the same names and
+# paths at every Identify, and the checks are pure, so a string that passed once passes again.
+# (Bounded: cleared when full.)
+_ACCEPTED: Final[dict[tuple[Callable[[str], str], str], str]] = {}
+_ACCEPTED_MAX: Final = 4096
+
+
 def _text_arg(
     name: str, value: object, check: Callable[[str], str], *, optional: bool = False
 ) -> str:
     """A string argument checked by ``check``; ``None`` is ``""`` where the SDK allows NULL."""
+    if type(value) is str:
+        done = _ACCEPTED.get((check, value))
+        if done is not None:
+            return done
     if value is None and optional:
         value = ""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, not {type(value).__name__}")
     try:
-        return check(value)
+        done = check(value)
     except ValueError as exc:
         raise _invalid(name, value, str(exc)) from None
+    if type(value) is str:  # not a subclass: its == or hash could differ
+        if len(_ACCEPTED) >= _ACCEPTED_MAX:
+            _ACCEPTED.clear()
+        _ACCEPTED[check, value] = done
+    return done
 
 
 def _bool_arg(name: str, value: object) -> bool:
@@ -538,7 +555,7 @@ class WriterMetadataBuilder:
     def __init__(self, identity: WriterIdentity) -> None:
         if not isinstance(identity, WriterIdentity):
             raise TypeError(f"identity must be a WriterIdentity, not {type(identity).__name__}")
-        self._doc = WriterMetadata(identity=identity)
+        self._doc = trusted(WriterMetadata, {"identity": identity})
         # Indexes over the document, kept in step by the methods below (the only writers of
         # self._doc), so that each call is O(1) however many components the writer declares.
         self._components: dict[ComponentKey, WmdComponent] = {}
@@ -664,13 +681,13 @@ class WriterMetadataBuilder:
         if self._doc.restore_method is not None:
             raise VssObjectAlreadyExistsError("the restore method is already set (one per writer)")
         # Setting the method cannot break a document rule: no whole-document check needed.
-        self._doc._assign_checked("restore_method", RestoreMethodInfo(
-            method=method_value,
-            service=service_text,
-            user_procedure=procedure,
-            writer_restore=restore,
-            reboot_required=reboot,
-        ))
+        self._doc._assign_checked("restore_method", trusted(RestoreMethodInfo, {
+            "method": method_value,
+            "service": service_text,
+            "user_procedure": procedure,
+            "writer_restore": restore,
+            "reboot_required": reboot,
+        }))
 
     def add_alternate_location_mapping(
         self, source_path: str, source_filespec: str, recursive: bool, destination: str
@@ -773,16 +790,16 @@ class WriterMetadataBuilder:
                 f"component {full_path(path, name)!r} already exists in this writer "
                 f"(as {existing.full_path!r}); (logical path, name) must be unique"
             )
-        comp = WmdComponent(
-            component_type=ctype,
-            logical_path=path,
-            component_name=name,
-            caption=caption_text,
-            icon=icon_bytes,
-            selectable=selectable_flag,
-            selectable_for_restore=restore_flag,
-            component_flags=flags,
-        )
+        comp = trusted(WmdComponent, {
+            "component_type": ctype,
+            "logical_path": path,
+            "component_name": name,
+            "caption": caption_text,
+            "icon": icon_bytes,
+            "selectable": selectable_flag,
+            "selectable_for_restore": restore_flag,
+            "component_flags": flags,
+        })
         self._doc.components.append(comp)
         self._components[key] = comp
 
@@ -797,11 +814,11 @@ class WriterMetadataBuilder:
     ) -> None:
         lpath = _text_arg("logical_path", logical_path, check_logical_path, optional=True)
         name = _text_arg("database_name", database_name, check_component_name)
-        desc = FileDescriptor(
-            path=_text_arg("path", path, normalise_file_path),
-            filespec=_text_arg("filespec", filespec, check_filespec),
-            backup_type_mask=self._mask_arg(backup_type_mask),
-        )
+        desc = trusted(FileDescriptor, {
+            "path": _text_arg("path", path, normalise_file_path),
+            "filespec": _text_arg("filespec", filespec, check_filespec),
+            "backup_type_mask": self._mask_arg(backup_type_mask),
+        })
         comp = self._find(lpath, name, "database_name")
         if comp.component_type is not ComponentType.DATABASE:
             call = "add_database_log_files" if logs else "add_database_files"
@@ -860,18 +877,18 @@ class WriterMetadataBuilder:
         self._check_open("AddFilesToFileGroup")
         lpath = _text_arg("logical_path", logical_path, check_logical_path, optional=True)
         name = _text_arg("group_name", group_name, check_component_name)
-        desc = FileDescriptor(
-            path=_text_arg("path", path, normalise_file_path),
-            filespec=_text_arg("filespec", filespec, check_filespec),
-            recursive=_bool_arg("recursive", recursive),
-            alternate_location=_text_arg(
+        desc = trusted(FileDescriptor, {
+            "path": _text_arg("path", path, normalise_file_path),
+            "filespec": _text_arg("filespec", filespec, check_filespec),
+            "recursive": _bool_arg("recursive", recursive),
+            "alternate_location": _text_arg(
                 "alternate_location",
                 alternate_location,
                 normalise_optional_file_path,
                 optional=True,
             ),
-            backup_type_mask=self._mask_arg(backup_type_mask),
-        )
+            "backup_type_mask": self._mask_arg(backup_type_mask),
+        })
         comp = self._find(lpath, name, "group_name")
         if comp.component_type is not ComponentType.FILEGROUP:
             raise _invalid(
