@@ -716,8 +716,15 @@ class VssSystem(SnapshotManagement):
         (``\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopyN\\...``) as well as
         volume-relative."""
         provider = self._owner(snapshot_id)
+        return self._mount_shadow(
+            provider, snapshot_id,
+            provider.get_snapshot_properties(snapshot_id).snapshot_device_object)
+
+    def _mount_shadow(self, provider: Provider, snapshot_id: UUID, device_object: str) -> Any:
+        """:meth:`shadow_fs` of a copy whose provider and device object the caller knows (a
+        backup's snapshot set has both: no search through every provider's copies)."""
         device = provider.get_snapshot_device(snapshot_id)
-        root = provider.get_snapshot_properties(snapshot_id).snapshot_device_object + "\\"
+        root = device_object + "\\"
         fs = getattr(device, "fs", None) if hasattr(device, "roots") else None
         if fs is not None:
             if root not in device.roots:  # type: ignore[attr-defined]
