@@ -125,6 +125,11 @@ class _VolumeEntry:
         return f"\\\\?\\Volume{{{self.guid}}}\\"
 
     def info(self) -> VolumeInfo:
+        return self._info
+
+    @functools.cached_property
+    def _info(self) -> VolumeInfo:
+        # One frozen record per volume: every path lookup hands it out.
         return VolumeInfo(self.name, self.guid_path, self.volume, filesystem=self.filesystem,
                           luns=self.luns)
 
@@ -256,6 +261,7 @@ class VssSystem(SnapshotManagement):
         self.ids = IdSource(seed * 1_000_003 + self.boot)
         self._device_counter = int(saved.get("shadow_devices", 0))
         self._volumes: dict[str, _VolumeEntry] = {}
+        self._volume_roots: list[tuple[str, _VolumeEntry]] = []
         self._relative_images: dict[str, str] = {}
         self._auto_release: dict[UUID, list[UUID]] = {}
         self._exposures: dict[str, Exposure] = {}
@@ -383,7 +389,7 @@ class VssSystem(SnapshotManagement):
             volume = Volume.open(image, name=entry["name"], clock=self.clock)
             ve = _VolumeEntry(entry["name"], UUID(entry["guid"]), volume, image, luns,
                               filesystem=entry.get("filesystem", "NTFS"))
-        self._volumes[ve.name] = ve
+        self._add_entry(ve)
 
     def schedule_rename_at_reboot(self, staged: str, destination: str) -> None:
         """``MoveFileEx(staged, destination, MOVEFILE_DELAY_UNTIL_REBOOT |
@@ -470,7 +476,7 @@ class VssSystem(SnapshotManagement):
             raise
         ve = _VolumeEntry(canonical, self.ids.uuid(), volume, image, luns,
                           filesystem=filesystem)
-        self._volumes[canonical] = ve
+        self._add_entry(ve)
         self._save_machine_file()
         self.tracer.emit("machine", canonical, EventKind.NOTE, "AddVolume",
                          f"{canonical} {size // MiB} MiB {ve.guid_path}", size=size)
@@ -493,7 +499,7 @@ class VssSystem(SnapshotManagement):
             device.roots = [name]  # its files answer to the new volume's GUID path
         ve = _VolumeEntry(name, guid, device, str(getattr(device, "path", "")), (), "device",
                           bool(device.readonly))
-        self._volumes[name] = ve
+        self._add_entry(ve)
         self._save_machine_file()
         self.tracer.emit("machine", name, EventKind.NOTE, "MountVolume", origin)
         return name
@@ -525,16 +531,21 @@ class VssSystem(SnapshotManagement):
                 return e.info()
         raise VssObjectNotFoundError(f"no volume {name!r} on {self.machine_name}")
 
+    def _add_entry(self, ve: _VolumeEntry) -> None:
+        self._volumes[ve.name] = ve
+        # The roots volume_of_path compares with, lowered once per volume, in its order.
+        self._volume_roots = [(root, e) for e in self._volumes.values()
+                              for root in (e.name.lower(), e.guid_path.lower())]
+
     def volume_of_path(self, path: str) -> VolumeInfo | None:
         """The volume a Windows path lies on (longest matching root), or None."""
         low = path.lower()
         best: _VolumeEntry | None = None
-        for e in self._volumes.values():
-            for root in (e.name.lower(), e.guid_path.lower()):
-                if (low.startswith(root) or low + "\\" == root) and (
-                        best is None or len(root) > len(best.name)):
-                    best = e
-        return best.info() if best else None
+        for root, e in self._volume_roots:
+            if (low.startswith(root) or low + "\\" == root) and (
+                    best is None or len(root) > len(best.name)):
+                best = e
+        return best._info if best else None
 
     # ------------------------------------------------------------------------ writers
     def add_writer(self, writer: _W) -> _W:
