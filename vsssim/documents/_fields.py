@@ -120,25 +120,58 @@ class DocumentModel(BaseModel):
         sets, identities, records) instead of copying them: they cannot change, and copying
         them is most of the cost of pydantic's generic deep copy."""
         new = type(self).__new__(type(self))
-        object.__setattr__(new, "__dict__", {k: _clone(v) for k, v in self.__dict__.items()})
+        object.__setattr__(new, "__dict__", {
+            k: v if _KINDS[type(v)] == _SHARE else _clone(v)
+            for k, v in self.__dict__.items()})
         object.__setattr__(new, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
         object.__setattr__(new, "__pydantic_extra__", None)
         object.__setattr__(new, "__pydantic_private__", None)
         return new
 
 
+# How _clone copies a value, by its exact type (learnt at the first value of each type, so
+# that a document is copied with one subscript per value: no call, no isinstance chain).
+_SHARE, _MODEL, _LIST, _DICT, _TUPLE, _DEEP = range(6)
+
+
+class _Kinds(dict[type, int]):
+    def __missing__(self, cls: type) -> int:
+        return _kind(cls)
+
+
+_KINDS: Final = _Kinds()
+
+
+def _kind(cls: type) -> int:
+    if issubclass(cls, DocumentModel):
+        kind = _MODEL
+    elif issubclass(cls, list):
+        kind = _LIST
+    elif issubclass(cls, dict):
+        kind = _DICT
+    elif issubclass(cls, tuple):
+        kind = _TUPLE
+    elif issubclass(cls, bytearray | set):
+        kind = _DEEP
+    else:
+        kind = _SHARE  # immutable: scalars, enums, UUIDs, bytes, frozen models
+    _KINDS[cls] = kind
+    return kind
+
+
 def _clone(value: Any) -> Any:
-    if isinstance(value, DocumentModel):
+    kind = _KINDS[type(value)]
+    if kind == _SHARE:
+        return value
+    if kind == _MODEL:
         return value.clone()
-    if isinstance(value, list):
-        return [_clone(v) for v in value]
-    if isinstance(value, dict):
+    if kind == _LIST:
+        return [v if _KINDS[type(v)] == _SHARE else _clone(v) for v in value]
+    if kind == _DICT:
         return {k: _clone(v) for k, v in value.items()}
-    if isinstance(value, tuple):
+    if kind == _TUPLE:
         return tuple(_clone(v) for v in value)
-    if isinstance(value, bytearray | set):
-        return copy.deepcopy(value)
-    return value  # immutable: scalars, enums, UUIDs, bytes, frozen models
+    return copy.deepcopy(value)
 
 
 _M = TypeVar("_M", bound=BaseModel)
