@@ -46,7 +46,7 @@ from xml.parsers import expat
 
 from pydantic import BaseModel, ValidationError
 
-from vsssim.documents._fields import model_error_text
+from vsssim.documents._fields import DocumentModel, model_error_text
 from vsssim.errors import VssInvalidXmlDocumentError
 
 __all__ = [
@@ -651,6 +651,11 @@ def load_document(xml: str | bytes, root_tag: str, spec: Spec, model: type[M]) -
     Raises :class:`~vsssim.errors.VssInvalidXmlDocumentError` for hostile or malformed XML, a
     wrong root element, unknown or badly typed attributes, and any model rule violation.
     """
+    key = (id(spec), root_tag, xml) if type(xml) is str or type(xml) is bytes else None
+    if key is not None:
+        loaded = _LOADED.get(key)
+        if loaded is not None and loaded[0] is spec and isinstance(loaded[1], model):
+            return loaded[1].clone()
     root = parse_xml(xml)
     if root.tag != root_tag:
         raise VssInvalidXmlDocumentError(f"the root element is <{root.tag}>, expected <{root_tag}>")
@@ -660,4 +665,21 @@ def load_document(xml: str | bytes, root_tag: str, spec: Spec, model: type[M]) -
         raise VssInvalidXmlDocumentError(f"not a valid {model.__name__} document: {exc}") from None
     if not isinstance(doc, model):
         raise TypeError(f"spec of <{root_tag}> builds {type(doc).__name__}, not {model.__name__}")
+    if key is not None:
+        _remember(key, spec, doc)
     return doc
+
+
+def _remember(key: tuple[int, str, str | bytes], spec: Spec, doc: BaseModel) -> None:
+    if isinstance(doc, DocumentModel):
+        if len(_LOADED) >= _LOADED_MAX:
+            _LOADED.clear()
+        _LOADED[key] = (spec, doc.clone())
+
+
+# Documents loaded lately, by their exact text: loading is a pure function of the text (the
+# same text gives an equal document or the same error), and a restore loads a backup's
+# documents more than once (the medium, then InitializeForRestore).  Only mutable documents
+# are kept, and only copies are handed out.  Bounded: cleared when full.
+_LOADED: Final[dict[tuple[int, str, str | bytes], tuple[Spec, DocumentModel]]] = {}
+_LOADED_MAX: Final = 64
