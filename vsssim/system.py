@@ -152,8 +152,17 @@ class _Scheduler:
         self.stop = threading.Event()
 
     def activity(self, point: str) -> None:
+        getrandbits = self.rng.getrandbits
         for app in self.apps:
-            n = self.rng.randrange(app.burst + 1)  # randint(0, burst), one call less
+            # randint(0, burst): the draw of randrange(burst + 1), without its two layers of
+            # Python calls (CPython's Random._randbelow_with_getrandbits: k bits until < n).
+            span = app.burst + 1
+            if span < 1:
+                self.rng.randrange(span)  # raises, as it always did for a negative burst
+            bits = span.bit_length()
+            n = getrandbits(bits)
+            while n >= span:
+                n = getrandbits(bits)
             if not n or app.suspended:
                 continue
             if self.holding:
