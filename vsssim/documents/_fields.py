@@ -178,10 +178,18 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 @functools.cache
-def _field_defaults(cls: type[BaseModel]) -> tuple[tuple[str, Any, Any], ...]:
-    """(name, default, default factory) of every field of ``cls``, in order."""
-    return tuple((name, info.default, info.default_factory)
-                 for name, info in cls.model_fields.items())
+def _field_plan(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...],
+                                               tuple[str, ...]]:
+    """Of the fields of ``cls``: every field with its default in field order (a required
+    field or one with a factory holds ``PydanticUndefined``), the (name, factory) pairs, the
+    required names."""
+    template = {name: info.default if info.default_factory is None else PydanticUndefined
+                for name, info in cls.model_fields.items()}
+    factories = tuple((name, info.default_factory) for name, info in cls.model_fields.items()
+                      if info.default_factory is not None)
+    required = tuple(name for name, info in cls.model_fields.items()
+                     if info.default_factory is None and info.default is PydanticUndefined)
+    return template, factories, required
 
 
 def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
@@ -193,18 +201,17 @@ def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
     is the instance the validating constructor makes (same field order, same set fields, the
     same defaults for the fields not given: immutable values, or a new list per factory).
     """
-    data: dict[str, Any] = {}
-    for name, default, factory in _field_defaults(cls):
-        if name in values:
-            data[name] = values[name]
-        elif factory is not None:
+    template, factories, required = _field_plan(cls)
+    data = template.copy()
+    data.update(values)  # (an existing key keeps its place: the fields stay in order)
+    if len(data) != len(template):
+        raise TypeError(f"{cls.__name__}: unknown field(s) {sorted(data.keys() - template)}")
+    for name, factory in factories:
+        if name not in values:
             data[name] = factory()
-        elif default is PydanticUndefined:
+    for name in required:
+        if name not in values:
             raise TypeError(f"{cls.__name__}: required field {name!r} is missing")
-        else:
-            data[name] = default
-    if len(values) != len(data.keys() & values.keys()):
-        raise TypeError(f"{cls.__name__}: unknown field(s) {sorted(values.keys() - data.keys())}")
     new = cls.__new__(cls)
     object.__setattr__(new, "__dict__", data)
     object.__setattr__(new, "__pydantic_fields_set__", set(values))
@@ -265,9 +272,30 @@ def fold(text: str) -> str:
     whose upper case is longer (German sharp s) stays as it is.  Logical paths, component names,
     file paths and file specs all compare this way.
     """
+    return _FOLDED[text]
+
+
+def _fold(text: str) -> str:
     if text.isascii():
         return text.upper()
     return "".join(u if len(u := c.upper()) == 1 else c for c in text)
+
+
+class _Folded(dict[str, str]):
+    """Folded names by name: the same few names are compared again and again (every key of
+    every component and file set), and a hit is a subscript, not two string method calls.
+    Bounded: cleared when full."""
+
+    def __missing__(self, text: str) -> str:
+        folded = _fold(text)
+        if len(self) >= 4096:
+            self.clear()
+        if type(text) is str:  # (a str subclass could hash or compare differently)
+            self[text] = folded
+        return folded
+
+
+_FOLDED: Final = _Folded()
 
 
 def split_logical_path(logical_path: str) -> list[str]:
@@ -434,6 +462,8 @@ def coerce_flags(cls: type[F], value: object) -> F:
 
 def _enum_validator(cls: type[E]) -> Callable[[object], E]:
     def validate(value: object) -> E:
+        if type(value) is cls:  # a member already: what coerce_enum returns, one call less
+            return value
         return coerce_enum(cls, value)
 
     return validate

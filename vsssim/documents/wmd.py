@@ -513,9 +513,10 @@ def _text_arg(
 ) -> str:
     """A string argument checked by ``check``; ``None`` is ``""`` where the SDK allows NULL."""
     if type(value) is str:
-        done = _ACCEPTED.get((check, value))
-        if done is not None:
-            return done
+        try:
+            return _ACCEPTED[check, value]  # (a subscript: no call)
+        except KeyError:
+            pass
     if value is None and optional:
         value = ""
     if not isinstance(value, str):
