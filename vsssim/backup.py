@@ -644,8 +644,8 @@ def _write_file(target: Path, relative: str, data: bytes, made: set[str]) -> Non
     """Write ``data`` to ``target/relative`` (a POSIX relative path), making its directory
     once per backup (``made``): string paths and no stat per file, since a backup writes
     every file of every selected component."""
-    path = os.path.join(target, relative)
-    parent = os.path.dirname(path)
+    path = f"{target}/{relative}"  # (a Path has no trailing slash; relative is relative)
+    parent = path.rpartition("/")[0]
     if parent not in made:
         _make_dirs(parent)
         made.add(parent)
@@ -658,7 +658,7 @@ def _write_backup_files(system: VssSystem, result: BackupResult,
     target = result.target_dir
     if target is None:
         return
-    writers_dir = os.path.join(target, "writers")
+    writers_dir = f"{target}/writers"
     _make_dirs(writers_dir)  # even when no writer took part
     made = {str(target), writers_dir}
     _write_file(target, "backup_components.xml", result.components_xml.encode(), made)

@@ -339,10 +339,10 @@ class WriterMonitor:
             for fd in comp.all_files:
                 vol = self.system.volume_of_path(fd.path)
                 fs = getattr(vol.device, "fs", None) if vol is not None else None
-                root = fd.path.rstrip("\\")
-                if fs is None or not fs.is_dir(root):
+                if fs is None:
                     continue
-                for path in fs.glob(root, fd.filespec, recursive=fd.recursive):
+                # (glob matches nothing under a missing directory or a file: no is_dir first)
+                for path in fs.glob(fd.path.rstrip("\\"), fd.filespec, recursive=fd.recursive):
                     out[path] = fs.read_file(path)
         return out
 
