@@ -248,12 +248,23 @@ def _describe_char(text: str, index: int) -> str:
 
 def check_xml_text(value: str) -> str:
     """Refuse text that XML 1.0 cannot carry (most control characters, lone surrogates)."""
+    if value in _XML_TEXTS:
+        return value
     bad = _XML_ILLEGAL.search(value)
     if bad is not None:
         raise ValueError(
             f"character {_describe_char(value, bad.start())} cannot be carried by XML 1.0"
         )
+    if type(value) is str:
+        if len(_XML_TEXTS) >= 4096:
+            _XML_TEXTS.clear()
+        _XML_TEXTS.add(value)
     return value
+
+
+# Texts check_xml_text accepted: every record and document built carries the same names again
+# (a membership test, where the check is a regex search).  Bounded: cleared when full.
+_XML_TEXTS: Final[set[str]] = set()
 
 
 def _check_no_control(value: str, what: str) -> None:
@@ -295,6 +306,7 @@ class _Folded(dict[str, str]):
         return folded
 
 
+#: ``fold(text)`` is ``_FOLDED[text]``: the documents' key properties subscript it directly.
 _FOLDED: Final = _Folded()
 
 
@@ -428,7 +440,7 @@ def coerce_enum(cls: type[E], value: object) -> E:
     """``value`` as a member of ``cls``; an ``int`` that is not a member, or any other type,
     raises ``ValueError`` saying which SDK enumeration was expected.
     """
-    if isinstance(value, cls):
+    if type(value) is cls or isinstance(value, cls):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         try:
@@ -448,7 +460,8 @@ def _all_bits(cls: type[IntFlag]) -> int:
 
 def coerce_flags(cls: type[F], value: object) -> F:
     """``value`` as a mask of ``cls``; undefined bits, negatives and other types are refused."""
-    if isinstance(value, int) and not isinstance(value, bool):
+    if type(value) is cls or type(value) is int or (
+            isinstance(value, int) and not isinstance(value, bool)):
         undefined = int(value) & ~_all_bits(cls)
         if value < 0 or undefined:
             raise ValueError(
