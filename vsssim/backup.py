@@ -93,6 +93,9 @@ class BackedUpFile:
     sha256: str
 
 
+_BACKED_UP_FIELDS: tuple[str, ...] = tuple(BackedUpFile.__dataclass_fields__)
+
+
 @dataclass(frozen=True)
 class BackedUpFileSet:
     """A file set that was backed up, with the directories below its root (a recursive set's
@@ -501,9 +504,9 @@ def _copy_selected(system: VssSystem, bc: BackupComponents, selected: list[_Sele
         return
     devices = {}
     for m in ss.members:
-        props = m.provider.get_snapshot_properties(m.snapshot_id)
-        devices[m.volume.guid_path] = (m.volume, props.snapshot_device_object,
-                                       system.shadow_fs(m.snapshot_id))
+        device_object = m.provider.device_object(m.snapshot_id)
+        devices[m.volume.guid_path] = (
+            m.volume, device_object, system._mount_shadow(m.provider, m.snapshot_id, device_object))
     live_before = _live_reads(system)
     made: set[str] = set()  # directories of the target made so far
     for s in selected:
@@ -557,64 +560,94 @@ def _copy_file_set(system: VssSystem, s: _Selected, member: WmdComponent, fd: Fi
                    devices: dict[str, Any], target: Path, result: BackupResult,
                    made: set[str]) -> None:
     source_root = fd.alternate_location or fd.path  # the alternate path is read at backup
-    vol = system.volume_of_path(source_root)
     default_vol = system.volume_of_path(fd.path)
+    vol = system.volume_of_path(source_root) if fd.alternate_location else default_vol
     if vol is None or default_vol is None or vol.guid_path not in devices:
         raise VssObjectNotFoundError(f"{source_root} is not on a volume of the snapshot set")
     _volume, device_object, fs = devices[vol.guid_path]
     snap_root = shadow_path(source_root, vol.name if source_root.lower().startswith(
         vol.name.lower()) else vol.guid_path, device_object).rstrip("\\")
     wildcard = "*" in fd.filespec or "?" in fd.filespec
-    if not fs.is_dir(snap_root):
-        if wildcard:
-            return  # a wildcard may legitimately match nothing (rule 28)
-        raise VssObjectNotFoundError(f"{source_root} does not exist on the shadow copy")
+    # glob matches nothing under a missing directory: ask whether the root exists only then.
     matches = fs.glob(snap_root, fd.filespec, recursive=fd.recursive)
-    if not matches and not wildcard:
-        raise VssObjectNotFoundError(
-            f"{source_root}\\{fd.filespec} is missing: every named file of a file set must exist "
-            "at backup time (rule 28)")
+    if not matches:
+        if not fs.is_dir(snap_root):
+            if wildcard:
+                return  # a wildcard may legitimately match nothing (rule 28)
+            raise VssObjectNotFoundError(f"{source_root} does not exist on the shadow copy")
+        if not wildcard:
+            raise VssObjectNotFoundError(
+                f"{source_root}\\{fd.filespec} is missing: every named file of a file set must "
+                "exist at backup time (rule 28)")
     directories: list[str] = []
     if fd.recursive:
         for dirpath, _dirs, _files in fs.walk(snap_root):
             sub = dirpath[len(snap_root):].strip("\\")
             if sub:
                 directories.append(sub)
+    writer_id = str(s.writer_id)
+    instance_name = s.metadata.identity.instance_name
+    component = s.component.full_path
+    member_path = member.full_path
     result.file_sets.append(BackedUpFileSet(
-        str(s.writer_id), s.metadata.identity.instance_name, s.component.full_path,
-        member.full_path, fd.path, fd.filespec, fd.recursive, tuple(directories)))
+        writer_id, instance_name, component, member_path, fd.path, fd.filespec, fd.recursive,
+        tuple(directories)))
     set_root = fd.path.rstrip("\\")
+    exclusions = s.metadata.exclude_files
+    # Where the files go: files/<volume>/<path on the volume>.
+    volume_name = default_vol.name.lower()
+    files_dir = "files/" + _volume_stem(default_vol.name)
+    copy_rate = system.options.costs.copy_rate
     for snap_path in matches:
         rel = snap_path[len(snap_root):].lstrip("\\")  # below the file set's root
         default_path = set_root + "\\" + rel
-        if _excluded(system, s.metadata, default_path):
+        if exclusions and _excluded(system, s.metadata, default_path):
             continue
         data = fs.read_file(snap_path)
+        size = len(data)
         on_volume = default_path[len(default_vol.name):].lstrip("\\") if default_path.lower(
-        ).startswith(default_vol.name.lower()) else default_path[len(default_vol.guid_path):]
-        dest_rel = "/".join(["files", _volume_stem(default_vol.name),
+        ).startswith(volume_name) else default_path[len(default_vol.guid_path):]
+        dest_rel = "/".join([files_dir,
                              *(p for p in on_volume.split("\\") if p not in ("", "."))])
         _write_file(target, dest_rel, data, made)
-        result.files.append(BackedUpFile(
-            writer=s.label, writer_id=str(s.writer_id),
-            instance_name=s.metadata.identity.instance_name, component=s.component.full_path,
-            member=member.full_path, set_path=fd.path, set_filespec=fd.filespec,
-            set_recursive=fd.recursive, rel=rel, path=default_path, snapshot_path=snap_path,
-            target=dest_rel, size=len(data),
-            sha256=hashlib.sha256(data).hexdigest()))
-        system.clock.sleep(len(data) / system.options.costs.copy_rate)
+        result.files.append(_backed_up_file(
+            s.label, writer_id, instance_name, component, member_path, fd.path, fd.filespec,
+            fd.recursive, rel, default_path, snap_path, dest_rel, size,
+            hashlib.sha256(data).hexdigest()))
+        system.clock.sleep(size / copy_rate)
         system.tracer.emit("requester", "backup medium", EventKind.COPY, "CopyFile",
-                           f"{snap_path} ({len(data)} bytes)", size=len(data))
+                           f"{snap_path} ({size} bytes)", size=size)
+
+
+def _backed_up_file(*values: Any) -> BackedUpFile:
+    """``BackedUpFile(*values)`` without the frozen dataclass's ``__init__``, which sets each
+    of its fourteen fields with its own ``object.__setattr__`` call: one per copied file."""
+    record = object.__new__(BackedUpFile)
+    record.__dict__.update(zip(_BACKED_UP_FIELDS, values, strict=True))
+    return record
+
+
+def _make_dirs(path: str) -> None:
+    """``os.makedirs(path, exist_ok=True)`` with one ``mkdir`` per missing directory and no
+    ``stat``: each directory of a backup is new, so the first ``mkdir`` usually succeeds."""
+    try:
+        os.mkdir(path)
+    except FileNotFoundError:
+        _make_dirs(os.path.dirname(path))
+        os.mkdir(path)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
 
 
 def _write_file(target: Path, relative: str, data: bytes, made: set[str]) -> None:
     """Write ``data`` to ``target/relative`` (a POSIX relative path), making its directory
     once per backup (``made``): string paths and no stat per file, since a backup writes
     every file of every selected component."""
-    path = os.path.join(target, relative)
-    parent = os.path.dirname(path)
+    path = f"{target}/{relative}"  # (a Path has no trailing slash; relative is relative)
+    parent = path.rpartition("/")[0]
     if parent not in made:
-        os.makedirs(parent, exist_ok=True)
+        _make_dirs(parent)
         made.add(parent)
     with open(path, "wb") as out:
         out.write(data)
@@ -625,8 +658,8 @@ def _write_backup_files(system: VssSystem, result: BackupResult,
     target = result.target_dir
     if target is None:
         return
-    writers_dir = os.path.join(target, "writers")
-    os.makedirs(writers_dir, exist_ok=True)  # even when no writer took part
+    writers_dir = f"{target}/writers"
+    _make_dirs(writers_dir)  # even when no writer took part
     made = {str(target), writers_dir}
     _write_file(target, "backup_components.xml", result.components_xml.encode(), made)
     for name, xml in result.writer_metadata_xml.items():

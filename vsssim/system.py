@@ -87,6 +87,7 @@ _App = TypeVar("_App", bound=Application)
 MiB = 1 << 20
 MACHINE_FILE = "machine.json"
 MACHINE_FORMAT = 1
+_MACHINE_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 #: Simulated Windows versions (the ones whose differences the reference names).
 OS_VERSIONS = ("XP", "2003", "2003R2", "Vista", "2008", "2008R2", "7", "2012", "2012R2", "8",
@@ -124,6 +125,11 @@ class _VolumeEntry:
         return f"\\\\?\\Volume{{{self.guid}}}\\"
 
     def info(self) -> VolumeInfo:
+        return self._info
+
+    @functools.cached_property
+    def _info(self) -> VolumeInfo:
+        # One frozen record per volume: every path lookup hands it out.
         return VolumeInfo(self.name, self.guid_path, self.volume, filesystem=self.filesystem,
                           luns=self.luns)
 
@@ -146,8 +152,17 @@ class _Scheduler:
         self.stop = threading.Event()
 
     def activity(self, point: str) -> None:
+        getrandbits = self.rng.getrandbits
         for app in self.apps:
-            n = self.rng.randrange(app.burst + 1)  # randint(0, burst), one call less
+            # randint(0, burst): the draw of randrange(burst + 1), without its two layers of
+            # Python calls (CPython's Random._randbelow_with_getrandbits: k bits until < n).
+            span = app.burst + 1
+            if span < 1:
+                self.rng.randrange(span)  # raises, as it always did for a negative burst
+            bits = span.bit_length()
+            n = getrandbits(bits)
+            while n >= span:
+                n = getrandbits(bits)
             if not n or app.suspended:
                 continue
             if self.holding:
@@ -255,6 +270,8 @@ class VssSystem(SnapshotManagement):
         self.ids = IdSource(seed * 1_000_003 + self.boot)
         self._device_counter = int(saved.get("shadow_devices", 0))
         self._volumes: dict[str, _VolumeEntry] = {}
+        self._volume_roots: list[tuple[str, _VolumeEntry]] = []
+        self._relative_images: dict[str, str] = {}
         self._auto_release: dict[UUID, list[UUID]] = {}
         self._exposures: dict[str, Exposure] = {}
         # Held while an ImportSnapshots runs: imports are one at a time (rule 31).
@@ -343,17 +360,27 @@ class VssSystem(SnapshotManagement):
             "shadow_devices": self._device_counter,
             "pending_renames": [list(r) for r in self.pending_renames],
             "volumes": [
-                {"name": e.name, "guid": str(e.guid), "image": os.path.relpath(e.image, self.root),
+                {"name": e.name, "guid": str(e.guid), "image": self._relative_image(e.image),
                  "kind": e.kind, "readonly": e.readonly, "filesystem": e.filesystem,
                  "luns": [lun.model_dump(mode="json") for lun in e.luns]}
                 for e in self._volumes.values()
             ],
         }
-        tmp = self.root / (MACHINE_FILE + ".tmp")
         # Compact: the simulator reads this file, people use the CLI (and json's C encoder
         # only runs without indent; the indented one took a fifth of building a machine).
-        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, self.root / MACHINE_FILE)
+        # String paths and one encoder: a machine saves this file at every change.
+        path = os.path.join(self.root, MACHINE_FILE)
+        with open(path + ".tmp", "w", encoding="utf-8") as out:
+            out.write(_MACHINE_ENCODER.encode(data))
+        os.replace(path + ".tmp", path)
+
+    def _relative_image(self, image: str) -> str:
+        """``image`` relative to the machine's root, as the machine file keeps it (computed
+        once per image: ``os.path.relpath`` resolves both paths every time)."""
+        rel = self._relative_images.get(image)
+        if rel is None:
+            rel = self._relative_images[image] = os.path.relpath(image, self.root)
+        return rel
 
     def _reopen_volume(self, entry: dict[str, Any]) -> None:
         from vsssim.storage.volume import Volume
@@ -371,7 +398,7 @@ class VssSystem(SnapshotManagement):
             volume = Volume.open(image, name=entry["name"], clock=self.clock)
             ve = _VolumeEntry(entry["name"], UUID(entry["guid"]), volume, image, luns,
                               filesystem=entry.get("filesystem", "NTFS"))
-        self._volumes[ve.name] = ve
+        self._add_entry(ve)
 
     def schedule_rename_at_reboot(self, staged: str, destination: str) -> None:
         """``MoveFileEx(staged, destination, MOVEFILE_DELAY_UNTIL_REBOOT |
@@ -458,7 +485,7 @@ class VssSystem(SnapshotManagement):
             raise
         ve = _VolumeEntry(canonical, self.ids.uuid(), volume, image, luns,
                           filesystem=filesystem)
-        self._volumes[canonical] = ve
+        self._add_entry(ve)
         self._save_machine_file()
         self.tracer.emit("machine", canonical, EventKind.NOTE, "AddVolume",
                          f"{canonical} {size // MiB} MiB {ve.guid_path}", size=size)
@@ -481,7 +508,7 @@ class VssSystem(SnapshotManagement):
             device.roots = [name]  # its files answer to the new volume's GUID path
         ve = _VolumeEntry(name, guid, device, str(getattr(device, "path", "")), (), "device",
                           bool(device.readonly))
-        self._volumes[name] = ve
+        self._add_entry(ve)
         self._save_machine_file()
         self.tracer.emit("machine", name, EventKind.NOTE, "MountVolume", origin)
         return name
@@ -513,16 +540,21 @@ class VssSystem(SnapshotManagement):
                 return e.info()
         raise VssObjectNotFoundError(f"no volume {name!r} on {self.machine_name}")
 
+    def _add_entry(self, ve: _VolumeEntry) -> None:
+        self._volumes[ve.name] = ve
+        # The roots volume_of_path compares with, lowered once per volume, in its order.
+        self._volume_roots = [(root, e) for e in self._volumes.values()
+                              for root in (e.name.lower(), e.guid_path.lower())]
+
     def volume_of_path(self, path: str) -> VolumeInfo | None:
         """The volume a Windows path lies on (longest matching root), or None."""
         low = path.lower()
         best: _VolumeEntry | None = None
-        for e in self._volumes.values():
-            for root in (e.name.lower(), e.guid_path.lower()):
-                if (low.startswith(root) or low + "\\" == root) and (
-                        best is None or len(root) > len(best.name)):
-                    best = e
-        return best.info() if best else None
+        for root, e in self._volume_roots:
+            if (low.startswith(root) or low + "\\" == root) and (
+                    best is None or len(root) > len(best.name)):
+                best = e
+        return best._info if best else None
 
     # ------------------------------------------------------------------------ writers
     def add_writer(self, writer: _W) -> _W:
@@ -704,8 +736,15 @@ class VssSystem(SnapshotManagement):
         (``\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopyN\\...``) as well as
         volume-relative."""
         provider = self._owner(snapshot_id)
+        return self._mount_shadow(
+            provider, snapshot_id,
+            provider.get_snapshot_properties(snapshot_id).snapshot_device_object)
+
+    def _mount_shadow(self, provider: Provider, snapshot_id: UUID, device_object: str) -> Any:
+        """:meth:`shadow_fs` of a copy whose provider and device object the caller knows (a
+        backup's snapshot set has both: no search through every provider's copies)."""
         device = provider.get_snapshot_device(snapshot_id)
-        root = provider.get_snapshot_properties(snapshot_id).snapshot_device_object + "\\"
+        root = device_object + "\\"
         fs = getattr(device, "fs", None) if hasattr(device, "roots") else None
         if fs is not None:
             if root not in device.roots:  # type: ignore[attr-defined]

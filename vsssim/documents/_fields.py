@@ -29,6 +29,7 @@ from enum import IntEnum, IntFlag
 from typing import Annotated, Any, Final, Self, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticUndefined
 
 from vsssim import hresult as hr
 from vsssim.constants import (
@@ -72,6 +73,7 @@ __all__ = [
     "normalise_optional_file_path",
     "sdk_type_name",
     "split_logical_path",
+    "trusted",
 ]
 
 # ------------------------------------------------------------------------------ model bases
@@ -118,25 +120,104 @@ class DocumentModel(BaseModel):
         sets, identities, records) instead of copying them: they cannot change, and copying
         them is most of the cost of pydantic's generic deep copy."""
         new = type(self).__new__(type(self))
-        object.__setattr__(new, "__dict__", {k: _clone(v) for k, v in self.__dict__.items()})
+        object.__setattr__(new, "__dict__", {
+            k: v if _KINDS[type(v)] == _SHARE else _clone(v)
+            for k, v in self.__dict__.items()})
         object.__setattr__(new, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
         object.__setattr__(new, "__pydantic_extra__", None)
         object.__setattr__(new, "__pydantic_private__", None)
         return new
 
 
+# How _clone copies a value, by its exact type (learnt at the first value of each type, so
+# that a document is copied with one subscript per value: no call, no isinstance chain).
+_SHARE, _MODEL, _LIST, _DICT, _TUPLE, _DEEP = range(6)
+
+
+class _Kinds(dict[type, int]):
+    def __missing__(self, cls: type) -> int:
+        return _kind(cls)
+
+
+_KINDS: Final = _Kinds()
+
+
+def _kind(cls: type) -> int:
+    if issubclass(cls, DocumentModel):
+        kind = _MODEL
+    elif issubclass(cls, list):
+        kind = _LIST
+    elif issubclass(cls, dict):
+        kind = _DICT
+    elif issubclass(cls, tuple):
+        kind = _TUPLE
+    elif issubclass(cls, bytearray | set):
+        kind = _DEEP
+    else:
+        kind = _SHARE  # immutable: scalars, enums, UUIDs, bytes, frozen models
+    _KINDS[cls] = kind
+    return kind
+
+
 def _clone(value: Any) -> Any:
-    if isinstance(value, DocumentModel):
+    kind = _KINDS[type(value)]
+    if kind == _SHARE:
+        return value
+    if kind == _MODEL:
         return value.clone()
-    if isinstance(value, list):
-        return [_clone(v) for v in value]
-    if isinstance(value, dict):
+    if kind == _LIST:
+        return [v if _KINDS[type(v)] == _SHARE else _clone(v) for v in value]
+    if kind == _DICT:
         return {k: _clone(v) for k, v in value.items()}
-    if isinstance(value, tuple):
+    if kind == _TUPLE:
         return tuple(_clone(v) for v in value)
-    if isinstance(value, bytearray | set):
-        return copy.deepcopy(value)
-    return value  # immutable: scalars, enums, UUIDs, bytes, frozen models
+    return copy.deepcopy(value)
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+@functools.cache
+def _field_plan(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...],
+                                               tuple[str, ...]]:
+    """Of the fields of ``cls``: every field with its default in field order (a required
+    field or one with a factory holds ``PydanticUndefined``), the (name, factory) pairs, the
+    required names."""
+    template = {name: info.default if info.default_factory is None else PydanticUndefined
+                for name, info in cls.model_fields.items()}
+    factories = tuple((name, info.default_factory) for name, info in cls.model_fields.items()
+                      if info.default_factory is not None)
+    required = tuple(name for name, info in cls.model_fields.items()
+                     if info.default_factory is None and info.default is PydanticUndefined)
+    return template, factories, required
+
+
+def trusted(cls: type[_M], values: dict[str, Any]) -> _M:
+    """An instance of ``cls`` holding ``values``, without running pydantic's validation.
+
+    For the builders only: every value was checked (and converted: enumeration members,
+    normalised paths) one argument at a time before the call, and the builder keeps the
+    model's rules itself, so validating again would only repeat the same checks.  The result
+    is the instance the validating constructor makes (same field order, same set fields, the
+    same defaults for the fields not given: immutable values, or a new list per factory).
+    """
+    template, factories, required = _field_plan(cls)
+    data = template.copy()
+    data.update(values)  # (an existing key keeps its place: the fields stay in order)
+    if len(data) != len(template):
+        raise TypeError(f"{cls.__name__}: unknown field(s) {sorted(data.keys() - template)}")
+    for name, factory in factories:
+        if name not in values:
+            data[name] = factory()
+    for name in required:
+        if name not in values:
+            raise TypeError(f"{cls.__name__}: required field {name!r} is missing")
+    new = cls.__new__(cls)
+    object.__setattr__(new, "__dict__", data)
+    object.__setattr__(new, "__pydantic_fields_set__", set(values))
+    object.__setattr__(new, "__pydantic_extra__", None)
+    object.__setattr__(new, "__pydantic_private__", None)
+    return new
 
 
 class ValueModel(BaseModel):
@@ -167,12 +248,23 @@ def _describe_char(text: str, index: int) -> str:
 
 def check_xml_text(value: str) -> str:
     """Refuse text that XML 1.0 cannot carry (most control characters, lone surrogates)."""
+    if value in _XML_TEXTS:
+        return value
     bad = _XML_ILLEGAL.search(value)
     if bad is not None:
         raise ValueError(
             f"character {_describe_char(value, bad.start())} cannot be carried by XML 1.0"
         )
+    if type(value) is str:
+        if len(_XML_TEXTS) >= 4096:
+            _XML_TEXTS.clear()
+        _XML_TEXTS.add(value)
     return value
+
+
+# Texts check_xml_text accepted: every record and document built carries the same names again
+# (a membership test, where the check is a regex search).  Bounded: cleared when full.
+_XML_TEXTS: Final[set[str]] = set()
 
 
 def _check_no_control(value: str, what: str) -> None:
@@ -191,9 +283,31 @@ def fold(text: str) -> str:
     whose upper case is longer (German sharp s) stays as it is.  Logical paths, component names,
     file paths and file specs all compare this way.
     """
+    return _FOLDED[text]
+
+
+def _fold(text: str) -> str:
     if text.isascii():
         return text.upper()
     return "".join(u if len(u := c.upper()) == 1 else c for c in text)
+
+
+class _Folded(dict[str, str]):
+    """Folded names by name: the same few names are compared again and again (every key of
+    every component and file set), and a hit is a subscript, not two string method calls.
+    Bounded: cleared when full."""
+
+    def __missing__(self, text: str) -> str:
+        folded = _fold(text)
+        if len(self) >= 4096:
+            self.clear()
+        if type(text) is str:  # (a str subclass could hash or compare differently)
+            self[text] = folded
+        return folded
+
+
+#: ``fold(text)`` is ``_FOLDED[text]``: the documents' key properties subscript it directly.
+_FOLDED: Final = _Folded()
 
 
 def split_logical_path(logical_path: str) -> list[str]:
@@ -326,7 +440,7 @@ def coerce_enum(cls: type[E], value: object) -> E:
     """``value`` as a member of ``cls``; an ``int`` that is not a member, or any other type,
     raises ``ValueError`` saying which SDK enumeration was expected.
     """
-    if isinstance(value, cls):
+    if type(value) is cls or isinstance(value, cls):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         try:
@@ -346,19 +460,23 @@ def _all_bits(cls: type[IntFlag]) -> int:
 
 def coerce_flags(cls: type[F], value: object) -> F:
     """``value`` as a mask of ``cls``; undefined bits, negatives and other types are refused."""
-    if isinstance(value, int) and not isinstance(value, bool):
+    if type(value) is cls or type(value) is int or (
+            isinstance(value, int) and not isinstance(value, bool)):
         undefined = int(value) & ~_all_bits(cls)
         if value < 0 or undefined:
             raise ValueError(
                 f"{value!r} is not a valid {sdk_type_name(cls)} mask "
                 f"(undefined bits 0x{undefined & 0xFFFFFFFF:X})"
             )
-        return cls(value)
+        # (A mask already of the class is its own result: cls(value) would return it too.)
+        return value if type(value) is cls else cls(value)
     raise ValueError(f"{value!r} is not a {sdk_type_name(cls)} mask")
 
 
 def _enum_validator(cls: type[E]) -> Callable[[object], E]:
     def validate(value: object) -> E:
+        if type(value) is cls:  # a member already: what coerce_enum returns, one call less
+            return value
         return coerce_enum(cls, value)
 
     return validate

@@ -30,6 +30,7 @@ from vsssim.constants import (
     RollforwardType,
 )
 from vsssim.documents._fields import (
+    _FOLDED,
     BackupTypeField,
     ComponentName,
     ComponentTypeField,
@@ -50,7 +51,6 @@ from vsssim.documents._fields import (
     check_component_name,
     check_logical_path,
     coerce_enum,
-    fold,
     full_path,
 )
 from vsssim.documents._xml import (
@@ -105,7 +105,7 @@ class LocationMapping(DocumentModel):
     @property
     def key(self) -> tuple[str, str, bool]:
         """The file set it applies to: (path, file spec, recursive), case-folded."""
-        return (fold(self.path), fold(self.filespec), self.recursive)
+        return (_FOLDED[self.path], _FOLDED[self.filespec], self.recursive)
 
 
 class PartialFile(DocumentModel):
@@ -222,7 +222,7 @@ class BcdComponent(DocumentModel):
     @property
     def key(self) -> tuple[str, str]:
         """(logical path, name), case-folded."""
-        return (fold(self.logical_path), fold(self.component_name))
+        return (_FOLDED[self.logical_path], _FOLDED[self.component_name])
 
 
 class WriterComponents(DocumentModel):
@@ -239,7 +239,7 @@ class WriterComponents(DocumentModel):
         """The component with that logical path (``None``/``""`` = root) and name, or
         :class:`~vsssim.errors.VssObjectNotFoundError`.
         """
-        key = (fold(logical_path or ""), fold(name))
+        key = (_FOLDED[logical_path or ""], _FOLDED[name])
         for comp in self.components:
             if comp.key == key:
                 return comp
@@ -347,7 +347,7 @@ class BackupComponentsDocument(DocumentModel):
         """The entry addressed the way most ``IVssBackupComponents`` setters address one
         (writer class, type, logical path, name), or ``VssObjectNotFoundError``.
         """
-        key = (fold(logical_path or ""), fold(component_name))
+        key = (_FOLDED[logical_path or ""], _FOLDED[component_name])
         for writer in self.writers_for_class(writer_id):
             for comp in writer.components:
                 if comp.key == key and comp.component_type == component_type:
@@ -396,7 +396,7 @@ class BackupComponentsDocument(DocumentModel):
                 check(value)
             except ValueError as exc:
                 raise VssInvalidArgumentError(f"{name}={value!r}: {exc}") from None
-        key = (fold(path), fold(component_name))
+        key = (_FOLDED[path], _FOLDED[component_name])
         for writer in self.writers_for_class(writer_id):
             for comp in writer.components:
                 if comp.key == key:

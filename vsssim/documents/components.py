@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from vsssim.documents._fields import fold, full_path, split_logical_path
+from vsssim.documents._fields import _FOLDED, full_path, split_logical_path
 from vsssim.documents.bcd import RestoreSubcomponent
 from vsssim.documents.wmd import WmdComponent, WriterMetadata
 from vsssim.errors import VssObjectNotFoundError
@@ -75,7 +75,7 @@ class Verdict:
 
 
 def _elements(path: str) -> list[str]:
-    return [fold(element) for element in split_logical_path(path)]
+    return [_FOLDED[element] for element in split_logical_path(path)]
 
 
 def is_ancestor(ancestor: WmdComponent, descendant: WmdComponent) -> bool:
@@ -224,7 +224,7 @@ def restore_set(
         return set_members(wmd, component)
     chosen: set[tuple[str, str]] = set()
     for sub in subcomponents:
-        key = (fold(sub.logical_path), fold(sub.component_name))
+        key = (_FOLDED[sub.logical_path], _FOLDED[sub.component_name])
         member = next((c for c in wmd.components if c.key == key), None)
         if member is None or not is_ancestor(component, member):
             raise VssObjectNotFoundError(

@@ -37,6 +37,7 @@ from vsssim.constants import (
     WriterRestore,
 )
 from vsssim.documents._fields import (
+    _FOLDED,
     BackupSchemaField,
     ComponentFlagsField,
     ComponentName,
@@ -64,11 +65,11 @@ from vsssim.documents._fields import (
     check_xml_text,
     coerce_enum,
     coerce_flags,
-    fold,
     full_path,
     is_remote,
     normalise_file_path,
     normalise_optional_file_path,
+    trusted,
 )
 from vsssim.documents._xml import (
     BASE64,
@@ -156,7 +157,7 @@ class FileDescriptor(ValueModel):
     @property
     def key(self) -> FileSetKey:
         """The identity of the file set: (path, file spec, recursive), case-folded."""
-        return (fold(self.path), fold(self.filespec), self.recursive)
+        return (_FOLDED[self.path], _FOLDED[self.filespec], self.recursive)
 
 
 class Dependency(ValueModel):
@@ -183,7 +184,7 @@ class Dependency(ValueModel):
     @property
     def key(self) -> tuple[uuid.UUID, str, str]:
         """(writer id, logical path, name), case-folded."""
-        return (self.writer_id, fold(self.logical_path), fold(self.component_name))
+        return (self.writer_id, _FOLDED[self.logical_path], _FOLDED[self.component_name])
 
 
 class WmdComponent(DocumentModel):
@@ -251,7 +252,7 @@ class WmdComponent(DocumentModel):
     @property
     def key(self) -> ComponentKey:
         """(logical path, name), case-folded: unique within a writer class."""
-        return (fold(self.logical_path), fold(self.component_name))
+        return (_FOLDED[self.logical_path], _FOLDED[self.component_name])
 
     @property
     def all_files(self) -> list[FileDescriptor]:
@@ -361,7 +362,7 @@ class WriterMetadata(DocumentModel):
 
         Raises :class:`~vsssim.errors.VssObjectNotFoundError` if there is none.
         """
-        key = (fold(logical_path or ""), fold(component_name))
+        key = (_FOLDED[logical_path or ""], _FOLDED[component_name])
         for comp in self.components:
             if comp.key == key:
                 return comp
@@ -500,18 +501,35 @@ def _invalid(name: str, value: object, reason: str) -> VssInvalidArgumentError:
     return VssInvalidArgumentError(f"{name}={value!r}: {reason}")
 
 
+# Strings each check accepted, with what it returned: a writer declares the same names and
+# paths at every Identify, and the checks are pure, so a string that passed once passes again.
+# (Bounded: cleared when full.)
+_ACCEPTED: Final[dict[tuple[Callable[[str], str], str], str]] = {}
+_ACCEPTED_MAX: Final = 4096
+
+
 def _text_arg(
     name: str, value: object, check: Callable[[str], str], *, optional: bool = False
 ) -> str:
     """A string argument checked by ``check``; ``None`` is ``""`` where the SDK allows NULL."""
+    if type(value) is str:
+        try:
+            return _ACCEPTED[check, value]  # (a subscript: no call)
+        except KeyError:
+            pass
     if value is None and optional:
         value = ""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, not {type(value).__name__}")
     try:
-        return check(value)
+        done = check(value)
     except ValueError as exc:
         raise _invalid(name, value, str(exc)) from None
+    if type(value) is str:  # not a subclass: its == or hash could differ
+        if len(_ACCEPTED) >= _ACCEPTED_MAX:
+            _ACCEPTED.clear()
+        _ACCEPTED[check, value] = done
+    return done
 
 
 def _bool_arg(name: str, value: object) -> bool:
@@ -538,7 +556,7 @@ class WriterMetadataBuilder:
     def __init__(self, identity: WriterIdentity) -> None:
         if not isinstance(identity, WriterIdentity):
             raise TypeError(f"identity must be a WriterIdentity, not {type(identity).__name__}")
-        self._doc = WriterMetadata(identity=identity)
+        self._doc = trusted(WriterMetadata, {"identity": identity})
         # Indexes over the document, kept in step by the methods below (the only writers of
         # self._doc), so that each call is O(1) however many components the writer declares.
         self._components: dict[ComponentKey, WmdComponent] = {}
@@ -546,6 +564,8 @@ class WriterMetadataBuilder:
         self._finished = False
 
     def _check_open(self, api: str) -> None:
+        # Each method tests ``self._finished`` before calling this (one call less per call
+        # of a builder method, which writers make at every Identify).
         if self._finished:
             raise VssBadStateError(
                 f"IVssCreateWriterMetadata::{api} is only usable inside OnIdentify; VSS took the "
@@ -562,7 +582,7 @@ class WriterMetadataBuilder:
 
     # ---------------------------------------------------------------------------- helpers
     def _find(self, logical_path: str, name: str, name_arg: str) -> WmdComponent:
-        comp = self._components.get((fold(logical_path), fold(name)))
+        comp = self._components.get((_FOLDED[logical_path], _FOLDED[name]))
         if comp is not None:
             return comp
         raise VssObjectNotFoundError(
@@ -598,7 +618,8 @@ class WriterMetadataBuilder:
         self, path: str, filespec: str, recursive: bool, alternate_location: str | None = None
     ) -> None:
         """``AddIncludeFiles``: a writer-level file set (the docs barely use it)."""
-        self._check_open("AddIncludeFiles")
+        if self._finished:
+            self._check_open("AddIncludeFiles")
         desc = FileDescriptor(
             path=_text_arg("path", path, normalise_file_path),
             filespec=_text_arg("filespec", filespec, check_filespec),
@@ -614,7 +635,8 @@ class WriterMetadataBuilder:
 
     def add_exclude_files(self, path: str, filespec: str, recursive: bool) -> None:
         """``AddExcludeFiles``: files never to back up; exclusions beat component file sets."""
-        self._check_open("AddExcludeFiles")
+        if self._finished:
+            self._check_open("AddExcludeFiles")
         desc = FileDescriptor(
             path=_text_arg("path", path, normalise_file_path),
             filespec=_text_arg("filespec", filespec, check_filespec),
@@ -626,7 +648,8 @@ class WriterMetadataBuilder:
         """``IVssCreateWriterMetadataEx::AddExcludeFilesFromSnapshot`` (Vista+): files the
         writer will delete from the shadow copy itself in ``OnPostSnapshot``.
         """
-        self._check_open("AddExcludeFilesFromSnapshot")
+        if self._finished:
+            self._check_open("AddExcludeFilesFromSnapshot")
         desc = FileDescriptor(
             path=_text_arg("path", path, normalise_file_path),
             filespec=_text_arg("filespec", filespec, check_filespec),
@@ -648,7 +671,8 @@ class WriterMetadataBuilder:
         ``STOP_RESTORE_START`` / ``RESTORE_STOP_START``; ``user_procedure`` is reserved.
         A second call raises ``VssObjectAlreadyExistsError``.
         """
-        self._check_open("SetRestoreMethod")
+        if self._finished:
+            self._check_open("SetRestoreMethod")
         method_value = self._enum_arg("method", RestoreMethod, method)
         service_text = _text_arg("service", service, check_xml_text, optional=True)
         procedure = _text_arg("user_procedure", user_procedure, check_xml_text, optional=True)
@@ -664,13 +688,13 @@ class WriterMetadataBuilder:
         if self._doc.restore_method is not None:
             raise VssObjectAlreadyExistsError("the restore method is already set (one per writer)")
         # Setting the method cannot break a document rule: no whole-document check needed.
-        self._doc._assign_checked("restore_method", RestoreMethodInfo(
-            method=method_value,
-            service=service_text,
-            user_procedure=procedure,
-            writer_restore=restore,
-            reboot_required=reboot,
-        ))
+        self._doc._assign_checked("restore_method", trusted(RestoreMethodInfo, {
+            "method": method_value,
+            "service": service_text,
+            "user_procedure": procedure,
+            "writer_restore": restore,
+            "reboot_required": reboot,
+        }))
 
     def add_alternate_location_mapping(
         self, source_path: str, source_filespec: str, recursive: bool, destination: str
@@ -680,7 +704,8 @@ class WriterMetadataBuilder:
         Needs ``set_restore_method`` first, and (path, spec, recursive) must name an existing
         component file set exactly; otherwise ``VssObjectNotFoundError``.
         """
-        self._check_open("AddAlternateLocationMapping")
+        if self._finished:
+            self._check_open("AddAlternateLocationMapping")
         desc = FileDescriptor(
             path=_text_arg("source_path", source_path, normalise_file_path),
             filespec=_text_arg("source_filespec", source_filespec, check_filespec),
@@ -705,7 +730,8 @@ class WriterMetadataBuilder:
         dependencies (``TIMESTAMPED`` needs ``INCREMENTAL`` or ``DIFFERENTIAL``, ...) are not
         checked here, as they are meanings, not documented failures.
         """
-        self._check_open("SetBackupSchema")
+        if self._finished:
+            self._check_open("SetBackupSchema")
         try:
             self._doc._assign_checked("backup_schema", coerce_flags(BackupSchema, schema))
         except ValueError as exc:
@@ -739,7 +765,8 @@ class WriterMetadataBuilder:
         (logical path, name), compared case-insensitively, raises
         ``VssObjectAlreadyExistsError``.
         """
-        self._check_open("AddComponent")
+        if self._finished:
+            self._check_open("AddComponent")
         ctype = self._enum_arg("component_type", ComponentType, component_type)
         if ctype is ComponentType.UNDEFINED:
             raise _invalid(
@@ -766,23 +793,23 @@ class WriterMetadataBuilder:
             flags = coerce_flags(ComponentFlags, component_flags)
         except ValueError as exc:
             raise VssInvalidArgumentError(f"component_flags={exc}") from None
-        key = (fold(path), fold(name))
+        key = (_FOLDED[path], _FOLDED[name])
         existing = self._components.get(key)
         if existing is not None:
             raise VssObjectAlreadyExistsError(
                 f"component {full_path(path, name)!r} already exists in this writer "
                 f"(as {existing.full_path!r}); (logical path, name) must be unique"
             )
-        comp = WmdComponent(
-            component_type=ctype,
-            logical_path=path,
-            component_name=name,
-            caption=caption_text,
-            icon=icon_bytes,
-            selectable=selectable_flag,
-            selectable_for_restore=restore_flag,
-            component_flags=flags,
-        )
+        comp = trusted(WmdComponent, {
+            "component_type": ctype,
+            "logical_path": path,
+            "component_name": name,
+            "caption": caption_text,
+            "icon": icon_bytes,
+            "selectable": selectable_flag,
+            "selectable_for_restore": restore_flag,
+            "component_flags": flags,
+        })
         self._doc.components.append(comp)
         self._components[key] = comp
 
@@ -797,11 +824,11 @@ class WriterMetadataBuilder:
     ) -> None:
         lpath = _text_arg("logical_path", logical_path, check_logical_path, optional=True)
         name = _text_arg("database_name", database_name, check_component_name)
-        desc = FileDescriptor(
-            path=_text_arg("path", path, normalise_file_path),
-            filespec=_text_arg("filespec", filespec, check_filespec),
-            backup_type_mask=self._mask_arg(backup_type_mask),
-        )
+        desc = trusted(FileDescriptor, {
+            "path": _text_arg("path", path, normalise_file_path),
+            "filespec": _text_arg("filespec", filespec, check_filespec),
+            "backup_type_mask": self._mask_arg(backup_type_mask),
+        })
         comp = self._find(lpath, name, "database_name")
         if comp.component_type is not ComponentType.DATABASE:
             call = "add_database_log_files" if logs else "add_database_files"
@@ -825,7 +852,8 @@ class WriterMetadataBuilder:
         """``AddDatabaseFiles``: data files of a DATABASE component (no recursion, no
         alternate path; may be called several times, e.g. for files on several volumes).
         """
-        self._check_open("AddDatabaseFiles")
+        if self._finished:
+            self._check_open("AddDatabaseFiles")
         self._add_database_file_set(
             logical_path, database_name, path, filespec, backup_type_mask, False
         )
@@ -839,7 +867,8 @@ class WriterMetadataBuilder:
         backup_type_mask: FileSpecBackupType | int = DEFAULT_BACKUP_TYPE_MASK,
     ) -> None:
         """``AddDatabaseLogFiles``: log files of a DATABASE component (what a LOG backup copies)."""
-        self._check_open("AddDatabaseLogFiles")
+        if self._finished:
+            self._check_open("AddDatabaseLogFiles")
         self._add_database_file_set(
             logical_path, database_name, path, filespec, backup_type_mask, True
         )
@@ -857,21 +886,22 @@ class WriterMetadataBuilder:
         """``AddFilesToFileGroup``: a file set of a FILEGROUP component.  ``alternate_location``
         is where to *read* the files during backup (ignored on restore).
         """
-        self._check_open("AddFilesToFileGroup")
+        if self._finished:
+            self._check_open("AddFilesToFileGroup")
         lpath = _text_arg("logical_path", logical_path, check_logical_path, optional=True)
         name = _text_arg("group_name", group_name, check_component_name)
-        desc = FileDescriptor(
-            path=_text_arg("path", path, normalise_file_path),
-            filespec=_text_arg("filespec", filespec, check_filespec),
-            recursive=_bool_arg("recursive", recursive),
-            alternate_location=_text_arg(
+        desc = trusted(FileDescriptor, {
+            "path": _text_arg("path", path, normalise_file_path),
+            "filespec": _text_arg("filespec", filespec, check_filespec),
+            "recursive": _bool_arg("recursive", recursive),
+            "alternate_location": _text_arg(
                 "alternate_location",
                 alternate_location,
                 normalise_optional_file_path,
                 optional=True,
             ),
-            backup_type_mask=self._mask_arg(backup_type_mask),
-        )
+            "backup_type_mask": self._mask_arg(backup_type_mask),
+        })
         comp = self._find(lpath, name, "group_name")
         if comp.component_type is not ComponentType.FILEGROUP:
             raise _invalid(
@@ -897,7 +927,8 @@ class WriterMetadataBuilder:
         A dependency on this writer's own class (not remote) raises ``VssInvalidArgumentError``
         (the docs say to use logical paths within a writer).
         """
-        self._check_open("AddComponentDependency")
+        if self._finished:
+            self._check_open("AddComponentDependency")
         for_path = _text_arg(
             "for_logical_path", for_logical_path, check_logical_path, optional=True
         )

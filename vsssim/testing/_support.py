@@ -33,8 +33,25 @@ def nothing() -> None:
 
 
 def remove_tree(path: Path) -> None:
-    """Remove a temporary directory, ignoring what is already gone."""
-    shutil.rmtree(path, ignore_errors=True)
+    """Remove a temporary directory, ignoring what is already gone.
+
+    A run removes one machine directory per example: a plain walk (one ``is_dir`` and one
+    ``unlink`` per file, no ``stat``) does it in a fraction of ``shutil.rmtree``'s calls;
+    ``rmtree`` cleans up whatever that walk could not remove."""
+    try:
+        _remove(os.fspath(path))
+    except OSError:  # (rmtree also ignores a directory already gone)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove(path: str) -> None:
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                _remove(entry.path)
+            else:
+                os.unlink(entry.path)
+    os.rmdir(path)
 
 
 def static_attr(owner: type, name: str) -> Any:

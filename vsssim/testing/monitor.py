@@ -153,46 +153,44 @@ class WriterMonitor:
     def _on_event(self, e: TraceEvent) -> None:
         # An observer runs inside the coordinator: a failing hook (freeze_state) must not break
         # the machine under test; the error is raised by the next check() instead.
+        # (One method, not a wrapper around another: it runs for every event of the trace.)
         if self._error is not None:
             return
         try:
-            self._observe(e)
+            kind = e.kind  # a StrEnum member: equal to its string value, without the lookup
+            if kind == "fault":
+                if e.name in _INJECTED:
+                    self._faults += 1
+                if e.name == "WriterFault" and e.target == self.label and self._handler:
+                    self._handler.fault = str(e.get("action"))
+                elif e.name == "HandlerRaised" and e.source == self.label:
+                    self._handler_raised(e)
+                return
+            if e.name == "Reboot":
+                self._reboots += 1
+                return
+            if kind == "call" and e.name == "PostRestore" and self.consistency_check is not None:
+                # The files as the restore left them, before the application runs again (with
+                # STOP_RESTORE_START its service is already back and may write at any moment).
+                self._restored = self.writer_files()
+                return
+            if kind == "event" and e.target == self.label:
+                self._handler = _Handler(e.name, e.seq, e.time)
+                if e.name == "PostRestore" and self._restored is not None:
+                    self._before_post_restore = self.writer_files()
+            elif kind == "reply" and e.source == self.label:
+                if e.name == "PostRestore" and self._before_post_restore is not None:
+                    self._add_post_restore_changes(self._before_post_restore)
+                    self._before_post_restore = None
+                self._reply(e)
+            elif kind == "note" and e.source == self.label:
+                self._note(e)
+            elif kind == "timeout" and e.name == "FreezeWindowExpired" and e.target == self.label:
+                self._window_expired(e)
+            elif kind == "snapshot" and e.name == "SnapshotSetCreated":
+                self._set_created(e)
         except Exception as exc:
             self._error = exc
-
-    def _observe(self, e: TraceEvent) -> None:
-        kind = e.kind  # a StrEnum member: equal to its string value, without the lookup
-        if kind == "fault":
-            if e.name in _INJECTED:
-                self._faults += 1
-            if e.name == "WriterFault" and e.target == self.label and self._handler:
-                self._handler.fault = str(e.get("action"))
-            elif e.name == "HandlerRaised" and e.source == self.label:
-                self._handler_raised(e)
-            return
-        if e.name == "Reboot":
-            self._reboots += 1
-            return
-        if kind == "call" and e.name == "PostRestore" and self.consistency_check is not None:
-            # The files as the restore left them, before the application runs again (with
-            # STOP_RESTORE_START its service is already back and may write at any moment).
-            self._restored = self.writer_files()
-            return
-        if kind == "event" and e.target == self.label:
-            self._handler = _Handler(e.name, e.seq, e.time)
-            if e.name == "PostRestore" and self._restored is not None:
-                self._before_post_restore = self.writer_files()
-        elif kind == "reply" and e.source == self.label:
-            if e.name == "PostRestore" and self._before_post_restore is not None:
-                self._add_post_restore_changes(self._before_post_restore)
-                self._before_post_restore = None
-            self._reply(e)
-        elif kind == "note" and e.source == self.label:
-            self._note(e)
-        elif kind == "timeout" and e.name == "FreezeWindowExpired" and e.target == self.label:
-            self._window_expired(e)
-        elif kind == "snapshot" and e.name == "SnapshotSetCreated":
-            self._set_created(e)
 
     def _handler_raised(self, e: TraceEvent) -> None:
         h = self._handler
@@ -341,10 +339,10 @@ class WriterMonitor:
             for fd in comp.all_files:
                 vol = self.system.volume_of_path(fd.path)
                 fs = getattr(vol.device, "fs", None) if vol is not None else None
-                root = fd.path.rstrip("\\")
-                if fs is None or not fs.is_dir(root):
+                if fs is None:
                     continue
-                for path in fs.glob(root, fd.filespec, recursive=fd.recursive):
+                # (glob matches nothing under a missing directory or a file: no is_dir first)
+                for path in fs.glob(fd.path.rstrip("\\"), fd.filespec, recursive=fd.recursive):
                     out[path] = fs.read_file(path)
         return out
 
@@ -540,12 +538,12 @@ class WriterMonitor:
 
 def _same_document(doc: WriterMetadata, first: WriterMetadata) -> bool:
     """The same metadata, whatever the instance id (a restarted writer gets a new one)."""
-    mine, theirs = doc.__dict__, first.__dict__
-    if mine.keys() != theirs.keys() or any(
-            mine[k] != theirs[k] for k in mine if k != "identity"):
-        return False
-    return doc.identity.model_copy(update={"instance_id": first.identity.instance_id}) == \
-        first.identity
+    # Field by field, the identity's instance id left out: what ``==`` of the documents, and
+    # of the identity copied with the first instance id, compare (without making the copy).
+    mine, theirs = doc.identity, first.identity
+    return type(mine) is type(theirs) and \
+        {**doc.__dict__, "identity": None} == {**first.__dict__, "identity": None} and \
+        {**mine.__dict__, "instance_id": None} == {**theirs.__dict__, "instance_id": None}
 
 
 def _memory_fs(files: dict[str, bytes], root: str) -> SimFS:
