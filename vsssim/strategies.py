@@ -705,9 +705,8 @@ class _Selector:
     call inline (one span less than drawing the composite) and whose selections, and the
     plans' values made from them, are computed once per drawn key.
 
-    The draw: a bitmask over the selectable components (``integers``: shrinks towards adding
-    nothing), then, if the writer has required components, whether to add those alone (when
-    the mask is empty)."""
+    The draw: one integer (shrinks towards adding nothing), a bitmask over the selectable
+    components, with one more value for the required components alone."""
 
     def __init__(self, metadata: WriterMetadata) -> None:
         comps = _document(metadata).components
@@ -717,16 +716,29 @@ class _Selector:
                           if k in (ComponentKind.SELECTABLE,
                                    ComponentKind.SELECTABLE_SUBCOMPONENT)]
         self._required = [i for i, k in enumerate(kinds) if k is ComponentKind.REQUIRED]
-        self._masks = _indices(1 << len(self._optional)) if self._optional else None
+        # One integer per selection, in the order it shrinks: nothing, the required components
+        # alone (if any), then each non-empty bitmask over the selectable ones.
+        self._alone = 1 if self._required else 0
+        count = (1 << len(self._optional)) + self._alone
+        self._keys = _indices(count) if count > 1 else None
+        self._keys_or_none = _indices(count + 1)
         self._selections: dict[tuple[int, bool], tuple[WmdComponent, ...]] = {}
 
     def draw_key(self, draw: st.DrawFn) -> tuple[int, bool]:
-        """Draw a selection: the key :meth:`select` turns into components."""
-        mask = draw(self._masks) if self._masks is not None else 0
-        # Drawn even when the mask adds the required components anyway: hypothesis orders
-        # examples by their number of choices first, so adding nothing must not take more.
-        alone = bool(self._required) and draw(_BOOLEANS)
-        return mask, alone and not mask
+        """Draw a selection: the key (mask, required alone) :meth:`select` turns into
+        components."""
+        return self._key(draw(self._keys) if self._keys is not None else 0)
+
+    def draw_key_or_none(self, draw: st.DrawFn) -> tuple[int, bool] | None:
+        """Draw None (the canonical selection, what this shrinks towards) or a selection, in
+        the same one choice."""
+        value = draw(self._keys_or_none)
+        return None if value == 0 else self._key(value - 1)
+
+    def _key(self, value: int) -> tuple[int, bool]:
+        if value <= self._alone:
+            return 0, value == 1
+        return value - self._alone, False
 
     def select(self, key: tuple[int, bool]) -> tuple[WmdComponent, ...]:
         """The components of a drawn key (see :func:`component_selections`)."""
@@ -912,8 +924,8 @@ def backup_plans(
     @st.composite
     def plans(draw: st.DrawFn) -> BackupPlan:
         components: tuple[str, ...] | None = None
-        if selector is not None and draw(_BOOLEANS):
-            key = selector.draw_key(draw)
+        key = selector.draw_key_or_none(draw) if selector is not None else None
+        if selector is not None and key is not None:
             components = names.get_or_make(key, lambda: tuple(
                 f"{name}:{c.full_path}" for c in selector.select(key)))
         plan = draw(faults) if faults is not None else None
