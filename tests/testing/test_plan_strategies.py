@@ -67,7 +67,7 @@ def _has(kind: type, **fields: object) -> Callable[[FaultPlan], bool]:
                             for f in plan.faults)
 
 
-_EVERY_FAULT: list[tuple[type, dict[str, object]]] = [
+_EVERY_FAULT: list[tuple[type, dict[str, Any]]] = [
     *[(WriterFault, {"event": e}) for e in vst.WRITER_EVENTS],
     *[(WriterFault, {"action": a}) for a in WRITER_ACTIONS],
     *[(WriterFault, {"hresult": h}) for h in vst.WRITER_FAILURES],
