@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final, TypeVar
 
 from hypothesis import strategies as st
@@ -675,15 +675,102 @@ def _document(metadata: object, what: str = "metadata") -> WriterMetadata:
 
 @functools.lru_cache(maxsize=256)
 def _choices(items: tuple[_T, ...]) -> st.SearchStrategy[_T]:
-    """``sampled_from(items)``, built once per tuple (see :func:`_subsets`)."""
+    """``sampled_from(items)``, built once per tuple (see :func:`_indices`)."""
     return st.sampled_from(items)
 
 
+# How the plan strategies below draw: each plan is one @st.composite whose draws are plain
+# integers and booleans, and whose values are looked up or built from them in Python.  Every
+# nested strategy costs a span, every builds() argument a context manager, every map() two
+# spans and a warnings.catch_warnings, and those outweigh the choices themselves.  An
+# integer index into a tuple shrinks like sampled_from (towards the first item); a choice of
+# one item is not drawn at all.
 @functools.lru_cache(maxsize=256)
-def _subsets(items: tuple[int, ...]) -> st.SearchStrategy[list[int]]:
-    """Subsets of ``items``, built once per tuple: hypothesis validates a new strategy and
+def _indices(count: int) -> st.SearchStrategy[int]:
+    """``integers(0, count - 1)``, built once per count: hypothesis validates a new strategy and
     computes its properties on first use, which costs more than the draw itself."""
-    return st.lists(st.sampled_from(items), unique=True, max_size=len(items))
+    return st.integers(0, count - 1)
+
+
+def _pick(draw: st.DrawFn, items: tuple[_T, ...]) -> _T:
+    """One of ``items`` (shrinks towards the first; one item is not drawn)."""
+    return items[draw(_indices(len(items)))] if len(items) > 1 else items[0]
+
+
+_CACHED: Final = 4096  # the most values a plan strategy keeps per drawn key
+
+
+class _Selector:
+    """The draw of :func:`component_selections` for one document, which the plan strategies
+    call inline (one span less than drawing the composite) and whose selections, and the
+    plans' values made from them, are computed once per drawn key.
+
+    The draw: one integer (shrinks towards adding nothing), a bitmask over the selectable
+    components, with one more value for the required components alone."""
+
+    def __init__(self, metadata: WriterMetadata) -> None:
+        comps = _document(metadata).components
+        kinds = [kind_of(metadata, c) for c in comps]
+        self._comps = comps
+        self._optional = [i for i, k in enumerate(kinds)
+                          if k in (ComponentKind.SELECTABLE,
+                                   ComponentKind.SELECTABLE_SUBCOMPONENT)]
+        self._required = [i for i, k in enumerate(kinds) if k is ComponentKind.REQUIRED]
+        # One integer per selection, in the order it shrinks: nothing, the required components
+        # alone (if any), then each non-empty bitmask over the selectable ones.
+        self._alone = 1 if self._required else 0
+        count = (1 << len(self._optional)) + self._alone
+        self._keys = _indices(count) if count > 1 else None
+        self._keys_or_none = _indices(count + 1)
+        self._selections: dict[tuple[int, bool], tuple[WmdComponent, ...]] = {}
+
+    def draw_key(self, draw: st.DrawFn) -> tuple[int, bool]:
+        """Draw a selection: the key (mask, required alone) :meth:`select` turns into
+        components."""
+        return self._key(draw(self._keys) if self._keys is not None else 0)
+
+    def draw_key_or_none(self, draw: st.DrawFn) -> tuple[int, bool] | None:
+        """Draw None (the canonical selection, what this shrinks towards) or a selection, in
+        the same one choice."""
+        value = draw(self._keys_or_none)
+        return None if value == 0 else self._key(value - 1)
+
+    def _key(self, value: int) -> tuple[int, bool]:
+        if value <= self._alone:
+            return 0, value == 1
+        return value - self._alone, False
+
+    def select(self, key: tuple[int, bool]) -> tuple[WmdComponent, ...]:
+        """The components of a drawn key (see :func:`component_selections`)."""
+        found = self._selections.get(key)
+        if found is None:
+            found = self._select(*key)
+            if len(self._selections) < _CACHED:
+                self._selections[key] = found
+        return found
+
+    def _select(self, mask: int, with_required: bool) -> tuple[WmdComponent, ...]:
+        comps = self._comps
+        chosen = [comps[i] for n, i in enumerate(self._optional) if mask >> n & 1]
+        chosen_ids = {id(c) for c in chosen
+                      if not any(a is not c and is_ancestor(a, c) for a in chosen)}
+        if chosen_ids or with_required:
+            chosen_ids |= {id(comps[i]) for i in self._required}
+        # Stable sort: metadata order within a depth.
+        return tuple(sorted((c for c in comps if id(c) in chosen_ids),
+                            key=lambda c: c.full_path.count("\\")))
+
+
+class _Memo(dict[object, _T]):
+    """Values built from drawn keys, kept up to :data:`_CACHED` of them."""
+
+    def get_or_make(self, key: object, make: Callable[[], _T]) -> _T:
+        found = self.get(key)
+        if found is None:
+            found = make()
+            if len(self) < _CACHED:
+                self[key] = found
+        return found
 
 
 def component_selections(metadata: WriterMetadata) -> st.SearchStrategy[list[WmdComponent]]:
@@ -693,61 +780,60 @@ def component_selections(metadata: WriterMetadata) -> st.SearchStrategy[list[Wmd
     required component.  May be empty (the writer then takes no part).  Ancestors come before
     their descendants, otherwise metadata order; added in this order, every ``AddComponent``
     is accepted.  Shrinks towards adding nothing."""
-    comps = _document(metadata).components
-    kinds = [kind_of(metadata, c) for c in comps]
-    optional = [i for i, k in enumerate(kinds)
-                if k in (ComponentKind.SELECTABLE, ComponentKind.SELECTABLE_SUBCOMPONENT)]
-    required = [i for i, k in enumerate(kinds) if k is ComponentKind.REQUIRED]
-    subsets = _subsets(tuple(optional)) if optional else None
+    selector = _Selector(metadata)
 
     @st.composite
     def selections(draw: st.DrawFn) -> list[WmdComponent]:
-        picked: set[int] = set(draw(subsets)) if subsets is not None else set()
-        chosen = [comps[i] for i in sorted(picked)]
-        chosen_ids = {id(c) for c in chosen
-                      if not any(a is not c and is_ancestor(a, c) for a in chosen)}
-        if chosen_ids or (required and draw(_BOOLEANS)):
-            chosen_ids |= {id(comps[i]) for i in required}
-        # Stable sort: metadata order within a depth.
-        return sorted((c for c in comps if id(c) in chosen_ids),
-                      key=lambda c: c.full_path.count("\\"))
+        return list(selector.select(selector.draw_key(draw)))
 
     return selections()
 
 
 def _plan_names(metadata: WriterMetadata | None, writer_name: str | None
-                ) -> tuple[st.SearchStrategy[list[WmdComponent]] | None, str]:
-    """A plan's component selections (None without metadata) and the writer name its
+                ) -> tuple[_Selector | None, str]:
+    """A plan's component selector (None without metadata) and the writer name its
     ``"writer:full path"`` names start with."""
     if metadata is None:
         return None, ""
     if writer_name is not None and not isinstance(writer_name, str):
         raise TypeError(f"writer_name must be a str, not {type(writer_name).__name__}")
-    return component_selections(metadata), writer_name or metadata.identity.writer_name
+    return _Selector(metadata), writer_name or metadata.identity.writer_name
+
+
+# A fault kind's draw: the values of its fields, one choice each (in the order builds() drew
+# them before), and how to build the fault from them.
+_FaultKind = tuple[tuple[tuple[object, ...], ...], Callable[..., Fault]]
 
 
 def _writer_faults(writers: Sequence[str | None], events: Sequence[str],
-                   actions: Sequence[str]) -> st.SearchStrategy[Fault]:
-    return st.builds(
-        WriterFault,
-        event=st.sampled_from(list(events)),
-        writer=st.sampled_from(list(writers)),
-        action=st.sampled_from(list(actions)),
-        hresult=st.sampled_from(WRITER_FAILURES),
-        delay=st.sampled_from(_DELAYS),
-        occurrence=st.integers(1, 2),
-    )
+                   actions: Sequence[str]) -> list[_FaultKind]:
+    return [((tuple(events), tuple(writers), tuple(actions), WRITER_FAILURES, _DELAYS, (1, 2)),
+             lambda event, writer, action, hresult, delay, occurrence: WriterFault(
+                 event, writer, action, hresult, delay=delay, occurrence=occurrence))]
 
 
-def _provider_faults(methods: Sequence[str]) -> st.SearchStrategy[Fault]:
-    return st.one_of(
-        st.builds(ProviderFault, method=st.sampled_from(list(methods)),
-                  hresult=st.sampled_from(PROVIDER_FAILURES)),
-        st.builds(ProviderFault, method=st.just("CommitSnapshots"), hresult=st.none(),
-                  delay=st.sampled_from([2.0, 12.0])),  # 12 s overruns the 10 s hold
-        st.builds(ProviderFault, method=st.sampled_from(list(methods)), hresult=st.none(),
-                  raise_exception=st.just(True)),
-    )
+def _provider_faults(methods: Sequence[str]) -> list[_FaultKind]:
+    listed = tuple(methods)
+    return [
+        ((listed, PROVIDER_FAILURES),
+         lambda method, hresult: ProviderFault(method, hresult=hresult)),
+        # 12 s overruns the 10 s hold
+        (((2.0, 12.0),),
+         lambda delay: ProviderFault("CommitSnapshots", hresult=None, delay=delay)),
+        ((listed,), lambda method: ProviderFault(method, hresult=None, raise_exception=True)),
+    ]
+
+
+def _drawn_fault(draw: st.DrawFn, kinds: tuple[tuple[_FaultKind, ...], ...],
+                 memo: _Memo[Fault]) -> Fault:
+    """One fault: its kind (then, for provider faults, which of the three), then its fields;
+    the same fields give the same (immutable, checked once) fault."""
+    kind = draw(_indices(len(kinds))) if len(kinds) > 1 else 0
+    group = kinds[kind]
+    index = draw(_indices(len(group))) if len(group) > 1 else 0
+    fields, make = group[index]
+    values = tuple(_pick(draw, choices) for choices in fields)
+    return memo.get_or_make((kind, index, values), lambda: make(*values))
 
 
 def fault_plans(
@@ -775,20 +861,34 @@ def fault_plans(
                               PROVIDER_FAULT_METHODS, "provider_methods")
     storage_volumes = _listed(storage_volumes, "storage_volumes")
     _count(max_faults, "max_faults")
-    kinds: list[st.SearchStrategy[Fault]] = []
+    kinds: list[list[_FaultKind]] = []
     if writers and events and actions:
         kinds.append(_writer_faults(writers, events, actions))
     if provider_methods:
         kinds.append(_provider_faults(provider_methods))
     if requester_crashes:
-        kinds.append(st.builds(RequesterCrash, after=st.sampled_from(CREATION_EVENTS)))
+        kinds.append([((CREATION_EVENTS,), lambda after: RequesterCrash(after=after))])
     if identify_during:
-        kinds.append(st.builds(IdentifyDuring, event=st.sampled_from(CREATION_EVENTS)))
+        kinds.append([((CREATION_EVENTS,), lambda event: IdentifyDuring(event=event))])
     if storage_volumes:
-        kinds.append(st.builds(StorageFault, volume=st.sampled_from(list(storage_volumes))))
+        kinds.append([((storage_volumes,), lambda volume: StorageFault(volume=volume))])
     if not kinds:
         return st.just(FaultPlan())
-    return st.lists(st.one_of(kinds), max_size=max_faults).map(FaultPlan)
+    groups = tuple(tuple(group) for group in kinds)
+    memo: _Memo[Fault] = _Memo()
+
+    @st.composite
+    def faults(draw: st.DrawFn) -> Fault:
+        return _drawn_fault(draw, groups, memo)
+
+    # lists() draws how many (towards none) as before; the plan is built without a map().
+    drawn = st.lists(faults(), max_size=max_faults)
+
+    @st.composite
+    def plans(draw: st.DrawFn) -> FaultPlan:
+        return FaultPlan(draw(drawn))
+
+    return plans()
 
 
 _BACKUP_TYPES: Final = (BackupType.FULL, BackupType.COPY, BackupType.INCREMENTAL,
@@ -813,23 +913,30 @@ def backup_plans(
     # The parts are built here, once: a strategy built inside the draw would be validated
     # again at every draw, which costs more than drawing from it.
     targets = _listed(volumes, "volumes")
-    types = _choices(_some(backup_types, "backup_types"))
-    kinds = _choices(_some(contexts, "contexts"))
-    selections, name = _plan_names(metadata, writer_name)
+    types = _some(backup_types, "backup_types")
+    kinds = _some(contexts, "contexts")
+    selector, name = _plan_names(metadata, writer_name)
     if faults is not None and not isinstance(faults, st.SearchStrategy):
         raise TypeError(f"faults is a strategy of fault plans (fault_plans(), with its "
                         f"parentheses), not {type(faults).__name__}")
+    names: _Memo[tuple[str, ...]] = _Memo()
 
     @st.composite
     def plans(draw: st.DrawFn) -> BackupPlan:
         components: tuple[str, ...] | None = None
-        if selections is not None and draw(_BOOLEANS):
-            components = tuple(f"{name}:{c.full_path}" for c in draw(selections))
-        plan = draw(faults) if faults is not None else FaultPlan()
-        return BackupPlan(volumes=targets, backup_type=draw(types), context=draw(kinds),
-                          components=components, faults=tuple(plan.faults))
+        key = selector.draw_key_or_none(draw) if selector is not None else None
+        if selector is not None and key is not None:
+            components = names.get_or_make(key, lambda: tuple(
+                f"{name}:{c.full_path}" for c in selector.select(key)))
+        plan = draw(faults) if faults is not None else None
+        return BackupPlan(volumes=targets, backup_type=_pick(draw, types),
+                          context=_pick(draw, kinds), components=components,
+                          faults=tuple(plan.faults) if plan is not None else ())
 
     return plans()
+
+
+_RESTORE_WHAT: Final = ("all", "writer", "components")
 
 
 def restore_plans(
@@ -850,20 +957,22 @@ def restore_plans(
                         f"{type(backups).__name__}{hint}")
     if backups < 1:
         raise ValueError("restore_plans needs at least one backup to restore")
-    selections, name = _plan_names(metadata, writer_name)
-    index = st.integers(0, backups - 1)
-    how = _choices(("all", "writer", "components"))
+    selector, name = _plan_names(metadata, writer_name)
+    indices = tuple(range(backups))
+    names: _Memo[tuple[str, ...]] = _Memo()
 
     @st.composite
     def plans(draw: st.DrawFn) -> RestorePlan:
-        chosen = draw(index)
+        chosen = _pick(draw, indices)
         components: tuple[str, ...] | None = None
-        what = draw(how)
-        if selections is not None and what != "all":
+        what = _pick(draw, _RESTORE_WHAT)
+        if selector is not None and what != "all":
             if what == "writer":
                 components = (name,)
             else:
-                components = tuple(f"{name}:{c.full_path}" for c in draw(selections))
+                key = selector.draw_key(draw)
+                components = names.get_or_make(key, lambda: tuple(
+                    f"{name}:{c.full_path}" for c in selector.select(key)))
         return RestorePlan(backup=chosen, components=components,
                            additional_restores=draw(_BOOLEANS))
 
@@ -879,21 +988,23 @@ def abandoned_backups(
     PrepareForBackup or DoSnapshotSet), with or without AbortBackup, selecting components of
     the writer described by ``metadata``."""
     targets = _listed(volumes, "volumes")
-    selections = component_selections(metadata) if metadata is not None else st.just([])
-    stops = _choices(tuple(AbandonedBackup.STOPS))
-    types = _choices(_BACKUP_TYPES)
+    selector = _Selector(metadata) if metadata is not None else None
+    stops = tuple(AbandonedBackup.STOPS)
+    memo: _Memo[AbandonedBackup] = _Memo()
 
     @st.composite
     def plans(draw: st.DrawFn) -> AbandonedBackup:
-        chosen = draw(selections)
-        return AbandonedBackup(
-            stop_after=draw(stops),
-            abort=draw(_BOOLEANS),
-            backup_type=draw(types),
-            volumes=targets,
-            components=tuple((c.component_type, c.logical_path, c.component_name)
-                             for c in chosen),
-        )
+        key = selector.draw_key(draw) if selector is not None else None
+        values = (key, _pick(draw, stops), draw(_BOOLEANS), _pick(draw, _BACKUP_TYPES))
+
+        def make() -> AbandonedBackup:
+            chosen = selector.select(key) if selector is not None and key is not None else ()
+            return AbandonedBackup(
+                stop_after=values[1], abort=values[2], backup_type=values[3], volumes=targets,
+                components=tuple((c.component_type, c.logical_path, c.component_name)
+                                 for c in chosen))
+
+        return memo.get_or_make(values, make)
 
     return plans()
 
