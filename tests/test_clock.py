@@ -109,3 +109,26 @@ def test_a_cancelled_timer_lets_go_of_its_callback() -> None:
     assert alive() is None
     clock.advance(20)
     assert not timer.fired and timer.cancelled
+
+
+def test_a_subclass_override_of_advance_or_advance_to_is_used_by_sleep() -> None:
+    calls: list[str] = []
+
+    class Advancing(VirtualClock):
+        def advance(self, seconds: float) -> None:
+            calls.append("advance")
+            super().advance(seconds)
+
+    class Moving(VirtualClock):
+        def advance_to(self, moment: float) -> None:
+            calls.append("advance_to")
+            super().advance_to(moment)
+
+    Advancing().sleep(1.0)
+    assert calls == ["advance"]
+    calls.clear()
+    moving = Moving()
+    moving.sleep(1.0)
+    moving.advance(0.5)
+    assert calls == ["advance_to", "advance_to"]
+    assert moving.now() == 1.5

@@ -139,3 +139,14 @@ def test_emit_builds_the_same_value_as_the_constructor() -> None:
     assert repr(event) == repr(expected) and list(trace) == [expected]
     with pytest.raises(dataclasses.FrozenInstanceError):
         event.seq = 2  # type: ignore[misc]
+
+
+def test_an_instance_override_of_on_trace_event_is_what_the_tracer_calls() -> None:
+    seen: list[TraceEvent] = []
+    trace = Trace()
+    trace.on_trace_event = seen.append  # type: ignore[method-assign, assignment]
+    tracer = Tracer(VirtualClock())
+    tracer.subscribe(trace)
+    tracer.emit("a", "b", EventKind.NOTE, "X")
+    assert [e.name for e in seen] == ["X"]
+    assert len(trace) == 0

@@ -660,8 +660,7 @@ class Coordinator:
             if ((p.state if p.state is not None else _STABLE) not in receivers
                     and not self._forced(p, event)):
                 continue
-            # (``faults.faults``: the plan's list, read without a call to its ``__bool__``)
-            identify = self.faults.identify_during(name) if self.faults.faults else None
+            identify = self.faults.identify_during(name) if self.faults else None
             if identify is not None:
                 self._trace(VSS, VSS, EventKind.FAULT, "IdentifyDuring", identify.describe())
                 self.third_party_identify()
@@ -672,7 +671,7 @@ class Coordinator:
                 p.freeze_timer.cancel()  # the window ends when Thaw arrives
                 p.freeze_timer = None
             replies.append(self._invoke(session, p, event, call))
-            if self.faults.faults:
+            if self.faults:
                 self._check_crash(session, name)
             yield f"{name} -> {reg.label}"
         return replies
@@ -697,7 +696,7 @@ class Coordinator:
         view = _WriterSessionView(session, p) if session is not None else None
         ctx = HandlerContext(event, view, threading.get_ident(),
                              shutting_down=event == _E.BACKUP_SHUTDOWN)
-        fault = self.faults.writer_fault(name, reg.names) if self.faults.faults else None
+        fault = self.faults.writer_fault(name, reg.names) if self.faults else None
         result: object = None
         answered = True
         writer._vss_ctx = ctx
@@ -863,7 +862,7 @@ class Coordinator:
         self.machine.activity(f"before {name}.{method}")
         self._trace(VSS, name, EventKind.PROVIDER, method, detail)
         self.clock.sleep(self.options.costs.provider_call)
-        fault = self.faults.provider_fault(method, name) if self.faults.faults else None
+        fault = self.faults.provider_fault(method, name) if self.faults else None
         code: int = hr.S_OK
         result: object = None
         try:
@@ -1369,7 +1368,7 @@ class Coordinator:
         return out
 
     def _check_crash(self, session: Session, point: str) -> None:
-        crash = self.faults.requester_crash(point) if self.faults.faults else None
+        crash = self.faults.requester_crash(point) if self.faults else None
         if crash is not None:
             self._trace("requester", VSS, EventKind.FAULT, "RequesterCrash", crash.describe())
             session.crashed = True

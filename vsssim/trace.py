@@ -133,7 +133,8 @@ class Tracer:
         # check costs tens of microseconds, and a machine subscribes several observers.)
         method = getattr(observer, "on_trace_event", None)
         fn = cast(Callable[[TraceEvent], None], method if callable(method) else observer)
-        if isinstance(observer, Trace) and type(observer).on_trace_event is Trace.on_trace_event:
+        if isinstance(observer, Trace) and getattr(method, "__func__", None) \
+                is Trace.on_trace_event:  # not overridden, on the class or the instance
             fn = observer._events.append  # what on_trace_event does, without its frame
         with self._lock:
             self._observers = (*self._observers, fn)

@@ -181,3 +181,29 @@ def test_a_fault_with_a_wrong_field_is_refused_when_built(
         build: Callable[[], object], error: type[Exception], words: str) -> None:
     with pytest.raises(error, match=words):
         build()
+
+
+def test_a_fault_plan_subclass_that_decides_at_run_time_fires(tmp_path: Path) -> None:
+    """The coordinator asks the plan (its ``__bool__`` and methods), not the plan's list."""
+
+    class Deciding(FaultPlan):
+        def __bool__(self) -> bool:
+            return True
+
+        def provider_fault(self, method: str, provider: str) -> ProviderFault | None:
+            if method == "CommitSnapshots":
+                return ProviderFault("CommitSnapshots", hresult=hr.VSS_E_PROVIDER_VETO)
+            return None
+
+    with VssSystem(tmp_path / "m") as system:
+        system.add_volume("C:", 64 << 20)
+        system.faults = Deciding()
+        bc = system.create_backup_components()
+        bc.initialize_for_backup()
+        bc.gather_writer_metadata().wait()
+        bc.set_backup_state(False, False, BackupType.FULL)
+        bc.start_snapshot_set()
+        bc.add_to_snapshot_set("C:\\")
+        op = bc.do_snapshot_set()
+        op.wait()
+        assert op.query_status() == hr.VSS_E_PROVIDER_VETO

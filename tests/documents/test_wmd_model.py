@@ -246,3 +246,12 @@ def test_list_edits_that_break_a_rule_are_caught_at_save(identity: WriterIdentit
     doc.components[0].database_files.append(files())
     with pytest.raises(ValueError, match="not database files"):
         doc.save_as_xml()
+
+
+def test_a_lookup_by_a_name_that_is_not_a_str_is_a_type_error(identity: WriterIdentity) -> None:
+    doc = WriterMetadata(identity=identity, components=[group("a")])
+    assert doc.component(None, "A").component_name == "a"  # names compare case-folded
+    with pytest.raises(TypeError, match="must be a str, not list"):
+        doc.component(None, ["a"])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="must be a str, not int"):
+        doc.component(7, "a")  # type: ignore[arg-type]

@@ -248,7 +248,7 @@ def _describe_char(text: str, index: int) -> str:
 
 def check_xml_text(value: str) -> str:
     """Refuse text that XML 1.0 cannot carry (most control characters, lone surrogates)."""
-    if value in _XML_TEXTS:
+    if type(value) is str and value in _XML_TEXTS:  # (an unhashable value: the old error)
         return value
     bad = _XML_ILLEGAL.search(value)
     if bad is not None:
@@ -283,10 +283,13 @@ def fold(text: str) -> str:
     whose upper case is longer (German sharp s) stays as it is.  Logical paths, component names,
     file paths and file specs all compare this way.
     """
-    return _FOLDED[text]
+    # (Anything but a str takes the uncached path: an unhashable value fails as it always did.)
+    return _FOLDED[text] if type(text) is str else _fold(text)
 
 
 def _fold(text: str) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"a name must be a str, not {type(text).__name__}: {text!r}")
     if text.isascii():
         return text.upper()
     return "".join(u if len(u := c.upper()) == 1 else c for c in text)

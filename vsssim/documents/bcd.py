@@ -51,6 +51,7 @@ from vsssim.documents._fields import (
     check_component_name,
     check_logical_path,
     coerce_enum,
+    fold,
     full_path,
 )
 from vsssim.documents._xml import (
@@ -239,7 +240,7 @@ class WriterComponents(DocumentModel):
         """The component with that logical path (``None``/``""`` = root) and name, or
         :class:`~vsssim.errors.VssObjectNotFoundError`.
         """
-        key = (_FOLDED[logical_path or ""], _FOLDED[name])
+        key = (fold(logical_path or ""), fold(name))
         for comp in self.components:
             if comp.key == key:
                 return comp
@@ -347,7 +348,7 @@ class BackupComponentsDocument(DocumentModel):
         """The entry addressed the way most ``IVssBackupComponents`` setters address one
         (writer class, type, logical path, name), or ``VssObjectNotFoundError``.
         """
-        key = (_FOLDED[logical_path or ""], _FOLDED[component_name])
+        key = (fold(logical_path or ""), fold(component_name))
         for writer in self.writers_for_class(writer_id):
             for comp in writer.components:
                 if comp.key == key and comp.component_type == component_type:
@@ -396,7 +397,7 @@ class BackupComponentsDocument(DocumentModel):
                 check(value)
             except ValueError as exc:
                 raise VssInvalidArgumentError(f"{name}={value!r}: {exc}") from None
-        key = (_FOLDED[path], _FOLDED[component_name])
+        key = (fold(path), fold(component_name))
         for writer in self.writers_for_class(writer_id):
             for comp in writer.components:
                 if comp.key == key:

@@ -65,6 +65,7 @@ from vsssim.documents._fields import (
     check_xml_text,
     coerce_enum,
     coerce_flags,
+    fold,
     full_path,
     is_remote,
     normalise_file_path,
@@ -362,7 +363,7 @@ class WriterMetadata(DocumentModel):
 
         Raises :class:`~vsssim.errors.VssObjectNotFoundError` if there is none.
         """
-        key = (_FOLDED[logical_path or ""], _FOLDED[component_name])
+        key = (fold(logical_path or ""), fold(component_name))
         for comp in self.components:
             if comp.key == key:
                 return comp
