@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "DEFAULT_EPOCH",
@@ -121,6 +121,13 @@ class VirtualClock:
     one shared time line).
     """
 
+    #: advance() runs advance_to()'s statements inline unless a subclass overrides it.
+    _inline_advance_to: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._inline_advance_to = cls.advance_to is VirtualClock.advance_to
+
     def __init__(self, start: float = 0.0, *, epoch: datetime = DEFAULT_EPOCH) -> None:
         self._now = _check_seconds(start, "start")
         self._epoch = epoch if epoch.tzinfo else epoch.replace(tzinfo=UTC)
@@ -156,7 +163,7 @@ class VirtualClock:
         # advance_to() inlined, and the check of a float skipped: every simulated cost is
         # a sleep.  (NaN fails ``>=`` and takes the checking path.)  A subclass that
         # overrides advance_to() gets it called, as before the inlining.
-        if type(self).advance_to is not VirtualClock.advance_to:
+        if not self._inline_advance_to:
             self.advance_to(self._now + _check_seconds(seconds, "seconds"))
             return
         if type(seconds) is not float or not seconds >= 0.0:
