@@ -81,6 +81,7 @@ if TYPE_CHECKING:
 __all__ = ["OS_VERSIONS", "VssSystem"]
 
 _A = VolumeSnapshotAttributes
+_NO_AUTO_RELEASE = int(_A.NO_AUTO_RELEASE)  # a plain int: ``int & IntFlag`` is a Python call
 _W = TypeVar("_W", bound=Writer)  # add_writer and friends return what they were given
 _P = TypeVar("_P", bound=Provider)
 _App = TypeVar("_App", bound=Application)
@@ -192,6 +193,18 @@ class _Scheduler:
                 self.run(app, n)
 
 
+def _ensure_dir(path: str) -> None:
+    """``Path(path).mkdir(parents=True, exist_ok=True)`` on a string path, in one ``mkdir``
+    when the directory is new (``pathlib`` builds a path object per call and per parent)."""
+    try:
+        os.mkdir(path)
+    except FileNotFoundError:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        if not os.path.isdir(path):
+            raise
+
+
 def _expect_instance(value: object, kind: type, call: str) -> None:
     """Raise ``TypeError`` unless ``value`` is a ``kind``; a ``kind`` class passed where its
     instance belongs is told so (the ``()`` is easily forgotten)."""
@@ -253,8 +266,13 @@ class VssSystem(SnapshotManagement):
         if edition not in ("server", "client"):
             raise VssInvalidArgumentError(f"edition={edition!r}: 'server' or 'client'")
         self._temp = root is None
-        self.root = Path(tempfile.mkdtemp(prefix="vsssim-")) if root is None else Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        # (A Path is immutable: one given is kept rather than copied.)
+        self.root = Path(tempfile.mkdtemp(prefix="vsssim-")) if root is None else (
+            root if isinstance(root, Path) else Path(root))
+        # The root as a string, for the paths built under it at every save.
+        self._root_str = os.fspath(self.root)
+        self._machine_path = os.path.join(self._root_str, MACHINE_FILE)
+        _ensure_dir(self._root_str)
         saved = self._load_machine_file()
         self.seed = seed
         self.machine_name = str(saved.get("machine_name", machine_name))
@@ -272,6 +290,10 @@ class VssSystem(SnapshotManagement):
         self._volumes: dict[str, _VolumeEntry] = {}
         self._volume_roots: list[tuple[str, _VolumeEntry]] = []
         self._relative_images: dict[str, str] = {}
+        # Each volume's entry of the machine file, made at its first save (entries never change).
+        self._volume_records: dict[str, dict[str, Any]] = {}
+        self._volume_keys: dict[str, _VolumeEntry] = {}  # lowered name and GUID path -> entry
+        self._state_directories: dict[UUID, str] = {}
         self._auto_release: dict[UUID, list[UUID]] = {}
         self._exposures: dict[str, Exposure] = {}
         # Held while an ImportSnapshots runs: imports are one at a time (rule 31).
@@ -325,7 +347,8 @@ class VssSystem(SnapshotManagement):
         if self._closed:
             return
         try:
-            self.stop_applications()
+            if self.scheduler.threads:  # (nothing to stop, or to wake, without them)
+                self.stop_applications()
             self._save_machine_file()
             self._unload_providers()
         finally:
@@ -338,11 +361,16 @@ class VssSystem(SnapshotManagement):
 
     # ------------------------------------------------------------------- persistence
     def _load_machine_file(self) -> dict[str, Any]:
-        path = self.root / MACHINE_FILE
-        if not path.exists():
-            return {}
+        path = self._machine_path
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except FileNotFoundError:
+            return {}  # a new machine
+        except OSError as exc:
+            raise VssStoreCorruptError(f"{path} is damaged: {exc}") from None
+        try:
+            data = json.loads(text)
             if not isinstance(data, dict) or data.get("format") != MACHINE_FORMAT:
                 raise ValueError("not a vsssim machine file")
             return data
@@ -359,20 +387,25 @@ class VssSystem(SnapshotManagement):
             "clock": self.clock.now(),
             "shadow_devices": self._device_counter,
             "pending_renames": [list(r) for r in self.pending_renames],
-            "volumes": [
-                {"name": e.name, "guid": str(e.guid), "image": self._relative_image(e.image),
-                 "kind": e.kind, "readonly": e.readonly, "filesystem": e.filesystem,
-                 "luns": [lun.model_dump(mode="json") for lun in e.luns]}
-                for e in self._volumes.values()
-            ],
+            "volumes": [self._volume_record(e) for e in self._volumes.values()],
         }
         # Compact: the simulator reads this file, people use the CLI (and json's C encoder
         # only runs without indent; the indented one took a fifth of building a machine).
         # String paths and one encoder: a machine saves this file at every change.
-        path = os.path.join(self.root, MACHINE_FILE)
+        path = self._machine_path
         with open(path + ".tmp", "w", encoding="utf-8") as out:
             out.write(_MACHINE_ENCODER.encode(data))
         os.replace(path + ".tmp", path)
+
+    def _volume_record(self, e: _VolumeEntry) -> dict[str, Any]:
+        """The machine file's entry of a volume (made once: a volume entry does not change)."""
+        record = self._volume_records.get(e.name)
+        if record is None:
+            record = self._volume_records[e.name] = {
+                "name": e.name, "guid": str(e.guid), "image": self._relative_image(e.image),
+                "kind": e.kind, "readonly": e.readonly, "filesystem": e.filesystem,
+                "luns": [lun.model_dump(mode="json") for lun in e.luns]}
+        return record
 
     def _relative_image(self, image: str) -> str:
         """``image`` relative to the machine's root, as the machine file keeps it (computed
@@ -454,12 +487,17 @@ class VssSystem(SnapshotManagement):
         canonical = _canonical_name(name)
         if canonical in self._volumes:
             raise VssFileExistsError(f"volume {canonical} already exists")
-        images = self.root / "volumes"
-        made_dir = san is None and not images.is_dir()
-        if made_dir:
-            images.mkdir()
+        images = os.path.join(self._root_str, "volumes")
+        made_dir = False
+        if san is None:
+            try:
+                os.mkdir(images)
+                made_dir = True
+            except FileExistsError:
+                if not os.path.isdir(images):
+                    raise
         stem = re.sub(r"[^A-Za-z0-9]+", "_", canonical).strip("_") or "volume"
-        image = str(images / f"{stem}.img")
+        image = os.path.join(images, f"{stem}.img")
         luns: tuple[LunInfo, ...] = ()
         volume: Volume | None = None
         try:
@@ -481,8 +519,11 @@ class VssSystem(SnapshotManagement):
                         os.unlink(leftover)
             if made_dir:
                 with contextlib.suppress(OSError):  # not empty: leave it, and the real error
-                    images.rmdir()
+                    os.rmdir(images)
             raise
+        if san is None:
+            # What os.path.relpath(image, root) gives (the machine file's form), known here.
+            self._relative_images[image] = f"volumes/{stem}.img"
         ve = _VolumeEntry(canonical, self.ids.uuid(), volume, image, luns,
                           filesystem=filesystem)
         self._add_entry(ve)
@@ -535,9 +576,9 @@ class VssSystem(SnapshotManagement):
             raise VssInvalidArgumentError(
                 f"volume name {name!r} must end with a backslash (e.g. \"C:\\\\\")")
         key = name if name.endswith("\\") else name + "\\"
-        for e in self._volumes.values():
-            if key.lower() in (e.name.lower(), e.guid_path.lower()):
-                return e.info()
+        e = self._volume_keys.get(key.lower())
+        if e is not None:
+            return e.info()
         raise VssObjectNotFoundError(f"no volume {name!r} on {self.machine_name}")
 
     def _add_entry(self, ve: _VolumeEntry) -> None:
@@ -545,6 +586,11 @@ class VssSystem(SnapshotManagement):
         # The roots volume_of_path compares with, lowered once per volume, in its order.
         self._volume_roots = [(root, e) for e in self._volumes.values()
                               for root in (e.name.lower(), e.guid_path.lower())]
+        # resolve_volume's lookup: the first volume that answers to a key keeps it.
+        keys: dict[str, _VolumeEntry] = {}
+        for root, e in self._volume_roots:
+            keys.setdefault(root, e)
+        self._volume_keys = keys
 
     def volume_of_path(self, path: str) -> VolumeInfo | None:
         """The volume a Windows path lies on (longest matching root), or None."""
@@ -648,9 +694,12 @@ class VssSystem(SnapshotManagement):
 
     def state_directory(self, provider_id: UUID) -> str:
         """Where a provider keeps its state under the machine's root."""
-        path = self.root / "providers" / str(provider_id)
-        path.mkdir(parents=True, exist_ok=True)
-        return str(path)
+        path = self._state_directories.get(provider_id)
+        if path is None:  # (one per provider: providers ask at every save and load)
+            path = self._state_directories[provider_id] = os.path.join(
+                self._root_str, "providers", str(provider_id))
+        _ensure_dir(path)  # made again if something removed it
+        return path
 
     def allows_context(self, context: int) -> bool:
         """Whether this Windows edition/version can create shadow copies in ``context``."""
@@ -773,7 +822,7 @@ class VssSystem(SnapshotManagement):
 
     def snapshot_set_created(self, session: Session, ss: SnapshotSet) -> None:
         """Remember auto-release copies: they die with the requester object (rule 15)."""
-        if not ss.context & _A.NO_AUTO_RELEASE:
+        if not ss.context & _NO_AUTO_RELEASE:
             self._auto_release[session.session_id] = [m.snapshot_id for m in ss.members]
 
     def remember_auto_release(self, session: Session, snapshot_ids: list[UUID]) -> None:
