@@ -19,9 +19,11 @@ A backup directory holds::
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -182,8 +184,11 @@ def shadow_path(path: str, volume_root: str, device_object: str) -> str:
     return device_object + "\\" + rest.lstrip("\\")
 
 
+_NOT_ALNUM = re.compile(r"[^A-Za-z0-9]+")
+
+
 def _volume_stem(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") or "volume"
+    return _NOT_ALNUM.sub("_", name).strip("_") or "volume"
 
 
 @dataclass
@@ -234,14 +239,34 @@ def _check_writer_names(system: VssSystem, wanted: list[str]) -> None:
                 "\"Writer Name:logical\\path\\component\"")
 
 
-def _check_target(target: Path) -> None:
+# The errors for which ``Path.exists()`` answers False rather than raising.
+_MISSING = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
+
+
+def _mode(path: str) -> int | None:
+    """``os.stat(path).st_mode``, None where ``Path(path).exists()`` would be False."""
+    try:
+        return os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno in _MISSING:
+            return None
+        raise
+
+
+def _check_target(target: str | os.PathLike[str]) -> None:
     """A backup directory is new, or an existing directory that holds no backup yet: writing
-    a second backup over a first one would leave the first one's files among the second's."""
-    if target.exists() and not target.is_dir():
-        raise ValueError(f"target_dir {str(target)!r} exists and is not a directory")
-    if (target / "manifest.json").exists():
+    a second backup over a first one would leave the first one's files among the second's.
+
+    (String paths: a new directory, the usual case, costs one ``stat``.)"""
+    path = os.fspath(target)
+    mode = _mode(path)
+    if mode is None:
+        return  # nothing there: no backup in it either
+    if not stat.S_ISDIR(mode):
+        raise ValueError(f"target_dir {str(Path(path))!r} exists and is not a directory")
+    if _mode(os.path.join(path, "manifest.json")) is not None:
         raise VssObjectAlreadyExistsError(
-            f"target_dir {str(target)!r} already holds a backup; give each backup its own "
+            f"target_dir {str(Path(path))!r} already holds a backup; give each backup its own "
             "directory")
 
 
@@ -356,7 +381,7 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
     if wanted is not None:
         _check_writer_names(system, wanted)
     if target_dir is not None and copy_files:
-        _check_target(Path(target_dir))
+        _check_target(target_dir)
     requested = ({system.resolve_volume(v).name for v in volumes}
                  if volumes is not None else None)
     excluded = {w.lower() for w in exclude_writers}
@@ -405,7 +430,7 @@ def _attempt(system: VssSystem, requested: set[str] | None, wanted: list[str] | 
         selected: list[_Selected] = []
         if writers_ctx:
             classes = {r.writer_id for r in system.coordinator.writers
-                       if excluded & {n.lower() for n in r.names}}
+                       if excluded & {n.lower() for n in r.names}} if excluded else None
             if classes:
                 bc.disable_writer_classes(classes)
             bc.gather_writer_metadata().result()
@@ -452,11 +477,13 @@ def _attempt(system: VssSystem, requested: set[str] | None, wanted: list[str] | 
             return result, True
         failed_writers = {st.instance_id for st in status if st.state.is_failed}
         if copy_files:
-            target = Path(target_dir) if target_dir is not None else Path(
-                tempfile.mkdtemp(prefix="backup-", dir=system.root))
-            target.mkdir(parents=True, exist_ok=True)
+            if target_dir is None:
+                target = Path(tempfile.mkdtemp(prefix="backup-", dir=system.root))
+            else:  # (a Path is immutable: one given is kept rather than copied)
+                target = target_dir if isinstance(target_dir, Path) else Path(target_dir)
+                _make_dirs(str(target))
             result.target_dir = target
-            _copy_selected(system, bc, selected, failed_writers, target, result)
+            _copy_selected(system, bc, selected, failed_writers, str(target), result)
         for s in selected:
             ok = s.instance_id not in failed_writers and \
                 s.component.full_path not in result.failed_components
@@ -497,7 +524,7 @@ def _attempt(system: VssSystem, requested: set[str] | None, wanted: list[str] | 
 
 
 def _copy_selected(system: VssSystem, bc: BackupComponents, selected: list[_Selected],
-                   failed_writers: set[UUID], target: Path, result: BackupResult) -> None:
+                   failed_writers: set[UUID], target: str, result: BackupResult) -> None:
     session = bc._session
     ss = session.snapshot_set
     if ss is None:
@@ -532,8 +559,8 @@ def _copy_selected(system: VssSystem, bc: BackupComponents, selected: list[_Sele
 
 def _live_reads(system: VssSystem) -> int:
     total = 0
-    for vol in system.volumes.values():
-        stats = getattr(vol, "stats", None)
+    for entry in system._volumes.values():  # (system.volumes: a new dict per call)
+        stats = getattr(entry.volume, "stats", None)
         total += int(getattr(stats, "reads", 0) or 0)
     return total
 
@@ -557,7 +584,7 @@ def _excluded(system: VssSystem, wmd: WriterMetadata, default_path: str) -> bool
 
 
 def _copy_file_set(system: VssSystem, s: _Selected, member: WmdComponent, fd: FileDescriptor,
-                   devices: dict[str, Any], target: Path, result: BackupResult,
+                   devices: dict[str, Any], target: str, result: BackupResult,
                    made: set[str]) -> None:
     source_root = fd.alternate_location or fd.path  # the alternate path is read at backup
     default_vol = system.volume_of_path(fd.path)
@@ -607,8 +634,8 @@ def _copy_file_set(system: VssSystem, s: _Selected, member: WmdComponent, fd: Fi
         size = len(data)
         on_volume = default_path[len(default_vol.name):].lstrip("\\") if default_path.lower(
         ).startswith(volume_name) else default_path[len(default_vol.guid_path):]
-        dest_rel = "/".join([files_dir,
-                             *(p for p in on_volume.split("\\") if p not in ("", "."))])
+        dest_rel = "/".join([files_dir, *[p for p in on_volume.split("\\")
+                                          if p and p != "."]])
         _write_file(target, dest_rel, data, made)
         result.files.append(_backed_up_file(
             s.label, writer_id, instance_name, component, member_path, fd.path, fd.filespec,
@@ -628,19 +655,27 @@ def _backed_up_file(*values: Any) -> BackedUpFile:
 
 
 def _make_dirs(path: str) -> None:
-    """``os.makedirs(path, exist_ok=True)`` with one ``mkdir`` per missing directory and no
-    ``stat``: each directory of a backup is new, so the first ``mkdir`` usually succeeds."""
+    """``Path(path).mkdir(parents=True, exist_ok=True)`` with one ``mkdir`` per missing
+    directory and no ``stat``: each directory of a backup is new, so the first ``mkdir``
+    usually succeeds."""
     try:
         os.mkdir(path)
     except FileNotFoundError:
-        _make_dirs(os.path.dirname(path))
-        os.mkdir(path)
-    except FileExistsError:
+        parent = os.path.dirname(path)
+        if not parent or parent == path:
+            raise
+        _make_dirs(parent)
+        try:
+            os.mkdir(path)
+        except OSError:
+            if not os.path.isdir(path):
+                raise
+    except OSError:
         if not os.path.isdir(path):
             raise
 
 
-def _write_file(target: Path, relative: str, data: bytes, made: set[str]) -> None:
+def _write_file(target: str | Path, relative: str, data: bytes, made: set[str]) -> None:
     """Write ``data`` to ``target/relative`` (a POSIX relative path), making its directory
     once per backup (``made``): string paths and no stat per file, since a backup writes
     every file of every selected component."""
@@ -655,40 +690,41 @@ def _write_file(target: Path, relative: str, data: bytes, made: set[str]) -> Non
 
 def _write_backup_files(system: VssSystem, result: BackupResult,
                         selected: list[_Selected]) -> None:
-    target = result.target_dir
-    if target is None:
+    if result.target_dir is None:
         return
+    target = str(result.target_dir)
     writers_dir = f"{target}/writers"
     _make_dirs(writers_dir)  # even when no writer took part
-    made = {str(target), writers_dir}
+    made = {target, writers_dir}
     _write_file(target, "backup_components.xml", result.components_xml.encode(), made)
     for name, xml in result.writer_metadata_xml.items():
         _write_file(target, "writers/" + name, xml.encode(), made)
-    from vsssim.medium import Manifest, ManifestComponent, ManifestFile, ManifestFileSet
+    from vsssim.medium import Manifest
 
-    manifest = Manifest(
-        format=MANIFEST_FORMAT,
-        machine=system.machine_name,
-        os_version=system.os_version,
+    # Validated as a whole (the nested records are plain dicts: pydantic makes them models
+    # without a Python call per file).
+    manifest = Manifest.model_validate({
+        "format": MANIFEST_FORMAT,
+        "machine": system.machine_name,
+        "os_version": system.os_version,
         # The requester must keep the backup state itself (reference B3).
-        backup_type=result.backup_type.name,
-        select_components=True,
-        bootable_system_state=False,
-        context=result.context,
-        snapshot_set_id=str(result.snapshot_set_id) if result.snapshot_set_id else None,
-        time=system.clock.datetime().isoformat(),
-        writers=sorted(result.writer_metadata_xml),
-        components=[
-            ManifestComponent(
-                writer_id=str(s.writer_id), writer=s.label,
-                logical_path=s.component.logical_path, name=s.component.component_name,
-                type=s.component.component_type.name,
-                succeeded=s.component.full_path not in result.failed_components)
+        "backup_type": result.backup_type.name,
+        "select_components": True,
+        "bootable_system_state": False,
+        "context": result.context,
+        "snapshot_set_id": str(result.snapshot_set_id) if result.snapshot_set_id else None,
+        "time": system.clock.datetime().isoformat(),
+        "writers": sorted(result.writer_metadata_xml),
+        "components": [
+            {"writer_id": str(s.writer_id), "writer": s.label,
+             "logical_path": s.component.logical_path, "name": s.component.component_name,
+             "type": s.component.component_type.name,
+             "succeeded": s.component.full_path not in result.failed_components}
             for s in selected],
-        files=[ManifestFile(**f.__dict__) for f in result.files],
-        file_sets=[ManifestFileSet(**dict(fs.__dict__, directories=list(fs.directories)))
-                   for fs in result.file_sets],
-    )
+        "files": [f.__dict__ for f in result.files],
+        "file_sets": [dict(fs.__dict__, directories=list(fs.directories))
+                      for fs in result.file_sets],
+    })
     _write_file(target, "manifest.json", manifest.model_dump_json(indent=2).encode(), made)
 
 

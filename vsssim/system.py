@@ -199,7 +199,15 @@ def _ensure_dir(path: str) -> None:
     try:
         os.mkdir(path)
     except FileNotFoundError:
-        os.makedirs(path, exist_ok=True)
+        parent = os.path.dirname(path)
+        if not parent or parent == path:
+            raise
+        _ensure_dir(parent)
+        try:
+            os.mkdir(path)
+        except OSError:
+            if not os.path.isdir(path):
+                raise
     except OSError:
         if not os.path.isdir(path):
             raise
@@ -288,7 +296,7 @@ class VssSystem(SnapshotManagement):
         self.ids = IdSource(seed * 1_000_003 + self.boot)
         self._device_counter = int(saved.get("shadow_devices", 0))
         self._volumes: dict[str, _VolumeEntry] = {}
-        self._volume_roots: list[tuple[str, _VolumeEntry]] = []
+        self._volume_roots: list[tuple[str, str, _VolumeEntry]] = []
         self._relative_images: dict[str, str] = {}
         # Each volume's entry of the machine file, made at its first save (entries never change).
         self._volume_records: dict[str, dict[str, Any]] = {}
@@ -583,24 +591,25 @@ class VssSystem(SnapshotManagement):
 
     def _add_entry(self, ve: _VolumeEntry) -> None:
         self._volumes[ve.name] = ve
-        # The roots volume_of_path compares with, lowered once per volume, in its order.
-        self._volume_roots = [(root, e) for e in self._volumes.values()
-                              for root in (e.name.lower(), e.guid_path.lower())]
+        roots = [(root, e) for e in self._volumes.values()
+                 for root in (e.name.lower(), e.guid_path.lower())]
         # resolve_volume's lookup: the first volume that answers to a key keeps it.
         keys: dict[str, _VolumeEntry] = {}
-        for root, e in self._volume_roots:
+        for root, e in roots:
             keys.setdefault(root, e)
         self._volume_keys = keys
+        # The roots volume_of_path compares with, lowered once per volume (and without their
+        # backslash), longest first: the first that matches is the longest match.
+        self._volume_roots = sorted(((root, root[:-1], e) for root, e in roots),
+                                    key=lambda r: -len(r[0]))
 
     def volume_of_path(self, path: str) -> VolumeInfo | None:
         """The volume a Windows path lies on (longest matching root), or None."""
         low = path.lower()
-        best: _VolumeEntry | None = None
-        for root, e in self._volume_roots:
-            if (low.startswith(root) or low + "\\" == root) and (
-                    best is None or len(root) > len(best.name)):
-                best = e
-        return best._info if best else None
+        for root, bare, e in self._volume_roots:
+            if low.startswith(root) or low == bare:
+                return e._info
+        return None
 
     # ------------------------------------------------------------------------ writers
     def add_writer(self, writer: _W) -> _W:

@@ -117,3 +117,34 @@ def test_close_stops_application_threads(tmp_path: Path) -> None:
     system.close()
     assert not any(t.is_alive() for t in threads) and not system.scheduler.threads
     assert system.scheduler.stop.is_set()
+
+
+def _longest_root(system: VssSystem, path: str) -> str | None:
+    """The volume of ``path`` by the plain rule: the longest root (name or GUID path, any case,
+    the trailing backslash optional for the root itself) that the path lies under."""
+    low = path.lower()
+    best: tuple[int, str] | None = None
+    for e in system._volumes.values():
+        for root in (e.name.lower(), e.guid_path.lower()):
+            if (low.startswith(root) or low + "\\" == root) and (best is None
+                                                                   or len(root) > best[0]):
+                best = (len(root), e.name)
+    return best[1] if best else None
+
+
+def test_a_path_lies_on_the_volume_with_the_longest_matching_root(tmp_path: Path) -> None:
+    with VssSystem(tmp_path / "m") as system:
+        system.add_volume("C:\\Mount\\Data\\", size=8 * MiB)  # added before its parent
+        system.add_volume("C:\\", size=8 * MiB)
+        system.add_volume("C:\\Mount\\Data\\Deep", size=8 * MiB)
+        system.add_volume("D:\\", size=8 * MiB)
+        guids = [system.volume_guid_path(n) for n in system.volume_names()]
+        paths = ["C:\\", "c:", "C:\\file", "C:\\Mount", "C:\\Mount\\", "C:\\Mount\\Data",
+                 "c:\\mount\\data\\", "C:\\Mount\\Data\\f", "C:\\Mount\\DataX\\f",
+                 "C:\\Mount\\Data\\Deep", "C:\\Mount\\Data\\Deep\\x\\y", "D:", "d:\\a",
+                 "E:\\a", "", "C", "\\\\?\\Volume{x}\\",
+                 *guids, *(g.upper() + "a\\b" for g in guids), *(g[:-1] for g in guids)]
+        for path in paths:
+            found = system.volume_of_path(path)
+            assert (found.name if found else None) == _longest_root(system, path), path
+        assert system.volume_of_path("C:\\Mount\\Data\\f").name == "C:\\Mount\\Data\\"

@@ -1,0 +1,116 @@
+"""The backup directory as ``VssSystem.backup`` writes it: where it goes, the manifest's exact
+text, the refusals before anything is written."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from vsssim import VssSystem, Writer
+from vsssim.apps import KvStoreApp, KvStoreWriter
+from vsssim.constants import ComponentType, RestoreMethod
+from vsssim.documents import WriterMetadataBuilder
+from vsssim.errors import VssObjectAlreadyExistsError
+from vsssim.medium import (
+    BackupMedium,
+    Manifest,
+    ManifestComponent,
+    ManifestFile,
+    ManifestFileSet,
+)
+
+
+class TreeWriter(Writer):
+    """One recursive file group: ``C:\\Tree`` and every directory below it."""
+
+    writer_id = UUID("6f1d4b63-8e2c-4b9f-a04d-3c7e9f2a5b81")
+    writer_name = "Tree"
+
+    def on_identify(self, metadata: WriterMetadataBuilder) -> bool:
+        metadata.add_component(ComponentType.FILEGROUP, "", "Tree", selectable=True)
+        metadata.add_files_to_file_group("", "Tree", "C:\\Tree", "*", True)
+        metadata.set_restore_method(RestoreMethod.RESTORE_IF_CAN_REPLACE)
+        return True
+
+    def on_prepare_snapshot(self) -> bool:
+        return True
+
+    def on_freeze(self) -> bool:
+        return True
+
+    def on_thaw(self) -> bool:
+        return True
+
+    def on_abort(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def system(tmp_path: Path) -> Iterator[VssSystem]:
+    with VssSystem(tmp_path / "machine", seed=3) as s:
+        vol = s.add_volume("C:\\", size=16 * 2**20)
+        app = s.add_application(KvStoreApp(vol.fs))
+        s.add_writer(KvStoreWriter(app))
+        s.add_writer(TreeWriter())
+        for path in ("C:\\Tree\\a.txt", "C:\\Tree\\sub\\b.txt", "C:\\Tree\\sub\\deep\\c.txt"):
+            vol.fs.write_file(path, path.encode(), create_dirs=True)
+        vol.fs.makedirs("C:\\Tree\\empty")
+        s.run_applications(3)
+        yield s
+
+
+def test_the_manifest_is_the_models_text(system: VssSystem, tmp_path: Path) -> None:
+    result = system.backup(["C:\\"], target_dir=tmp_path / "b")
+    assert result.succeeded and result.files and result.file_sets
+    assert any(fs.directories for fs in result.file_sets)
+    text = (tmp_path / "b" / "manifest.json").read_text(encoding="utf-8")
+    saved = json.loads(text)
+    # One model per record, as a requester building it by hand would: the same text.
+    expected = Manifest(**{
+        **saved,
+        "components": [ManifestComponent(**c) for c in saved["components"]],
+        "files": [ManifestFile(**dataclasses.asdict(f)) for f in result.files],
+        "file_sets": [ManifestFileSet(**dict(dataclasses.asdict(fs),
+                                             directories=list(fs.directories)))
+                      for fs in result.file_sets],
+    })
+    assert text == expected.model_dump_json(indent=2)
+    assert sorted(c["name"] for c in saved["components"]) == ["KvStore", "Tree"]
+    assert saved["snapshot_set_id"] == str(result.snapshot_set_id)
+    assert BackupMedium(tmp_path / "b").component_names() == result.component_names
+
+
+def test_the_backup_directory_is_made_with_its_parents(system: VssSystem,
+                                                       tmp_path: Path) -> None:
+    given = tmp_path / "x" / "y" / "b"
+    result = system.backup(["C:\\"], target_dir=given)
+    assert result.succeeded and result.target_dir == given
+    assert (given / "manifest.json").is_file() and (given / "writers" / "0.xml").is_file()
+    as_text = system.backup(["C:\\"], target_dir=f"{tmp_path}/s/b/")  # a str, trailing slash
+    assert as_text.succeeded and as_text.target_dir == tmp_path / "s" / "b"
+    assert isinstance(as_text.target_dir, Path)
+    made = {p.relative_to(given).as_posix() for p in given.rglob("*")}
+    assert {f.target for f in result.files} <= made
+    assert {"writers", "files", "backup_components.xml", "manifest.json"} <= made
+
+
+def test_a_target_that_cannot_hold_a_backup_is_refused(system: VssSystem,
+                                                       tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match=r"target_dir '.*file' exists and is not a directory"):
+        system.backup(["C:\\"], target_dir=f"{tmp_path}/file")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "manifest.json").write_text("{}")
+    with pytest.raises(VssObjectAlreadyExistsError, match=r"'.*old' already holds a backup"):
+        system.backup(["C:\\"], target_dir=f"{tmp_path}/old/")
+    (tmp_path / "old2").mkdir()
+    (tmp_path / "old2" / "manifest.json").mkdir()  # anything called so counts
+    with pytest.raises(VssObjectAlreadyExistsError):
+        system.backup(["C:\\"], target_dir=tmp_path / "old2")
+    with pytest.raises(NotADirectoryError):  # under a file: not a place for a backup either
+        system.backup(["C:\\"], target_dir=tmp_path / "file" / "b")
