@@ -661,7 +661,7 @@ def _make_dirs(path: str) -> None:
     try:
         os.mkdir(path)
     except FileNotFoundError:
-        parent = os.path.dirname(path)
+        parent = path.rpartition("/")[0]  # (POSIX string paths: os.path.dirname's answer)
         if not parent or parent == path:
             raise
         _make_dirs(parent)

@@ -296,7 +296,10 @@ class VssSystem(SnapshotManagement):
         self.ids = IdSource(seed * 1_000_003 + self.boot)
         self._device_counter = int(saved.get("shadow_devices", 0))
         self._volumes: dict[str, _VolumeEntry] = {}
-        self._volume_roots: list[tuple[str, str, _VolumeEntry]] = []
+        # volume_of_path's roots: drive letters and mount folders; GUID paths (a backslash
+        # first).
+        self._volume_roots: tuple[list[tuple[str, str, _VolumeEntry]],
+                                  list[tuple[str, str, _VolumeEntry]]] = ([], [])
         self._relative_images: dict[str, str] = {}
         # Each volume's entry of the machine file, made at its first save (entries never change).
         self._volume_records: dict[str, dict[str, Any]] = {}
@@ -586,7 +589,7 @@ class VssSystem(SnapshotManagement):
         key = name if name.endswith("\\") else name + "\\"
         e = self._volume_keys.get(key.lower())
         if e is not None:
-            return e.info()
+            return e._info
         raise VssObjectNotFoundError(f"no volume {name!r} on {self.machine_name}")
 
     def _add_entry(self, ve: _VolumeEntry) -> None:
@@ -599,14 +602,16 @@ class VssSystem(SnapshotManagement):
             keys.setdefault(root, e)
         self._volume_keys = keys
         # The roots volume_of_path compares with, lowered once per volume (and without their
-        # backslash), longest first: the first that matches is the longest match.
-        self._volume_roots = sorted(((root, root[:-1], e) for root, e in roots),
-                                    key=lambda r: -len(r[0]))
+        # backslash), longest first: the first that matches is the longest match.  A path
+        # lies under a root only if both start with a backslash or neither does: two lists.
+        longest = sorted(((root, root[:-1], e) for root, e in roots), key=lambda r: -len(r[0]))
+        self._volume_roots = ([r for r in longest if r[0][:1] != "\\"],
+                              [r for r in longest if r[0][:1] == "\\"])
 
     def volume_of_path(self, path: str) -> VolumeInfo | None:
         """The volume a Windows path lies on (longest matching root), or None."""
         low = path.lower()
-        for root, bare, e in self._volume_roots:
+        for root, bare, e in self._volume_roots[low[:1] == "\\"]:  # True: the GUID paths
             if low.startswith(root) or low == bare:
                 return e._info
         return None
