@@ -59,12 +59,15 @@ if TYPE_CHECKING:
 __all__ = ["BackedUpFile", "BackedUpFileSet", "BackupResult", "run_backup", "shadow_path"]
 
 _A = VolumeSnapshotAttributes
+# Plain ints, as the flag tests below use them (``IntFlag & int`` is a Python call).
+_NO_WRITERS = int(_A.NO_WRITERS)
+_FULL_REQUIRED = int(FileSpecBackupType.FULL_BACKUP_REQUIRED)
 _BACKUP_REQUIRED = {
-    BackupType.FULL: FileSpecBackupType.FULL_BACKUP_REQUIRED,
-    BackupType.COPY: FileSpecBackupType.FULL_BACKUP_REQUIRED,
-    BackupType.DIFFERENTIAL: FileSpecBackupType.DIFFERENTIAL_BACKUP_REQUIRED,
-    BackupType.INCREMENTAL: FileSpecBackupType.INCREMENTAL_BACKUP_REQUIRED,
-    BackupType.LOG: FileSpecBackupType.LOG_BACKUP_REQUIRED,
+    BackupType.FULL: _FULL_REQUIRED,
+    BackupType.COPY: _FULL_REQUIRED,
+    BackupType.DIFFERENTIAL: int(FileSpecBackupType.DIFFERENTIAL_BACKUP_REQUIRED),
+    BackupType.INCREMENTAL: int(FileSpecBackupType.INCREMENTAL_BACKUP_REQUIRED),
+    BackupType.LOG: int(FileSpecBackupType.LOG_BACKUP_REQUIRED),
 }
 
 
@@ -421,7 +424,7 @@ def _attempt(system: VssSystem, requested: set[str] | None, wanted: list[str] | 
     """One whole backup (B0..B19); True with it if it stopped for a retry."""
     result = BackupResult(succeeded=False, hresult=hr.S_OK, backup_type=BackupType(backup_type),
                           context=int(context))
-    writers_ctx = not (int(context) & _A.NO_WRITERS)
+    writers_ctx = not (int(context) & _NO_WRITERS)
     bc = system.create_backup_components(async_mode="immediate")
     try:
         bc.initialize_for_backup()
@@ -491,8 +494,9 @@ def _attempt(system: VssSystem, requested: set[str] | None, wanted: list[str] | 
                                     s.component.logical_path, s.component.component_name, ok)
         result.components_xml = bc.save_as_xml()
         if writers_ctx and copy_files:
+            chosen = {s.instance_id for s in selected}
             for n, (instance_id, wmd) in enumerate(bc.writer_metadata):
-                if any(s.instance_id == instance_id for s in selected):
+                if instance_id in chosen:
                     result.writer_metadata_xml[f"{n}.xml"] = wmd.save_as_xml()
         if result.target_dir is not None:
             _write_backup_files(system, result, selected)
@@ -541,15 +545,17 @@ def _copy_selected(system: VssSystem, bc: BackupComponents, selected: list[_Sele
             result.failed_components.append(s.component.full_path)
             continue
         btype = effective_backup_type(session.bcd.backup_type, s.metadata.backup_schema)
+        required = _BACKUP_REQUIRED.get(btype, _FULL_REQUIRED)
         try:
             for member in set_members(s.metadata, s.component):
-                for fd, is_log in _file_sets(member):
+                for fds, is_log in ((member.files, False), (member.database_files, False),
+                                    (member.database_log_files, True)):
                     if btype == BackupType.LOG and not is_log:
                         continue
-                    if not fd.backup_type_mask & _BACKUP_REQUIRED.get(
-                            btype, FileSpecBackupType.FULL_BACKUP_REQUIRED):
-                        continue
-                    _copy_file_set(system, s, member, fd, devices, target, result, made)
+                    for fd in fds:
+                        if int(fd.backup_type_mask) & required:
+                            _copy_file_set(system, s, member, fd, devices, target, result,
+                                           made)
         except VssError as exc:
             result.failed_components.append(s.component.full_path)
             system.tracer.emit("requester", s.label, EventKind.COPY, "CopyFailed",
@@ -563,11 +569,6 @@ def _live_reads(system: VssSystem) -> int:
         stats = getattr(entry.volume, "stats", None)
         total += int(getattr(stats, "reads", 0) or 0)
     return total
-
-
-def _file_sets(comp: WmdComponent) -> list[tuple[FileDescriptor, bool]]:
-    return ([(f, False) for f in comp.files] + [(f, False) for f in comp.database_files]
-            + [(f, True) for f in comp.database_log_files])
 
 
 def _excluded(system: VssSystem, wmd: WriterMetadata, default_path: str) -> bool:

@@ -580,13 +580,16 @@ class VssSystem(SnapshotManagement):
     def resolve_volume(self, name: str, *, strict: bool = False) -> VolumeInfo:
         """The volume for any accepted name.  ``strict``: the API form, with the trailing
         backslash every VSS volume parameter needs (rule 14)."""
-        self._check_open("resolve_volume")
+        if self._closed:  # (_check_open inline: every volume argument comes through here)
+            self._check_open("resolve_volume")
         if not isinstance(name, str) or not name:
             raise VssInvalidArgumentError(f"volume name {name!r} must be a non-empty string")
-        if strict and not name.endswith("\\"):
-            raise VssInvalidArgumentError(
-                f"volume name {name!r} must end with a backslash (e.g. \"C:\\\\\")")
-        key = name if name.endswith("\\") else name + "\\"
+        key = name
+        if name[-1] != "\\":
+            if strict:
+                raise VssInvalidArgumentError(
+                    f"volume name {name!r} must end with a backslash (e.g. \"C:\\\\\")")
+            key = name + "\\"
         e = self._volume_keys.get(key.lower())
         if e is not None:
             return e._info

@@ -13,7 +13,13 @@ import pytest
 
 from vsssim import VssSystem, Writer
 from vsssim.apps import KvStoreApp, KvStoreWriter
-from vsssim.constants import ComponentType, RestoreMethod
+from vsssim.constants import (
+    BackupSchema,
+    BackupType,
+    ComponentType,
+    FileSpecBackupType,
+    RestoreMethod,
+)
 from vsssim.documents import WriterMetadataBuilder
 from vsssim.errors import VssObjectAlreadyExistsError
 from vsssim.medium import (
@@ -114,3 +120,54 @@ def test_a_target_that_cannot_hold_a_backup_is_refused(system: VssSystem,
         system.backup(["C:\\"], target_dir=tmp_path / "old2")
     with pytest.raises(NotADirectoryError):  # under a file: not a place for a backup either
         system.backup(["C:\\"], target_dir=tmp_path / "file" / "b")
+
+
+class MaskWriter(Writer):
+    """A database component with data files, logs and file groups of chosen backup types."""
+
+    writer_id = UUID("7a2e5c74-9f3d-4ca0-b15e-4d8fa03b6c92")
+    writer_name = "Masks"
+
+    def on_identify(self, metadata: WriterMetadataBuilder) -> bool:
+        F = FileSpecBackupType
+        metadata.set_backup_schema(BackupSchema.DIFFERENTIAL | BackupSchema.LOG)
+        metadata.add_component(ComponentType.DATABASE, "", "Db", selectable=True)
+        metadata.add_database_files("", "Db", "C:\\Db", "full.mdf", F.FULL_BACKUP_REQUIRED)
+        metadata.add_database_files("", "Db", "C:\\Db", "diff.mdf",
+                                    F.FULL_BACKUP_REQUIRED | F.DIFFERENTIAL_BACKUP_REQUIRED)
+        metadata.add_database_log_files("", "Db", "C:\\Db", "all.ldf", F.ALL_BACKUP_REQUIRED)
+        metadata.add_database_log_files("", "Db", "C:\\Db", "full.ldf", F.FULL_BACKUP_REQUIRED)
+        metadata.add_database_log_files("", "Db", "C:\\Db", "log.ldf", F.LOG_BACKUP_REQUIRED)
+        metadata.set_restore_method(RestoreMethod.RESTORE_IF_CAN_REPLACE)
+        return True
+
+    def on_prepare_snapshot(self) -> bool:
+        return True
+
+    def on_freeze(self) -> bool:
+        return True
+
+    def on_thaw(self) -> bool:
+        return True
+
+    def on_abort(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("backup_type", "copied"), [
+    (BackupType.FULL, ["full.mdf", "diff.mdf", "all.ldf", "full.ldf"]),
+    (BackupType.COPY, ["full.mdf", "diff.mdf", "all.ldf", "full.ldf"]),
+    (BackupType.DIFFERENTIAL, ["diff.mdf", "all.ldf"]),
+    (BackupType.LOG, ["all.ldf", "log.ldf"]),  # only log files, and only those of LOG backups
+    (BackupType.INCREMENTAL, ["full.mdf", "diff.mdf", "all.ldf", "full.ldf"]),  # (as FULL)
+])
+def test_a_backup_copies_the_files_its_type_requires(tmp_path: Path, backup_type: BackupType,
+                                                     copied: list[str]) -> None:
+    with VssSystem(tmp_path / "m") as system:
+        vol = system.add_volume("C:\\", size=8 * 2**20)
+        for name in ("full.mdf", "diff.mdf", "all.ldf", "full.ldf", "log.ldf"):
+            vol.fs.write_file(f"C:\\Db\\{name}", name.encode(), create_dirs=True)
+        system.add_writer(MaskWriter())
+        result = system.backup(["C:\\"], backup_type=backup_type, target_dir=tmp_path / "b")
+    assert result.succeeded
+    assert [f.path.rpartition("\\")[2] for f in result.files] == copied

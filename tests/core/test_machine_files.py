@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from vsssim.apps.kvstore import KvStoreApp
-from vsssim.errors import VssObjectNotFoundError
+from vsssim.errors import VssBadStateError, VssInvalidArgumentError, VssObjectNotFoundError
 from vsssim.providers.system import SystemProvider
 from vsssim.storage.san import SimulatedSan
 from vsssim.system import MACHINE_FORMAT, VssSystem
@@ -148,3 +148,16 @@ def test_a_path_lies_on_the_volume_with_the_longest_matching_root(tmp_path: Path
             found = system.volume_of_path(path)
             assert (found.name if found else None) == _longest_root(system, path), path
         assert system.volume_of_path("C:\\Mount\\Data\\f").name == "C:\\Mount\\Data\\"
+
+
+def test_volume_names_are_checked_before_they_are_looked_up(tmp_path: Path) -> None:
+    system = VssSystem(tmp_path / "m")
+    system.add_volume("C:\\", size=8 * MiB)
+    assert system.resolve_volume("C:\\", strict=True).name == "C:\\"
+    with pytest.raises(VssInvalidArgumentError, match="must end with a backslash"):
+        system.resolve_volume("C:", strict=True)
+    with pytest.raises(VssInvalidArgumentError, match="non-empty string"):
+        system.resolve_volume("")
+    system.close()
+    with pytest.raises(VssBadStateError, match="shut down"):
+        system.resolve_volume("C:\\")
