@@ -45,6 +45,7 @@ from vsssim.documents import (
     WmdComponent,
     WriterMetadata,
     WriterStatus,
+    is_ancestor,
     kind_of,
     set_members,
 )
@@ -310,8 +311,11 @@ def _select(system: VssSystem, gathered: list[tuple[UUID, WriterMetadata]],
             return False
 
         chosen: list[WmdComponent] = []
+        required: list[WmdComponent] = []  # (each component's kind is computed once)
         for comp in wmd.components:
             kind = kind_of(wmd, comp)
+            if kind is ComponentKind.REQUIRED:
+                required.append(comp)
             if wanted is not None:
                 if _matches_filter(label, comp, wanted) and kind is not \
                         ComponentKind.NONSELECTABLE_SUBCOMPONENT:
@@ -320,16 +324,15 @@ def _select(system: VssSystem, gathered: list[tuple[UUID, WriterMetadata]],
                 chosen.append(comp)
         if chosen:
             keys = {c.key for c in chosen}
-            chosen += [c for c in wmd.components if kind_of(wmd, c) is ComponentKind.REQUIRED
-                       and c.key not in keys]
-            # Drop selectable subcomponents whose selectable ancestor is also chosen (rule 8).
-            from vsssim.documents import is_ancestor
-
-            chosen = [c for c in chosen
-                      if not any(a is not c and a.selectable and is_ancestor(a, c)
-                                 for a in chosen)]
-        out.extend(_Selected(instance_id, wmd.identity.writer_id, label, wmd, c)
-                   for c in chosen)
+            chosen += [c for c in required if c.key not in keys]
+            # Drop selectable subcomponents whose selectable ancestor is also chosen (rule 8;
+            # a component alone has no other one to descend from).
+            if len(chosen) > 1:
+                chosen = [c for c in chosen
+                          if not any(a is not c and a.selectable and is_ancestor(a, c)
+                                     for a in chosen)]
+        out.extend([_Selected(instance_id, wmd.identity.writer_id, label, wmd, c)
+                    for c in chosen])
     return out
 
 

@@ -171,3 +171,62 @@ def test_a_backup_copies_the_files_its_type_requires(tmp_path: Path, backup_type
         result = system.backup(["C:\\"], backup_type=backup_type, target_dir=tmp_path / "b")
     assert result.succeeded
     assert [f.path.rpartition("\\")[2] for f in result.files] == copied
+
+
+class NestedWriter(Writer):
+    """Required, selectable, nested and other-volume components (the canonical selection)."""
+
+    writer_id = UUID("8b3f6d85-a04e-4db1-c26f-5e9ab14c7da3")
+    writer_name = "Nested"
+
+    def on_identify(self, metadata: WriterMetadataBuilder) -> bool:
+        for logical, name, selectable, path in (
+                ("", "req", False, "C:\\Req"),
+                ("", "top", True, "C:\\Top"),
+                ("top", "sub", True, "C:\\Top\\Sub"),
+                ("top", "hidden", False, "C:\\Top\\Hidden"),
+                ("", "req2", False, "C:\\Req2"),
+                ("", "other", True, "D:\\Other"),
+                ("other", "deep", True, "D:\\Other\\Deep")):
+            metadata.add_component(ComponentType.FILEGROUP, logical, name,
+                                   selectable=selectable)
+            metadata.add_files_to_file_group(logical, name, path, "*", False)
+        metadata.set_restore_method(RestoreMethod.RESTORE_IF_CAN_REPLACE)
+        return True
+
+    def on_prepare_snapshot(self) -> bool:
+        return True
+
+    def on_freeze(self) -> bool:
+        return True
+
+    def on_thaw(self) -> bool:
+        return True
+
+    def on_abort(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("volumes", "components", "chosen"), [
+    (["C:\\"], None, ["req", "top", "req2"]),
+    (["D:\\"], None, ["other", "req", "req2"]),  # a writer with any component gets its required
+    (None, None, ["req", "top", "req2", "other"]),
+    (None, ["Nested:top\\sub"], ["top\\sub", "req", "req2"]),
+    (None, ["Nested:top", "Nested:top\\sub"], ["top", "req", "req2"]),  # rule 8
+    (None, ["Nested:other\\deep", "Nested:top\\sub"], ["top\\sub", "other\\deep", "req",
+                                                       "req2"]),
+    (None, ["Nested"], ["req", "top", "req2", "other"]),
+])
+def test_the_canonical_selection(tmp_path: Path, volumes: list[str] | None,
+                                 components: list[str] | None, chosen: list[str]) -> None:
+    with VssSystem(tmp_path / "m") as system:
+        c = system.add_volume("C:\\", size=8 * 2**20)
+        d = system.add_volume("D:\\", size=8 * 2**20)
+        for fs, path in ((c.fs, "C:\\Req\\a"), (c.fs, "C:\\Top\\a"), (c.fs, "C:\\Top\\Sub\\a"),
+                         (c.fs, "C:\\Top\\Hidden\\a"), (c.fs, "C:\\Req2\\a"),
+                         (d.fs, "D:\\Other\\a"), (d.fs, "D:\\Other\\Deep\\a")):
+            fs.write_file(path, b"x", create_dirs=True)
+        system.add_writer(NestedWriter())
+        result = system.backup(volumes, components=components, target_dir=tmp_path / "b")
+    assert result.succeeded
+    assert result.component_names == [f"Nested:{name}" for name in chosen]
