@@ -262,7 +262,9 @@ def _check_target(target: str | os.PathLike[str]) -> None:
     a second backup over a first one would leave the first one's files among the second's.
 
     (String paths: a new directory, the usual case, costs one ``stat``.)"""
-    path = os.fspath(target)
+    # (Path's own TypeError for anything that is not a path.)
+    path = target if isinstance(target, str) else str(
+        target if isinstance(target, Path) else Path(target))
     mode = _mode(path)
     if mode is None:
         return  # nothing there: no backup in it either

@@ -120,6 +120,9 @@ def test_a_target_that_cannot_hold_a_backup_is_refused(system: VssSystem,
         system.backup(["C:\\"], target_dir=tmp_path / "old2")
     with pytest.raises(NotADirectoryError):  # under a file: not a place for a backup either
         system.backup(["C:\\"], target_dir=tmp_path / "file" / "b")
+    for wrong in (123, b"bytes"):  # not a path: Path's own error
+        with pytest.raises(TypeError, match="os.PathLike"):
+            system.backup(["C:\\"], target_dir=wrong)  # type: ignore[arg-type]
 
 
 class MaskWriter(Writer):
