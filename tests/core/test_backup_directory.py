@@ -121,7 +121,7 @@ def test_a_target_that_cannot_hold_a_backup_is_refused(system: VssSystem,
     with pytest.raises(NotADirectoryError):  # under a file: not a place for a backup either
         system.backup(["C:\\"], target_dir=tmp_path / "file" / "b")
     for wrong in (123, b"bytes"):  # not a path: Path's own error
-        with pytest.raises(TypeError, match="os.PathLike"):
+        with pytest.raises(TypeError, match=r"os\.PathLike"):
             system.backup(["C:\\"], target_dir=wrong)  # type: ignore[arg-type]
 
 
