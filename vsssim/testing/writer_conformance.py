@@ -54,7 +54,7 @@ from vsssim.testing import _session
 from vsssim.testing._machine import ConformanceMachine
 from vsssim.testing._support import check_call, fast_temp_dir, setting_name, static_attr
 from vsssim.testing.monitor import WriterMonitor
-from vsssim.testing.plans import MiB, RestorePlan
+from vsssim.testing.plans import AbandonedBackup, BackupPlan, MiB, RestorePlan
 from vsssim.testing.repro import PLACEHOLDER, Reference, Replay, reference
 from vsssim.testing.rules import ConformanceError
 
@@ -62,11 +62,13 @@ if TYPE_CHECKING:
     from vsssim.apps.base import Application
     from vsssim.backup import BackupResult
     from vsssim.restore import RestoreResult
+    from vsssim.strategies import _FaultDrawer
     from vsssim.writer import Writer
 
 __all__ = ["WriterConformance", "check_writer", "conformance_settings"]
 
 _T = TypeVar("_T")
+_D = TypeVar("_D")
 
 _A = VolumeSnapshotAttributes
 # Writer faults that skip the handler are not injected at Abort: the writer could then never
@@ -160,6 +162,36 @@ class _TestCaseProperty:
             "__module__": owner.__module__})
         type.__setattr__(owner, "_vsssim_test_case", case)
         return case
+
+
+_RUNNER: Final = st.runner()
+
+
+# The plans of the backup, restore and abandoned-backup steps, drawn as the rules' arguments
+# for the machine that runs them (in a rule, st.runner() is the machine): they depend on the
+# writer's metadata and on the completed backups.  Drawn there, rather than with st.data() in
+# the rule, a plan costs hypothesis no top-level draw of its own.
+@st.composite
+def _backup_plans(draw: st.DrawFn) -> BackupPlan:
+    machine: WriterConformance = draw(_RUNNER)
+    return machine._backup_plan(draw)
+
+
+@st.composite
+def _restore_plans(draw: st.DrawFn) -> tuple[RestorePlan, FaultPlan]:
+    machine: WriterConformance = draw(_RUNNER)
+    return machine._restore_plan(draw)
+
+
+@st.composite
+def _abandoned_plans(draw: st.DrawFn) -> AbandonedBackup:
+    machine: WriterConformance = draw(_RUNNER)
+    return machine._abandoned_plan(draw)
+
+
+_BACKUP_PLANS: Final = _backup_plans()
+_RESTORE_PLANS: Final = _restore_plans()
+_ABANDONED_PLANS: Final = _abandoned_plans()
 
 
 class WriterConformance(ConformanceMachine[WriterMonitor]):
@@ -262,6 +294,8 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         self.app: Application | None = None
         self.backups: list[tuple[str, BackupResult]] = []
         self._counts: dict[str, int] = {}
+        # The writer's metadata document and its key in the drawers' cache (_metadata_key).
+        self._keyed: tuple[object, tuple[object, ...]] = (None, ())
 
     # ------------------------------------------------------------------------- plumbing
     def _next(self, what: str) -> str:
@@ -297,15 +331,18 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         self.backups.clear()
 
     # -------------------------------------------------------------------------- setup
-    @initialize(seed=st.integers(0, 2**16 - 1), shuffled=st.booleans(), data=st.data())
-    def build_machine(self, seed: int, shuffled: bool, data: st.DataObject) -> None:
+    # The machine's seed (16 bits) and whether it shuffles deliveries (the lowest bit) are one
+    # integer choice: a boolean of its own costs hypothesis more than the integer.
+    @initialize(setup=st.integers(0, 2**17 - 1), data=st.data())
+    def build_machine(self, setup: int, data: st.DataObject) -> None:
         """A fresh machine: volumes, files, the application, the writer, its monitor."""
         from vsssim.options import VssOptions
         from vsssim.system import VssSystem
 
         cls = type(self)
         cls._check_once()
-        seed = _session.machine_seed(cls.seed, seed)
+        seed = _session.machine_seed(cls.seed, setup >> 1)
+        shuffled = bool(setup & 1)
         factory = self._hook("writer_factory")
         methods = list(cls.restore_methods)
         method = data.draw(st.sampled_from(methods), label="restore_method") if methods else None
@@ -367,14 +404,14 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         self._check()
 
     # --------------------------------------------------------------------------- rules
-    def _strategy(self, key: tuple[object, ...], build: Callable[[], st.SearchStrategy[Any]]
-                  ) -> st.SearchStrategy[Any]:
-        """A strategy built once per class and key: building strategies is far dearer than
-        drawing from them, and the writer's metadata (the usual key) rarely changes."""
-        cache: dict[tuple[object, ...], st.SearchStrategy[Any]] = \
-            type(self).__dict__.get("_vsssim_strategies") or {}
+    def _drawer(self, key: tuple[object, ...], build: Callable[[], _D]) -> _D:
+        """A plan drawer built once per class and key: building one (its strategies, its
+        selector) is far dearer than drawing from it, and the writer's metadata (the usual
+        key) rarely changes."""
+        cache: dict[tuple[object, ...], Any] = \
+            type(self).__dict__.get("_vsssim_drawers") or {}
         if not cache:
-            type.__setattr__(type(self), "_vsssim_strategies", cache)
+            type.__setattr__(type(self), "_vsssim_drawers", cache)
         found = cache.get(key)
         if found is None:
             if len(cache) > 64:
@@ -386,31 +423,53 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         meta = self.monitor.metadata
         if meta is None:
             return ()
-        return (meta.identity.writer_name, tuple(
-            (c.full_path, c.selectable, c.component_type) for c in meta.components))
+        if meta is not self._keyed[0]:  # the same document as at the last step, mostly
+            self._keyed = (meta, (meta.identity.writer_name, tuple(
+                (c.full_path, c.selectable, c.component_type) for c in meta.components)))
+        return self._keyed[1]
 
-    def _faults(self, events: Sequence[str]) -> st.SearchStrategy[FaultPlan]:
-        from vsssim.strategies import fault_plans
+    def _faults(self, events: Sequence[str]) -> _FaultDrawer | None:
+        from vsssim.strategies import _fault_drawer
 
         # A backup's drawn faults go through _tame (a plain call after the draw: a .map()
         # costs more); the other events' plans have no Abort to tame.
-        return self._strategy(("faults", tuple(events)), lambda: fault_plans(events=events))
+        return self._drawer(("faults", tuple(events)), lambda: _fault_drawer(events=events))
 
-    @rule(data=st.data())
-    def backup(self, data: st.DataObject) -> None:
-        """A backup (``system.backup``) of a drawn type, context and selection, with faults."""
-        self._step()
-        from vsssim.strategies import backup_plans
+    def _backup_plan(self, draw: st.DrawFn) -> BackupPlan:
+        """Draw the plan of a backup step (see :data:`_BACKUP_PLANS`)."""
+        from vsssim.strategies import _backup_drawer
 
         cls = type(self)
         writer = self.writer
         # Components drawn from one Identify may be gone at the next if the writer's metadata
         # changes (stable_metadata=False): such a writer gets the canonical selection.
         metadata = self.monitor.metadata if cls.stable_metadata else None
-        plan = data.draw(self._strategy(("backup", *self._metadata_key()), lambda: backup_plans(
+        return self._drawer(("backup", *self._metadata_key()), lambda: _backup_drawer(
             metadata, writer_name=writer.writer_name if writer else None,
             volumes=[v for v, _ in cls.volumes], backup_types=cls.backup_types,
-            contexts=cls.contexts, faults=self._faults(_BACKUP_EVENTS))), label="plan")
+            contexts=cls.contexts, faults=self._faults(_BACKUP_EVENTS))).draw(draw)
+
+    def _restore_plan(self, draw: st.DrawFn) -> tuple[RestorePlan, FaultPlan]:
+        """Draw the plan of a restore step and its faults (see :data:`_RESTORE_PLANS`)."""
+        from vsssim.strategies import _restore_drawer
+
+        writer = self.writer
+        count = len(self.backups)
+        return self._drawer(("restore", count, *self._metadata_key()), lambda: _restore_drawer(
+            count, self.monitor.metadata, writer_name=writer.writer_name if writer else None,
+            faults=self._faults(("PreRestore", "PostRestore")))).draw_with_faults(draw)
+
+    def _abandoned_plan(self, draw: st.DrawFn) -> AbandonedBackup:
+        """Draw the plan of an abandoned backup (see :data:`_ABANDONED_PLANS`)."""
+        from vsssim.strategies import _abandoned_drawer
+
+        return self._drawer(("midway", *self._metadata_key()), lambda: _abandoned_drawer(
+            self.monitor.metadata, volumes=[v for v, _ in type(self).volumes])).draw(draw)
+
+    @rule(plan=_BACKUP_PLANS)
+    def backup(self, plan: BackupPlan) -> None:
+        """A backup (``system.backup``) of a drawn type, context and selection, with faults."""
+        self._step()
         if plan.faults:
             tamed = _tame(plan.faults)
             if tamed is not plan.faults:
@@ -424,20 +483,12 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         self._check(name, None, result)
 
     @precondition(lambda self: bool(self.backups))
-    @rule(data=st.data())
-    def restore(self, data: st.DataObject) -> None:
+    @rule(drawn=_RESTORE_PLANS)
+    def restore(self, drawn: tuple[RestorePlan, FaultPlan]) -> None:
         """A restore (``system.restore``) of one of the completed backups, perhaps with
         PreRestore / PostRestore faults; a reboot when it staged files for one."""
         self._step()
-        from vsssim.strategies import restore_plans
-
-        writer = self.writer
-        count = len(self.backups)
-        plan: RestorePlan = data.draw(self._strategy(
-            ("restore", count, *self._metadata_key()), lambda: restore_plans(
-                count, self.monitor.metadata,
-                writer_name=writer.writer_name if writer else None)), label="plan")
-        faults = data.draw(self._faults(("PreRestore", "PostRestore")), label="faults")
+        plan, faults = drawn
         bname, backup = self.backups[plan.backup]
         plan = plan.within(backup.component_names)
         name = self._next("restore")
@@ -479,16 +530,10 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
                   lambda: self.system.run_applications(steps))
         self._check()
 
-    @rule(data=st.data())
-    def stop_backup_midway(self, data: st.DataObject) -> None:
+    @rule(plan=_ABANDONED_PLANS)
+    def stop_backup_midway(self, plan: AbandonedBackup) -> None:
         """A requester stops part-way (with or without AbortBackup) and releases its object."""
         self._step()
-        from vsssim.strategies import abandoned_backups
-
-        plan = data.draw(self._strategy(
-            ("midway", *self._metadata_key()), lambda: abandoned_backups(
-                self.monitor.metadata, volumes=[v for v, _ in type(self).volumes])),
-            label="plan")
         self._run(plan.code(), lambda: plan.run(self.system, self.writer))
         self._check()
 
