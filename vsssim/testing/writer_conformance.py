@@ -294,8 +294,6 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         self.app: Application | None = None
         self.backups: list[tuple[str, BackupResult]] = []
         self._counts: dict[str, int] = {}
-        # The writer's metadata document and its key in the drawers' cache (_metadata_key).
-        self._keyed: tuple[object, tuple[object, ...]] = (None, ())
 
     # ------------------------------------------------------------------------- plumbing
     def _next(self, what: str) -> str:
@@ -307,21 +305,33 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
     def _hook(cls, name: str) -> Any:
         return static_attr(cls, name)
 
-    def _ref(self, name: str) -> Reference:
-        """How the generated test reaches class attribute ``name``."""
+    def _ref(self, name: str, value: object) -> Reference:
+        """How the generated test reaches class attribute ``name`` (whose ``value`` is
+        ``self._hook(name)``): worked out once per class and value."""
         owner = type(self)
-        via_class = reference(owner)
-        fallback = f"{via_class.expression}.{name}" if via_class.importable else None
-        ref = reference(self._hook(name), fallback=fallback)
-        self.references.append(ref if ref.importable else via_class)
-        return ref
+        cache: dict[str, tuple[object, Reference, Reference]] = \
+            owner.__dict__.get("_vsssim_references") or {}
+        if not cache:
+            type.__setattr__(owner, "_vsssim_references", cache)
+        found = cache.get(name)
+        if found is None or found[0] is not value:
+            via_class = reference(owner)
+            fallback = f"{via_class.expression}.{name}" if via_class.importable else None
+            ref = reference(value, fallback=fallback)
+            found = cache[name] = (value, ref, ref if ref.importable else via_class)
+        self.references.append(found[2])
+        return found[1]
 
     def _check(self, result_var: str | None = None, backup_var: str | None = None,
                result: BackupResult | RestoreResult | None = None,
                backup: BackupResult | None = None) -> None:
         __tracebackhide__ = True  # pytest: show the caller's line
-        args = ", ".join(a for a in (result_var, backup_var) if a)
-        self._run([f"monitor.check({args})"], lambda: self.monitor.check(result, backup))
+        monitor = self.monitor
+        if result_var is None and backup_var is None:
+            self._run(_CHECK, lambda: monitor.check(result, backup))
+            return
+        self._run(lambda: [f"monitor.check({', '.join(a for a in (result_var, backup_var) if a)})"],
+                  lambda: monitor.check(result, backup))
 
     def teardown(self) -> None:
         """Shut the machine down and let go of the writer, its application and the backups."""
@@ -369,7 +379,7 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         app_factory = self._hook("application_factory")
         args: list[str] = []
         if app_factory is not None:
-            ref = self._ref("application_factory")
+            ref = self._ref("application_factory", app_factory)
             self.setup.append(_naming(f"app = system.add_application({ref.expression}("
                                       f"system.volume({first!r}).fs))",
                                       [("application_factory", ref)]))
@@ -381,7 +391,7 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         if method is not None:
             kwargs["restore_method"] = method
             args.append(f"restore_method=RestoreMethod.{RestoreMethod(method).name}")
-        ref = self._ref("writer_factory")
+        ref = self._ref("writer_factory", factory)
         self.setup.append(_naming(f"writer = system.add_writer({ref.expression}("
                                   f"{', '.join(args)}))", [("writer_factory", ref)]))
         writer = factory(self.app, **kwargs) if self.app is not None else factory(**kwargs)
@@ -393,7 +403,7 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
             fn = self._hook(hook)
             if fn is not None:
                 hooks[hook] = fn
-                refs.append((hook, self._ref(hook)))
+                refs.append((hook, self._ref(hook, fn)))
                 extra.append(f"{hook}={refs[-1][1].expression}")
         if not cls.stable_metadata:
             extra.append("stable_metadata=False")
@@ -423,10 +433,8 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         meta = self.monitor.metadata
         if meta is None:
             return ()
-        if meta is not self._keyed[0]:  # the same document as at the last step, mostly
-            self._keyed = (meta, (meta.identity.writer_name, tuple(
-                (c.full_path, c.selectable, c.component_type) for c in meta.components)))
-        return self._keyed[1]
+        return (meta.identity.writer_name, tuple(
+            [(c.full_path, c.selectable, c.component_type) for c in meta.components]))
 
     def _faults(self, events: Sequence[str]) -> _FaultDrawer | None:
         from vsssim.strategies import _fault_drawer
@@ -476,8 +484,9 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
                 plan = replace(plan, faults=tuple(tamed))
         name = self._next("backup")
         target = self.root / name if self.root else Path(name)
-        result = self._run(plan.code(name, f"tmp_path / {name!r}"),
-                           lambda: plan.run(self.system, target))
+        system = self.system
+        result = self._run(lambda: plan.code(name, f"tmp_path / {name!r}"),
+                           lambda: plan.run(system, target))
         if result.succeeded and result.target_dir is not None:
             self.backups.append((name, result))
         self._check(name, None, result)
@@ -492,10 +501,14 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         bname, backup = self.backups[plan.backup]
         plan = plan.within(backup.component_names)
         name = self._next("restore")
-        lines = [f"system.faults = {_faults_code(faults)}"] if faults else []
-        lines += plan.code(name, bname, rebooted=False)
-        if faults:
-            lines.append("system.faults = None")
+
+        def lines() -> list[str]:
+            code = [f"system.faults = {_faults_code(faults)}"] if faults else []
+            code += plan.code(name, bname, rebooted=False)
+            if faults:
+                code.append("system.faults = None")
+            return code
+
         no_reboot = replace(plan, reboot=False)
 
         def run() -> RestoreResult:
@@ -534,9 +547,11 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
     def stop_backup_midway(self, plan: AbandonedBackup) -> None:
         """A requester stops part-way (with or without AbortBackup) and releases its object."""
         self._step()
-        self._run(plan.code(), lambda: plan.run(self.system, self.writer))
+        self._run(plan.code, lambda: plan.run(self.system, self.writer))
         self._check()
 
+
+_CHECK: Final = ("monitor.check()",)
 
 # Stand-ins for the arguments a factory gets, to check its signature before a run.
 _APP: Final = object()
