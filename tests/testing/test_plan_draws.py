@@ -170,3 +170,21 @@ def test_the_machine_writes_out_its_steps_only_for_a_repro_and_the_same_lines() 
         assert steps[4] == ["system.send_identify()"] * 2 + ["monitor.check()"]
     finally:
         machine.teardown()
+
+
+def test_the_machine_looks_its_hooks_up_again_when_they_change() -> None:
+    def check(frozen: object, fs: object) -> None: ...
+
+    def other(frozen: object, fs: object) -> None: ...
+
+    class Machine(_Machine):
+        consistency_check = check  # a plain function: never bound to the machine
+
+    assert Machine._hook("consistency_check") is check
+    assert Machine._hook("consistency_check") is check  # from the cache
+    Machine.consistency_check = staticmethod(other)
+    assert Machine._hook("consistency_check") is other
+    Machine.writer_factory = KvStoreApp  # type: ignore[assignment]
+    assert Machine._hook("writer_factory") is KvStoreApp
+    assert _Machine._hook("writer_factory") is KvStoreWriter  # the base keeps its own
+    assert Machine._hook("freeze_state") is None

@@ -303,7 +303,16 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
 
     @classmethod
     def _hook(cls, name: str) -> Any:
-        return static_attr(cls, name)
+        """Class attribute ``name`` as written (:func:`static_attr`), looked up once per class
+        and value: the plain lookup, one call, tells whether the attribute changed since."""
+        cache: dict[str, tuple[object, Any]] = cls.__dict__.get("_vsssim_hooks") or {}
+        if not cache:
+            type.__setattr__(cls, "_vsssim_hooks", cache)
+        current = getattr(cls, name, None)
+        found = cache.get(name)
+        if found is None or found[0] is not current:
+            found = cache[name] = (current, static_attr(cls, name))
+        return found[1]
 
     def _ref(self, name: str, value: object) -> Reference:
         """How the generated test reaches class attribute ``name`` (whose ``value`` is
@@ -326,7 +335,8 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
                result: BackupResult | RestoreResult | None = None,
                backup: BackupResult | None = None) -> None:
         __tracebackhide__ = True  # pytest: show the caller's line
-        monitor = self.monitor
+        monitor = self._monitor  # built by build_machine, before the first check
+        assert monitor is not None
         if result_var is None and backup_var is None:
             self._run(_CHECK, lambda: monitor.check(result, backup))
             return
