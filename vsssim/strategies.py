@@ -689,14 +689,19 @@ def _choices(items: tuple[_T, ...]) -> st.SearchStrategy[_T]:
 # shrinks like sampled_from (towards the first item); a choice of one item is not drawn.
 @functools.lru_cache(maxsize=256)
 def _indices(count: int) -> st.SearchStrategy[int]:
-    """``integers(0, count - 1)``, built once per count: hypothesis validates a new strategy and
-    computes its properties on first use, which costs more than the draw itself."""
-    return st.integers(0, count - 1)
+    """An index below ``count``, built once per count: hypothesis validates a new strategy and
+    computes its properties on first use, which costs more than the draw itself.
+
+    ``sampled_from(range(count))`` rather than ``integers(0, count - 1)``: the same one
+    integer choice, but all ``integers()`` share a label, and hypothesis's generator copies
+    values between draws of one label (a rule's small ``integers(1, 12)`` into a plan's
+    choice of 135 values, where it would pick the first type and context over and over);
+    and above 128 values ``integers()`` also weights the ends (and costs more)."""
+    return st.sampled_from(range(count))
 
 
 #: The most values one integer choice holding several digits may take: hypothesis draws up to
-#: 256 values uniformly (above 128 with a little extra weight on the two values at either
-#: end); its distribution of a wider range favours the small values.
+#: 256 values uniformly; its distribution of a wider range favours the small values.
 _PACKED: Final = 256
 
 
