@@ -709,9 +709,11 @@ class _Digits:
     """Several choices of a plan, each an index ("digit") below its radix, drawn as few integer
     choices as possible: consecutive digits share one integer (mixed radix, the first digit
     the most significant) while it takes at most :data:`_PACKED` values.  Drawn uniformly, its
-    digits are as uniform and independent as separate draws; it shrinks towards 0, each digit
-    towards its first value, an earlier one before a later one.  A radix above the limit gets
-    an integer of its own; digits of radix 1 are not drawn."""
+    digits are as uniform and independent as separate draws (but where hypothesis sets a choice
+    to its simplest value, they are all 0 together: the first digits are 0 more often than
+    separate draws would be); it shrinks towards 0, each digit towards its first value, an
+    earlier one before a later one.  A radix above the limit gets an integer of its own;
+    digits of radix 1 are not drawn."""
 
     __slots__ = ("_groups",)
 
