@@ -28,7 +28,9 @@ argument), not at its first draw.
 from __future__ import annotations
 
 import functools
+import math
 import uuid
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Final, TypeVar
 
@@ -680,21 +682,64 @@ def _choices(items: tuple[_T, ...]) -> st.SearchStrategy[_T]:
 
 
 # How the plan strategies below draw: each plan is one @st.composite whose draws are plain
-# integers and booleans, and whose values are looked up or built from them in Python.  Every
-# nested strategy costs a span, every builds() argument a context manager, every map() two
-# spans and a warnings.catch_warnings, and those outweigh the choices themselves.  An
-# integer index into a tuple shrinks like sampled_from (towards the first item); a choice of
-# one item is not drawn at all.
+# integer choices, as few as it can, and whose values are looked up or built from them in
+# Python.  Every draw from a strategy costs a span and hypothesis's bookkeeping of a choice,
+# which outweigh the choice itself (a nested composite, builds(), map() or lists() costs more
+# still), so the small choices of a plan share integers (see _Digits).  An index into a tuple
+# shrinks like sampled_from (towards the first item); a choice of one item is not drawn.
 @functools.lru_cache(maxsize=256)
 def _indices(count: int) -> st.SearchStrategy[int]:
-    """``integers(0, count - 1)``, built once per count: hypothesis validates a new strategy and
-    computes its properties on first use, which costs more than the draw itself."""
-    return st.integers(0, count - 1)
+    """An index below ``count``, built once per count: hypothesis validates a new strategy and
+    computes its properties on first use, which costs more than the draw itself.
+
+    ``sampled_from(range(count))`` rather than ``integers(0, count - 1)``: the same one
+    integer choice, but all ``integers()`` share a label, and hypothesis's generator copies
+    values between draws of one label (a rule's small ``integers(1, 12)`` into a plan's
+    choice of 135 values, where it would pick the first type and context over and over);
+    and above 128 values ``integers()`` also weights the ends (and costs more)."""
+    return st.sampled_from(range(count))
 
 
-def _pick(draw: st.DrawFn, items: tuple[_T, ...]) -> _T:
-    """One of ``items`` (shrinks towards the first; one item is not drawn)."""
-    return items[draw(_indices(len(items)))] if len(items) > 1 else items[0]
+#: The most values one integer choice holding several digits may take: hypothesis draws up to
+#: 256 values uniformly; its distribution of a wider range favours the small values.
+_PACKED: Final = 256
+
+
+class _Digits:
+    """Several choices of a plan, each an index ("digit") below its radix, drawn as few integer
+    choices as possible: consecutive digits share one integer (mixed radix, the first digit
+    the most significant) while it takes at most :data:`_PACKED` values.  Drawn uniformly, its
+    digits are as uniform and independent as separate draws (but where hypothesis sets a choice
+    to its simplest value, they are all 0 together: the first digits are 0 more often than
+    separate draws would be); it shrinks towards 0, each digit towards its first value, an
+    earlier one before a later one.  A radix above the limit gets an integer of its own;
+    digits of radix 1 are not drawn."""
+
+    __slots__ = ("_groups",)
+
+    def __init__(self, radices: Sequence[int]) -> None:
+        groups: list[tuple[st.SearchStrategy[int] | None, tuple[tuple[int, int], ...]]] = []
+        run: list[int] = []
+        size = 1
+        for radix in (*radices, _PACKED + 1):  # the last one closes the last group
+            if run and size * radix > _PACKED:
+                place, places = size, []
+                for r in run:
+                    place //= r
+                    places.append((place, r))
+                groups.append((_indices(size) if size > 1 else None, tuple(places)))
+                run, size = [], 1
+            run.append(radix)
+            size *= radix
+        self._groups = tuple(groups)
+
+    def draw(self, draw: st.DrawFn) -> list[int]:
+        """The digits, in the order of the radices."""
+        digits: list[int] = []
+        for values, places in self._groups:
+            value = draw(values) if values is not None else 0
+            digits += [value // place % radix for place, radix in places]
+        return digits
 
 
 _CACHED: Final = 4096  # the most values a plan strategy keeps per drawn key
@@ -702,8 +747,8 @@ _CACHED: Final = 4096  # the most values a plan strategy keeps per drawn key
 
 class _Selector:
     """The draw of :func:`component_selections` for one document, which the plan strategies
-    call inline (one span less than drawing the composite) and whose selections, and the
-    plans' values made from them, are computed once per drawn key.
+    call inline (one span less than drawing the composite) or pack with their other choices,
+    and whose selections, and the plans' values made from them, are computed once per key.
 
     The draw: one integer (shrinks towards adding nothing), a bitmask over the selectable
     components, with one more value for the required components alone."""
@@ -719,23 +764,18 @@ class _Selector:
         # One integer per selection, in the order it shrinks: nothing, the required components
         # alone (if any), then each non-empty bitmask over the selectable ones.
         self._alone = 1 if self._required else 0
-        count = (1 << len(self._optional)) + self._alone
-        self._keys = _indices(count) if count > 1 else None
-        self._keys_or_none = _indices(count + 1)
+        #: How many selections there are (the values :meth:`key` takes).
+        self.choices = (1 << len(self._optional)) + self._alone
+        self._keys = _indices(self.choices) if self.choices > 1 else None
         self._selections: dict[tuple[int, bool], tuple[WmdComponent, ...]] = {}
 
     def draw_key(self, draw: st.DrawFn) -> tuple[int, bool]:
         """Draw a selection: the key (mask, required alone) :meth:`select` turns into
         components."""
-        return self._key(draw(self._keys) if self._keys is not None else 0)
+        return self.key(draw(self._keys) if self._keys is not None else 0)
 
-    def draw_key_or_none(self, draw: st.DrawFn) -> tuple[int, bool] | None:
-        """Draw None (the canonical selection, what this shrinks towards) or a selection, in
-        the same one choice."""
-        value = draw(self._keys_or_none)
-        return None if value == 0 else self._key(value - 1)
-
-    def _key(self, value: int) -> tuple[int, bool]:
+    def key(self, value: int) -> tuple[int, bool]:
+        """The key of selection ``value`` (``0 <= value < choices``; 0 adds nothing)."""
         if value <= self._alone:
             return 0, value == 1
         return value - self._alone, False
@@ -800,8 +840,8 @@ def _plan_names(metadata: WriterMetadata | None, writer_name: str | None
     return _Selector(metadata), writer_name or metadata.identity.writer_name
 
 
-# A fault kind's draw: the values of its fields, one choice each (in the order builds() drew
-# them before), and how to build the fault from them.
+# A fault kind's draw: the values of its fields, one digit each, and how to build the fault
+# from them.
 _FaultKind = tuple[tuple[tuple[object, ...], ...], Callable[..., Fault]]
 
 
@@ -824,19 +864,54 @@ def _provider_faults(methods: Sequence[str]) -> list[_FaultKind]:
     ]
 
 
-def _drawn_fault(draw: st.DrawFn, kinds: tuple[tuple[_FaultKind, ...], ...],
-                 memo: _Memo[Fault]) -> Fault:
-    """One fault: its kind (then, for provider faults, which of the three), then its fields;
-    the same fields give the same (immutable, checked once) fault."""
-    kind = draw(_indices(len(kinds))) if len(kinds) > 1 else 0
-    group = kinds[kind]
-    index = draw(_indices(len(group))) if len(group) > 1 else 0
-    fields, make = group[index]
-    values = tuple(_pick(draw, choices) for choices in fields)
-    return memo.get_or_make((kind, index, values), lambda: make(*values))
+class _FaultDrawer:
+    """The draw of :func:`fault_plans`, which :func:`backup_plans` and the writer conformance
+    machine also call inline (a nested strategy costs a span more).
+
+    A plan: how many faults (one integer, towards none; :func:`backup_plans` packs it with its
+    own choices), then each fault: its kind, then its fields as digits (a writer fault's six
+    fields are two integers).  The kind is one choice from a table in which each group of
+    kinds (writer, provider, requester crash, Identify, storage) has the same share and each of
+    the three provider kinds a third of its group's: it shrinks towards the writer fault.  The
+    same choices give the same (immutable, checked once) fault."""
+
+    def __init__(self, groups: Sequence[Sequence[_FaultKind]], max_faults: int) -> None:
+        share = math.lcm(*(len(group) for group in groups))
+        self._table = tuple((g, k) for g, group in enumerate(groups)
+                            for k in range(len(group)) for _ in range(share // len(group)))
+        self._kinds = _indices(len(self._table)) if len(self._table) > 1 else None
+        self._fields = tuple(tuple((_Digits([len(choices) for choices in fields]), fields, make)
+                                   for fields, make in group) for group in groups)
+        #: The most faults of a plan (the radix of its count is one more).
+        self.max_faults = max_faults
+        self._counts = _indices(max_faults + 1) if max_faults else None
+        self._memo: _Memo[Fault] = _Memo()
+
+    def fault(self, draw: st.DrawFn) -> Fault:
+        """Draw one fault."""
+        group, kind = self._table[draw(self._kinds)] if self._kinds is not None else (0, 0)
+        digits, fields, make = self._fields[group][kind]
+        picks = digits.draw(draw)
+        return self._memo.get_or_make((group, kind, *picks), lambda: make(
+            *(choices[i] for choices, i in zip(fields, picks, strict=True))))
+
+    def faults(self, draw: st.DrawFn, count: int) -> list[Fault]:
+        """Draw ``count`` faults."""
+        return [self.fault(draw) for _ in range(count)]
+
+    def plan(self, draw: st.DrawFn) -> FaultPlan:
+        """Draw a plan: its count, then its faults."""
+        return FaultPlan(self.faults(draw, draw(self._counts) if self._counts is not None
+                                     else 0))
 
 
-def fault_plans(
+# The drawer of each strategy fault_plans() made, for backup_plans(faults=...) to draw inline
+# (weak keys: an entry lives as long as its strategy).
+_FAULT_DRAWERS: Final[weakref.WeakKeyDictionary[st.SearchStrategy[FaultPlan], _FaultDrawer]] \
+    = weakref.WeakKeyDictionary()
+
+
+def _fault_drawer(
     *,
     writers: Sequence[str | None] = (None,),
     events: Sequence[str] = WRITER_EVENTS,
@@ -846,12 +921,8 @@ def fault_plans(
     identify_during: bool = True,
     storage_volumes: Sequence[str] = (),
     max_faults: int = 2,
-) -> st.SearchStrategy[FaultPlan]:
-    """Fault plans (:class:`~vsssim.faults.FaultPlan`) of every kind: writer faults (veto, fail,
-    raise, delay, return None, hang; at ``events``, for one of ``writers``, ``None`` = any),
-    provider faults (errors, a commit slower than the hold, exceptions), requester crashes after
-    a creation event, Identify from another program before one, and a full diff area on one of
-    ``storage_volumes``.  Empty lists switch a kind off; shrinks towards no fault."""
+) -> _FaultDrawer | None:
+    """The drawer of :func:`fault_plans` (None when every kind is switched off)."""
     if writers is None:
         raise TypeError("writers is a list of writer names; [None] means any writer")
     writers = _listed(writers, "writers")
@@ -872,29 +943,105 @@ def fault_plans(
         kinds.append([((CREATION_EVENTS,), lambda event: IdentifyDuring(event=event))])
     if storage_volumes:
         kinds.append([((storage_volumes,), lambda volume: StorageFault(volume=volume))])
-    if not kinds:
+    return _FaultDrawer(kinds, max_faults) if kinds else None
+
+
+def fault_plans(
+    *,
+    writers: Sequence[str | None] = (None,),
+    events: Sequence[str] = WRITER_EVENTS,
+    actions: Sequence[str] = WRITER_ACTIONS,
+    provider_methods: Sequence[str] = PROVIDER_METHODS,
+    requester_crashes: bool = True,
+    identify_during: bool = True,
+    storage_volumes: Sequence[str] = (),
+    max_faults: int = 2,
+) -> st.SearchStrategy[FaultPlan]:
+    """Fault plans (:class:`~vsssim.faults.FaultPlan`) of every kind: writer faults (veto, fail,
+    raise, delay, return None, hang; at ``events``, for one of ``writers``, ``None`` = any),
+    provider faults (errors, a commit slower than the hold, exceptions), requester crashes after
+    a creation event, Identify from another program before one, and a full diff area on one of
+    ``storage_volumes``.  Empty lists switch a kind off; shrinks towards no fault."""
+    drawer = _fault_drawer(writers=writers, events=events, actions=actions,
+                           provider_methods=provider_methods,
+                           requester_crashes=requester_crashes,
+                           identify_during=identify_during, storage_volumes=storage_volumes,
+                           max_faults=max_faults)
+    if drawer is None:
         return st.just(FaultPlan())
-    groups = tuple(tuple(group) for group in kinds)
-    memo: _Memo[Fault] = _Memo()
-
-    @st.composite
-    def faults(draw: st.DrawFn) -> Fault:
-        return _drawn_fault(draw, groups, memo)
-
-    # lists() draws how many (towards none) as before; the plan is built without a map().
-    drawn = st.lists(faults(), max_size=max_faults)
 
     @st.composite
     def plans(draw: st.DrawFn) -> FaultPlan:
-        return FaultPlan(draw(drawn))
+        return drawer.plan(draw)
 
-    return plans()
+    strategy = plans()
+    _FAULT_DRAWERS[strategy] = drawer
+    return strategy
 
 
 _BACKUP_TYPES: Final = (BackupType.FULL, BackupType.COPY, BackupType.INCREMENTAL,
                         BackupType.DIFFERENTIAL, BackupType.LOG)
 _CONTEXTS: Final = (int(SnapshotContext.BACKUP), int(SnapshotContext.APP_ROLLBACK),
                     int(SnapshotContext.BACKUP) | int(VolumeSnapshotAttributes.NO_AUTORECOVERY))
+
+
+class _BackupDrawer:
+    """The draw of :func:`backup_plans`: one integer for the selection (0: the canonical one;
+    then each of the selector's), the type, the context and, with faults of
+    :func:`fault_plans`, how many faults (packed as :class:`_Digits`), then the faults."""
+
+    def __init__(self, selector: _Selector | None, name: str, volumes: tuple[str, ...],
+                 types: tuple[BackupType, ...], contexts: tuple[int, ...],
+                 faults: _FaultDrawer | st.SearchStrategy[FaultPlan] | None) -> None:
+        self._selector, self._name, self._volumes = selector, name, volumes
+        self._types, self._contexts, self._faults = types, contexts, faults
+        inline = faults.max_faults + 1 if isinstance(faults, _FaultDrawer) else 1
+        self._digits = _Digits([selector.choices + 1 if selector is not None else 1,
+                                len(types), len(contexts), inline])
+        self._names: _Memo[tuple[str, ...]] = _Memo()
+
+    def draw(self, draw: st.DrawFn) -> BackupPlan:
+        """Draw a plan."""
+        selection, type_, context, count = self._digits.draw(draw)
+        components: tuple[str, ...] | None = None
+        selector = self._selector
+        if selector is not None and selection:
+            key = selector.key(selection - 1)
+            components = self._names.get_or_make(key, lambda: tuple(
+                f"{self._name}:{c.full_path}" for c in selector.select(key)))
+        faults = self._faults
+        drawn: tuple[Fault, ...] = ()
+        if isinstance(faults, _FaultDrawer):
+            drawn = tuple(faults.faults(draw, count))
+        elif faults is not None:
+            drawn = tuple(draw(faults).faults)
+        return BackupPlan(volumes=self._volumes, backup_type=self._types[type_],
+                          context=self._contexts[context], components=components,
+                          faults=drawn)
+
+
+def _backup_drawer(
+    metadata: WriterMetadata | None = None,
+    *,
+    writer_name: str | None = None,
+    volumes: Sequence[str] = ("C:\\",),
+    backup_types: Sequence[BackupType] = _BACKUP_TYPES,
+    contexts: Sequence[int] = _CONTEXTS,
+    faults: _FaultDrawer | st.SearchStrategy[FaultPlan] | None = None,
+) -> _BackupDrawer:
+    """The drawer of :func:`backup_plans` (``faults`` may be a fault drawer itself)."""
+    # The parts are built here, once: a strategy built inside the draw would be validated
+    # again at every draw, which costs more than drawing from it.
+    targets = _listed(volumes, "volumes")
+    types = _some(backup_types, "backup_types")
+    kinds = _some(contexts, "contexts")
+    selector, name = _plan_names(metadata, writer_name)
+    if faults is not None and not isinstance(faults, st.SearchStrategy | _FaultDrawer):
+        raise TypeError(f"faults is a strategy of fault plans (fault_plans(), with its "
+                        f"parentheses), not {type(faults).__name__}")
+    if isinstance(faults, st.SearchStrategy):
+        faults = _FAULT_DRAWERS.get(faults, faults)
+    return _BackupDrawer(selector, name, targets, types, kinds, faults)
 
 
 def backup_plans(
@@ -910,33 +1057,66 @@ def backup_plans(
     auto-recovery), the components of one writer (from its ``metadata``, following the
     selection rules) or the canonical selection, and the faults drawn from ``faults``.
     Shrinks towards a plain full backup of everything without faults."""
-    # The parts are built here, once: a strategy built inside the draw would be validated
-    # again at every draw, which costs more than drawing from it.
-    targets = _listed(volumes, "volumes")
-    types = _some(backup_types, "backup_types")
-    kinds = _some(contexts, "contexts")
-    selector, name = _plan_names(metadata, writer_name)
-    if faults is not None and not isinstance(faults, st.SearchStrategy):
-        raise TypeError(f"faults is a strategy of fault plans (fault_plans(), with its "
-                        f"parentheses), not {type(faults).__name__}")
-    names: _Memo[tuple[str, ...]] = _Memo()
+    drawer = _backup_drawer(metadata, writer_name=writer_name, volumes=volumes,
+                            backup_types=backup_types, contexts=contexts, faults=faults)
 
     @st.composite
     def plans(draw: st.DrawFn) -> BackupPlan:
-        components: tuple[str, ...] | None = None
-        key = selector.draw_key_or_none(draw) if selector is not None else None
-        if selector is not None and key is not None:
-            components = names.get_or_make(key, lambda: tuple(
-                f"{name}:{c.full_path}" for c in selector.select(key)))
-        plan = draw(faults) if faults is not None else None
-        return BackupPlan(volumes=targets, backup_type=_pick(draw, types),
-                          context=_pick(draw, kinds), components=components,
-                          faults=tuple(plan.faults) if plan is not None else ())
+        return drawer.draw(draw)
 
     return plans()
 
 
 _RESTORE_WHAT: Final = ("all", "writer", "components")
+
+
+class _RestoreDrawer:
+    """The draw of :func:`restore_plans`: one integer for the backup, what to restore, whether
+    additional restores follow and, with a fault drawer (the writer conformance machine's
+    PreRestore / PostRestore faults), how many faults; then the selection, if it restores
+    components, and the faults."""
+
+    def __init__(self, backups: int, selector: _Selector | None, name: str,
+                 faults: _FaultDrawer | None = None) -> None:
+        self._selector, self._name, self._faults = selector, name, faults
+        self._digits = _Digits([backups, len(_RESTORE_WHAT), 2,
+                                faults.max_faults + 1 if faults is not None else 1])
+        self._names: _Memo[tuple[str, ...]] = _Memo()
+
+    def draw(self, draw: st.DrawFn) -> RestorePlan:
+        """Draw a plan."""
+        return self.draw_with_faults(draw)[0]
+
+    def draw_with_faults(self, draw: st.DrawFn) -> tuple[RestorePlan, FaultPlan]:
+        """Draw a plan and its faults (an empty plan without a fault drawer)."""
+        chosen, what, additional, count = self._digits.draw(draw)
+        components: tuple[str, ...] | None = None
+        selector = self._selector
+        if selector is not None and what:
+            if what == 1:
+                components = (self._name,)
+            else:
+                key = selector.draw_key(draw)
+                components = self._names.get_or_make(key, lambda: tuple(
+                    f"{self._name}:{c.full_path}" for c in selector.select(key)))
+        faults = self._faults.faults(draw, count) if self._faults is not None else []
+        return (RestorePlan(backup=chosen, components=components,
+                            additional_restores=bool(additional)), FaultPlan(faults))
+
+
+def _restore_drawer(backups: int = 1, metadata: WriterMetadata | None = None, *,
+                    writer_name: str | None = None,
+                    faults: _FaultDrawer | None = None) -> _RestoreDrawer:
+    """The drawer of :func:`restore_plans`, with ``faults`` drawn along (see there)."""
+    if not isinstance(backups, int) or isinstance(backups, bool):
+        hint = ("; the metadata goes second (restore_plans(count, metadata))"
+                if isinstance(backups, WriterMetadata | st.SearchStrategy) else "")
+        raise TypeError(f"backups is the number of completed backups (an int), not "
+                        f"{type(backups).__name__}{hint}")
+    if backups < 1:
+        raise ValueError("restore_plans needs at least one backup to restore")
+    selector, name = _plan_names(metadata, writer_name)
+    return _RestoreDrawer(backups, selector, name, faults)
 
 
 def restore_plans(
@@ -950,33 +1130,45 @@ def restore_plans(
     restores to follow.  Shrinks towards restoring everything of the first backup.  The
     components come from the metadata, not from the backup: for a backup of some components,
     run ``plan.within(backup.component_names)``."""
-    if not isinstance(backups, int) or isinstance(backups, bool):
-        hint = ("; the metadata goes second (restore_plans(count, metadata))"
-                if isinstance(backups, WriterMetadata | st.SearchStrategy) else "")
-        raise TypeError(f"backups is the number of completed backups (an int), not "
-                        f"{type(backups).__name__}{hint}")
-    if backups < 1:
-        raise ValueError("restore_plans needs at least one backup to restore")
-    selector, name = _plan_names(metadata, writer_name)
-    indices = tuple(range(backups))
-    names: _Memo[tuple[str, ...]] = _Memo()
+    drawer = _restore_drawer(backups, metadata, writer_name=writer_name)
 
     @st.composite
     def plans(draw: st.DrawFn) -> RestorePlan:
-        chosen = _pick(draw, indices)
-        components: tuple[str, ...] | None = None
-        what = _pick(draw, _RESTORE_WHAT)
-        if selector is not None and what != "all":
-            if what == "writer":
-                components = (name,)
-            else:
-                key = selector.draw_key(draw)
-                components = names.get_or_make(key, lambda: tuple(
-                    f"{name}:{c.full_path}" for c in selector.select(key)))
-        return RestorePlan(backup=chosen, components=components,
-                           additional_restores=draw(_BOOLEANS))
+        return drawer.draw(draw)
 
     return plans()
+
+
+class _AbandonedDrawer:
+    """The draw of :func:`abandoned_backups`: one integer for the selection, where the
+    requester stops, whether it aborts and the backup type."""
+
+    def __init__(self, selector: _Selector | None, volumes: tuple[str, ...]) -> None:
+        self._selector, self._volumes = selector, volumes
+        self._digits = _Digits([selector.choices if selector is not None else 1,
+                                len(AbandonedBackup.STOPS), 2, len(_BACKUP_TYPES)])
+        self._memo: _Memo[AbandonedBackup] = _Memo()
+
+    def draw(self, draw: st.DrawFn) -> AbandonedBackup:
+        """Draw a plan."""
+        digits = self._digits.draw(draw)
+        return self._memo.get_or_make(tuple(digits), lambda: self._make(*digits))
+
+    def _make(self, selection: int, stop: int, abort: int, type_: int) -> AbandonedBackup:
+        selector = self._selector
+        chosen = selector.select(selector.key(selection)) if selector is not None else ()
+        return AbandonedBackup(
+            stop_after=AbandonedBackup.STOPS[stop], abort=bool(abort),
+            backup_type=_BACKUP_TYPES[type_], volumes=self._volumes,
+            components=tuple((c.component_type, c.logical_path, c.component_name)
+                             for c in chosen))
+
+
+def _abandoned_drawer(metadata: WriterMetadata | None = None, *,
+                      volumes: Sequence[str] = ("C:\\",)) -> _AbandonedDrawer:
+    """The drawer of :func:`abandoned_backups`."""
+    return _AbandonedDrawer(_Selector(metadata) if metadata is not None else None,
+                            _listed(volumes, "volumes"))
 
 
 def abandoned_backups(
@@ -987,24 +1179,11 @@ def abandoned_backups(
     """A requester that stops part-way through a backup (after StartSnapshotSet,
     PrepareForBackup or DoSnapshotSet), with or without AbortBackup, selecting components of
     the writer described by ``metadata``."""
-    targets = _listed(volumes, "volumes")
-    selector = _Selector(metadata) if metadata is not None else None
-    stops = tuple(AbandonedBackup.STOPS)
-    memo: _Memo[AbandonedBackup] = _Memo()
+    drawer = _abandoned_drawer(metadata, volumes=volumes)
 
     @st.composite
     def plans(draw: st.DrawFn) -> AbandonedBackup:
-        key = selector.draw_key(draw) if selector is not None else None
-        values = (key, _pick(draw, stops), draw(_BOOLEANS), _pick(draw, _BACKUP_TYPES))
-
-        def make() -> AbandonedBackup:
-            chosen = selector.select(key) if selector is not None and key is not None else ()
-            return AbandonedBackup(
-                stop_after=values[1], abort=values[2], backup_type=values[3], volumes=targets,
-                components=tuple((c.component_type, c.logical_path, c.component_name)
-                                 for c in chosen))
-
-        return memo.get_or_make(values, make)
+        return drawer.draw(draw)
 
     return plans()
 

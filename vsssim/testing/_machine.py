@@ -22,6 +22,10 @@ __all__ = ["ConformanceMachine"]
 
 _T = TypeVar("_T")
 
+#: A step's source lines, or a function that makes them: the lines of a passing example are
+#: never read, so a machine may leave writing them out until a repro needs them.
+Lines = Sequence[str] | Callable[[], Sequence[str]]
+
 
 class _Monitor(Protocol):
     def close(self) -> None: ...
@@ -33,7 +37,8 @@ _M = TypeVar("_M", bound=_Monitor)
 class ConformanceMachine(RuleBasedStateMachine, Generic[_M]):
     """A state machine that builds a simulated machine per example, watches it with a monitor
     of type ``_M`` and records every call it makes as lines of a pytest test (``setup`` for the
-    machine, ``script`` for the steps), so that a failure can be printed as a repro.
+    machine, ``script`` for the steps: each call's lines, or the function that writes them out
+    when a repro needs them), so that a failure can be printed as a repro.
 
     Subclasses build ``root``, ``_system`` and ``_monitor`` in their ``@initialize`` rule and
     call :meth:`_step` at the start of every other rule, so that the repro knows its steps.
@@ -53,9 +58,9 @@ class ConformanceMachine(RuleBasedStateMachine, Generic[_M]):
         self._system: VssSystem | None = None
         self._monitor: _M | None = None
         self.setup: list[str] = []
-        self.script: list[str] = []
+        self.script: list[Lines] = []  # the lines of each call (or their makers), in order
         self.references: list[Reference] = []
-        self._marks: list[int] = []  # where each rule's lines start in ``script``
+        self._marks: list[int] = []  # where each rule's entries start in ``script``
 
     @property
     def system(self) -> VssSystem:
@@ -99,9 +104,10 @@ class ConformanceMachine(RuleBasedStateMachine, Generic[_M]):
                   else "The steps that ran before the error."]
         first = self._marks[0] if self._marks else len(self.script)
         bounds = [*self._marks, len(self.script)]
-        steps = [self.script[a:b] for a, b in itertools.pairwise(bounds) if a < b]
-        return Replay(f"{name}_{rule}", header, self.setup + self.script[:first], steps,
-                      list(self.references))
+        written = (_written(self.script[a:b]) for a, b in itertools.pairwise(bounds))
+        steps = [lines for lines in written if lines]
+        return Replay(f"{name}_{rule}", header, self.setup + _written(self.script[:first]),
+                      steps, list(self.references))
 
     def repro(self, error: ConformanceError | None) -> str:
         """The steps of this example as a pytest test (see :mod:`vsssim.testing.repro`)."""
@@ -113,10 +119,11 @@ class ConformanceMachine(RuleBasedStateMachine, Generic[_M]):
         error.repro = self.repro(error)
         error.replay = self.replay(error)
 
-    def _run(self, lines: Sequence[str], action: Callable[[], _T]) -> _T:
-        """Record ``lines`` and run ``action`` (the same calls); add the repro to any error."""
+    def _run(self, lines: Lines, action: Callable[[], _T]) -> _T:
+        """Record ``lines`` (or the function that makes them, called for a repro) and run
+        ``action`` (the same calls); add the repro to any error."""
         __tracebackhide__ = True  # pytest: show the caller's line
-        self.script.extend(lines)
+        self.script.append(lines)
         try:
             return action()
         except ConformanceError as exc:
@@ -142,3 +149,11 @@ class ConformanceMachine(RuleBasedStateMachine, Generic[_M]):
         finally:  # a failing close (a user's provider, say) must not leave the directory
             if self.root is not None:
                 remove_tree(self.root)
+
+
+def _written(entries: Sequence[Lines]) -> list[str]:
+    """The lines of ``script`` entries, each maker called."""
+    lines: list[str] = []
+    for entry in entries:
+        lines += entry() if callable(entry) else entry
+    return lines

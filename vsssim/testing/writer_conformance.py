@@ -54,7 +54,7 @@ from vsssim.testing import _session
 from vsssim.testing._machine import ConformanceMachine
 from vsssim.testing._support import check_call, fast_temp_dir, setting_name, static_attr
 from vsssim.testing.monitor import WriterMonitor
-from vsssim.testing.plans import MiB, RestorePlan
+from vsssim.testing.plans import AbandonedBackup, BackupPlan, MiB, RestorePlan
 from vsssim.testing.repro import PLACEHOLDER, Reference, Replay, reference
 from vsssim.testing.rules import ConformanceError
 
@@ -62,11 +62,13 @@ if TYPE_CHECKING:
     from vsssim.apps.base import Application
     from vsssim.backup import BackupResult
     from vsssim.restore import RestoreResult
+    from vsssim.strategies import _FaultDrawer
     from vsssim.writer import Writer
 
 __all__ = ["WriterConformance", "check_writer", "conformance_settings"]
 
 _T = TypeVar("_T")
+_D = TypeVar("_D")
 
 _A = VolumeSnapshotAttributes
 # Writer faults that skip the handler are not injected at Abort: the writer could then never
@@ -160,6 +162,36 @@ class _TestCaseProperty:
             "__module__": owner.__module__})
         type.__setattr__(owner, "_vsssim_test_case", case)
         return case
+
+
+_RUNNER: Final = st.runner()
+
+
+# The plans of the backup, restore and abandoned-backup steps, drawn as the rules' arguments
+# for the machine that runs them (in a rule, st.runner() is the machine): they depend on the
+# writer's metadata and on the completed backups.  Drawn there, rather than with st.data() in
+# the rule, a plan costs hypothesis no top-level draw of its own.
+@st.composite
+def _backup_plans(draw: st.DrawFn) -> BackupPlan:
+    machine: WriterConformance = draw(_RUNNER)
+    return machine._backup_plan(draw)
+
+
+@st.composite
+def _restore_plans(draw: st.DrawFn) -> tuple[RestorePlan, FaultPlan]:
+    machine: WriterConformance = draw(_RUNNER)
+    return machine._restore_plan(draw)
+
+
+@st.composite
+def _abandoned_plans(draw: st.DrawFn) -> AbandonedBackup:
+    machine: WriterConformance = draw(_RUNNER)
+    return machine._abandoned_plan(draw)
+
+
+_BACKUP_PLANS: Final = _backup_plans()
+_RESTORE_PLANS: Final = _restore_plans()
+_ABANDONED_PLANS: Final = _abandoned_plans()
 
 
 class WriterConformance(ConformanceMachine[WriterMonitor]):
@@ -271,23 +303,45 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
 
     @classmethod
     def _hook(cls, name: str) -> Any:
-        return static_attr(cls, name)
+        """Class attribute ``name`` as written (:func:`static_attr`), looked up once per class
+        and value: the plain lookup, one call, tells whether the attribute changed since."""
+        cache: dict[str, tuple[object, Any]] = cls.__dict__.get("_vsssim_hooks") or {}
+        if not cache:
+            type.__setattr__(cls, "_vsssim_hooks", cache)
+        current = getattr(cls, name, None)
+        found = cache.get(name)
+        if found is None or found[0] is not current:
+            found = cache[name] = (current, static_attr(cls, name))
+        return found[1]
 
-    def _ref(self, name: str) -> Reference:
-        """How the generated test reaches class attribute ``name``."""
+    def _ref(self, name: str, value: object) -> Reference:
+        """How the generated test reaches class attribute ``name`` (whose ``value`` is
+        ``self._hook(name)``): worked out once per class and value."""
         owner = type(self)
-        via_class = reference(owner)
-        fallback = f"{via_class.expression}.{name}" if via_class.importable else None
-        ref = reference(self._hook(name), fallback=fallback)
-        self.references.append(ref if ref.importable else via_class)
-        return ref
+        cache: dict[str, tuple[object, Reference, Reference]] = \
+            owner.__dict__.get("_vsssim_references") or {}
+        if not cache:
+            type.__setattr__(owner, "_vsssim_references", cache)
+        found = cache.get(name)
+        if found is None or found[0] is not value:
+            via_class = reference(owner)
+            fallback = f"{via_class.expression}.{name}" if via_class.importable else None
+            ref = reference(value, fallback=fallback)
+            found = cache[name] = (value, ref, ref if ref.importable else via_class)
+        self.references.append(found[2])
+        return found[1]
 
     def _check(self, result_var: str | None = None, backup_var: str | None = None,
                result: BackupResult | RestoreResult | None = None,
                backup: BackupResult | None = None) -> None:
         __tracebackhide__ = True  # pytest: show the caller's line
-        args = ", ".join(a for a in (result_var, backup_var) if a)
-        self._run([f"monitor.check({args})"], lambda: self.monitor.check(result, backup))
+        monitor = self._monitor  # built by build_machine, before the first check
+        assert monitor is not None
+        if result_var is None and backup_var is None:
+            self._run(_CHECK, lambda: monitor.check(result, backup))
+            return
+        self._run(lambda: [f"monitor.check({', '.join(a for a in (result_var, backup_var) if a)})"],
+                  lambda: monitor.check(result, backup))
 
     def teardown(self) -> None:
         """Shut the machine down and let go of the writer, its application and the backups."""
@@ -297,15 +351,18 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         self.backups.clear()
 
     # -------------------------------------------------------------------------- setup
-    @initialize(seed=st.integers(0, 2**16 - 1), shuffled=st.booleans(), data=st.data())
-    def build_machine(self, seed: int, shuffled: bool, data: st.DataObject) -> None:
+    # The machine's seed (16 bits) and whether it shuffles deliveries (the lowest bit) are one
+    # integer choice: a boolean of its own costs hypothesis more than the integer.
+    @initialize(setup=st.integers(0, 2**17 - 1), data=st.data())
+    def build_machine(self, setup: int, data: st.DataObject) -> None:
         """A fresh machine: volumes, files, the application, the writer, its monitor."""
         from vsssim.options import VssOptions
         from vsssim.system import VssSystem
 
         cls = type(self)
         cls._check_once()
-        seed = _session.machine_seed(cls.seed, seed)
+        seed = _session.machine_seed(cls.seed, setup >> 1)
+        shuffled = bool(setup & 1)
         factory = self._hook("writer_factory")
         methods = list(cls.restore_methods)
         method = data.draw(st.sampled_from(methods), label="restore_method") if methods else None
@@ -332,7 +389,7 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         app_factory = self._hook("application_factory")
         args: list[str] = []
         if app_factory is not None:
-            ref = self._ref("application_factory")
+            ref = self._ref("application_factory", app_factory)
             self.setup.append(_naming(f"app = system.add_application({ref.expression}("
                                       f"system.volume({first!r}).fs))",
                                       [("application_factory", ref)]))
@@ -344,7 +401,7 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         if method is not None:
             kwargs["restore_method"] = method
             args.append(f"restore_method=RestoreMethod.{RestoreMethod(method).name}")
-        ref = self._ref("writer_factory")
+        ref = self._ref("writer_factory", factory)
         self.setup.append(_naming(f"writer = system.add_writer({ref.expression}("
                                   f"{', '.join(args)}))", [("writer_factory", ref)]))
         writer = factory(self.app, **kwargs) if self.app is not None else factory(**kwargs)
@@ -356,7 +413,7 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
             fn = self._hook(hook)
             if fn is not None:
                 hooks[hook] = fn
-                refs.append((hook, self._ref(hook)))
+                refs.append((hook, self._ref(hook, fn)))
                 extra.append(f"{hook}={refs[-1][1].expression}")
         if not cls.stable_metadata:
             extra.append("stable_metadata=False")
@@ -367,14 +424,14 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         self._check()
 
     # --------------------------------------------------------------------------- rules
-    def _strategy(self, key: tuple[object, ...], build: Callable[[], st.SearchStrategy[Any]]
-                  ) -> st.SearchStrategy[Any]:
-        """A strategy built once per class and key: building strategies is far dearer than
-        drawing from them, and the writer's metadata (the usual key) rarely changes."""
-        cache: dict[tuple[object, ...], st.SearchStrategy[Any]] = \
-            type(self).__dict__.get("_vsssim_strategies") or {}
+    def _drawer(self, key: tuple[object, ...], build: Callable[[], _D]) -> _D:
+        """A plan drawer built once per class and key: building one (its strategies, its
+        selector) is far dearer than drawing from it, and the writer's metadata (the usual
+        key) rarely changes."""
+        cache: dict[tuple[object, ...], Any] = \
+            type(self).__dict__.get("_vsssim_drawers") or {}
         if not cache:
-            type.__setattr__(type(self), "_vsssim_strategies", cache)
+            type.__setattr__(type(self), "_vsssim_drawers", cache)
         found = cache.get(key)
         if found is None:
             if len(cache) > 64:
@@ -387,64 +444,81 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         if meta is None:
             return ()
         return (meta.identity.writer_name, tuple(
-            (c.full_path, c.selectable, c.component_type) for c in meta.components))
+            [(c.full_path, c.selectable, c.component_type) for c in meta.components]))
 
-    def _faults(self, events: Sequence[str]) -> st.SearchStrategy[FaultPlan]:
-        from vsssim.strategies import fault_plans
+    def _faults(self, events: Sequence[str]) -> _FaultDrawer | None:
+        from vsssim.strategies import _fault_drawer
 
         # A backup's drawn faults go through _tame (a plain call after the draw: a .map()
         # costs more); the other events' plans have no Abort to tame.
-        return self._strategy(("faults", tuple(events)), lambda: fault_plans(events=events))
+        return self._drawer(("faults", tuple(events)), lambda: _fault_drawer(events=events))
 
-    @rule(data=st.data())
-    def backup(self, data: st.DataObject) -> None:
-        """A backup (``system.backup``) of a drawn type, context and selection, with faults."""
-        self._step()
-        from vsssim.strategies import backup_plans
+    def _backup_plan(self, draw: st.DrawFn) -> BackupPlan:
+        """Draw the plan of a backup step (see :data:`_BACKUP_PLANS`)."""
+        from vsssim.strategies import _backup_drawer
 
         cls = type(self)
         writer = self.writer
         # Components drawn from one Identify may be gone at the next if the writer's metadata
         # changes (stable_metadata=False): such a writer gets the canonical selection.
         metadata = self.monitor.metadata if cls.stable_metadata else None
-        plan = data.draw(self._strategy(("backup", *self._metadata_key()), lambda: backup_plans(
+        return self._drawer(("backup", *self._metadata_key()), lambda: _backup_drawer(
             metadata, writer_name=writer.writer_name if writer else None,
             volumes=[v for v, _ in cls.volumes], backup_types=cls.backup_types,
-            contexts=cls.contexts, faults=self._faults(_BACKUP_EVENTS))), label="plan")
+            contexts=cls.contexts, faults=self._faults(_BACKUP_EVENTS))).draw(draw)
+
+    def _restore_plan(self, draw: st.DrawFn) -> tuple[RestorePlan, FaultPlan]:
+        """Draw the plan of a restore step and its faults (see :data:`_RESTORE_PLANS`)."""
+        from vsssim.strategies import _restore_drawer
+
+        writer = self.writer
+        count = len(self.backups)
+        return self._drawer(("restore", count, *self._metadata_key()), lambda: _restore_drawer(
+            count, self.monitor.metadata, writer_name=writer.writer_name if writer else None,
+            faults=self._faults(("PreRestore", "PostRestore")))).draw_with_faults(draw)
+
+    def _abandoned_plan(self, draw: st.DrawFn) -> AbandonedBackup:
+        """Draw the plan of an abandoned backup (see :data:`_ABANDONED_PLANS`)."""
+        from vsssim.strategies import _abandoned_drawer
+
+        return self._drawer(("midway", *self._metadata_key()), lambda: _abandoned_drawer(
+            self.monitor.metadata, volumes=[v for v, _ in type(self).volumes])).draw(draw)
+
+    @rule(plan=_BACKUP_PLANS)
+    def backup(self, plan: BackupPlan) -> None:
+        """A backup (``system.backup``) of a drawn type, context and selection, with faults."""
+        self._step()
         if plan.faults:
             tamed = _tame(plan.faults)
             if tamed is not plan.faults:
                 plan = replace(plan, faults=tuple(tamed))
         name = self._next("backup")
         target = self.root / name if self.root else Path(name)
-        result = self._run(plan.code(name, f"tmp_path / {name!r}"),
-                           lambda: plan.run(self.system, target))
+        system = self.system
+        result = self._run(lambda: plan.code(name, f"tmp_path / {name!r}"),
+                           lambda: plan.run(system, target))
         if result.succeeded and result.target_dir is not None:
             self.backups.append((name, result))
         self._check(name, None, result)
 
     @precondition(lambda self: bool(self.backups))
-    @rule(data=st.data())
-    def restore(self, data: st.DataObject) -> None:
+    @rule(drawn=_RESTORE_PLANS)
+    def restore(self, drawn: tuple[RestorePlan, FaultPlan]) -> None:
         """A restore (``system.restore``) of one of the completed backups, perhaps with
         PreRestore / PostRestore faults; a reboot when it staged files for one."""
         self._step()
-        from vsssim.strategies import restore_plans
-
-        writer = self.writer
-        count = len(self.backups)
-        plan: RestorePlan = data.draw(self._strategy(
-            ("restore", count, *self._metadata_key()), lambda: restore_plans(
-                count, self.monitor.metadata,
-                writer_name=writer.writer_name if writer else None)), label="plan")
-        faults = data.draw(self._faults(("PreRestore", "PostRestore")), label="faults")
+        plan, faults = drawn
         bname, backup = self.backups[plan.backup]
         plan = plan.within(backup.component_names)
         name = self._next("restore")
-        lines = [f"system.faults = {_faults_code(faults)}"] if faults else []
-        lines += plan.code(name, bname, rebooted=False)
-        if faults:
-            lines.append("system.faults = None")
+
+        def lines() -> list[str]:
+            code = [f"system.faults = {_faults_code(faults)}"] if faults else []
+            code += plan.code(name, bname, rebooted=False)
+            if faults:
+                code.append("system.faults = None")
+            return code
+
         no_reboot = replace(plan, reboot=False)
 
         def run() -> RestoreResult:
@@ -479,19 +553,15 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
                   lambda: self.system.run_applications(steps))
         self._check()
 
-    @rule(data=st.data())
-    def stop_backup_midway(self, data: st.DataObject) -> None:
+    @rule(plan=_ABANDONED_PLANS)
+    def stop_backup_midway(self, plan: AbandonedBackup) -> None:
         """A requester stops part-way (with or without AbortBackup) and releases its object."""
         self._step()
-        from vsssim.strategies import abandoned_backups
-
-        plan = data.draw(self._strategy(
-            ("midway", *self._metadata_key()), lambda: abandoned_backups(
-                self.monitor.metadata, volumes=[v for v, _ in type(self).volumes])),
-            label="plan")
-        self._run(plan.code(), lambda: plan.run(self.system, self.writer))
+        self._run(plan.code, lambda: plan.run(self.system, self.writer))
         self._check()
 
+
+_CHECK: Final = ("monitor.check()",)
 
 # Stand-ins for the arguments a factory gets, to check its signature before a run.
 _APP: Final = object()
