@@ -120,8 +120,12 @@ class DocumentModel(BaseModel):
         sets, identities, records) instead of copying them: they cannot change, and copying
         them is most of the cost of pydantic's generic deep copy."""
         new = type(self).__new__(type(self))
+        # (What _clone does, with the lists, the usual mutable field, copied in place: an
+        # empty one without a call, another with one, each item as _clone copies it.)
         object.__setattr__(new, "__dict__", {
-            k: v if _KINDS[type(v)] == _SHARE else _clone(v)
+            k: v if (kind := _KINDS[type(v)]) == _SHARE else (
+                ([w if _KINDS[type(w)] == _SHARE else _clone(w) for w in v] if v else [])
+                if kind == _LIST else _clone(v))
             for k, v in self.__dict__.items()})
         object.__setattr__(new, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
         object.__setattr__(new, "__pydantic_extra__", None)
