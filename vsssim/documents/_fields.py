@@ -110,7 +110,7 @@ class DocumentModel(BaseModel):
         """Set field ``name`` to a value the caller built and checked itself, without
         ``validate_assignment`` (which runs the whole-document validators again).  For the
         builders, whose every call checks its arguments and keeps the document's rules."""
-        if name not in type(self).model_fields:
+        if name not in type(self).__pydantic_fields__:  # (model_fields: a property, dearer)
             raise AttributeError(f"{type(self).__name__} has no field {name!r}")
         self.__dict__[name] = value
         self.__pydantic_fields_set__.add(name)

@@ -363,9 +363,12 @@ class WriterMetadata(DocumentModel):
 
         Raises :class:`~vsssim.errors.VssObjectNotFoundError` if there is none.
         """
-        key = (fold(logical_path or ""), fold(component_name))
+        path = logical_path or ""
+        # (fold() of a str is a _FOLDED subscript; the components' keys compared in place)
+        key = (_FOLDED[path] if type(path) is str else fold(path),
+               _FOLDED[component_name] if type(component_name) is str else fold(component_name))
         for comp in self.components:
-            if comp.key == key:
+            if (_FOLDED[comp.logical_path], _FOLDED[comp.component_name]) == key:
                 return comp
         raise VssObjectNotFoundError(
             f"writer {self.identity.writer_name!r} has no component "
