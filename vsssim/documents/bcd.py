@@ -146,7 +146,8 @@ class RestoreSubcomponent(DocumentModel):
     @property
     def full_path(self) -> str:
         """Logical path + ``\\`` + name."""
-        return full_path(self.logical_path, self.component_name)
+        path = self.logical_path  # (full_path(), inlined: a property read often)
+        return f"{path}\\{self.component_name}" if path else self.component_name
 
 
 class DirectedTarget(DocumentModel):
@@ -218,7 +219,8 @@ class BcdComponent(DocumentModel):
     @property
     def full_path(self) -> str:
         """Logical path + ``\\`` + name, or just the name at the root."""
-        return full_path(self.logical_path, self.component_name)
+        path = self.logical_path  # (full_path(), inlined: a property read often)
+        return f"{path}\\{self.component_name}" if path else self.component_name
 
     @property
     def key(self) -> tuple[str, str]:

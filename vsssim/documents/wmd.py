@@ -248,7 +248,8 @@ class WmdComponent(DocumentModel):
     @property
     def full_path(self) -> str:
         """Logical path + ``\\`` + name, or just the name at the root (reference 8.1)."""
-        return full_path(self.logical_path, self.component_name)
+        path = self.logical_path  # (full_path(), inlined: a property read often)
+        return f"{path}\\{self.component_name}" if path else self.component_name
 
     @property
     def key(self) -> ComponentKey:

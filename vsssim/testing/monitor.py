@@ -389,10 +389,12 @@ class WriterMonitor:
             self._violate("resume-after-thaw-and-abort",
                           f"the application {app.name!r} is still suspended after the operation "
                           "ended: its writer must resume it in OnThaw and in OnAbort")
-        self._raise()
+        if self._pending:
+            self._raise()
         self._faults = 0
         self._check_metadata()
-        self._raise()
+        if self._pending:
+            self._raise()
 
     def _raise(self) -> None:
         if not self._pending:
