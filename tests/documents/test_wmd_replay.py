@@ -56,10 +56,10 @@ def _nothing_recorded() -> Iterator[None]:
 
 
 def _identity(instance: int = 1, name: str = "MyWriter",
-              writer_id: uuid.UUID = WRITER_ID) -> WriterIdentity:
+              writer_id: uuid.UUID = WRITER_ID, instance_name: str = "") -> WriterIdentity:
     return WriterIdentity(writer_id=writer_id, instance_id=uuid.UUID(int=instance),
-                          writer_name=name, usage_type=UsageType.USER_DATA,
-                          source_type=SourceType.TRANSACTED_DB)
+                          writer_name=name, instance_name=instance_name,
+                          usage_type=UsageType.USER_DATA, source_type=SourceType.TRANSACTED_DB)
 
 
 def _declare(b: WriterMetadataBuilder, caption: str = "the database") -> None:
@@ -156,6 +156,18 @@ def test_the_replayed_document_carries_the_builders_identity() -> None:
     doc = _identify(other)
     assert doc.identity is other
     _same(doc, _built(other))
+
+
+def test_instances_of_a_class_each_replay_their_own_calls() -> None:
+    first, second = _identity(1, instance_name="one"), _identity(2, instance_name="two")
+    for round_ in range(3):
+        for identity, caption in ((first, "first db"), (second, "second db")):
+            b = WriterMetadataBuilder(identity)
+            assert (b._replaying is not None) == (round_ > 0)
+            _declare(b, caption=caption)
+            doc = b.finish()
+            assert doc.identity is identity
+            _same(doc, _built(identity, caption=caption))
 
 
 def test_another_writer_class_is_not_replayed() -> None:
@@ -268,7 +280,7 @@ def test_calls_with_a_foreign_argument_type_are_not_recorded() -> None:
     b = WriterMetadataBuilder(_identity())
     b.add_component(DB, "", Name("db"))
     b.finish()
-    assert WRITER_ID.int not in wmd_module._RECORDED
+    assert not wmd_module._RECORDED
     # Nor is such a call ever taken for a recorded one.
     _identify()
     b = WriterMetadataBuilder(_identity())

@@ -553,9 +553,11 @@ _NOTHING_EXPECTED: Final[tuple[_Call | None, ...]] = (None,)
 _PLAIN_TYPES: Final = frozenset({
     str, bool, int, bytes, type(None), uuid.UUID, ComponentType, ComponentFlags,
     FileSpecBackupType, RestoreMethod, WriterRestore, BackupSchema})
-# The last Identify of each writer class whose calls could be recorded, by class id (as an int):
-# its calls and (a private copy of) the document they built.  Bounded: cleared when full.
-_RECORDED: Final[dict[int, _Recorded]] = {}
+# The last Identify of each writer instance (class id as an int, instance name) whose calls
+# could be recorded: its calls and (a private copy of) the document they built.  (Only the
+# class id matters to the checks; the name keeps the instances of a class from taking turns.)
+# Bounded: cleared when full.
+_RECORDED: Final[dict[tuple[int, str], _Recorded]] = {}
 _RECORDED_MAX: Final = 64
 
 
@@ -574,9 +576,10 @@ class WriterMetadataBuilder:
     docs also forbid, are not detected.
 
     Performance: a writer makes the same calls at every Identify.  The calls of the last
-    Identify of each writer class are recorded (when their arguments are of built-in types);
-    calls equal to them, argument types included, are not checked again, and ``finish`` hands
-    over a copy of the document they built: the same document, errors and XML as building it.
+    Identify of each writer (class id and instance name) are recorded (when their arguments
+    are of built-in types); calls equal to them, argument types included, are not checked
+    again, and ``finish`` hands over a copy of the document they built: the same document,
+    errors and XML as building it.
     """
 
     def __init__(self, identity: WriterIdentity) -> None:
@@ -585,11 +588,11 @@ class WriterMetadataBuilder:
         self._identity = identity
         self._finished = False
         # A writer makes the same calls at every Identify.  While its calls are those of the
-        # last Identify recorded for its class (``_expected``, ended by a None), they are only
+        # last Identify recorded for it (``_expected``, ended by a None), they are only
         # counted (``_at``): each of them succeeded from the same state, so it would again, and
         # ``finish`` hands over a copy of the document they built.  The first call that differs
         # builds the document for real (``_materialize``) and runs as usual.
-        recorded = _RECORDED.get(identity.writer_id.int)
+        recorded = _RECORDED.get((identity.writer_id.int, identity.instance_name))
         if recorded is not None:
             self._replaying: _Recorded | None = recorded
             self._expected = recorded[0]
@@ -669,7 +672,9 @@ class WriterMetadataBuilder:
             if len(_RECORDED) >= _RECORDED_MAX:
                 _RECORDED.clear()
             # A copy: the document handed over is the caller's to change.
-            _RECORDED[self._identity.writer_id.int] = ((*calls, None), self._doc.clone())
+            identity = self._identity
+            _RECORDED[identity.writer_id.int, identity.instance_name] = (
+                (*calls, None), self._doc.clone())
         return self._doc
 
     # ---------------------------------------------------------------------------- helpers
