@@ -255,7 +255,10 @@ class WriterRegistration:
         answers Identify (read-only there; built again only when the identity changes)."""
         identity = self.identity()
         if self._blank is None or self._blank[0] is not identity:
-            self._blank = (identity, WriterMetadata(identity=identity))
+            from vsssim.documents._fields import trusted
+
+            # (what WriterMetadata(identity=identity) makes, without validating it again)
+            self._blank = (identity, trusted(WriterMetadata, {"identity": identity}))
         return self._blank[1]
 
     def identity(self) -> WriterIdentity:
@@ -609,8 +612,9 @@ class Coordinator:
         gathered: list[tuple[WriterRegistration, WriterMetadata]] = []
         regs = [r for r in self.writers if session is None or session.is_enabled(r)]
         for reg in self._ordered(regs, _E.IDENTIFY):
-            builder = WriterMetadataBuilder(reg.identity())
-            participant = Participant(reg, reg.blank_metadata())
+            blank = reg.blank_metadata()
+            builder = WriterMetadataBuilder(blank.identity)  # (reg.identity(), read once)
+            participant = Participant(reg, blank)
             reply = self._invoke(session, participant, _E.IDENTIFY,
                                  partial(_on_identify, builder=builder), source=source)
             reg.last_metadata = None

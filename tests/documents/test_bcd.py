@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from vsssim import hresult as hr
@@ -205,3 +208,30 @@ def test_list_edits_that_break_a_rule_are_caught_at_save(doc: BackupComponentsDo
     doc.writers.append(doc.writers[0].model_copy(deep=True))
     with pytest.raises(ValueError, match="listed twice"):
         doc.save_as_xml()
+
+
+@given(path=st.sampled_from(["", "a", "a\\b", "Ünïcode\\x"]),
+       name=st.sampled_from(["db", "DB", "ß", "x y"]),
+       ctype=st.sampled_from([ComponentType.DATABASE, ComponentType.FILEGROUP, 1, 2]),
+       plain=st.booleans())
+def test_add_component_builds_what_the_validating_constructors_build(
+        path: str, name: str, ctype: Any, plain: bool) -> None:
+    class Name(str):
+        pass
+
+    instance_id, writer_id = uuid.UUID(int=1), uuid.UUID(int=2)
+    if not plain:  # str subclasses: the validating constructors are used
+        path, name = Name(path), Name(name)
+    doc = BackupComponentsDocument()
+    comp = doc.add_component(instance_id, writer_id, ctype, path, name)
+    expected = BcdComponent(component_type=ComponentType(ctype), logical_path=path,
+                            component_name=name)
+    assert comp == expected
+    assert comp.model_fields_set == expected.model_fields_set
+    assert comp.model_dump() == expected.model_dump()
+    assert doc.writers == [WriterComponents(instance_id=instance_id, writer_id=writer_id,
+                                            components=[expected])]
+    assert doc.writers[0].model_fields_set == {"instance_id", "writer_id"}
+    again = BackupComponentsDocument.load_from_xml(doc.save_as_xml())
+    assert again == doc
+    assert doc.find_component(writer_id, ComponentType(ctype), path, name)[1] is comp

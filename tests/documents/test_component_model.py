@@ -28,7 +28,7 @@ from vsssim.documents import (
     restore_set,
     set_members,
 )
-from vsssim.documents._fields import fold
+from vsssim.documents._fields import fold, split_logical_path
 from vsssim.errors import VssObjectNotFoundError
 
 # Name, logical path, selectable for backup, selectable for restore: the table of reference 8.2.
@@ -309,3 +309,22 @@ def test_greedy_selection_never_conflicts(doc: WriterMetadata, rnd: object) -> N
                 assert member.key in {c.key for c in implicit}
         ancestor = closest_explicit_ancestor(doc, definer, [a for a in added if a is not definer])
         assert ancestor is None or not ancestor.selectable
+
+
+def _elementwise_is_ancestor(a: WmdComponent, b: WmdComponent) -> bool:
+    # The definition, element by element (what is_ancestor computed before it used strings).
+    prefix = [fold(e) for e in split_logical_path(a.full_path)]
+    path = [fold(e) for e in split_logical_path(b.logical_path)]
+    return len(prefix) <= len(path) and path[: len(prefix)] == prefix
+
+
+_RAW_PATHS = st.text(alphabet="aAßﬁé\\x", max_size=6)
+
+
+@given(_RAW_PATHS, _RAW_PATHS, _RAW_PATHS, _RAW_PATHS)
+def test_is_ancestor_is_elementwise_whatever_the_strings(
+        a_path: str, a_name: str, b_path: str, b_name: str) -> None:
+    # Unvalidated strings too (empty names, empty elements, trailing backslashes).
+    a = WmdComponent.model_construct(logical_path=a_path, component_name=a_name)
+    b = WmdComponent.model_construct(logical_path=b_path, component_name=b_name)
+    assert is_ancestor(a, b) == _elementwise_is_ancestor(a, b)

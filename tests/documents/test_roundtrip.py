@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import vsssim.strategies as vst
-from vsssim.constants import ComponentType, SourceType, UsageType
+from vsssim.constants import ComponentType, FileSpecBackupType, SourceType, UsageType
 from vsssim.documents import (
     BackupComponentsDocument,
     BcdComponent,
@@ -284,3 +284,41 @@ def test_attribute_escapes_match_elementtree() -> None:
     assert xml == _elementtree_text(doc)
     assert "&amp;b&lt;c&gt;d&quot;e&#13;f&#10;g&#09;h'i" in xml
     assert WriterMetadata.load_from_xml(xml) == doc
+
+
+# The writer keeps the texts its codecs gave, by the value's exact type and value: equal
+# values of other types (True and 1, 1 and 1.0, a flag and its int) must still get their own
+# codec's text or error, and an unhashable value (a model built unchecked) the codec's error.
+@pytest.mark.parametrize("values", [
+    (True, 1, 1.0), (False, 0, 0.0),
+    (FileSpecBackupType(0xF0F), 0xF0F, 3855.0),
+    (ComponentType.DATABASE, 1, True),
+    (uuid.UUID(int=5), uuid.UUID(int=5)),
+    ([1], {"a": 1}),
+])
+def test_attribute_texts_are_the_codecs_for_each_value_type(values: tuple[object, ...]) -> None:
+    from vsssim.documents._xml import BOOL, GUID, dump_document, enum_codec, flags_codec
+    from vsssim.documents.wmd import _FILE_SPEC, _IDENTITY_SPEC
+
+    cases = [("recursive", "recursive", BOOL, _FILE_SPEC, FileDescriptor),
+             ("backup_type_mask", "filespecBackupType", flags_codec(FileSpecBackupType),
+              _FILE_SPEC, FileDescriptor),
+             ("usage_type", "usage", enum_codec(UsageType), _IDENTITY_SPEC, WriterIdentity),
+             ("writer_id", "writerId", GUID, _IDENTITY_SPEC, WriterIdentity)]
+    base = {FileDescriptor: {"path": "C:\\d", "filespec": "*"},
+            WriterIdentity: {"writer_id": uuid.UUID(int=1), "instance_id": uuid.UUID(int=2),
+                             "writer_name": "w", "usage_type": UsageType.USER_DATA,
+                             "source_type": SourceType.TRANSACTED_DB}}
+    for field, attr, codec, spec, model in cases:
+        for _ in range(2):  # the second time from the kept texts
+            for value in values:
+                doc = model.model_construct(**{**base[model], field: value})
+                try:
+                    expected: object = f' {attr}="{codec.encode(value)}"'  # type: ignore[arg-type]
+                except Exception as exc:
+                    expected = (type(exc), str(exc))
+                try:
+                    got: object = dump_document(doc, "X", spec)
+                except Exception as exc:
+                    got = (type(exc), str(exc))
+                assert got == expected if not isinstance(expected, str) else expected in got

@@ -794,3 +794,53 @@ def test_render_test_imports_what_the_body_uses() -> None:
     assert text.count("from vsssim.apps.kvstore import KvStoreWriter") == 1
     assert "def test_some_name(tmp_path: Path) -> None:\n    with VssSystem" in text
     compile(text, "repro", "exec")
+
+
+class NamesOtherVolume(KvStoreWriter):
+    def on_identify(self, metadata: WriterMetadataBuilder) -> bool:
+        super().on_identify(metadata)
+        metadata.add_component(ComponentType.FILEGROUP, "sets", "Elsewhere", selectable=True)
+        metadata.add_files_to_file_group("sets", "Elsewhere", "Q:\\data\\", "x.txt", False)
+        return True
+
+
+def test_file_set_violations_name_the_component_and_the_file(tmp_path: Path) -> None:
+    system = VssSystem(tmp_path / "m", seed=1)
+    with system:
+        system.add_volume("C:\\", size=16 << 20)
+        app = system.add_application(KvStoreApp(system.volume("C:\\").fs))
+        writer = system.add_writer(NamesOtherVolume(app))
+        error = _broken(WriterMonitor(system, writer, app))
+    assert error.rule.id == "metadata-valid-and-stable"
+    assert ("component 'sets\\\\Elsewhere': file set Q:\\data\\x.txt is not on a volume of "
+            "this machine") in str(error)
+    system = VssSystem(tmp_path / "n", seed=1)
+    with system:
+        system.add_volume("C:\\", size=16 << 20)
+        app = system.add_application(KvStoreApp(system.volume("C:\\").fs))
+        writer = system.add_writer(NamesMissingFile(app))
+        error = _broken(WriterMonitor(system, writer, app))
+    assert "component 'Config': file set C:\\KvStore\\kv.ini names a file that does not " \
+        "exist" in str(error)
+
+
+def test_check_follows_the_writer_to_a_new_subscription(tmp_path: Path) -> None:
+    # The monitor remembers the writer's registration; a new subscription is a new one, whose
+    # answers it must take (and a writer no longer subscribed answers nothing).
+    system, writer, _, monitor = _machine(KvStoreWriter, tmp_path)
+    with system:
+        old = system.coordinator.writers[0]
+        system.remove_writer(writer)
+        system.add_writer(writer)
+        [new] = system.coordinator.writers
+        assert new is not old
+        system.send_identify()
+        mark = len(system.trace)
+        monitor.check()
+        assert _identifies(system, mark) == []
+        assert monitor.metadata is new.last_metadata is not None
+        assert monitor.metadata.identity.instance_id == new.instance_id
+        system.remove_writer(writer)
+        error = _broken(monitor)
+    assert error.rule.id == "metadata-valid-and-stable"
+    assert "did not answer Identify" in str(error)

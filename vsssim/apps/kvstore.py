@@ -294,7 +294,7 @@ class KvStoreWriter(Writer):
 
     def on_identify(self, metadata: WriterMetadataBuilder) -> bool:
         store = self.app.store
-        name = self.component_name
+        name = self.app.name  # (self.component_name, without the property)
         metadata.add_component(ComponentType.DATABASE, "", name,
                                caption=f"{self.app.name} key-value store", selectable=True)
         metadata.add_database_files("", name, store.directory, "data.kv")

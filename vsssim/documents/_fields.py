@@ -26,7 +26,7 @@ import functools
 import re
 from collections.abc import Callable
 from enum import IntEnum, IntFlag
-from typing import Annotated, Any, Final, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Final, Self, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticUndefined
@@ -90,13 +90,55 @@ class DocumentModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
 
+    # Set per class by __pydantic_init_subclass__: the text (XmlText) and bool fields, whose
+    # check of an assigned value is its type (and, for text, that it was accepted before),
+    # and the model's "after" validators (empty sets if it has validators of another kind).
+    _quick_text: ClassVar[frozenset[str]] = frozenset()
+    _quick_bool: ClassVar[frozenset[str]] = frozenset()
+    _after_checks: ClassVar[tuple[Callable[[Any], Any], ...]] = ()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        decorators = cls.__pydantic_decorators__
+        validators = list(decorators.model_validators.values())
+        if (decorators.field_validators or decorators.validators or decorators.root_validators
+                or any(v.info.mode != "after" for v in validators)):
+            cls._quick_text = cls._quick_bool = frozenset()
+            cls._after_checks = ()
+            return
+        text = [AfterValidator(check_xml_text)]
+        fields = [(name, info) for name, info in cls.__pydantic_fields__.items()
+                  if not info.frozen]
+        cls._quick_text = frozenset(name for name, info in fields
+                                    if info.annotation is str and info.metadata == text)
+        cls._quick_bool = frozenset(name for name, info in fields
+                                    if info.annotation is bool and not info.metadata)
+        cls._after_checks = tuple(v.func for v in validators)
+
     def __setattr__(self, name: str, value: Any) -> None:
-        # pydantic stores an assigned value *before* it runs the model's "after" validators,
-        # so a refused assignment would leave the bad value behind; put the old one back.
-        if name not in self.__dict__:
+        values = self.__dict__
+        if name not in values:
             super().__setattr__(name, value)
             return
-        old = self.__dict__[name]
+        old = values[name]
+        cls = type(self)
+        if (name in cls._quick_text and type(value) is str and value in _XML_TEXTS) or (
+                name in cls._quick_bool and type(value) is bool):
+            # A value its field takes as it is: what validate_assignment does, without its
+            # machinery (the value in place, the model's "after" validators, the field set).
+            # If a validator refuses, pydantic below raises its error.
+            values[name] = value
+            try:
+                for check in cls._after_checks:
+                    check(self)
+            except Exception:
+                values[name] = old
+            else:
+                self.__pydantic_fields_set__.add(name)
+                return
+        # pydantic stores an assigned value *before* it runs the model's "after" validators,
+        # so a refused assignment would leave the bad value behind; put the old one back.
         was_set = name in self.__pydantic_fields_set__
         try:
             super().__setattr__(name, value)
@@ -110,7 +152,7 @@ class DocumentModel(BaseModel):
         """Set field ``name`` to a value the caller built and checked itself, without
         ``validate_assignment`` (which runs the whole-document validators again).  For the
         builders, whose every call checks its arguments and keeps the document's rules."""
-        if name not in type(self).model_fields:
+        if name not in type(self).__pydantic_fields__:  # (model_fields: a property, dearer)
             raise AttributeError(f"{type(self).__name__} has no field {name!r}")
         self.__dict__[name] = value
         self.__pydantic_fields_set__.add(name)
@@ -120,8 +162,12 @@ class DocumentModel(BaseModel):
         sets, identities, records) instead of copying them: they cannot change, and copying
         them is most of the cost of pydantic's generic deep copy."""
         new = type(self).__new__(type(self))
+        # (What _clone does, with the lists, the usual mutable field, copied in place: an
+        # empty one without a call, another with one, each item as _clone copies it.)
         object.__setattr__(new, "__dict__", {
-            k: v if _KINDS[type(v)] == _SHARE else _clone(v)
+            k: v if (kind := _KINDS[type(v)]) == _SHARE else (
+                ([w if _KINDS[type(w)] == _SHARE else _clone(w) for w in v] if v else [])
+                if kind == _LIST else _clone(v))
             for k, v in self.__dict__.items()})
         object.__setattr__(new, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
         object.__setattr__(new, "__pydantic_extra__", None)

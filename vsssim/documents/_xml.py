@@ -37,7 +37,7 @@ import re
 import uuid
 import xml.etree.ElementTree as ET
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from enum import IntEnum, IntFlag
@@ -414,14 +414,37 @@ _Node = tuple[str, str, list[Any]]
 @dataclass(frozen=True, slots=True)
 class _Plan:
     fixed: str
-    #: Per attribute: field, ' name="' prefix, the codec's encode (None for text, as it is).
-    attrs: tuple[tuple[str, str, Any], ...]
+    #: Per attribute: field, ' name="' prefix, the codec's encode (None for text, as it is),
+    #: the texts it gave (None for text and base64).
+    attrs: tuple[tuple[str, str, Any, _Texts | None], ...]
     #: Per sub-element: field, tag, plan.
     ones: tuple[tuple[str, str, _Plan], ...]
     #: Per list: field, plan, tag ("" when named by variant), variant field, variant value ->
     #: tag, wrapper tag, role attribute text.
     manys: tuple[tuple[str, _Plan, str, str, dict[Any, str], str, str], ...]
 
+
+class _Texts(dict[tuple[type, Any], str]):
+    """The texts a codec gave, by (exact type, value) of the value: the same few flags, enum
+    members and ids are written again and again, and a codec's text is a function of them
+    (a hit is a subscript, not a call).  Bounded: cleared when full."""
+
+    __slots__ = ("_encode",)
+
+    def __init__(self, encode: Callable[[Any], str]) -> None:
+        super().__init__()
+        self._encode = encode
+
+    def __missing__(self, key: tuple[type, Any]) -> str:
+        text: str = self._encode(key[1])
+        if len(self) >= 1024:
+            self.clear()
+        self[key] = text
+        return text
+
+
+# The codecs whose text depends only on the value and its type (not base64: large values).
+_MEMO_CODECS: Final = (_BoolCodec, _IntCodec, _Hex32Codec, _GuidCodec, _EnumCodec, _FlagsCodec)
 
 # id(spec) -> (spec, its plan): the specs are module constants, kept alive here as well.
 _PLANS: dict[int, tuple[Spec, _Plan]] = {}
@@ -445,7 +468,8 @@ def _plan(spec: Spec) -> _Plan:
                       _attribute_text((many.role,)) if many.role else ""))
     plan = _Plan(
         _attribute_text(spec.fixed),
-        tuple((a.field, f' {a.name}="', None if a.codec is TEXT else a.codec.encode)
+        tuple((a.field, f' {a.name}="', None if a.codec is TEXT else a.codec.encode,
+               _Texts(a.codec.encode) if type(a.codec) in _MEMO_CODECS else None)
               for a in spec.attrs),
         tuple((one.field, one.tag, _plan(one.spec)) for one in spec.ones),
         tuple(manys))
@@ -456,10 +480,17 @@ def _plan(spec: Spec) -> _Plan:
 def _encode(model: BaseModel, tag: str, plan: _Plan, role: str = "") -> _Node:
     values = model.__dict__
     parts: list[str] = []
-    for field, prefix, encode in plan.attrs:
+    for field, prefix, encode, texts in plan.attrs:
         value = values[field]
         if value is not None:
-            parts += (prefix, value if encode is None else encode(value), '"')
+            if texts is None:
+                parts += (prefix, value if encode is None else encode(value), '"')
+                continue
+            try:
+                text = texts[type(value), value]
+            except TypeError:  # unhashable: only in a model built without validation
+                text = encode(value)
+            parts += (prefix, text, '"')
     head = "".join(parts)
     # One check for the whole element: a value with a quote adds to the prefixes' quotes.
     if _NEEDS_ESCAPE_BUT_QUOTE.search(head) or head.count('"') != len(parts) // 3 * 2:

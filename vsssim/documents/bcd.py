@@ -17,7 +17,7 @@ and snapshot ids, legal names.  Who may write which field when is the coordinato
 from __future__ import annotations
 
 import uuid
-from typing import Final, Self
+from typing import Any, Final, Self
 
 from pydantic import Field, model_validator
 
@@ -53,6 +53,7 @@ from vsssim.documents._fields import (
     coerce_enum,
     fold,
     full_path,
+    trusted,
 )
 from vsssim.documents._xml import (
     BOOL,
@@ -146,7 +147,8 @@ class RestoreSubcomponent(DocumentModel):
     @property
     def full_path(self) -> str:
         """Logical path + ``\\`` + name."""
-        return full_path(self.logical_path, self.component_name)
+        path = self.logical_path  # (full_path(), inlined: a property read often)
+        return f"{path}\\{self.component_name}" if path else self.component_name
 
 
 class DirectedTarget(DocumentModel):
@@ -218,7 +220,8 @@ class BcdComponent(DocumentModel):
     @property
     def full_path(self) -> str:
         """Logical path + ``\\`` + name, or just the name at the root."""
-        return full_path(self.logical_path, self.component_name)
+        path = self.logical_path  # (full_path(), inlined: a property read often)
+        return f"{path}\\{self.component_name}" if path else self.component_name
 
     @property
     def key(self) -> tuple[str, str]:
@@ -348,7 +351,9 @@ class BackupComponentsDocument(DocumentModel):
         """The entry addressed the way most ``IVssBackupComponents`` setters address one
         (writer class, type, logical path, name), or ``VssObjectNotFoundError``.
         """
-        key = (fold(logical_path or ""), fold(component_name))
+        path = logical_path or ""
+        key = (_FOLDED[path], _FOLDED[component_name]) if type(path) is str and type(
+            component_name) is str else (fold(path), fold(component_name))
         for writer in self.writers_for_class(writer_id):
             for comp in writer.components:
                 if comp.key == key and comp.component_type == component_type:
@@ -397,7 +402,8 @@ class BackupComponentsDocument(DocumentModel):
                 check(value)
             except ValueError as exc:
                 raise VssInvalidArgumentError(f"{name}={value!r}: {exc}") from None
-        key = (fold(path), fold(component_name))
+        key = (_FOLDED[path], _FOLDED[component_name]) if type(path) is str and type(
+            component_name) is str else (fold(path), fold(component_name))
         for writer in self.writers_for_class(writer_id):
             for comp in writer.components:
                 if comp.key == key:
@@ -411,9 +417,16 @@ class BackupComponentsDocument(DocumentModel):
                 f"writer_id={writer_id}: instance {instance_id} belongs to writer class "
                 f"{entry.writer_id}"
             )
-        comp = BcdComponent(component_type=ctype, logical_path=path, component_name=component_name)
+        # Every value is checked above: the models are built without validating them again
+        # (for plain str and UUID values, which the validators would keep as they are).
+        values: dict[str, Any] = {"component_type": ctype, "logical_path": path,
+                                  "component_name": component_name}
+        comp = trusted(BcdComponent, values) if type(path) is str and type(
+            component_name) is str else BcdComponent(**values)
         if entry is None:
-            entry = WriterComponents(instance_id=instance_id, writer_id=writer_id)
+            ids: dict[str, Any] = {"instance_id": instance_id, "writer_id": writer_id}
+            entry = trusted(WriterComponents, ids) if type(instance_id) is uuid.UUID and type(
+                writer_id) is uuid.UUID else WriterComponents(**ids)
             self.writers.append(entry)
         entry.components.append(comp)
         return comp

@@ -82,9 +82,17 @@ def is_ancestor(ancestor: WmdComponent, descendant: WmdComponent) -> bool:
     """True if ``ancestor``'s full path is ``descendant``'s logical path or a leading run of
     its elements (element-wise, case-insensitive).  A component is not its own ancestor.
     """
-    prefix = _elements(ancestor.full_path)
-    path = _elements(descendant.logical_path)
-    return len(prefix) <= len(path) and path[: len(prefix)] == prefix
+    # As strings: folding maps no character to a backslash, so a run of leading elements is a
+    # prefix of the folded path that ends at a backslash or at the end.  (No list is built.)
+    path = descendant.logical_path
+    logical_path, name = ancestor.logical_path, ancestor.component_name
+    prefix = f"{logical_path}\\{name}" if logical_path else name
+    if not prefix:
+        return True  # no elements: a leading run of any path
+    if not path:
+        return False  # a root component has no ancestor
+    folded, prefix = _FOLDED[path], _FOLDED[prefix]
+    return folded == prefix or folded.startswith(prefix + "\\")
 
 
 def _keys(components: Iterable[WmdComponent]) -> set[tuple[str, str]]:

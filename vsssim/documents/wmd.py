@@ -22,7 +22,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from enum import IntEnum
-from typing import Final, Self, TypeVar
+from typing import Final, Self, TypeVar, cast
 
 from pydantic import Field, model_validator
 
@@ -248,7 +248,8 @@ class WmdComponent(DocumentModel):
     @property
     def full_path(self) -> str:
         """Logical path + ``\\`` + name, or just the name at the root (reference 8.1)."""
-        return full_path(self.logical_path, self.component_name)
+        path = self.logical_path  # (full_path(), inlined: a property read often)
+        return f"{path}\\{self.component_name}" if path else self.component_name
 
     @property
     def key(self) -> ComponentKey:
@@ -363,9 +364,12 @@ class WriterMetadata(DocumentModel):
 
         Raises :class:`~vsssim.errors.VssObjectNotFoundError` if there is none.
         """
-        key = (fold(logical_path or ""), fold(component_name))
+        path = logical_path or ""
+        # (fold() of a str is a _FOLDED subscript; the components' keys compared in place)
+        key = (_FOLDED[path] if type(path) is str else fold(path),
+               _FOLDED[component_name] if type(component_name) is str else fold(component_name))
         for comp in self.components:
-            if comp.key == key:
+            if (_FOLDED[comp.logical_path], _FOLDED[comp.component_name]) == key:
                 return comp
         raise VssObjectNotFoundError(
             f"writer {self.identity.writer_name!r} has no component "
@@ -539,6 +543,24 @@ def _bool_arg(name: str, value: object) -> bool:
     return value
 
 
+#: A builder call: (the method that does it, the types of its arguments, the arguments).
+_Call = tuple[Callable[..., None], tuple[type, ...], tuple[object, ...]]
+#: The calls of a recorded Identify (ended by None) and the document they built.
+_Recorded = tuple[tuple[_Call | None, ...], "WriterMetadata"]
+_NOTHING_EXPECTED: Final[tuple[_Call | None, ...]] = (None,)
+# The argument types whose equality (and hash) are the built-in ones: a call is recorded only
+# if all its arguments are of these exact types, so that an equal call is the same call.
+_PLAIN_TYPES: Final = frozenset({
+    str, bool, int, bytes, type(None), uuid.UUID, ComponentType, ComponentFlags,
+    FileSpecBackupType, RestoreMethod, WriterRestore, BackupSchema})
+# The last Identify of each writer instance (class id as an int, instance name) whose calls
+# could be recorded: its calls and (a private copy of) the document they built.  (Only the
+# class id matters to the checks; the name keeps the instances of a class from taking turns.)
+# Bounded: cleared when full.
+_RECORDED: Final[dict[tuple[int, str], _Recorded]] = {}
+_RECORDED_MAX: Final = 64
+
+
 class WriterMetadataBuilder:
     """``IVssCreateWriterMetadata`` / ``IVssCreateWriterMetadataEx``: what a writer fills in
     during ``OnIdentify``.  Methods are the SDK's in snake_case with its parameter order.
@@ -552,17 +574,68 @@ class WriterMetadataBuilder:
     Fidelity: a file set is refused only when declared twice exactly (path, spec, recursion,
     compared case-insensitively); overlapping specs (``*.mdf`` and ``data.mdf``), which the
     docs also forbid, are not detected.
+
+    Performance: a writer makes the same calls at every Identify.  The calls of the last
+    Identify of each writer (class id and instance name) are recorded (when their arguments
+    are of built-in types); calls equal to them, argument types included, are not checked
+    again, and ``finish`` hands over a copy of the document they built: the same document,
+    errors and XML as building it.
     """
 
     def __init__(self, identity: WriterIdentity) -> None:
         if not isinstance(identity, WriterIdentity):
             raise TypeError(f"identity must be a WriterIdentity, not {type(identity).__name__}")
-        self._doc = trusted(WriterMetadata, {"identity": identity})
+        self._identity = identity
+        self._finished = False
+        # A writer makes the same calls at every Identify.  While its calls are those of the
+        # last Identify recorded for it (``_expected``, ended by a None), they are only
+        # counted (``_at``): each of them succeeded from the same state, so it would again, and
+        # ``finish`` hands over a copy of the document they built.  The first call that differs
+        # builds the document for real (``_materialize``) and runs as usual.
+        recorded = _RECORDED.get((identity.writer_id.int, identity.instance_name))
+        if recorded is not None:
+            self._replaying: _Recorded | None = recorded
+            self._expected = recorded[0]
+            self._at = 0
+            return
+        self._replaying = None
+        self._expected = _NOTHING_EXPECTED
+        self._at = 0
+        self._start()
+
+    def _start(self) -> None:
+        self._doc = trusted(WriterMetadata, {"identity": self._identity})
         # Indexes over the document, kept in step by the methods below (the only writers of
         # self._doc), so that each call is O(1) however many components the writer declares.
         self._components: dict[ComponentKey, WmdComponent] = {}
         self._file_sets: dict[FileSetKey, WmdComponent] = {}
-        self._finished = False
+        # The calls that succeeded, to record at ``finish`` (None: one had an argument of a
+        # type whose equality cannot be trusted to stand for its checks, so none is recorded).
+        self._calls: list[_Call] | None = []
+
+    def _materialize(self) -> None:
+        """Leave replay: build the document for real from the calls replayed so far."""
+        recorded, at = self._replaying, self._at
+        assert recorded is not None
+        self._replaying = None
+        self._expected = _NOTHING_EXPECTED
+        self._at = 0
+        self._start()
+        for call in cast(tuple[_Call, ...], recorded[0][:at]):  # (the None ends the record)
+            self._apply(call)
+
+    def _apply(self, call: _Call) -> None:
+        """Run a builder call for real (after leaving replay), and note it for the record."""
+        if self._replaying is not None:
+            self._materialize()
+        method, types, args = call
+        method(self, *args)
+        calls = self._calls
+        if calls is not None:
+            if _PLAIN_TYPES.issuperset(types):
+                calls.append(call)
+            else:
+                self._calls = None
 
     def _check_open(self, api: str) -> None:
         # Each method tests ``self._finished`` before calling this (one call less per call
@@ -577,8 +650,31 @@ class WriterMetadataBuilder:
 
     def finish(self) -> WriterMetadata:
         """Hand the document over (VSS does this when ``OnIdentify`` returns): the builder
-        refuses further changes, so the document needs no copy."""
+        refuses further changes, so the document needs no copy.  (After calls that were all
+        those recorded, it is a new copy of the recorded document, equal to the one the calls
+        would build.)"""
         self._finished = True
+        recorded = self._replaying
+        if recorded is not None:
+            if self._expected[self._at] is not None:
+                self._materialize()  # fewer calls than recorded
+            else:
+                # Every call was the recorded one: a copy of the recorded document (its
+                # mutable parts new, its frozen parts shared), under this writer's identity.
+                self._replaying = None
+                doc = self._doc = recorded[1].clone()
+                doc.__dict__["identity"] = self._identity
+                self._components, self._file_sets, self._calls = {}, {}, None
+                return doc
+        calls = self._calls
+        if calls is not None:
+            self._calls = None
+            if len(_RECORDED) >= _RECORDED_MAX:
+                _RECORDED.clear()
+            # A copy: the document handed over is the caller's to change.
+            identity = self._identity
+            _RECORDED[identity.writer_id.int, identity.instance_name] = (
+                (*calls, None), self._doc.clone())
         return self._doc
 
     # ---------------------------------------------------------------------------- helpers
@@ -621,6 +717,17 @@ class WriterMetadataBuilder:
         """``AddIncludeFiles``: a writer-level file set (the docs barely use it)."""
         if self._finished:
             self._check_open("AddIncludeFiles")
+        call = (WriterMetadataBuilder._add_include_files,
+                (type(path), type(filespec), type(recursive), type(alternate_location)),
+                (path, filespec, recursive, alternate_location))
+        if call == self._expected[self._at]:  # replaying a recorded Identify
+            self._at += 1
+        else:
+            self._apply(call)
+
+    def _add_include_files(
+        self, path: str, filespec: str, recursive: bool, alternate_location: str | None = None
+    ) -> None:
         desc = FileDescriptor(
             path=_text_arg("path", path, normalise_file_path),
             filespec=_text_arg("filespec", filespec, check_filespec),
@@ -638,6 +745,15 @@ class WriterMetadataBuilder:
         """``AddExcludeFiles``: files never to back up; exclusions beat component file sets."""
         if self._finished:
             self._check_open("AddExcludeFiles")
+        call = (WriterMetadataBuilder._add_exclude_files,
+                (type(path), type(filespec), type(recursive)),
+                (path, filespec, recursive))
+        if call == self._expected[self._at]:  # replaying a recorded Identify
+            self._at += 1
+        else:
+            self._apply(call)
+
+    def _add_exclude_files(self, path: str, filespec: str, recursive: bool) -> None:
         desc = FileDescriptor(
             path=_text_arg("path", path, normalise_file_path),
             filespec=_text_arg("filespec", filespec, check_filespec),
@@ -651,6 +767,15 @@ class WriterMetadataBuilder:
         """
         if self._finished:
             self._check_open("AddExcludeFilesFromSnapshot")
+        call = (WriterMetadataBuilder._add_exclude_files_from_snapshot,
+                (type(path), type(filespec), type(recursive)),
+                (path, filespec, recursive))
+        if call == self._expected[self._at]:  # replaying a recorded Identify
+            self._at += 1
+        else:
+            self._apply(call)
+
+    def _add_exclude_files_from_snapshot(self, path: str, filespec: str, recursive: bool) -> None:
         desc = FileDescriptor(
             path=_text_arg("path", path, normalise_file_path),
             filespec=_text_arg("filespec", filespec, check_filespec),
@@ -674,6 +799,23 @@ class WriterMetadataBuilder:
         """
         if self._finished:
             self._check_open("SetRestoreMethod")
+        call = (WriterMetadataBuilder._set_restore_method,
+                (type(method), type(service), type(user_procedure), type(writer_restore),
+                 type(reboot_required)),
+                (method, service, user_procedure, writer_restore, reboot_required))
+        if call == self._expected[self._at]:  # replaying a recorded Identify
+            self._at += 1
+        else:
+            self._apply(call)
+
+    def _set_restore_method(
+        self,
+        method: RestoreMethod,
+        service: str | None = None,
+        user_procedure: str | None = None,
+        writer_restore: WriterRestore = WriterRestore.ALWAYS,
+        reboot_required: bool = False,
+    ) -> None:
         method_value = self._enum_arg("method", RestoreMethod, method)
         service_text = _text_arg("service", service, check_xml_text, optional=True)
         procedure = _text_arg("user_procedure", user_procedure, check_xml_text, optional=True)
@@ -707,6 +849,17 @@ class WriterMetadataBuilder:
         """
         if self._finished:
             self._check_open("AddAlternateLocationMapping")
+        call = (WriterMetadataBuilder._add_alternate_location_mapping,
+                (type(source_path), type(source_filespec), type(recursive), type(destination)),
+                (source_path, source_filespec, recursive, destination))
+        if call == self._expected[self._at]:  # replaying a recorded Identify
+            self._at += 1
+        else:
+            self._apply(call)
+
+    def _add_alternate_location_mapping(
+        self, source_path: str, source_filespec: str, recursive: bool, destination: str
+    ) -> None:
         desc = FileDescriptor(
             path=_text_arg("source_path", source_path, normalise_file_path),
             filespec=_text_arg("source_filespec", source_filespec, check_filespec),
@@ -733,6 +886,15 @@ class WriterMetadataBuilder:
         """
         if self._finished:
             self._check_open("SetBackupSchema")
+        call = (WriterMetadataBuilder._set_backup_schema,
+                (type(schema),),
+                (schema,))
+        if call == self._expected[self._at]:  # replaying a recorded Identify
+            self._at += 1
+        else:
+            self._apply(call)
+
+    def _set_backup_schema(self, schema: BackupSchema | int) -> None:
         try:
             self._doc._assign_checked("backup_schema", coerce_flags(BackupSchema, schema))
         except ValueError as exc:
@@ -768,6 +930,30 @@ class WriterMetadataBuilder:
         """
         if self._finished:
             self._check_open("AddComponent")
+        call = (WriterMetadataBuilder._add_component,
+                (type(component_type), type(logical_path), type(component_name), type(caption),
+                 type(icon), type(restore_metadata), type(notify_on_backup_complete),
+                 type(selectable), type(selectable_for_restore), type(component_flags)),
+                (component_type, logical_path, component_name, caption, icon, restore_metadata,
+                 notify_on_backup_complete, selectable, selectable_for_restore, component_flags))
+        if call == self._expected[self._at]:  # replaying a recorded Identify
+            self._at += 1
+        else:
+            self._apply(call)
+
+    def _add_component(
+        self,
+        component_type: ComponentType,
+        logical_path: str | None,
+        component_name: str,
+        caption: str | None = "",
+        icon: bytes | None = None,
+        restore_metadata: bool = False,
+        notify_on_backup_complete: bool = False,
+        selectable: bool = True,
+        selectable_for_restore: bool = False,
+        component_flags: ComponentFlags | int = 0,
+    ) -> None:
         ctype = self._enum_arg("component_type", ComponentType, component_type)
         if ctype is ComponentType.UNDEFINED:
             raise _invalid(
@@ -855,6 +1041,23 @@ class WriterMetadataBuilder:
         """
         if self._finished:
             self._check_open("AddDatabaseFiles")
+        call = (WriterMetadataBuilder._add_database_files,
+                (type(logical_path), type(database_name), type(path), type(filespec),
+                 type(backup_type_mask)),
+                (logical_path, database_name, path, filespec, backup_type_mask))
+        if call == self._expected[self._at]:  # replaying a recorded Identify
+            self._at += 1
+        else:
+            self._apply(call)
+
+    def _add_database_files(
+        self,
+        logical_path: str | None,
+        database_name: str,
+        path: str,
+        filespec: str,
+        backup_type_mask: FileSpecBackupType | int = DEFAULT_BACKUP_TYPE_MASK,
+    ) -> None:
         self._add_database_file_set(
             logical_path, database_name, path, filespec, backup_type_mask, False
         )
@@ -870,6 +1073,23 @@ class WriterMetadataBuilder:
         """``AddDatabaseLogFiles``: log files of a DATABASE component (what a LOG backup copies)."""
         if self._finished:
             self._check_open("AddDatabaseLogFiles")
+        call = (WriterMetadataBuilder._add_database_log_files,
+                (type(logical_path), type(database_name), type(path), type(filespec),
+                 type(backup_type_mask)),
+                (logical_path, database_name, path, filespec, backup_type_mask))
+        if call == self._expected[self._at]:  # replaying a recorded Identify
+            self._at += 1
+        else:
+            self._apply(call)
+
+    def _add_database_log_files(
+        self,
+        logical_path: str | None,
+        database_name: str,
+        path: str,
+        filespec: str,
+        backup_type_mask: FileSpecBackupType | int = DEFAULT_BACKUP_TYPE_MASK,
+    ) -> None:
         self._add_database_file_set(
             logical_path, database_name, path, filespec, backup_type_mask, True
         )
@@ -889,6 +1109,26 @@ class WriterMetadataBuilder:
         """
         if self._finished:
             self._check_open("AddFilesToFileGroup")
+        call = (WriterMetadataBuilder._add_files_to_file_group,
+                (type(logical_path), type(group_name), type(path), type(filespec), type(recursive),
+                 type(alternate_location), type(backup_type_mask)),
+                (logical_path, group_name, path, filespec, recursive, alternate_location,
+                 backup_type_mask))
+        if call == self._expected[self._at]:  # replaying a recorded Identify
+            self._at += 1
+        else:
+            self._apply(call)
+
+    def _add_files_to_file_group(
+        self,
+        logical_path: str | None,
+        group_name: str,
+        path: str,
+        filespec: str,
+        recursive: bool,
+        alternate_location: str | None = None,
+        backup_type_mask: FileSpecBackupType | int = DEFAULT_BACKUP_TYPE_MASK,
+    ) -> None:
         lpath = _text_arg("logical_path", logical_path, check_logical_path, optional=True)
         name = _text_arg("group_name", group_name, check_component_name)
         desc = trusted(FileDescriptor, {
@@ -930,6 +1170,24 @@ class WriterMetadataBuilder:
         """
         if self._finished:
             self._check_open("AddComponentDependency")
+        call = (WriterMetadataBuilder._add_component_dependency,
+                (type(for_logical_path), type(for_component_name), type(on_writer_id),
+                 type(on_logical_path), type(on_component_name)),
+                (for_logical_path, for_component_name, on_writer_id, on_logical_path,
+                 on_component_name))
+        if call == self._expected[self._at]:  # replaying a recorded Identify
+            self._at += 1
+        else:
+            self._apply(call)
+
+    def _add_component_dependency(
+        self,
+        for_logical_path: str | None,
+        for_component_name: str,
+        on_writer_id: uuid.UUID,
+        on_logical_path: str | None,
+        on_component_name: str,
+    ) -> None:
         for_path = _text_arg(
             "for_logical_path", for_logical_path, check_logical_path, optional=True
         )
@@ -962,8 +1220,12 @@ class WriterMetadataBuilder:
     # ---------------------------------------------------------------------------- results
     def get_document(self) -> WriterMetadata:
         """``GetDocument``: a deep copy of the document as built so far."""
+        if self._replaying is not None:
+            self._materialize()
         return self._doc.clone()
 
     def save_as_xml(self) -> str:
         """``SaveAsXML``: the document as built so far, as XML."""
+        if self._replaying is not None:
+            self._materialize()
         return self._doc.save_as_xml()

@@ -52,7 +52,8 @@ from vsssim.testing.rules import WRITER_RULES, ConformanceError, Violation
 if TYPE_CHECKING:
     from vsssim.apps.base import Application
     from vsssim.backup import BackedUpFile, BackupResult
-    from vsssim.documents import WriterMetadata
+    from vsssim.coordinator import WriterRegistration
+    from vsssim.documents import WmdComponent, WriterMetadata
     from vsssim.restore import RestoreResult
     from vsssim.storage.simfs import SimFS
     from vsssim.system import VssSystem
@@ -75,6 +76,7 @@ _SNAPSHOT_ERRORS = frozenset({"VssAccessDeniedError", "VssObjectNotFoundError"})
 # Trace records of injected faults (FaultPlan): what happens under them is not the writer's doing.
 _INJECTED = frozenset({"WriterFault", "ProviderFault", "StorageFault", "RequesterCrash",
                        "IdentifyDuring"})
+_BACKSLASH = "\\"
 _RETURN_HINT = "return True to go on, or call set_writer_failure(...) and return False to veto"
 
 
@@ -131,6 +133,7 @@ class WriterMonitor:
         self.label = writer_label(writer)
         self.metadata: WriterMetadata | None = None
         self._first: WriterMetadata | None = None  # the first Identify's document
+        self._reg: WriterRegistration | None = None  # the writer's registration, once found
         self._pending: list[Violation] = []
         self._handler: _Handler | None = None
         self._faults = 0  # faults fired since the last check
@@ -386,10 +389,12 @@ class WriterMonitor:
             self._violate("resume-after-thaw-and-abort",
                           f"the application {app.name!r} is still suspended after the operation "
                           "ended: its writer must resume it in OnThaw and in OnAbort")
-        self._raise()
+        if self._pending:
+            self._raise()
         self._faults = 0
         self._check_metadata()
-        self._raise()
+        if self._pending:
+            self._raise()
 
     def _raise(self) -> None:
         if not self._pending:
@@ -477,8 +482,12 @@ class WriterMonitor:
         may name files the rest of the step removed, so it is asked for again now."""
         if not self.stable_metadata:
             return None
-        reg = next((r for r in self.system.coordinator.writers if r.writer is self.writer),
-                   None)
+        reg = self._reg
+        if reg is None or not reg.subscribed:
+            # (A registration stays the writer's until it is unsubscribed: a writer is
+            # subscribed at most once on a machine, and a new subscription is a new one.)
+            reg = self._reg = next(
+                (r for r in self.system.coordinator.writers if r.writer is self.writer), None)
         doc = reg.last_metadata if reg is not None else None
         return doc if doc is not None and doc is not self.metadata else None
 
@@ -495,8 +504,8 @@ class WriterMonitor:
             return
         self.metadata = doc
         for comp in doc.components:
-            for fd in comp.all_files:
-                self._check_file_set(comp.full_path, fd.path, fd.filespec)
+            for fd in (*comp.files, *comp.database_files, *comp.database_log_files):
+                self._check_file_set(comp, fd.path, fd.filespec)
         first = self._first
         if first is None:
             self._first = doc.clone()
@@ -511,20 +520,21 @@ class WriterMonitor:
                           "it is asked (rule 1); set stable_metadata=False if the writer's files "
                           "really come and go")
 
-    def _check_file_set(self, component: str, path: str, filespec: str) -> None:
+    def _check_file_set(self, comp: WmdComponent, path: str, filespec: str) -> None:
         vol = self.system.volume_of_path(path)
-        where = f"{path.rstrip(chr(92))}\\{filespec}"
+        # (A document's paths have no trailing backslash; one built unchecked may have.)
+        where = f"{path if path[-1:] != _BACKSLASH else path.rstrip(_BACKSLASH)}\\{filespec}"
         if vol is None:
             self._violate("metadata-valid-and-stable",
-                          f"component {component!r}: file set {where} is not on a volume of "
-                          "this machine")
+                          f"component {comp.full_path!r}: file set {where} is not on a volume "
+                          "of this machine")
             return
         if "*" in filespec or "?" in filespec:
             return  # a wildcard may legitimately match nothing (rule 28)
         fs = getattr(vol.device, "fs", None)
         if fs is not None and not fs.exists(where):
             self._violate("metadata-valid-and-stable",
-                          f"component {component!r}: file set {where} names a file that does "
+                          f"component {comp.full_path!r}: file set {where} names a file that does "
                           "not exist (rule 28: every file of a file set must exist at backup "
                           "time, or the backup of the component fails)")
 
