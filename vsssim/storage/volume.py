@@ -413,6 +413,46 @@ class Volume:
         if not nested and self._notices:
             self._run_notices()
 
+    def write_pieces(self, pieces: Sequence[tuple[int, bytes | bytearray | memoryview]]) -> None:
+        """Apply ``(offset, data)`` writes in order, exactly as that many :meth:`write` calls
+        (same copy-on-write order, counters and errors: a bad piece raises after the pieces
+        before it were written), under one acquisition of the lock.
+
+        A file system's commit: its handful of pieces, data then metadata, in one call.
+        ``data`` must be a flat byte buffer (``bytes``, ``bytearray`` or a ``"B"``
+        memoryview).
+        """
+        lock = self._lock
+        nested = lock.owner == get_ident()  # as in write(): inside an operation() already
+        if not nested:
+            lock.acquire()
+        try:
+            fd, size, shift, st = self._fd, self._size, self._shift, self._stats
+            for offset, buf in pieces:
+                n = len(buf)
+                if type(offset) is not int or offset < 0 or offset + n > size:
+                    check_range(offset, n, size)
+                if self._write_block is not None:
+                    self._refuse_write()
+                if n:
+                    cow = self._cow  # (re-read: a preservation may detach or replace it)
+                    if cow is not None:
+                        block = offset >> shift
+                        if block != (offset + n - 1) >> shift or block not in self._cow_map:
+                            cow(offset, n)
+                    done = os.pwrite(fd, buf, offset)
+                    if done != n:
+                        pwrite_all(fd, memoryview(buf)[done:], offset + done)
+                    if self._epoch & 1:
+                        self._epoch += 1
+                st.writes += 1
+                st.bytes_written += n
+        finally:
+            if not nested:
+                lock.release()
+        if not nested and self._notices:
+            self._run_notices()
+
     def write_many(
         self, offsets: Sequence[int] | NDArray[np.integer], length: int, data: WriteData
     ) -> None:
