@@ -493,3 +493,41 @@ def test_snapshots_taken_between_concurrent_operations_are_consistent() -> None:
             log = shadow.read_file("C:\\log")
             assert len(log) % 100 == 0
             assert all(log[i : i + 100] == log[i : i + 1] * 100 for i in range(0, len(log), 100))
+
+
+def test_kept_bitmap_images_follow_every_mark_and_release() -> None:
+    """The block images Bitmap keeps and updates in place equal a fresh packing of the bits,
+    for runs inside a byte, across bytes and across bitmap blocks."""
+    import random
+
+    import numpy as np
+
+    from vsssim.storage._simfs_alloc import Bitmap
+
+    per_block = layout.BITS_PER_BITMAP_BLOCK
+    nbits = 2 * per_block + 1000
+    blocks = -(-nbits // per_block)
+
+    def packed(bitmap: Bitmap, index: int) -> bytes:
+        chunk = np.frombuffer(bytes(bitmap.bits), np.uint8)[index * per_block :][:per_block]
+        bits = np.packbits(chunk, bitorder="little").tobytes()
+        return layout.encode_bitmap_block(layout.BMAP_MAGIC, index, bits)
+
+    rng = random.Random(3)
+    bitmap = Bitmap.fresh(layout.BMAP_MAGIC, nbits, 5)
+    for index in range(blocks):  # start keeping every block's image
+        assert bitmap.block_image(index) == packed(bitmap, index)
+    for _ in range(400):
+        start = rng.randrange(5, nbits - 1)
+        count = min(rng.choice([1, 2, 7, 8, 9, 30, 500, per_block + 77]), nbits - start)
+        used = bitmap.bits[start : start + count]
+        if used.count(0) == count:
+            bitmap.mark(start, count)
+        elif used.count(1) == count:
+            bitmap.release(start, count)
+        else:
+            continue
+        for index in range(blocks):
+            assert bitmap.block_image(index) == packed(bitmap, index)
+    assert bitmap.block_image(blocks - 1)[layout.BITMAP_HEADER + (nbits % per_block) // 8 + 1 :] \
+        == bytes(4096 - layout.BITMAP_HEADER - (nbits % per_block) // 8 - 1)

@@ -239,9 +239,8 @@ def test_write_pieces_errors_like_successive_writes(vol: Volume) -> None:
         vol.write_pieces([(0, b"kept"), (vol.size - 1, b"xx"), (8, b"never")])
     assert vol.read(0, 12) == b"kept" + bytes(8)
     assert vol.stats.writes == 1
-    with vol.held():
-        with pytest.raises(VssError):
-            vol.write_pieces([(0, b"x")])
+    with vol.held(), pytest.raises(VssError):
+        vol.write_pieces([(0, b"x")])
     vol.close()
     with pytest.raises(ValueError, match="closed"):
         vol.write_pieces([(0, b"x")])

@@ -21,6 +21,7 @@ __all__ = [
     "BITS_PER_BITMAP_BLOCK",
     "BLOCK_SIZE",
     "BMAP_MAGIC",
+    "CRC_FIELD",
     "DIR_HEADER",
     "DIR_MAGIC",
     "EXTENTS_PER_BLOCK",
@@ -80,7 +81,7 @@ INODES_PER_BLOCK = BLOCK_SIZE // INODE_SIZE
 _INODE = struct.Struct("<IBBHIIQqqqdII")
 INLINE_EXTENTS = (INODE_SIZE - _INODE.size) // 8
 _EXTENT = struct.Struct("<II")
-_CRC_FIELD = struct.Struct("<I")
+_CRC_FIELD = CRC_FIELD = struct.Struct("<I")  # a 4-byte checksum field
 # For encoding: the whole record after its CRC field (header fields, ``k`` inline extents, zero
 # padding), one struct per inline extent count ``k``, so that an inode is one ``pack`` call.
 _INODE_AFTER_CRC = [
