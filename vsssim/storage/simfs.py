@@ -58,7 +58,7 @@ from types import TracebackType
 
 from typing_extensions import Buffer
 
-from vsssim.clock import Clock, RealClock, filetime
+from vsssim.clock import Clock, RealClock, VirtualClock, filetime
 from vsssim.errors import (
     VssAccessDeniedError,
     VssDirectoryNotEmptyError,
@@ -90,6 +90,7 @@ from vsssim.storage.blockdev import BlockDevice, is_block_device
 __all__ = ["BLOCK_SIZE", "FileStat", "SimFS", "filespec_matches", "format"]
 
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 # Zero-filling gaps and extensions reuses one read-only buffer instead of allocating.
 _ZEROS = bytes(1 << 20)
 # Walked paths remembered at most (the cache is emptied when full).
@@ -237,6 +238,17 @@ class SimFS:
         self._parser = PathParser(tuple(roots))
         self._clock: Clock = clock or RealClock()
         self._stamped: tuple[float, int] = (math.nan, 0)  # (clock.now(), its FILETIME)
+        # A clock whose datetime() is VirtualClock's, ``epoch + timedelta(seconds=now())``:
+        # its FILETIME is the epoch's plus now() in whole microseconds (the same integer
+        # arithmetic filetime() does on the datetime), without building the datetime.
+        cls = type(self._clock)
+        self._epoch_ticks: int | None = (
+            filetime(self._clock.epoch)
+            if isinstance(self._clock, VirtualClock)
+            and cls.datetime is VirtualClock.datetime
+            and cls.now is VirtualClock.now
+            else None
+        )
         self._lock = threading.RLock()
         # Open handles per inode: they block remove/rename, like handles without share-delete.
         self._handles: dict[int, int] = {}
@@ -345,7 +357,10 @@ class SimFS:
         now = self._clock.now()
         seen, stamp = self._stamped
         if now != seen:  # a virtual clock stands still between events: convert once
-            stamp = filetime(self._clock.datetime())
+            if self._epoch_ticks is not None:
+                stamp = self._epoch_ticks + timedelta(seconds=now) // _MICROSECOND * 10
+            else:
+                stamp = filetime(self._clock.datetime())
             self._stamped = (now, stamp)
         return stamp, now
 
