@@ -272,10 +272,11 @@ class Store:
         # The metadata goes after the queued data, in this list (the reset below replaces it).
         writes = self.data
         sb = self.sb
-        for node in self.dirty_inodes.values():
-            writes.append(
-                (sb.itable_start * BLOCK_SIZE + (node.ino - 1) * INODE_SIZE, node.encode())
-            )
+        inodes = self.dirty_inodes
+        slot0 = sb.itable_start * BLOCK_SIZE - INODE_SIZE  # inode n's slot: slot0 + n * size
+        for ino in inodes:
+            node = inodes[ino]
+            writes.append((slot0 + ino * INODE_SIZE, node.encode()))
             if not node.chain:
                 continue
             overflow = node.extents[INLINE_EXTENTS:]
@@ -309,7 +310,18 @@ class Store:
             # The device may hold part of the operation; at least make the caches say so.
             self.load()
             raise
-        self._reset_pending()
+        # _reset_pending(), inlined (every operation ends here); ``touched`` and ``data`` say
+        # what begin() needs to know.
+        self.data = []
+        self.dirty_inodes = {}
+        if self.dirty_dirblocks:
+            self.dirty_dirblocks = set()
+        self.sb_dirty = False
+        self.touched = False
+        if self.blocks.dirty:
+            self.blocks.dirty.clear()
+        if self.imap.dirty:
+            self.imap.dirty.clear()
 
     def mark_inode(self, node: Inode) -> None:
         """Queue ``node`` (and its extent chain) for writing."""

@@ -648,7 +648,8 @@ class SimFS:
             if self._device.readonly:
                 raise _read_only("append to", path)
             store = self._store
-            store.begin()
+            if store.touched or store.data:  # Store.begin(), inlined
+                store._reset_pending()
             try:
                 stamp = self._stamp()
                 # Appends repeat the same path (a log): its walk is remembered as in _walk_path.
@@ -1020,7 +1021,9 @@ class _Change:
         try:
             if fs._device.readonly:
                 raise _read_only(self._what, self._path)
-            fs._store.begin()
+            store = fs._store
+            if store.touched or store.data:  # Store.begin(), inlined
+                store._reset_pending()
         except BaseException:
             fs._lock.release()
             raise

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from operator import attrgetter
 from threading import get_ident
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -286,10 +286,9 @@ class Volume:
         """Copy-on-write granularity in bytes."""
         return self._bs
 
-    @property
-    def readonly(self) -> bool:
-        """Always False: the live volume is writable (shadow copies are not)."""
-        return False
+    #: Always False: the live volume is writable (shadow copies are not).  A class attribute,
+    #: not a property: file systems read it on every change.
+    readonly: Final = False
 
     @property
     def clock(self) -> Clock:
