@@ -102,6 +102,13 @@ _DIR_PAD = bytes(BLOCK_SIZE - DIR_HEADER)
 _DIR_ENTRY = struct.Struct("<IH")
 
 
+# The CRC-32 of each block magic: a block's checksum covers its (already verified) magic and
+# then everything after the CRC field, so checking one is one crc32 call seeded with this.
+_MAGIC_CRC = {
+    magic: zlib.crc32(magic) for magic in (BMAP_MAGIC, IMAP_MAGIC, EXT_MAGIC, DIR_MAGIC)
+}
+
+
 def _crc(block: bytes | bytearray | memoryview, crc_at: int, seed: int = 0) -> int:
     """CRC-32 of ``block`` with its 4-byte checksum field (at ``crc_at``) left out."""
     view = memoryview(block)
@@ -256,7 +263,7 @@ def encode_bitmap_block(magic: bytes, index: int, bits: bytes) -> bytes:
     # Built by concatenation: the CRC field (bytes 4..8) covers the magic before it and
     # everything after it, as _crc(block, 4) computes.
     tail = _BM_AFTER_CRC.pack(index, 0) + bits + _BM_PAD[: BLOCK_SIZE - BITMAP_HEADER - len(bits)]
-    return magic + _CRC_FIELD.pack(zlib.crc32(tail, zlib.crc32(magic))) + tail
+    return magic + _CRC_FIELD.pack(zlib.crc32(tail, _MAGIC_CRC[magic])) + tail
 
 
 def decode_bitmap_block(raw: bytes, magic: bytes, index: int, where: str) -> bytes:
@@ -264,7 +271,7 @@ def decode_bitmap_block(raw: bytes, magic: bytes, index: int, where: str) -> byt
     got_magic, crc, got_index, _ = _BM_HEAD.unpack_from(raw, 0)
     if got_magic != magic:
         raise _corrupt(where, f"bad magic {got_magic!r}")
-    if _crc(raw, 4) != crc:
+    if zlib.crc32(memoryview(raw)[8:], _MAGIC_CRC[magic]) != crc:  # _crc(raw, 4)
         raise _corrupt(where, "checksum mismatch")
     if got_index != index:
         raise _corrupt(where, f"holds bitmap block {got_index}, expected {index}")
@@ -337,13 +344,13 @@ class Inode:
         """Parse an inode record: ``(inode, extent count, first chain block)``.  The caller
         reads the chain and appends its extents."""
         f = _INODE.unpack_from(raw, 0)
-        if _crc(raw, 0, ino) != f[0]:
+        if zlib.crc32(memoryview(raw)[4:], ino) != f[0]:  # _crc(raw, 0, ino)
             raise _corrupt(f"inode {ino}", "checksum mismatch")
         if f[1] not in (KIND_FILE, KIND_DIR):
             raise _corrupt(f"inode {ino}", f"unknown kind {f[1]}")
         count = f[11]
-        inline = min(count, INLINE_EXTENTS)
-        extents = [_EXTENT.unpack_from(raw, _INODE.size + 8 * i) for i in range(inline)]
+        inline = count if count < INLINE_EXTENTS else INLINE_EXTENTS
+        extents = list(_EXTENT.iter_unpack(raw[_INODE.size : _INODE.size + 8 * inline]))
         node = cls(
             ino=ino,
             kind=f[1],
@@ -377,7 +384,7 @@ def decode_ext_block(raw: bytes, owner: int, where: str) -> tuple[list[tuple[int
     magic, crc, got_owner, count, next_block = _EXT_HEAD.unpack_from(raw, 0)
     if magic != EXT_MAGIC:
         raise _corrupt(where, f"bad magic {magic!r}")
-    if _crc(raw, 4) != crc:
+    if zlib.crc32(memoryview(raw)[8:], _MAGIC_CRC[magic]) != crc:  # _crc(raw, 4)
         raise _corrupt(where, "checksum mismatch")
     if got_owner != owner:
         raise _corrupt(where, f"belongs to inode {got_owner}, not {owner}")
@@ -455,7 +462,7 @@ def encode_dir_block(owner: int, block: DirBlock) -> bytes:
     # Concatenated like encode_bitmap_block: the CRC covers the magic and all after the field.
     tail = _DIR_AFTER_CRC.pack(owner, len(block.entries), used) + body
     tail += _DIR_PAD[: BLOCK_SIZE - DIR_HEADER - used]
-    return DIR_MAGIC + _CRC_FIELD.pack(zlib.crc32(tail, zlib.crc32(DIR_MAGIC))) + tail
+    return DIR_MAGIC + _CRC_FIELD.pack(zlib.crc32(tail, _MAGIC_CRC[DIR_MAGIC])) + tail
 
 
 def decode_dir_block(raw: bytes, owner: int, where: str) -> list[tuple[str, int]]:
@@ -463,7 +470,7 @@ def decode_dir_block(raw: bytes, owner: int, where: str) -> list[tuple[str, int]
     magic, crc, got_owner, count, used = _DIR_HEAD.unpack_from(raw, 0)
     if magic != DIR_MAGIC:
         raise _corrupt(where, f"bad magic {magic!r}")
-    if _crc(raw, 4) != crc:
+    if zlib.crc32(memoryview(raw)[8:], _MAGIC_CRC[magic]) != crc:  # _crc(raw, 4)
         raise _corrupt(where, "checksum mismatch")
     if got_owner != owner:
         raise _corrupt(where, f"belongs to directory inode {got_owner}, not {owner}")
