@@ -73,7 +73,11 @@ class Bitmap:
             raise VssStoreCorruptError(f"simfs: allocating {start}..{end - 1}, already in use")
         self.bits[start:end] = _USED * count
         self.free -= count
-        self._touch(start, end)
+        first = start // BITS_PER_BITMAP_BLOCK
+        if first == (end - 1) // BITS_PER_BITMAP_BLOCK:  # _touch(), for one block
+            self.dirty.add(first)
+        else:
+            self._touch(start, end)
         if self._images:
             self._set_image_bits(start, end, True)
         if start <= self._hint < end:
@@ -86,10 +90,15 @@ class Bitmap:
             raise VssStoreCorruptError(f"simfs: freeing {start}..{end - 1}, not all in use")
         self.bits[start:end] = _FREE * count
         self.free += count
-        self._touch(start, end)
+        first = start // BITS_PER_BITMAP_BLOCK
+        if first == (end - 1) // BITS_PER_BITMAP_BLOCK:  # _touch(), for one block
+            self.dirty.add(first)
+        else:
+            self._touch(start, end)
         if self._images:
             self._set_image_bits(start, end, False)
-        self._hint = min(self._hint, start)
+        if start < self._hint:
+            self._hint = start
 
     def first_free(self) -> int:
         """The lowest free index (the caller checked :attr:`free` > 0)."""
@@ -157,14 +166,15 @@ class Bitmap:
         """Set (``used``) or clear bits ``[start, end)`` in the kept block images."""
         first = start // BITS_PER_BITMAP_BLOCK
         last = (end - 1) // BITS_PER_BITMAP_BLOCK
-        for index in range(first, last + 1):
+        for index in range(first, last + 1) if first != last else (first,):
             kept = self._images.get(index)
             if kept is None:
                 continue
             image = kept[0]
             base = index * BITS_PER_BITMAP_BLOCK
-            lo = max(start, base) - base  # bit range within this block
-            hi = min(end, base + BITS_PER_BITMAP_BLOCK) - base
+            # the bit range within this block
+            lo = start - base if start > base else 0
+            hi = end - base if end < base + BITS_PER_BITMAP_BLOCK else BITS_PER_BITMAP_BLOCK
             # Bytes of the image holding bits lo..hi-1 (little-endian bit order: bit i of
             # byte j is item 8 * j + i), and the masks of the bits in the first and last.
             at, to = BITMAP_HEADER + (lo >> 3), BITMAP_HEADER + ((hi - 1) >> 3)

@@ -418,9 +418,10 @@ class DirBlock:
         """Bytes still free for entries."""
         return BLOCK_SIZE - DIR_HEADER - self.used
 
-    def add(self, key: str, name: str, ino: int) -> None:
-        """Append an entry (``key`` must be new)."""
-        raw = name.encode("utf-8", "surrogatepass")
+    def add(self, key: str, name: str, ino: int, raw: bytes | None = None) -> None:
+        """Append an entry (``key`` must be new; ``raw``, if given, is ``name`` encoded)."""
+        if raw is None:
+            raw = name.encode("utf-8", "surrogatepass")
         self.entries[key] = (name, ino)
         self.used += _DIR_ENTRY.size + len(raw)
         if self.packed is not None:
@@ -430,7 +431,7 @@ class DirBlock:
     def remove(self, key: str) -> tuple[str, int]:
         """Remove and return the entry ``key``."""
         name, ino = self.entries.pop(key)
-        self.used -= entry_size(name.encode("utf-8", "surrogatepass"))
+        self.used -= _DIR_ENTRY.size + len(name.encode("utf-8", "surrogatepass"))
         self.packed = None
         return name, ino
 

@@ -25,6 +25,7 @@ from vsssim.storage._simfs_alloc import Bitmap
 from vsssim.storage._simfs_layout import (
     BLOCK_SIZE,
     BMAP_MAGIC,
+    DIR_HEADER,
     EXTENTS_PER_BLOCK,
     IMAP_MAGIC,
     INLINE_EXTENTS,
@@ -288,7 +289,7 @@ class Store:
         # block: the tests skip three sorts of empty sets.
         if self.dirty_dirblocks:
             for ino, index in sorted(self.dirty_dirblocks):
-                block_no = self.physical_block(self.inode(ino), index)
+                block_no = self.physical_block(self.inodes.get(ino) or self.inode(ino), index)
                 image = encode_dir_block(ino, self.dirs[ino].blocks[index])
                 writes.append((block_no * BLOCK_SIZE, image))
         for bitmap, start in ((self.blocks, sb.bmap_start), (self.imap, sb.imap_start)):
@@ -364,22 +365,23 @@ class Store:
             accessed=ticks,
             mtime=seconds,
         )
-        node.reindex()
+        # (no extents: the defaults of starts and nblocks are what reindex() would set)
         self.inodes[ino] = node
-        self.mark_inode(node)
+        self.dirty_inodes[ino] = node  # mark_inode()
         return node
 
     def free_inode(self, node: Inode) -> None:
         """Release ``node``, its data blocks and its extent chain."""
         self.touched = True
-        self.names_changed()
+        self.names_version += 1  # names_changed()
         self.resize_blocks(node, 0)
         self.imap.release(node.ino, 1)
         self.sb_dirty = True
         self.inodes.pop(node.ino, None)
         self.dirs.pop(node.ino, None)
         self.dirty_inodes.pop(node.ino, None)
-        self.dirty_dirblocks = {key for key in self.dirty_dirblocks if key[0] != node.ino}
+        if node.kind == KIND_DIR:  # (only a directory has directory blocks to forget)
+            self.dirty_dirblocks = {key for key in self.dirty_dirblocks if key[0] != node.ino}
 
     def chain_blocks_for(self, extent_count: int) -> int:
         """Extent-chain blocks needed for ``extent_count`` extents."""
@@ -406,7 +408,8 @@ class Store:
         self.sb_dirty = True
         if nblocks > have:
             need = nblocks - have
-            self.check_space(need)
+            if need > self.blocks.free:
+                self.check_space(need)
             goal = node.extents[-1][0] + node.extents[-1][1] if node.extents else None
             for start, length in self.blocks.allocate(need, goal):
                 if node.extents and node.extents[-1][0] + node.extents[-1][1] == start:
@@ -427,8 +430,9 @@ class Store:
                     self.blocks.release(start + length - drop, drop)
                     drop = 0
         node.reindex()
-        self._fit_chain(node)
-        self.mark_inode(node)
+        if node.chain or len(node.extents) > INLINE_EXTENTS:  # else no chain to fit
+            self._fit_chain(node)
+        self.dirty_inodes[node.ino] = node  # mark_inode()
 
     def _fit_chain(self, node: Inode) -> None:
         if not node.chain and len(node.extents) <= INLINE_EXTENTS:
@@ -450,11 +454,14 @@ class Store:
         Not a :meth:`names_changed`: a new name leaves every existing path where it led.
         """
         self.touched = True
-        cache = self.directory(dir_node.ino)
-        size = entry_size(name.encode("utf-8", "surrogatepass"))
+        cache = self.dirs.get(dir_node.ino) or self.directory(dir_node.ino)
+        raw = name.encode("utf-8", "surrogatepass")
+        # Free bytes a block needs for the entry, counted as DirBlock.room (which is
+        # BLOCK_SIZE - DIR_HEADER - used) is: the first block with used <= limit.
+        limit = BLOCK_SIZE - DIR_HEADER - entry_size(raw)
         index = -1
         for i, block in enumerate(cache.blocks):
-            if block.room >= size:
+            if block.used <= limit:
                 index = i
                 break
         if index < 0:
@@ -463,15 +470,15 @@ class Store:
             cache.blocks.append(DirBlock())
             index = len(cache.blocks) - 1
         key = upcase(name)
-        cache.blocks[index].add(key, name, ino)
+        cache.blocks[index].add(key, name, ino, raw)
         cache.index[key] = (name, ino, index)
         self.dirty_dirblocks.add((dir_node.ino, index))
 
     def dir_remove(self, dir_node: Inode, key: str) -> None:
         """Remove the entry with upcased name ``key`` from directory ``dir_node``."""
         self.touched = True
-        self.names_changed()
-        cache = self.directory(dir_node.ino)
+        self.names_version += 1  # names_changed()
+        cache = self.dirs.get(dir_node.ino) or self.directory(dir_node.ino)
         _, _, index = cache.index.pop(key)
         cache.blocks[index].remove(key)
         self.dirty_dirblocks.add((dir_node.ino, index))
