@@ -220,12 +220,7 @@ class KvStoreApp(Application):
         if not self.running:
             return
         if self._pending is not None:
-            key, value, rec = self._pending
-            half = len(rec) // 2
-            store.fs.append_file(store.log_path, rec[half:])
-            store.state[key] = value
-            self._pending = None
-            self._since_checkpoint += 1
+            self._finish_record(self._pending)
             return
         if self._since_checkpoint >= self.checkpoint_every:
             store.checkpoint()
@@ -238,19 +233,28 @@ class KvStoreApp(Application):
         store.fs.append_file(store.log_path, rec[: len(rec) // 2])
         self._pending = (key, value, rec)
 
+    def _finish_record(self, pending: tuple[bytes, bytes, bytes]) -> None:
+        """The step that writes the second half of the record in flight (it draws nothing)."""
+        key, value, rec = pending
+        store = self.store
+        store.fs.append_file(store.log_path, rec[len(rec) // 2 :])
+        store.state[key] = value
+        self._pending = None
+        self._since_checkpoint += 1
+
     def quiesce(self) -> None:
         """Finish the record in flight and checkpoint (what the writer does at Freeze)."""
         with self.lock:
-            if self._pending is not None:
-                self.step(random.Random(0))
+            if self._pending is not None and self.running:
+                self._finish_record(self._pending)  # what step() does with a record in flight
             self.store.checkpoint()
             self._since_checkpoint = 0
 
     def stop(self) -> None:
         """Stop the service (restores with STOP_RESTORE_START do this first)."""
         with self.lock:
-            if self._pending is not None:
-                self.step(random.Random(0))
+            if self._pending is not None and self.running:
+                self._finish_record(self._pending)  # what step() does with a record in flight
             self.running = False
 
     def start(self) -> None:

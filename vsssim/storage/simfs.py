@@ -628,10 +628,13 @@ class SimFS:
                     raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
             size = len(view)
             store.resize_blocks(node, -(-size // BLOCK_SIZE))
-            pos = 0
-            for dev_offset, length in store.ranges(node, 0, size):
-                store.queue_data(dev_offset, view[pos : pos + length])
-                pos += length
+            if size and len(node.extents) == 1:  # one run of blocks (the usual case): one piece
+                store.data.append((node.extents[0][0] * BLOCK_SIZE, view))
+            else:
+                pos = 0
+                for dev_offset, length in store.ranges(node, 0, size):
+                    store.queue_data(dev_offset, view[pos : pos + length])
+                    pos += length
             node.size = size
             self._modified(node, stamp)
 
