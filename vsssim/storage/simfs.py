@@ -83,7 +83,7 @@ from vsssim.storage._simfs_layout import (
     Inode,
     Superblock,
 )
-from vsssim.storage._simfs_paths import PathParser, compile_filespec, has_wildcards, upcase
+from vsssim.storage._simfs_paths import compile_filespec, has_wildcards, parser_for, upcase
 from vsssim.storage._simfs_store import NoFileSystemError, Store
 from vsssim.storage.blockdev import BlockDevice, is_block_device
 
@@ -235,7 +235,7 @@ class SimFS:
         if isinstance(roots, str):
             roots = (roots,)
         self._device = device
-        self._parser = PathParser(tuple(roots))
+        self._parser = parser_for(tuple(roots))
         self._clock: Clock = clock or RealClock()
         self._stamped: tuple[float, int] = (math.nan, 0)  # (clock.now(), its FILETIME)
         # A clock whose datetime() is VirtualClock's, ``epoch + timedelta(seconds=now())``:
@@ -271,7 +271,7 @@ class SimFS:
             raise VssObjectNotFoundError(
                 f"no simfs file system on this device: it holds only {device.size} bytes"
             )
-        with device.operation(), self._lock:
+        with self._op or device.operation(), self._lock:
             try:
                 self._store = Store(device)
             except NoFileSystemError:
