@@ -237,6 +237,9 @@ def tree(fs: SimFS) -> SimFS:
         ("*.b*", ["a.b.c", "x.mdf.bak"]),
         ("data.mdf", ["data.mdf"]),
         ("DATA.MDF", ["data.mdf"]),
+        ("dir.mdf", []),  # a literal name (looked up, not listed) of a directory
+        ("missing.mdf", []),
+        ("readme", ["README"]),
         ("nothing*", []),
         ("x?mdf.bak", ["x.mdf.bak"]),
     ],

@@ -427,10 +427,15 @@ class SimFS:
 
     # --------------------------------------------------------------------- data helpers
     def _read(self, node: Inode, offset: int, size: int) -> bytes:
-        size = min(size, node.size - offset) if size >= 0 else node.size - offset
+        left = node.size - offset
+        if size < 0 or size > left:
+            size = left
         if size <= 0:
             return b""
         device = self._device
+        extents = node.extents
+        if len(extents) == 1:  # one run of blocks (most files): one read, no extent search
+            return device.read(extents[0][0] * BLOCK_SIZE + offset, size)
         pieces = [device.read(o, n) for o, n in self._store.ranges(node, offset, size)]
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
@@ -789,7 +794,18 @@ class SimFS:
                     return []
                 if node.kind != KIND_DIR:
                     return []
-                _, files = self._children(node)
+                if has_wildcards(filespec) or filespec.endswith("."):
+                    _, files = self._children(node)
+                else:
+                    # A literal name matches itself only (case-insensitively): look it up
+                    # instead of listing the directory and reading every entry's inode.
+                    store = self._store
+                    entry = store.directory(node.ino).index.get(upcase(filespec))
+                    files = (
+                        [entry[0]]
+                        if entry is not None and store.inode(entry[1]).kind == KIND_FILE
+                        else []
+                    )
             base = self._parser.join(stored)
             if not base.endswith("\\"):
                 base += "\\"
@@ -802,6 +818,8 @@ class SimFS:
 
     @staticmethod
     def _parser_text(path: object) -> str:
+        if type(path) is str:
+            return path.replace("/", "\\")
         if isinstance(path, os.PathLike):
             path = os.fspath(path)
         if not isinstance(path, str):
