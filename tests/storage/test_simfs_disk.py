@@ -531,3 +531,48 @@ def test_kept_bitmap_images_follow_every_mark_and_release() -> None:
             assert bitmap.block_image(index) == packed(bitmap, index)
     assert bitmap.block_image(blocks - 1)[layout.BITMAP_HEADER + (nbits % per_block) // 8 + 1 :] \
         == bytes(4096 - layout.BITMAP_HEADER - (nbits % per_block) // 8 - 1)
+
+
+def test_an_append_in_the_last_block_writes_what_the_general_commit_writes() -> None:
+    """The append fast path (data and inode only, no buffers) makes the same writes as the
+    general commit, and a failed write reloads the caches like commit()'s."""
+    clock = VirtualClock()
+    device = RecordingDevice(2 * MiB)
+    format(device, clock=clock)
+    fs = SimFS.mount(device, roots=["C:\\"], clock=clock)
+    fs.write_file("C:\\log", b"a" * 100)
+    clock.advance(1.5)
+    device.log.clear()
+    fs.append_file("C:\\log", b"b" * 50)  # stays in block 0: the fast path
+    fast = list(device.log)
+    assert [len(data) for _, data in fast] == [50, layout.INODE_SIZE]
+    other = RecordingDevice(2 * MiB)
+    other._data[:] = device.snapshot_bytes()
+    general = SimFS.mount(other, roots=["C:\\"], clock=clock)
+    node, _ = general._walk_path(("log",), "C:\\log")
+    general._store.touched = True  # (any pending change sends an append the general way)
+    node.size -= 50  # replay the same append through _pwrite and commit()
+    other.log.clear()
+    general.append_file("C:\\log", b"b" * 50)
+    assert other.log == fast
+    assert device.snapshot_bytes() == other.snapshot_bytes()
+
+    class Failing(RecordingDevice):
+        fail = False
+
+        def write(self, offset: int, data: Buffer) -> None:
+            if self.fail and len(data) == layout.INODE_SIZE:
+                raise OSError("injected")
+            super().write(offset, data)
+
+    broken = Failing(2 * MiB)
+    broken._data[:] = device.snapshot_bytes()
+    fs = SimFS.mount(broken, roots=["C:\\"])
+    fs.read_file("C:\\log")
+    broken.fail = True
+    with pytest.raises(OSError, match="injected"):
+        fs.append_file("C:\\log", b"c" * 10)
+    broken.fail = False
+    assert fs.stat("C:\\log").size == 150  # the caches were reloaded from the device
+    assert fs.read_file("C:\\log") == b"a" * 100 + b"b" * 50
+    assert fs.check() == []

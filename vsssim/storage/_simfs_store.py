@@ -324,6 +324,24 @@ class Store:
         if self.imap.dirty:
             self.imap.dirty.clear()
 
+    def commit_append(self, node: Inode, offset: int, data: Buffer) -> None:
+        """Commit an operation that wrote ``data`` at device ``offset``, inside the blocks
+        ``node`` already had, and changed nothing else but ``node``'s fields (an append
+        within its last block), with nothing queued: the pieces :meth:`commit` would write
+        for it (the data, then the inode), without the buffers.  ``node`` has no extent
+        chain."""
+        slot = self.sb.itable_start * BLOCK_SIZE + (node.ino - 1) * INODE_SIZE
+        pieces: list[tuple[int, Buffer]] = [(offset, data), (slot, node.encode())]
+        try:
+            if self._write_pieces is not None:
+                self._write_pieces(pieces)
+            else:
+                for at, piece in pieces:
+                    self.device.write(at, piece)
+        except BaseException:
+            self.load()  # as commit(): the device may hold part of the operation
+            raise
+
     def mark_inode(self, node: Inode) -> None:
         """Queue ``node`` (and its extent chain) for writing."""
         self.touched = True

@@ -674,11 +674,32 @@ class SimFS:
                         self._remember(names, node, (*stored, entry[0]))
                 if node.kind == KIND_DIR:
                     raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
-                self._pwrite(node, node.size, view, stamp)
+                size = node.size
+                end = size + len(view)
+                at = -1
+                if (
+                    end > size
+                    and not store.touched
+                    and not node.chain
+                    and -(-end // BLOCK_SIZE) == node.nblocks
+                    and size >= node.starts[-1] * BLOCK_SIZE
+                ):
+                    # The usual append (a log's): it stays in the file's last extent and
+                    # blocks, so only the data and the inode change: _pwrite's effect, then
+                    # commit_append writes what commit() would, without the buffers.
+                    at = node.extents[-1][0] * BLOCK_SIZE + size - node.starts[-1] * BLOCK_SIZE
+                    node.size = end
+                    node.modified = node.accessed = stamp[0]
+                    node.mtime = stamp[1]
+                else:
+                    self._pwrite(node, size, view, stamp)
             except BaseException:
                 store.abort()
                 raise
-            store.commit()
+            if at < 0:
+                store.commit()
+            else:
+                store.commit_append(node, at, view)
 
     def truncate(self, path: object, size: int) -> None:
         """Set a file's size (``SetEndOfFile``): cut, or extend with zeros."""
