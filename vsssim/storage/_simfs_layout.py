@@ -42,6 +42,7 @@ __all__ = [
     "Superblock",
     "decode_bitmap_block",
     "decode_dir_block",
+    "decode_dir_entries",
     "decode_ext_block",
     "encode_bitmap_block",
     "encode_dir_block",
@@ -468,6 +469,11 @@ def encode_dir_block(owner: int, block: DirBlock) -> bytes:
 
 def decode_dir_block(raw: bytes, owner: int, where: str) -> list[tuple[str, int]]:
     """The ``(name, inode)`` entries of a directory block, in order, after checking it."""
+    return decode_dir_entries(raw, owner, where)[0]
+
+
+def decode_dir_entries(raw: bytes, owner: int, where: str) -> tuple[list[tuple[str, int]], int]:
+    """:func:`decode_dir_block`, and the bytes the entries take (``DirBlock.used``)."""
     magic, crc, got_owner, count, used = _DIR_HEAD.unpack_from(raw, 0)
     if magic != DIR_MAGIC:
         raise _corrupt(where, f"bad magic {magic!r}")
@@ -495,4 +501,4 @@ def decode_dir_block(raw: bytes, owner: int, where: str) -> list[tuple[str, int]
         out.append((name, ino))
     if off != end:
         raise _corrupt(where, "entry count does not match the entry area")
-    return out
+    return out, used

@@ -37,7 +37,7 @@ from vsssim.storage._simfs_layout import (
     Inode,
     Superblock,
     decode_bitmap_block,
-    decode_dir_block,
+    decode_dir_entries,
     decode_ext_block,
     encode_dir_block,
     encode_ext_block,
@@ -177,29 +177,38 @@ class Store:
         node = self.inodes.get(ino)
         if node is not None:
             return node
-        if not 1 <= ino <= self.sb.inode_count or not self.imap.is_used(ino):
+        sb = self.sb
+        if not 1 <= ino <= sb.inode_count or self.imap.bits[ino] != 1:  # imap.is_used(ino)
             raise VssStoreCorruptError(f"simfs: reference to free or invalid inode {ino}")
-        block, at = divmod(self.sb.itable_start * BLOCK_SIZE + (ino - 1) * INODE_SIZE, BLOCK_SIZE)
+        pos = sb.itable_start * BLOCK_SIZE + (ino - 1) * INODE_SIZE
+        block = pos // BLOCK_SIZE
+        at = pos - block * BLOCK_SIZE
         raw = self._itable.get(block)
         if raw is None:
             raw = self._itable[block] = self.device.read(block * BLOCK_SIZE, BLOCK_SIZE)
         node, count, chain = Inode.decode(raw[at : at + INODE_SIZE], ino)
-        while len(node.extents) < count:
-            if not self.sb.data_start <= chain < self.sb.total_blocks:
-                raise VssStoreCorruptError(f"simfs: inode {ino}: extent chain block {chain}")
-            raw = self.device.read(chain * BLOCK_SIZE, BLOCK_SIZE)
-            extents, following = decode_ext_block(raw, ino, f"extent block {chain}")
-            if not extents:
-                raise VssStoreCorruptError(f"simfs: inode {ino}: empty extent block {chain}")
-            node.chain.append(chain)
-            node.extents.extend(extents)
-            chain = following
-        if len(node.extents) != count:
-            raise VssStoreCorruptError(f"simfs: inode {ino}: extent count mismatch")
-        for start, length in node.extents:
-            if length <= 0 or start < self.sb.data_start or start + length > self.sb.total_blocks:
+        extents = node.extents
+        if count > INLINE_EXTENTS:  # (else decode gave all ``count`` extents)
+            while len(extents) < count:
+                if not sb.data_start <= chain < sb.total_blocks:
+                    raise VssStoreCorruptError(f"simfs: inode {ino}: extent chain block {chain}")
+                raw = self.device.read(chain * BLOCK_SIZE, BLOCK_SIZE)
+                more, following = decode_ext_block(raw, ino, f"extent block {chain}")
+                if not more:
+                    raise VssStoreCorruptError(f"simfs: inode {ino}: empty extent block {chain}")
+                node.chain.append(chain)
+                extents.extend(more)
+                chain = following
+            if len(extents) != count:
+                raise VssStoreCorruptError(f"simfs: inode {ino}: extent count mismatch")
+        for start, length in extents:
+            if length <= 0 or start < sb.data_start or start + length > sb.total_blocks:
                 raise VssStoreCorruptError(f"simfs: inode {ino}: extent {start}+{length}")
-        node.reindex()
+        if count == 1:  # reindex() of one extent
+            node.starts = [0]
+            node.nblocks = extents[0][1]
+        else:
+            node.reindex()
         self.inodes[ino] = node
         return node
 
@@ -208,20 +217,35 @@ class Store:
         found = self.dirs.get(ino)
         if found is not None:
             return found
-        node = self.inode(ino)
+        node = self.inodes.get(ino) or self.inode(ino)
         cache = DirCache()
-        for dev_offset, length in self.ranges(node, 0, node.nblocks * BLOCK_SIZE):
+        index, blocks = cache.index, cache.blocks
+        size = node.nblocks * BLOCK_SIZE
+        extents = node.extents
+        # A directory in one run of blocks (the usual case) is one read, without the
+        # extent map's generator.
+        pieces = (
+            ((extents[0][0] * BLOCK_SIZE, size),)
+            if len(extents) == 1
+            else self.ranges(node, 0, size)
+        )
+        for dev_offset, length in pieces:
             raw = self.device.read(dev_offset, length)
             for i in range(0, length, BLOCK_SIZE):
                 where = f"directory block {(dev_offset + i) // BLOCK_SIZE} of inode {ino}"
                 block = DirBlock()
-                for name, child in decode_dir_block(raw[i : i + BLOCK_SIZE], ino, where):
+                entries = block.entries
+                number = len(blocks)
+                listed, block.used = decode_dir_entries(raw[i : i + BLOCK_SIZE], ino, where)
+                # DirBlock.add() of each entry: ``used`` is the header's, which decoding
+                # checked to be the entries' total size.
+                for name, child in listed:
                     key = upcase(name)
-                    if key in cache.index:
+                    if key in index:
                         raise VssStoreCorruptError(f"simfs: {where}: duplicate name {name!r}")
-                    block.add(key, name, child)
-                    cache.index[key] = (name, child, len(cache.blocks))
-                cache.blocks.append(block)
+                    entries[key] = (name, child)
+                    index[key] = (name, child, number)
+                blocks.append(block)
         self.dirs[ino] = cache
         return cache
 
