@@ -165,7 +165,7 @@ def format(device: BlockDevice, *, label: str = "", clock: Clock | None = None) 
     moment = clock.datetime()
     ticks, seconds = filetime(moment), clock.now()
     sb = Superblock.layout(total, _inode_count(total), created=ticks, label=label)
-    if not _fits(total):
+    if total < sb.data_start + _MIN_DATA_BLOCKS:  # not _fits(total), with this layout
         smallest = next(n for n in range(1, 1 << 20) if _fits(n))
         raise ValueError(
             f"device of {device.size} bytes is too small for simfs "
