@@ -576,3 +576,12 @@ def test_an_append_in_the_last_block_writes_what_the_general_commit_writes() -> 
     assert fs.stat("C:\\log").size == 150  # the caches were reloaded from the device
     assert fs.read_file("C:\\log") == b"a" * 100 + b"b" * 50
     assert fs.check() == []
+
+
+def test_the_superblock_encodes_a_changed_label() -> None:
+    sb = layout.Superblock.layout(1000, 64, created=5, label="old")
+    first = sb.encode()
+    sb.label = "new label"
+    assert layout.Superblock.decode(sb.encode()).label == "new label"
+    sb.label = "old"
+    assert sb.encode() == first
