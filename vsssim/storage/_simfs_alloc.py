@@ -47,7 +47,7 @@ class Bitmap:
         # On-disk images of bitmap blocks (with a view for checksumming), built on the first
         # block_image() of a block and from then on kept equal to ``bits`` by mark/release.
         self._images: dict[int, tuple[bytearray, memoryview]] = {}
-        self._crc_seed = zlib.crc32(magic)
+        self._crc_seed = 0  # CRC-32 of the magic, set with the first kept image
         # Lowest index that may be free: searches start here instead of rescanning the full
         # prefix of a volume that fills from the front.
         self._hint = reserved
@@ -155,6 +155,7 @@ class Bitmap:
             packed = np.packbits(chunk, bitorder="little").tobytes()
             image = bytearray(encode_bitmap_block(self.magic, index, packed))
             self._images[index] = (image, memoryview(image))
+            self._crc_seed = zlib.crc32(self.magic)
             return bytes(image)
         image, view = kept
         # The bits changed in place since: checksum again (the CRC covers the magic before
