@@ -193,11 +193,11 @@ class SnapshotDevice:
     @property
     def fs(self) -> SimFS:
         """The simfs of the shadow copy (read-only unless in a recovery window)."""
-        from vsssim.storage.simfs import SimFS
-
         self._check_live()
         fs = self._fs
         if fs is None:
+            from vsssim.storage.simfs import SimFS
+
             fresh = SimFS.mount(self, roots=self._roots, clock=self._store.volume.clock)
             with self._fs_lock:
                 if self._fs is None:

@@ -324,10 +324,10 @@ class Volume:
     @property
     def fs(self) -> SimFS:
         """The simfs mounted on this volume (mounted on first use, then cached)."""
-        from vsssim.storage.simfs import SimFS
-
         fs = self._fs
         if fs is None:
+            from vsssim.storage.simfs import SimFS
+
             # Mount outside _fs_lock: mounting takes the volume lock, and a thread inside an
             # operation() may be waiting here for _fs_lock.  A losing racer's mount is dropped.
             fresh = SimFS.mount(self, roots=[self._name] if self._name else [], clock=self._clock)
