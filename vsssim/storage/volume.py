@@ -130,8 +130,8 @@ class Volume:
     Create with :meth:`create`, reopen with :meth:`open`.  ``read``/``write`` work at any
     offset and length; ``write_many`` and ``write_batch`` apply many small writes with one
     copy-on-write pass; ``write_pieces`` applies a file system's few writes in order, as
-    that many ``write`` calls.  ``held()`` is the kernel's flush-and-hold; ``operation()`` brackets a
-    multi-write file-system operation that no snapshot may split.
+    that many ``write`` calls.  ``held()`` is the kernel's flush-and-hold; ``operation()``
+    brackets a multi-write file-system operation that no snapshot may split.
 
     Fidelity notes: volsnap skips blocks the file system marks free (its store bitmaps); the
     simulator preserves every written block.  The 10-second hold timeout is the coordinator's
