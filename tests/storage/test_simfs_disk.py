@@ -493,3 +493,95 @@ def test_snapshots_taken_between_concurrent_operations_are_consistent() -> None:
             log = shadow.read_file("C:\\log")
             assert len(log) % 100 == 0
             assert all(log[i : i + 100] == log[i : i + 1] * 100 for i in range(0, len(log), 100))
+
+
+def test_kept_bitmap_images_follow_every_mark_and_release() -> None:
+    """The block images Bitmap keeps and updates in place equal a fresh packing of the bits,
+    for runs inside a byte, across bytes and across bitmap blocks."""
+    import random
+
+    import numpy as np
+
+    from vsssim.storage._simfs_alloc import Bitmap
+
+    per_block = layout.BITS_PER_BITMAP_BLOCK
+    nbits = 2 * per_block + 1000
+    blocks = -(-nbits // per_block)
+
+    def packed(bitmap: Bitmap, index: int) -> bytes:
+        chunk = np.frombuffer(bytes(bitmap.bits), np.uint8)[index * per_block :][:per_block]
+        bits = np.packbits(chunk, bitorder="little").tobytes()
+        return layout.encode_bitmap_block(layout.BMAP_MAGIC, index, bits)
+
+    rng = random.Random(3)
+    bitmap = Bitmap.fresh(layout.BMAP_MAGIC, nbits, 5)
+    for index in range(blocks):  # start keeping every block's image
+        assert bitmap.block_image(index) == packed(bitmap, index)
+    for _ in range(400):
+        start = rng.randrange(5, nbits - 1)
+        count = min(rng.choice([1, 2, 7, 8, 9, 30, 500, per_block + 77]), nbits - start)
+        used = bitmap.bits[start : start + count]
+        if used.count(0) == count:
+            bitmap.mark(start, count)
+        elif used.count(1) == count:
+            bitmap.release(start, count)
+        else:
+            continue
+        for index in range(blocks):
+            assert bitmap.block_image(index) == packed(bitmap, index)
+    assert bitmap.block_image(blocks - 1)[layout.BITMAP_HEADER + (nbits % per_block) // 8 + 1 :] \
+        == bytes(4096 - layout.BITMAP_HEADER - (nbits % per_block) // 8 - 1)
+
+
+def test_an_append_in_the_last_block_writes_what_the_general_commit_writes() -> None:
+    """The append fast path (data and inode only, no buffers) makes the same writes as the
+    general commit, and a failed write reloads the caches like commit()'s."""
+    clock = VirtualClock()
+    device = RecordingDevice(2 * MiB)
+    format(device, clock=clock)
+    fs = SimFS.mount(device, roots=["C:\\"], clock=clock)
+    fs.write_file("C:\\log", b"a" * 100)
+    clock.advance(1.5)
+    device.log.clear()
+    fs.append_file("C:\\log", b"b" * 50)  # stays in block 0: the fast path
+    fast = list(device.log)
+    assert [len(data) for _, data in fast] == [50, layout.INODE_SIZE]
+    other = RecordingDevice(2 * MiB)
+    other._data[:] = device.snapshot_bytes()
+    general = SimFS.mount(other, roots=["C:\\"], clock=clock)
+    node, _ = general._walk_path(("log",), "C:\\log")
+    general._store.touched = True  # (any pending change sends an append the general way)
+    node.size -= 50  # replay the same append through _pwrite and commit()
+    other.log.clear()
+    general.append_file("C:\\log", b"b" * 50)
+    assert other.log == fast
+    assert device.snapshot_bytes() == other.snapshot_bytes()
+
+    class Failing(RecordingDevice):
+        fail = False
+
+        def write(self, offset: int, data: Buffer) -> None:
+            if self.fail and len(data) == layout.INODE_SIZE:
+                raise OSError("injected")
+            super().write(offset, data)
+
+    broken = Failing(2 * MiB)
+    broken._data[:] = device.snapshot_bytes()
+    fs = SimFS.mount(broken, roots=["C:\\"])
+    fs.read_file("C:\\log")
+    broken.fail = True
+    with pytest.raises(OSError, match="injected"):
+        fs.append_file("C:\\log", b"c" * 10)
+    broken.fail = False
+    assert fs.stat("C:\\log").size == 150  # the caches were reloaded from the device
+    assert fs.read_file("C:\\log") == b"a" * 100 + b"b" * 50
+    assert fs.check() == []
+
+
+def test_the_superblock_encodes_a_changed_label() -> None:
+    sb = layout.Superblock.layout(1000, 64, created=5, label="old")
+    first = sb.encode()
+    sb.label = "new label"
+    assert layout.Superblock.decode(sb.encode()).label == "new label"
+    sb.label = "old"
+    assert sb.encode() == first

@@ -409,6 +409,25 @@ def test_times_come_from_the_clock() -> None:
     assert fs.stat("C:\\d\\h").modified == t0 + timedelta(seconds=35.5)
 
 
+@pytest.mark.parametrize("start", [0.0, 0.1 + 0.2, 1e-7, 5e-7, 1.5e-6, 2.5e-6, 86_399.9999995,
+                                   123_456_789.123_456_5, 1 / 3])
+def test_file_times_of_a_virtual_clock_equal_its_datetime(start: float) -> None:
+    """The FILETIME a VirtualClock's time converts to without building the datetime is
+    exactly ``filetime(clock.datetime())``, rounding of the microseconds included."""
+
+    from vsssim.clock import filetime
+
+    class Shifted(VirtualClock):  # a datetime() of its own: converted through it
+        def datetime(self) -> datetime:
+            return super().datetime() + timedelta(days=1)
+
+    for clock in (VirtualClock(start=start), Shifted(start=start)):
+        fs = make_fs(clock=clock)
+        fs.write_file("C:\\f", b"x")
+        node, _ = fs._walk_path(("f",), "C:\\f")
+        assert node.modified == filetime(clock.datetime())
+
+
 # ---------------------------------------------------------------------------- threads
 def test_threads_writing_different_files_concurrently() -> None:
     fs = make_fs(size=8 * 2**20)

@@ -147,6 +147,20 @@ def test_a_foreign_drive_or_root_is_a_value_error_naming_it(
     assert shown in str(info.value)
 
 
+def test_mounts_with_the_same_roots_share_one_parser_and_bad_roots_still_say_why() -> None:
+    device = MemoryDevice(2**20)
+    format(device)
+    first = SimFS.mount(device, roots=["C:\\", SHADOW])
+    second = SimFS.mount(device, roots=("C:\\", SHADOW))
+    other = SimFS.mount(device, roots=["D:\\"])
+    assert first._parser is second._parser is not other._parser
+    assert second.roots == ("C:\\", SHADOW) and other.roots == ("D:\\",)
+    with pytest.raises(ValueError, match="non-empty string"):
+        SimFS.mount(device, roots=[["C:\\"]])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="non-empty string"):
+        SimFS.mount(device, roots=[""])
+
+
 def test_mount_without_roots_accepts_only_volume_relative_paths() -> None:
     device = MemoryDevice(2**20)
     format(device)
@@ -223,6 +237,9 @@ def tree(fs: SimFS) -> SimFS:
         ("*.b*", ["a.b.c", "x.mdf.bak"]),
         ("data.mdf", ["data.mdf"]),
         ("DATA.MDF", ["data.mdf"]),
+        ("dir.mdf", []),  # a literal name (looked up, not listed) of a directory
+        ("missing.mdf", []),
+        ("readme", ["README"]),
         ("nothing*", []),
         ("x?mdf.bak", ["x.mdf.bak"]),
     ],

@@ -210,6 +210,42 @@ def test_write_batch_applies_in_order_even_when_overlapping(vol: Volume) -> None
     assert (stats.batches, stats.writes) == (2, 7)
 
 
+def test_write_pieces_equals_one_write_per_piece(tmp_path: Path) -> None:
+    """Same bytes, counters, copy-on-write order (the diff area's slots) and snapshots as the
+    same writes made one by one."""
+    pieces = [(B + 5, b"a" * 100), (7 * B - 3, b"b" * 10), (0, b""), (B, bytearray(b"cc")),
+              (3 * B, memoryview(b"xdddx")[1:4]), (B + 50, b"e" * (3 * B))]
+    images = []
+    for name, apply in (
+        ("one", lambda v: [v.write(o, d) for o, d in pieces]),
+        ("all", lambda v: v.write_pieces(pieces)),
+    ):
+        root = tmp_path / name
+        root.mkdir()
+        v = Volume.create(root / "c.img", 16 * B, B)
+        v.write(0, bytes(range(256)) * 64)
+        store = ShadowStorage.create(v, root / "diff")
+        snap = store.create_snapshot()
+        apply(v)
+        st = v.stats
+        images.append((v.read(0, v.size), snap.read(0, v.size), st.writes, st.bytes_written,
+                       st.cow_blocks, store._nm.copy()))
+        v.close()
+    assert images[0] == images[1]
+
+
+def test_write_pieces_errors_like_successive_writes(vol: Volume) -> None:
+    with pytest.raises(ValueError, match="outside"):
+        vol.write_pieces([(0, b"kept"), (vol.size - 1, b"xx"), (8, b"never")])
+    assert vol.read(0, 12) == b"kept" + bytes(8)
+    assert vol.stats.writes == 1
+    with vol.held(), pytest.raises(VssError):
+        vol.write_pieces([(0, b"x")])
+    vol.close()
+    with pytest.raises(ValueError, match="closed"):
+        vol.write_pieces([(0, b"x")])
+
+
 def test_closed_volume(tmp_path: Path) -> None:
     v = Volume.create(tmp_path / "v.img", 8 * B, B)
     v.close()

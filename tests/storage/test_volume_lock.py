@@ -65,6 +65,54 @@ def test_waiters_get_the_lock_in_arrival_order_and_reentrancy() -> None:
     assert order == list(range(8))
 
 
+def test_the_with_statement_excludes_and_hands_over_in_arrival_order() -> None:
+    """``with lock:`` inlines the uncontended acquire and release: contended, it still
+    excludes, and waiters that entered with ``with`` get the lock in arrival order."""
+    lock = FifoRLock()
+    counter = [0]
+    overlaps = [0]
+    inside = [0]
+
+    def work() -> None:
+        for i in range(2000):
+            with lock:
+                inside[0] += 1
+                overlaps[0] += inside[0] != 1
+                value = counter[0]
+                if i % 50 == 0:
+                    time.sleep(0)
+                with lock:  # reentrant
+                    counter[0] = value + 1
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (counter[0], overlaps[0], lock.waiting, lock.owned()) == (8000, 0, 0, False)
+
+    order: list[int] = []
+
+    def enter(i: int) -> None:
+        with lock:
+            order.append(i)
+
+    with lock:
+        waiters = []
+        for i in range(6):
+            t = threading.Thread(target=enter, args=(i,))
+            t.start()
+            waiters.append(t)
+            deadline = time.monotonic() + 20
+            while lock.waiting != i + 1:
+                assert time.monotonic() < deadline
+                time.sleep(0.001)
+    for t in waiters:
+        t.join()
+    assert order == list(range(6))
+
+
 def test_release_by_a_stranger_is_an_error() -> None:
     lock = FifoRLock()
     with pytest.raises(RuntimeError):

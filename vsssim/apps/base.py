@@ -48,12 +48,14 @@ class Application(ABC):
 
     def run(self, rng: random.Random, steps: int = 1) -> None:
         """Run ``steps`` steps unless suspended."""
-        for _ in range(steps):
+        done = 0
+        while done < steps:  # (a counter, not range(): the scheduler runs one or two steps)
             with self.lock:
                 if self.suspended:
                     return
                 self.step(rng)
                 self.steps_run += 1
+            done += 1
 
     running: bool = True
 

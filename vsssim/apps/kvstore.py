@@ -199,7 +199,8 @@ class KvStoreApp(Application):
         self.keys = keys
         self.checkpoint_every = checkpoint_every
         self.store = KvStore.create(fs, directory) if create else KvStore.open(fs, directory)
-        self._pending: tuple[bytes, bytes, bytes] | None = None  # key, value, record
+        # The record in flight: key, value, and the second half of its bytes (still to write).
+        self._pending: tuple[bytes, bytes, bytes] | None = None
         self._since_checkpoint = 0
         self.running = True
 
@@ -219,10 +220,9 @@ class KvStoreApp(Application):
         store = self.store
         if not self.running:
             return
-        if self._pending is not None:
-            key, value, rec = self._pending
-            half = len(rec) // 2
-            store.fs.append_file(store.log_path, rec[half:])
+        if self._pending is not None:  # _finish_record(), inlined: every other step
+            key, value, tail = self._pending
+            store.fs.append_file(store.log_path, tail)
             store.state[key] = value
             self._pending = None
             self._since_checkpoint += 1
@@ -235,22 +235,32 @@ class KvStoreApp(Application):
         value = rng.randbytes(rng.randint(8, 48))
         store.lsn += 1
         rec = _record(store.lsn, key, value)
-        store.fs.append_file(store.log_path, rec[: len(rec) // 2])
-        self._pending = (key, value, rec)
+        half = len(rec) // 2
+        store.fs.append_file(store.log_path, rec[:half])
+        self._pending = (key, value, rec[half:])
+
+    def _finish_record(self, pending: tuple[bytes, bytes, bytes]) -> None:
+        """The step that writes the second half of the record in flight (it draws nothing)."""
+        key, value, tail = pending
+        store = self.store
+        store.fs.append_file(store.log_path, tail)
+        store.state[key] = value
+        self._pending = None
+        self._since_checkpoint += 1
 
     def quiesce(self) -> None:
         """Finish the record in flight and checkpoint (what the writer does at Freeze)."""
         with self.lock:
-            if self._pending is not None:
-                self.step(random.Random(0))
+            if self._pending is not None and self.running:
+                self._finish_record(self._pending)  # what step() does with a record in flight
             self.store.checkpoint()
             self._since_checkpoint = 0
 
     def stop(self) -> None:
         """Stop the service (restores with STOP_RESTORE_START do this first)."""
         with self.lock:
-            if self._pending is not None:
-                self.step(random.Random(0))
+            if self._pending is not None and self.running:
+                self._finish_record(self._pending)  # what step() does with a record in flight
             self.running = False
 
     def start(self) -> None:

@@ -108,11 +108,29 @@ class FifoRLock:
         return len(self._waiters)
 
     def __enter__(self) -> FifoRLock:
-        self.acquire()
+        # acquire(), its uncontended cases inlined (as FifoOperation does)
+        me = get_ident()
+        if self.owner == me:
+            self._depth += 1
+        elif not self._waiters and self._owned.acquire(False):
+            self.owner = me
+            self._depth = 1
+        else:
+            self.acquire()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.release()
+        # release(), its cases without a waiter inlined
+        if self.owner != get_ident() or self._waiters:
+            self.release()  # raises if not the owner; hands over to a waiter
+        elif self._depth > 1:
+            self._depth -= 1
+        else:
+            self.owner = None
+            self._depth = 0
+            self._owned.release()
+            if self._waiters:
+                self._late_waiters()
 
 
 def run_notices(lock: FifoRLock, notices: list[Callable[[], None]]) -> None:

@@ -277,8 +277,13 @@ class Journal:
             self.fd = -1
 
 
+# What ``json.dumps(value, sort_keys=True, separators=(",", ":"))`` builds on every call, built
+# once (an encoder keeps only its settings: shared by every thread).
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def _dump(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 def read_journal(path: str, generation: int, volume_id: UUID) -> tuple[list[Record], int]:

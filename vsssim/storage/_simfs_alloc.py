@@ -4,15 +4,24 @@ The on-disk form packs one bit per item into checksummed bitmap blocks.  In memo
 one byte (0 free, 1 used) in a ``bytearray``: finding a free run of ``n`` blocks is then a single
 C-speed ``bytearray.find(b"\\0" * n)`` and marking it a slice assignment, which keeps Python
 overhead per allocation in microseconds (a 1 MiB file is one search, not 256 bit tests).
-Changed bitmap blocks are remembered so that an operation rewrites only those.
+Changed bitmap blocks are remembered so that an operation rewrites only those.  The on-disk
+image of a block, once built, is kept and updated bit by bit as items are marked and released,
+so writing it back costs one CRC instead of packing its 32640 bits again.
 """
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 from vsssim.errors import VssStoreCorruptError
-from vsssim.storage._simfs_layout import BITS_PER_BITMAP_BLOCK, encode_bitmap_block
+from vsssim.storage._simfs_layout import (
+    BITMAP_HEADER,
+    BITS_PER_BITMAP_BLOCK,
+    CRC_FIELD,
+    encode_bitmap_block,
+)
 
 __all__ = ["Bitmap"]
 
@@ -35,6 +44,10 @@ class Bitmap:
         self.bits = bytearray(np.unpackbits(raw, bitorder="little")[:nbits].tobytes())
         self.free = self.bits.count(0)
         self.dirty: set[int] = set()
+        # On-disk images of bitmap blocks (with a view for checksumming), built on the first
+        # block_image() of a block and from then on kept equal to ``bits`` by mark/release.
+        self._images: dict[int, tuple[bytearray, memoryview]] = {}
+        self._crc_seed = 0  # CRC-32 of the magic, set with the first kept image
         # Lowest index that may be free: searches start here instead of rescanning the full
         # prefix of a volume that fills from the front.
         self._hint = reserved
@@ -60,7 +73,13 @@ class Bitmap:
             raise VssStoreCorruptError(f"simfs: allocating {start}..{end - 1}, already in use")
         self.bits[start:end] = _USED * count
         self.free -= count
-        self._touch(start, end)
+        first = start // BITS_PER_BITMAP_BLOCK
+        if first == (end - 1) // BITS_PER_BITMAP_BLOCK:  # _touch(), for one block
+            self.dirty.add(first)
+        else:
+            self._touch(start, end)
+        if self._images:
+            self._set_image_bits(start, end, True)
         if start <= self._hint < end:
             self._hint = end
 
@@ -71,8 +90,15 @@ class Bitmap:
             raise VssStoreCorruptError(f"simfs: freeing {start}..{end - 1}, not all in use")
         self.bits[start:end] = _FREE * count
         self.free += count
-        self._touch(start, end)
-        self._hint = min(self._hint, start)
+        first = start // BITS_PER_BITMAP_BLOCK
+        if first == (end - 1) // BITS_PER_BITMAP_BLOCK:  # _touch(), for one block
+            self.dirty.add(first)
+        else:
+            self._touch(start, end)
+        if self._images:
+            self._set_image_bits(start, end, False)
+        if start < self._hint:
+            self._hint = start
 
     def first_free(self) -> int:
         """The lowest free index (the caller checked :attr:`free` > 0)."""
@@ -122,10 +148,51 @@ class Bitmap:
 
     def block_image(self, index: int) -> bytes:
         """The on-disk image of bitmap block ``index``."""
-        lo = index * BITS_PER_BITMAP_BLOCK
-        chunk = np.frombuffer(self.bits, dtype=np.uint8)[lo : lo + BITS_PER_BITMAP_BLOCK]
-        packed = np.packbits(chunk, bitorder="little").tobytes()
-        return encode_bitmap_block(self.magic, index, packed)
+        kept = self._images.get(index)
+        if kept is None:
+            lo = index * BITS_PER_BITMAP_BLOCK
+            chunk = np.frombuffer(self.bits, dtype=np.uint8)[lo : lo + BITS_PER_BITMAP_BLOCK]
+            packed = np.packbits(chunk, bitorder="little").tobytes()
+            image = bytearray(encode_bitmap_block(self.magic, index, packed))
+            self._images[index] = (image, memoryview(image))
+            self._crc_seed = zlib.crc32(self.magic)
+            return bytes(image)
+        image, view = kept
+        # The bits changed in place since: checksum again (the CRC covers the magic before
+        # its field and everything after it, as encode_bitmap_block computes it).
+        CRC_FIELD.pack_into(image, 4, zlib.crc32(view[8:], self._crc_seed))
+        return bytes(image)
+
+    def _set_image_bits(self, start: int, end: int, used: bool) -> None:
+        """Set (``used``) or clear bits ``[start, end)`` in the kept block images."""
+        first = start // BITS_PER_BITMAP_BLOCK
+        last = (end - 1) // BITS_PER_BITMAP_BLOCK
+        for index in range(first, last + 1) if first != last else (first,):
+            kept = self._images.get(index)
+            if kept is None:
+                continue
+            image = kept[0]
+            base = index * BITS_PER_BITMAP_BLOCK
+            # the bit range within this block
+            lo = start - base if start > base else 0
+            hi = end - base if end < base + BITS_PER_BITMAP_BLOCK else BITS_PER_BITMAP_BLOCK
+            # Bytes of the image holding bits lo..hi-1 (little-endian bit order: bit i of
+            # byte j is item 8 * j + i), and the masks of the bits in the first and last.
+            at, to = BITMAP_HEADER + (lo >> 3), BITMAP_HEADER + ((hi - 1) >> 3)
+            head = (0xFF << (lo & 7)) & 0xFF
+            tail = 0xFF >> (7 - ((hi - 1) & 7))
+            if at == to:
+                head &= tail
+            if used:
+                image[at] |= head
+                if at != to:
+                    image[at + 1 : to] = b"\xff" * (to - at - 1)
+                    image[to] |= tail
+            else:
+                image[at] &= ~head & 0xFF
+                if at != to:
+                    image[at + 1 : to] = bytes(to - at - 1)
+                    image[to] &= ~tail & 0xFF
 
     def _touch(self, start: int, end: int) -> None:
         first = start // BITS_PER_BITMAP_BLOCK

@@ -21,6 +21,7 @@ __all__ = [
     "BITS_PER_BITMAP_BLOCK",
     "BLOCK_SIZE",
     "BMAP_MAGIC",
+    "CRC_FIELD",
     "DIR_HEADER",
     "DIR_MAGIC",
     "EXTENTS_PER_BLOCK",
@@ -41,6 +42,7 @@ __all__ = [
     "Superblock",
     "decode_bitmap_block",
     "decode_dir_block",
+    "decode_dir_entries",
     "decode_ext_block",
     "encode_bitmap_block",
     "encode_dir_block",
@@ -80,7 +82,7 @@ INODES_PER_BLOCK = BLOCK_SIZE // INODE_SIZE
 _INODE = struct.Struct("<IBBHIIQqqqdII")
 INLINE_EXTENTS = (INODE_SIZE - _INODE.size) // 8
 _EXTENT = struct.Struct("<II")
-_CRC_FIELD = struct.Struct("<I")
+_CRC_FIELD = CRC_FIELD = struct.Struct("<I")  # a 4-byte checksum field
 # For encoding: the whole record after its CRC field (header fields, ``k`` inline extents, zero
 # padding), one struct per inline extent count ``k``, so that an inode is one ``pack`` call.
 _INODE_AFTER_CRC = [
@@ -99,6 +101,13 @@ DIR_HEADER = _DIR_HEAD.size
 _DIR_AFTER_CRC = struct.Struct("<IHH")  # the header after its CRC field: owner, count, used
 _DIR_PAD = bytes(BLOCK_SIZE - DIR_HEADER)
 _DIR_ENTRY = struct.Struct("<IH")
+
+
+# The CRC-32 of each block magic: a block's checksum covers its (already verified) magic and
+# then everything after the CRC field, so checking one is one crc32 call seeded with this.
+_MAGIC_CRC = {
+    magic: zlib.crc32(magic) for magic in (BMAP_MAGIC, IMAP_MAGIC, EXT_MAGIC, DIR_MAGIC)
+}
 
 
 def _crc(block: bytes | bytearray | memoryview, crc_at: int, seed: int = 0) -> int:
@@ -132,10 +141,19 @@ class Superblock:
     root_ino: int = ROOT_INO
     block_size: int = BLOCK_SIZE
     version: int = VERSION
+    # (label, its UTF-8 bytes, their length) as last encoded: the superblock is rewritten by
+    # every allocation, its label almost never changes.
+    _label_field: tuple[str, bytes, int] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def encode(self) -> bytes:
         """The superblock's bytes (fields then CRC)."""
-        label = self.label.encode("utf-8", "surrogatepass")
+        cached = self._label_field
+        if cached is None or cached[0] is not self.label:
+            raw = self.label.encode("utf-8", "surrogatepass")
+            cached = self._label_field = (self.label, raw, len(raw))
+        _, label, label_len = cached
         body = _SB.pack(
             MAGIC,
             self.version,
@@ -154,7 +172,7 @@ class Superblock:
             self.root_ino,
             self.next_generation,
             self.created,
-            len(label),
+            label_len,
             label,
         )
         return body + _SB_CRC.pack(zlib.crc32(body))
@@ -255,7 +273,7 @@ def encode_bitmap_block(magic: bytes, index: int, bits: bytes) -> bytes:
     # Built by concatenation: the CRC field (bytes 4..8) covers the magic before it and
     # everything after it, as _crc(block, 4) computes.
     tail = _BM_AFTER_CRC.pack(index, 0) + bits + _BM_PAD[: BLOCK_SIZE - BITMAP_HEADER - len(bits)]
-    return magic + _CRC_FIELD.pack(zlib.crc32(tail, zlib.crc32(magic))) + tail
+    return magic + _CRC_FIELD.pack(zlib.crc32(tail, _MAGIC_CRC[magic])) + tail
 
 
 def decode_bitmap_block(raw: bytes, magic: bytes, index: int, where: str) -> bytes:
@@ -263,7 +281,7 @@ def decode_bitmap_block(raw: bytes, magic: bytes, index: int, where: str) -> byt
     got_magic, crc, got_index, _ = _BM_HEAD.unpack_from(raw, 0)
     if got_magic != magic:
         raise _corrupt(where, f"bad magic {got_magic!r}")
-    if _crc(raw, 4) != crc:
+    if zlib.crc32(memoryview(raw)[8:], _MAGIC_CRC[magic]) != crc:  # _crc(raw, 4)
         raise _corrupt(where, "checksum mismatch")
     if got_index != index:
         raise _corrupt(where, f"holds bitmap block {got_index}, expected {index}")
@@ -336,13 +354,13 @@ class Inode:
         """Parse an inode record: ``(inode, extent count, first chain block)``.  The caller
         reads the chain and appends its extents."""
         f = _INODE.unpack_from(raw, 0)
-        if _crc(raw, 0, ino) != f[0]:
+        if zlib.crc32(memoryview(raw)[4:], ino) != f[0]:  # _crc(raw, 0, ino)
             raise _corrupt(f"inode {ino}", "checksum mismatch")
         if f[1] not in (KIND_FILE, KIND_DIR):
             raise _corrupt(f"inode {ino}", f"unknown kind {f[1]}")
         count = f[11]
-        inline = min(count, INLINE_EXTENTS)
-        extents = [_EXTENT.unpack_from(raw, _INODE.size + 8 * i) for i in range(inline)]
+        inline = count if count < INLINE_EXTENTS else INLINE_EXTENTS
+        extents = list(_EXTENT.iter_unpack(raw[_INODE.size : _INODE.size + 8 * inline]))
         node = cls(
             ino=ino,
             kind=f[1],
@@ -376,7 +394,7 @@ def decode_ext_block(raw: bytes, owner: int, where: str) -> tuple[list[tuple[int
     magic, crc, got_owner, count, next_block = _EXT_HEAD.unpack_from(raw, 0)
     if magic != EXT_MAGIC:
         raise _corrupt(where, f"bad magic {magic!r}")
-    if _crc(raw, 4) != crc:
+    if zlib.crc32(memoryview(raw)[8:], _MAGIC_CRC[magic]) != crc:  # _crc(raw, 4)
         raise _corrupt(where, "checksum mismatch")
     if got_owner != owner:
         raise _corrupt(where, f"belongs to inode {got_owner}, not {owner}")
@@ -410,9 +428,10 @@ class DirBlock:
         """Bytes still free for entries."""
         return BLOCK_SIZE - DIR_HEADER - self.used
 
-    def add(self, key: str, name: str, ino: int) -> None:
-        """Append an entry (``key`` must be new)."""
-        raw = name.encode("utf-8", "surrogatepass")
+    def add(self, key: str, name: str, ino: int, raw: bytes | None = None) -> None:
+        """Append an entry (``key`` must be new; ``raw``, if given, is ``name`` encoded)."""
+        if raw is None:
+            raw = name.encode("utf-8", "surrogatepass")
         self.entries[key] = (name, ino)
         self.used += _DIR_ENTRY.size + len(raw)
         if self.packed is not None:
@@ -422,7 +441,7 @@ class DirBlock:
     def remove(self, key: str) -> tuple[str, int]:
         """Remove and return the entry ``key``."""
         name, ino = self.entries.pop(key)
-        self.used -= entry_size(name.encode("utf-8", "surrogatepass"))
+        self.used -= _DIR_ENTRY.size + len(name.encode("utf-8", "surrogatepass"))
         self.packed = None
         return name, ino
 
@@ -454,15 +473,20 @@ def encode_dir_block(owner: int, block: DirBlock) -> bytes:
     # Concatenated like encode_bitmap_block: the CRC covers the magic and all after the field.
     tail = _DIR_AFTER_CRC.pack(owner, len(block.entries), used) + body
     tail += _DIR_PAD[: BLOCK_SIZE - DIR_HEADER - used]
-    return DIR_MAGIC + _CRC_FIELD.pack(zlib.crc32(tail, zlib.crc32(DIR_MAGIC))) + tail
+    return DIR_MAGIC + _CRC_FIELD.pack(zlib.crc32(tail, _MAGIC_CRC[DIR_MAGIC])) + tail
 
 
 def decode_dir_block(raw: bytes, owner: int, where: str) -> list[tuple[str, int]]:
     """The ``(name, inode)`` entries of a directory block, in order, after checking it."""
+    return decode_dir_entries(raw, owner, where)[0]
+
+
+def decode_dir_entries(raw: bytes, owner: int, where: str) -> tuple[list[tuple[str, int]], int]:
+    """:func:`decode_dir_block`, and the bytes the entries take (``DirBlock.used``)."""
     magic, crc, got_owner, count, used = _DIR_HEAD.unpack_from(raw, 0)
     if magic != DIR_MAGIC:
         raise _corrupt(where, f"bad magic {magic!r}")
-    if _crc(raw, 4) != crc:
+    if zlib.crc32(memoryview(raw)[8:], _MAGIC_CRC[magic]) != crc:  # _crc(raw, 4)
         raise _corrupt(where, "checksum mismatch")
     if got_owner != owner:
         raise _corrupt(where, f"belongs to directory inode {got_owner}, not {owner}")
@@ -486,4 +510,4 @@ def decode_dir_block(raw: bytes, owner: int, where: str) -> list[tuple[str, int]
         out.append((name, ino))
     if off != end:
         raise _corrupt(where, "entry count does not match the entry area")
-    return out
+    return out, used

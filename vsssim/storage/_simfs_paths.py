@@ -25,6 +25,7 @@ __all__ = [
     "PathParser",
     "compile_filespec",
     "has_wildcards",
+    "parser_for",
     "upcase",
     "validate_name",
 ]
@@ -187,3 +188,18 @@ def _as_text(path: object) -> str:
         if isinstance(text, str):
             return text
     raise TypeError(f"path must be str or a str path-like, not {type(path).__name__}")
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_parser(roots: tuple[str, ...]) -> PathParser:
+    return PathParser(roots)
+
+
+def parser_for(roots: tuple[str, ...]) -> PathParser:
+    """The :class:`PathParser` of ``roots``, shared by the mounts with the same roots (a
+    parser depends on its roots only, and its cache of parsed paths then serves them all:
+    each shadow copy's first mount, each new machine's volume)."""
+    try:
+        return _shared_parser(roots)
+    except TypeError:  # an unhashable root: PathParser says what is wrong with it
+        return PathParser(roots)

@@ -15,7 +15,7 @@ half-made in-memory change.  All device writes of an operation happen inside the
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from vsssim.errors import (
     VssInsufficientStorageError,
@@ -25,6 +25,7 @@ from vsssim.storage._simfs_alloc import Bitmap
 from vsssim.storage._simfs_layout import (
     BLOCK_SIZE,
     BMAP_MAGIC,
+    DIR_HEADER,
     EXTENTS_PER_BLOCK,
     IMAP_MAGIC,
     INLINE_EXTENTS,
@@ -36,7 +37,7 @@ from vsssim.storage._simfs_layout import (
     Inode,
     Superblock,
     decode_bitmap_block,
-    decode_dir_block,
+    decode_dir_entries,
     decode_ext_block,
     encode_dir_block,
     encode_ext_block,
@@ -118,6 +119,11 @@ class Store:
 
     def __init__(self, device: BlockDevice) -> None:
         self.device = device
+        # A device that applies a commit's pieces in one call (a Volume: one lock acquisition
+        # instead of one per piece) is given them all at once; others get one write() each.
+        self._write_pieces: Callable[[list[tuple[int, Buffer]]], None] | None = getattr(
+            device, "write_pieces", None
+        )
         self.names_version = 0
         self.load()
 
@@ -171,29 +177,38 @@ class Store:
         node = self.inodes.get(ino)
         if node is not None:
             return node
-        if not 1 <= ino <= self.sb.inode_count or not self.imap.is_used(ino):
+        sb = self.sb
+        if not 1 <= ino <= sb.inode_count or self.imap.bits[ino] != 1:  # imap.is_used(ino)
             raise VssStoreCorruptError(f"simfs: reference to free or invalid inode {ino}")
-        block, at = divmod(self.sb.itable_start * BLOCK_SIZE + (ino - 1) * INODE_SIZE, BLOCK_SIZE)
+        pos = sb.itable_start * BLOCK_SIZE + (ino - 1) * INODE_SIZE
+        block = pos // BLOCK_SIZE
+        at = pos - block * BLOCK_SIZE
         raw = self._itable.get(block)
         if raw is None:
             raw = self._itable[block] = self.device.read(block * BLOCK_SIZE, BLOCK_SIZE)
         node, count, chain = Inode.decode(raw[at : at + INODE_SIZE], ino)
-        while len(node.extents) < count:
-            if not self.sb.data_start <= chain < self.sb.total_blocks:
-                raise VssStoreCorruptError(f"simfs: inode {ino}: extent chain block {chain}")
-            raw = self.device.read(chain * BLOCK_SIZE, BLOCK_SIZE)
-            extents, following = decode_ext_block(raw, ino, f"extent block {chain}")
-            if not extents:
-                raise VssStoreCorruptError(f"simfs: inode {ino}: empty extent block {chain}")
-            node.chain.append(chain)
-            node.extents.extend(extents)
-            chain = following
-        if len(node.extents) != count:
-            raise VssStoreCorruptError(f"simfs: inode {ino}: extent count mismatch")
-        for start, length in node.extents:
-            if length <= 0 or start < self.sb.data_start or start + length > self.sb.total_blocks:
+        extents = node.extents
+        if count > INLINE_EXTENTS:  # (else decode gave all ``count`` extents)
+            while len(extents) < count:
+                if not sb.data_start <= chain < sb.total_blocks:
+                    raise VssStoreCorruptError(f"simfs: inode {ino}: extent chain block {chain}")
+                raw = self.device.read(chain * BLOCK_SIZE, BLOCK_SIZE)
+                more, following = decode_ext_block(raw, ino, f"extent block {chain}")
+                if not more:
+                    raise VssStoreCorruptError(f"simfs: inode {ino}: empty extent block {chain}")
+                node.chain.append(chain)
+                extents.extend(more)
+                chain = following
+            if len(extents) != count:
+                raise VssStoreCorruptError(f"simfs: inode {ino}: extent count mismatch")
+        for start, length in extents:
+            if length <= 0 or start < sb.data_start or start + length > sb.total_blocks:
                 raise VssStoreCorruptError(f"simfs: inode {ino}: extent {start}+{length}")
-        node.reindex()
+        if count == 1:  # reindex() of one extent
+            node.starts = [0]
+            node.nblocks = extents[0][1]
+        else:
+            node.reindex()
         self.inodes[ino] = node
         return node
 
@@ -202,20 +217,35 @@ class Store:
         found = self.dirs.get(ino)
         if found is not None:
             return found
-        node = self.inode(ino)
+        node = self.inodes.get(ino) or self.inode(ino)
         cache = DirCache()
-        for dev_offset, length in self.ranges(node, 0, node.nblocks * BLOCK_SIZE):
+        index, blocks = cache.index, cache.blocks
+        size = node.nblocks * BLOCK_SIZE
+        extents = node.extents
+        # A directory in one run of blocks (the usual case) is one read, without the
+        # extent map's generator.
+        pieces = (
+            ((extents[0][0] * BLOCK_SIZE, size),)
+            if len(extents) == 1
+            else self.ranges(node, 0, size)
+        )
+        for dev_offset, length in pieces:
             raw = self.device.read(dev_offset, length)
             for i in range(0, length, BLOCK_SIZE):
                 where = f"directory block {(dev_offset + i) // BLOCK_SIZE} of inode {ino}"
                 block = DirBlock()
-                for name, child in decode_dir_block(raw[i : i + BLOCK_SIZE], ino, where):
+                entries = block.entries
+                number = len(blocks)
+                listed, block.used = decode_dir_entries(raw[i : i + BLOCK_SIZE], ino, where)
+                # DirBlock.add() of each entry: ``used`` is the header's, which decoding
+                # checked to be the entries' total size.
+                for name, child in listed:
                     key = upcase(name)
-                    if key in cache.index:
+                    if key in index:
                         raise VssStoreCorruptError(f"simfs: {where}: duplicate name {name!r}")
-                    block.add(key, name, child)
-                    cache.index[key] = (name, child, len(cache.blocks))
-                cache.blocks.append(block)
+                    entries[key] = (name, child)
+                    index[key] = (name, child, number)
+                blocks.append(block)
         self.dirs[ino] = cache
         return cache
 
@@ -259,16 +289,19 @@ class Store:
     def commit(self) -> None:
         """Write everything the operation changed (data first, then metadata).
 
-        One ``device.write`` per piece: the engine's batched write path was measured slower
-        for the handful of writes an operation makes (see benchmarks/simfs.py).
+        The pieces go out in this order, one ``device.write`` each or all in one
+        ``write_pieces`` call (same effect): the engine's batched write path, which reorders
+        them, was measured slower for the handful of writes an operation makes (see
+        benchmarks/simfs.py).
         """
         # The metadata goes after the queued data, in this list (the reset below replaces it).
         writes = self.data
         sb = self.sb
-        for node in self.dirty_inodes.values():
-            writes.append(
-                (sb.itable_start * BLOCK_SIZE + (node.ino - 1) * INODE_SIZE, node.encode())
-            )
+        inodes = self.dirty_inodes
+        slot0 = sb.itable_start * BLOCK_SIZE - INODE_SIZE  # inode n's slot: slot0 + n * size
+        for ino in inodes:
+            node = inodes[ino]
+            writes.append((slot0 + ino * INODE_SIZE, node.encode()))
             if not node.chain:
                 continue
             overflow = node.extents[INLINE_EXTENTS:]
@@ -280,7 +313,7 @@ class Store:
         # block: the tests skip three sorts of empty sets.
         if self.dirty_dirblocks:
             for ino, index in sorted(self.dirty_dirblocks):
-                block_no = self.physical_block(self.inode(ino), index)
+                block_no = self.physical_block(self.inodes.get(ino) or self.inode(ino), index)
                 image = encode_dir_block(ino, self.dirs[ino].blocks[index])
                 writes.append((block_no * BLOCK_SIZE, image))
         for bitmap, start in ((self.blocks, sb.bmap_start), (self.imap, sb.imap_start)):
@@ -291,15 +324,47 @@ class Store:
             sb.free_blocks = self.blocks.free
             sb.free_inodes = self.imap.free
             writes.append((0, sb.encode()))
-        device = self.device
         try:
-            for offset, data in writes:
-                device.write(offset, data)
+            if self._write_pieces is not None:
+                self._write_pieces(writes)
+            else:
+                device = self.device
+                for offset, data in writes:
+                    device.write(offset, data)
         except BaseException:
             # The device may hold part of the operation; at least make the caches say so.
             self.load()
             raise
-        self._reset_pending()
+        # _reset_pending(), inlined (every operation ends here); ``touched`` and ``data`` say
+        # what begin() needs to know.
+        self.data = []
+        self.dirty_inodes = {}
+        if self.dirty_dirblocks:
+            self.dirty_dirblocks = set()
+        self.sb_dirty = False
+        self.touched = False
+        if self.blocks.dirty:
+            self.blocks.dirty.clear()
+        if self.imap.dirty:
+            self.imap.dirty.clear()
+
+    def commit_append(self, node: Inode, offset: int, data: Buffer) -> None:
+        """Commit an operation that wrote ``data`` at device ``offset``, inside the blocks
+        ``node`` already had, and changed nothing else but ``node``'s fields (an append
+        within its last block), with nothing queued: the pieces :meth:`commit` would write
+        for it (the data, then the inode), without the buffers.  ``node`` has no extent
+        chain."""
+        slot = self.sb.itable_start * BLOCK_SIZE + (node.ino - 1) * INODE_SIZE
+        pieces: list[tuple[int, Buffer]] = [(offset, data), (slot, node.encode())]
+        try:
+            if self._write_pieces is not None:
+                self._write_pieces(pieces)
+            else:
+                for at, piece in pieces:
+                    self.device.write(at, piece)
+        except BaseException:
+            self.load()  # as commit(): the device may hold part of the operation
+            raise
 
     def mark_inode(self, node: Inode) -> None:
         """Queue ``node`` (and its extent chain) for writing."""
@@ -342,22 +407,23 @@ class Store:
             accessed=ticks,
             mtime=seconds,
         )
-        node.reindex()
+        # (no extents: the defaults of starts and nblocks are what reindex() would set)
         self.inodes[ino] = node
-        self.mark_inode(node)
+        self.dirty_inodes[ino] = node  # mark_inode()
         return node
 
     def free_inode(self, node: Inode) -> None:
         """Release ``node``, its data blocks and its extent chain."""
         self.touched = True
-        self.names_changed()
+        self.names_version += 1  # names_changed()
         self.resize_blocks(node, 0)
         self.imap.release(node.ino, 1)
         self.sb_dirty = True
         self.inodes.pop(node.ino, None)
         self.dirs.pop(node.ino, None)
         self.dirty_inodes.pop(node.ino, None)
-        self.dirty_dirblocks = {key for key in self.dirty_dirblocks if key[0] != node.ino}
+        if node.kind == KIND_DIR:  # (only a directory has directory blocks to forget)
+            self.dirty_dirblocks = {key for key in self.dirty_dirblocks if key[0] != node.ino}
 
     def chain_blocks_for(self, extent_count: int) -> int:
         """Extent-chain blocks needed for ``extent_count`` extents."""
@@ -384,7 +450,8 @@ class Store:
         self.sb_dirty = True
         if nblocks > have:
             need = nblocks - have
-            self.check_space(need)
+            if need > self.blocks.free:
+                self.check_space(need)
             goal = node.extents[-1][0] + node.extents[-1][1] if node.extents else None
             for start, length in self.blocks.allocate(need, goal):
                 if node.extents and node.extents[-1][0] + node.extents[-1][1] == start:
@@ -405,8 +472,9 @@ class Store:
                     self.blocks.release(start + length - drop, drop)
                     drop = 0
         node.reindex()
-        self._fit_chain(node)
-        self.mark_inode(node)
+        if node.chain or len(node.extents) > INLINE_EXTENTS:  # else no chain to fit
+            self._fit_chain(node)
+        self.dirty_inodes[node.ino] = node  # mark_inode()
 
     def _fit_chain(self, node: Inode) -> None:
         if not node.chain and len(node.extents) <= INLINE_EXTENTS:
@@ -428,11 +496,14 @@ class Store:
         Not a :meth:`names_changed`: a new name leaves every existing path where it led.
         """
         self.touched = True
-        cache = self.directory(dir_node.ino)
-        size = entry_size(name.encode("utf-8", "surrogatepass"))
+        cache = self.dirs.get(dir_node.ino) or self.directory(dir_node.ino)
+        raw = name.encode("utf-8", "surrogatepass")
+        # Free bytes a block needs for the entry, counted as DirBlock.room (which is
+        # BLOCK_SIZE - DIR_HEADER - used) is: the first block with used <= limit.
+        limit = BLOCK_SIZE - DIR_HEADER - entry_size(raw)
         index = -1
         for i, block in enumerate(cache.blocks):
-            if block.room >= size:
+            if block.used <= limit:
                 index = i
                 break
         if index < 0:
@@ -441,15 +512,15 @@ class Store:
             cache.blocks.append(DirBlock())
             index = len(cache.blocks) - 1
         key = upcase(name)
-        cache.blocks[index].add(key, name, ino)
+        cache.blocks[index].add(key, name, ino, raw)
         cache.index[key] = (name, ino, index)
         self.dirty_dirblocks.add((dir_node.ino, index))
 
     def dir_remove(self, dir_node: Inode, key: str) -> None:
         """Remove the entry with upcased name ``key`` from directory ``dir_node``."""
         self.touched = True
-        self.names_changed()
-        cache = self.directory(dir_node.ino)
+        self.names_version += 1  # names_changed()
+        cache = self.dirs.get(dir_node.ino) or self.directory(dir_node.ino)
         _, _, index = cache.index.pop(key)
         cache.blocks[index].remove(key)
         self.dirty_dirblocks.add((dir_node.ino, index))

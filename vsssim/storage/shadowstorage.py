@@ -114,7 +114,7 @@ PURGE_REASONS = {
 def _check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
     if metadata is None:
         return {}
-    if not isinstance(metadata, Mapping):
+    if type(metadata) is not dict and not isinstance(metadata, Mapping):  # (a dict: no ABC)
         raise TypeError(f"metadata must be a mapping of str to str, not {type(metadata).__name__}")
     out = dict(metadata)
     # The types of all keys and values, gathered in C: plain str everywhere is the usual case;

@@ -58,7 +58,7 @@ from types import TracebackType
 
 from typing_extensions import Buffer
 
-from vsssim.clock import Clock, RealClock, filetime
+from vsssim.clock import Clock, RealClock, VirtualClock, filetime
 from vsssim.errors import (
     VssAccessDeniedError,
     VssDirectoryNotEmptyError,
@@ -83,13 +83,14 @@ from vsssim.storage._simfs_layout import (
     Inode,
     Superblock,
 )
-from vsssim.storage._simfs_paths import PathParser, compile_filespec, has_wildcards, upcase
+from vsssim.storage._simfs_paths import compile_filespec, has_wildcards, parser_for, upcase
 from vsssim.storage._simfs_store import NoFileSystemError, Store
 from vsssim.storage.blockdev import BlockDevice, is_block_device
 
 __all__ = ["BLOCK_SIZE", "FileStat", "SimFS", "filespec_matches", "format"]
 
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 # Zero-filling gaps and extensions reuses one read-only buffer instead of allocating.
 _ZEROS = bytes(1 << 20)
 # Walked paths remembered at most (the cache is emptied when full).
@@ -164,7 +165,7 @@ def format(device: BlockDevice, *, label: str = "", clock: Clock | None = None) 
     moment = clock.datetime()
     ticks, seconds = filetime(moment), clock.now()
     sb = Superblock.layout(total, _inode_count(total), created=ticks, label=label)
-    if not _fits(total):
+    if total < sb.data_start + _MIN_DATA_BLOCKS:  # not _fits(total), with this layout
         smallest = next(n for n in range(1, 1 << 20) if _fits(n))
         raise ValueError(
             f"device of {device.size} bytes is too small for simfs "
@@ -234,9 +235,20 @@ class SimFS:
         if isinstance(roots, str):
             roots = (roots,)
         self._device = device
-        self._parser = PathParser(tuple(roots))
+        self._parser = parser_for(tuple(roots))
         self._clock: Clock = clock or RealClock()
         self._stamped: tuple[float, int] = (math.nan, 0)  # (clock.now(), its FILETIME)
+        # A clock whose datetime() is VirtualClock's, ``epoch + timedelta(seconds=now())``:
+        # its FILETIME is the epoch's plus now() in whole microseconds (the same integer
+        # arithmetic filetime() does on the datetime), without building the datetime.
+        cls = type(self._clock)
+        self._epoch_ticks: int | None = (
+            filetime(self._clock.epoch)
+            if isinstance(self._clock, VirtualClock)
+            and cls.datetime is VirtualClock.datetime
+            and cls.now is VirtualClock.now
+            else None
+        )
         self._lock = threading.RLock()
         # Open handles per inode: they block remove/rename, like handles without share-delete.
         self._handles: dict[int, int] = {}
@@ -259,7 +271,7 @@ class SimFS:
             raise VssObjectNotFoundError(
                 f"no simfs file system on this device: it holds only {device.size} bytes"
             )
-        with device.operation(), self._lock:
+        with self._op or device.operation(), self._lock:
             try:
                 self._store = Store(device)
             except NoFileSystemError:
@@ -345,7 +357,10 @@ class SimFS:
         now = self._clock.now()
         seen, stamp = self._stamped
         if now != seen:  # a virtual clock stands still between events: convert once
-            stamp = filetime(self._clock.datetime())
+            if self._epoch_ticks is not None:
+                stamp = self._epoch_ticks + timedelta(seconds=now) // _MICROSECOND * 10
+            else:
+                stamp = filetime(self._clock.datetime())
             self._stamped = (now, stamp)
         return stamp, now
 
@@ -412,10 +427,15 @@ class SimFS:
 
     # --------------------------------------------------------------------- data helpers
     def _read(self, node: Inode, offset: int, size: int) -> bytes:
-        size = min(size, node.size - offset) if size >= 0 else node.size - offset
+        left = node.size - offset
+        if size < 0 or size > left:
+            size = left
         if size <= 0:
             return b""
         device = self._device
+        extents = node.extents
+        if len(extents) == 1:  # one run of blocks (most files): one read, no extent search
+            return device.read(extents[0][0] * BLOCK_SIZE + offset, size)
         pieces = [device.read(o, n) for o, n in self._store.ranges(node, offset, size)]
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
@@ -613,10 +633,13 @@ class SimFS:
                     raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
             size = len(view)
             store.resize_blocks(node, -(-size // BLOCK_SIZE))
-            pos = 0
-            for dev_offset, length in store.ranges(node, 0, size):
-                store.queue_data(dev_offset, view[pos : pos + length])
-                pos += length
+            if size and len(node.extents) == 1:  # one run of blocks (the usual case): one piece
+                store.data.append((node.extents[0][0] * BLOCK_SIZE, view))
+            else:
+                pos = 0
+                for dev_offset, length in store.ranges(node, 0, size):
+                    store.queue_data(dev_offset, view[pos : pos + length])
+                    pos += length
             node.size = size
             self._modified(node, stamp)
 
@@ -633,7 +656,8 @@ class SimFS:
             if self._device.readonly:
                 raise _read_only("append to", path)
             store = self._store
-            store.begin()
+            if store.touched or store.data:  # Store.begin(), inlined
+                store._reset_pending()
             try:
                 stamp = self._stamp()
                 # Appends repeat the same path (a log): its walk is remembered as in _walk_path.
@@ -650,11 +674,32 @@ class SimFS:
                         self._remember(names, node, (*stored, entry[0]))
                 if node.kind == KIND_DIR:
                     raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
-                self._pwrite(node, node.size, view, stamp)
+                size = node.size
+                end = size + len(view)
+                at = -1
+                if (
+                    end > size
+                    and not store.touched
+                    and not node.chain
+                    and -(-end // BLOCK_SIZE) == node.nblocks
+                    and size >= node.starts[-1] * BLOCK_SIZE
+                ):
+                    # The usual append (a log's): it stays in the file's last extent and
+                    # blocks, so only the data and the inode change: _pwrite's effect, then
+                    # commit_append writes what commit() would, without the buffers.
+                    at = node.extents[-1][0] * BLOCK_SIZE + size - node.starts[-1] * BLOCK_SIZE
+                    node.size = end
+                    node.modified = node.accessed = stamp[0]
+                    node.mtime = stamp[1]
+                else:
+                    self._pwrite(node, size, view, stamp)
             except BaseException:
                 store.abort()
                 raise
-            store.commit()
+            if at < 0:
+                store.commit()
+            else:
+                store.commit_append(node, at, view)
 
     def truncate(self, path: object, size: int) -> None:
         """Set a file's size (``SetEndOfFile``): cut, or extend with zeros."""
@@ -770,7 +815,18 @@ class SimFS:
                     return []
                 if node.kind != KIND_DIR:
                     return []
-                _, files = self._children(node)
+                if has_wildcards(filespec) or filespec.endswith("."):
+                    _, files = self._children(node)
+                else:
+                    # A literal name matches itself only (case-insensitively): look it up
+                    # instead of listing the directory and reading every entry's inode.
+                    store = self._store
+                    entry = store.directory(node.ino).index.get(upcase(filespec))
+                    files = (
+                        [entry[0]]
+                        if entry is not None and store.inode(entry[1]).kind == KIND_FILE
+                        else []
+                    )
             base = self._parser.join(stored)
             if not base.endswith("\\"):
                 base += "\\"
@@ -783,6 +839,8 @@ class SimFS:
 
     @staticmethod
     def _parser_text(path: object) -> str:
+        if type(path) is str:
+            return path.replace("/", "\\")
         if isinstance(path, os.PathLike):
             path = os.fspath(path)
         if not isinstance(path, str):
@@ -1005,7 +1063,9 @@ class _Change:
         try:
             if fs._device.readonly:
                 raise _read_only(self._what, self._path)
-            fs._store.begin()
+            store = fs._store
+            if store.touched or store.data:  # Store.begin(), inlined
+                store._reset_pending()
         except BaseException:
             fs._lock.release()
             raise

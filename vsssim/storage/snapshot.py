@@ -104,6 +104,10 @@ class SnapshotDevice:
         self._window = 0
         self._stats = SnapshotStats()
         self._oplock = threading.RLock()
+        # operation()'s answer: the reentrant lock itself, a C context manager (no generator
+        # layer on every read of a backup; its ``__enter__`` returns True, not None, and no
+        # caller binds it).
+        self._operation = cast(AbstractContextManager[None], self._oplock)
         self._fs_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -189,11 +193,11 @@ class SnapshotDevice:
     @property
     def fs(self) -> SimFS:
         """The simfs of the shadow copy (read-only unless in a recovery window)."""
-        from vsssim.storage.simfs import SimFS
-
         self._check_live()
         fs = self._fs
         if fs is None:
+            from vsssim.storage.simfs import SimFS
+
             fresh = SimFS.mount(self, roots=self._roots, clock=self._store.volume.clock)
             with self._fs_lock:
                 if self._fs is None:
@@ -312,9 +316,7 @@ class SnapshotDevice:
 
     def operation(self) -> AbstractContextManager[None]:
         """``BlockDevice.operation``: serialises the file-system operations of this device."""
-        # The reentrant lock itself, a C context manager: no generator layer on every read of
-        # a backup.  (Its ``__enter__`` returns True, not None; no caller binds it.)
-        return cast(AbstractContextManager[None], self._oplock)
+        return self._operation
 
     def _check_live(self) -> None:
         if self._rec.deleted:

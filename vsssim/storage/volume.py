@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from operator import attrgetter
 from threading import get_ident
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -129,8 +129,9 @@ class Volume:
 
     Create with :meth:`create`, reopen with :meth:`open`.  ``read``/``write`` work at any
     offset and length; ``write_many`` and ``write_batch`` apply many small writes with one
-    copy-on-write pass.  ``held()`` is the kernel's flush-and-hold; ``operation()`` brackets a
-    multi-write file-system operation that no snapshot may split.
+    copy-on-write pass; ``write_pieces`` applies a file system's few writes in order, as
+    that many ``write`` calls.  ``held()`` is the kernel's flush-and-hold; ``operation()``
+    brackets a multi-write file-system operation that no snapshot may split.
 
     Fidelity notes: volsnap skips blocks the file system marks free (its store bitmaps); the
     simulator preserves every written block.  The 10-second hold timeout is the coordinator's
@@ -286,10 +287,9 @@ class Volume:
         """Copy-on-write granularity in bytes."""
         return self._bs
 
-    @property
-    def readonly(self) -> bool:
-        """Always False: the live volume is writable (shadow copies are not)."""
-        return False
+    #: Always False: the live volume is writable (shadow copies are not).  A class attribute,
+    #: not a property: file systems read it on every change.
+    readonly: Final = False
 
     @property
     def clock(self) -> Clock:
@@ -325,10 +325,10 @@ class Volume:
     @property
     def fs(self) -> SimFS:
         """The simfs mounted on this volume (mounted on first use, then cached)."""
-        from vsssim.storage.simfs import SimFS
-
         fs = self._fs
         if fs is None:
+            from vsssim.storage.simfs import SimFS
+
             # Mount outside _fs_lock: mounting takes the volume lock, and a thread inside an
             # operation() may be waiting here for _fs_lock.  A losing racer's mount is dropped.
             fresh = SimFS.mount(self, roots=[self._name] if self._name else [], clock=self._clock)
@@ -407,6 +407,46 @@ class Volume:
             st = self._stats
             st.writes += 1
             st.bytes_written += n
+        finally:
+            if not nested:
+                lock.release()
+        if not nested and self._notices:
+            self._run_notices()
+
+    def write_pieces(self, pieces: Sequence[tuple[int, bytes | bytearray | memoryview]]) -> None:
+        """Apply ``(offset, data)`` writes in order, exactly as that many :meth:`write` calls
+        (same copy-on-write order, counters and errors: a bad piece raises after the pieces
+        before it were written), under one acquisition of the lock.
+
+        A file system's commit: its handful of pieces, data then metadata, in one call.
+        ``data`` must be a flat byte buffer (``bytes``, ``bytearray`` or a ``"B"``
+        memoryview).
+        """
+        lock = self._lock
+        nested = lock.owner == get_ident()  # as in write(): inside an operation() already
+        if not nested:
+            lock.acquire()
+        try:
+            fd, size, shift, st = self._fd, self._size, self._shift, self._stats
+            for offset, buf in pieces:
+                n = len(buf)
+                if type(offset) is not int or offset < 0 or offset + n > size:
+                    check_range(offset, n, size)
+                if self._write_block is not None:
+                    self._refuse_write()
+                if n:
+                    cow = self._cow  # (re-read: a preservation may detach or replace it)
+                    if cow is not None:
+                        block = offset >> shift
+                        if block != (offset + n - 1) >> shift or block not in self._cow_map:
+                            cow(offset, n)
+                    done = os.pwrite(fd, buf, offset)
+                    if done != n:
+                        pwrite_all(fd, memoryview(buf)[done:], offset + done)
+                    if self._epoch & 1:
+                        self._epoch += 1
+                st.writes += 1
+                st.bytes_written += n
         finally:
             if not nested:
                 lock.release()
@@ -673,8 +713,13 @@ def _offsets_array(offsets: Sequence[int] | NDArray[np.integer]) -> NDArray[np.i
     return arr.astype(np.int64, copy=False)
 
 
+# json.dumps(meta, sort_keys=True, separators=(",", ":")) without its per-call encoder.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def _encode_meta(meta: dict[str, Any]) -> bytes:
     # Compact, for json's C encoder: the indented form goes through the pure-Python one, which
     # cost about 1 % of a conformance run (the sidecar is written when a volume is made and when
     # its diff area is associated).
-    return (json.dumps(meta, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
+    return (_ENCODER.encode(meta) + "\n").encode("utf-8")
+
