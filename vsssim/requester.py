@@ -32,6 +32,7 @@ from uuid import UUID
 from vsssim import hresult as hr
 from vsssim._state import (
     GUARD_BITS,
+    SESSION_ROUTES,
     Call,
     Guard,
     SessionState,
@@ -191,7 +192,7 @@ class BackupComponents:
         """The :class:`Guard` conditions that hold now, as a mask (``_state.GUARD_BITS``)."""
         s = self._session
         pending = self._pending
-        g = _NOTHING_PENDING if pending is None or pending.done else 0
+        g = _NOTHING_PENDING if pending is None or pending._over else 0
         if not self._context_set:
             g |= _CONTEXT_NOT_SET
         if not self._gather_called:
@@ -226,14 +227,22 @@ class BackupComponents:
 
     def _move(self, call: Call, detail: str = "", **data: str | int | None) -> SessionState:
         """Check ``call`` against the table; trace it; return the state it leads to."""
-        try:
-            nxt = self._decide(call)
-        except VssBadStateError as exc:
-            self._trace(_CALL_NAMES[call], detail, refused=exc.hresult_name)
-            raise
+        # A legal call is decided here (decide_mask's first test, without its frames);
+        # anything else goes through _decide, which raises the error naming what is missing.
+        route = None if self._gone else SESSION_ROUTES[self._state].get(call)
+        if route is not None and self._guard_mask() & route[1] == route[1]:
+            nxt = route[0]
+        else:
+            try:
+                nxt = self._decide(call)
+            except VssBadStateError as exc:
+                self._trace(_CALL_NAMES[call], detail, refused=exc.hresult_name)
+                raise
         # (what ``_trace`` does, written out: this runs at every call)
-        self._coord.tracer.emit("requester", "VSS", EventKind.CALL, _CALL_NAMES[call], detail,
-                                session=self._session_key, **data)
+        session = ("session", self._session_key)
+        self._coord.tracer._emit_data(
+            "requester", "VSS", EventKind.CALL, _CALL_NAMES[call], detail,
+            (session, *data.items()) if data else (session,))
         return nxt
 
     def _async(self, name: str, operation: Generator[str, None, int],
@@ -244,17 +253,17 @@ class BackupComponents:
             if on_finish is not None:
                 code = on_finish(code)
             # (what ``_result`` does, written out: this ends every asynchronous operation)
-            self._coord.tracer.emit(
+            self._coord.tracer._emit_data(
                 "VSS", "requester", EventKind.RESULT, name,
                 hr.name_of(code if code else hr.VSS_S_ASYNC_FINISHED),
-                session=self._session_key, hresult=code)
+                (("session", self._session_key), ("hresult", code)))
             return code
 
         # The requester process dying inside the operation ends it with E_UNEXPECTED.
         op = Async(name, operation, mode=self._mode, on_finish=finish,
                    ends_on=(RequesterCrashed, hr.E_UNEXPECTED))
         # Only an operation still running is pending (an immediate one is over already).
-        self._pending = None if op.done else op
+        self._pending = None if op._over else op
         return op
 
     def _crash(self) -> None:
