@@ -102,6 +102,9 @@ _EVENT_NAMES: Final = {e: e.value for e in WriterEvent}
 _STATE_NAMES: Final = {s: s.name for s in WriterState}
 _FAILED_STATES: Final = frozenset(s for s in WriterState if s.is_failed)
 _STABLE: Final = WriterState.STABLE
+# A plan whose truth is FaultPlan's own (that of its list): the per-event checks read the list
+# (``plan.faults if type(plan).__bool__ is _PLAN_TRUTH else plan``), with no call.
+_PLAN_TRUTH: Final = FaultPlan.__bool__
 
 #: What a provider may return (providers reference §2.5); anything else is translated.
 PROVIDER_ALLOWED = frozenset({
@@ -553,18 +556,6 @@ class Coordinator:
         self._shuffle = ids.random()
         self._in_identify = False
 
-    @property
-    def faults(self) -> FaultPlan:
-        """The faults injected into this machine's VSS (writers, providers, requesters)."""
-        return self._faults
-
-    @faults.setter
-    def faults(self, plan: FaultPlan) -> None:
-        self._faults = plan
-        # A plan whose truth is that of its list (FaultPlan's own __bool__): the per-event
-        # checks read the list (``plan.faults if self._plain_faults else plan``), no call.
-        self._plain_faults = type(plan).__bool__ is FaultPlan.__bool__
-
     def shut_down(self) -> None:
         """The machine shut down: its writers' subscriptions end (a writer object may be
         added to another machine) and the coordinator lets go of the machine, so that a
@@ -683,14 +674,16 @@ class Coordinator:
         replies: list[_Reply] = []
         name = _EVENT_NAMES[event]
         receivers = WRITER_RECEIVES[event]
-        if len(participants) > 1:  # one participant per writer instance, as ever
-            participants = list({p.reg: p for p in participants}.values())
-        for p in self._ordered(participants, event, order=_P_ORDER, writer_of=_P_WRITER):
+        if len(participants) > 1:  # (one writer needs no ordering: see _ordered)
+            participants = self._ordered(  # one participant per writer instance, as ever
+                {p.reg: p for p in participants}.values(), event, order=_P_ORDER,
+                writer_of=_P_WRITER)
+        for p in participants:
             if ((p.state if p.state is not None else _STABLE) not in receivers
                     and not self._forced(p, event)):
                 continue
-            faults = self._faults
-            if faults.faults if self._plain_faults else faults:
+            faults = self.faults
+            if faults.faults if type(faults).__bool__ is _PLAN_TRUTH else faults:
                 identify = faults.identify_during(name)
                 if identify is not None:
                     self._trace(VSS, VSS, EventKind.FAULT, "IdentifyDuring",
@@ -704,8 +697,8 @@ class Coordinator:
                 p.freeze_timer = None
             label = p.reg.label
             replies.append(self._invoke(session, p, event, call, label=label))
-            faults = self._faults
-            if faults.faults if self._plain_faults else faults:
+            faults = self.faults
+            if faults.faults if type(faults).__bool__ is _PLAN_TRUTH else faults:
                 self._check_crash(session, name)
             yield f"{name} -> {label}"
         return replies
@@ -741,9 +734,9 @@ class Coordinator:
                 view = p._view = _WriterSessionView(session, p)
         ctx = HandlerContext(event, view, threading.get_ident(),
                              shutting_down=event == _E.BACKUP_SHUTDOWN)
-        faults = self._faults
+        faults = self.faults
         fault = faults.writer_fault(name, reg.names) if (
-            faults.faults if self._plain_faults else faults) else None
+            faults.faults if type(faults).__bool__ is _PLAN_TRUTH else faults) else None
         result: object = None
         answered = True
         writer._vss_ctx = ctx
@@ -916,9 +909,9 @@ class Coordinator:
         self.machine.activity(f"before {name}.{method}")
         self._trace(VSS, name, EventKind.PROVIDER, method, detail)
         self.clock.sleep(self.options.costs.provider_call)
-        faults = self._faults
+        faults = self.faults
         fault = faults.provider_fault(method, name) if (
-            faults.faults if self._plain_faults else faults) else None
+            faults.faults if type(faults).__bool__ is _PLAN_TRUTH else faults) else None
         code: int = hr.S_OK
         result: object = None
         try:
@@ -987,9 +980,10 @@ class Coordinator:
         on the set's volumes)."""
         if session.writerless:
             return []
+        if session.bcd.select_components:  # (component_mode)
+            return [p for p in session.participants.values()
+                    if self._has_components(session, p)]
         parts = list(session.participants.values())
-        if session.component_mode:
-            return [p for p in parts if self._has_components(session, p)]
         if self.options.non_component_mode_recipients == "affected":
             return [p for p in parts if self._affected(session, p)]
         return parts
@@ -1033,16 +1027,15 @@ class Coordinator:
                                               p.metadata.backup_schema),
             backup_schema=p.metadata.backup_schema, owner=p.reg.label)
         session.views.append(scope)
-        return WriterComponents(entry, p.reg.instance_id, p.reg.writer_id, scope, keep)
+        return WriterComponents(entry, instance_id, p.reg.writer.writer_id, scope, keep)
 
     # ---------------------------------------------------------------------- sequences
     def prepare_for_backup(self, session: Session) -> Generator[str, None, int]:
         """``PrepareForBackup``: the event to participating writers (no Abort on failures)."""
         session.took_part_in_backup = True
-        for p in self.backup_participants(session):
-            p.state, p.failure = None, None  # a new session starts the writer's status afresh
         targets = self.backup_participants(session)
         for p in targets:
+            p.state, p.failure = None, None  # a new session starts the writer's status afresh
             p.prepared = True
         yield from self._send(
             session, _E.PREPARE_FOR_BACKUP, targets,
@@ -1339,7 +1332,8 @@ class Coordinator:
                 self._invoke(session, by_reg[reg], _E.BACKUP_SHUTDOWN,
                              partial(_on_backup_shutdown, set_id=set_id))
         session.released = True
-        session.invalidate_views()
+        if session.views:
+            session.invalidate_views()
 
     # -------------------------------------------------------------------------- restore
     def restore_participants(self, session: Session) -> list[Participant]:
@@ -1418,8 +1412,9 @@ class Coordinator:
                 state, failure = WriterState.STABLE, None
             if not reg.subscribed and state == WriterState.STABLE:
                 state, failure = WriterState.UNKNOWN, WriterFailure(hr.VSS_E_WRITER_NOT_RESPONDING)
-            fields = (reg.instance_id, reg.writer_id, reg.name, reg.writer.instance_name, state,
-                      failure.hresult if failure else hr.S_OK,
+            writer = reg.writer  # (reg.writer_id and reg.name, without their frames)
+            fields = (reg.instance_id, writer.writer_id, writer.writer_name, writer.instance_name,
+                      state, failure.hresult if failure else hr.S_OK,
                       failure.application_hresult if failure else hr.S_OK,
                       failure.application_message if failure else "")
             # The record is frozen: the one built for the same facts last time serves again.

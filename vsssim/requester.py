@@ -603,7 +603,8 @@ class BackupComponents:
     def prepare_for_backup(self) -> Async:
         """``PrepareForBackup``: the PrepareForBackup event to participating writers."""
         nxt = self._move(Call.PREPARE_FOR_BACKUP)
-        self._session.invalidate_views()
+        if self._session.views:  # (none usually: no call then)
+            self._session.invalidate_views()
         self._state = nxt
         self._check_crash_point("PrepareForBackup")
         return self._async("PrepareForBackup", self._coord.prepare_for_backup(self._session))
@@ -617,7 +618,8 @@ class BackupComponents:
         """
         self._state = self._move(Call.DO_SNAPSHOT_SET)
         session = self._session
-        session.invalidate_views()
+        if session.views:
+            session.invalidate_views()
         faults = self._coord.faults
         for fault in faults.storage_faults("DoSnapshotSet"):
             self._system.apply_storage_fault(fault)
@@ -800,7 +802,8 @@ class BackupComponents:
         """``BackupComplete``: tell writers the backup is over (only after a successful
         ``DoSnapshotSet``); from now on the document is read-only."""
         nxt = self._move(Call.BACKUP_COMPLETE)
-        self._session.invalidate_views()
+        if self._session.views:  # (none usually: no call then)
+            self._session.invalidate_views()
         self._state = nxt
         return self._async("BackupComplete", self._coord.backup_complete(self._session))
 
@@ -970,7 +973,8 @@ class BackupComponents:
         """``PreRestore``: the PreRestore event to the running writers with a selected
         component (``VSS_WRE_NEVER`` writers are not told)."""
         nxt = self._move(Call.PRE_RESTORE)
-        self._session.invalidate_views()
+        if self._session.views:  # (none usually: no call then)
+            self._session.invalidate_views()
         self._state = nxt
         session = self._session
         self._restore_participants = self._coord.restore_participants(session)
@@ -1032,7 +1036,8 @@ class BackupComponents:
         ``replace_failed`` (vsssim extension) names writer classes whose replace failed, for
         ``VSS_WRE_IF_REPLACE_FAILS`` writers when that option is honoured."""
         nxt = self._move(Call.POST_RESTORE)
-        self._session.invalidate_views()
+        if self._session.views:  # (none usually: no call then)
+            self._session.invalidate_views()
         self._state = nxt
         return self._async("PostRestore", self._coord.post_restore(
             self._session, self._restore_participants, replace_failed))
