@@ -218,7 +218,11 @@ class BackupComponents:
             raise VssBadStateError(
                 "the machine restarted: this IVssBackupComponents object died with its "
                 "process; create a new one", state="gone", call=_CALL_NAMES[call])
-        return decide_mask(self._state, call, self._guard_mask())
+        held = self._guard_mask()
+        route = SESSION_ROUTES[self._state].get(call)  # (decide_mask's first test, inline)
+        if route is not None and held & route[1] == route[1]:
+            return route[0]
+        return decide_mask(self._state, call, held)  # raises, naming what is missing
 
     def _machine_restarted(self) -> None:
         """The machine rebooted: the object is gone (no BackupShutdown, its copies died)."""
@@ -357,7 +361,8 @@ class BackupComponents:
         for name, flag in (("select_components", select_components),
                            ("backup_bootable_system_state", backup_bootable_system_state),
                            ("partial_file_support", partial_file_support)):
-            _check_flag(flag, name)
+            if not isinstance(flag, bool):  # (the check's frame only when it raises)
+                _check_flag(flag, name)
         try:
             btype: BackupType | None = BackupType(backup_type)
         except ValueError:
@@ -568,8 +573,10 @@ class BackupComponents:
     def add_to_snapshot_set(self, volume_name: str, provider_id: UUID = GUID_NULL) -> UUID:
         """``AddToSnapshotSet``: add a volume (name with a trailing backslash); returns the
         shadow copy id.  Provider: the one named, else hardware, software, system (§1.2)."""
-        _check_str(volume_name, "volume_name")
-        _check_id(provider_id, "provider_id")
+        if not isinstance(volume_name, str):  # (the checks' frames only when they raise)
+            _check_str(volume_name, "volume_name")
+        if not isinstance(provider_id, UUID):
+            _check_id(provider_id, "provider_id")
         nxt = self._move(Call.ADD_TO_SNAPSHOT_SET, volume_name)
         ss = self._session.snapshot_set
         if ss is None or ss.fixed:
@@ -1205,10 +1212,13 @@ def _check_address(writer_id: object, logical_path: object, component_name: obje
     """How the setters name a component: the writer class, a logical path (a str, or None for
     none) and a name; checked before the call is made, so that a mistyped one is a
     ``TypeError`` rather than a component that cannot be found."""
-    _check_id(writer_id, "writer_id")
-    if logical_path is not None:
+    # (isinstance first: the checks' own frames run only to raise)
+    if not isinstance(writer_id, UUID):
+        _check_id(writer_id, "writer_id")
+    if logical_path is not None and not isinstance(logical_path, str):
         _check_str(logical_path, "logical_path")
-    _check_str(component_name, "component_name")
+    if not isinstance(component_name, str):
+        _check_str(component_name, "component_name")
 
 
 def _check_windows_path(path: str, name: str) -> None:
