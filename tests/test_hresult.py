@@ -107,5 +107,5 @@ def test_name_of_names_a_code_however_it_comes_and_refuses_what_is_not_one() -> 
     for flag in (True, False):
         with pytest.raises(TypeError):
             hresult.name_of(flag)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a 32-bit HRESULT"):
         hresult.name_of(1 << 40)

@@ -234,7 +234,10 @@ class BackupComponents:
         # A legal call is decided here (decide_mask's first test, without its frames);
         # anything else goes through _decide, which raises the error naming what is missing.
         route = None if self._gone else SESSION_ROUTES[self._state].get(call)
-        if route is not None and self._guard_mask() & route[1] == route[1]:
+        if route is not None and (
+                # (most calls need only that no operation runs: that one fact, not the mask)
+                (self._pending is None or self._pending._over) if route[1] == _NOTHING_PENDING
+                else self._guard_mask() & route[1] == route[1]):
             nxt = route[0]
         else:
             try:
