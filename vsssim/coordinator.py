@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable, Generator, Iterable
-from contextlib import ExitStack, suppress
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from operator import attrgetter
@@ -1055,7 +1055,7 @@ class Coordinator:
                                    state="no set", call="DoSnapshotSet")
         ss.fixed = True
         session.took_part_in_backup = True
-        hold = ExitStack()
+        hold: list[AbstractContextManager[object]] = []  # the volumes' entered holds
         hold_timer: list[Timer] = []
         try:
             yield from self._creation_steps(session, ss, hold, hold_timer)
@@ -1091,7 +1091,8 @@ class Coordinator:
         if session.abort_requested is not None:
             raise session.abort_requested
 
-    def _creation_steps(self, session: Session, ss: SnapshotSet, hold: ExitStack,
+    def _creation_steps(self, session: Session, ss: SnapshotSet,
+                        hold: list[AbstractContextManager[object]],
                         hold_timer: list[Timer]) -> Generator[str, None, None]:
         participants = self.backup_participants(session)
         writers = not session.writerless
@@ -1225,14 +1226,17 @@ class Coordinator:
             # The creation goes on; the failing writers still get Abort (they resume their app).
             self._send_abort(session, [r.participant for r in vetoes], f"{event} failed")
 
-    def _hold(self, session: Session, ss: SnapshotSet, hold: ExitStack,
+    def _hold(self, session: Session, ss: SnapshotSet,
+              hold: list[AbstractContextManager[object]],
               hold_timer: list[Timer]) -> None:
         volumes = {m.volume.guid_path: m.volume for m in ss.members}
         for vol in volumes.values():
             device = vol.device
             held = getattr(device, "held", None)
             if held is not None:
-                hold.enter_context(held())
+                cm = held()
+                cm.__enter__()
+                hold.append(cm)
         ss.hold_started = self.clock.now()
         ss.hold_thread = threading.get_ident()
         self.machine.set_holding(True)
@@ -1254,10 +1258,11 @@ class Coordinator:
 
         hold_timer.append(self.clock.call_later(limit, expired, name="flush-and-hold window"))
 
-    def _release_hold(self, ss: SnapshotSet, hold: ExitStack) -> None:
+    def _release_hold(self, ss: SnapshotSet,
+                      hold: list[AbstractContextManager[object]]) -> None:
         if ss.hold_started is None or ss.hold_released is not None:
             return
-        hold.close()
+        _exit_all(hold)
         ss.hold_released = self.clock.now()
         self._trace("kernel", VSS, EventKind.RELEASE, "ReleaseWrites",
                     f"writes held {ss.hold_released - ss.hold_started:.3f} s",
@@ -1466,6 +1471,18 @@ def _validate_writer(writer: Writer) -> None:
     timeout = writer.freeze_timeout
     if not isinstance(timeout, (int, float)) or not timeout > 0:
         raise VssInvalidArgumentError(f"freeze_timeout={timeout!r} must be positive seconds")
+
+
+def _exit_all(entered: list[AbstractContextManager[object]]) -> None:
+    """Exit every entered context, newest first; one that raises does not leave the others
+    entered (the few holds of a snapshot set: an ``ExitStack`` without its layers)."""
+    while entered:
+        cm = entered.pop()
+        try:
+            cm.__exit__(None, None, None)
+        except BaseException:
+            _exit_all(entered)  # the others are still released
+            raise
 
 
 def _drain(gen: Generator[str, None, object]) -> object:

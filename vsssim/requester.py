@@ -554,12 +554,13 @@ class BackupComponents:
     def start_snapshot_set(self) -> UUID:
         """``StartSnapshotSet``: a new, empty set; takes the machine-wide creation lock."""
         nxt = self._move(Call.START_SNAPSHOT_SET)
-        if self._session.context == SnapshotContext.ALL:
+        context = self._session.context
+        if context == SnapshotContext.ALL:
             raise VssUnsupportedContextError(
                 "VSS_CTX_ALL is for queries and management; it cannot create shadow copies")
         self._coord.acquire_creation(self._session)
         set_id = self._coord.ids.uuid()
-        self._session.snapshot_set = SnapshotSet(set_id, self._session.context)
+        self._session.snapshot_set = SnapshotSet(set_id, context)
         self._session.bcd._assign_checked("snapshot_set_id", set_id)  # a new UUID
         key = str(set_id)
         self._result("StartSnapshotSet", f"{{{key}}}", set=key)
@@ -591,8 +592,9 @@ class BackupComponents:
         if len(ss.members) >= MAX_VOLUMES_PER_SET:
             raise VssMaximumNumberOfVolumesReachedError(
                 f"a shadow copy set holds at most {MAX_VOLUMES_PER_SET} volumes")
-        provider = self._system.select_provider(volume, provider_id, self._session.context)
-        self._system.check_snapshot_limit(volume, provider, self._session.context)
+        context = self._session.context
+        provider = self._system.select_provider(volume, provider_id, context)
+        self._system.check_snapshot_limit(volume, provider, context)
         snapshot_id = self._coord.ids.uuid()
         member = SetMember(snapshot_id, volume, provider)
         if self._coord.options.begin_prepare_at == "add_to_snapshot_set":
