@@ -233,7 +233,9 @@ class BackupComponents:
         """Check ``call`` against the table; trace it; return the state it leads to."""
         # A legal call is decided here (decide_mask's first test, without its frames);
         # anything else goes through _decide, which raises the error naming what is missing.
-        route = None if self._gone else SESSION_ROUTES[self._state].get(call)
+        # (``in`` and ``[]``: a read-only mapping's get() is a method call of its dict's)
+        row = SESSION_ROUTES[self._state]
+        route = row[call] if call in row and not self._gone else None
         if route is not None and (
                 # (most calls need only that no operation runs: that one fact, not the mask)
                 (self._pending is None or self._pending._over) if route[1] == _NOTHING_PENDING

@@ -308,7 +308,12 @@ class SystemProvider(SnapshotProvider):
 
     def count_on(self, volume: VolumeInfo) -> int:
         """How many shadow copies of ``volume`` exist (the 512 limit counts them)."""
-        return sum(1 for r in self.records() if r.volume.guid_path == volume.guid_path)
+        guid_path = volume.guid_path
+        count = 0
+        for r in self.records():  # (a loop: no generator frame per copy)
+            if r.volume.guid_path == guid_path:
+                count += 1
+        return count
 
     def end_prepare_snapshots(self, snapshot_set_id: UUID) -> None:
         # Space and count problems surface here, before anything is frozen (§2.5).
