@@ -199,7 +199,9 @@ class VirtualClock:
             timer.callback()
 
     #: Simulated work of ``seconds``: the same as :meth:`advance` (the very function: every
-    #: simulated cost is a sleep, and this saves a frame per sleep).
+    #: simulated cost is a sleep, and this saves a frame per sleep).  A subclass's own
+    #: advance() is what its sleep() runs (see ``__init_subclass__``); an advance() patched
+    #: onto an instance is not.
     sleep = advance
 
     def _sleep_by_advance(self, seconds: float) -> None:
