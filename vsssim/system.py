@@ -134,16 +134,16 @@ class _VolumeEntry:
                           luns=self.luns)
 
 
-# ``int.bit_length`` of the small spans a scheduling point draws from (a lookup, not a call).
-_SMALL_SPANS = 64
-_BIT_LENGTHS = tuple(i.bit_length() for i in range(_SMALL_SPANS))
-
-
 class _Scheduler:
     """Runs applications at the coordinator's scheduling points, deterministically.
 
     It keeps the machine's tracer, clock and options rather than the machine (no reference
     cycle: a closed machine is freed at once)."""
+
+    # ``int.bit_length`` of the small spans a scheduling point draws from (a lookup, not a
+    # call per draw).
+    _SMALL_SPANS = 64
+    _BIT_LENGTHS = tuple(i.bit_length() for i in range(_SMALL_SPANS))
 
     def __init__(self, system: VssSystem) -> None:
         self.tracer = system.tracer
@@ -164,7 +164,7 @@ class _Scheduler:
             span = app.burst + 1
             if span < 1:
                 self.rng.randrange(span)  # raises, as it always did for a negative burst
-            bits = _BIT_LENGTHS[span] if span < _SMALL_SPANS else span.bit_length()
+            bits = self._BIT_LENGTHS[span] if span < self._SMALL_SPANS else span.bit_length()
             n = getrandbits(bits)
             while n >= span:
                 n = getrandbits(bits)
