@@ -530,6 +530,7 @@ _BY_ORDER: Callable[[Any], int] = attrgetter("order")
 _REG_WRITER: Callable[[Any], Writer] = attrgetter("writer")
 _P_ORDER: Callable[[Any], int] = attrgetter("reg.order")
 _P_WRITER: Callable[[Any], Writer] = attrgetter("reg.writer")
+_SUBSCRIBED: Callable[[WriterRegistration], bool] = attrgetter("subscribed")
 _LEVEL_ORDER = {ApplicationLevel.FRONT_END: 0, ApplicationLevel.BACK_END: 1,
                 ApplicationLevel.SYSTEM: 2, ApplicationLevel.SYSTEM_RM: 3}
 
@@ -570,7 +571,7 @@ class Coordinator:
     @property
     def writers(self) -> list[WriterRegistration]:
         """Subscribed writer instances, in registration order."""
-        return [r for r in self._writers if r.subscribed]
+        return list(filter(_SUBSCRIBED, self._writers))  # (filtered in C: no frame)
 
     def subscribe(self, writer: Writer) -> WriterRegistration:
         """``CVssWriter::Initialize`` + ``Subscribe``: the writer gets a new instance id."""
@@ -981,22 +982,24 @@ class Coordinator:
         if session.writerless:
             return []
         if session.bcd.select_components:  # (component_mode)
-            return [p for p in session.participants.values()
-                    if self._has_components(session, p)]
+            # Those with an entry holding components in the document.  (Loops, not a helper
+            # per participant: this runs at every sequence; ``is`` first: the document
+            # usually holds the registration's own UUID object, and ``UUID.__eq__`` is Python
+            # code.)
+            entries = session.bcd.writers
+            chosen = []
+            for p in session.participants.values():
+                instance_id = p.reg.instance_id
+                for w in entries:
+                    if (w.instance_id is instance_id or w.instance_id == instance_id) \
+                            and w.components:
+                        chosen.append(p)
+                        break
+            return chosen
         parts = list(session.participants.values())
         if self.options.non_component_mode_recipients == "affected":
             return [p for p in parts if self._affected(session, p)]
         return parts
-
-    def _has_components(self, session: Session, p: Participant) -> bool:
-        instance_id = p.reg.instance_id
-        # (a loop, not any(genexpr): no generator frame per entry on this per-event path; ``is``
-        # first: the document usually holds the registration's own UUID object, and
-        # ``UUID.__eq__`` is Python code)
-        for w in session.bcd.writers:
-            if (w.instance_id is instance_id or w.instance_id == instance_id) and w.components:
-                return True
-        return False
 
     def _affected(self, session: Session, p: Participant) -> bool:
         ss = session.snapshot_set
@@ -1016,7 +1019,7 @@ class Coordinator:
         """The ``IVssWriterComponents`` handed to a writer's handler (valid until it returns)."""
         instance_id = p.reg.instance_id
         entry = None
-        for w in session.bcd.writers:  # (a loop and ``is`` first, as in _has_components)
+        for w in session.bcd.writers:  # (a loop and ``is`` first, as in backup_participants)
             if w.instance_id is instance_id or w.instance_id == instance_id:
                 entry = w
                 break
