@@ -88,3 +88,24 @@ def test_as_hresult_names_known_codes_and_keeps_others() -> None:
     unknown = hresult.as_hresult(0x8004FFFF)
     assert type(unknown) is int and unknown == 0x8004FFFF
 
+
+
+def test_name_of_names_a_code_however_it_comes_and_refuses_what_is_not_one() -> None:
+    """``name_of`` looks a plain int or a member up first (a fast path): signed values, members,
+    int subclasses and unknown codes must still be named as ``to_unsigned`` reads them, and a
+    bool (whose hash is that of 0 or 1) must still be refused."""
+
+    class Code(int):
+        pass
+
+    assert hresult.name_of(hresult.VSS_E_BAD_STATE) == "VSS_E_BAD_STATE"
+    assert hresult.name_of(int(hresult.VSS_E_BAD_STATE)) == "VSS_E_BAD_STATE"
+    assert hresult.name_of(hresult.to_signed(hresult.VSS_E_BAD_STATE)) == "VSS_E_BAD_STATE"
+    assert hresult.name_of(Code(hresult.VSS_E_BAD_STATE)) == "VSS_E_BAD_STATE"
+    assert hresult.name_of(0) == "S_OK"
+    assert hresult.name_of(0x80049999) == "0x80049999"
+    for flag in (True, False):
+        with pytest.raises(TypeError):
+            hresult.name_of(flag)
+    with pytest.raises(ValueError, match="not a 32-bit HRESULT"):
+        hresult.name_of(1 << 40)

@@ -150,3 +150,39 @@ def test_an_instance_override_of_on_trace_event_is_what_the_tracer_calls() -> No
     tracer.emit("a", "b", EventKind.NOTE, "X")
     assert [e.name for e in seen] == ["X"]
     assert len(trace) == 0
+
+
+def test_events_carry_the_time_of_the_clock_the_tracer_has_now() -> None:
+    """``emit`` reads a plain VirtualClock's time without calling ``now()`` (a fast path):
+    a clock whose ``now()`` is overridden, on its class or on the instance, and a clock given
+    to the tracer later, must still be what stamps the events."""
+
+    class Late(VirtualClock):
+        def now(self) -> float:
+            return super().now() + 100.0
+
+    assert Tracer(Late(1.0)).emit("a", "b", EventKind.NOTE, "X").time == 101.0
+    patched = VirtualClock(1.0)
+    patched.now = lambda: 7.0  # type: ignore[method-assign]
+    assert Tracer(patched).emit("a", "b", EventKind.NOTE, "X").time == 7.0
+    plain = VirtualClock(3.0)
+    tracer = Tracer(plain)
+    assert tracer.emit("a", "b", EventKind.NOTE, "X").time == 3.0
+    plain.advance(1.5)
+    assert tracer.emit("a", "b", EventKind.NOTE, "X").time == 4.5
+    tracer.clock = Late(2.0)
+    assert tracer.emit("a", "b", EventKind.NOTE, "X").time == 102.0
+    tracer.clock = VirtualClock(5.0)
+    assert tracer.emit("a", "b", EventKind.NOTE, "X").time == 5.0
+
+
+def test_emit_data_builds_the_same_event_as_emit() -> None:
+    """The simulator's per-event callers pass their data as pairs (``_emit_data``): the
+    event must be the one ``emit`` builds from keywords."""
+    one, two = Tracer(VirtualClock(1.0)), Tracer(VirtualClock(1.0))
+    seen: list[TraceEvent] = []
+    two.subscribe(seen.append)
+    a = one.emit("VSS", "W", EventKind.REPLY, "Freeze", "ok", result=True, hresult=0)
+    b = two._emit_data("VSS", "W", EventKind.REPLY, "Freeze", "ok",
+                       (("result", True), ("hresult", 0)))
+    assert a == b and seen == [b]

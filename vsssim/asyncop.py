@@ -101,7 +101,9 @@ class Async:
         if on_finish is not None:
             code = on_finish(code)
         self._status = hr.VSS_S_ASYNC_FINISHED if code == hr.S_OK else hr.to_unsigned(code)
-        self._end()
+        self._over = True  # (what _end does)
+        if self._finished_event is not None:
+            self._finished_event.set()
 
     def _end(self) -> None:
         self._over = True
@@ -210,10 +212,11 @@ class Async:
 
     def result(self, timeout: float | None = None) -> None:
         """Wait, then raise the operation's error as a :class:`VssError` if it failed."""
-        if self.wait(timeout) != hr.S_OK:
+        # (An operation that is over needs no wait: that of wait() returns S_OK at once.)
+        if not self._over and self.wait(timeout) != hr.S_OK:
             raise TimeoutError(f"{self.name} is still running")
         status = self._status
-        if hr.is_success(status):
+        if not status & 0x80000000:  # hr.is_success: the status is unsigned already
             return
         if isinstance(self.error, VssError) and self.error.hresult == status:
             raise self.error

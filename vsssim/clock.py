@@ -127,6 +127,10 @@ class VirtualClock:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._inline_advance_to = cls.advance_to is VirtualClock.advance_to
+        if cls.sleep is VirtualClock.sleep and cls.advance is not VirtualClock.advance:
+            # sleep() is advance() itself on this class: a subclass's own advance() must
+            # still be what sleep() runs.
+            cls.sleep = VirtualClock._sleep_by_advance
 
     def __init__(self, start: float = 0.0, *, epoch: datetime = DEFAULT_EPOCH) -> None:
         self._now = _check_seconds(start, "start")
@@ -194,8 +198,14 @@ class VirtualClock:
             timer.fired = True
             timer.callback()
 
-    def sleep(self, seconds: float) -> None:
-        """Simulated work of ``seconds``: the same as :meth:`advance`."""
+    #: Simulated work of ``seconds``: the same as :meth:`advance` (the very function: every
+    #: simulated cost is a sleep, and this saves a frame per sleep).  A subclass's own
+    #: advance() is what its sleep() runs (see ``__init_subclass__``); an advance() patched
+    #: onto an instance is not.
+    sleep = advance
+
+    def _sleep_by_advance(self, seconds: float) -> None:
+        # sleep() of a subclass that overrides advance() (see __init_subclass__).
         self.advance(seconds)
 
     def pending_timers(self) -> list[Timer]:

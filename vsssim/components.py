@@ -83,6 +83,11 @@ class ComponentScope:
             )
 
 
+def _legal_events(events: frozenset[WriterEvent] | None) -> str:
+    """The events a setter is legal in, for its error message (built only to raise)."""
+    return ", ".join(sorted(e.value for e in events)) if events else "writer handlers"
+
+
 class Component:
     """One explicitly included component of the Backup Components Document (``IVssComponent``).
 
@@ -99,7 +104,8 @@ class Component:
 
     # -- checks ---------------------------------------------------------------------------
     def _read(self) -> BcdComponent:
-        self._scope.check_alive()
+        if not self._scope.alive:  # (check_alive's frame only to raise)
+            self._scope.check_alive()
         return self._data
 
     def _write(self, api: str, *, events: frozenset[WriterEvent] | None = None,
@@ -107,11 +113,12 @@ class Component:
         """Check that a writer may call ``api`` now (``backup``: True backup-only, False
         restore-only, None either)."""
         scope = self._scope
-        scope.check_alive()
-        legal_events = ", ".join(sorted(e.value for e in events)) if events else "writer handlers"
+        if not scope.alive:
+            scope.check_alive()
         if not scope.writer_side or scope.event is None:
             raise VssBadStateError(
-                f"IVssComponent::{api} is for writers, inside their handlers ({legal_events}); "
+                f"IVssComponent::{api} is for writers, inside their handlers "
+                f"({_legal_events(events)}); "
                 "requesters use the IVssBackupComponents methods",
                 state="requester view",
                 call=api,
@@ -125,7 +132,7 @@ class Component:
         if events is not None and scope.event not in events:
             raise VssBadStateError(
                 f"IVssComponent::{api} is not legal in On{scope.event.value}; legal in: "
-                f"{legal_events}",
+                f"{_legal_events(events)}",
                 state=scope.event.value,
                 call=api,
                 legal=[f"On{e.value}" for e in sorted(events)],
@@ -442,15 +449,18 @@ class WriterComponents(Sequence[Component]):
         return f"<WriterComponents {len(self._components)} of writer {self._writer_id}>"
 
     def __len__(self) -> int:
-        self._scope.check_alive()
+        if not self._scope.alive:
+            self._scope.check_alive()
         return len(self._components)
 
     def __getitem__(self, index: int) -> Component:  # type: ignore[override]
-        self._scope.check_alive()
+        if not self._scope.alive:
+            self._scope.check_alive()
         return self._components[index]
 
     def __iter__(self) -> Iterator[Component]:
-        self._scope.check_alive()
+        if not self._scope.alive:
+            self._scope.check_alive()
         return iter(list(self._components))
 
     def get_component_count(self) -> int:
@@ -463,12 +473,14 @@ class WriterComponents(Sequence[Component]):
 
     def get_writer_info(self) -> tuple[UUID, UUID]:
         """``GetWriterInfo``: (writer instance id, writer class id)."""
-        self._scope.check_alive()
+        if not self._scope.alive:
+            self._scope.check_alive()
         return self._instance_id, self._writer_id
 
     def find(self, logical_path: str, component_name: str) -> Component:
         """The component with that logical path and name (case-insensitive)."""
-        self._scope.check_alive()
+        if not self._scope.alive:
+            self._scope.check_alive()
         for c in self._components:
             if (c.logical_path.lower() == (logical_path or "").lower()
                     and c.component_name.lower() == component_name.lower()):

@@ -22,11 +22,11 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable, Generator, Iterable
-from contextlib import ExitStack, suppress
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 from uuid import UUID
 
 from vsssim import hresult as hr
@@ -102,6 +102,9 @@ _EVENT_NAMES: Final = {e: e.value for e in WriterEvent}
 _STATE_NAMES: Final = {s: s.name for s in WriterState}
 _FAILED_STATES: Final = frozenset(s for s in WriterState if s.is_failed)
 _STABLE: Final = WriterState.STABLE
+# A plan whose truth is FaultPlan's own (that of its list): the per-event checks read the list
+# (``plan.faults if type(plan).__bool__ is _PLAN_TRUTH else plan``), with no call.
+_PLAN_TRUTH: Final = FaultPlan.__bool__
 
 #: What a provider may return (providers reference §2.5); anything else is translated.
 PROVIDER_ALLOWED = frozenset({
@@ -298,6 +301,8 @@ class Participant:
     # (session_id, its text): the trace names the session at every state change.
     _session_text: tuple[UUID | None, str | None] = field(
         default=(None, None), init=False, repr=False)
+    # The SessionInfo its handlers see (built at its first event of a session).
+    _view: _WriterSessionView | None = field(default=None, init=False, repr=False)
 
     @property
     def session_key(self) -> str | None:
@@ -521,7 +526,14 @@ class _Reply:
     vetoed: bool
 
 
-_BY_ORDER = attrgetter("order")  # registration order (a C key function: no frame per writer)
+_R = TypeVar("_R", WriterRegistration, Participant)
+# Registration order and the writer, of a registration or of a participant (C key functions:
+# no frame per writer).
+_BY_ORDER: Callable[[Any], int] = attrgetter("order")
+_REG_WRITER: Callable[[Any], Writer] = attrgetter("writer")
+_P_ORDER: Callable[[Any], int] = attrgetter("reg.order")
+_P_WRITER: Callable[[Any], Writer] = attrgetter("reg.writer")
+_SUBSCRIBED: Callable[[WriterRegistration], bool] = attrgetter("subscribed")
 _LEVEL_ORDER = {ApplicationLevel.FRONT_END: 0, ApplicationLevel.BACK_END: 1,
                 ApplicationLevel.SYSTEM: 2, ApplicationLevel.SYSTEM_RM: 3}
 
@@ -533,8 +545,10 @@ class Coordinator:
                  machine: Machine, faults: FaultPlan | None = None) -> None:
         self.clock = clock
         self.tracer = tracer
-        # Every event goes through ``tracer.emit`` (bound once: no wrapper frame per event).
+        # Every event goes through ``tracer.emit`` (bound once: no wrapper frame per event);
+        # the per-event ones with data hand it over as (key, value) pairs.
         self._trace = tracer.emit
+        self._trace_data = tracer._emit_data
         self.ids = ids
         self.options = options
         self.machine = machine
@@ -560,7 +574,7 @@ class Coordinator:
     @property
     def writers(self) -> list[WriterRegistration]:
         """Subscribed writer instances, in registration order."""
-        return [r for r in self._writers if r.subscribed]
+        return list(filter(_SUBSCRIBED, self._writers))  # (filtered in C: no frame)
 
     def subscribe(self, writer: Writer) -> WriterRegistration:
         """``CVssWriter::Initialize`` + ``Subscribe``: the writer gets a new instance id."""
@@ -641,43 +655,57 @@ class Coordinator:
             self._in_identify = False
 
     # ------------------------------------------------------------------------- delivery
-    def _ordered(self, participants: Iterable[WriterRegistration], event: WriterEvent
-                 ) -> list[WriterRegistration]:
-        regs = sorted(participants, key=_BY_ORDER)
+    def _ordered(self, items: Iterable[_R], event: WriterEvent, *,
+                 order: Callable[[_R], int] = _BY_ORDER,
+                 writer_of: Callable[[_R], Writer] = _REG_WRITER) -> list[_R]:
+        """Registrations (or participants, with their keys) in delivery order."""
+        regs = list(items)
+        if len(regs) < 2:
+            # Nothing to order: sorting and shuffling one writer (or none) changes nothing
+            # and draws nothing from the generator (random.shuffle draws len - 1 numbers).
+            return regs
+        regs.sort(key=order)
         if self.options.delivery == "shuffled":
             self._shuffle.shuffle(regs)
         if event in (_E.FREEZE, _E.THAW):
             reverse = event == _E.THAW and self.options.thaw_order == "reverse"
-            regs.sort(key=lambda r: _LEVEL_ORDER.get(ApplicationLevel(r.writer.level), 9),
+            regs.sort(key=lambda r: _LEVEL_ORDER.get(ApplicationLevel(writer_of(r).level), 9),
                       reverse=reverse)
         return regs
 
     def _send(self, session: Session, event: WriterEvent, participants: list[Participant],
               call: Callable[[Writer, Participant], object]) -> Generator[str, None, list[_Reply]]:
         """Deliver ``event`` to ``participants`` that accept it, one at a time, in order."""
-        by_reg = {p.reg: p for p in participants}
         replies: list[_Reply] = []
         name = _EVENT_NAMES[event]
         receivers = WRITER_RECEIVES[event]
-        for reg in self._ordered(by_reg, event):
-            p = by_reg[reg]
+        if len(participants) > 1:  # (one writer needs no ordering: see _ordered)
+            participants = self._ordered(  # one participant per writer instance, as ever
+                {p.reg: p for p in participants}.values(), event, order=_P_ORDER,
+                writer_of=_P_WRITER)
+        for p in participants:
             if ((p.state if p.state is not None else _STABLE) not in receivers
                     and not self._forced(p, event)):
                 continue
-            identify = self.faults.identify_during(name) if self.faults else None
-            if identify is not None:
-                self._trace(VSS, VSS, EventKind.FAULT, "IdentifyDuring", identify.describe())
-                self.third_party_identify()
+            faults = self.faults
+            if faults.faults if type(faults).__bool__ is _PLAN_TRUTH else faults:
+                identify = faults.identify_during(name)
+                if identify is not None:
+                    self._trace(VSS, VSS, EventKind.FAULT, "IdentifyDuring",
+                                identify.describe())
+                    self.third_party_identify()
             if event == _E.FREEZE:
                 p.frozen_at = self.clock.now()
                 self._start_freeze_timer(session, p)
             elif event == _E.THAW and p.freeze_timer is not None:
                 p.freeze_timer.cancel()  # the window ends when Thaw arrives
                 p.freeze_timer = None
-            replies.append(self._invoke(session, p, event, call))
-            if self.faults:
+            label = p.reg.label
+            replies.append(self._invoke(session, p, event, call, label=label))
+            faults = self.faults
+            if faults.faults if type(faults).__bool__ is _PLAN_TRUTH else faults:
                 self._check_crash(session, name)
-            yield f"{name} -> {reg.label}"
+            yield f"{name} -> {label}"
         return replies
 
     def _forced(self, p: Participant, event: WriterEvent) -> bool:
@@ -687,24 +715,39 @@ class Coordinator:
                 and event in (_E.FREEZE, _E.THAW))
 
     def _invoke(self, session: Session | None, p: Participant, event: WriterEvent,
-                call: Callable[[Writer, Participant], object], *, source: str = VSS) -> _Reply:
-        """Run one handler and apply the outcome to the writer's state (the only place)."""
+                call: Callable[[Writer, Participant], object], *, source: str = VSS,
+                label: str | None = None) -> _Reply:
+        """Run one handler and apply the outcome to the writer's state (the only place).
+
+        ``label``: ``p.reg.label``, when the caller has it already."""
         reg = p.reg
         writer = reg.writer
         name = _EVENT_NAMES[event]
-        label = reg.label
+        if label is None:
+            label = reg.label
         clock = self.clock
+        options = self.options
         self.machine.activity(f"before {name} -> {label}")
         self._trace(source, label, EventKind.EVENT, name)
-        clock.sleep(self.options.costs.handler)
-        view = _WriterSessionView(session, p) if session is not None else None
+        clock.sleep(options.costs.handler)
+        if session is None:
+            view = None
+        else:
+            # One view per participant and session (it holds nothing else).
+            view = p._view
+            if view is None or view._s is not session:
+                view = p._view = _WriterSessionView(session, p)
         ctx = HandlerContext(event, view, threading.get_ident(),
                              shutting_down=event == _E.BACKUP_SHUTDOWN)
-        fault = self.faults.writer_fault(name, reg.names) if self.faults else None
+        faults = self.faults
+        fault = faults.writer_fault(name, reg.names) if (
+            faults.faults if type(faults).__bool__ is _PLAN_TRUTH else faults) else None
         result: object = None
         answered = True
         writer._vss_ctx = ctx
-        start = clock.now()
+        timeouts = options.handler_timeouts  # (none by default: no clock reading then)
+        limit = timeouts.get(name) if timeouts else None
+        start = clock.now() if limit is not None else 0.0
         try:
             if fault is None:
                 result = call(writer, p)
@@ -722,10 +765,7 @@ class Coordinator:
                     if scope.writer_side and scope.owner == label:
                         scope.alive = False
                         session.views.remove(scope)
-        elapsed = clock.now() - start
-        timeouts = self.options.handler_timeouts  # (none by default: no lookup then)
-        limit = timeouts.get(name) if timeouts else None
-        if limit is not None and elapsed > limit:
+        if limit is not None and clock.now() - start > limit:
             answered = False
         return self._conclude(session, p, event, ctx, result, answered, source, name, label)
 
@@ -794,9 +834,9 @@ class Coordinator:
             detail = "ok"
         # ``set_failure``: whether the handler called SetWriterFailure[Ex] (or an injected
         # fault did for it), so that observers can tell a documented veto from a bare False.
-        self._trace(label, source, EventKind.REPLY, name, detail,
-                    result=ok, hresult=failure.hresult if failure and failed else 0,
-                    set_failure=ctx.failure is not None)
+        self._trace_data(label, source, EventKind.REPLY, name, detail, (
+            ("result", ok), ("hresult", failure.hresult if failure and failed else 0),
+            ("set_failure", ctx.failure is not None)))
         p.received.append(event)
         if event == _E.THAW:
             p.thawed_at = self.clock.now()
@@ -826,11 +866,14 @@ class Coordinator:
         if label is None:
             label = reg.label
         state_name = _STATE_NAMES[state]
-        self._trace(label, label, EventKind.STATE, "WriterState",
-                    f"{state_name} ({hr.name_of(failure.hresult)})" if failure else state_name,
-                    state=state_name, event=_EVENT_NAMES[event],
-                    failure=failure.hresult if failure else 0,
-                    session=p.session_key)
+        cached = p._session_text  # (p.session_key, without its frame when it is current)
+        session_key = cached[1] if cached[0] is p.session_id else p.session_key
+        self._trace_data(label, label, EventKind.STATE, "WriterState",
+                         f"{state_name} ({hr.name_of(failure.hresult)})" if failure
+                         else state_name,
+                         (("state", state_name), ("event", _EVENT_NAMES[event]),
+                          ("failure", failure.hresult if failure else 0),
+                          ("session", session_key)))
 
     # ------------------------------------------------------------------- freeze window
     def _start_freeze_timer(self, session: Session, p: Participant) -> None:
@@ -862,11 +905,18 @@ class Coordinator:
     def call_provider(self, provider: Provider, method: str, fn: Callable[[], object],
                       *, detail: str = "") -> object:
         """Call one provider method: trace it, inject faults, translate its HRESULT (§2.5)."""
+        return self._call_provider(provider, method, fn, detail)
+
+    def _call_provider(self, provider: Provider, method: str, fn: Callable[[], object],
+                       detail: str = "", *, step: bool = False) -> object:
+        # call_provider(); a creation ``step`` fails with _Abort rather than ProviderFailure.
         name = provider.provider_name
         self.machine.activity(f"before {name}.{method}")
         self._trace(VSS, name, EventKind.PROVIDER, method, detail)
         self.clock.sleep(self.options.costs.provider_call)
-        fault = self.faults.provider_fault(method, name) if self.faults else None
+        faults = self.faults
+        fault = faults.provider_fault(method, name) if (
+            faults.faults if type(faults).__bool__ is _PLAN_TRUTH else faults) else None
         code: int = hr.S_OK
         result: object = None
         try:
@@ -897,7 +947,10 @@ class Coordinator:
                         f"{name} returned {hr.name_of(code)} from {method}; the requester sees "
                         "VSS_E_UNEXPECTED_PROVIDER_ERROR")
             code = hr.VSS_E_UNEXPECTED_PROVIDER_ERROR
-        raise ProviderFailure(code, method, name)
+        failure = ProviderFailure(code, method, name)
+        if step:
+            raise _Abort(failure.hresult, str(failure))
+        raise failure
 
     # --------------------------------------------------------------------- creation lock
     def acquire_creation(self, session: Session) -> None:
@@ -932,22 +985,25 @@ class Coordinator:
         on the set's volumes)."""
         if session.writerless:
             return []
+        if session.bcd.select_components:  # (component_mode)
+            # Those with an entry holding components in the document.  (Loops, not a helper
+            # per participant: this runs at every sequence; ``is`` first: the document
+            # usually holds the registration's own UUID object, and ``UUID.__eq__`` is Python
+            # code.)
+            entries = session.bcd.writers
+            chosen = []
+            for p in session.participants.values():
+                instance_id = p.reg.instance_id
+                for w in entries:
+                    if (w.instance_id is instance_id or w.instance_id == instance_id) \
+                            and w.components:
+                        chosen.append(p)
+                        break
+            return chosen
         parts = list(session.participants.values())
-        if session.component_mode:
-            return [p for p in parts if self._has_components(session, p)]
         if self.options.non_component_mode_recipients == "affected":
             return [p for p in parts if self._affected(session, p)]
         return parts
-
-    def _has_components(self, session: Session, p: Participant) -> bool:
-        instance_id = p.reg.instance_id
-        # (a loop, not any(genexpr): no generator frame per entry on this per-event path; ``is``
-        # first: the document usually holds the registration's own UUID object, and
-        # ``UUID.__eq__`` is Python code)
-        for w in session.bcd.writers:
-            if (w.instance_id is instance_id or w.instance_id == instance_id) and w.components:
-                return True
-        return False
 
     def _affected(self, session: Session, p: Participant) -> bool:
         ss = session.snapshot_set
@@ -967,7 +1023,7 @@ class Coordinator:
         """The ``IVssWriterComponents`` handed to a writer's handler (valid until it returns)."""
         instance_id = p.reg.instance_id
         entry = None
-        for w in session.bcd.writers:  # (a loop and ``is`` first, as in _has_components)
+        for w in session.bcd.writers:  # (a loop and ``is`` first, as in backup_participants)
             if w.instance_id is instance_id or w.instance_id == instance_id:
                 entry = w
                 break
@@ -978,16 +1034,15 @@ class Coordinator:
                                               p.metadata.backup_schema),
             backup_schema=p.metadata.backup_schema, owner=p.reg.label)
         session.views.append(scope)
-        return WriterComponents(entry, p.reg.instance_id, p.reg.writer_id, scope, keep)
+        return WriterComponents(entry, instance_id, p.reg.writer.writer_id, scope, keep)
 
     # ---------------------------------------------------------------------- sequences
     def prepare_for_backup(self, session: Session) -> Generator[str, None, int]:
         """``PrepareForBackup``: the event to participating writers (no Abort on failures)."""
         session.took_part_in_backup = True
-        for p in self.backup_participants(session):
-            p.state, p.failure = None, None  # a new session starts the writer's status afresh
         targets = self.backup_participants(session)
         for p in targets:
+            p.state, p.failure = None, None  # a new session starts the writer's status afresh
             p.prepared = True
         yield from self._send(
             session, _E.PREPARE_FOR_BACKUP, targets,
@@ -1007,7 +1062,7 @@ class Coordinator:
                                    state="no set", call="DoSnapshotSet")
         ss.fixed = True
         session.took_part_in_backup = True
-        hold = ExitStack()
+        hold: list[AbstractContextManager[object]] = []  # the volumes' entered holds
         hold_timer: list[Timer] = []
         try:
             yield from self._creation_steps(session, ss, hold, hold_timer)
@@ -1036,79 +1091,93 @@ class Coordinator:
             self.release_creation(session)
 
     def _check(self, session: Session) -> None:
+        # (called where ``session.crashed or session.abort_requested`` holds: the steps test
+        # that first, with no call on the usual path)
         if session.crashed:
             raise RequesterCrashed()
         if session.abort_requested is not None:
             raise session.abort_requested
 
-    def _creation_steps(self, session: Session, ss: SnapshotSet, hold: ExitStack,
+    def _creation_steps(self, session: Session, ss: SnapshotSet,
+                        hold: list[AbstractContextManager[object]],
                         hold_timer: list[Timer]) -> Generator[str, None, None]:
         participants = self.backup_participants(session)
         writers = not session.writerless
         providers = ss.providers  # DoSnapshotSet fixed the set: its providers stay these
+        # A provider call of the sequence: its failure aborts the creation (_Abort).
+        provider_step = partial(self._call_provider, step=True)
         # 1. PrepareForSnapshot: failures take the writer out, no Abort (rule 11).
         if writers:
             yield from self._send(session, _E.PREPARE_FOR_SNAPSHOT, participants,
                                   lambda w, p: w.on_prepare_snapshot())
-            self._check(session)
+            if session.crashed or session.abort_requested is not None:
+                self._check(session)
         # 2. Providers prepare: BeginPrepareSnapshot per volume, EndPrepareSnapshots per provider.
         context = ss.context | (int(_A.AUTORECOVER) if self._autorecover(session) else 0)
         for m in ss.members:
             if m.snapshot_id not in ss.begun:
-                self._provider_step(m.provider, "BeginPrepareSnapshot",
-                                    partial(m.provider.begin_prepare_snapshot, ss.set_id,
-                                            m.snapshot_id, m.volume, context),
-                                    detail=m.volume.name)
+                provider_step(m.provider, "BeginPrepareSnapshot",
+                              partial(m.provider.begin_prepare_snapshot, ss.set_id,
+                                      m.snapshot_id, m.volume, context),
+                              detail=m.volume.name)
                 ss.begun.add(m.snapshot_id)
         yield "BeginPrepareSnapshot"
         for prov in providers:
             ss.end_prepared.append(prov)
-            self._provider_step(prov, "EndPrepareSnapshots",
-                                partial(prov.end_prepare_snapshots, ss.set_id))
+            provider_step(prov, "EndPrepareSnapshots",
+                          partial(prov.end_prepare_snapshots, ss.set_id))
         yield "EndPrepareSnapshots"
-        self._check(session)
+        if session.crashed or session.abort_requested is not None:
+            self._check(session)
         # 3. Freeze, front-end -> back-end -> system.
         if writers:
             replies = yield from self._send(session, _E.FREEZE, participants,
                                             lambda w, p: w.on_freeze())
             self._after_veto(session, replies, "Freeze")
-            self._check(session)
+            if session.crashed or session.abort_requested is not None:
+                self._check(session)
         # 4. PreCommit, flush-and-hold, Commit, release, PostCommit.
         for prov in providers:
-            self._provider_step(prov, "PreCommitSnapshots",
-                                partial(prov.pre_commit_snapshots, ss.set_id))
+            provider_step(prov, "PreCommitSnapshots",
+                          partial(prov.pre_commit_snapshots, ss.set_id))
         yield "PreCommitSnapshots"
-        self._check(session)
+        if session.crashed or session.abort_requested is not None:
+            self._check(session)
         self._hold(session, ss, hold, hold_timer)
         yield "FlushAndHold"
         for prov in providers:
+            if session.crashed or session.abort_requested is not None:
+                self._check(session)
+            provider_step(prov, "CommitSnapshots",
+                          partial(prov.commit_snapshots, ss.set_id))
+        if session.crashed or session.abort_requested is not None:
             self._check(session)
-            self._provider_step(prov, "CommitSnapshots",
-                                partial(prov.commit_snapshots, ss.set_id))
-        self._check(session)
         for t in hold_timer:
             t.cancel()
         self._release_hold(ss, hold)
         yield "ReleaseWrites"
         for prov in providers:
-            self._provider_step(prov, "PostCommitSnapshots",
-                                partial(prov.post_commit_snapshots, ss.set_id,
-                                        len(ss.members)))
+            provider_step(prov, "PostCommitSnapshots",
+                          partial(prov.post_commit_snapshots, ss.set_id,
+                                  len(ss.members)))
         yield "PostCommitSnapshots"
-        self._check(session)
+        if session.crashed or session.abort_requested is not None:
+            self._check(session)
         # 5. Thaw (reverse level order by default).
         if writers:
             replies = yield from self._send(session, _E.THAW, participants,
                                             lambda w, p: w.on_thaw())
             self._cancel_freeze_timers(session)
             self._after_veto(session, replies, "Thaw")
-            self._check(session)
+            if session.crashed or session.abort_requested is not None:
+                self._check(session)
         # 6. PreFinalCommit, PostSnapshot (writers may auto-recover), PostFinalCommit.
         for prov in providers:
-            self._provider_step(prov, "PreFinalCommitSnapshots",
-                                partial(prov.pre_final_commit_snapshots, ss.set_id))
+            provider_step(prov, "PreFinalCommitSnapshots",
+                          partial(prov.pre_final_commit_snapshots, ss.set_id))
         yield "PreFinalCommitSnapshots"
-        self._check(session)
+        if session.crashed or session.abort_requested is not None:
+            self._check(session)
         if writers:
             def post_snapshot(w: Writer, p: Participant) -> object:
                 p.post_snapshot_done = True
@@ -1116,8 +1185,8 @@ class Coordinator:
 
             yield from self._send(session, _E.POST_SNAPSHOT, participants, post_snapshot)
         for prov in providers:
-            self._provider_step(prov, "PostFinalCommitSnapshots",
-                                partial(prov.post_final_commit_snapshots, ss.set_id))
+            provider_step(prov, "PostFinalCommitSnapshots",
+                          partial(prov.post_final_commit_snapshots, ss.set_id))
         yield "PostFinalCommitSnapshots"
         # 7. Hardware only: the LUN information of the copies (providers reference §2.2 #18).
         for m in ss.members:
@@ -1151,13 +1220,6 @@ class Coordinator:
                     return True
         return False
 
-    def _provider_step(self, provider: Provider, method: str, fn: Callable[[], object],
-                       *, detail: str = "") -> None:
-        try:
-            self.call_provider(provider, method, fn, detail=detail)
-        except ProviderFailure as failure:
-            raise _Abort(failure.hresult, str(failure)) from None
-
     def _after_veto(self, session: Session, replies: list[_Reply], event: str) -> None:
         vetoes = [r for r in replies if r.outcome == Outcome.FAILED]
         if not vetoes:
@@ -1171,14 +1233,17 @@ class Coordinator:
             # The creation goes on; the failing writers still get Abort (they resume their app).
             self._send_abort(session, [r.participant for r in vetoes], f"{event} failed")
 
-    def _hold(self, session: Session, ss: SnapshotSet, hold: ExitStack,
+    def _hold(self, session: Session, ss: SnapshotSet,
+              hold: list[AbstractContextManager[object]],
               hold_timer: list[Timer]) -> None:
         volumes = {m.volume.guid_path: m.volume for m in ss.members}
         for vol in volumes.values():
             device = vol.device
             held = getattr(device, "held", None)
             if held is not None:
-                hold.enter_context(held())
+                cm = held()
+                cm.__enter__()
+                hold.append(cm)
         ss.hold_started = self.clock.now()
         ss.hold_thread = threading.get_ident()
         self.machine.set_holding(True)
@@ -1200,10 +1265,11 @@ class Coordinator:
 
         hold_timer.append(self.clock.call_later(limit, expired, name="flush-and-hold window"))
 
-    def _release_hold(self, ss: SnapshotSet, hold: ExitStack) -> None:
+    def _release_hold(self, ss: SnapshotSet,
+                      hold: list[AbstractContextManager[object]]) -> None:
         if ss.hold_started is None or ss.hold_released is not None:
             return
-        hold.close()
+        _exit_all(hold)
         ss.hold_released = self.clock.now()
         self._trace("kernel", VSS, EventKind.RELEASE, "ReleaseWrites",
                     f"writes held {ss.hold_released - ss.hold_started:.3f} s",
@@ -1278,7 +1344,8 @@ class Coordinator:
                 self._invoke(session, by_reg[reg], _E.BACKUP_SHUTDOWN,
                              partial(_on_backup_shutdown, set_id=set_id))
         session.released = True
-        session.invalidate_views()
+        if session.views:
+            session.invalidate_views()
 
     # -------------------------------------------------------------------------- restore
     def restore_participants(self, session: Session) -> list[Participant]:
@@ -1357,8 +1424,9 @@ class Coordinator:
                 state, failure = WriterState.STABLE, None
             if not reg.subscribed and state == WriterState.STABLE:
                 state, failure = WriterState.UNKNOWN, WriterFailure(hr.VSS_E_WRITER_NOT_RESPONDING)
-            fields = (reg.instance_id, reg.writer_id, reg.name, reg.writer.instance_name, state,
-                      failure.hresult if failure else hr.S_OK,
+            writer = reg.writer  # (reg.writer_id and reg.name, without their frames)
+            fields = (reg.instance_id, writer.writer_id, writer.writer_name, writer.instance_name,
+                      state, failure.hresult if failure else hr.S_OK,
                       failure.application_hresult if failure else hr.S_OK,
                       failure.application_message if failure else "")
             # The record is frozen: the one built for the same facts last time serves again.
@@ -1410,6 +1478,18 @@ def _validate_writer(writer: Writer) -> None:
     timeout = writer.freeze_timeout
     if not isinstance(timeout, (int, float)) or not timeout > 0:
         raise VssInvalidArgumentError(f"freeze_timeout={timeout!r} must be positive seconds")
+
+
+def _exit_all(entered: list[AbstractContextManager[object]]) -> None:
+    """Exit every entered context, newest first; one that raises does not leave the others
+    entered (the few holds of a snapshot set: an ``ExitStack`` without its layers)."""
+    while entered:
+        cm = entered.pop()
+        try:
+            cm.__exit__(None, None, None)
+        except BaseException:
+            _exit_all(entered)  # the others are still released
+            raise
 
 
 def _drain(gen: Generator[str, None, object]) -> object:

@@ -486,6 +486,11 @@ def lookup(value: int) -> HResultInfo:
 
 def name_of(value: int) -> str:
     """SDK name of ``value``, or its hex form when it is not a known code."""
+    cls = type(value)
+    if cls is int or cls is HResult:  # (a known code as it usually comes: no conversion)
+        name = _NAMES.get(value)
+        if name is not None:
+            return name
     code = to_unsigned(value)
     name = _NAMES.get(code)
     return name if name is not None else f"0x{code:08X}"

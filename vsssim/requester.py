@@ -32,6 +32,7 @@ from uuid import UUID
 from vsssim import hresult as hr
 from vsssim._state import (
     GUARD_BITS,
+    SESSION_ROUTES,
     Call,
     Guard,
     SessionState,
@@ -191,7 +192,7 @@ class BackupComponents:
         """The :class:`Guard` conditions that hold now, as a mask (``_state.GUARD_BITS``)."""
         s = self._session
         pending = self._pending
-        g = _NOTHING_PENDING if pending is None or pending.done else 0
+        g = _NOTHING_PENDING if pending is None or pending._over else 0
         if not self._context_set:
             g |= _CONTEXT_NOT_SET
         if not self._gather_called:
@@ -217,7 +218,11 @@ class BackupComponents:
             raise VssBadStateError(
                 "the machine restarted: this IVssBackupComponents object died with its "
                 "process; create a new one", state="gone", call=_CALL_NAMES[call])
-        return decide_mask(self._state, call, self._guard_mask())
+        held = self._guard_mask()
+        route = SESSION_ROUTES[self._state].get(call)  # (decide_mask's first test, inline)
+        if route is not None and held & route[1] == route[1]:
+            return route[0]
+        return decide_mask(self._state, call, held)  # raises, naming what is missing
 
     def _machine_restarted(self) -> None:
         """The machine rebooted: the object is gone (no BackupShutdown, its copies died)."""
@@ -226,14 +231,27 @@ class BackupComponents:
 
     def _move(self, call: Call, detail: str = "", **data: str | int | None) -> SessionState:
         """Check ``call`` against the table; trace it; return the state it leads to."""
-        try:
-            nxt = self._decide(call)
-        except VssBadStateError as exc:
-            self._trace(_CALL_NAMES[call], detail, refused=exc.hresult_name)
-            raise
+        # A legal call is decided here (decide_mask's first test, without its frames);
+        # anything else goes through _decide, which raises the error naming what is missing.
+        # (``in`` and ``[]``: a read-only mapping's get() is a method call of its dict's)
+        row = SESSION_ROUTES[self._state]
+        route = row[call] if call in row and not self._gone else None
+        if route is not None and (
+                # (most calls need only that no operation runs: that one fact, not the mask)
+                (self._pending is None or self._pending._over) if route[1] == _NOTHING_PENDING
+                else self._guard_mask() & route[1] == route[1]):
+            nxt = route[0]
+        else:
+            try:
+                nxt = self._decide(call)
+            except VssBadStateError as exc:
+                self._trace(_CALL_NAMES[call], detail, refused=exc.hresult_name)
+                raise
         # (what ``_trace`` does, written out: this runs at every call)
-        self._coord.tracer.emit("requester", "VSS", EventKind.CALL, _CALL_NAMES[call], detail,
-                                session=self._session_key, **data)
+        session = ("session", self._session_key)
+        self._coord.tracer._emit_data(
+            "requester", "VSS", EventKind.CALL, _CALL_NAMES[call], detail,
+            (session, *data.items()) if data else (session,))
         return nxt
 
     def _async(self, name: str, operation: Generator[str, None, int],
@@ -244,17 +262,17 @@ class BackupComponents:
             if on_finish is not None:
                 code = on_finish(code)
             # (what ``_result`` does, written out: this ends every asynchronous operation)
-            self._coord.tracer.emit(
+            self._coord.tracer._emit_data(
                 "VSS", "requester", EventKind.RESULT, name,
                 hr.name_of(code if code else hr.VSS_S_ASYNC_FINISHED),
-                session=self._session_key, hresult=code)
+                (("session", self._session_key), ("hresult", code)))
             return code
 
         # The requester process dying inside the operation ends it with E_UNEXPECTED.
         op = Async(name, operation, mode=self._mode, on_finish=finish,
                    ends_on=(RequesterCrashed, hr.E_UNEXPECTED))
         # Only an operation still running is pending (an immediate one is over already).
-        self._pending = None if op.done else op
+        self._pending = None if op._over else op
         return op
 
     def _crash(self) -> None:
@@ -348,7 +366,8 @@ class BackupComponents:
         for name, flag in (("select_components", select_components),
                            ("backup_bootable_system_state", backup_bootable_system_state),
                            ("partial_file_support", partial_file_support)):
-            _check_flag(flag, name)
+            if not isinstance(flag, bool):  # (the check's frame only when it raises)
+                _check_flag(flag, name)
         try:
             btype: BackupType | None = BackupType(backup_type)
         except ValueError:
@@ -537,12 +556,13 @@ class BackupComponents:
     def start_snapshot_set(self) -> UUID:
         """``StartSnapshotSet``: a new, empty set; takes the machine-wide creation lock."""
         nxt = self._move(Call.START_SNAPSHOT_SET)
-        if self._session.context == SnapshotContext.ALL:
+        context = self._session.context
+        if context == SnapshotContext.ALL:
             raise VssUnsupportedContextError(
                 "VSS_CTX_ALL is for queries and management; it cannot create shadow copies")
         self._coord.acquire_creation(self._session)
         set_id = self._coord.ids.uuid()
-        self._session.snapshot_set = SnapshotSet(set_id, self._session.context)
+        self._session.snapshot_set = SnapshotSet(set_id, context)
         self._session.bcd._assign_checked("snapshot_set_id", set_id)  # a new UUID
         key = str(set_id)
         self._result("StartSnapshotSet", f"{{{key}}}", set=key)
@@ -559,8 +579,10 @@ class BackupComponents:
     def add_to_snapshot_set(self, volume_name: str, provider_id: UUID = GUID_NULL) -> UUID:
         """``AddToSnapshotSet``: add a volume (name with a trailing backslash); returns the
         shadow copy id.  Provider: the one named, else hardware, software, system (§1.2)."""
-        _check_str(volume_name, "volume_name")
-        _check_id(provider_id, "provider_id")
+        if not isinstance(volume_name, str):  # (the checks' frames only when they raise)
+            _check_str(volume_name, "volume_name")
+        if not isinstance(provider_id, UUID):
+            _check_id(provider_id, "provider_id")
         nxt = self._move(Call.ADD_TO_SNAPSHOT_SET, volume_name)
         ss = self._session.snapshot_set
         if ss is None or ss.fixed:
@@ -572,8 +594,9 @@ class BackupComponents:
         if len(ss.members) >= MAX_VOLUMES_PER_SET:
             raise VssMaximumNumberOfVolumesReachedError(
                 f"a shadow copy set holds at most {MAX_VOLUMES_PER_SET} volumes")
-        provider = self._system.select_provider(volume, provider_id, self._session.context)
-        self._system.check_snapshot_limit(volume, provider, self._session.context)
+        context = self._session.context
+        provider = self._system.select_provider(volume, provider_id, context)
+        self._system.check_snapshot_limit(volume, provider, context)
         snapshot_id = self._coord.ids.uuid()
         member = SetMember(snapshot_id, volume, provider)
         if self._coord.options.begin_prepare_at == "add_to_snapshot_set":
@@ -594,7 +617,8 @@ class BackupComponents:
     def prepare_for_backup(self) -> Async:
         """``PrepareForBackup``: the PrepareForBackup event to participating writers."""
         nxt = self._move(Call.PREPARE_FOR_BACKUP)
-        self._session.invalidate_views()
+        if self._session.views:  # (none usually: no call then)
+            self._session.invalidate_views()
         self._state = nxt
         self._check_crash_point("PrepareForBackup")
         return self._async("PrepareForBackup", self._coord.prepare_for_backup(self._session))
@@ -608,7 +632,8 @@ class BackupComponents:
         """
         self._state = self._move(Call.DO_SNAPSHOT_SET)
         session = self._session
-        session.invalidate_views()
+        if session.views:
+            session.invalidate_views()
         faults = self._coord.faults
         for fault in faults.storage_faults("DoSnapshotSet"):
             self._system.apply_storage_fault(fault)
@@ -791,7 +816,8 @@ class BackupComponents:
         """``BackupComplete``: tell writers the backup is over (only after a successful
         ``DoSnapshotSet``); from now on the document is read-only."""
         nxt = self._move(Call.BACKUP_COMPLETE)
-        self._session.invalidate_views()
+        if self._session.views:  # (none usually: no call then)
+            self._session.invalidate_views()
         self._state = nxt
         return self._async("BackupComplete", self._coord.backup_complete(self._session))
 
@@ -961,7 +987,8 @@ class BackupComponents:
         """``PreRestore``: the PreRestore event to the running writers with a selected
         component (``VSS_WRE_NEVER`` writers are not told)."""
         nxt = self._move(Call.PRE_RESTORE)
-        self._session.invalidate_views()
+        if self._session.views:  # (none usually: no call then)
+            self._session.invalidate_views()
         self._state = nxt
         session = self._session
         self._restore_participants = self._coord.restore_participants(session)
@@ -1023,7 +1050,8 @@ class BackupComponents:
         ``replace_failed`` (vsssim extension) names writer classes whose replace failed, for
         ``VSS_WRE_IF_REPLACE_FAILS`` writers when that option is honoured."""
         nxt = self._move(Call.POST_RESTORE)
-        self._session.invalidate_views()
+        if self._session.views:  # (none usually: no call then)
+            self._session.invalidate_views()
         self._state = nxt
         return self._async("PostRestore", self._coord.post_restore(
             self._session, self._restore_participants, replace_failed))
@@ -1191,10 +1219,13 @@ def _check_address(writer_id: object, logical_path: object, component_name: obje
     """How the setters name a component: the writer class, a logical path (a str, or None for
     none) and a name; checked before the call is made, so that a mistyped one is a
     ``TypeError`` rather than a component that cannot be found."""
-    _check_id(writer_id, "writer_id")
-    if logical_path is not None:
+    # (isinstance first: the checks' own frames run only to raise)
+    if not isinstance(writer_id, UUID):
+        _check_id(writer_id, "writer_id")
+    if logical_path is not None and not isinstance(logical_path, str):
         _check_str(logical_path, "logical_path")
-    _check_str(component_name, "component_name")
+    if not isinstance(component_name, str):
+        _check_str(component_name, "component_name")
 
 
 def _check_windows_path(path: str, name: str) -> None:

@@ -141,6 +141,11 @@ class _Scheduler:
     It keeps the machine's tracer, clock and options rather than the machine (no reference
     cycle: a closed machine is freed at once)."""
 
+    # ``int.bit_length`` of the small spans a scheduling point draws from (a lookup, not a
+    # call per draw).
+    _SMALL_SPANS = 64
+    _BIT_LENGTHS = tuple(i.bit_length() for i in range(_SMALL_SPANS))
+
     def __init__(self, system: VssSystem) -> None:
         self.tracer = system.tracer
         self.clock = system.clock
@@ -160,7 +165,7 @@ class _Scheduler:
             span = app.burst + 1
             if span < 1:
                 self.rng.randrange(span)  # raises, as it always did for a negative burst
-            bits = span.bit_length()
+            bits = self._BIT_LENGTHS[span] if span < self._SMALL_SPANS else span.bit_length()
             n = getrandbits(bits)
             while n >= span:
                 n = getrandbits(bits)
@@ -172,7 +177,14 @@ class _Scheduler:
                 self.tracer.emit(app.name, "kernel", EventKind.APP, "WriteWaits",
                                  f"{n} step(s) wait for the release of held writes")
                 continue
-            self.run(app, n)
+            # (run(app, n), written out: this is every scheduling point's work)
+            cost = self.options.costs.app_step
+            for _ in range(n):
+                if app.suspended:
+                    break
+                app.run(self.rng)
+                if cost:
+                    self.clock.sleep(cost)
 
     def run(self, app: Application, steps: int) -> None:
         cost = self.options.costs.app_step

@@ -762,3 +762,29 @@ def test_fault_plan_nth_occurrence(tmp_path: Any) -> None:
                 bc.prepare_for_backup().result()
                 results.append(bc.do_snapshot_set().succeeded)
         assert results == [True, False, True]
+
+
+def test_a_component_setter_called_out_of_place_names_where_it_is_legal() -> None:
+    """The events a setter is legal in are put into words only when it is refused (a fast
+    path): the messages must still list them."""
+    from vsssim._state import WriterEvent
+    from vsssim.components import Component, ComponentScope
+    from vsssim.constants import ComponentType
+    from vsssim.documents import BcdComponent
+    from vsssim.errors import VssBadStateError
+
+    data = BcdComponent(component_type=ComponentType.FILEGROUP, component_name="data")
+    requester_view = Component(data, ComponentScope(writer_side=False, event=None,
+                                                    restore=False))
+    with pytest.raises(VssBadStateError, match=r"SetBackupMetadata is for writers, inside "
+                       r"their handlers \(PostSnapshot, PrepareForBackup\); requesters use"):
+        requester_view.set_backup_metadata("x")
+    in_freeze = Component(data, ComponentScope(writer_side=True, event=WriterEvent.FREEZE,
+                                               restore=False))
+    with pytest.raises(VssBadStateError, match=r"SetBackupMetadata is not legal in OnFreeze; "
+                       r"legal in: PostSnapshot, PrepareForBackup"):
+        in_freeze.set_backup_metadata("x")
+    in_post = Component(data, ComponentScope(writer_side=True, event=WriterEvent.POST_SNAPSHOT,
+                                             restore=False))
+    in_post.set_backup_metadata("x")
+    assert data.backup_metadata == "x"

@@ -109,3 +109,32 @@ def test_a_released_requester_is_freed_without_the_cycle_collector(
         assert released() is None
     finally:
         gc.enable()
+
+
+def test_calls_that_need_only_an_idle_object_wait_for_the_running_operation(
+        system: VssSystem) -> None:
+    """A requester decides most calls from one fact, "no operation runs" (a fast path): a
+    call made while an operation is still pending must be refused, naming that fact, and be
+    legal once the operation is over."""
+    import pytest
+
+    from vsssim.errors import VssBadStateError
+
+    bc = system.create_backup_components(async_mode="manual")
+    bc.initialize_for_backup()
+    op = bc.gather_writer_metadata()
+    assert not op.done
+    with pytest.raises(VssBadStateError, match="no asynchronous operation is still running"):
+        bc.set_backup_state(False, False, BackupType.FULL)
+    op.wait()
+    bc.set_backup_state(False, False, BackupType.FULL)
+    bc.start_snapshot_set()
+    bc.add_to_snapshot_set("C:\\")
+    op = bc.prepare_for_backup()
+    assert not op.done
+    with pytest.raises(VssBadStateError, match="no asynchronous operation is still running"):
+        bc.gather_writer_status()
+    op.wait()
+    assert op.succeeded
+    bc.gather_writer_status().wait()
+    bc.release()

@@ -9,6 +9,7 @@ import pytest
 
 from tests.core.conftest import RecordingWriter
 from vsssim import hresult as hr
+from vsssim._state import WriterEvent
 from vsssim.constants import ApplicationLevel, BackupType, WriterState
 from vsssim.faults import (
     FaultPlan,
@@ -207,3 +208,119 @@ def test_a_fault_plan_subclass_that_decides_at_run_time_fires(tmp_path: Path) ->
         op = bc.do_snapshot_set()
         op.wait()
         assert op.query_status() == hr.VSS_E_PROVIDER_VETO
+
+
+def test_a_fault_plan_given_later_or_filled_later_is_asked(tmp_path: Path) -> None:
+    """The coordinator reads a plain plan's list (no call per event) and asks a plan with
+    its own ``__bool__``: a plan replaced on the machine, or filled after the machine was
+    built, must fire."""
+
+    class Never(FaultPlan):
+        def __bool__(self) -> bool:
+            return False
+
+        def provider_fault(self, method: str, provider: str) -> ProviderFault | None:
+            raise AssertionError("a plan that is False is not asked")
+
+    def commit_status(system: VssSystem) -> int:
+        bc = system.create_backup_components()
+        bc.initialize_for_backup()
+        bc.gather_writer_metadata().wait()
+        bc.set_backup_state(False, False, BackupType.FULL)
+        bc.start_snapshot_set()
+        bc.add_to_snapshot_set("C:\\")
+        op = bc.do_snapshot_set()
+        op.wait()
+        bc.release()
+        return op.query_status()
+
+    with VssSystem(tmp_path / "m") as system:
+        system.add_volume("C:", 64 << 20)
+        plan = system.faults
+        assert commit_status(system) == hr.VSS_S_ASYNC_FINISHED
+        plan.add(ProviderFault("CommitSnapshots", hresult=hr.VSS_E_PROVIDER_VETO))
+        assert commit_status(system) == hr.VSS_E_PROVIDER_VETO
+        never = Never()
+        never.add(ProviderFault("CommitSnapshots", hresult=hr.VSS_E_PROVIDER_VETO))
+        system.faults = never
+        assert commit_status(system) == hr.VSS_S_ASYNC_FINISHED
+        system.faults = FaultPlan([ProviderFault("CommitSnapshots",
+                                                 hresult=hr.VSS_E_PROVIDER_VETO)])
+        assert commit_status(system) == hr.VSS_E_PROVIDER_VETO
+
+
+@pytest.mark.parametrize("writers", [1, 2, 3])
+def test_shuffled_delivery_draws_only_to_order_several_writers(tmp_path: Path,
+                                                               writers: int) -> None:
+    """Ordering one writer draws nothing (a fast path skips the shuffle): the delivery
+    generator must move exactly as ``random.shuffle`` moves it, for one writer or more."""
+    import random
+
+    system = VssSystem(tmp_path / "m", seed=3, options=VssOptions(delivery="shuffled"))
+    with system:
+        system.add_volume("C:\\", size=8 * 2**20)
+        for name in NAMES[:writers]:
+            w = RecordingWriter(name)
+            system.volume("C:\\").fs.makedirs(w.components["data"], exist_ok=True)
+            system.add_writer(w)
+        shuffle = system.coordinator._shuffle
+        expected = random.Random()
+        expected.setstate(shuffle.getstate())
+        regs = system.coordinator.writers
+        order = system.coordinator._ordered(regs, WriterEvent.PREPARE_FOR_BACKUP)
+        twin = sorted(regs, key=lambda r: r.order)
+        expected.shuffle(twin)
+        assert order == twin
+        assert shuffle.getstate() == expected.getstate()
+
+
+def test_a_handler_over_its_time_limit_did_not_answer(tmp_path: Path) -> None:
+    """``handler_timeouts``: the clock is read around a handler only when a limit applies;
+    a handler that works longer than its limit is a writer that did not answer."""
+
+    def slow(seconds: float) -> Callable[[RecordingWriter], bool]:
+        def handler(writer: RecordingWriter) -> bool:
+            system.clock.sleep(seconds)
+            return True
+        return handler
+
+    for seconds, expected in ((1.0, "ok"), (30.0, "did not answer")):
+        system = VssSystem(tmp_path / f"m{seconds}", seed=1,
+                           options=VssOptions(handler_timeouts={"PrepareForSnapshot": 10.0}))
+        with system:
+            system.add_volume("C:\\", size=8 * 2**20)
+            w = RecordingWriter("A", answers={"PrepareForSnapshot": slow(seconds)})
+            system.volume("C:\\").fs.makedirs(w.components["data"], exist_ok=True)
+            system.add_writer(w)
+            system.backup(["C:\\"])
+            reply = system.trace.last("PrepareForSnapshot", kind=EventKind.REPLY)
+            assert reply is not None and reply.detail == expected
+
+
+def test_each_session_hands_its_writers_its_own_session_info(tmp_path: Path) -> None:
+    """The SessionInfo a handler sees is kept per participant (a fast path): in a second
+    backup it must describe the second session."""
+    seen: list[object] = []
+
+    def record(writer: RecordingWriter) -> bool:
+        seen.append(writer.get_session_id())
+        return True
+
+    with VssSystem(tmp_path / "m", seed=1) as system:
+        system.add_volume("C:\\", size=8 * 2**20)
+        w = RecordingWriter("A", answers={"Freeze": record, "Thaw": record})
+        system.volume("C:\\").fs.makedirs(w.components["data"], exist_ok=True)
+        system.add_writer(w)
+        sessions = []
+        for _ in range(2):
+            with system.create_backup_components() as bc:
+                bc.initialize_for_backup()
+                bc.gather_writer_metadata().wait()
+                bc.set_backup_state(False, False, BackupType.FULL)
+                bc.start_snapshot_set()
+                bc.add_to_snapshot_set("C:\\")
+                bc.prepare_for_backup().wait()
+                bc.do_snapshot_set().wait()
+                sessions.append(bc.session_id)
+        assert sessions[0] != sessions[1]
+        assert seen == [sessions[0], sessions[0], sessions[1], sessions[1]]

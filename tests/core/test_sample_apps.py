@@ -217,3 +217,32 @@ def test_a_vetoed_backup_copies_nothing_and_resumes_the_application(tmp_path: Pa
         assert result.files == []
         assert not app.suspended  # OnAbort resumed it
         assert system.all_snapshots() == []
+
+
+@pytest.mark.parametrize("burst", [0, 2, 63, 64, 200])
+def test_a_scheduling_point_runs_as_many_steps_as_randint_draws(tmp_path: Path,
+                                                               burst: int) -> None:
+    """The scheduler draws randint(0, burst) itself (its bit lengths from a table for small
+    spans): the steps it runs and the generator's state must be randint's, for any burst."""
+    import random
+
+    from vsssim.apps.base import Application
+
+    class Counter(Application):
+        name = "counter"
+
+        def step(self, rng: random.Random) -> None:
+            pass
+
+    with VssSystem(tmp_path / "m", seed=5) as system:
+        app = Counter()
+        app.burst = burst
+        system.add_application(app)
+        twin = random.Random()
+        twin.setstate(system.scheduler.rng.getstate())
+        expected = 0
+        for _ in range(40):
+            expected += twin.randint(0, burst)
+            system.run_applications()
+        assert app.steps_run == expected
+        assert system.scheduler.rng.getstate() == twin.getstate()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +96,31 @@ def test_a_closed_machines_coordinator_refuses_the_machine_calls(tmp_path: Path)
     with pytest.raises(VssBadStateError, match="closed"):
         coordinator.machine.activity("late")
     assert not hasattr(coordinator.machine, "__deepcopy__")  # probes get AttributeError
+
+
+def test_every_hold_is_released_even_if_one_release_fails() -> None:
+    """The coordinator keeps a set's volume holds in a list (not an ExitStack): releasing
+    them goes newest first, and one that raises must not leave the others held."""
+    from contextlib import AbstractContextManager, contextmanager
+
+    from vsssim.coordinator import _exit_all
+
+    log: list[str] = []
+
+    @contextmanager
+    def hold(name: str, fail: bool = False) -> Iterator[None]:
+        log.append(f"hold {name}")
+        yield
+        log.append(f"release {name}")
+        if fail:
+            raise OSError(f"{name} cannot be released")
+
+    entered: list[AbstractContextManager[object]] = []
+    for name, fail in (("C", False), ("D", True), ("E", False)):
+        cm = hold(name, fail)
+        cm.__enter__()
+        entered.append(cm)
+    with pytest.raises(OSError, match="D cannot be released"):
+        _exit_all(entered)
+    assert entered == []
+    assert log == ["hold C", "hold D", "hold E", "release E", "release D", "release C"]

@@ -6,6 +6,8 @@ import pytest
 
 from vsssim._state import (
     ANY,
+    GUARD_BITS,
+    SESSION_ROUTES,
     SESSION_TRANSITIONS,
     WRITER_TRANSITIONS,
     Call,
@@ -14,6 +16,8 @@ from vsssim._state import (
     SessionState,
     WriterEvent,
     decide,
+    decide_mask,
+    guards_of,
     legal_calls,
     next_writer_state,
     writer_accepts,
@@ -170,3 +174,28 @@ def test_every_target_state_is_a_writer_state() -> None:
 def test_table_miss_raises() -> None:
     with pytest.raises(KeyError):
         next_writer_state(W.STABLE, WriterEvent.THAW, Outcome.OK)
+
+
+def test_the_routes_decide_every_call_as_the_tables_do() -> None:
+    """A requester decides a legal call from SESSION_ROUTES alone (its fast path): for every
+    state, call and set of guards, the route must be legal exactly when ``decide`` allows the
+    call, and lead where it does."""
+    import itertools
+
+    bits = sorted(GUARD_BITS.values())
+    every = sum(bits)
+    # No guard, every guard, each guard alone and each guard missing.
+    masks = {0, every} | set(bits) | {every & ~b for b in bits}
+    for state, call in itertools.product(SessionState, Call):
+        route = SESSION_ROUTES[state].get(call)
+        for held in masks:
+            legal = route is not None and held & route[1] == route[1]
+            try:
+                nxt = decide(state, call, guards_of(held))
+            except VssBadStateError:
+                assert not legal, (state, call, guards_of(held))
+                with pytest.raises(VssBadStateError):
+                    decide_mask(state, call, held)
+            else:
+                assert legal and route is not None and route[0] is nxt
+                assert decide_mask(state, call, held) is nxt

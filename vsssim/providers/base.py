@@ -390,11 +390,11 @@ class SnapshotProvider(Provider):
             attributes = (context & 0xFFFFFFFF) | self.mechanism_attributes()
             if context == SnapshotContext.ALL:
                 raise VssUnsupportedContextError("VSS_CTX_ALL cannot create shadow copies")
+            machine = self.host.machine_name
             self._records[snapshot_id] = SnapshotRecord(
                 snapshot_id=snapshot_id, snapshot_set_id=snapshot_set_id, volume=volume,
-                context=context, attributes=attributes,
-                originating_machine=self.host.machine_name,
-                service_machine=self.host.machine_name)
+                context=context, attributes=attributes, originating_machine=machine,
+                service_machine=machine)
 
     def end_prepare_snapshots(self, snapshot_set_id: UUID) -> None:
         self._advance(snapshot_set_id, "EndPrepareSnapshots", (SnapshotState.PREPARING,),
@@ -407,8 +407,9 @@ class SnapshotProvider(Provider):
     def commit_snapshots(self, snapshot_set_id: UUID) -> None:
         def commit(rec: SnapshotRecord) -> None:
             rec.device = self.create_device(rec)
-            rec.creation_timestamp = filetime(self.host.clock.datetime())
-            rec.device_object = self.host.next_shadow_device_name()
+            host = self.host
+            rec.creation_timestamp = filetime(host.clock.datetime())
+            rec.device_object = host.next_shadow_device_name()
 
         self._advance(snapshot_set_id, "CommitSnapshots", (SnapshotState.PRECOMMITTED,),
                       SnapshotState.COMMITTED, commit)

@@ -59,6 +59,7 @@ _NOT_SOFTWARE = int(_A.TRANSPORTABLE | _A.PLEX)
 _PERSISTENT = int(_A.PERSISTENT)
 _CONTEXT_ALL = int(SnapshotContext.ALL)
 _CLIENT_ACCESSIBLE = int(_A.CLIENT_ACCESSIBLE)
+_NO_AUTORECOVERY = int(_A.NO_AUTORECOVERY)  # (plain ints: ``&`` with a member is Python code)
 
 # Keys of the provider's catalog inside each snapshot's metadata.
 _K_SET, _K_COUNT, _K_CONTEXT, _K_ATTRS = "set", "count", "context", "attributes"
@@ -315,7 +316,12 @@ class SystemProvider(SnapshotProvider):
 
     def count_on(self, volume: VolumeInfo) -> int:
         """How many shadow copies of ``volume`` exist (the 512 limit counts them)."""
-        return sum(1 for r in self.records() if r.volume.guid_path == volume.guid_path)
+        guid_path = volume.guid_path
+        count = 0
+        for r in self.records():  # (a loop: no generator frame per copy)
+            if r.volume.guid_path == guid_path:
+                count += 1
+        return count
 
     def end_prepare_snapshots(self, snapshot_set_id: UUID) -> None:
         # Space and count problems surface here, before anything is frozen (§2.5).
@@ -327,7 +333,7 @@ class SystemProvider(SnapshotProvider):
                 raise VssInsufficientStorageError(
                     f"the shadow storage of {rec.volume.name} is too small ({limit} bytes)")
             store = self.storage(rec.volume)
-            if rec.context & _A.CLIENT_ACCESSIBLE:
+            if rec.context & _CLIENT_ACCESSIBLE:
                 self._enforce_client_accessible_limit(rec.volume)
             if len(store.snapshots) >= store.max_snapshots:
                 raise VssMaximumNumberOfSnapshotsReachedError(
@@ -355,7 +361,7 @@ class SystemProvider(SnapshotProvider):
             self.host.clock.sleep(self.commit_cost)  # simulated duration of the commit
         return store.create_snapshot(
             record.snapshot_id,
-            persistent=bool(record.attributes & _A.PERSISTENT),
+            persistent=bool(record.attributes & _PERSISTENT),
             metadata={_K_SET: str(record.snapshot_set_id), _K_DONE: "0"})
 
     def destroy_device(self, record: SnapshotRecord) -> None:
@@ -386,7 +392,7 @@ class SystemProvider(SnapshotProvider):
                 return
             if rec.device_object:
                 snap.roots = [rec.device_object + "\\"]  # type: ignore[attr-defined]
-            if not rec.attributes & _A.NO_AUTORECOVERY:
+            if not rec.attributes & _NO_AUTORECOVERY:
                 stack = ExitStack()
                 stack.enter_context(snap.recovery_window())  # type: ignore[attr-defined]
                 self._windows[rec.snapshot_id] = stack
@@ -423,7 +429,7 @@ class SystemProvider(SnapshotProvider):
         """
         with self._lock:
             rec = self._created(snapshot_id)
-            if not rec.attributes & _A.PERSISTENT:
+            if not rec.attributes & _PERSISTENT:
                 raise VssUnsupportedContextError(
                     "only copies of persistent contexts (APP_ROLLBACK, NAS_ROLLBACK, "
                     "CLIENT_ACCESSIBLE[_WRITERS]) can be reverted to")
