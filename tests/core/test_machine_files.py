@@ -147,7 +147,8 @@ def test_a_path_lies_on_the_volume_with_the_longest_matching_root(tmp_path: Path
         for path in paths:
             found = system.volume_of_path(path)
             assert (found.name if found else None) == _longest_root(system, path), path
-        assert system.volume_of_path("C:\\Mount\\Data\\f").name == "C:\\Mount\\Data\\"
+        found = system.volume_of_path("C:\\Mount\\Data\\f")
+        assert found is not None and found.name == "C:\\Mount\\Data\\"
 
 
 def test_volume_names_are_checked_before_they_are_looked_up(tmp_path: Path) -> None:

@@ -325,6 +325,9 @@ _RAW_PATHS = st.text(alphabet="aAßﬁé\\x", max_size=6)
 def test_is_ancestor_is_elementwise_whatever_the_strings(
         a_path: str, a_name: str, b_path: str, b_name: str) -> None:
     # Unvalidated strings too (empty names, empty elements, trailing backslashes).
-    a = WmdComponent.model_construct(logical_path=a_path, component_name=a_name)
-    b = WmdComponent.model_construct(logical_path=b_path, component_name=b_name)
+    kind = ComponentType.FILEGROUP
+    a = WmdComponent.model_construct(logical_path=a_path, component_name=a_name,
+                                     component_type=kind, selectable=True)
+    b = WmdComponent.model_construct(logical_path=b_path, component_name=b_name,
+                                     component_type=kind, selectable=True)
     assert is_ancestor(a, b) == _elementwise_is_ancestor(a, b)

@@ -377,7 +377,7 @@ def test_identify_through_vss_gives_each_answer_its_own_document(tmp_path: Path)
         writer = system.add_writer(KvStoreWriter(app))
         reg = system.coordinator.writers[0]
         [(_, first)] = system.identify()
-        assert reg.last_metadata is first
+        assert reg.last_metadata is first and first is not None
         reference = first.clone()
         first.components[0].caption = "changed"
         first.components[0].database_files.clear()

@@ -23,8 +23,10 @@ def test_the_association_file_is_json_dump_with_indent_1(tmp_path: Path) -> None
     system = VssSystem(tmp_path / "m")
     provider = system.system_provider
     path = os.path.join(system.state_directory(provider.provider_id), "associations.json")
-    c = system.resolve_volume(system.add_volume("C:\\", size=8 * MiB).name)
-    d = system.resolve_volume(system.add_volume("D:\\Mount \"é\"", size=8 * MiB).name)
+    system.add_volume("C:\\", size=8 * MiB)
+    c = system.resolve_volume("C:\\")
+    system.add_volume("D:\\Mount \"é\"", size=8 * MiB)
+    d = system.resolve_volume("D:\\Mount \"é\"\\")
     texts = []
     for change in (lambda: provider.set_association(c, "D:\\", 4 * MiB),
                    lambda: provider.set_association(d, d.name, None, explicit=False),

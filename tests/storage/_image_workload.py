@@ -41,7 +41,7 @@ def run(root: Path) -> list[str]:
         st = vol.stats
         out.append(f"{what}: {image} w={st.writes} b={st.bytes_written} cow={st.cow_blocks}")
 
-    def step(what: str, action: Callable[[], object]) -> None:
+    def step(what: str, action: Callable[..., object]) -> None:
         clock.advance(0.25)
         try:
             action()
@@ -65,9 +65,12 @@ def run(root: Path) -> list[str]:
     step("rename case", lambda: fs.rename("C:\\d\\G17.BIN", "C:\\d\\g17.bin"))
     step("rename exists", lambda: fs.rename("C:\\d\\G13.BIN", "C:\\d\\G25.BIN"))
     # Fragment a file past its 24 inline extents (an extent chain), then shrink it.
+    def fragment(i: int) -> None:
+        fs.append_file("C:\\frag", b"x" * 4096)
+        fs.write_file(f"C:\\d\\pad{i}", b"p")
+
     for i in range(60):
-        step(f"frag {i}", lambda i=i: (fs.append_file("C:\\frag", b"x" * 4096),
-                                       fs.write_file(f"C:\\d\\pad{i}", b"p")))
+        step(f"frag {i}", lambda i=i: fragment(i))
     for i in range(0, 60, 2):
         step(f"unpad {i}", lambda i=i: fs.remove(f"C:\\d\\pad{i}"))
     step("truncate frag", lambda: fs.truncate("C:\\frag", 5000))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest

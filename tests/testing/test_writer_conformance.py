@@ -574,8 +574,7 @@ def test_monitor_catches_changing_and_invalid_metadata(tmp_path: Path) -> None:
         system.add_volume("C:\\", size=16 << 20)
         app = KvStoreApp(system.volume("C:\\").fs)
         system.add_application(app)
-        writer = system.add_writer(NamesMissingFile(app))
-        error = _broken(WriterMonitor(system, writer, app))
+        error = _broken(WriterMonitor(system, system.add_writer(NamesMissingFile(app)), app))
     assert error.rule.id == "metadata-valid-and-stable"
     assert "kv.ini names a file that does not exist" in str(error)
 
@@ -809,8 +808,7 @@ def test_file_set_violations_name_the_component_and_the_file(tmp_path: Path) -> 
     with system:
         system.add_volume("C:\\", size=16 << 20)
         app = system.add_application(KvStoreApp(system.volume("C:\\").fs))
-        writer = system.add_writer(NamesOtherVolume(app))
-        error = _broken(WriterMonitor(system, writer, app))
+        error = _broken(WriterMonitor(system, system.add_writer(NamesOtherVolume(app)), app))
     assert error.rule.id == "metadata-valid-and-stable"
     assert ("component 'sets\\\\Elsewhere': file set Q:\\data\\x.txt is not on a volume of "
             "this machine") in str(error)
@@ -838,8 +836,9 @@ def test_check_follows_the_writer_to_a_new_subscription(tmp_path: Path) -> None:
         mark = len(system.trace)
         monitor.check()
         assert _identifies(system, mark) == []
-        assert monitor.metadata is new.last_metadata is not None
-        assert monitor.metadata.identity.instance_id == new.instance_id
+        metadata = monitor.metadata
+        assert metadata is not None and metadata is new.last_metadata
+        assert metadata.identity.instance_id == new.instance_id
         system.remove_writer(writer)
         error = _broken(monitor)
     assert error.rule.id == "metadata-valid-and-stable"
