@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from vsssim.clock import VirtualClock
 from vsssim.render import render_state_diagram
-from vsssim.trace import EventKind, Trace, TraceEvent, Tracer
+from vsssim.trace import EventKind, Scalar, Trace, TraceEvent, Tracer
 
 
 def _sample() -> Trace:
@@ -186,3 +187,29 @@ def test_emit_data_builds_the_same_event_as_emit() -> None:
     b = two._emit_data("VSS", "W", EventKind.REPLY, "Freeze", "ok",
                        (("result", True), ("hresult", 0)))
     assert a == b and seen == [b]
+
+
+def test_a_tracer_that_overrides_emit_gets_every_event(monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
+    """The simulator's pairs shortcut (``_emit_data``) goes through an overridden ``emit``."""
+    import vsssim.system
+    from vsssim.apps import KvStoreApp, KvStoreWriter
+
+    through: list[str] = []
+
+    class Counting(Tracer):
+        def emit(self, source: str, target: str, kind: EventKind, name: str, detail: str = "",
+                 **data: Scalar) -> TraceEvent:
+            through.append(name)
+            return super().emit(source, target, kind, name, detail, **data)
+
+    monkeypatch.setattr(vsssim.system, "Tracer", Counting)
+    with vsssim.system.VssSystem(tmp_path / "m") as system:
+        assert type(system.tracer) is Counting
+        app = system.add_application(KvStoreApp(system.add_volume("C:\\", size=16 << 20).fs))
+        system.add_writer(KvStoreWriter(app))
+        system.backup(["C:\\"], target_dir=tmp_path / "b")
+        assert len(system.trace) > 50
+        assert through == [e.name for e in system.trace]
+    plain = Tracer(VirtualClock(0.0))
+    assert type(plain)._emit_data is Tracer._record  # the shortcut, left alone

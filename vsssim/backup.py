@@ -261,18 +261,18 @@ def _check_target(target: str | os.PathLike[str]) -> None:
     """A backup directory is new, or an existing directory that holds no backup yet: writing
     a second backup over a first one would leave the first one's files among the second's.
 
-    (String paths: a new directory, the usual case, costs one ``stat``.)"""
-    # (Path's own TypeError for anything that is not a path.)
-    path = target if isinstance(target, str) else str(
-        target if isinstance(target, Path) else Path(target))
+    (The path as ``Path`` spells it, so that ``""`` is ``.`` and a trailing slash goes, and
+    Path's own TypeError for anything that is not a path; then a new directory, the usual case,
+    costs one ``stat``.)"""
+    path = str(target if isinstance(target, Path) else Path(target))
     mode = _mode(path)
     if mode is None:
         return  # nothing there: no backup in it either
     if not stat.S_ISDIR(mode):
-        raise ValueError(f"target_dir {str(Path(path))!r} exists and is not a directory")
+        raise ValueError(f"target_dir {path!r} exists and is not a directory")
     if _mode(os.path.join(path, "manifest.json")) is not None:
         raise VssObjectAlreadyExistsError(
-            f"target_dir {str(Path(path))!r} already holds a backup; give each backup its own "
+            f"target_dir {path!r} already holds a backup; give each backup its own "
             "directory")
 
 

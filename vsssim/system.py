@@ -390,7 +390,7 @@ class VssSystem(SnapshotManagement):
                 text = f.read()
         except FileNotFoundError:
             return {}  # a new machine
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # (ValueError: not UTF-8)
             raise VssStoreCorruptError(f"{path} is damaged: {exc}") from None
         try:
             data = json.loads(text)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from operator import attrgetter
-from typing import Protocol, cast, overload, runtime_checkable
+from typing import Any, Protocol, cast, overload, runtime_checkable
 
 from vsssim.clock import Clock, VirtualClock
 
@@ -166,6 +166,17 @@ class Tracer:
 
         return unsubscribe
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.emit is not Tracer.emit and cls._emit_data is Tracer._record:
+            cls._emit_data = Tracer._through_emit
+
+    def _through_emit(self, source: str, target: str, kind: EventKind, name: str, detail: str,
+                      data: tuple[tuple[str, Scalar], ...]) -> TraceEvent:
+        """``_emit_data`` of a subclass that overrides :meth:`emit`: the event goes through
+        the override, as every event did before the pairs' shortcut."""
+        return self.emit(source, target, kind, name, detail, **dict(data))
+
     def emit(
         self,
         source: str,
@@ -176,6 +187,14 @@ class Tracer:
         **data: Scalar,
     ) -> TraceEvent:
         """Record one event and deliver it to every observer."""
+        return self._record(source, target, kind, name, detail,
+                            tuple(data.items()) if data else ())
+
+    def _record(self, source: str, target: str, kind: EventKind, name: str, detail: str,
+                data: tuple[tuple[str, Scalar], ...]) -> TraceEvent:
+        """:meth:`emit` with ``data`` already as (key, value) pairs: what the simulator's
+        per-event callers call as ``_emit_data`` (no keyword dict to build and take apart),
+        unless a subclass overrides :meth:`emit` (see ``__init_subclass__``)."""
         # The event is filled in through its slots rather than by the generated ``__init__``
         # (a frozen dataclass's sets each field with ``object.__setattr__``): the same
         # immutable value, built in half the time, and the simulator emits thousands.
@@ -191,31 +210,12 @@ class Tracer:
         _set_kind(event, kind)
         _set_name(event, name)
         _set_detail(event, detail)
-        _set_data(event, tuple(data.items()) if data else ())
-        for fn in observers:
-            fn(event)
-        return event
-
-    def _emit_data(self, source: str, target: str, kind: EventKind, name: str, detail: str,
-                   data: tuple[tuple[str, Scalar], ...]) -> TraceEvent:
-        """:meth:`emit` with ``data`` already as (key, value) pairs, for the simulator's
-        per-event callers (no keyword dict to build and take apart)."""
-        event = _new_event(TraceEvent)  # (the statements of emit, for the same reason)
-        with self._lock:
-            self._seq = seq = self._seq + 1
-            _set_seq(event, seq)
-            virtual = self._virtual
-            _set_time(event, virtual._now if virtual is not None else self._clock.now())
-            observers = self._observers
-        _set_source(event, source)
-        _set_target(event, target)
-        _set_kind(event, kind)
-        _set_name(event, name)
-        _set_detail(event, detail)
         _set_data(event, data)
         for fn in observers:
             fn(event)
         return event
+
+    _emit_data = _record
 
 
 class Trace(Sequence[TraceEvent]):

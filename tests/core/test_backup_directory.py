@@ -105,11 +105,15 @@ def test_the_backup_directory_is_made_with_its_parents(system: VssSystem,
     assert {"writers", "files", "backup_components.xml", "manifest.json"} <= made
 
 
-def test_a_target_that_cannot_hold_a_backup_is_refused(system: VssSystem,
-                                                       tmp_path: Path) -> None:
+def test_a_target_that_cannot_hold_a_backup_is_refused(system: VssSystem, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "file").write_text("")
-    with pytest.raises(ValueError, match=r"target_dir '.*file' exists and is not a directory"):
-        system.backup(["C:\\"], target_dir=f"{tmp_path}/file")
+    for spelling in (f"{tmp_path}/file", f"{tmp_path}/file/"):  # refused before any VSS call
+        mark = len(system.trace)
+        with pytest.raises(ValueError,
+                           match=r"target_dir '.*file' exists and is not a directory"):
+            system.backup(["C:\\"], target_dir=spelling)
+        assert len(system.trace[mark:].filter(name="DoSnapshotSet")) == 0
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "manifest.json").write_text("{}")
     with pytest.raises(VssObjectAlreadyExistsError, match=r"'.*old' already holds a backup"):
@@ -118,6 +122,10 @@ def test_a_target_that_cannot_hold_a_backup_is_refused(system: VssSystem,
     (tmp_path / "old2" / "manifest.json").mkdir()  # anything called so counts
     with pytest.raises(VssObjectAlreadyExistsError):
         system.backup(["C:\\"], target_dir=tmp_path / "old2")
+    monkeypatch.chdir(tmp_path / "old")  # "" is the current directory, as for Path
+    with pytest.raises(VssObjectAlreadyExistsError, match=r"'\.' already holds a backup"):
+        system.backup(["C:\\"], target_dir="")
+    assert (tmp_path / "old" / "manifest.json").read_text() == "{}"
     with pytest.raises(NotADirectoryError):  # under a file: not a place for a backup either
         system.backup(["C:\\"], target_dir=tmp_path / "file" / "b")
     for wrong in (123, b"bytes"):  # not a path: Path's own error

@@ -162,3 +162,12 @@ def test_volume_names_are_checked_before_they_are_looked_up(tmp_path: Path) -> N
     system.close()
     with pytest.raises(VssBadStateError, match="shut down"):
         system.resolve_volume("C:\\")
+
+
+@pytest.mark.parametrize("content", [b'{"format": "\xff"}', b"[1", b"[]", b'{"format": 0}'])
+def test_a_damaged_machine_file_is_a_store_corrupt_error(tmp_path: Path, content: bytes) -> None:
+    from vsssim.errors import VssStoreCorruptError
+
+    tmp_path.joinpath("machine.json").write_bytes(content)  # not UTF-8, not JSON, not ours
+    with pytest.raises(VssStoreCorruptError, match=r"machine\.json is damaged"):
+        VssSystem(tmp_path)

@@ -246,3 +246,29 @@ def test_a_scheduling_point_runs_as_many_steps_as_randint_draws(tmp_path: Path,
             system.run_applications()
         assert app.steps_run == expected
         assert system.scheduler.rng.getstate() == twin.getstate()
+
+
+@pytest.mark.parametrize("finish", ["quiesce", "stop"])
+def test_the_record_in_flight_is_finished_by_a_step(tmp_path: Path, finish: str) -> None:
+    """quiesce() and stop() finish a half-written record as a step would: this class's own
+    step, or a subclass's step when it has one."""
+    import random
+
+    steps: list[bool] = []  # whether each of the subclass's steps had a record in flight
+
+    class Counting(KvStoreApp):
+        def step(self, rng: random.Random) -> None:
+            steps.append(self._pending is not None)
+            super().step(rng)
+
+    with VssSystem(tmp_path / "m", seed=0) as system:
+        plain = KvStoreApp(system.add_volume("C:\\", size=8 * 2**20).fs)
+        sub = Counting(system.add_volume("D:\\", size=8 * 2**20).fs, "D:\\KvStore")
+        for app in (plain, sub):
+            app.run(random.Random(1), 1)  # half a record on disk
+            assert app._pending is not None
+            lsn = app.store.lsn
+            getattr(app, finish)()
+            assert app._pending is None and app.store.lsn == lsn
+            assert app.state == KvStore.open(app.store.fs, app.store.directory).state
+        assert steps == [False, True]  # the subclass's step finished its record

@@ -456,3 +456,24 @@ def test_threads_writing_different_files_concurrently() -> None:
     fresh = SimFS.mount(fs.device, roots=["C:\\"])
     assert fresh.check() == []
     assert sorted(fresh.glob("C:\\", recursive=True)) == sorted(fs.glob("C:\\", recursive=True))
+
+
+def test_a_file_time_past_the_last_datetime_is_refused_as_before() -> None:
+    """The FILETIME fast path refuses a moment after 9999-12-31 as the datetime does."""
+    clock = VirtualClock()
+    fs = make_fs(clock=clock)
+    fs.write_file("C:\\a", b"1")
+    clock.advance(3e11)  # about 9,500 years on
+    with pytest.raises(OverflowError):
+        fs.write_file("C:\\b", b"2")
+    assert fs.listdir("C:\\") == ["a"]
+
+
+def test_a_bitmap_block_of_any_magic_has_the_crc_of_its_bytes() -> None:
+    from vsssim.storage import _simfs_layout as layout
+
+    bits = bytes(range(256)) * 4
+    for magic in (layout.BMAP_MAGIC, layout.IMAP_MAGIC, b"ZZZZ"):
+        block = layout.encode_bitmap_block(magic, 3, bits)
+        assert int.from_bytes(block[4:8], "little") == layout._crc(block, 4)
+        assert layout.decode_bitmap_block(block, magic, 3, "x")[:len(bits)] == bits

@@ -48,14 +48,12 @@ class Application(ABC):
 
     def run(self, rng: random.Random, steps: int = 1) -> None:
         """Run ``steps`` steps unless suspended."""
-        done = 0
-        while done < steps:  # (a counter, not range(): the scheduler runs one or two steps)
+        for _ in range(steps):
             with self.lock:
                 if self.suspended:
                     return
                 self.step(rng)
                 self.steps_run += 1
-            done += 1
 
     running: bool = True
 

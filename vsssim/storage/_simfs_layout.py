@@ -105,9 +105,15 @@ _DIR_ENTRY = struct.Struct("<IH")
 
 # The CRC-32 of each block magic: a block's checksum covers its (already verified) magic and
 # then everything after the CRC field, so checking one is one crc32 call seeded with this.
-_MAGIC_CRC = {
-    magic: zlib.crc32(magic) for magic in (BMAP_MAGIC, IMAP_MAGIC, EXT_MAGIC, DIR_MAGIC)
-}
+class _MagicCrcs(dict[bytes, int]):
+    """The known magics' CRCs, computed once; any other magic's computed when asked."""
+
+    def __missing__(self, magic: bytes) -> int:
+        return zlib.crc32(magic)
+
+
+_MAGIC_CRC = _MagicCrcs(
+    (magic, zlib.crc32(magic)) for magic in (BMAP_MAGIC, IMAP_MAGIC, EXT_MAGIC, DIR_MAGIC))
 
 
 def _crc(block: bytes | bytearray | memoryview, crc_at: int, seed: int = 0) -> int:

@@ -91,6 +91,7 @@ __all__ = ["BLOCK_SIZE", "FileStat", "SimFS", "filespec_matches", "format"]
 
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_LAST_FILETIME = filetime(datetime.max.replace(tzinfo=UTC))  # 9999-12-31, the last one
 # Zero-filling gaps and extensions reuses one read-only buffer instead of allocating.
 _ZEROS = bytes(1 << 20)
 # Walked paths remembered at most (the cache is emptied when full).
@@ -359,6 +360,8 @@ class SimFS:
         if now != seen:  # a virtual clock stands still between events: convert once
             if self._epoch_ticks is not None:
                 stamp = self._epoch_ticks + timedelta(seconds=now) // _MICROSECOND * 10
+                if stamp > _LAST_FILETIME:  # past datetime.max: the datetime's own error
+                    stamp = filetime(self._clock.datetime())
             else:
                 stamp = filetime(self._clock.datetime())
             self._stamped = (now, stamp)
