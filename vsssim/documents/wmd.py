@@ -19,10 +19,11 @@ Names compare case-insensitively, as Windows compares them: ``writerData\\Set1``
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from enum import IntEnum
-from typing import Final, Self, TypeVar, cast
+from typing import Concatenate, Final, ParamSpec, Self, TypeVar, cast
 
 from pydantic import Field, model_validator
 
@@ -116,6 +117,7 @@ _SERVICE_METHODS: Final = frozenset(
 )
 
 Enum_ = TypeVar("Enum_", bound=IntEnum)
+_P = ParamSpec("_P")
 FileSetKey = tuple[str, str, bool]
 ComponentKey = tuple[str, str]
 
@@ -543,8 +545,10 @@ def _bool_arg(name: str, value: object) -> bool:
     return value
 
 
-#: A builder call: (the method that does it, the types of its arguments, the arguments).
-_Call = tuple[Callable[..., None], tuple[type, ...], tuple[object, ...]]
+#: A builder call: (the method that does it, the types of its arguments, its positional
+#: arguments, its keyword arguments as (name, value) pairs).
+_Call = tuple[Callable[..., None], tuple[type, ...], tuple[object, ...],
+              tuple[tuple[str, object], ...]]
 #: The calls of a recorded Identify (ended by None) and the document they built.
 _Recorded = tuple[tuple[_Call | None, ...], "WriterMetadata"]
 _NOTHING_EXPECTED: Final[tuple[_Call | None, ...]] = (None,)
@@ -559,6 +563,35 @@ _PLAIN_TYPES: Final = frozenset({
 # Bounded: cleared when full.
 _RECORDED: Final[dict[tuple[int, str], _Recorded]] = {}
 _RECORDED_MAX: Final = 64
+
+
+def _replayed(api: str) -> Callable[[Callable[Concatenate[WriterMetadataBuilder, _P], None]],
+                                     Callable[Concatenate[WriterMetadataBuilder, _P], None]]:
+    """A builder method (the ``IVssCreateWriterMetadata`` method ``api``) that is refused
+    after the handler returned, and only counted while its call is the one recorded next for
+    this writer (see :class:`WriterMetadataBuilder`); otherwise ``impl`` runs, checking
+    everything."""
+
+    def wrap(impl: Callable[Concatenate[WriterMetadataBuilder, _P], None]
+             ) -> Callable[Concatenate[WriterMetadataBuilder, _P], None]:
+        def method(self: WriterMetadataBuilder, /, *args: _P.args, **kwargs: _P.kwargs) -> None:
+            if self._finished:
+                self._check_open(api)
+            if kwargs:
+                named = tuple(kwargs.items())
+                call: _Call = (impl, (*map(type, args), *(type(v) for _, v in named)), args,
+                               named)
+            else:
+                call = (impl, tuple(map(type, args)), args, ())
+            if call == self._expected[self._at]:  # replaying a recorded Identify
+                self._at += 1
+            else:
+                self._apply(call)
+
+        functools.update_wrapper(method, impl)  # its name, docstring and signature
+        return method
+
+    return wrap
 
 
 class WriterMetadataBuilder:
@@ -628,8 +661,8 @@ class WriterMetadataBuilder:
         """Run a builder call for real (after leaving replay), and note it for the record."""
         if self._replaying is not None:
             self._materialize()
-        method, types, args = call
-        method(self, *args)
+        method, types, args, named = call
+        method(self, *args, **dict(named))
         calls = self._calls
         if calls is not None:
             if _PLAIN_TYPES.issuperset(types):
@@ -711,23 +744,11 @@ class WriterMetadataBuilder:
         target.append(desc)
 
     # ---------------------------------------------------------------------------- writer-wide
+    @_replayed("AddIncludeFiles")
     def add_include_files(
         self, path: str, filespec: str, recursive: bool, alternate_location: str | None = None
     ) -> None:
         """``AddIncludeFiles``: a writer-level file set (the docs barely use it)."""
-        if self._finished:
-            self._check_open("AddIncludeFiles")
-        call = (WriterMetadataBuilder._add_include_files,
-                (type(path), type(filespec), type(recursive), type(alternate_location)),
-                (path, filespec, recursive, alternate_location))
-        if call == self._expected[self._at]:  # replaying a recorded Identify
-            self._at += 1
-        else:
-            self._apply(call)
-
-    def _add_include_files(
-        self, path: str, filespec: str, recursive: bool, alternate_location: str | None = None
-    ) -> None:
         desc = FileDescriptor(
             path=_text_arg("path", path, normalise_file_path),
             filespec=_text_arg("filespec", filespec, check_filespec),
@@ -741,19 +762,9 @@ class WriterMetadataBuilder:
         )
         self._add_unique(self._doc.include_files, desc, "the include list")
 
+    @_replayed("AddExcludeFiles")
     def add_exclude_files(self, path: str, filespec: str, recursive: bool) -> None:
         """``AddExcludeFiles``: files never to back up; exclusions beat component file sets."""
-        if self._finished:
-            self._check_open("AddExcludeFiles")
-        call = (WriterMetadataBuilder._add_exclude_files,
-                (type(path), type(filespec), type(recursive)),
-                (path, filespec, recursive))
-        if call == self._expected[self._at]:  # replaying a recorded Identify
-            self._at += 1
-        else:
-            self._apply(call)
-
-    def _add_exclude_files(self, path: str, filespec: str, recursive: bool) -> None:
         desc = FileDescriptor(
             path=_text_arg("path", path, normalise_file_path),
             filespec=_text_arg("filespec", filespec, check_filespec),
@@ -761,21 +772,11 @@ class WriterMetadataBuilder:
         )
         self._add_unique(self._doc.exclude_files, desc, "the exclude list")
 
+    @_replayed("AddExcludeFilesFromSnapshot")
     def add_exclude_files_from_snapshot(self, path: str, filespec: str, recursive: bool) -> None:
         """``IVssCreateWriterMetadataEx::AddExcludeFilesFromSnapshot`` (Vista+): files the
         writer will delete from the shadow copy itself in ``OnPostSnapshot``.
         """
-        if self._finished:
-            self._check_open("AddExcludeFilesFromSnapshot")
-        call = (WriterMetadataBuilder._add_exclude_files_from_snapshot,
-                (type(path), type(filespec), type(recursive)),
-                (path, filespec, recursive))
-        if call == self._expected[self._at]:  # replaying a recorded Identify
-            self._at += 1
-        else:
-            self._apply(call)
-
-    def _add_exclude_files_from_snapshot(self, path: str, filespec: str, recursive: bool) -> None:
         desc = FileDescriptor(
             path=_text_arg("path", path, normalise_file_path),
             filespec=_text_arg("filespec", filespec, check_filespec),
@@ -785,6 +786,7 @@ class WriterMetadataBuilder:
             self._doc.exclude_files_from_snapshot, desc, "the exclude-from-snapshot list"
         )
 
+    @_replayed("SetRestoreMethod")
     def set_restore_method(
         self,
         method: RestoreMethod,
@@ -797,25 +799,6 @@ class WriterMetadataBuilder:
         ``STOP_RESTORE_START`` / ``RESTORE_STOP_START``; ``user_procedure`` is reserved.
         A second call raises ``VssObjectAlreadyExistsError``.
         """
-        if self._finished:
-            self._check_open("SetRestoreMethod")
-        call = (WriterMetadataBuilder._set_restore_method,
-                (type(method), type(service), type(user_procedure), type(writer_restore),
-                 type(reboot_required)),
-                (method, service, user_procedure, writer_restore, reboot_required))
-        if call == self._expected[self._at]:  # replaying a recorded Identify
-            self._at += 1
-        else:
-            self._apply(call)
-
-    def _set_restore_method(
-        self,
-        method: RestoreMethod,
-        service: str | None = None,
-        user_procedure: str | None = None,
-        writer_restore: WriterRestore = WriterRestore.ALWAYS,
-        reboot_required: bool = False,
-    ) -> None:
         method_value = self._enum_arg("method", RestoreMethod, method)
         service_text = _text_arg("service", service, check_xml_text, optional=True)
         procedure = _text_arg("user_procedure", user_procedure, check_xml_text, optional=True)
@@ -839,6 +822,7 @@ class WriterMetadataBuilder:
             "reboot_required": reboot,
         }))
 
+    @_replayed("AddAlternateLocationMapping")
     def add_alternate_location_mapping(
         self, source_path: str, source_filespec: str, recursive: bool, destination: str
     ) -> None:
@@ -847,19 +831,6 @@ class WriterMetadataBuilder:
         Needs ``set_restore_method`` first, and (path, spec, recursive) must name an existing
         component file set exactly; otherwise ``VssObjectNotFoundError``.
         """
-        if self._finished:
-            self._check_open("AddAlternateLocationMapping")
-        call = (WriterMetadataBuilder._add_alternate_location_mapping,
-                (type(source_path), type(source_filespec), type(recursive), type(destination)),
-                (source_path, source_filespec, recursive, destination))
-        if call == self._expected[self._at]:  # replaying a recorded Identify
-            self._at += 1
-        else:
-            self._apply(call)
-
-    def _add_alternate_location_mapping(
-        self, source_path: str, source_filespec: str, recursive: bool, destination: str
-    ) -> None:
         desc = FileDescriptor(
             path=_text_arg("source_path", source_path, normalise_file_path),
             filespec=_text_arg("source_filespec", source_filespec, check_filespec),
@@ -877,6 +848,7 @@ class WriterMetadataBuilder:
             )
         self._add_unique(self._doc.alternate_location_mappings, desc, "the mappings")
 
+    @_replayed("SetBackupSchema")
     def set_backup_schema(self, schema: BackupSchema | int) -> None:
         """``SetBackupSchema``: the backup types and restore features the writer supports.
 
@@ -884,17 +856,6 @@ class WriterMetadataBuilder:
         dependencies (``TIMESTAMPED`` needs ``INCREMENTAL`` or ``DIFFERENTIAL``, ...) are not
         checked here, as they are meanings, not documented failures.
         """
-        if self._finished:
-            self._check_open("SetBackupSchema")
-        call = (WriterMetadataBuilder._set_backup_schema,
-                (type(schema),),
-                (schema,))
-        if call == self._expected[self._at]:  # replaying a recorded Identify
-            self._at += 1
-        else:
-            self._apply(call)
-
-    def _set_backup_schema(self, schema: BackupSchema | int) -> None:
         try:
             self._doc._assign_checked("backup_schema", coerce_flags(BackupSchema, schema))
         except ValueError as exc:
@@ -908,6 +869,7 @@ class WriterMetadataBuilder:
         except ValueError as exc:
             raise VssInvalidArgumentError(f"{name}={exc}") from None
 
+    @_replayed("AddComponent")
     def add_component(
         self,
         component_type: ComponentType,
@@ -928,32 +890,6 @@ class WriterMetadataBuilder:
         (logical path, name), compared case-insensitively, raises
         ``VssObjectAlreadyExistsError``.
         """
-        if self._finished:
-            self._check_open("AddComponent")
-        call = (WriterMetadataBuilder._add_component,
-                (type(component_type), type(logical_path), type(component_name), type(caption),
-                 type(icon), type(restore_metadata), type(notify_on_backup_complete),
-                 type(selectable), type(selectable_for_restore), type(component_flags)),
-                (component_type, logical_path, component_name, caption, icon, restore_metadata,
-                 notify_on_backup_complete, selectable, selectable_for_restore, component_flags))
-        if call == self._expected[self._at]:  # replaying a recorded Identify
-            self._at += 1
-        else:
-            self._apply(call)
-
-    def _add_component(
-        self,
-        component_type: ComponentType,
-        logical_path: str | None,
-        component_name: str,
-        caption: str | None = "",
-        icon: bytes | None = None,
-        restore_metadata: bool = False,
-        notify_on_backup_complete: bool = False,
-        selectable: bool = True,
-        selectable_for_restore: bool = False,
-        component_flags: ComponentFlags | int = 0,
-    ) -> None:
         ctype = self._enum_arg("component_type", ComponentType, component_type)
         if ctype is ComponentType.UNDEFINED:
             raise _invalid(
@@ -1028,6 +964,7 @@ class WriterMetadataBuilder:
         (comp.database_log_files if logs else comp.database_files).append(desc)
         self._file_sets[desc.key] = comp
 
+    @_replayed("AddDatabaseFiles")
     def add_database_files(
         self,
         logical_path: str | None,
@@ -1039,29 +976,11 @@ class WriterMetadataBuilder:
         """``AddDatabaseFiles``: data files of a DATABASE component (no recursion, no
         alternate path; may be called several times, e.g. for files on several volumes).
         """
-        if self._finished:
-            self._check_open("AddDatabaseFiles")
-        call = (WriterMetadataBuilder._add_database_files,
-                (type(logical_path), type(database_name), type(path), type(filespec),
-                 type(backup_type_mask)),
-                (logical_path, database_name, path, filespec, backup_type_mask))
-        if call == self._expected[self._at]:  # replaying a recorded Identify
-            self._at += 1
-        else:
-            self._apply(call)
-
-    def _add_database_files(
-        self,
-        logical_path: str | None,
-        database_name: str,
-        path: str,
-        filespec: str,
-        backup_type_mask: FileSpecBackupType | int = DEFAULT_BACKUP_TYPE_MASK,
-    ) -> None:
         self._add_database_file_set(
             logical_path, database_name, path, filespec, backup_type_mask, False
         )
 
+    @_replayed("AddDatabaseLogFiles")
     def add_database_log_files(
         self,
         logical_path: str | None,
@@ -1071,29 +990,11 @@ class WriterMetadataBuilder:
         backup_type_mask: FileSpecBackupType | int = DEFAULT_BACKUP_TYPE_MASK,
     ) -> None:
         """``AddDatabaseLogFiles``: log files of a DATABASE component (what a LOG backup copies)."""
-        if self._finished:
-            self._check_open("AddDatabaseLogFiles")
-        call = (WriterMetadataBuilder._add_database_log_files,
-                (type(logical_path), type(database_name), type(path), type(filespec),
-                 type(backup_type_mask)),
-                (logical_path, database_name, path, filespec, backup_type_mask))
-        if call == self._expected[self._at]:  # replaying a recorded Identify
-            self._at += 1
-        else:
-            self._apply(call)
-
-    def _add_database_log_files(
-        self,
-        logical_path: str | None,
-        database_name: str,
-        path: str,
-        filespec: str,
-        backup_type_mask: FileSpecBackupType | int = DEFAULT_BACKUP_TYPE_MASK,
-    ) -> None:
         self._add_database_file_set(
             logical_path, database_name, path, filespec, backup_type_mask, True
         )
 
+    @_replayed("AddFilesToFileGroup")
     def add_files_to_file_group(
         self,
         logical_path: str | None,
@@ -1107,28 +1008,6 @@ class WriterMetadataBuilder:
         """``AddFilesToFileGroup``: a file set of a FILEGROUP component.  ``alternate_location``
         is where to *read* the files during backup (ignored on restore).
         """
-        if self._finished:
-            self._check_open("AddFilesToFileGroup")
-        call = (WriterMetadataBuilder._add_files_to_file_group,
-                (type(logical_path), type(group_name), type(path), type(filespec), type(recursive),
-                 type(alternate_location), type(backup_type_mask)),
-                (logical_path, group_name, path, filespec, recursive, alternate_location,
-                 backup_type_mask))
-        if call == self._expected[self._at]:  # replaying a recorded Identify
-            self._at += 1
-        else:
-            self._apply(call)
-
-    def _add_files_to_file_group(
-        self,
-        logical_path: str | None,
-        group_name: str,
-        path: str,
-        filespec: str,
-        recursive: bool,
-        alternate_location: str | None = None,
-        backup_type_mask: FileSpecBackupType | int = DEFAULT_BACKUP_TYPE_MASK,
-    ) -> None:
         lpath = _text_arg("logical_path", logical_path, check_logical_path, optional=True)
         name = _text_arg("group_name", group_name, check_component_name)
         desc = trusted(FileDescriptor, {
@@ -1154,6 +1033,7 @@ class WriterMetadataBuilder:
         comp.files.append(desc)
         self._file_sets[desc.key] = comp
 
+    @_replayed("AddComponentDependency")
     def add_component_dependency(
         self,
         for_logical_path: str | None,
@@ -1168,26 +1048,6 @@ class WriterMetadataBuilder:
         A dependency on this writer's own class (not remote) raises ``VssInvalidArgumentError``
         (the docs say to use logical paths within a writer).
         """
-        if self._finished:
-            self._check_open("AddComponentDependency")
-        call = (WriterMetadataBuilder._add_component_dependency,
-                (type(for_logical_path), type(for_component_name), type(on_writer_id),
-                 type(on_logical_path), type(on_component_name)),
-                (for_logical_path, for_component_name, on_writer_id, on_logical_path,
-                 on_component_name))
-        if call == self._expected[self._at]:  # replaying a recorded Identify
-            self._at += 1
-        else:
-            self._apply(call)
-
-    def _add_component_dependency(
-        self,
-        for_logical_path: str | None,
-        for_component_name: str,
-        on_writer_id: uuid.UUID,
-        on_logical_path: str | None,
-        on_component_name: str,
-    ) -> None:
         for_path = _text_arg(
             "for_logical_path", for_logical_path, check_logical_path, optional=True
         )
