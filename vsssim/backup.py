@@ -51,6 +51,7 @@ from vsssim.documents import (
 )
 from vsssim.errors import VssError, VssObjectAlreadyExistsError, VssObjectNotFoundError
 from vsssim.medium import MANIFEST_FORMAT
+from vsssim.storage._fileio import make_dirs
 from vsssim.trace import EventKind, Trace
 
 if TYPE_CHECKING:
@@ -489,7 +490,7 @@ def _attempt(system: VssSystem, requested: set[str] | None, wanted: list[str] | 
                 target = Path(tempfile.mkdtemp(prefix="backup-", dir=system.root))
             else:  # (a Path is immutable: one given is kept rather than copied)
                 target = target_dir if isinstance(target_dir, Path) else Path(target_dir)
-                _make_dirs(str(target))
+                make_dirs(str(target))
             result.target_dir = target
             _copy_selected(system, bc, selected, failed_writers, str(target), result)
         for s in selected:
@@ -660,27 +661,6 @@ def _backed_up_file(*values: Any) -> BackedUpFile:
     return record
 
 
-def _make_dirs(path: str) -> None:
-    """``Path(path).mkdir(parents=True, exist_ok=True)`` with one ``mkdir`` per missing
-    directory and no ``stat``: each directory of a backup is new, so the first ``mkdir``
-    usually succeeds."""
-    try:
-        os.mkdir(path)
-    except FileNotFoundError:
-        parent = path.rpartition("/")[0]  # (POSIX string paths: os.path.dirname's answer)
-        if not parent or parent == path:
-            raise
-        _make_dirs(parent)
-        try:
-            os.mkdir(path)
-        except OSError:
-            if not os.path.isdir(path):
-                raise
-    except OSError:
-        if not os.path.isdir(path):
-            raise
-
-
 def _write_file(target: str | Path, relative: str, data: bytes, made: set[str]) -> None:
     """Write ``data`` to ``target/relative`` (a POSIX relative path), making its directory
     once per backup (``made``): string paths and no stat per file, since a backup writes
@@ -688,7 +668,7 @@ def _write_file(target: str | Path, relative: str, data: bytes, made: set[str]) 
     path = f"{target}/{relative}"  # (a Path has no trailing slash; relative is relative)
     parent = path.rpartition("/")[0]
     if parent not in made:
-        _make_dirs(parent)
+        make_dirs(parent)
         made.add(parent)
     with open(path, "wb") as out:
         out.write(data)
@@ -700,7 +680,7 @@ def _write_backup_files(system: VssSystem, result: BackupResult,
         return
     target = str(result.target_dir)
     writers_dir = f"{target}/writers"
-    _make_dirs(writers_dir)  # even when no writer took part
+    make_dirs(writers_dir)  # even when no writer took part
     made = {target, writers_dir}
     _write_file(target, "backup_components.xml", result.components_xml.encode(), made)
     for name, xml in result.writer_metadata_xml.items():

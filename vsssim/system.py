@@ -70,6 +70,7 @@ from vsssim.options import VssOptions
 from vsssim.providers.base import GUID_NULL, Provider, VolumeInfo
 from vsssim.providers.system import SystemProvider
 from vsssim.requester import BackupComponents
+from vsssim.storage._fileio import make_dirs
 from vsssim.trace import EventKind, Trace, Tracer
 from vsssim.writer import Writer
 
@@ -205,26 +206,6 @@ class _Scheduler:
                 self.run(app, n)
 
 
-def _ensure_dir(path: str) -> None:
-    """``Path(path).mkdir(parents=True, exist_ok=True)`` on a string path, in one ``mkdir``
-    when the directory is new (``pathlib`` builds a path object per call and per parent)."""
-    try:
-        os.mkdir(path)
-    except FileNotFoundError:
-        parent = os.path.dirname(path)
-        if not parent or parent == path:
-            raise
-        _ensure_dir(parent)
-        try:
-            os.mkdir(path)
-        except OSError:
-            if not os.path.isdir(path):
-                raise
-    except OSError:
-        if not os.path.isdir(path):
-            raise
-
-
 def _expect_instance(value: object, kind: type, call: str) -> None:
     """Raise ``TypeError`` unless ``value`` is a ``kind``; a ``kind`` class passed where its
     instance belongs is told so (the ``()`` is easily forgotten)."""
@@ -292,7 +273,7 @@ class VssSystem(SnapshotManagement):
         # The root as a string, for the paths built under it at every save.
         self._root_str = os.fspath(self.root)
         self._machine_path = os.path.join(self._root_str, MACHINE_FILE)
-        _ensure_dir(self._root_str)
+        make_dirs(self._root_str)
         saved = self._load_machine_file()
         self.seed = seed
         self.machine_name = str(saved.get("machine_name", machine_name))
@@ -727,7 +708,7 @@ class VssSystem(SnapshotManagement):
         if path is None:  # (one per provider: providers ask at every save and load)
             path = self._state_directories[provider_id] = os.path.join(
                 self._root_str, "providers", str(provider_id))
-        _ensure_dir(path)  # made again if something removed it
+        make_dirs(path)  # made again if something removed it
         return path
 
     def allows_context(self, context: int) -> bool:

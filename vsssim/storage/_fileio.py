@@ -102,6 +102,28 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+def make_dirs(path: str) -> None:
+    """``Path(path).mkdir(parents=True, exist_ok=True)`` on a string path, with one ``mkdir``
+    per missing directory and no ``stat`` when the directory is new, the usual case (the
+    machine's root, a provider's state directory, each directory of a backup); ``pathlib``
+    builds a path object per call and per parent."""
+    try:
+        os.mkdir(path)
+    except FileNotFoundError:
+        parent = os.path.dirname(path)
+        if not parent or parent == path:
+            raise
+        make_dirs(parent)
+        try:
+            os.mkdir(path)
+        except OSError:
+            if not os.path.isdir(path):
+                raise
+    except OSError:
+        if not os.path.isdir(path):
+            raise
+
+
 def atomic_write(path: str, data: bytes, *, durable: bool) -> None:
     """Replace ``path`` by ``data`` atomically (temporary file + ``rename``).
 
