@@ -375,55 +375,22 @@ class Volume:
 
         Old contents of the 16 KiB blocks touched are preserved first if a snapshot needs them.
         """
-        if type(data) is bytes:
-            buf: bytes | memoryview = data
-            n = len(data)
-        else:
-            buf = as_buffer(data)
-            n = buf.nbytes
-        if type(offset) is not int or offset < 0 or offset + n > self._size:
-            check_range(offset, n, self._size)
-        lock = self._lock
-        # Inside this thread's operation() (a file system's commit) the lock is already held:
-        # a nested acquire/release pair would change nothing, and pending notices run when the
-        # operation ends, so both are skipped.
-        nested = lock.owner == get_ident()
-        if not nested:
-            lock.acquire()
-        try:
-            if self._write_block is not None:
-                self._refuse_write()
-            if n:
-                if self._cow is not None:
-                    # rewrites of a block the newest snapshot already preserved: no call
-                    block = offset >> self._shift
-                    if block != (offset + n - 1) >> self._shift or block not in self._cow_map:
-                        self._cow(offset, n)
-                done = os.pwrite(self._fd, buf, offset)
-                if done != n:
-                    pwrite_all(self._fd, memoryview(buf)[done:], offset + done)
-                if self._epoch & 1:
-                    self._epoch += 1
-            st = self._stats
-            st.writes += 1
-            st.bytes_written += n
-        finally:
-            if not nested:
-                lock.release()
-        if not nested and self._notices:
-            self._run_notices()
+        self.write_pieces(((offset, data if type(data) is bytes else as_buffer(data)),))
 
     def write_pieces(self, pieces: Sequence[tuple[int, bytes | bytearray | memoryview]]) -> None:
-        """Apply ``(offset, data)`` writes in order, exactly as that many :meth:`write` calls
-        (same copy-on-write order, counters and errors: a bad piece raises after the pieces
-        before it were written), under one acquisition of the lock.
+        """Apply ``(offset, data)`` writes in order, as that many :meth:`write` calls would
+        (a bad piece raises after the pieces before it were written), under one acquisition
+        of the lock.  :meth:`write` is one piece.
 
         A file system's commit: its handful of pieces, data then metadata, in one call.
         ``data`` must be a flat byte buffer (``bytes``, ``bytearray`` or a ``"B"``
         memoryview).
         """
         lock = self._lock
-        nested = lock.owner == get_ident()  # as in write(): inside an operation() already
+        # Inside this thread's operation() (a file system's commit) the lock is already held:
+        # a nested acquire/release pair would change nothing, and pending notices run when the
+        # operation ends, so both are skipped.
+        nested = lock.owner == get_ident()
         if not nested:
             lock.acquire()
         try:
