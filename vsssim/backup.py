@@ -51,7 +51,7 @@ from vsssim.documents import (
 )
 from vsssim.errors import VssError, VssObjectAlreadyExistsError, VssObjectNotFoundError
 from vsssim.medium import MANIFEST_FORMAT
-from vsssim.storage._fileio import make_dirs
+from vsssim.storage._fileio import make_dirs, write_bytes
 from vsssim.trace import EventKind, Trace
 
 if TYPE_CHECKING:
@@ -670,8 +670,7 @@ def _write_file(target: str | Path, relative: str, data: bytes, made: set[str]) 
     if parent not in made:
         make_dirs(parent)
         made.add(parent)
-    with open(path, "wb") as out:
-        out.write(data)
+    write_bytes(path, data)
 
 
 def _write_backup_files(system: VssSystem, result: BackupResult,

@@ -70,7 +70,7 @@ from vsssim.options import VssOptions
 from vsssim.providers.base import GUID_NULL, Provider, VolumeInfo
 from vsssim.providers.system import SystemProvider
 from vsssim.requester import BackupComponents
-from vsssim.storage._fileio import make_dirs
+from vsssim.storage._fileio import atomic_write, make_dirs
 from vsssim.trace import EventKind, Trace, Tracer
 from vsssim.writer import Writer
 
@@ -397,9 +397,7 @@ class VssSystem(SnapshotManagement):
         # only runs without indent; the indented one took a fifth of building a machine).
         # String paths and one encoder: a machine saves this file at every change.
         path = self._machine_path
-        with open(path + ".tmp", "w", encoding="utf-8") as out:
-            out.write(_MACHINE_ENCODER.encode(data))
-        os.replace(path + ".tmp", path)
+        atomic_write(path, _MACHINE_ENCODER.encode(data).encode(), durable=False)
 
     def _volume_record(self, e: _VolumeEntry) -> dict[str, Any]:
         """The machine file's entry of a volume (made once: a volume entry does not change)."""

@@ -124,6 +124,21 @@ def make_dirs(path: str) -> None:
             raise
 
 
+# Create or truncate, for writing bytes as they are (O_BINARY: no newline translation on
+# Windows, where os.open opens in text mode without it).
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """``open(path, "wb").write(data)``, without the io objects (about half the time of
+    ``open()`` on a tmpfs): a backup writes every file it copies."""
+    fd = os.open(path, _NEW_FILE, 0o666)
+    try:
+        pwrite_all(fd, data, 0)
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: str, data: bytes, *, durable: bool) -> None:
     """Replace ``path`` by ``data`` atomically (temporary file + ``rename``).
 
@@ -131,7 +146,7 @@ def atomic_write(path: str, data: bytes, *, durable: bool) -> None:
     the data and the rename are also flushed, so a power loss does too.
     """
     tmp = f"{path}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = os.open(tmp, _NEW_FILE, 0o644)
     try:
         pwrite_all(fd, data, 0)
         if durable:
