@@ -37,6 +37,7 @@ def test_make_dirs_makes_parents_and_accepts_an_existing_directory(tmp_path: Pat
     make_dirs(deep)
     assert os.path.isdir(deep)
     (tmp_path / "file").write_text("")
-    for bad in (str(tmp_path / "file"), str(tmp_path / "file" / "x")):  # a file in the way
-        with pytest.raises(OSError):
-            make_dirs(bad)
+    with pytest.raises(FileExistsError):  # a file in the way
+        make_dirs(str(tmp_path / "file"))
+    with pytest.raises(NotADirectoryError):
+        make_dirs(str(tmp_path / "file" / "x"))
