@@ -44,6 +44,12 @@ _ZERO_CHUNK = 1 << 20
 fdatasync = getattr(os, "fdatasync", os.fsync)
 
 
+# ``json.dumps(value, sort_keys=True, separators=(",", ":"))`` without the encoder that call
+# builds each time (an encoder keeps only its settings: shared by every thread): the compact
+# form of the diff-area journal's records and the volume sidecar.
+COMPACT_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def as_buffer(data: object) -> memoryview:
     """``data`` as a flat byte ``memoryview`` without copying.
 

@@ -57,7 +57,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vsssim.errors import VssStoreCorruptError
-from vsssim.storage._fileio import fdatasync, pwrite_all
+from vsssim.storage._fileio import COMPACT_JSON, fdatasync, pwrite_all
 
 __all__ = [
     "CKPT_MAGIC",
@@ -277,13 +277,8 @@ class Journal:
             self.fd = -1
 
 
-# What ``json.dumps(value, sort_keys=True, separators=(",", ":"))`` builds on every call, built
-# once (an encoder keeps only its settings: shared by every thread).
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
-
-
 def _dump(value: Any) -> bytes:
-    return _ENCODER.encode(value).encode("utf-8")
+    return COMPACT_JSON.encode(value).encode("utf-8")
 
 
 def read_journal(path: str, generation: int, volume_id: UUID) -> tuple[list[Record], int]:

@@ -73,13 +73,7 @@ class Bitmap:
             raise VssStoreCorruptError(f"simfs: allocating {start}..{end - 1}, already in use")
         self.bits[start:end] = _USED * count
         self.free -= count
-        first = start // BITS_PER_BITMAP_BLOCK
-        if first == (end - 1) // BITS_PER_BITMAP_BLOCK:  # _touch(), for one block
-            self.dirty.add(first)
-        else:
-            self._touch(start, end)
-        if self._images:
-            self._set_image_bits(start, end, True)
+        self._touch(start, end, True)
         if start <= self._hint < end:
             self._hint = end
 
@@ -90,13 +84,7 @@ class Bitmap:
             raise VssStoreCorruptError(f"simfs: freeing {start}..{end - 1}, not all in use")
         self.bits[start:end] = _FREE * count
         self.free += count
-        first = start // BITS_PER_BITMAP_BLOCK
-        if first == (end - 1) // BITS_PER_BITMAP_BLOCK:  # _touch(), for one block
-            self.dirty.add(first)
-        else:
-            self._touch(start, end)
-        if self._images:
-            self._set_image_bits(start, end, False)
+        self._touch(start, end, False)
         if start < self._hint:
             self._hint = start
 
@@ -194,7 +182,14 @@ class Bitmap:
                     image[at + 1 : to] = bytes(to - at - 1)
                     image[to] &= ~tail & 0xFF
 
-    def _touch(self, start: int, end: int) -> None:
+    def _touch(self, start: int, end: int, used: bool) -> None:
+        """Items ``[start, end)`` became ``used`` (or free): their blocks are dirty, and the
+        kept images follow."""
         first = start // BITS_PER_BITMAP_BLOCK
         last = (end - 1) // BITS_PER_BITMAP_BLOCK
-        self.dirty.update(range(first, last + 1))
+        if first == last:  # (the usual change: one block)
+            self.dirty.add(first)
+        else:
+            self.dirty.update(range(first, last + 1))
+        if self._images:
+            self._set_image_bits(start, end, used)

@@ -324,29 +324,8 @@ class Store:
             sb.free_blocks = self.blocks.free
             sb.free_inodes = self.imap.free
             writes.append((0, sb.encode()))
-        try:
-            if self._write_pieces is not None:
-                self._write_pieces(writes)
-            else:
-                device = self.device
-                for offset, data in writes:
-                    device.write(offset, data)
-        except BaseException:
-            # The device may hold part of the operation; at least make the caches say so.
-            self.load()
-            raise
-        # _reset_pending(), inlined (every operation ends here); ``touched`` and ``data`` say
-        # what begin() needs to know.
-        self.data = []
-        self.dirty_inodes = {}
-        if self.dirty_dirblocks:
-            self.dirty_dirblocks = set()
-        self.sb_dirty = False
-        self.touched = False
-        if self.blocks.dirty:
-            self.blocks.dirty.clear()
-        if self.imap.dirty:
-            self.imap.dirty.clear()
+        self._write(writes)
+        self._reset_pending()
 
     def commit_append(self, node: Inode, offset: int, data: Buffer) -> None:
         """Commit an operation that wrote ``data`` at device ``offset``, inside the blocks
@@ -355,15 +334,21 @@ class Store:
         for it (the data, then the inode), without the buffers.  ``node`` has no extent
         chain."""
         slot = self.sb.itable_start * BLOCK_SIZE + (node.ino - 1) * INODE_SIZE
-        pieces: list[tuple[int, Buffer]] = [(offset, data), (slot, node.encode())]
+        self._write([(offset, data), (slot, node.encode())])
+
+    def _write(self, pieces: list[tuple[int, Buffer]]) -> None:
+        """Write an operation's pieces in order: all in one ``write_pieces`` call, or one
+        ``device.write`` each."""
         try:
             if self._write_pieces is not None:
                 self._write_pieces(pieces)
             else:
-                for at, piece in pieces:
-                    self.device.write(at, piece)
+                device = self.device
+                for offset, data in pieces:
+                    device.write(offset, data)
         except BaseException:
-            self.load()  # as commit(): the device may hold part of the operation
+            # The device may hold part of the operation; at least make the caches say so.
+            self.load()
             raise
 
     def mark_inode(self, node: Inode) -> None:
@@ -472,8 +457,7 @@ class Store:
                     self.blocks.release(start + length - drop, drop)
                     drop = 0
         node.reindex()
-        if node.chain or len(node.extents) > INLINE_EXTENTS:  # else no chain to fit
-            self._fit_chain(node)
+        self._fit_chain(node)
         self.dirty_inodes[node.ino] = node  # mark_inode()
 
     def _fit_chain(self, node: Inode) -> None:

@@ -486,10 +486,7 @@ class SimFS:
                 pos += length
         if end > old:
             node.size = end
-        node.modified = node.accessed = stamp[0]  # _modified(), inlined
-        node.mtime = stamp[1]
-        store.touched = True
-        store.dirty_inodes[node.ino] = node
+        self._modified(node, stamp)
 
     def _truncate(self, node: Inode, size: int, stamp: tuple[int, float]) -> None:
         old = node.size

@@ -19,7 +19,6 @@ lock-free snapshot read can tell that it raced and retry.
 
 from __future__ import annotations
 
-import json
 import mmap
 import os
 import threading
@@ -45,6 +44,7 @@ from vsssim.errors import (
 )
 from vsssim.storage._fifolock import FifoOperation, FifoRLock, run_notices
 from vsssim.storage._fileio import (
+    COMPACT_JSON,
     as_buffer,
     atomic_write,
     fdatasync,
@@ -680,13 +680,9 @@ def _offsets_array(offsets: Sequence[int] | NDArray[np.integer]) -> NDArray[np.i
     return arr.astype(np.int64, copy=False)
 
 
-# json.dumps(meta, sort_keys=True, separators=(",", ":")) without its per-call encoder.
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
-
-
 def _encode_meta(meta: dict[str, Any]) -> bytes:
     # Compact, for json's C encoder: the indented form goes through the pure-Python one, which
     # cost about 1 % of a conformance run (the sidecar is written when a volume is made and when
     # its diff area is associated).
-    return (_ENCODER.encode(meta) + "\n").encode("utf-8")
+    return (COMPACT_JSON.encode(meta) + "\n").encode("utf-8")
 
