@@ -108,29 +108,11 @@ class FifoRLock:
         return len(self._waiters)
 
     def __enter__(self) -> FifoRLock:
-        # acquire(), its uncontended cases inlined (as FifoOperation does)
-        me = get_ident()
-        if self.owner == me:
-            self._depth += 1
-        elif not self._waiters and self._owned.acquire(False):
-            self.owner = me
-            self._depth = 1
-        else:
-            self.acquire()
+        self.acquire()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        # release(), its cases without a waiter inlined
-        if self.owner != get_ident() or self._waiters:
-            self.release()  # raises if not the owner; hands over to a waiter
-        elif self._depth > 1:
-            self._depth -= 1
-        else:
-            self.owner = None
-            self._depth = 0
-            self._owned.release()
-            if self._waiters:
-                self._late_waiters()
+        self.release()
 
 
 def run_notices(lock: FifoRLock, notices: list[Callable[[], None]]) -> None:
@@ -143,15 +125,10 @@ def run_notices(lock: FifoRLock, notices: list[Callable[[], None]]) -> None:
 
 
 class FifoOperation:
-    """``with`` on a :class:`FifoRLock`, then :func:`run_notices` after the outermost release
-    of a block that raised nothing: the volume's ``operation()``, entered by every file-system
-    call.  Stateless, so nested and concurrent uses share one instance; a class rather than a
-    ``@contextmanager`` generator, whose layer cost about a microsecond per use.
-
-    The lock's uncontended paths (a first acquisition with nobody queued, a reentry, an inner
-    release) are the same statements as in :meth:`FifoRLock.acquire` / :meth:`FifoRLock.release`,
-    inlined here to save a call on each side; anything else goes through those methods.
-    """
+    """``with`` on a :class:`FifoRLock`, then :func:`run_notices` after a block that raised
+    nothing: the volume's ``operation()``, entered by every file-system call.  Stateless, so
+    nested and concurrent uses share one instance; a class rather than a ``@contextmanager``
+    generator, whose layer cost about a microsecond per use."""
 
     __slots__ = ("_lock", "_notices")
 
@@ -160,15 +137,7 @@ class FifoOperation:
         self._notices = notices
 
     def __enter__(self) -> None:
-        lock = self._lock
-        me = get_ident()
-        if lock.owner == me:
-            lock._depth += 1
-        elif not lock._waiters and lock._owned.acquire(False):
-            lock.owner = me
-            lock._depth = 1
-        else:
-            lock.acquire()
+        self._lock.acquire()
 
     def __exit__(
         self,
@@ -176,20 +145,6 @@ class FifoOperation:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        lock = self._lock
-        if lock.owner != get_ident() or lock._waiters:
-            outermost = lock._depth == 1
-            lock.release()  # raises if not the owner; hands over to a waiter
-            if not outermost:
-                return
-        elif lock._depth > 1:
-            lock._depth -= 1  # an inner exit: the notices wait for the outermost one
-            return
-        else:
-            lock.owner = None
-            lock._depth = 0
-            lock._owned.release()
-            if lock._waiters:
-                lock._late_waiters()
+        self._lock.release()
         if exc_type is None and self._notices:
-            run_notices(lock, self._notices)
+            run_notices(self._lock, self._notices)  # (nothing while an outer level holds it)
