@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 __all__ = [
     "DEFAULT_EPOCH",
@@ -121,17 +121,6 @@ class VirtualClock:
     one shared time line).
     """
 
-    #: advance() runs advance_to()'s statements inline unless a subclass overrides it.
-    _inline_advance_to: bool = True
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._inline_advance_to = cls.advance_to is VirtualClock.advance_to
-        if cls.sleep is VirtualClock.sleep and cls.advance is not VirtualClock.advance:
-            # sleep() is advance() itself on this class: a subclass's own advance() must
-            # still be what sleep() runs.
-            cls.sleep = VirtualClock._sleep_by_advance
-
     def __init__(self, start: float = 0.0, *, epoch: datetime = DEFAULT_EPOCH) -> None:
         self._now = _check_seconds(start, "start")
         self._epoch = epoch if epoch.tzinfo else epoch.replace(tzinfo=UTC)
@@ -162,51 +151,25 @@ class VirtualClock:
     def call_later(self, delay: float, callback: Callable[[], None], name: str = "") -> Timer:
         return self.call_at(self._now + _check_seconds(delay, "delay"), callback, name)
 
+    def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+
     def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds``, firing every timer that falls due on the way."""
-        # advance_to() inlined, and the check of a float skipped: every simulated cost is
-        # a sleep.  (NaN fails ``>=`` and takes the checking path.)  A subclass that
-        # overrides advance_to() gets it called, as before the inlining.
-        if not self._inline_advance_to:
-            self.advance_to(self._now + _check_seconds(seconds, "seconds"))
-            return
-        if type(seconds) is not float or not seconds >= 0.0:
-            seconds = _check_seconds(seconds, "seconds")
-        moment = self._now + seconds
-        with self._lock:
-            now = self._now
-            target = moment if moment >= now else now
-            timers = self._timers
-            if timers and timers[0][0] <= target:
-                self._fire_due(target)
-            self._now = target
+        self.advance_to(self._now + _check_seconds(seconds, "seconds"))
 
     def advance_to(self, moment: float) -> None:
         """Move time forward to ``moment`` (never backwards), firing due timers in order."""
         with self._lock:
             target = max(float(moment), self._now)
-            self._fire_due(target)
+            while self._timers and self._timers[0][0] <= target:
+                deadline, _, timer = heapq.heappop(self._timers)
+                if not timer.pending:
+                    continue
+                self._now = max(self._now, deadline)
+                timer.fired = True
+                timer.callback()
             self._now = target
-
-    def _fire_due(self, target: float) -> None:
-        # Fire, in order, the timers due by ``target`` (the lock held).
-        while self._timers and self._timers[0][0] <= target:
-            deadline, _, timer = heapq.heappop(self._timers)
-            if not timer.pending:
-                continue
-            self._now = max(self._now, deadline)
-            timer.fired = True
-            timer.callback()
-
-    #: Simulated work of ``seconds``: the same as :meth:`advance` (the very function: every
-    #: simulated cost is a sleep, and this saves a frame per sleep).  A subclass's own
-    #: advance() is what its sleep() runs (see ``__init_subclass__``); an advance() patched
-    #: onto an instance is not.
-    sleep = advance
-
-    def _sleep_by_advance(self, seconds: float) -> None:
-        # sleep() of a subclass that overrides advance() (see __init_subclass__).
-        self.advance(seconds)
 
     def pending_timers(self) -> list[Timer]:
         """Timers that have neither fired nor been cancelled, in firing order."""

@@ -22,7 +22,7 @@ from enum import StrEnum
 from operator import attrgetter
 from typing import Any, Protocol, cast, overload, runtime_checkable
 
-from vsssim.clock import Clock, VirtualClock
+from vsssim.clock import Clock
 
 __all__ = [
     "EventKind",
@@ -120,26 +120,12 @@ class Tracer:
     """Stamps events with a sequence number and the clock's time and fans them out."""
 
     def __init__(self, clock: Clock) -> None:
-        self._virtual: VirtualClock | None = None
         self.clock = clock
         self._seq = 0  # the last sequence number given (under the lock)
         # A tuple, replaced (under the lock) on subscribe and unsubscribe: emit reads it once
         # and needs no copy to deliver outside the lock.
         self._observers: tuple[Callable[[TraceEvent], None], ...] = ()
         self._lock = threading.RLock()
-
-    @property
-    def clock(self) -> Clock:
-        """The clock whose time stamps the events."""
-        return self._clock
-
-    @clock.setter
-    def clock(self, clock: Clock) -> None:
-        self._clock = clock
-        # A VirtualClock whose now() is its own (not overridden on a subclass or on the
-        # instance, as of now) is read through its attribute: no call per event.
-        self._virtual = clock if isinstance(clock, VirtualClock) and \
-            type(clock).now is VirtualClock.now and "now" not in vars(clock) else None
 
     def subscribe(self, observer: ObserverLike) -> Callable[[], None]:
         """Add an observer; returns a function that removes it again."""
@@ -202,8 +188,7 @@ class Tracer:
         with self._lock:
             self._seq = seq = self._seq + 1
             _set_seq(event, seq)
-            virtual = self._virtual
-            _set_time(event, virtual._now if virtual is not None else self._clock.now())
+            _set_time(event, self.clock.now())
             observers = self._observers
         _set_source(event, source)
         _set_target(event, target)
