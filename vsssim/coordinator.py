@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable, Generator, Iterable
-from contextlib import AbstractContextManager, suppress
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from operator import attrgetter
@@ -102,9 +102,6 @@ _EVENT_NAMES: Final = {e: e.value for e in WriterEvent}
 _STATE_NAMES: Final = {s: s.name for s in WriterState}
 _FAILED_STATES: Final = frozenset(s for s in WriterState if s.is_failed)
 _STABLE: Final = WriterState.STABLE
-# A plan whose truth is FaultPlan's own (that of its list): the per-event checks read the list
-# (``plan.faults if type(plan).__bool__ is _PLAN_TRUTH else plan``), with no call.
-_PLAN_TRUTH: Final = FaultPlan.__bool__
 
 #: What a provider may return (providers reference §2.5); anything else is translated.
 PROVIDER_ALLOWED = frozenset({
@@ -688,7 +685,7 @@ class Coordinator:
                     and not self._forced(p, event)):
                 continue
             faults = self.faults
-            if faults.faults if type(faults).__bool__ is _PLAN_TRUTH else faults:
+            if faults:  # (a plan's truth may be its own: ask it)
                 identify = faults.identify_during(name)
                 if identify is not None:
                     self._trace(VSS, VSS, EventKind.FAULT, "IdentifyDuring",
@@ -702,9 +699,7 @@ class Coordinator:
                 p.freeze_timer = None
             label = p.reg.label
             replies.append(self._invoke(session, p, event, call, label=label))
-            faults = self.faults
-            if faults.faults if type(faults).__bool__ is _PLAN_TRUTH else faults:
-                self._check_crash(session, name)
+            self._check_crash(session, name)
             yield f"{name} -> {label}"
         return replies
 
@@ -740,8 +735,7 @@ class Coordinator:
         ctx = HandlerContext(event, view, threading.get_ident(),
                              shutting_down=event == _E.BACKUP_SHUTDOWN)
         faults = self.faults
-        fault = faults.writer_fault(name, reg.names) if (
-            faults.faults if type(faults).__bool__ is _PLAN_TRUTH else faults) else None
+        fault = faults.writer_fault(name, reg.names) if faults else None
         result: object = None
         answered = True
         writer._vss_ctx = ctx
@@ -915,8 +909,7 @@ class Coordinator:
         self._trace(VSS, name, EventKind.PROVIDER, method, detail)
         self.clock.sleep(self.options.costs.provider_call)
         faults = self.faults
-        fault = faults.provider_fault(method, name) if (
-            faults.faults if type(faults).__bool__ is _PLAN_TRUTH else faults) else None
+        fault = faults.provider_fault(method, name) if faults else None
         code: int = hr.S_OK
         result: object = None
         try:
@@ -1062,7 +1055,7 @@ class Coordinator:
                                    state="no set", call="DoSnapshotSet")
         ss.fixed = True
         session.took_part_in_backup = True
-        hold: list[AbstractContextManager[object]] = []  # the volumes' entered holds
+        hold = ExitStack()
         hold_timer: list[Timer] = []
         try:
             yield from self._creation_steps(session, ss, hold, hold_timer)
@@ -1091,16 +1084,13 @@ class Coordinator:
             self.release_creation(session)
 
     def _check(self, session: Session) -> None:
-        # (called where ``session.crashed or session.abort_requested`` holds: the steps test
-        # that first, with no call on the usual path)
         if session.crashed:
             raise RequesterCrashed()
         if session.abort_requested is not None:
             raise session.abort_requested
 
     def _creation_steps(self, session: Session, ss: SnapshotSet,
-                        hold: list[AbstractContextManager[object]],
-                        hold_timer: list[Timer]) -> Generator[str, None, None]:
+                        hold: ExitStack, hold_timer: list[Timer]) -> Generator[str, None, None]:
         participants = self.backup_participants(session)
         writers = not session.writerless
         providers = ss.providers  # DoSnapshotSet fixed the set: its providers stay these
@@ -1110,8 +1100,7 @@ class Coordinator:
         if writers:
             yield from self._send(session, _E.PREPARE_FOR_SNAPSHOT, participants,
                                   lambda w, p: w.on_prepare_snapshot())
-            if session.crashed or session.abort_requested is not None:
-                self._check(session)
+            self._check(session)
         # 2. Providers prepare: BeginPrepareSnapshot per volume, EndPrepareSnapshots per provider.
         context = ss.context | (int(_A.AUTORECOVER) if self._autorecover(session) else 0)
         for m in ss.members:
@@ -1127,31 +1116,26 @@ class Coordinator:
             provider_step(prov, "EndPrepareSnapshots",
                           partial(prov.end_prepare_snapshots, ss.set_id))
         yield "EndPrepareSnapshots"
-        if session.crashed or session.abort_requested is not None:
-            self._check(session)
+        self._check(session)
         # 3. Freeze, front-end -> back-end -> system.
         if writers:
             replies = yield from self._send(session, _E.FREEZE, participants,
                                             lambda w, p: w.on_freeze())
             self._after_veto(session, replies, "Freeze")
-            if session.crashed or session.abort_requested is not None:
-                self._check(session)
+            self._check(session)
         # 4. PreCommit, flush-and-hold, Commit, release, PostCommit.
         for prov in providers:
             provider_step(prov, "PreCommitSnapshots",
                           partial(prov.pre_commit_snapshots, ss.set_id))
         yield "PreCommitSnapshots"
-        if session.crashed or session.abort_requested is not None:
-            self._check(session)
+        self._check(session)
         self._hold(session, ss, hold, hold_timer)
         yield "FlushAndHold"
         for prov in providers:
-            if session.crashed or session.abort_requested is not None:
-                self._check(session)
+            self._check(session)
             provider_step(prov, "CommitSnapshots",
                           partial(prov.commit_snapshots, ss.set_id))
-        if session.crashed or session.abort_requested is not None:
-            self._check(session)
+        self._check(session)
         for t in hold_timer:
             t.cancel()
         self._release_hold(ss, hold)
@@ -1161,23 +1145,20 @@ class Coordinator:
                           partial(prov.post_commit_snapshots, ss.set_id,
                                   len(ss.members)))
         yield "PostCommitSnapshots"
-        if session.crashed or session.abort_requested is not None:
-            self._check(session)
+        self._check(session)
         # 5. Thaw (reverse level order by default).
         if writers:
             replies = yield from self._send(session, _E.THAW, participants,
                                             lambda w, p: w.on_thaw())
             self._cancel_freeze_timers(session)
             self._after_veto(session, replies, "Thaw")
-            if session.crashed or session.abort_requested is not None:
-                self._check(session)
+            self._check(session)
         # 6. PreFinalCommit, PostSnapshot (writers may auto-recover), PostFinalCommit.
         for prov in providers:
             provider_step(prov, "PreFinalCommitSnapshots",
                           partial(prov.pre_final_commit_snapshots, ss.set_id))
         yield "PreFinalCommitSnapshots"
-        if session.crashed or session.abort_requested is not None:
-            self._check(session)
+        self._check(session)
         if writers:
             def post_snapshot(w: Writer, p: Participant) -> object:
                 p.post_snapshot_done = True
@@ -1233,17 +1214,14 @@ class Coordinator:
             # The creation goes on; the failing writers still get Abort (they resume their app).
             self._send_abort(session, [r.participant for r in vetoes], f"{event} failed")
 
-    def _hold(self, session: Session, ss: SnapshotSet,
-              hold: list[AbstractContextManager[object]],
+    def _hold(self, session: Session, ss: SnapshotSet, hold: ExitStack,
               hold_timer: list[Timer]) -> None:
         volumes = {m.volume.guid_path: m.volume for m in ss.members}
         for vol in volumes.values():
             device = vol.device
             held = getattr(device, "held", None)
             if held is not None:
-                cm = held()
-                cm.__enter__()
-                hold.append(cm)
+                hold.enter_context(held())
         ss.hold_started = self.clock.now()
         ss.hold_thread = threading.get_ident()
         self.machine.set_holding(True)
@@ -1265,11 +1243,10 @@ class Coordinator:
 
         hold_timer.append(self.clock.call_later(limit, expired, name="flush-and-hold window"))
 
-    def _release_hold(self, ss: SnapshotSet,
-                      hold: list[AbstractContextManager[object]]) -> None:
+    def _release_hold(self, ss: SnapshotSet, hold: ExitStack) -> None:
         if ss.hold_started is None or ss.hold_released is not None:
             return
-        _exit_all(hold)
+        hold.close()
         ss.hold_released = self.clock.now()
         self._trace("kernel", VSS, EventKind.RELEASE, "ReleaseWrites",
                     f"writes held {ss.hold_released - ss.hold_started:.3f} s",
@@ -1478,18 +1455,6 @@ def _validate_writer(writer: Writer) -> None:
     timeout = writer.freeze_timeout
     if not isinstance(timeout, (int, float)) or not timeout > 0:
         raise VssInvalidArgumentError(f"freeze_timeout={timeout!r} must be positive seconds")
-
-
-def _exit_all(entered: list[AbstractContextManager[object]]) -> None:
-    """Exit every entered context, newest first; one that raises does not leave the others
-    entered (the few holds of a snapshot set: an ``ExitStack`` without its layers)."""
-    while entered:
-        cm = entered.pop()
-        try:
-            cm.__exit__(None, None, None)
-        except BaseException:
-            _exit_all(entered)  # the others are still released
-            raise
 
 
 def _drain(gen: Generator[str, None, object]) -> object:

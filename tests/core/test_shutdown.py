@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from vsssim.apps import KvStoreApp, KvStoreWriter
-from vsssim.errors import VssBadStateError
+from vsssim.constants import SnapshotContext
+from vsssim.errors import VssBadStateError, VssUnexpectedError
 from vsssim.system import VssSystem
 
 
@@ -98,29 +99,40 @@ def test_a_closed_machines_coordinator_refuses_the_machine_calls(tmp_path: Path)
     assert not hasattr(coordinator.machine, "__deepcopy__")  # probes get AttributeError
 
 
-def test_every_hold_is_released_even_if_one_release_fails() -> None:
-    """The coordinator keeps a set's volume holds in a list (not an ExitStack): releasing
-    them goes newest first, and one that raises must not leave the others held."""
-    from contextlib import AbstractContextManager, contextmanager
+def test_every_hold_is_released_even_if_one_release_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot set's volume holds are released together: one whose release raises must
+    not leave the others held."""
+    from contextlib import contextmanager
 
-    from vsssim.coordinator import _exit_all
+    with VssSystem(tmp_path / "m") as system:
+        c = system.add_volume("C:\\", size=8 << 20)
+        d = system.add_volume("D:\\", size=8 << 20)
+        log: list[str] = []
+        for vol in (c, d):
+            original = vol.held
 
-    log: list[str] = []
+            @contextmanager
+            def failing(vol: Any = vol, original: Any = original) -> Iterator[None]:
+                with original():
+                    log.append(f"hold {vol.name}")
+                    try:
+                        yield
+                    finally:  # (an exit may carry the error of a later hold's release)
+                        log.append(f"release {vol.name}")
+                if vol is d:
+                    raise OSError("D cannot be released")
 
-    @contextmanager
-    def hold(name: str, fail: bool = False) -> Iterator[None]:
-        log.append(f"hold {name}")
-        yield
-        log.append(f"release {name}")
-        if fail:
-            raise OSError(f"{name} cannot be released")
-
-    entered: list[AbstractContextManager[object]] = []
-    for name, fail in (("C", False), ("D", True), ("E", False)):
-        cm = hold(name, fail)
-        cm.__enter__()
-        entered.append(cm)
-    with pytest.raises(OSError, match="D cannot be released"):
-        _exit_all(entered)
-    assert entered == []
-    assert log == ["hold C", "hold D", "hold E", "release E", "release D", "release C"]
+            monkeypatch.setattr(vol, "held", failing)
+        with system.create_backup_components() as bc:
+            bc.initialize_for_backup()
+            bc.set_context(SnapshotContext.NAS_ROLLBACK)  # no writers: straight to the hold
+            bc.start_snapshot_set()
+            bc.add_to_snapshot_set("C:\\")
+            bc.add_to_snapshot_set("D:\\")
+            with pytest.raises(VssUnexpectedError, match="DoSnapshotSet failed"):
+                bc.do_snapshot_set().result()
+            bc.abort_backup()
+        assert sorted(log) == ["hold C:\\", "hold D:\\", "release C:\\", "release D:\\"]
+        assert not c._lock.owned() and not d._lock.owned()
+        c.write(0, b"x")  # nothing holds C's writes
