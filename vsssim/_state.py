@@ -335,12 +335,6 @@ _ROUTES: Final[dict[SessionState, dict[Call, tuple[SessionState, int]]]] = {
 }
 
 
-#: ``state -> call -> (next state, mask of the guards the call needs)``, read-only: a call is
-#: legal when ``held & mask == mask`` (what :func:`decide_mask` checks first).
-SESSION_ROUTES: Final[Mapping[SessionState, Mapping[Call, tuple[SessionState, int]]]] = \
-    MappingProxyType({state: MappingProxyType(row) for state, row in _ROUTES.items()})
-
-
 def decide_mask(state: SessionState, call: Call, held: int) -> SessionState:
     """:func:`decide` with the guards that hold given as a mask (see :data:`GUARD_BITS`)."""
     route = _ROUTES[state].get(call)

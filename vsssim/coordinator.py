@@ -1321,8 +1321,7 @@ class Coordinator:
                 self._invoke(session, by_reg[reg], _E.BACKUP_SHUTDOWN,
                              partial(_on_backup_shutdown, set_id=set_id))
         session.released = True
-        if session.views:
-            session.invalidate_views()
+        session.invalidate_views()
 
     # -------------------------------------------------------------------------- restore
     def restore_participants(self, session: Session) -> list[Participant]:

@@ -32,7 +32,6 @@ from uuid import UUID
 from vsssim import hresult as hr
 from vsssim._state import (
     GUARD_BITS,
-    SESSION_ROUTES,
     Call,
     Guard,
     SessionState,
@@ -218,11 +217,7 @@ class BackupComponents:
             raise VssBadStateError(
                 "the machine restarted: this IVssBackupComponents object died with its "
                 "process; create a new one", state="gone", call=_CALL_NAMES[call])
-        held = self._guard_mask()
-        route = SESSION_ROUTES[self._state].get(call)  # (decide_mask's first test, inline)
-        if route is not None and held & route[1] == route[1]:
-            return route[0]
-        return decide_mask(self._state, call, held)  # raises, naming what is missing
+        return decide_mask(self._state, call, self._guard_mask())
 
     def _machine_restarted(self) -> None:
         """The machine rebooted: the object is gone (no BackupShutdown, its copies died)."""
@@ -231,22 +226,11 @@ class BackupComponents:
 
     def _move(self, call: Call, detail: str = "", **data: str | int | None) -> SessionState:
         """Check ``call`` against the table; trace it; return the state it leads to."""
-        # A legal call is decided here (decide_mask's first test, without its frames);
-        # anything else goes through _decide, which raises the error naming what is missing.
-        # (``in`` and ``[]``: a read-only mapping's get() is a method call of its dict's)
-        row = SESSION_ROUTES[self._state]
-        route = row[call] if call in row and not self._gone else None
-        if route is not None and (
-                # (most calls need only that no operation runs: that one fact, not the mask)
-                (self._pending is None or self._pending._over) if route[1] == _NOTHING_PENDING
-                else self._guard_mask() & route[1] == route[1]):
-            nxt = route[0]
-        else:
-            try:
-                nxt = self._decide(call)
-            except VssBadStateError as exc:
-                self._trace(_CALL_NAMES[call], detail, refused=exc.hresult_name)
-                raise
+        try:
+            nxt = self._decide(call)
+        except VssBadStateError as exc:
+            self._trace(_CALL_NAMES[call], detail, refused=exc.hresult_name)
+            raise
         # (what ``_trace`` does, written out: this runs at every call)
         session = ("session", self._session_key)
         self._coord.tracer._emit_data(
@@ -366,8 +350,7 @@ class BackupComponents:
         for name, flag in (("select_components", select_components),
                            ("backup_bootable_system_state", backup_bootable_system_state),
                            ("partial_file_support", partial_file_support)):
-            if not isinstance(flag, bool):  # (the check's frame only when it raises)
-                _check_flag(flag, name)
+            _check_flag(flag, name)
         try:
             btype: BackupType | None = BackupType(backup_type)
         except ValueError:
@@ -579,10 +562,8 @@ class BackupComponents:
     def add_to_snapshot_set(self, volume_name: str, provider_id: UUID = GUID_NULL) -> UUID:
         """``AddToSnapshotSet``: add a volume (name with a trailing backslash); returns the
         shadow copy id.  Provider: the one named, else hardware, software, system (§1.2)."""
-        if not isinstance(volume_name, str):  # (the checks' frames only when they raise)
-            _check_str(volume_name, "volume_name")
-        if not isinstance(provider_id, UUID):
-            _check_id(provider_id, "provider_id")
+        _check_str(volume_name, "volume_name")
+        _check_id(provider_id, "provider_id")
         nxt = self._move(Call.ADD_TO_SNAPSHOT_SET, volume_name)
         ss = self._session.snapshot_set
         if ss is None or ss.fixed:
@@ -617,8 +598,7 @@ class BackupComponents:
     def prepare_for_backup(self) -> Async:
         """``PrepareForBackup``: the PrepareForBackup event to participating writers."""
         nxt = self._move(Call.PREPARE_FOR_BACKUP)
-        if self._session.views:  # (none usually: no call then)
-            self._session.invalidate_views()
+        self._session.invalidate_views()
         self._state = nxt
         self._check_crash_point("PrepareForBackup")
         return self._async("PrepareForBackup", self._coord.prepare_for_backup(self._session))
@@ -632,8 +612,7 @@ class BackupComponents:
         """
         self._state = self._move(Call.DO_SNAPSHOT_SET)
         session = self._session
-        if session.views:
-            session.invalidate_views()
+        session.invalidate_views()
         faults = self._coord.faults
         for fault in faults.storage_faults("DoSnapshotSet"):
             self._system.apply_storage_fault(fault)
@@ -816,8 +795,7 @@ class BackupComponents:
         """``BackupComplete``: tell writers the backup is over (only after a successful
         ``DoSnapshotSet``); from now on the document is read-only."""
         nxt = self._move(Call.BACKUP_COMPLETE)
-        if self._session.views:  # (none usually: no call then)
-            self._session.invalidate_views()
+        self._session.invalidate_views()
         self._state = nxt
         return self._async("BackupComplete", self._coord.backup_complete(self._session))
 
@@ -987,8 +965,7 @@ class BackupComponents:
         """``PreRestore``: the PreRestore event to the running writers with a selected
         component (``VSS_WRE_NEVER`` writers are not told)."""
         nxt = self._move(Call.PRE_RESTORE)
-        if self._session.views:  # (none usually: no call then)
-            self._session.invalidate_views()
+        self._session.invalidate_views()
         self._state = nxt
         session = self._session
         self._restore_participants = self._coord.restore_participants(session)
@@ -1050,8 +1027,7 @@ class BackupComponents:
         ``replace_failed`` (vsssim extension) names writer classes whose replace failed, for
         ``VSS_WRE_IF_REPLACE_FAILS`` writers when that option is honoured."""
         nxt = self._move(Call.POST_RESTORE)
-        if self._session.views:  # (none usually: no call then)
-            self._session.invalidate_views()
+        self._session.invalidate_views()
         self._state = nxt
         return self._async("PostRestore", self._coord.post_restore(
             self._session, self._restore_participants, replace_failed))
@@ -1219,13 +1195,10 @@ def _check_address(writer_id: object, logical_path: object, component_name: obje
     """How the setters name a component: the writer class, a logical path (a str, or None for
     none) and a name; checked before the call is made, so that a mistyped one is a
     ``TypeError`` rather than a component that cannot be found."""
-    # (isinstance first: the checks' own frames run only to raise)
-    if not isinstance(writer_id, UUID):
-        _check_id(writer_id, "writer_id")
-    if logical_path is not None and not isinstance(logical_path, str):
+    _check_id(writer_id, "writer_id")
+    if logical_path is not None:
         _check_str(logical_path, "logical_path")
-    if not isinstance(component_name, str):
-        _check_str(component_name, "component_name")
+    _check_str(component_name, "component_name")
 
 
 def _check_windows_path(path: str, name: str) -> None:
