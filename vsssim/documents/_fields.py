@@ -162,13 +162,9 @@ class DocumentModel(BaseModel):
         sets, identities, records) instead of copying them: they cannot change, and copying
         them is most of the cost of pydantic's generic deep copy."""
         new = type(self).__new__(type(self))
-        # (What _clone does, with the lists, the usual mutable field, copied in place: an
-        # empty one without a call, another with one, each item as _clone copies it.)
+        # (_clone's first test written out: most values are shared, with no call)
         object.__setattr__(new, "__dict__", {
-            k: v if (kind := _KINDS[type(v)]) == _SHARE else (
-                ([w if _KINDS[type(w)] == _SHARE else _clone(w) for w in v] if v else [])
-                if kind == _LIST else _clone(v))
-            for k, v in self.__dict__.items()})
+            k: v if _KINDS[type(v)] == _SHARE else _clone(v) for k, v in self.__dict__.items()})
         object.__setattr__(new, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
         object.__setattr__(new, "__pydantic_extra__", None)
         object.__setattr__(new, "__pydantic_private__", None)
@@ -489,7 +485,7 @@ def coerce_enum(cls: type[E], value: object) -> E:
     """``value`` as a member of ``cls``; an ``int`` that is not a member, or any other type,
     raises ``ValueError`` saying which SDK enumeration was expected.
     """
-    if type(value) is cls or isinstance(value, cls):
+    if isinstance(value, cls):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         try:
@@ -509,8 +505,7 @@ def _all_bits(cls: type[IntFlag]) -> int:
 
 def coerce_flags(cls: type[F], value: object) -> F:
     """``value`` as a mask of ``cls``; undefined bits, negatives and other types are refused."""
-    if type(value) is cls or type(value) is int or (
-            isinstance(value, int) and not isinstance(value, bool)):
+    if isinstance(value, int) and not isinstance(value, bool):
         undefined = int(value) & ~_all_bits(cls)
         if value < 0 or undefined:
             raise ValueError(
@@ -524,8 +519,6 @@ def coerce_flags(cls: type[F], value: object) -> F:
 
 def _enum_validator(cls: type[E]) -> Callable[[object], E]:
     def validate(value: object) -> E:
-        if type(value) is cls:  # a member already: what coerce_enum returns, one call less
-            return value
         return coerce_enum(cls, value)
 
     return validate

@@ -282,8 +282,6 @@ class _EnumCodec(Codec[EnumT]):
         self._cls = cls
 
     def encode(self, value: EnumT) -> str:
-        if type(value) is self._cls:
-            return value._name_  # a member: its name (``.name`` is a slower descriptor)
         return self._cls(value).name or str(int(value))
 
     def decode(self, text: str) -> EnumT:

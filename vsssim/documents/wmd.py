@@ -250,8 +250,7 @@ class WmdComponent(DocumentModel):
     @property
     def full_path(self) -> str:
         """Logical path + ``\\`` + name, or just the name at the root (reference 8.1)."""
-        path = self.logical_path  # (full_path(), inlined: a property read often)
-        return f"{path}\\{self.component_name}" if path else self.component_name
+        return full_path(self.logical_path, self.component_name)
 
     @property
     def key(self) -> ComponentKey:
@@ -366,12 +365,9 @@ class WriterMetadata(DocumentModel):
 
         Raises :class:`~vsssim.errors.VssObjectNotFoundError` if there is none.
         """
-        path = logical_path or ""
-        # (fold() of a str is a _FOLDED subscript; the components' keys compared in place)
-        key = (_FOLDED[path] if type(path) is str else fold(path),
-               _FOLDED[component_name] if type(component_name) is str else fold(component_name))
+        key = (fold(logical_path or ""), fold(component_name))
         for comp in self.components:
-            if (_FOLDED[comp.logical_path], _FOLDED[comp.component_name]) == key:
+            if comp.key == key:
                 return comp
         raise VssObjectNotFoundError(
             f"writer {self.identity.writer_name!r} has no component "
@@ -508,35 +504,18 @@ def _invalid(name: str, value: object, reason: str) -> VssInvalidArgumentError:
     return VssInvalidArgumentError(f"{name}={value!r}: {reason}")
 
 
-# Strings each check accepted, with what it returned: a writer declares the same names and
-# paths at every Identify, and the checks are pure, so a string that passed once passes again.
-# (Bounded: cleared when full.)
-_ACCEPTED: Final[dict[tuple[Callable[[str], str], str], str]] = {}
-_ACCEPTED_MAX: Final = 4096
-
-
 def _text_arg(
     name: str, value: object, check: Callable[[str], str], *, optional: bool = False
 ) -> str:
     """A string argument checked by ``check``; ``None`` is ``""`` where the SDK allows NULL."""
-    if type(value) is str:
-        try:
-            return _ACCEPTED[check, value]  # (a subscript: no call)
-        except KeyError:
-            pass
     if value is None and optional:
         value = ""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, not {type(value).__name__}")
     try:
-        done = check(value)
+        return check(value)
     except ValueError as exc:
         raise _invalid(name, value, str(exc)) from None
-    if type(value) is str:  # not a subclass: its == or hash could differ
-        if len(_ACCEPTED) >= _ACCEPTED_MAX:
-            _ACCEPTED.clear()
-        _ACCEPTED[check, value] = done
-    return done
 
 
 def _bool_arg(name: str, value: object) -> bool:
@@ -576,7 +555,7 @@ def _replayed(api: str) -> Callable[[Callable[Concatenate[WriterMetadataBuilder,
              ) -> Callable[Concatenate[WriterMetadataBuilder, _P], None]:
         def method(self: WriterMetadataBuilder, /, *args: _P.args, **kwargs: _P.kwargs) -> None:
             if self._finished:
-                self._check_open(api)
+                self._refuse_finished(api)
             if kwargs:
                 named = tuple(kwargs.items())
                 call: _Call = (impl, (*map(type, args), *(type(v) for _, v in named)), args,
@@ -670,16 +649,14 @@ class WriterMetadataBuilder:
             else:
                 self._calls = None
 
-    def _check_open(self, api: str) -> None:
-        # Each method tests ``self._finished`` before calling this (one call less per call
-        # of a builder method, which writers make at every Identify).
-        if self._finished:
-            raise VssBadStateError(
-                f"IVssCreateWriterMetadata::{api} is only usable inside OnIdentify; VSS took the "
-                "metadata when the handler returned",
-                state="Identify finished",
-                call=api,
-            )
+    def _refuse_finished(self, api: str) -> None:
+        """A builder method called after the handler returned."""
+        raise VssBadStateError(
+            f"IVssCreateWriterMetadata::{api} is only usable inside OnIdentify; VSS took the "
+            "metadata when the handler returned",
+            state="Identify finished",
+            call=api,
+        )
 
     def finish(self) -> WriterMetadata:
         """Hand the document over (VSS does this when ``OnIdentify`` returns): the builder
