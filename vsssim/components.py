@@ -104,8 +104,7 @@ class Component:
 
     # -- checks ---------------------------------------------------------------------------
     def _read(self) -> BcdComponent:
-        if not self._scope.alive:  # (check_alive's frame only to raise)
-            self._scope.check_alive()
+        self._scope.check_alive()
         return self._data
 
     def _write(self, api: str, *, events: frozenset[WriterEvent] | None = None,
@@ -113,8 +112,7 @@ class Component:
         """Check that a writer may call ``api`` now (``backup``: True backup-only, False
         restore-only, None either)."""
         scope = self._scope
-        if not scope.alive:
-            scope.check_alive()
+        scope.check_alive()
         if not scope.writer_side or scope.event is None:
             raise VssBadStateError(
                 f"IVssComponent::{api} is for writers, inside their handlers "
@@ -449,18 +447,15 @@ class WriterComponents(Sequence[Component]):
         return f"<WriterComponents {len(self._components)} of writer {self._writer_id}>"
 
     def __len__(self) -> int:
-        if not self._scope.alive:
-            self._scope.check_alive()
+        self._scope.check_alive()
         return len(self._components)
 
     def __getitem__(self, index: int) -> Component:  # type: ignore[override]
-        if not self._scope.alive:
-            self._scope.check_alive()
+        self._scope.check_alive()
         return self._components[index]
 
     def __iter__(self) -> Iterator[Component]:
-        if not self._scope.alive:
-            self._scope.check_alive()
+        self._scope.check_alive()
         return iter(list(self._components))
 
     def get_component_count(self) -> int:
@@ -473,14 +468,12 @@ class WriterComponents(Sequence[Component]):
 
     def get_writer_info(self) -> tuple[UUID, UUID]:
         """``GetWriterInfo``: (writer instance id, writer class id)."""
-        if not self._scope.alive:
-            self._scope.check_alive()
+        self._scope.check_alive()
         return self._instance_id, self._writer_id
 
     def find(self, logical_path: str, component_name: str) -> Component:
         """The component with that logical path and name (case-insensitive)."""
-        if not self._scope.alive:
-            self._scope.check_alive()
+        self._scope.check_alive()
         for c in self._components:
             if (c.logical_path.lower() == (logical_path or "").lower()
                     and c.component_name.lower() == component_name.lower()):

@@ -147,8 +147,7 @@ class RestoreSubcomponent(DocumentModel):
     @property
     def full_path(self) -> str:
         """Logical path + ``\\`` + name."""
-        path = self.logical_path  # (full_path(), inlined: a property read often)
-        return f"{path}\\{self.component_name}" if path else self.component_name
+        return full_path(self.logical_path, self.component_name)
 
 
 class DirectedTarget(DocumentModel):
@@ -220,8 +219,7 @@ class BcdComponent(DocumentModel):
     @property
     def full_path(self) -> str:
         """Logical path + ``\\`` + name, or just the name at the root."""
-        path = self.logical_path  # (full_path(), inlined: a property read often)
-        return f"{path}\\{self.component_name}" if path else self.component_name
+        return full_path(self.logical_path, self.component_name)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -351,9 +349,7 @@ class BackupComponentsDocument(DocumentModel):
         """The entry addressed the way most ``IVssBackupComponents`` setters address one
         (writer class, type, logical path, name), or ``VssObjectNotFoundError``.
         """
-        path = logical_path or ""
-        key = (_FOLDED[path], _FOLDED[component_name]) if type(path) is str and type(
-            component_name) is str else (fold(path), fold(component_name))
+        key = (fold(logical_path or ""), fold(component_name))
         for writer in self.writers_for_class(writer_id):
             for comp in writer.components:
                 if comp.key == key and comp.component_type == component_type:
@@ -402,8 +398,7 @@ class BackupComponentsDocument(DocumentModel):
                 check(value)
             except ValueError as exc:
                 raise VssInvalidArgumentError(f"{name}={value!r}: {exc}") from None
-        key = (_FOLDED[path], _FOLDED[component_name]) if type(path) is str and type(
-            component_name) is str else (fold(path), fold(component_name))
+        key = (fold(path), fold(component_name))
         for writer in self.writers_for_class(writer_id):
             for comp in writer.components:
                 if comp.key == key:

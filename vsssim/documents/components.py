@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from vsssim.documents._fields import _FOLDED, full_path, split_logical_path
+from vsssim.documents._fields import _FOLDED, fold, full_path, split_logical_path
 from vsssim.documents.bcd import RestoreSubcomponent
 from vsssim.documents.wmd import WmdComponent, WriterMetadata
 from vsssim.errors import VssObjectNotFoundError
@@ -85,8 +85,7 @@ def is_ancestor(ancestor: WmdComponent, descendant: WmdComponent) -> bool:
     # As strings: folding maps no character to a backslash, so a run of leading elements is a
     # prefix of the folded path that ends at a backslash or at the end.  (No list is built.)
     path = descendant.logical_path
-    logical_path, name = ancestor.logical_path, ancestor.component_name
-    prefix = f"{logical_path}\\{name}" if logical_path else name
+    prefix = ancestor.full_path
     if not prefix:
         return True  # no elements: a leading run of any path
     if not path:
@@ -232,7 +231,7 @@ def restore_set(
         return set_members(wmd, component)
     chosen: set[tuple[str, str]] = set()
     for sub in subcomponents:
-        key = (_FOLDED[sub.logical_path], _FOLDED[sub.component_name])
+        key = (fold(sub.logical_path), fold(sub.component_name))
         member = next((c for c in wmd.components if c.key == key), None)
         if member is None or not is_ancestor(component, member):
             raise VssObjectNotFoundError(
