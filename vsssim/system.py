@@ -142,11 +142,6 @@ class _Scheduler:
     It keeps the machine's tracer, clock and options rather than the machine (no reference
     cycle: a closed machine is freed at once)."""
 
-    # ``int.bit_length`` of the small spans a scheduling point draws from (a lookup, not a
-    # call per draw).
-    _SMALL_SPANS = 64
-    _BIT_LENGTHS = tuple(i.bit_length() for i in range(_SMALL_SPANS))
-
     def __init__(self, system: VssSystem) -> None:
         self.tracer = system.tracer
         self.clock = system.clock
@@ -159,17 +154,8 @@ class _Scheduler:
         self.stop = threading.Event()
 
     def activity(self, point: str) -> None:
-        getrandbits = self.rng.getrandbits
         for app in self.apps:
-            # randint(0, burst): the draw of randrange(burst + 1), without its two layers of
-            # Python calls (CPython's Random._randbelow_with_getrandbits: k bits until < n).
-            span = app.burst + 1
-            if span < 1:
-                self.rng.randrange(span)  # raises, as it always did for a negative burst
-            bits = self._BIT_LENGTHS[span] if span < self._SMALL_SPANS else span.bit_length()
-            n = getrandbits(bits)
-            while n >= span:
-                n = getrandbits(bits)
+            n = self.rng.randrange(app.burst + 1)  # randint(0, burst), one call less
             if not n or app.suspended:
                 continue
             if self.holding:
@@ -178,14 +164,7 @@ class _Scheduler:
                 self.tracer.emit(app.name, "kernel", EventKind.APP, "WriteWaits",
                                  f"{n} step(s) wait for the release of held writes")
                 continue
-            # (run(app, n), written out: this is every scheduling point's work)
-            cost = self.options.costs.app_step
-            for _ in range(n):
-                if app.suspended:
-                    break
-                app.run(self.rng)
-                if cost:
-                    self.clock.sleep(cost)
+            self.run(app, n)
 
     def run(self, app: Application, steps: int) -> None:
         cost = self.options.costs.app_step
@@ -293,7 +272,6 @@ class VssSystem(SnapshotManagement):
         # first).
         self._volume_roots: tuple[list[tuple[str, str, _VolumeEntry]],
                                   list[tuple[str, str, _VolumeEntry]]] = ([], [])
-        self._relative_images: dict[str, str] = {}
         # Each volume's entry of the machine file, made at its first save (entries never change).
         self._volume_records: dict[str, dict[str, Any]] = {}
         self._volume_keys: dict[str, _VolumeEntry] = {}  # lowered name and GUID path -> entry
@@ -404,18 +382,10 @@ class VssSystem(SnapshotManagement):
         record = self._volume_records.get(e.name)
         if record is None:
             record = self._volume_records[e.name] = {
-                "name": e.name, "guid": str(e.guid), "image": self._relative_image(e.image),
+                "name": e.name, "guid": str(e.guid), "image": os.path.relpath(e.image, self.root),
                 "kind": e.kind, "readonly": e.readonly, "filesystem": e.filesystem,
                 "luns": [lun.model_dump(mode="json") for lun in e.luns]}
         return record
-
-    def _relative_image(self, image: str) -> str:
-        """``image`` relative to the machine's root, as the machine file keeps it (computed
-        once per image: ``os.path.relpath`` resolves both paths every time)."""
-        rel = self._relative_images.get(image)
-        if rel is None:
-            rel = self._relative_images[image] = os.path.relpath(image, self.root)
-        return rel
 
     def _reopen_volume(self, entry: dict[str, Any]) -> None:
         from vsssim.storage.volume import Volume
@@ -523,9 +493,6 @@ class VssSystem(SnapshotManagement):
                 with contextlib.suppress(OSError):  # not empty: leave it, and the real error
                     os.rmdir(images)
             raise
-        if san is None:
-            # What os.path.relpath(image, root) gives (the machine file's form), known here.
-            self._relative_images[image] = f"volumes/{stem}.img"
         ve = _VolumeEntry(canonical, self.ids.uuid(), volume, image, luns,
                           filesystem=filesystem)
         self._add_entry(ve)
@@ -571,8 +538,7 @@ class VssSystem(SnapshotManagement):
     def resolve_volume(self, name: str, *, strict: bool = False) -> VolumeInfo:
         """The volume for any accepted name.  ``strict``: the API form, with the trailing
         backslash every VSS volume parameter needs (rule 14)."""
-        if self._closed:  # (_check_open inline: every volume argument comes through here)
-            self._check_open("resolve_volume")
+        self._check_open("resolve_volume")
         if not isinstance(name, str) or not name:
             raise VssInvalidArgumentError(f"volume name {name!r} must be a non-empty string")
         key = name
