@@ -19,11 +19,9 @@ A backup directory holds::
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import re
-import stat
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -98,9 +96,6 @@ class BackedUpFile:
     target: str
     size: int
     sha256: str
-
-
-_BACKED_UP_FIELDS: tuple[str, ...] = tuple(BackedUpFile.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -244,36 +239,14 @@ def _check_writer_names(system: VssSystem, wanted: list[str]) -> None:
                 "\"Writer Name:logical\\path\\component\"")
 
 
-# The errors for which ``Path.exists()`` answers False rather than raising.
-_MISSING = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
-
-
-def _mode(path: str) -> int | None:
-    """``os.stat(path).st_mode``, None where ``Path(path).exists()`` would be False."""
-    try:
-        return os.stat(path).st_mode
-    except OSError as exc:
-        if exc.errno in _MISSING:
-            return None
-        raise
-
-
-def _check_target(target: str | os.PathLike[str]) -> None:
+def _check_target(target: Path) -> None:
     """A backup directory is new, or an existing directory that holds no backup yet: writing
-    a second backup over a first one would leave the first one's files among the second's.
-
-    (The path as ``Path`` spells it, so that ``""`` is ``.`` and a trailing slash goes, and
-    Path's own TypeError for anything that is not a path; then a new directory, the usual case,
-    costs one ``stat``.)"""
-    path = str(target if isinstance(target, Path) else Path(target))
-    mode = _mode(path)
-    if mode is None:
-        return  # nothing there: no backup in it either
-    if not stat.S_ISDIR(mode):
-        raise ValueError(f"target_dir {path!r} exists and is not a directory")
-    if _mode(os.path.join(path, "manifest.json")) is not None:
+    a second backup over a first one would leave the first one's files among the second's."""
+    if target.exists() and not target.is_dir():
+        raise ValueError(f"target_dir {str(target)!r} exists and is not a directory")
+    if (target / "manifest.json").exists():
         raise VssObjectAlreadyExistsError(
-            f"target_dir {path!r} already holds a backup; give each backup its own "
+            f"target_dir {str(target)!r} already holds a backup; give each backup its own "
             "directory")
 
 
@@ -390,7 +363,7 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
     if wanted is not None:
         _check_writer_names(system, wanted)
     if target_dir is not None and copy_files:
-        _check_target(target_dir)
+        _check_target(Path(target_dir))
     requested = ({system.resolve_volume(v).name for v in volumes}
                  if volumes is not None else None)
     excluded = {w.lower() for w in exclude_writers}
@@ -644,21 +617,15 @@ def _copy_file_set(system: VssSystem, s: _Selected, member: WmdComponent, fd: Fi
         dest_rel = "/".join([files_dir, *[p for p in on_volume.split("\\")
                                           if p and p != "."]])
         _write_file(target, dest_rel, data, made)
-        result.files.append(_backed_up_file(
-            s.label, writer_id, instance_name, component, member_path, fd.path, fd.filespec,
-            fd.recursive, rel, default_path, snap_path, dest_rel, size,
-            hashlib.sha256(data).hexdigest()))
+        result.files.append(BackedUpFile(
+            writer=s.label, writer_id=writer_id, instance_name=instance_name,
+            component=component, member=member_path, set_path=fd.path,
+            set_filespec=fd.filespec, set_recursive=fd.recursive, rel=rel, path=default_path,
+            snapshot_path=snap_path, target=dest_rel, size=size,
+            sha256=hashlib.sha256(data).hexdigest()))
         system.clock.sleep(size / copy_rate)
         system.tracer.emit("requester", "backup medium", EventKind.COPY, "CopyFile",
                            f"{snap_path} ({size} bytes)", size=size)
-
-
-def _backed_up_file(*values: Any) -> BackedUpFile:
-    """``BackedUpFile(*values)`` without the frozen dataclass's ``__init__``, which sets each
-    of its fourteen fields with its own ``object.__setattr__`` call: one per copied file."""
-    record = object.__new__(BackedUpFile)
-    record.__dict__.update(zip(_BACKED_UP_FIELDS, values, strict=True))
-    return record
 
 
 def _write_file(target: str | Path, relative: str, data: bytes, made: set[str]) -> None:
