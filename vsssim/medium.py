@@ -128,17 +128,17 @@ class Manifest(_Model):
     file_sets: list[ManifestFileSet] = Field(default_factory=list)
 
 
-def _inside(root: Path | str, relative: str, what: str) -> str:
-    """``root / relative`` (as a string path), refusing anything that could leave ``root``."""
+def _inside(root: Path, relative: str, what: str) -> Path:
+    """``root / relative``, refusing anything that could leave ``root``."""
     if not relative or "\x00" in relative or "\\" in relative:
         raise MediumError(f"{what}: {relative!r} is not a plain relative path")
     parts = relative.split("/")
     if relative.startswith("/") or any(p in ("", ".", "..") for p in parts) or \
             ":" in parts[0]:
         raise MediumError(f"{what}: {relative!r} tries to leave the backup directory")
-    here = str(root)  # string paths: a restore checks every component of every file's path
+    here = root
     for part in parts:
-        here = f"{here}/{part}"
+        here = here / part
         try:
             mode = os.lstat(here).st_mode
         except FileNotFoundError:
@@ -146,18 +146,6 @@ def _inside(root: Path | str, relative: str, what: str) -> str:
         if stat.S_ISLNK(mode):
             raise MediumError(f"{what}: {relative!r} goes through a symbolic link")
     return here
-
-
-def _read_text(path: str) -> str:
-    """``Path(path).read_text(encoding="utf-8")``."""
-    with open(path, encoding="utf-8") as f:
-        return f.read()
-
-
-def _read_bytes(path: str) -> bytes:
-    """``Path(path).read_bytes()``."""
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def _check_windows_path(path: str, what: str) -> None:
@@ -213,19 +201,19 @@ class BackupMedium:
         if os.path.getsize(manifest_path) > MAX_MANIFEST_BYTES:
             raise MediumError("manifest.json is too large")
         try:
-            raw = json.loads(_read_text(manifest_path))
+            raw = json.loads(manifest_path.read_text(encoding="utf-8"))
             self.manifest = Manifest.model_validate(raw)
         except (ValueError, ValidationError) as exc:
             raise MediumError(f"manifest.json is not a vsssim backup manifest: {exc}") from None
         if self.manifest.format != MANIFEST_FORMAT:
             raise MediumError(f"manifest format {self.manifest.format} is not supported")
         bcd_path = _inside(root, "backup_components.xml", "document")
-        self.components_xml = _read_text(bcd_path)
+        self.components_xml = bcd_path.read_text(encoding="utf-8")
         self.document = BackupComponentsDocument.load_from_xml(self.components_xml)
         self.writer_metadata: list[WriterMetadata] = []
         for name in self.manifest.writers:
             path = _inside(root, f"writers/{name}", "writer metadata")
-            self.writer_metadata.append(WriterMetadata.load_from_xml(_read_bytes(path)))
+            self.writer_metadata.append(WriterMetadata.load_from_xml(path.read_bytes()))
         self._check_consistency()
         for f in self.manifest.files:  # every file is checked up front
             self.read(f)
@@ -295,7 +283,7 @@ class BackupMedium:
         path = _inside(self.root, entry.target, f"file {entry.path!r}")
         if not stat.S_ISREG(os.lstat(path).st_mode):
             raise MediumError(f"{entry.path!r}: {entry.target!r} is not a regular file")
-        data = _read_bytes(path)
+        data = path.read_bytes()
         if len(data) != entry.size or hashlib.sha256(data).hexdigest() != entry.sha256:
             raise MediumError(f"{entry.path!r}: the file in the backup does not match the "
                               "manifest (size or SHA-256): damaged or tampered with")

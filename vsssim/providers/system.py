@@ -66,9 +66,6 @@ _K_SET, _K_COUNT, _K_CONTEXT, _K_ATTRS = "set", "count", "context", "attributes"
 _K_DEVICE, _K_CREATED, _K_EXPOSED_NAME, _K_EXPOSED_PATH = "device", "created", "xname", "xpath"
 _K_ORIGIN, _K_SERVICE, _K_DONE = "origin", "service", "complete"
 _ASSOCIATIONS = "associations.json"
-# One flat record laid out as json.dump(..., indent=1) lays out a list's records, by the C
-# encoder (the indenting encoder is pure Python: a call per token).
-_RECORD_ENCODER = json.JSONEncoder(separators=(",\n  ", ": "))
 
 
 @dataclass
@@ -133,17 +130,12 @@ class SystemProvider(SnapshotProvider):
 
     def _save_associations(self) -> None:
         path = self._associations_file()
-        records = [_RECORD_ENCODER.encode(
-            {"for_volume": a.for_volume, "for_guid": a.for_guid, "on_volume": a.on_volume,
-             "max_size": a.max_size, "explicit": a.explicit})
-            for a in self._associations.values()]
-        # What json.dump(items, f, indent=1) writes: "[]", or each record between " {" and
-        # " }" lines, one field per line.
-        text = ("[\n" + ",\n".join([f" {{\n  {r[1:-1]}\n }}" for r in records]) + "\n]"
-                if records else "[]")
+        items = [{"for_volume": a.for_volume, "for_guid": a.for_guid, "on_volume": a.on_volume,
+                  "max_size": a.max_size, "explicit": a.explicit}
+                 for a in self._associations.values()]
         tmp = path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
+            json.dump(items, f, indent=1)
         os.replace(tmp, path)
 
     def on_load(self, host: ProviderHost) -> None:

@@ -147,19 +147,10 @@ class Superblock:
     root_ino: int = ROOT_INO
     block_size: int = BLOCK_SIZE
     version: int = VERSION
-    # (label, its UTF-8 bytes, their length) as last encoded: the superblock is rewritten by
-    # every allocation, its label almost never changes.
-    _label_field: tuple[str, bytes, int] | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
 
     def encode(self) -> bytes:
         """The superblock's bytes (fields then CRC)."""
-        cached = self._label_field
-        if cached is None or cached[0] is not self.label:
-            raw = self.label.encode("utf-8", "surrogatepass")
-            cached = self._label_field = (self.label, raw, len(raw))
-        _, label, label_len = cached
+        label = self.label.encode("utf-8", "surrogatepass")
         body = _SB.pack(
             MAGIC,
             self.version,
@@ -178,7 +169,7 @@ class Superblock:
             self.root_ino,
             self.next_generation,
             self.created,
-            label_len,
+            len(label),
             label,
         )
         return body + _SB_CRC.pack(zlib.crc32(body))
