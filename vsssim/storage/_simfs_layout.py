@@ -116,6 +116,11 @@ _MAGIC_CRC = _MagicCrcs(
     (magic, zlib.crc32(magic)) for magic in (BMAP_MAGIC, IMAP_MAGIC, EXT_MAGIC, DIR_MAGIC))
 
 
+def _block_crc(raw: bytes, magic: bytes) -> int:
+    """``_crc(raw, 4)`` of a block whose magic is ``magic`` (already verified)."""
+    return zlib.crc32(memoryview(raw)[8:], _MAGIC_CRC[magic])
+
+
 def _crc(block: bytes | bytearray | memoryview, crc_at: int, seed: int = 0) -> int:
     """CRC-32 of ``block`` with its 4-byte checksum field (at ``crc_at``) left out."""
     view = memoryview(block)
@@ -278,7 +283,7 @@ def decode_bitmap_block(raw: bytes, magic: bytes, index: int, where: str) -> byt
     got_magic, crc, got_index, _ = _BM_HEAD.unpack_from(raw, 0)
     if got_magic != magic:
         raise _corrupt(where, f"bad magic {got_magic!r}")
-    if zlib.crc32(memoryview(raw)[8:], _MAGIC_CRC[magic]) != crc:  # _crc(raw, 4)
+    if _block_crc(raw, magic) != crc:
         raise _corrupt(where, "checksum mismatch")
     if got_index != index:
         raise _corrupt(where, f"holds bitmap block {got_index}, expected {index}")
@@ -391,7 +396,7 @@ def decode_ext_block(raw: bytes, owner: int, where: str) -> tuple[list[tuple[int
     magic, crc, got_owner, count, next_block = _EXT_HEAD.unpack_from(raw, 0)
     if magic != EXT_MAGIC:
         raise _corrupt(where, f"bad magic {magic!r}")
-    if zlib.crc32(memoryview(raw)[8:], _MAGIC_CRC[magic]) != crc:  # _crc(raw, 4)
+    if _block_crc(raw, magic) != crc:
         raise _corrupt(where, "checksum mismatch")
     if got_owner != owner:
         raise _corrupt(where, f"belongs to inode {got_owner}, not {owner}")
@@ -483,7 +488,7 @@ def decode_dir_entries(raw: bytes, owner: int, where: str) -> tuple[list[tuple[s
     magic, crc, got_owner, count, used = _DIR_HEAD.unpack_from(raw, 0)
     if magic != DIR_MAGIC:
         raise _corrupt(where, f"bad magic {magic!r}")
-    if zlib.crc32(memoryview(raw)[8:], _MAGIC_CRC[magic]) != crc:  # _crc(raw, 4)
+    if _block_crc(raw, magic) != crc:
         raise _corrupt(where, "checksum mismatch")
     if got_owner != owner:
         raise _corrupt(where, f"belongs to directory inode {got_owner}, not {owner}")
