@@ -16,7 +16,6 @@ recovery at all and holds exactly the state of the freeze instant.
 
 from __future__ import annotations
 
-import itertools
 import random
 import struct
 import zlib
@@ -77,14 +76,9 @@ def _record(lsn: int, key: bytes, value: bytes) -> bytes:
 
 
 def _encode_data(lsn: int, state: Mapping[bytes, bytes]) -> bytes:
-    items = sorted(state.items())
-    # Every record's "<II" (key length, value length) in one pack, then sliced per record.
-    lengths = struct.pack(f"<{2 * len(items)}I", *map(len, itertools.chain.from_iterable(items)))
-    parts = [_DATA_HEAD.pack(_DATA_MAGIC, 1, lsn, len(items))]
-    at = 0
-    for k, v in items:
-        parts += (lengths[at : at + 8], k, v)
-        at += 8
+    parts = [_DATA_HEAD.pack(_DATA_MAGIC, 1, lsn, len(state))]
+    for k in sorted(state):
+        parts.append(struct.pack("<II", len(k), len(state[k])) + k + state[k])
     blob = b"".join(parts)
     return blob + _CRC.pack(zlib.crc32(blob))
 
@@ -309,7 +303,7 @@ class KvStoreWriter(Writer):
 
     def on_identify(self, metadata: WriterMetadataBuilder) -> bool:
         store = self.app.store
-        name = self.app.name  # (self.component_name, without the property)
+        name = self.component_name
         metadata.add_component(ComponentType.DATABASE, "", name,
                                caption=f"{self.app.name} key-value store", selectable=True)
         metadata.add_database_files("", name, store.directory, "data.kv")

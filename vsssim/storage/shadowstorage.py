@@ -114,17 +114,12 @@ PURGE_REASONS = {
 def _check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
     if metadata is None:
         return {}
-    if type(metadata) is not dict and not isinstance(metadata, Mapping):  # (a dict: no ABC)
+    if not isinstance(metadata, Mapping):
         raise TypeError(f"metadata must be a mapping of str to str, not {type(metadata).__name__}")
     out = dict(metadata)
-    # The types of all keys and values, gathered in C: plain str everywhere is the usual case;
-    # anything else (a str subclass is fine) is checked item by item.
-    kinds = set(map(type, out))
-    kinds.update(map(type, out.values()))
-    if not kinds <= {str}:
-        for k, v in out.items():
-            if not isinstance(k, str) or not isinstance(v, str):
-                raise TypeError("metadata keys and values must be str")
+    for k, v in out.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise TypeError("metadata keys and values must be str")
     return out
 
 
@@ -1051,8 +1046,7 @@ class ShadowStorage:
         Optimistic: plan and copy, then check the volume's epoch did not move (no write
         preserved blocks, no structure change meanwhile); after a few races, take the lock.
         """
-        if self._closed:
-            self._check_open()  # raises
+        self._check_open()
         vol = self._vol
         for _ in range(4):
             e0 = vol._epoch
@@ -1098,8 +1092,7 @@ class ShadowStorage:
         if b0 == b1:
             s = rec.overlay.get(b0) if rec.overlay else None
             if s is None:
-                # _view(rec), its common case inlined: the cached view is current
-                vb, vs = rec.view if rec.view_gen == self._st.gen else self._view(rec)
+                vb, vs = self._view(rec)
                 if vb.size:
                     i = int(vb.searchsorted(b0))
                     if i < vb.size and int(vb[i]) == b0:
