@@ -656,8 +656,7 @@ class SimFS:
             if self._device.readonly:
                 raise _read_only("append to", path)
             store = self._store
-            if store.touched or store.data:  # Store.begin(), inlined
-                store._reset_pending()
+            store.begin()
             try:
                 stamp = self._stamp()
                 # Appends repeat the same path (a log): its walk is remembered as in _walk_path.
@@ -1063,9 +1062,7 @@ class _Change:
         try:
             if fs._device.readonly:
                 raise _read_only(self._what, self._path)
-            store = fs._store
-            if store.touched or store.data:  # Store.begin(), inlined
-                store._reset_pending()
+            fs._store.begin()
         except BaseException:
             fs._lock.release()
             raise
