@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import inspect
-import itertools
 import os
 import shutil
-import stat
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -24,27 +22,10 @@ if TYPE_CHECKING:
 _FAST_TMP = "/dev/shm"
 
 
-_serial = itertools.count()  # the names this process gives its directories on the tmpfs
-
-
 def fast_temp_dir(prefix: str) -> Path:
-    """A new temporary directory (mode 0o700), on a tmpfs if there is one.
-
-    On the tmpfs its name is the prefix, the process id and a serial number: a run makes one
-    per example, and ``mkdtemp``'s random names cost more Python calls than the rest of the
-    directory's life.  ``mkdir`` makes it or fails (it never follows a link someone left), so
-    a name already taken is simply skipped, as ``mkdtemp`` skips one."""
-    if not (os.path.isdir(_FAST_TMP) and os.access(_FAST_TMP, os.W_OK)):
-        return Path(tempfile.mkdtemp(prefix=prefix))
-    pid = os.getpid()
-    for _ in range(tempfile.TMP_MAX):
-        path = f"{_FAST_TMP}/{prefix}{pid}-{next(_serial)}"
-        try:
-            os.mkdir(path, stat.S_IRWXU)  # (mkdtemp's mode)
-        except FileExistsError:
-            continue
-        return Path(path)
-    raise FileExistsError(f"no free name for a temporary directory {_FAST_TMP}/{prefix}...")
+    """A new temporary directory, on a tmpfs if there is one."""
+    base = _FAST_TMP if os.path.isdir(_FAST_TMP) and os.access(_FAST_TMP, os.W_OK) else None
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=base))
 
 
 def nothing() -> None:
@@ -80,15 +61,7 @@ def static_attr(owner: type, name: str) -> Any:
     ``consistency_check = check_store``); a plain function stored on a class would become a
     method, so look it up statically and unwrap ``staticmethod``.
     """
-    # inspect.getattr_static's answer for a class: the first namespace of its MRO that has
-    # the name (a run looks up its settings at every example), else the metaclass's.
-    for klass in owner.__mro__:
-        namespace = klass.__dict__
-        if name in namespace:
-            value = namespace[name]
-            break
-    else:
-        value = inspect.getattr_static(owner, name, None)
+    value = inspect.getattr_static(owner, name, None)
     if isinstance(value, staticmethod | classmethod):
         return value.__get__(None, owner)
     return value

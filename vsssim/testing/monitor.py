@@ -76,7 +76,6 @@ _SNAPSHOT_ERRORS = frozenset({"VssAccessDeniedError", "VssObjectNotFoundError"})
 # Trace records of injected faults (FaultPlan): what happens under them is not the writer's doing.
 _INJECTED = frozenset({"WriterFault", "ProviderFault", "StorageFault", "RequesterCrash",
                        "IdentifyDuring"})
-_BACKSLASH = "\\"
 _RETURN_HINT = "return True to go on, or call set_writer_failure(...) and return False to veto"
 
 
@@ -389,12 +388,10 @@ class WriterMonitor:
             self._violate("resume-after-thaw-and-abort",
                           f"the application {app.name!r} is still suspended after the operation "
                           "ended: its writer must resume it in OnThaw and in OnAbort")
-        if self._pending:
-            self._raise()
+        self._raise()
         self._faults = 0
         self._check_metadata()
-        if self._pending:
-            self._raise()
+        self._raise()
 
     def _raise(self) -> None:
         if not self._pending:
@@ -504,7 +501,7 @@ class WriterMonitor:
             return
         self.metadata = doc
         for comp in doc.components:
-            for fd in (*comp.files, *comp.database_files, *comp.database_log_files):
+            for fd in comp.all_files:
                 self._check_file_set(comp, fd.path, fd.filespec)
         first = self._first
         if first is None:
@@ -522,8 +519,8 @@ class WriterMonitor:
 
     def _check_file_set(self, comp: WmdComponent, path: str, filespec: str) -> None:
         vol = self.system.volume_of_path(path)
-        # (A document's paths have no trailing backslash; one built unchecked may have.)
-        where = f"{path if path[-1:] != _BACKSLASH else path.rstrip(_BACKSLASH)}\\{filespec}"
+        root = path.rstrip("\\")
+        where = f"{root}\\{filespec}"
         if vol is None:
             self._violate("metadata-valid-and-stable",
                           f"component {comp.full_path!r}: file set {where} is not on a volume "

@@ -303,43 +303,22 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
 
     @classmethod
     def _hook(cls, name: str) -> Any:
-        """Class attribute ``name`` as written (:func:`static_attr`), looked up once per class
-        and value: the plain lookup, one call, tells whether the attribute changed since."""
-        cache: dict[str, tuple[object, Any]] = cls.__dict__.get("_vsssim_hooks") or {}
-        if not cache:
-            type.__setattr__(cls, "_vsssim_hooks", cache)
-        current = getattr(cls, name, None)
-        found = cache.get(name)
-        if found is None or found[0] is not current:
-            found = cache[name] = (current, static_attr(cls, name))
-        return found[1]
+        return static_attr(cls, name)
 
-    def _ref(self, name: str, value: object) -> Reference:
-        """How the generated test reaches class attribute ``name`` (whose ``value`` is
-        ``self._hook(name)``): worked out once per class and value."""
+    def _ref(self, name: str) -> Reference:
+        """How the generated test reaches class attribute ``name``."""
         owner = type(self)
-        cache: dict[str, tuple[object, Reference, Reference]] = \
-            owner.__dict__.get("_vsssim_references") or {}
-        if not cache:
-            type.__setattr__(owner, "_vsssim_references", cache)
-        found = cache.get(name)
-        if found is None or found[0] is not value:
-            via_class = reference(owner)
-            fallback = f"{via_class.expression}.{name}" if via_class.importable else None
-            ref = reference(value, fallback=fallback)
-            found = cache[name] = (value, ref, ref if ref.importable else via_class)
-        self.references.append(found[2])
-        return found[1]
+        via_class = reference(owner)
+        fallback = f"{via_class.expression}.{name}" if via_class.importable else None
+        ref = reference(self._hook(name), fallback=fallback)
+        self.references.append(ref if ref.importable else via_class)
+        return ref
 
     def _check(self, result_var: str | None = None, backup_var: str | None = None,
                result: BackupResult | RestoreResult | None = None,
                backup: BackupResult | None = None) -> None:
         __tracebackhide__ = True  # pytest: show the caller's line
-        monitor = self._monitor  # built by build_machine, before the first check
-        assert monitor is not None
-        if result_var is None and backup_var is None:
-            self._run(_CHECK, lambda: monitor.check(result, backup))
-            return
+        monitor = self.monitor
         self._run(lambda: [f"monitor.check({', '.join(a for a in (result_var, backup_var) if a)})"],
                   lambda: monitor.check(result, backup))
 
@@ -389,7 +368,7 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         app_factory = self._hook("application_factory")
         args: list[str] = []
         if app_factory is not None:
-            ref = self._ref("application_factory", app_factory)
+            ref = self._ref("application_factory")
             self.setup.append(_naming(f"app = system.add_application({ref.expression}("
                                       f"system.volume({first!r}).fs))",
                                       [("application_factory", ref)]))
@@ -401,7 +380,7 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         if method is not None:
             kwargs["restore_method"] = method
             args.append(f"restore_method=RestoreMethod.{RestoreMethod(method).name}")
-        ref = self._ref("writer_factory", factory)
+        ref = self._ref("writer_factory")
         self.setup.append(_naming(f"writer = system.add_writer({ref.expression}("
                                   f"{', '.join(args)}))", [("writer_factory", ref)]))
         writer = factory(self.app, **kwargs) if self.app is not None else factory(**kwargs)
@@ -413,7 +392,7 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
             fn = self._hook(hook)
             if fn is not None:
                 hooks[hook] = fn
-                refs.append((hook, self._ref(hook, fn)))
+                refs.append((hook, self._ref(hook)))
                 extra.append(f"{hook}={refs[-1][1].expression}")
         if not cls.stable_metadata:
             extra.append("stable_metadata=False")
@@ -560,8 +539,6 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         self._run(plan.code, lambda: plan.run(self.system, self.writer))
         self._check()
 
-
-_CHECK: Final = ("monitor.check()",)
 
 # Stand-ins for the arguments a factory gets, to check its signature before a run.
 _APP: Final = object()
