@@ -549,7 +549,7 @@ class Coordinator:
         self.ids = ids
         self.options = options
         self.machine = machine
-        self.faults = faults or FaultPlan()
+        self.faults = faults if faults is not None else FaultPlan()
         self.providers: list[Provider] = []
         self._writers: list[WriterRegistration] = []
         self._order = 0

@@ -247,6 +247,14 @@ def test_a_fault_plan_given_later_or_filled_later_is_asked(tmp_path: Path) -> No
         system.faults = FaultPlan([ProviderFault("CommitSnapshots",
                                                  hresult=hr.VSS_E_PROVIDER_VETO)])
         assert commit_status(system) == hr.VSS_E_PROVIDER_VETO
+    # An empty plan given to the machine is the one it keeps: filled later, it fires.
+    given = FaultPlan()
+    with VssSystem(tmp_path / "m2", faults=given) as system:
+        system.add_volume("C:", 64 << 20)
+        assert system.faults is given
+        assert commit_status(system) == hr.VSS_S_ASYNC_FINISHED
+        given.add(ProviderFault("CommitSnapshots", hresult=hr.VSS_E_PROVIDER_VETO))
+        assert commit_status(system) == hr.VSS_E_PROVIDER_VETO
 
 
 @pytest.mark.parametrize("writers", [1, 2, 3])
