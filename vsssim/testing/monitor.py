@@ -326,14 +326,16 @@ class WriterMonitor:
         from vsssim.constants import VolumeSnapshotAttributes as A
 
         for props in self.system.all_snapshots():
-            if str(props.snapshot_set_id) != set_id:
+            # (Only a copy that may not be written has its writes counted.)
+            if str(props.snapshot_set_id) != set_id \
+                    or not props.snapshot_attributes & A.NO_AUTORECOVERY:
                 continue
             try:
                 device = self.system.snapshot_device(props.snapshot_id)
             except Exception:  # a provider without devices: nothing to count
                 continue
             writes = int(getattr(getattr(device, "stats", None), "writes", 0) or 0)
-            if writes and props.snapshot_attributes & A.NO_AUTORECOVERY:
+            if writes:
                 self._violate("snapshot-changed-only-in-post-snapshot",
                               f"{writes} write(s) went into the shadow copy of "
                               f"{props.original_volume_name}, whose context forbids "
