@@ -181,7 +181,7 @@ class WriterMonitor:
     def _on_event(self, e: TraceEvent) -> None:
         # An observer runs inside the coordinator: a failing hook (freeze_state) must not break
         # the machine under test; the error is raised by the next check() instead.
-        # (One method, not a wrapper around another: it runs for every event of the trace.)
+        # (One method, not a wrapper around another: it runs for every event it watches.)
         if self._error is not None:
             return
         try:
