@@ -101,6 +101,27 @@ def test_unsubscribing_one_of_two_equal_observers_keeps_the_other() -> None:
     assert seen == [1]
 
 
+def test_an_observer_of_some_kinds_gets_only_those_in_order() -> None:
+    tracer = Tracer(VirtualClock())
+    seen: list[tuple[str, int]] = []
+    tracer.subscribe(lambda e: seen.append(("all", e.seq)))
+    stop = tracer.subscribe(lambda e: seen.append(("some", e.seq)),
+                            kinds=[EventKind.EVENT, "reply"])  # type: ignore[list-item]
+    tracer.subscribe(lambda e: seen.append(("last", e.seq)), kinds=(EventKind.REPLY,))
+    tracer.emit("VSS", "w", EventKind.EVENT, "Freeze")
+    tracer.emit("w", "w", EventKind.STATE, "WriterState")
+    tracer.emit("w", "VSS", EventKind.REPLY, "Freeze")
+    tracer.emit("a", "b", "custom", "x")  # type: ignore[arg-type]  # a kind of its own
+    stop()
+    tracer.emit("VSS", "w", EventKind.EVENT, "Thaw")
+    assert seen == [("all", 1), ("some", 1), ("all", 2), ("all", 3), ("some", 3), ("last", 3),
+                    ("all", 4), ("all", 5)]
+    with pytest.raises(TypeError, match="not one string"):
+        tracer.subscribe(print, kinds="call")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="'calls'] are not kinds of event"):
+        tracer.subscribe(print, kinds=["calls"])  # type: ignore[list-item]
+
+
 def test_text_timeline_is_deterministic() -> None:
     text = _sample().to_text()
     assert text == _sample().to_text()

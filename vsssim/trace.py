@@ -116,19 +116,50 @@ class Observer(Protocol):
 ObserverLike = Observer | Callable[[TraceEvent], None]
 
 
+_KINDS: tuple[EventKind, ...] = tuple(EventKind)
+_KIND_SET: frozenset[object] = frozenset(_KINDS)
+_Subscription = tuple[Callable[[TraceEvent], None], frozenset[EventKind] | None]
+
+
+class _Routes(dict[object, tuple[Callable[[TraceEvent], None], ...]]):
+    """The observers of each event kind, in the order they subscribed (a kind outside
+    :class:`EventKind` goes to the observers of every kind)."""
+
+    __slots__ = ("_every",)
+
+    def __init__(self, subscriptions: Sequence[_Subscription]) -> None:
+        super().__init__(dict.fromkeys(_KINDS, ()))
+        self._every: tuple[Callable[[TraceEvent], None], ...] = ()
+        for fn, kinds in subscriptions:
+            for kind in _KINDS if kinds is None else kinds:
+                self[kind] += (fn,)
+            if kinds is None:
+                self._every += (fn,)
+
+    def __missing__(self, kind: object) -> tuple[Callable[[TraceEvent], None], ...]:
+        return self._every
+
+
 class Tracer:
     """Stamps events with a sequence number and the clock's time and fans them out."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self._seq = 0  # the last sequence number given (under the lock)
-        # A tuple, replaced (under the lock) on subscribe and unsubscribe: emit reads it once
-        # and needs no copy to deliver outside the lock.
-        self._observers: tuple[Callable[[TraceEvent], None], ...] = ()
+        # Each subscription (its function and its kinds, None: every kind), in order, and the
+        # observers of each kind made from them.  Both are replaced (under the lock) on
+        # subscribe and unsubscribe: emit reads the routes once and needs no copy to deliver
+        # outside the lock.
+        self._subscriptions: tuple[_Subscription, ...] = ()
+        self._routes = _Routes(())
         self._lock = threading.RLock()
 
-    def subscribe(self, observer: ObserverLike) -> Callable[[], None]:
-        """Add an observer; returns a function that removes it again."""
+    def subscribe(self, observer: ObserverLike, *,
+                  kinds: Iterable[EventKind] | None = None) -> Callable[[], None]:
+        """Add an observer; returns a function that removes it again.
+
+        ``kinds``: the kinds of event it gets (default: every event).  An observer that looks
+        at a few kinds is then not called at all for the others."""
         # (``getattr`` rather than ``isinstance(observer, Observer)``: a runtime protocol
         # check costs tens of microseconds, and a machine subscribes several observers.)
         method = getattr(observer, "on_trace_event", None)
@@ -136,8 +167,16 @@ class Tracer:
         if isinstance(observer, Trace) and getattr(method, "__func__", None) \
                 is Trace.on_trace_event:  # not overridden, on the class or the instance
             fn = observer._events.append  # what on_trace_event does, without its frame
+        if isinstance(kinds, str):
+            raise TypeError("kinds is a collection of EventKind values, not one string")
+        wanted = None if kinds is None else frozenset(kinds)
+        if wanted is not None and not wanted <= _KIND_SET:
+            raise ValueError(f"kinds: {sorted(map(str, wanted - _KIND_SET))} are not kinds "
+                             "of event (EventKind)")
+        entry = (fn, wanted)
         with self._lock:
-            self._observers = (*self._observers, fn)
+            self._subscriptions = (*self._subscriptions, entry)
+            self._routes = _Routes(self._subscriptions)
 
         subscribed = True
 
@@ -146,9 +185,10 @@ class Tracer:
             with self._lock:
                 if subscribed:  # once: a second call must not remove an equal observer
                     subscribed = False
-                    observers = list(self._observers)
-                    observers.remove(fn)
-                    self._observers = tuple(observers)
+                    subscriptions = list(self._subscriptions)
+                    subscriptions.remove(entry)
+                    self._subscriptions = tuple(subscriptions)
+                    self._routes = _Routes(self._subscriptions)
 
         return unsubscribe
 
@@ -189,14 +229,14 @@ class Tracer:
             self._seq = seq = self._seq + 1
             _set_seq(event, seq)
             _set_time(event, self.clock.now())
-            observers = self._observers
+            routes = self._routes
         _set_source(event, source)
         _set_target(event, target)
         _set_kind(event, kind)
         _set_name(event, name)
         _set_detail(event, detail)
         _set_data(event, data)
-        for fn in observers:
+        for fn in routes[kind]:
             fn(event)
         return event
 

@@ -707,6 +707,29 @@ def test_injected_faults_are_not_blamed_on_the_writer(tmp_path: Path) -> None:
             assert not app.suspended
 
 
+def test_a_consistency_check_given_later_sees_the_restore(tmp_path: Path) -> None:
+    # The monitor watches the requester's PostRestore call only with a check to run: one
+    # assigned after it was made must still get the files as the restore left them.
+    system = VssSystem(tmp_path / "m", seed=3)
+    with system:
+        system.add_volume("C:\\", size=16 << 20)
+        app = KvStoreApp(system.volume("C:\\").fs)
+        writer = KvStoreWriter(app)
+        system.add_application(app)
+        system.add_writer(writer)
+        monitor = WriterMonitor(system, writer, app, freeze_state=kv_state)
+        monitor.check()
+        system.run_applications(20)
+        backup = system.backup(["C:\\"], target_dir=tmp_path / "b")
+        monitor.check(backup)
+        monitor.consistency_check = lambda frozen, fs: False
+        restored = system.restore(backup)
+        assert _broken(monitor, restored, backup).rule.id == "consistent-restore"
+        monitor.consistency_check = None
+        monitor.check(system.restore(backup), backup)
+        monitor.close()
+
+
 def test_monitor_checks_restores_against_the_freeze(tmp_path: Path) -> None:
     system = VssSystem(tmp_path / "m", seed=3)
     with system:

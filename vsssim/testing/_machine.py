@@ -42,6 +42,7 @@ class ConformanceMachine(RuleBasedStateMachine, Generic[_M]):
 
     Subclasses build ``root``, ``_system`` and ``_monitor`` in their ``@initialize`` rule and
     call :meth:`_step` at the start of every other rule, so that the repro knows its steps.
+    They may leave ``setup`` empty until a repro needs it, and fill it in :meth:`_write_setup`.
     """
 
     __test__ = False  # pytest collects ``TestCase``, not the machine
@@ -95,8 +96,13 @@ class ConformanceMachine(RuleBasedStateMachine, Generic[_M]):
         """A rule starts: its lines form one step of the repro (see :meth:`replay`)."""
         self._marks.append(len(self.script))
 
+    def _write_setup(self) -> None:
+        """Fill ``setup`` and ``references``, for a machine that writes its setup lines out
+        only when a repro needs them (the base writes its lines as it builds)."""
+
     def replay(self, error: ConformanceError | None) -> Replay:
         """The steps of this example so far (setup, then one group of lines per rule)."""
+        self._write_setup()
         name = type(self).__name__
         rule = error.rule.id if error is not None else "steps"
         header = [f"Minimal sequence found by vsssim's {self.subject} conformance run ({name}).",

@@ -294,6 +294,10 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         self.app: Application | None = None
         self.backups: list[tuple[str, BackupResult]] = []
         self._counts: dict[str, int] = {}
+        # What build_machine drew and used, for its lines (see _write_setup): the seed,
+        # shuffled deliveries, the restore method, the hooks, the volume of each file.
+        self._built: tuple[int, bool, RestoreMethod | None, dict[str, Any], list[str]] | None \
+            = None
 
     # ------------------------------------------------------------------------- plumbing
     def _next(self, what: str) -> str:
@@ -305,12 +309,12 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
     def _hook(cls, name: str) -> Any:
         return static_attr(cls, name)
 
-    def _ref(self, name: str) -> Reference:
-        """How the generated test reaches class attribute ``name``."""
+    def _ref(self, name: str, value: object) -> Reference:
+        """How the generated test reaches class attribute ``name`` (holding ``value``)."""
         owner = type(self)
         via_class = reference(owner)
         fallback = f"{via_class.expression}.{name}" if via_class.importable else None
-        ref = reference(self._hook(name), fallback=fallback)
+        ref = reference(value, fallback=fallback)
         self.references.append(ref if ref.importable else via_class)
         return ref
 
@@ -346,61 +350,82 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         methods = list(cls.restore_methods)
         method = data.draw(st.sampled_from(methods), label="restore_method") if methods else None
         self.root = fast_temp_dir("vsssim-conformance-")
-        options = "options=VssOptions(delivery=\"shuffled\")" if shuffled else ""
-        opening = f"with VssSystem(tmp_path / \"machine\", seed={seed}" + (
-            f", {options}" if options else "") + ") as system:"
-        self.setup.append(opening)
         self._system = VssSystem(self.root / "machine", seed=seed,
                                  options=VssOptions(delivery="shuffled") if shuffled else None)
         system = self._system
         for name, size in cls.volumes:
-            self.setup.append(f"system.add_volume({name!r}, size={size})")
             system.add_volume(name, size=size)
+        file_volumes: list[str] = []
         for path, content in cls.files.items():
             vol = system.volume_of_path(path)
             if vol is None:
                 raise ValueError(f"{setting_name(cls, 'files')}: {path!r} is not on one of the "
                                  f"volumes {[v for v, _ in cls.volumes]}")
-            self.setup.append(f"system.volume({vol.name!r}).fs.write_file({path!r}, "
-                              f"{content!r}, create_dirs=True)")
+            file_volumes.append(vol.name)
             system.volume(vol.name).fs.write_file(path, content, create_dirs=True)
         first = cls.volumes[0][0]
+        hooks = {"writer_factory": factory}
         app_factory = self._hook("application_factory")
-        args: list[str] = []
         if app_factory is not None:
-            ref = self._ref("application_factory")
-            self.setup.append(_naming(f"app = system.add_application({ref.expression}("
-                                      f"system.volume({first!r}).fs))",
-                                      [("application_factory", ref)]))
+            hooks["application_factory"] = app_factory
             self.app = system.add_application(app_factory(system.volume(first).fs))
-            args.append("app")
-        else:
-            self.setup.append("app = None")
         kwargs: dict[str, Any] = {}
         if method is not None:
             kwargs["restore_method"] = method
-            args.append(f"restore_method=RestoreMethod.{RestoreMethod(method).name}")
-        ref = self._ref("writer_factory")
-        self.setup.append(_naming(f"writer = system.add_writer({ref.expression}("
-                                  f"{', '.join(args)}))", [("writer_factory", ref)]))
         writer = factory(self.app, **kwargs) if self.app is not None else factory(**kwargs)
         self.writer = system.add_writer(writer)
-        hooks: dict[str, Any] = {}
-        extra: list[str] = []
-        refs: list[tuple[str, Reference]] = []
+        checks: dict[str, Any] = {}
         for hook in ("freeze_state", "consistency_check"):
             fn = self._hook(hook)
             if fn is not None:
-                hooks[hook] = fn
-                refs.append((hook, self._ref(hook)))
+                hooks[hook] = checks[hook] = fn
+        # The repro's lines for all this are written out only if a repro needs them.
+        self._built = (seed, shuffled, method, hooks, file_volumes)
+        self._monitor = WriterMonitor(system, self.writer, self.app,
+                                      stable_metadata=cls.stable_metadata, volume=first,
+                                      **checks)
+        self._check()
+
+    def _write_setup(self) -> None:
+        """The lines that build this example's machine (see :meth:`build_machine`), and the
+        references they use."""
+        if self._built is None or self.setup:
+            return
+        cls = type(self)
+        seed, shuffled, method, hooks, file_volumes = self._built
+        options = "options=VssOptions(delivery=\"shuffled\")" if shuffled else ""
+        self.setup.append(f"with VssSystem(tmp_path / \"machine\", seed={seed}" + (
+            f", {options}" if options else "") + ") as system:")
+        for name, size in cls.volumes:
+            self.setup.append(f"system.add_volume({name!r}, size={size})")
+        for (path, content), volume in zip(cls.files.items(), file_volumes, strict=True):
+            self.setup.append(f"system.volume({volume!r}).fs.write_file({path!r}, "
+                              f"{content!r}, create_dirs=True)")
+        first = cls.volumes[0][0]
+        args: list[str] = []
+        if "application_factory" in hooks:
+            ref = self._ref("application_factory", hooks["application_factory"])
+            self.setup.append(_naming(f"app = system.add_application({ref.expression}("
+                                      f"system.volume({first!r}).fs))",
+                                      [("application_factory", ref)]))
+            args.append("app")
+        else:
+            self.setup.append("app = None")
+        if method is not None:
+            args.append(f"restore_method=RestoreMethod.{RestoreMethod(method).name}")
+        ref = self._ref("writer_factory", hooks["writer_factory"])
+        self.setup.append(_naming(f"writer = system.add_writer({ref.expression}("
+                                  f"{', '.join(args)}))", [("writer_factory", ref)]))
+        extra: list[str] = []
+        refs: list[tuple[str, Reference]] = []
+        for hook in ("freeze_state", "consistency_check"):
+            if hook in hooks:
+                refs.append((hook, self._ref(hook, hooks[hook])))
                 extra.append(f"{hook}={refs[-1][1].expression}")
         if not cls.stable_metadata:
             extra.append("stable_metadata=False")
         self.setup.append(_naming("monitor = WriterMonitor(system, writer, app"
                                   + "".join(f", {e}" for e in extra) + ")", refs))
-        self._monitor = WriterMonitor(system, self.writer, self.app,
-                                      stable_metadata=cls.stable_metadata, volume=first, **hooks)
-        self._check()
 
     # --------------------------------------------------------------------------- rules
     def _drawer(self, key: tuple[object, ...], build: Callable[[], _D]) -> _D:
