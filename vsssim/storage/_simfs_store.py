@@ -68,9 +68,9 @@ class DirCache:
         self.index: dict[str, tuple[str, int, int]] = {}
 
 
-# Store.load's first read: the superblock and what follows it, the bitmaps and the first
-# inode-table block, are 16 KiB (a volume's copy-on-write block) on volumes below 128 MiB
-# (one block of each bitmap).
+# Store.load's first read.  The superblock, both bitmaps and the first inode-table block fill
+# these 16 KiB (a default volume's copy-on-write block) on volumes of up to 32640 blocks
+# (127.5 MiB, one block per bitmap).
 _HEAD_BYTES = 4 * BLOCK_SIZE
 
 
