@@ -571,6 +571,40 @@ def test_journal_compaction_keeps_everything(
     vol.close()
 
 
+def test_a_journal_left_by_a_crashed_compaction_is_replaced(tmp_path: Path, vol: Volume) -> None:
+    """A compaction killed after creating ``journal.<n+1>`` but before renaming the index
+    leaves that journal behind: the next checkpoint of that generation replaces it."""
+    store = ShadowStorage.create(vol, tmp_path / "diff")
+    snap = store.create_snapshot()
+    vol.write(0, fill(5, B))
+    store.close()  # checkpoint 2; opening writes checkpoint 3 next
+    stray = tmp_path / "diff" / "journal.3"
+    stray.write_bytes(b"left by a compaction that crashed" * 100)
+    vol, store = reopen(tmp_path, vol)
+    assert store.snapshots[0].id == snap.id
+    assert store.snapshots[0].read(0, B) == fill(0, B)
+    assert sorted(p for p in os.listdir(store.directory) if p.startswith("journal.")) == [
+        "journal.3"
+    ]
+    assert os.path.getsize(stray) == 1 << 20  # a fresh, preallocated journal
+    store.verify()
+    vol.close()
+    vol, store = reopen(tmp_path, vol)  # and what checkpoint 3 wrote reopens
+    assert store.snapshots[0].read(0, B) == fill(0, B)
+    vol.close()
+
+
+def test_creating_a_store_in_an_existing_directory(tmp_path: Path, vol: Volume) -> None:
+    (tmp_path / "diff").mkdir()
+    (tmp_path / "diff" / "other.txt").write_bytes(b"kept")
+    store = ShadowStorage.create(vol, tmp_path / "diff")
+    snap = store.create_snapshot()
+    vol.write(0, fill(6, B))
+    assert snap.read(0, B) == fill(0, B)
+    store.destroy()
+    assert os.listdir(tmp_path / "diff") == ["other.txt"]  # nor is the directory removed
+
+
 def test_durable_mode_and_destroy(tmp_path: Path, vol: Volume) -> None:
     store = ShadowStorage.create(vol, tmp_path / "diff", durable=True)
     assert store.durable

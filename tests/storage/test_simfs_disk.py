@@ -96,6 +96,33 @@ def test_format_and_mount_basics() -> None:
     assert "C:" in repr(fs)
 
 
+class CountingDevice(MemoryDevice):
+    """A memory device that remembers every read."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.reads: list[tuple[int, int]] = []
+
+    def read(self, offset: int, length: int) -> bytes:
+        self.reads.append((offset, length))
+        return super().read(offset, length)
+
+
+@pytest.mark.parametrize(("size", "reads"), [(2 * MiB, 1), (130 * MiB, 2)])
+def test_a_mount_reads_the_metadata_before_the_data_area_at_once(size: int, reads: int) -> None:
+    """The superblock, both bitmaps and the root's inode-table block are one read while they
+    fit in the device's first 16 KiB, two on a volume whose bitmaps reach past it."""
+    device = CountingDevice(size)
+    format(device, clock=VirtualClock())
+    fs = SimFS.mount(device, roots=["C:\\"])
+    mount_reads = list(device.reads)
+    sb = superblock(device)
+    assert len(mount_reads) == reads
+    assert sum(length for _, length in mount_reads) == (sb.itable_start + 1) * BLOCK_SIZE
+    fs.makedirs("C:\\a\\b")
+    assert SimFS.mount(device, roots=["C:\\"]).listdir("C:\\a") == ["b"]
+
+
 def test_format_refuses_read_only_small_devices_and_long_labels() -> None:
     with pytest.raises(VssAccessDeniedError):
         format(MemoryDevice(MiB, readonly=True))

@@ -175,12 +175,12 @@ def decode_runs(runs: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.
 class Journal:
     """The append side of ``journal.<generation>`` (one writer, under the volume lock)."""
 
-    def __init__(self, path: str, fd: int, end: int, *, durable: bool) -> None:
+    def __init__(self, path: str, fd: int, end: int, allocated: int, *, durable: bool) -> None:
         self.path = path
         self.fd = fd
         self.end = end  # where the next record goes
         self.index = 0  # number of the next record
-        self.allocated = os.fstat(fd).st_size
+        self.allocated = allocated  # the file's size
         self.durable = durable
 
     @classmethod
@@ -197,7 +197,7 @@ class Journal:
         except BaseException:
             os.close(fd)
             raise
-        return cls(path, fd, len(head), durable=durable)
+        return cls(path, fd, len(head), _GROW, durable=durable)
 
     def append(self, rtype: RecordType, payload: bytes) -> None:
         """Append one record (durable mode: and wait until it is on disk)."""

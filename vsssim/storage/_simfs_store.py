@@ -68,13 +68,23 @@ class DirCache:
         self.index: dict[str, tuple[str, int, int]] = {}
 
 
+# Store.load's first read.  The superblock, both bitmaps and the first inode-table block fill
+# these 16 KiB (a default volume's copy-on-write block) on volumes of up to 32640 blocks
+# (127.5 MiB, one block per bitmap).
+_HEAD_BYTES = 4 * BLOCK_SIZE
+
+
 def read_superblock(device: BlockDevice) -> Superblock:
     """The verified superblock of ``device``.
 
     :class:`NoFileSystemError` if there is no simfs, ``VssStoreCorruptError``
     if its checksum or geometry is wrong.
     """
-    raw = device.read(0, BLOCK_SIZE)
+    return decode_superblock(device.read(0, BLOCK_SIZE), device)
+
+
+def decode_superblock(raw: bytes, device: BlockDevice) -> Superblock:
+    """:func:`read_superblock` of the bytes ``raw`` read from the start of ``device``."""
     if raw[: len(MAGIC)] != MAGIC:
         raise NoFileSystemError("no simfs superblock")
     sb = Superblock.decode(raw)
@@ -130,20 +140,23 @@ class Store:
     # ------------------------------------------------------------------------- loading
     def load(self) -> None:
         """(Re)read the superblock and bitmaps; drop every other cache."""
-        self.sb = sb = read_superblock(self.device)
-        # The two bitmaps and the first inode-table block (the root directory's inode) follow
-        # each other on disk: one read.
-        raw = self.device.read(
-            sb.bmap_start * BLOCK_SIZE, (sb.itable_start + 1 - sb.bmap_start) * BLOCK_SIZE
-        )
-        imap_at = (sb.imap_start - sb.bmap_start) * BLOCK_SIZE
-        itable_at = (sb.itable_start - sb.bmap_start) * BLOCK_SIZE
-        self.blocks = decode_bitmap(raw[:imap_at], sb, BMAP_MAGIC)
+        device = self.device
+        # The superblock, the two bitmaps and the first inode-table block (the root
+        # directory's inode) follow each other from block 0: one read, unless the bitmaps of a
+        # large volume reach past the first _HEAD_BYTES (a second read brings the rest).
+        raw = device.read(0, min(_HEAD_BYTES, device.size))
+        self.sb = sb = decode_superblock(raw, device)
+        end = (sb.itable_start + 1) * BLOCK_SIZE
+        if len(raw) < end:
+            raw += device.read(len(raw), end - len(raw))
+        imap_at = sb.imap_start * BLOCK_SIZE
+        itable_at = sb.itable_start * BLOCK_SIZE
+        self.blocks = decode_bitmap(raw[sb.bmap_start * BLOCK_SIZE : imap_at], sb, BMAP_MAGIC)
         self.imap = decode_bitmap(raw[imap_at:itable_at], sb, IMAP_MAGIC)
         # Inode-table blocks as read, for decoding inodes met for the first time.  A slot
         # changes on disk only through an inode held in :attr:`inodes` (allocated, written or
         # freed through it), so a block read earlier still holds every slot not in there.
-        self._itable: dict[int, bytes] = {sb.itable_start: raw[itable_at:]}
+        self._itable: dict[int, bytes] = {sb.itable_start: raw[itable_at:end]}
         problem = _counter_problem(self.sb, self.blocks, self.imap)
         if problem:
             raise VssStoreCorruptError(f"simfs: {problem}")

@@ -111,10 +111,10 @@ class SlotAllocator:
         if not slots.size:
             return
         s = np.sort(slots)
-        cut = np.flatnonzero(np.diff(s) != 1) + 1
-        starts = np.concatenate(([s[0]], s[cut]))
-        ends = np.concatenate((s[cut - 1] + 1, [s[-1] + 1]))
-        self._chunks.append((starts[::-1].copy(), ends[::-1].copy()))
+        last = (s[1:] - s[:-1] != 1).nonzero()[0]  # where each run but the final one ends
+        starts = np.concatenate((s[:1], s[last + 1]))
+        ends = np.concatenate((s[last], s[-1:])) + 1
+        self._chunks.append((starts[::-1], ends[::-1]))  # highest first: the last is the lowest
         self._nfree += int(slots.size)
 
     def add_fresh(self, upto: int) -> None:

@@ -223,7 +223,9 @@ class ShadowStorage:
         # Whether store and volume share extents (FICLONERANGE): None until the first copy
         # through the kernel tries it, then True or False for good (see _clone_range).
         self._clone: bool | None = None if _CLONE else False
-        self._scratch = memoryview(mmap.mmap(-1, max(_COPY_CHUNK, self._B)))
+        # The page-aligned copy buffer of _copy_blocks, mapped at its first use (most stores
+        # copy through the kernel and never need it).
+        self._scratch: memoryview | None = None
         self._listeners: list[Callable[[uuid.UUID, str], None]] = []
         self._devices: dict[uuid.UUID, SnapshotDevice] = {
             s.id: SnapshotDevice(self, s) for s in state.snaps
@@ -281,7 +283,8 @@ class ShadowStorage:
         created: list[str] = []
         lock_fd = store_fd = -1
         try:
-            os.makedirs(directory, exist_ok=True)
+            if made_dir:
+                os.makedirs(directory, exist_ok=True)
             lock_path = os.path.join(directory, LOCK_FILE)
             if not os.path.exists(lock_path):
                 created.append(lock_path)
@@ -936,6 +939,8 @@ class ShadowStorage:
                     raise
                 self._use_cfr = False  # not on this file system: use the scratch buffer
         scratch = self._scratch
+        if scratch is None:
+            scratch = self._scratch = memoryview(mmap.mmap(-1, max(_COPY_CHUNK, self._B)))
         while left:
             view = scratch[: min(left, len(scratch))]
             if os.preadv(vfd, [view], src) != len(view):
@@ -1248,9 +1253,11 @@ class ShadowStorage:
         generation = self._gen + 1
         directory = self._dir
         stray = journal_path(directory, generation)
-        if os.path.exists(stray):
+        try:
+            journal = Journal.create(stray, generation, self._vol.id, durable=self._durable)
+        except FileExistsError:
             os.unlink(stray)  # left by a compaction that crashed before its rename
-        journal = Journal.create(stray, generation, self._vol.id, durable=self._durable)
+            journal = Journal.create(stray, generation, self._vol.id, durable=self._durable)
         try:
             raw = index_bytes(st, self._vol, generation, self._max_size, self._max_snapshots)
             atomic_write(os.path.join(directory, INDEX_FILE), raw, durable=self._durable)
