@@ -253,9 +253,13 @@ class CompactsAwayAKey(KvStoreWriter):
 ])
 def test_bug_found_in_a_restore_has_a_minimal_repro_that_fails(writer: type[KvStoreWriter],
                                                                rule: str) -> None:
+    # What this test checks is the repro, not the search: a restore needs a completed backup
+    # before it and hypothesis turns rules off at random per example (swarm testing), so 60
+    # random examples hold no restore for some seeds.  The search is fixed here.
     with pytest.raises(ConformanceError) as info:
         check_writer(writer, application_factory=KvStoreApp, freeze_state=kv_state,
-                     consistency_check=kv_consistent, examples=60)
+                     consistency_check=kv_consistent,
+                     settings=settings(conformance_settings(examples=60), derandomize=True))
     error = info.value
     assert error.rule.id == rule
     body = error.repro.split("monitor.check()\n", 1)[1]
