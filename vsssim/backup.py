@@ -242,7 +242,9 @@ def _check_writer_names(system: VssSystem, wanted: list[str]) -> None:
 def _check_target(target: Path) -> None:
     """A backup directory is new, or an existing directory that holds no backup yet: writing
     a second backup over a first one would leave the first one's files among the second's."""
-    if target.exists() and not target.is_dir():
+    if not target.exists():
+        return  # a new directory (the usual case): no backup in it
+    if not target.is_dir():
         raise ValueError(f"target_dir {str(target)!r} exists and is not a directory")
     if (target / "manifest.json").exists():
         raise VssObjectAlreadyExistsError(
@@ -363,7 +365,8 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
     if wanted is not None:
         _check_writer_names(system, wanted)
     if target_dir is not None and copy_files:
-        _check_target(Path(target_dir))
+        # (a Path is immutable: one given is checked as it is)
+        _check_target(target_dir if isinstance(target_dir, Path) else Path(target_dir))
     requested = ({system.resolve_volume(v).name for v in volumes}
                  if volumes is not None else None)
     excluded = {w.lower() for w in exclude_writers}

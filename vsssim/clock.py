@@ -161,7 +161,9 @@ class VirtualClock:
     def advance_to(self, moment: float) -> None:
         """Move time forward to ``moment`` (never backwards), firing due timers in order."""
         with self._lock:
-            target = max(float(moment), self._now)
+            target = float(moment)
+            if target < self._now:
+                target = self._now  # never backwards
             while self._timers and self._timers[0][0] <= target:
                 deadline, _, timer = heapq.heappop(self._timers)
                 if not timer.pending:

@@ -298,8 +298,6 @@ class Participant:
     # (session_id, its text): the trace names the session at every state change.
     _session_text: tuple[UUID | None, str | None] = field(
         default=(None, None), init=False, repr=False)
-    # The SessionInfo its handlers see (built at its first event of a session).
-    _view: _WriterSessionView | None = field(default=None, init=False, repr=False)
 
     @property
     def session_key(self) -> str | None:
@@ -725,13 +723,10 @@ class Coordinator:
         self.machine.activity(f"before {name} -> {label}")
         self._trace(source, label, EventKind.EVENT, name)
         clock.sleep(options.costs.handler)
-        if session is None:
-            view = None
-        else:
-            # One view per participant and session (it holds nothing else).
-            view = p._view
-            if view is None or view._s is not session:
-                view = p._view = _WriterSessionView(session, p)
+        # A new view per handler: one kept on the participant would make a reference cycle
+        # (session -> participant -> view -> session) that leaves the session, and the machine
+        # behind it, to the cycle collector.
+        view = None if session is None else _WriterSessionView(session, p)
         ctx = HandlerContext(event, view, threading.get_ident(),
                              shutting_down=event == _E.BACKUP_SHUTDOWN)
         faults = self.faults

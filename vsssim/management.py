@@ -127,9 +127,14 @@ class SnapshotManagement:
         if not isinstance(snapshot_id, UUID):  # a GUID string would never match: say so
             raise TypeError(f"a shadow copy id is a uuid.UUID, not {type(snapshot_id).__name__} "
                             f"{snapshot_id!r} (use uuid.UUID(text) for a GUID string)")
+        # Each provider is asked for that one copy (GetSnapshotProperties: VSS_E_OBJECT_NOT_FOUND
+        # unless it holds it, completed), not for the properties of every copy it holds.
         for p in self.providers:
-            if any(s.snapshot_id == snapshot_id for s in p.query()):
-                return p
+            try:
+                p.get_snapshot_properties(snapshot_id)
+            except VssObjectNotFoundError:
+                continue
+            return p
         raise VssObjectNotFoundError(f"no completed shadow copy {{{snapshot_id}}}")
 
     # ------------------------------------------------------------------ shadow storage

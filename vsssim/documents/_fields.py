@@ -162,9 +162,14 @@ class DocumentModel(BaseModel):
         sets, identities, records) instead of copying them: they cannot change, and copying
         them is most of the cost of pydantic's generic deep copy."""
         new = type(self).__new__(type(self))
-        # (_clone's first test written out: most values are shared, with no call)
-        object.__setattr__(new, "__dict__", {
-            k: v if _KINDS[type(v)] == _SHARE else _clone(v) for k, v in self.__dict__.items()})
+        # Every value copied at once, then the mutable ones replaced by copies (a loop: a
+        # comprehension is a call of its own).  (_clone's first test written out: most values
+        # are shared, with no call.)
+        values = dict(self.__dict__)
+        for name, value in values.items():
+            if _KINDS[type(value)] != _SHARE:
+                values[name] = _clone(value)
+        object.__setattr__(new, "__dict__", values)
         object.__setattr__(new, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
         object.__setattr__(new, "__pydantic_extra__", None)
         object.__setattr__(new, "__pydantic_private__", None)
@@ -208,6 +213,8 @@ def _clone(value: Any) -> Any:
     if kind == _MODEL:
         return value.clone()
     if kind == _LIST:
+        if not value:
+            return []  # (most lists of a document are empty: no comprehension to run)
         return [v if _KINDS[type(v)] == _SHARE else _clone(v) for v in value]
     if kind == _DICT:
         return {k: _clone(v) for k, v in value.items()}

@@ -10,7 +10,8 @@ The provider's catalog (set id, context, attributes, device name, exposure, crea
 in each snapshot's metadata inside the diff area, so persistent copies come back with everything
 after a restart of the simulated machine, and non-persistent ones are gone, as after a reboot.
 Shadow storage associations (``vssadmin add/resize shadowstorage``) are kept in
-``associations.json`` in the provider's state directory.
+``associations.json`` in the provider's state directory (a volume's default one, made with its
+first copy, is made again at boot from its diff area's directory: alone, it is not written).
 
 Fidelity notes: the diff area is a set of host files under the machine's root directory; the
 volume it is associated "on" is recorded but its space is not taken from that volume's file
@@ -262,7 +263,11 @@ class SystemProvider(SnapshotProvider):
             assoc = DiffAreaAssociation(volume.name, volume.guid_path, volume.name, None,
                                         explicit=False)
             self._associations[volume.guid_path] = assoc
-            self._save_associations()
+            if len(self._associations) > 1:
+                self._save_associations()
+            # (Else it is the only association: the default one, which attach_volume makes
+            # again at boot from the diff area's directory; with others, the file keeps the
+            # order they were made in.)
         if assoc.store is None:
             directory = self._store_dir(volume)
             device = self._volume_device(volume)
