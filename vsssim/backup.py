@@ -494,6 +494,15 @@ def _attempt(system: VssSystem, requested: set[str] | None, wanted: list[str] | 
     except _UnknownComponent as exc:
         raise VssObjectNotFoundError(exc.message) from None
     except VssError as exc:
+        crash = bc._session.crash
+        if crash is not None:
+            # The calls made after the requester died met a released object: the crash is
+            # the reason, and a dead requester tries nothing again.
+            result.hresult = hr.E_UNEXPECTED
+            result.error = (f"the requester crashed after {crash.after} (an injected "
+                            "RequesterCrash): VSS released its object, and nothing more of "
+                            "this backup ran")
+            return result, False
         result.hresult = exc.hresult
         result.error = str(exc)
         return result, may_retry and exc.hresult == hr.VSS_E_SNAPSHOT_SET_IN_PROGRESS

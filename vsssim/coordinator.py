@@ -70,7 +70,7 @@ from vsssim.errors import (
     VssSnapshotSetInProgressError,
     VssWriterAlreadySubscribedError,
 )
-from vsssim.faults import FaultPlan, InjectedFault, WriterFault
+from vsssim.faults import FaultPlan, InjectedFault, RequesterCrash, WriterFault
 from vsssim.options import VssOptions
 from vsssim.providers.base import GUID_NULL, Provider, VolumeInfo
 from vsssim.trace import EventKind, Tracer
@@ -393,7 +393,7 @@ class Session:
         self.disabled_instances: set[UUID] = set()
         self.abort_requested: _Abort | None = None
         self.aborts_sent = 0
-        self.crashed = False
+        self.crash: RequesterCrash | None = None  # the fault that killed the requester
         self.released = False
         self.took_part_in_backup = False
         self.views: list[ComponentScope] = []
@@ -1079,7 +1079,7 @@ class Coordinator:
             self.release_creation(session)
 
     def _check(self, session: Session) -> None:
-        if session.crashed:
+        if session.crash is not None:
             raise RequesterCrashed()
         if session.abort_requested is not None:
             raise session.abort_requested
@@ -1414,7 +1414,7 @@ class Coordinator:
         crash = self.faults.requester_crash(point) if self.faults else None
         if crash is not None:
             self._trace("requester", VSS, EventKind.FAULT, "RequesterCrash", crash.describe())
-            session.crashed = True
+            session.crash = crash
 
 
 def _on_identify(writer: Writer, p: Participant, builder: WriterMetadataBuilder) -> object:

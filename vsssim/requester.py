@@ -241,10 +241,12 @@ class BackupComponents:
     def _async(self, name: str, operation: Generator[str, None, int],
                on_finish: Callable[[int], int] | None = None) -> Async:
         def finish(code: int) -> int:
-            if self._session.crashed:
-                self._crash()
+            # The operation's own ending first (DoSnapshotSet records its auto-release copies),
+            # then the death of the requester, whose release deletes them (rule 17).
             if on_finish is not None:
                 code = on_finish(code)
+            if self._session.crash is not None:
+                self._crash()
             # (what ``_result`` does, written out: this ends every asynchronous operation)
             self._coord.tracer._emit_data(
                 "VSS", "requester", EventKind.RESULT, name,
@@ -650,7 +652,7 @@ class BackupComponents:
         if crash is not None:
             self._coord.tracer.emit("requester", "VSS", EventKind.FAULT, "RequesterCrash",
                                     crash.describe())
-            self._session.crashed = True
+            self._session.crash = crash
 
     # ------------------------------------------------------------------------- status
     def gather_writer_status(self) -> Async:

@@ -10,7 +10,7 @@ import pytest
 from vsssim import FaultPlan, VssSystem, WriterFault, hresult
 from vsssim.apps import KvStoreApp, KvStoreWriter
 from vsssim.constants import WriterState
-from vsssim.faults import ProviderFault
+from vsssim.faults import ProviderFault, RequesterCrash
 
 
 @pytest.fixture
@@ -96,3 +96,19 @@ def test_bad_retry_arguments_are_refused_before_anything_happens(
         system.backup(**kwargs)  # type: ignore[arg-type]
     assert system.trace[-1].seq == mark
 
+
+
+@pytest.mark.parametrize("after", ["PrepareForBackup", "Freeze", "Thaw", "PostSnapshot",
+                                   "BackupComplete"])
+def test_a_crashed_requester_ends_the_backup_with_that_reason(system: VssSystem,
+                                                              after: str) -> None:
+    # The calls the facade made after the crash met a released object: the result says the
+    # requester crashed, not that a later call was illegal in state Released.
+    system.faults = FaultPlan([RequesterCrash(after)])
+    result = system.backup(retries=3)
+    assert not result.succeeded
+    assert result.attempts == 1  # a dead requester does not try again
+    assert result.hresult == hresult.E_UNEXPECTED
+    assert result.error.startswith(f"the requester crashed after {after}"), result.error
+    assert "not legal" not in result.error
+    assert not system.all_snapshots()  # VSS released its object: nothing leaked
