@@ -17,10 +17,17 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from vsssim import FaultPlan, ProviderFault, VssSystem, hresult
 from vsssim.apps import KvStoreApp
-from vsssim.testing import WRITER_RULES, ConformanceError, WriterMonitor, check_writer
+from vsssim.testing import (
+    WRITER_RULES,
+    ConformanceError,
+    WriterMonitor,
+    check_writer,
+    conformance_settings,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -70,9 +77,15 @@ def _operations(repro: str) -> list[str]:
 
 @functools.cache
 def _caught(writer: type) -> ConformanceError:
-    """The error of one search per writer (the tests below look at it from several sides)."""
+    """The error of one search per writer (the tests below look at it from several sides).
+
+    The search is derandomized: these tests check what is caught and its minimal sequence,
+    and a bug that needs two rare steps (an Abort, then a write) is missed by 60 random
+    examples for about one seed in eight.  The random search has its own test (``long``)."""
     with pytest.raises(ConformanceError) as info:
-        check_writer(writer, application_factory=KvStoreApp, examples=EXAMPLES)
+        check_writer(writer, application_factory=KvStoreApp,
+                     settings=settings(conformance_settings(examples=EXAMPLES),
+                                       derandomize=True))
     return info.value
 
 
@@ -141,10 +154,6 @@ def test_a_breach_repeated_by_a_second_abort_is_reported_once(tmp_path: Path) ->
 @pytest.mark.long
 @pytest.mark.parametrize("writer", list(buggy.BUGGY_WRITERS), ids=lambda w: w.__name__)
 def test_buggy_writer_is_caught_by_random_search(writer: type) -> None:
-    from hypothesis import settings
-
-    from vsssim.testing import conformance_settings
-
     with pytest.raises(ConformanceError) as info:
         check_writer(writer, application_factory=KvStoreApp,
                      settings=settings(conformance_settings(examples=500), derandomize=False,
