@@ -639,3 +639,27 @@ def test_metadata_memory_grows_with_data_not_volume_size(tmp_path: Path) -> None
             v.write_many([b * 16384 for b in blocks], 512, b"x" * 512)
         assert store.used == 64 * 32 * 16384
         assert store.metadata_bytes() < 512 * 1024  # ~2k preserved blocks, not 64 Mi
+
+
+def test_a_closed_store_holding_copies_is_freed_without_the_collector(
+        tmp_path: Path, vol: Volume) -> None:
+    import gc
+    import weakref
+
+    store = ShadowStorage.create(vol, tmp_path / "diff", 10 * B)
+    snap = store.create_snapshot()
+    snap_id = snap.id
+    store.close()
+    with pytest.raises(ValueError, match="closed"):
+        _ = store.snapshots
+    with pytest.raises(ValueError, match="closed"):
+        store.get(snap_id)
+    with pytest.raises(ValueError, match="closed"):
+        snap.read(0, B)  # a device kept by its user stops working
+    gone = weakref.ref(store)
+    gc.disable()
+    try:
+        del store, snap
+        assert gone() is None  # no store <-> device cycle left for the collector
+    finally:
+        gc.enable()

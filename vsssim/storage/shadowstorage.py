@@ -446,7 +446,8 @@ class ShadowStorage:
 
     @property
     def snapshots(self) -> list[SnapshotDevice]:
-        """The shadow copies of the volume, oldest first."""
+        """The shadow copies of the volume, oldest first (``ValueError`` once closed)."""
+        self._check_open()
         devices = self._devices
         return [d for s in list(self._st.snaps) if (d := devices.get(s.id)) is not None]
 
@@ -459,6 +460,7 @@ class ShadowStorage:
         """The shadow copy with this id (``VssObjectNotFoundError`` if there is none)."""
         device = self._devices.get(self._resolve(snapshot_id).id)
         if device is None:
+            self._check_open()  # a closed store has let go of its devices
             raise VssObjectNotFoundError(f"shadow copy {snapshot_id} was deleted")
         return device
 
@@ -689,6 +691,9 @@ class ShadowStorage:
                 os.close(self._lockfd)
                 for device in self._devices.values():
                     device._forget_fs()  # its mounted file system refers back to it
+                # Each device refers back to this store: let go of them, so that a closed
+                # store still holding copies is freed by reference counting, not the collector.
+                self._devices = {}
 
     def destroy(self) -> None:
         """``vssadmin delete shadowstorage``: delete every shadow copy, the files and the
