@@ -325,14 +325,21 @@ def test_minimise_leaves_out_the_faults_a_failure_does_not_need() -> None:
 
 
 # ------------------------------------------------------------------------ the monitor, rule by rule
-def _machine(writer_cls: type[KvStoreWriter], tmp_path: Path
-             ) -> tuple[VssSystem, KvStoreWriter, KvStoreApp, WriterMonitor]:
-    system = VssSystem(tmp_path / "m", seed=1)
+def _kv_system(tmp_path: Path, writer_cls: type[KvStoreWriter] = KvStoreWriter, *,
+               seed: int = 1) -> tuple[VssSystem, KvStoreWriter, KvStoreApp]:
+    """A machine with the sample store on C: and its writer (``writer_cls``)."""
+    system = VssSystem(tmp_path / "m", seed=seed)
     system.add_volume("C:\\", size=16 << 20)
     app = KvStoreApp(system.volume("C:\\").fs)
     writer = writer_cls(app)
     system.add_application(app)
     system.add_writer(writer)
+    return system, writer, app
+
+
+def _machine(writer_cls: type[KvStoreWriter], tmp_path: Path
+             ) -> tuple[VssSystem, KvStoreWriter, KvStoreApp, WriterMonitor]:
+    system, writer, app = _kv_system(tmp_path, writer_cls)
     monitor = WriterMonitor(system, writer, app)
     monitor.check()
     return system, writer, app, monitor
@@ -714,13 +721,8 @@ def test_injected_faults_are_not_blamed_on_the_writer(tmp_path: Path) -> None:
 def test_a_consistency_check_given_later_sees_the_restore(tmp_path: Path) -> None:
     # The monitor watches the requester's PostRestore call only with a check to run: one
     # assigned after it was made must still get the files as the restore left them.
-    system = VssSystem(tmp_path / "m", seed=3)
+    system, writer, app = _kv_system(tmp_path, seed=3)
     with system:
-        system.add_volume("C:\\", size=16 << 20)
-        app = KvStoreApp(system.volume("C:\\").fs)
-        writer = KvStoreWriter(app)
-        system.add_application(app)
-        system.add_writer(writer)
         monitor = WriterMonitor(system, writer, app, freeze_state=kv_state)
         monitor.check()
         system.run_applications(20)
@@ -735,13 +737,8 @@ def test_a_consistency_check_given_later_sees_the_restore(tmp_path: Path) -> Non
 
 
 def test_monitor_checks_restores_against_the_freeze(tmp_path: Path) -> None:
-    system = VssSystem(tmp_path / "m", seed=3)
+    system, writer, app = _kv_system(tmp_path, seed=3)
     with system:
-        system.add_volume("C:\\", size=16 << 20)
-        app = KvStoreApp(system.volume("C:\\").fs)
-        writer = KvStoreWriter(app)
-        system.add_application(app)
-        system.add_writer(writer)
         seen: list[bool] = []
 
         def check(frozen: dict[bytes, bytes], fs: Any) -> bool:
