@@ -31,17 +31,8 @@ from vsssim.medium import (
 )
 
 
-class TreeWriter(Writer):
-    """One recursive file group: ``C:\\Tree`` and every directory below it."""
-
-    writer_id = UUID("6f1d4b63-8e2c-4b9f-a04d-3c7e9f2a5b81")
-    writer_name = "Tree"
-
-    def on_identify(self, metadata: WriterMetadataBuilder) -> bool:
-        metadata.add_component(ComponentType.FILEGROUP, "", "Tree", selectable=True)
-        metadata.add_files_to_file_group("", "Tree", "C:\\Tree", "*", True)
-        metadata.set_restore_method(RestoreMethod.RESTORE_IF_CAN_REPLACE)
-        return True
+class _Ready(Writer):
+    """A writer with nothing to flush or freeze: the four required handlers say yes."""
 
     def on_prepare_snapshot(self) -> bool:
         return True
@@ -53,6 +44,19 @@ class TreeWriter(Writer):
         return True
 
     def on_abort(self) -> bool:
+        return True
+
+
+class TreeWriter(_Ready):
+    """One recursive file group: ``C:\\Tree`` and every directory below it."""
+
+    writer_id = UUID("6f1d4b63-8e2c-4b9f-a04d-3c7e9f2a5b81")
+    writer_name = "Tree"
+
+    def on_identify(self, metadata: WriterMetadataBuilder) -> bool:
+        metadata.add_component(ComponentType.FILEGROUP, "", "Tree", selectable=True)
+        metadata.add_files_to_file_group("", "Tree", "C:\\Tree", "*", True)
+        metadata.set_restore_method(RestoreMethod.RESTORE_IF_CAN_REPLACE)
         return True
 
 
@@ -133,7 +137,7 @@ def test_a_target_that_cannot_hold_a_backup_is_refused(system: VssSystem, tmp_pa
             system.backup(["C:\\"], target_dir=wrong)  # type: ignore[arg-type]
 
 
-class MaskWriter(Writer):
+class MaskWriter(_Ready):
     """A database component with data files, logs and file groups of chosen backup types."""
 
     writer_id = UUID("7a2e5c74-9f3d-4ca0-b15e-4d8fa03b6c92")
@@ -150,18 +154,6 @@ class MaskWriter(Writer):
         metadata.add_database_log_files("", "Db", "C:\\Db", "full.ldf", F.FULL_BACKUP_REQUIRED)
         metadata.add_database_log_files("", "Db", "C:\\Db", "log.ldf", F.LOG_BACKUP_REQUIRED)
         metadata.set_restore_method(RestoreMethod.RESTORE_IF_CAN_REPLACE)
-        return True
-
-    def on_prepare_snapshot(self) -> bool:
-        return True
-
-    def on_freeze(self) -> bool:
-        return True
-
-    def on_thaw(self) -> bool:
-        return True
-
-    def on_abort(self) -> bool:
         return True
 
 
@@ -184,7 +176,7 @@ def test_a_backup_copies_the_files_its_type_requires(tmp_path: Path, backup_type
     assert [f.path.rpartition("\\")[2] for f in result.files] == copied
 
 
-class NestedWriter(Writer):
+class NestedWriter(_Ready):
     """Required, selectable, nested and other-volume components (the canonical selection)."""
 
     writer_id = UUID("8b3f6d85-a04e-4db1-c26f-5e9ab14c7da3")
@@ -203,18 +195,6 @@ class NestedWriter(Writer):
                                    selectable=selectable)
             metadata.add_files_to_file_group(logical, name, path, "*", False)
         metadata.set_restore_method(RestoreMethod.RESTORE_IF_CAN_REPLACE)
-        return True
-
-    def on_prepare_snapshot(self) -> bool:
-        return True
-
-    def on_freeze(self) -> bool:
-        return True
-
-    def on_thaw(self) -> bool:
-        return True
-
-    def on_abort(self) -> bool:
         return True
 
 
