@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -40,34 +41,42 @@ def test_mutual_exclusion_under_contention() -> None:
     assert lock.waiting == 0 and not lock.owned()
 
 
-def _in_order(lock: FifoRLock, order: list[int], i: int) -> None:
-    lock.acquire()
-    order.append(i)
-    lock.release()
+def _queue_in_order(lock: FifoRLock, enter: Callable[[int], None],
+                    n: int) -> list[threading.Thread]:
+    """Start ``n`` threads running ``enter(i)`` while the caller holds ``lock``, each once the
+    one before is waiting for it: they arrive in the order 0, 1, ..., n - 1."""
+    threads = []
+    for i in range(n):
+        t = threading.Thread(target=enter, args=(i,))
+        t.start()
+        threads.append(t)
+        deadline = time.monotonic() + 20
+        while lock.waiting != i + 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+    return threads
 
 
 def test_waiters_get_the_lock_in_arrival_order_and_reentrancy() -> None:
     lock = FifoRLock()
     order: list[int] = []
+
+    def enter(i: int) -> None:
+        lock.acquire()
+        order.append(i)
+        lock.release()
+
     with lock, lock:  # reentrant
         assert lock.owned()
-        threads = []
-        for i in range(8):
-            t = threading.Thread(target=_in_order, args=(lock, order, i))
-            t.start()
-            threads.append(t)
-            deadline = time.monotonic() + 20
-            while lock.waiting != i + 1:
-                assert time.monotonic() < deadline
-                time.sleep(0.001)
+        threads = _queue_in_order(lock, enter, 8)
     for t in threads:
         t.join()
     assert order == list(range(8))
 
 
 def test_the_with_statement_excludes_and_hands_over_in_arrival_order() -> None:
-    """``with lock:`` inlines the uncontended acquire and release: contended, it still
-    excludes, and waiters that entered with ``with`` get the lock in arrival order."""
+    """``with lock:`` excludes like acquire/release, and waiters that entered with ``with``
+    get the lock in arrival order."""
     lock = FifoRLock()
     counter = [0]
     overlaps = [0]
@@ -99,15 +108,7 @@ def test_the_with_statement_excludes_and_hands_over_in_arrival_order() -> None:
             order.append(i)
 
     with lock:
-        waiters = []
-        for i in range(6):
-            t = threading.Thread(target=enter, args=(i,))
-            t.start()
-            waiters.append(t)
-            deadline = time.monotonic() + 20
-            while lock.waiting != i + 1:
-                assert time.monotonic() < deadline
-                time.sleep(0.001)
+        waiters = _queue_in_order(lock, enter, 6)
     for t in waiters:
         t.join()
     assert order == list(range(6))
