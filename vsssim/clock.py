@@ -161,9 +161,7 @@ class VirtualClock:
     def advance_to(self, moment: float) -> None:
         """Move time forward to ``moment`` (never backwards), firing due timers in order."""
         with self._lock:
-            target = float(moment)
-            if target < self._now:
-                target = self._now  # never backwards
+            target = max(float(moment), self._now)
             while self._timers and self._timers[0][0] <= target:
                 deadline, _, timer = heapq.heappop(self._timers)
                 if not timer.pending:

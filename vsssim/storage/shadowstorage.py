@@ -457,10 +457,11 @@ class ShadowStorage:
         return self._revert_job
 
     def get(self, snapshot_id: uuid.UUID | str) -> SnapshotDevice:
-        """The shadow copy with this id (``VssObjectNotFoundError`` if there is none)."""
+        """The shadow copy with this id (``VssObjectNotFoundError`` if there is none,
+        ``ValueError`` once closed)."""
+        self._check_open()
         device = self._devices.get(self._resolve(snapshot_id).id)
         if device is None:
-            self._check_open()  # a closed store has let go of its devices
             raise VssObjectNotFoundError(f"shadow copy {snapshot_id} was deleted")
         return device
 
