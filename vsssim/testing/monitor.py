@@ -77,10 +77,10 @@ _SNAPSHOT_ERRORS = frozenset({"VssAccessDeniedError", "VssObjectNotFoundError"})
 # Trace records of injected faults (FaultPlan): what happens under them is not the writer's doing.
 _INJECTED = frozenset({"WriterFault", "ProviderFault", "StorageFault", "RequesterCrash",
                        "IdentifyDuring"})
-# The kinds of trace event the monitor reads (and, with a consistency check to run, the
-# requester's calls, for PostRestore): the tracer does not call it for the others.
+# The kinds of trace event the monitor reads (the requester's calls for PostRestore): the
+# tracer does not call it for the others.
 _WATCHED = frozenset({EventKind.FAULT, EventKind.NOTE, EventKind.EVENT, EventKind.REPLY,
-                      EventKind.TIMEOUT, EventKind.SNAPSHOT})
+                      EventKind.TIMEOUT, EventKind.SNAPSHOT, EventKind.CALL})
 _RETURN_HINT = "return True to go on, or call set_writer_failure(...) and return False to veto"
 
 
@@ -130,7 +130,7 @@ class WriterMonitor:
         self.writer = writer
         self.app = app
         self.freeze_state = freeze_state
-        self._consistency_check = consistency_check
+        self.consistency_check = consistency_check
         self.stable_metadata = stable_metadata
         names = system.volume_names()
         self.volume = volume or ("C:\\" if "C:\\" in names else (names[0] if names else "C:\\"))
@@ -149,28 +149,7 @@ class WriterMonitor:
         self._before_post_restore: dict[str, bytes] | None = None
         self._closed = False
         self._error: Exception | None = None
-        self._unsubscribe: Callable[[], None] = nothing
-        self._watching: frozenset[EventKind] = frozenset()
-        self._watch()
-
-    @property
-    def consistency_check(self) -> ConsistencyCheck | None:
-        """``consistency_check(frozen, fs)`` (see the class), or None; may be replaced."""
-        return self._consistency_check
-
-    @consistency_check.setter
-    def consistency_check(self, check: ConsistencyCheck | None) -> None:
-        self._consistency_check = check
-        self._watch()
-
-    def _watch(self) -> None:
-        """Subscribe to the kinds of event the monitor reads now (again, if they changed)."""
-        kinds = _WATCHED | {EventKind.CALL} if self._consistency_check is not None \
-            else _WATCHED
-        if kinds != self._watching and not self._closed:
-            self._unsubscribe()
-            self._watching = kinds
-            self._unsubscribe = self.system.tracer.subscribe(self._on_event, kinds=kinds)
+        self._unsubscribe = system.tracer.subscribe(self._on_event, kinds=_WATCHED)
 
     # ------------------------------------------------------------------------ observer
     def _violate(self, rule: str, message: str, seq: int = 0) -> None:
@@ -197,7 +176,7 @@ class WriterMonitor:
             if e.name == "Reboot":
                 self._reboots += 1
                 return
-            if kind == "call" and e.name == "PostRestore" and self._consistency_check is not None:
+            if kind == "call" and e.name == "PostRestore" and self.consistency_check is not None:
                 # The files as the restore left them, before the application runs again (with
                 # STOP_RESTORE_START its service is already back and may write at any moment).
                 self._restored = self.writer_files()
@@ -462,7 +441,7 @@ class WriterMonitor:
                 self._violate("consistent-restore",
                               f"component {c.component!r} was only partly restored "
                               f"({c.message or 'FAILED'}): the restore left it corrupt")
-        check = self._consistency_check
+        check = self.consistency_check
         if check is None or backup.snapshot_set_id is None or not mine:
             return
         if any(c.status != FileRestoreStatus.ALL for c in mine):
