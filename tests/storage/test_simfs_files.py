@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import sys
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -23,7 +26,8 @@ from vsssim.errors import (
     VssNotADirectoryError,
 )
 from vsssim.storage.blockdev import MemoryDevice
-from vsssim.storage.simfs import BLOCK_SIZE, SimFS, format
+from vsssim.storage.simfs import BLOCK_SIZE, SimFS, _OperationLock, format
+from vsssim.storage.volume import Volume
 
 
 def make_fs(size: int = 4 * 2**20, clock: VirtualClock | None = None) -> SimFS:
@@ -456,6 +460,111 @@ def test_threads_writing_different_files_concurrently() -> None:
     fresh = SimFS.mount(fs.device, roots=["C:\\"])
     assert fresh.check() == []
     assert sorted(fresh.glob("C:\\", recursive=True)) == sorted(fs.glob("C:\\", recursive=True))
+
+
+class _UnlockedDevice(MemoryDevice):
+    """A device whose operation() excludes nothing: the mount's own lock is all there is."""
+
+    @contextlib.contextmanager
+    def operation(self) -> Iterator[None]:
+        yield
+
+
+@pytest.mark.parametrize("kind", ["memory", "unlocked", "volume"])
+def test_every_guard_keeps_concurrent_changes_apart(kind: str, tmp_path: Path) -> None:
+    """Threads changing one mount: on a volume its operation lock is the mount's only lock;
+    on other devices the mount adds its own after device.operation() (the only exclusion
+    when that excludes nothing)."""
+    clock = VirtualClock()
+    size = 8 * 2**20
+    device: MemoryDevice | Volume
+    if kind == "volume":
+        device = Volume.create(tmp_path / "v.img", size, clock=clock)
+    else:
+        device = _UnlockedDevice(size) if kind == "unlocked" else MemoryDevice(size)
+    format(device, clock=clock)
+    fs = SimFS.mount(device, roots=["C:\\"], clock=clock)
+    if kind == "volume":
+        assert isinstance(device, Volume) and fs._guard is device.operation()
+    else:
+        assert isinstance(fs._guard, _OperationLock)
+    # While one thread is inside the guard, another thread's call waits for it.
+    done = threading.Event()
+
+    def append() -> None:
+        fs.append_file("C:\\w", b"1")
+        done.set()
+
+    other = threading.Thread(target=append)
+    with fs._guard:
+        other.start()
+        assert not done.wait(0.05)
+        assert not fs.exists("C:\\w")
+    other.join()
+    assert done.is_set() and fs.read_file("C:\\w") == b"1"
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            fs.makedirs(f"C:\\t{n}", exist_ok=True)
+            for i in range(40):
+                fs.write_file(f"C:\\t{n}\\f{i % 7}", bytes([n]) * (i * 300 + 1))
+                fs.append_file(f"C:\\t{n}\\log", bytes([i]) * 50)
+                if i % 5 == 4:
+                    fs.rename(f"C:\\t{n}\\f{i % 7}", f"C:\\t{n}\\g", replace=True)
+                assert fs.free_space <= fs.capacity
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often: an unguarded change would interleave
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert fs.check() == []
+    for n in range(4):
+        assert fs.read_file(f"C:\\t{n}\\log") == b"".join(bytes([i]) * 50 for i in range(40))
+    if isinstance(fs._guard, _OperationLock):
+        assert fs._guard._ops == []
+    if isinstance(device, Volume):
+        device.close()
+
+
+def test_the_guard_of_a_plain_device_enters_its_operation_first_and_leaves_it_last() -> None:
+    """_OperationLock: device.operation() around the mount's lock, nested and after a raise."""
+    events: list[str] = []
+
+    class Recording(MemoryDevice):
+        @contextlib.contextmanager
+        def operation(self) -> Iterator[None]:
+            events.append("op")
+            try:
+                yield
+            finally:
+                events.append("/op")
+
+    device = Recording(4 * 2**20)
+    format(device)
+    fs = SimFS.mount(device, roots=["C:\\"])
+    guard = fs._guard
+    assert isinstance(guard, _OperationLock)
+    events.clear()
+    with guard:
+        assert guard._lock._is_owned()  # type: ignore[attr-defined]
+        with guard:
+            assert events == ["op", "op"]
+        assert events == ["op", "op", "/op"]
+    assert events == ["op", "op", "/op", "/op"] and guard._ops == []
+    assert not guard._lock._is_owned()  # type: ignore[attr-defined]
+    with pytest.raises(VssFileNotFoundError):
+        fs.read_file("C:\\missing")
+    assert guard._ops == [] and not guard._lock._is_owned()  # type: ignore[attr-defined]
 
 
 def test_a_file_time_past_the_last_datetime_is_refused_as_before() -> None:

@@ -132,3 +132,32 @@ def test_release_by_a_stranger_is_an_error() -> None:
     t.join()
     lock.release()
     assert len(errors) == 1
+
+
+def test_the_with_statement_runs_the_notices_after_the_outermost_release() -> None:
+    """``with lock:`` (a volume's operation()) runs the queued notices once the lock is free,
+    in order, after a block that raised nothing; acquire/release leave them queued."""
+    lock = FifoRLock()
+    ran: list[tuple[int, bool]] = []
+
+    def notice(n: int) -> Callable[[], None]:
+        return lambda: ran.append((n, lock.owned()))
+
+    with lock:
+        with lock:
+            lock.notices.append(notice(1))
+        assert ran == []  # an inner exit: the outer level still holds the lock
+        lock.notices.append(notice(2))
+    assert ran == [(1, False), (2, False)] and lock.notices == []
+
+    lock.acquire()
+    lock.notices.append(notice(3))
+    lock.release()
+    assert ran == [(1, False), (2, False)] and len(lock.notices) == 1
+
+    with pytest.raises(KeyError), lock:
+        raise KeyError("x")
+    assert len(lock.notices) == 1  # not after a block that raised
+    with lock:
+        pass
+    assert ran == [(1, False), (2, False), (3, False)] and lock.notices == []

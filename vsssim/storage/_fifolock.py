@@ -16,6 +16,11 @@ releaser, seeing a queue after freeing, hands over (whichever comes first wins; 
 nothing to do).  The one unfairness left is a thread arriving at that very instant taking the
 lock before the queue's head: it never overtakes writes held by a hold, whose release always
 hands over.
+
+The lock is also the volume's ``operation()`` context: ``with lock:`` acquires, and at exit
+releases and then, after a block that raised nothing, runs the callbacks queued in
+:attr:`FifoRLock.notices` (:func:`run_notices`: nothing while an outer level still holds it).
+Plain :meth:`~FifoRLock.acquire` / :meth:`~FifoRLock.release` leave the notices to the caller.
 """
 
 from __future__ import annotations
@@ -26,13 +31,13 @@ from threading import Lock as _PrimitiveLock
 from threading import get_ident
 from types import TracebackType
 
-__all__ = ["FifoOperation", "FifoRLock", "run_notices"]
+__all__ = ["FifoRLock", "run_notices"]
 
 
 class FifoRLock:
     """Reentrant mutual exclusion with first-come, first-served hand-over."""
 
-    __slots__ = ("_depth", "_mutex", "_owned", "_waiters", "owner")
+    __slots__ = ("_depth", "_mutex", "_owned", "_waiters", "notices", "owner")
 
     def __init__(self) -> None:
         self._owned = _PrimitiveLock()  # held while anybody owns the lock (kept across hand-over)
@@ -43,6 +48,9 @@ class FifoRLock:
         self.owner: int | None = None
         self._depth = 0
         self._waiters: deque[tuple[int, _PrimitiveLock]] = deque()
+        #: Callbacks to run once the lock is released (queued by its owner; see the module
+        #: docstring): the volume's notices to purge listeners.
+        self.notices: list[Callable[[], None]] = []
 
     def acquire(self) -> None:
         """Take the lock (again, if this thread owns it); wait behind earlier arrivals."""
@@ -107,12 +115,19 @@ class FifoRLock:
         """How many threads are queued for the lock."""
         return len(self._waiters)
 
-    def __enter__(self) -> FifoRLock:
-        self.acquire()
-        return self
+    # ``with lock:`` is acquire() itself on entry (the same function: no layer between), and
+    # release() then the notices on exit.
+    __enter__ = acquire
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.release()
+        if exc_type is None and self.notices:
+            run_notices(self, self.notices)  # (nothing while an outer level holds it)
 
 
 def run_notices(lock: FifoRLock, notices: list[Callable[[], None]]) -> None:
@@ -122,29 +137,3 @@ def run_notices(lock: FifoRLock, notices: list[Callable[[], None]]) -> None:
         return
     while notices:
         notices.pop(0)()
-
-
-class FifoOperation:
-    """``with`` on a :class:`FifoRLock`, then :func:`run_notices` after a block that raised
-    nothing: the volume's ``operation()``, entered by every file-system call.  Stateless, so
-    nested and concurrent uses share one instance; a class rather than a ``@contextmanager``
-    generator, whose layer cost about a microsecond per use."""
-
-    __slots__ = ("_lock", "_notices")
-
-    def __init__(self, lock: FifoRLock, notices: list[Callable[[], None]]) -> None:
-        self._lock = lock
-        self._notices = notices
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._lock.release()
-        if exc_type is None and self._notices:
-            run_notices(self._lock, self._notices)  # (nothing while an outer level holds it)

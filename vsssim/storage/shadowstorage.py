@@ -508,8 +508,7 @@ class ShadowStorage:
             raise TypeError("persistent must be bool")
         meta = _check_metadata(metadata)
         vol = self._vol
-        vol._lock.acquire()
-        try:
+        with vol._lock:
             self._check_open()
             self._check_no_revert("create a shadow copy")
             st = self._st
@@ -539,9 +538,6 @@ class ShadowStorage:
                 snapshot_id=str(snapshot_id),
                 sequence=seq,
             )
-        finally:
-            vol._lock.release()
-        vol._run_notices()
         return device
 
     def delete(self, snapshot: SnapshotDevice | uuid.UUID | str) -> None:
@@ -591,7 +587,6 @@ class ShadowStorage:
             st = self._st
             while self._max_slots is not None and st.snaps and st.used > self._max_slots:
                 self._purge(st.snaps[0], 3)
-        self._vol._run_notices()
 
     def reserve(self, nbytes: int) -> None:
         """Preallocate the store file to ``nbytes`` (capped at ``max_size``) by writing zeros.
@@ -1199,7 +1194,6 @@ class ShadowStorage:
                 ov.update(fresh)
                 self._st.used += len(fresh)
             self._end_change()
-        vol._run_notices()
 
     # ------------------------------------------------------------------------------ revert
     def _revert_step(self, job: RevertJob, max_blocks: int) -> bool:
@@ -1238,7 +1232,6 @@ class ShadowStorage:
                 snapshot_id=str(target.id),
             )
             vol._fs_changed()
-        vol._run_notices()
         return True
 
     # -------------------------------------------------------------------------- persistence

@@ -49,9 +49,10 @@ from __future__ import annotations
 import functools
 import math
 import os
+import sys
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -69,6 +70,7 @@ from vsssim.errors import (
     VssNotADirectoryError,
     VssObjectNotFoundError,
 )
+from vsssim.storage._fifolock import FifoRLock
 from vsssim.storage._simfs_alloc import Bitmap
 from vsssim.storage._simfs_check import check_device
 from vsssim.storage._simfs_file import SimFile, parse_mode
@@ -98,6 +100,9 @@ _ZEROS = bytes(1 << 20)
 _WALK_CACHE_SIZE = 1024
 # _Change's "no path to name" marker.
 _NO_PATH = object()
+# The contexts that a device's operation() may hand out as one shared object and that exclude
+# other threads by themselves: a mount uses them as its guard (see SimFS.__init__).
+_EXCLUSIVE_OPERATIONS = (FifoRLock, type(threading.RLock()))
 # The smallest data area format() accepts: room for a few files beside the root directory.
 _MIN_DATA_BLOCKS = 4
 
@@ -217,7 +222,9 @@ class SimFS:
     ``RemoveDirectory``, ``MoveFileEx``, ``CreateDirectory``).  Mount with :meth:`mount`.
 
     Every operation is atomic with respect to snapshots and thread-safe: it runs inside
-    ``device.operation()`` and an internal lock, in that order.  A mount on a read-only device
+    ``device.operation()`` and an internal lock, in that order (a device whose operation() is
+    one shared reentrant lock, as a volume's and a shadow copy's are, is that lock itself);
+    the properties below read under the same guard.  A mount on a read-only device
     (a shadow copy) refuses every change with ``VssAccessDeniedError``; :attr:`readonly` follows
     the device at each call, so a shadow copy opened for auto-recovery becomes writable.
     Only one writable mount per device: the caches assume nobody else writes the device (the
@@ -250,7 +257,6 @@ class SimFS:
             and cls.now is VirtualClock.now
             else None
         )
-        self._lock = threading.RLock()
         # Open handles per inode: they block remove/rename, like handles without share-delete.
         self._handles: dict[int, int] = {}
         # A leaf lock for the handle counts: closing a handle (possibly from a garbage
@@ -260,19 +266,21 @@ class SimFS:
         # The inode object itself is safe to keep: every event that could replace or free a
         # cached inode (a reload, a free) also bumps the version.
         self._walks: dict[tuple[str, ...], tuple[int, Inode, tuple[str, ...]]] = {}
-        # A device whose operation() hands out one shared context manager (a volume, a shadow
-        # copy: stateless and reentrant, since nested and concurrent calls get it too) has it
-        # kept, and every call enters ``self._op or self._device.operation()``: one call less.
-        # Other devices (a @contextmanager per call) are asked each time.
+        # Every call runs inside ``with self._guard:``, which enters device.operation() and
+        # excludes the mount's other calls.  A device whose operation() hands out one shared
+        # reentrant lock (a volume's FifoRLock, a shadow copy's RLock) excludes them already:
+        # that lock is the guard, and the mount needs no lock of its own.
         shared = device.operation()
-        self._op: AbstractContextManager[None] | None = (
-            shared if device.operation() is shared else None
+        self._guard: AbstractContextManager[object] = (
+            shared
+            if device.operation() is shared and isinstance(shared, _EXCLUSIVE_OPERATIONS)
+            else _OperationLock(device)
         )
         if device.size < BLOCK_SIZE:
             raise VssObjectNotFoundError(
                 f"no simfs file system on this device: it holds only {device.size} bytes"
             )
-        with self._op or device.operation(), self._lock:
+        with self._guard:
             try:
                 self._store = Store(device)
             except NoFileSystemError:
@@ -327,7 +335,7 @@ class SimFS:
     @property
     def label(self) -> str:
         """The volume label given to :func:`format`."""
-        with self._lock:
+        with self._guard:
             return self._store.sb.label
 
     @property
@@ -339,20 +347,20 @@ class SimFS:
     def capacity(self) -> int:
         """Size of the file system in bytes, its own metadata included (``TotalNumberOfBytes``
         of ``GetDiskFreeSpaceEx``)."""
-        with self._lock:
+        with self._guard:
             return self._store.sb.total_blocks * BLOCK_SIZE
 
     @property
     def free_space(self) -> int:
         """Bytes still free for data (``TotalNumberOfFreeBytes``)."""
-        with self._lock:
+        with self._guard:
             return self._store.blocks.free * BLOCK_SIZE
 
     # ---------------------------------------------------------------------- operations
-    # Every operation runs ``with <device.operation()>, self._lock:`` (a query) or
-    # ``with <device.operation()>, _Change(self, what, path) as store:`` (a change), in
-    # that order, spelled out at each call site rather than wrapped in a ``@contextmanager``
-    # generator: that layer cost about 1.5 us per call, a tenth of a small append.
+    # Every operation runs ``with self._guard:`` (a query) or
+    # ``with self._guard, _Change(self, what, path) as store:`` (a change), spelled out at
+    # each call site rather than wrapped in a ``@contextmanager`` generator: that layer cost
+    # about 1.5 us per call, a tenth of a small append.
 
     def _stamp(self) -> tuple[int, float]:
         now = self._clock.now()
@@ -524,10 +532,10 @@ class SimFS:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
         if writable and self.readonly:
             raise VssAccessDeniedError(f"simfs: cannot open {path!r} for writing: read-only volume")
-        inner = self._lock if must_exist else _Change(self, "open", path)
+        inner = _NO_CHANGE if must_exist else _Change(self, "open", path)
         counted = 0
         try:
-            with self._op or self._device.operation(), inner:
+            with self._guard, inner:
                 parent, stored, entry = self._locate(names, path)
                 if entry is None:
                     if must_exist:
@@ -575,23 +583,23 @@ class SimFS:
         )
 
     def _handle_read(self, ino: int, generation: int, offset: int, size: int) -> bytes:
-        with self._op or self._device.operation(), self._lock:
+        with self._guard:
             return self._read(self._handle_node(ino, generation), offset, size)
 
     def _handle_write(self, ino: int, generation: int, offset: int | None, data: Buffer) -> int:
         view = memoryview(data).cast("B")
-        with self._op or self._device.operation(), _Change(self, "write to a file"):
+        with self._guard, _Change(self, "write to a file"):
             node = self._handle_node(ino, generation)
             at = node.size if offset is None else offset
             self._pwrite(node, at, view, self._stamp())
             return at
 
     def _handle_truncate(self, ino: int, generation: int, size: int) -> None:
-        with self._op or self._device.operation(), _Change(self, "truncate a file"):
+        with self._guard, _Change(self, "truncate a file"):
             self._truncate(self._handle_node(ino, generation), size, self._stamp())
 
     def _handle_size(self, ino: int, generation: int) -> int:
-        with self._op or self._device.operation(), self._lock:
+        with self._guard:
             return self._handle_node(ino, generation).size
 
     def _handle_close(self, ino: int) -> None:
@@ -605,7 +613,7 @@ class SimFS:
     # ----------------------------------------------------------------- whole-file calls
     def read_file(self, path: object) -> bytes:
         """The whole content of a file."""
-        with self._op or self._device.operation(), self._lock:
+        with self._guard:
             node, _ = self._file_node(path)
             return self._read(node, 0, node.size)
 
@@ -620,7 +628,7 @@ class SimFS:
         if not names:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
         view = data if type(data) is bytes else memoryview(data).cast("B")
-        with self._op or self._device.operation(), _Change(self, "write", path) as store:
+        with self._guard, _Change(self, "write", path) as store:
             stamp = self._stamp()
             if create_dirs:
                 self._makedirs(names[:-1], path, stamp)
@@ -652,7 +660,7 @@ class SimFS:
         view = data if type(data) is bytes else memoryview(data).cast("B")
         # The protocol of _Change spelled out (lock, refuse a read-only device, begin, commit
         # or abort): appends are the most frequent change, and the object cost three calls.
-        with self._op or self._device.operation(), self._lock:
+        with self._guard:
             if self._device.readonly:
                 raise _read_only("append to", path)
             store = self._store
@@ -706,7 +714,7 @@ class SimFS:
             raise TypeError(f"size must be int, not {type(size).__name__}")
         if size < 0:
             raise ValueError(f"size must not be negative, not {size}")
-        with self._op or self._device.operation(), _Change(self, "truncate", path):
+        with self._guard, _Change(self, "truncate", path):
             node, _ = self._file_node(path)
             self._truncate(node, size, self._stamp())
 
@@ -725,7 +733,7 @@ class SimFS:
 
     def _kind(self, path: object) -> int | None:
         names = self._parser.split(path)
-        with self._op or self._device.operation(), self._lock:
+        with self._guard:
             try:
                 node, _ = self._walk_path(names, path)
             except (VssFileNotFoundError, VssNotADirectoryError):
@@ -735,7 +743,7 @@ class SimFS:
     def listdir(self, path: object = "\\") -> list[str]:
         """Names in a directory, in stored case, sorted case-insensitively."""
         names = self._parser.split(path)
-        with self._op or self._device.operation(), self._lock:
+        with self._guard:
             node, _ = self._walk_path(names, path)
             if node.kind != KIND_DIR:
                 raise VssNotADirectoryError(f"{path!r} is a file, not a directory")
@@ -762,7 +770,7 @@ class SimFS:
         under the mount's first root.  Pruning ``dirnames`` in place skips subtrees; a missing
         start path yields nothing; each directory is listed in its own operation."""
         names = self._parser.split(path)
-        with self._op or self._device.operation(), self._lock:
+        with self._guard:
             try:
                 node, stored = self._walk_path(names, path)
             except (VssFileNotFoundError, VssNotADirectoryError):
@@ -772,7 +780,7 @@ class SimFS:
         stack = [stored]
         while stack:
             current = stack.pop()
-            with self._op or self._device.operation(), self._lock:
+            with self._guard:
                 try:
                     node, _ = self._walk_path(current, path)
                 except (VssFileNotFoundError, VssNotADirectoryError):
@@ -807,7 +815,7 @@ class SimFS:
             # One directory (a writer's usual file set): what walk() yields first, listed in
             # one operation without the generator.
             names = self._parser.split(text)
-            with self._op or self._device.operation(), self._lock:
+            with self._guard:
                 try:
                     node, stored = self._walk_path(names, text)
                 except (VssFileNotFoundError, VssNotADirectoryError):
@@ -849,7 +857,7 @@ class SimFS:
     def stat(self, path: object) -> FileStat:
         """Size, kind and times of a file or directory."""
         names = self._parser.split(path)
-        with self._op or self._device.operation(), self._lock:
+        with self._guard:
             node, stored = self._walk_path(names, path)
             return FileStat(
                 path=self._parser.join(stored),
@@ -867,7 +875,7 @@ class SimFS:
         names = self._parser.split(path)
         if not names:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
-        with self._op or self._device.operation(), _Change(self, "remove", path) as store:
+        with self._guard, _Change(self, "remove", path) as store:
             parent, _, entry = self._locate(names, path)
             if entry is None:
                 raise VssFileNotFoundError(f"{path!r}: no such file")
@@ -884,7 +892,7 @@ class SimFS:
         names = self._parser.split(path)
         if not names:
             raise VssAccessDeniedError(f"simfs: cannot remove the root directory {path!r}")
-        with self._op or self._device.operation(), _Change(self, "remove", path) as store:
+        with self._guard, _Change(self, "remove", path) as store:
             parent, _, entry = self._locate(names, path)
             if entry is None:
                 raise VssFileNotFoundError(f"{path!r}: no such directory")
@@ -902,7 +910,7 @@ class SimFS:
         names = self._parser.split(path)
         if not names:
             raise VssFileExistsError(f"{path!r} is the root directory, which exists")
-        with self._op or self._device.operation(), _Change(self, "create", path):
+        with self._guard, _Change(self, "create", path):
             parent, _, entry = self._locate(names, path)
             if entry is not None:
                 raise VssFileExistsError(f"{path!r} already exists")
@@ -913,7 +921,7 @@ class SimFS:
         operation.  ``VssFileExistsError`` if it exists and not ``exist_ok``, or if a file
         is in the way."""
         names = self._parser.split(path)
-        with self._op or self._device.operation(), _Change(self, "create", path):
+        with self._guard, _Change(self, "create", path):
             created = self._makedirs(names, path, self._stamp())
             if not created and not exist_ok:
                 raise VssFileExistsError(f"{path!r} already exists")
@@ -945,7 +953,7 @@ class SimFS:
             raise VssAccessDeniedError(f"simfs: cannot rename the root directory {src!r}")
         if not d_names:
             raise VssFileExistsError(f"{dst!r} is the root directory, which exists")
-        with self._op or self._device.operation(), _Change(self, "rename", src) as store:
+        with self._guard, _Change(self, "rename", src) as store:
             s_parent, _, s_entry = self._locate(s_names, src)
             if s_entry is None:
                 raise VssFileNotFoundError(f"{src!r}: no such file or directory")
@@ -1018,13 +1026,13 @@ class SimFS:
         links, one entry per inode, valid unique names), file sizes against extents, link
         counts and the free-space counters; then that the mount's caches equal the device.
         """
-        with self._op or self._device.operation(), self._lock:
+        with self._guard:
             return check_device(self._device, self._store)
 
     def refresh(self) -> None:
         """Drop every cache and re-read the device (after the volume was reverted
         underneath).  Open handles whose file no longer exists fail on their next call."""
-        with self._op or self._device.operation(), self._lock:
+        with self._guard:
             self._store.load()
 
 
@@ -1040,12 +1048,13 @@ def _read_only(what: str, path: object) -> VssAccessDeniedError:
 
 
 class _Change:
-    """One change to a mounted simfs, entered inside ``device.operation()``.
+    """One change to a mounted simfs, entered inside the mount's guard (``with fs._guard,
+    _Change(fs, what, path) as store:``).
 
-    Takes the mount's lock, refuses a read-only device (``VssAccessDeniedError`` naming
-    ``what``) and opens the store's write buffer; at exit it commits the buffer (data, then
-    metadata) or, if the body raised, aborts it, and releases the lock either way.  A class
-    instead of a ``@contextmanager`` generator because it runs on every change.
+    Refuses a read-only device (``VssAccessDeniedError`` naming ``what``) and opens the store's
+    write buffer; at exit it commits the buffer (data, then metadata) or, if the body raised,
+    aborts it.  A class instead of a ``@contextmanager`` generator because it runs on every
+    change.
     """
 
     __slots__ = ("_fs", "_path", "_what")
@@ -1058,14 +1067,9 @@ class _Change:
 
     def __enter__(self) -> Store:
         fs = self._fs
-        fs._lock.acquire()
-        try:
-            if fs._device.readonly:
-                raise _read_only(self._what, self._path)
-            fs._store.begin()
-        except BaseException:
-            fs._lock.release()
-            raise
+        if fs._device.readonly:
+            raise _read_only(self._what, self._path)
+        fs._store.begin()
         return fs._store
 
     def __exit__(
@@ -1074,11 +1078,46 @@ class _Change:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        fs = self._fs
+        if exc is None:
+            self._fs._store.commit()
+        else:
+            self._fs._store.abort()
+
+
+# The guard of a query that changes nothing (open() of an existing file).
+_NO_CHANGE = nullcontext()
+
+
+class _OperationLock:
+    """``device.operation()`` and then a reentrant lock of the mount's own, as one context:
+    the guard of a mount on a device whose operation() is not one shared exclusive lock (a
+    ``@contextmanager`` per call, or no lock at all)."""
+
+    __slots__ = ("_device", "_lock", "_ops")
+
+    def __init__(self, device: BlockDevice) -> None:
+        self._device = device
+        self._lock = threading.RLock()
+        # The operation contexts entered, innermost last.  Pushed and popped only while
+        # holding _lock, so one thread at a time, each nested entry above the one around it.
+        self._ops: list[AbstractContextManager[object]] = []
+
+    def __enter__(self) -> None:
+        op = self._device.operation()
+        op.__enter__()
         try:
-            if exc is None:
-                fs._store.commit()
-            else:
-                fs._store.abort()
-        finally:
-            fs._lock.release()
+            self._lock.acquire()
+        except BaseException:
+            op.__exit__(*sys.exc_info())
+            raise
+        self._ops.append(op)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        op = self._ops.pop()
+        self._lock.release()
+        return op.__exit__(exc_type, exc, tb)

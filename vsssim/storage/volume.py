@@ -42,7 +42,7 @@ from vsssim.errors import (
     VssRevertInProgressError,
     VssStoreCorruptError,
 )
-from vsssim.storage._fifolock import FifoOperation, FifoRLock, run_notices
+from vsssim.storage._fifolock import FifoRLock, run_notices
 from vsssim.storage._fileio import (
     COMPACT_JSON,
     as_buffer,
@@ -171,8 +171,7 @@ class Volume:
         self._fs: SimFS | None = None
         self._fs_lock = threading.Lock()
         self._rmap: memoryview | None = None
-        self._notices: list[Callable[[], None]] = []
-        self._operation = FifoOperation(self._lock, self._notices)
+        self._notices = self._lock.notices
         self._update_write_block()
 
     # ------------------------------------------------------------------------ construction
@@ -566,12 +565,14 @@ class Volume:
         st.bytes_written += len(data)
 
     # ---------------------------------------------------------------------- hold / operation
-    def operation(self) -> FifoOperation:
+    def operation(self) -> FifoRLock:
         """A multi-write operation of a file system: no snapshot is taken in its middle.
 
-        Reentrant in the same thread.  A hold (and so a snapshot) waits until it ends.
+        Reentrant in the same thread.  A hold (and so a snapshot) waits until it ends.  The
+        context is the volume lock itself (one shared object; its ``with`` runs the pending
+        notices at the end).
         """
-        return self._operation
+        return self._lock
 
     @contextmanager
     def held(self) -> Iterator[None]:
