@@ -576,7 +576,7 @@ def test_an_append_in_the_last_block_writes_what_the_general_commit_writes() -> 
     other = RecordingDevice(2 * MiB)
     other._data[:] = device.snapshot_bytes()
     general = SimFS.mount(other, roots=["C:\\"], clock=clock)
-    node, _ = general._walk_path(("log",), "C:\\log")
+    node, _, _ = general._walk_path(("log",), "C:\\log")
     general._store.touched = True  # (any pending change sends an append the general way)
     node.size -= 50  # replay the same append through _pwrite and commit()
     other.log.clear()

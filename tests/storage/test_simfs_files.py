@@ -359,6 +359,35 @@ def test_remembered_paths_follow_renames_removals_and_case() -> None:
     assert fs.check() == []
 
 
+def test_a_change_forgets_only_the_remembered_paths_through_the_changed_entry() -> None:
+    """A rename or removal drops the walks through the entry it changed (that file, or
+    everything under that directory) and keeps every other walk as it was."""
+    fs = make_fs()
+    fs.write_file("C:\\db\\wal", b"log", create_dirs=True)
+    fs.write_file("C:\\db\\ckpt", b"old")
+    fs.write_file("C:\\db\\sub\\f", b"f", create_dirs=True)
+    for path in ("C:\\db\\wal", "C:\\db\\ckpt", "C:\\db\\sub\\f"):
+        assert fs.exists(path)
+    wal = fs._walks[("db", "wal")]
+    fs.write_file("C:\\db\\tmp", b"new")
+    fs.rename("C:\\db\\tmp", "C:\\db\\ckpt", replace=True)  # a checkpoint
+    assert fs._walks[("db", "wal")] is wal and ("db", "sub", "f") in fs._walks
+    assert ("db", "ckpt") not in fs._walks and ("db", "tmp") not in fs._walks
+    assert fs.read_file("C:\\db\\ckpt") == b"new"
+    fs.rename("C:\\db\\ckpt", "C:\\db\\CKPT")  # a case-only rename
+    assert fs.stat("C:\\db\\ckpt").path == "C:\\db\\CKPT"
+    fs.rename("C:\\db\\sub", "C:\\db\\moved")  # a directory: the walks below it go
+    assert ("db", "sub", "f") not in fs._walks and fs._walks[("db", "wal")] is wal
+    with pytest.raises(VssFileNotFoundError):
+        fs.read_file("C:\\db\\sub\\f")
+    assert fs.read_file("C:\\db\\moved\\f") == b"f"
+    fs.remove("C:\\db\\moved\\f")
+    assert ("db", "moved", "f") not in fs._walks and fs._walks[("db", "wal")] is wal
+    assert not fs.exists("C:\\db\\moved\\f")
+    fs.append_file("C:\\db\\wal", b"+")
+    assert fs.read_file("C:\\db\\wal") == b"log+" and fs.check() == []
+
+
 def test_remembered_paths_are_dropped_by_a_failed_operation_and_a_refresh() -> None:
     device = MemoryDevice(2**20)
     format(device)
@@ -428,7 +457,7 @@ def test_file_times_of_a_virtual_clock_equal_its_datetime(start: float) -> None:
     for clock in (VirtualClock(start=start), Shifted(start=start)):
         fs = make_fs(clock=clock)
         fs.write_file("C:\\f", b"x")
-        node, _ = fs._walk_path(("f",), "C:\\f")
+        node, _, _ = fs._walk_path(("f",), "C:\\f")
         assert node.modified == filetime(clock.datetime())
 
 

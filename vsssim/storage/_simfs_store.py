@@ -46,7 +46,11 @@ from vsssim.storage._simfs_layout import (
 from vsssim.storage._simfs_paths import upcase
 from vsssim.storage.blockdev import BlockDevice, Buffer
 
-__all__ = ["DirCache", "NoFileSystemError", "Store", "read_bitmap", "read_superblock"]
+__all__ = ["DirCache", "NoFileSystemError", "Store", "Walk", "read_bitmap", "read_superblock"]
+
+#: A path walk of the mount: the inode reached, the names in stored case, and the inode of
+#: each entry walked through (the last is the inode reached; none for the root).
+Walk = tuple[Inode, tuple[str, ...], tuple[int, ...]]
 
 
 class NoFileSystemError(Exception):
@@ -134,7 +138,11 @@ class Store:
         self._write_pieces: Callable[[list[tuple[int, Buffer]]], None] | None = getattr(
             device, "write_pieces", None
         )
-        self.names_version = 0
+        #: Path walks the mount remembered (names as spelled -> :data:`Walk`): forgotten here
+        #: when an entry they went through is removed or respelled (:meth:`names_changed`)
+        #: and when the caches are reloaded.  A remembered inode object is then still the
+        #: cached one: only a reload replaces cached inodes, and only a removed inode is freed.
+        self.walks: dict[tuple[str, ...], Walk] = {}
         self.load()
 
     # ------------------------------------------------------------------------- loading
@@ -162,17 +170,20 @@ class Store:
             raise VssStoreCorruptError(f"simfs: {problem}")
         self.inodes: dict[int, Inode] = {}
         self.dirs: dict[int, DirCache] = {}
-        self.names_changed()
+        self.walks.clear()
         self._reset_pending()
         root = self.inode(ROOT_INO)
         if root.kind != KIND_DIR:
             raise VssStoreCorruptError("simfs: the root inode is not a directory")
 
-    def names_changed(self) -> None:
-        """Note that existing paths may lead elsewhere now (an entry removed or respelled, an
-        inode freed, the caches reloaded): path walks remembered under an older
-        :attr:`names_version` are stale."""
-        self.names_version += 1
+    def names_changed(self, ino: int) -> None:
+        """Note that the entry of inode ``ino`` was removed or respelled: the remembered walks
+        through it are stale (an inode has one entry, so those are the walks through that
+        entry); the others still lead where they led."""
+        walks = self.walks
+        if walks:
+            for names in [names for names, walk in walks.items() if ino in walk[2]]:
+                del walks[names]
 
     def _reset_pending(self) -> None:
         self.data: list[tuple[int, Buffer]] = []
@@ -411,9 +422,9 @@ class Store:
         return node
 
     def free_inode(self, node: Inode) -> None:
-        """Release ``node``, its data blocks and its extent chain."""
+        """Release ``node``, its data blocks and its extent chain.  Its entry is removed
+        first (:meth:`dir_remove`, which forgot the walks through it)."""
         self.touched = True
-        self.names_version += 1  # names_changed()
         self.resize_blocks(node, 0)
         self.imap.release(node.ino, 1)
         self.sb_dirty = True
@@ -516,9 +527,9 @@ class Store:
     def dir_remove(self, dir_node: Inode, key: str) -> None:
         """Remove the entry with upcased name ``key`` from directory ``dir_node``."""
         self.touched = True
-        self.names_version += 1  # names_changed()
         cache = self.dirs.get(dir_node.ino) or self.directory(dir_node.ino)
-        _, _, index = cache.index.pop(key)
+        _, ino, index = cache.index.pop(key)
+        self.names_changed(ino)
         cache.blocks[index].remove(key)
         self.dirty_dirblocks.add((dir_node.ino, index))
 
@@ -538,7 +549,7 @@ class Store:
             self.dir_insert(dir_node, new_name, ino)
             return
         self.touched = True
-        self.names_changed()
+        self.names_changed(ino)
         block.respell(key, new_name)
         cache.index[key] = (new_name, ino, index)
         self.dirty_dirblocks.add((dir_node.ino, index))

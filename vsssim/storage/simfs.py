@@ -86,7 +86,7 @@ from vsssim.storage._simfs_layout import (
     Superblock,
 )
 from vsssim.storage._simfs_paths import compile_filespec, has_wildcards, parser_for, upcase
-from vsssim.storage._simfs_store import NoFileSystemError, Store
+from vsssim.storage._simfs_store import NoFileSystemError, Store, Walk
 from vsssim.storage.blockdev import BlockDevice, is_block_device
 
 __all__ = ["BLOCK_SIZE", "FileStat", "SimFS", "filespec_matches", "format"]
@@ -262,10 +262,6 @@ class SimFS:
         # A leaf lock for the handle counts: closing a handle (possibly from a garbage
         # collection in any thread) must never wait for the operation locks.
         self._handles_lock = threading.Lock()
-        # Path walks: names -> (Store.names_version when walked, inode, names in stored case).
-        # The inode object itself is safe to keep: every event that could replace or free a
-        # cached inode (a reload, a free) also bumps the version.
-        self._walks: dict[tuple[str, ...], tuple[int, Inode, tuple[str, ...]]] = {}
         # Every call runs inside ``with self._guard:``, which enters device.operation() and
         # excludes the mount's other calls.  A device whose operation() hands out one shared
         # reentrant lock (a volume's FifoRLock, a shadow copy's RLock) excludes them already:
@@ -288,6 +284,9 @@ class SimFS:
                     "no simfs file system on this device (no superblock): format it first "
                     "with vsssim.storage.simfs.format(device)"
                 ) from None
+        # Remembered path walks (see _walk_path), kept by the store, which forgets them when
+        # the names they went through change.
+        self._walks = self._store.walks
 
     @classmethod
     def mount(
@@ -376,22 +375,24 @@ class SimFS:
         return stamp, now
 
     # ------------------------------------------------------------------------- lookups
-    def _walk_path(self, names: tuple[str, ...], path: object) -> tuple[Inode, tuple[str, ...]]:
-        """The inode at ``names`` and the names in stored case.
+    def _walk_path(self, names: tuple[str, ...], path: object) -> Walk:
+        """The inode at ``names``, the names in stored case and the inodes walked through.
 
         Successful walks are remembered per ``names`` (as spelled: other spellings of the
-        same path are walked and remembered separately) until an existing path may lead
-        elsewhere (:meth:`Store.names_changed`); applications repeat the same few paths.
+        same path are walked and remembered separately) until an entry they went through is
+        removed or respelled (:meth:`Store.names_changed`); applications repeat the same few
+        paths.
         """
-        store = self._store
         known = self._walks.get(names)
-        if known is not None and known[0] == store.names_version:
-            return known[1], known[2]
+        if known is not None:
+            return known
+        store = self._store
         # ``cache.get(key) or load(key)``: Store.inode / Store.directory without their call
         # when cached (inodes and directory caches are always true).
         inodes, dirs = store.inodes, store.dirs
         node = inodes.get(ROOT_INO) or store.inode(ROOT_INO)
         stored: list[str] = []
+        through: list[int] = []
         for depth, name in enumerate(names):
             if node.kind != KIND_DIR:
                 raise VssNotADirectoryError(
@@ -405,36 +406,38 @@ class SimFS:
                     f"{path!r}: the directory {self._parser.join([*stored, name])!r} does not exist"
                 )
             stored.append(entry[0])
+            through.append(entry[1])
             node = inodes.get(entry[1]) or store.inode(entry[1])
-        in_stored_case = tuple(stored)
-        self._remember(names, node, in_stored_case)
-        return node, in_stored_case
+        walk = (node, tuple(stored), tuple(through))
+        self._remember(names, walk)
+        return walk
 
-    def _remember(self, names: tuple[str, ...], node: Inode, stored: tuple[str, ...]) -> None:
-        """Remember that ``names`` leads to ``node`` (see :meth:`_walk_path`)."""
+    def _remember(self, names: tuple[str, ...], walk: Walk) -> None:
+        """Remember that ``names`` leads to ``walk`` (see :meth:`_walk_path`)."""
         if len(self._walks) >= _WALK_CACHE_SIZE:
             self._walks.clear()
-        self._walks[names] = (self._store.names_version, node, stored)
+        self._walks[names] = walk
 
     def _locate(
         self, names: tuple[str, ...], path: object
-    ) -> tuple[Inode, tuple[str, ...], tuple[str, int, int] | None]:
-        """``(parent directory, its stored names, the leaf's entry or None)``."""
-        parent, stored = self._walk_path(names[:-1], path)
+    ) -> tuple[Walk, tuple[str, int, int] | None]:
+        """``(the parent directory's walk, the leaf's entry or None)``."""
+        walk = self._walk_path(names[:-1], path)
+        parent = walk[0]
         if parent.kind != KIND_DIR:
             raise VssNotADirectoryError(
-                f"{path!r}: {self._parser.join(stored)!r} is a file, not a directory"
+                f"{path!r}: {self._parser.join(walk[1])!r} is a file, not a directory"
             )
         store = self._store
         cache = store.dirs.get(parent.ino) or store.directory(parent.ino)
-        return parent, stored, cache.index.get(upcase(names[-1]))
+        return walk, cache.index.get(upcase(names[-1]))
 
-    def _file_node(self, path: object) -> tuple[Inode, tuple[str, ...]]:
+    def _file_node(self, path: object) -> Walk:
         names = self._parser.split(path)
-        node, stored = self._walk_path(names, path)
-        if node.kind == KIND_DIR:
+        walk = self._walk_path(names, path)
+        if walk[0].kind == KIND_DIR:
             raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
-        return node, stored
+        return walk
 
     # --------------------------------------------------------------------- data helpers
     def _read(self, node: Inode, offset: int, size: int) -> bytes:
@@ -536,7 +539,7 @@ class SimFS:
         counted = 0
         try:
             with self._guard, inner:
-                parent, stored, entry = self._locate(names, path)
+                (parent, stored, _), entry = self._locate(names, path)
                 if entry is None:
                     if must_exist:
                         raise VssFileNotFoundError(f"{path!r}: no such file")
@@ -614,7 +617,7 @@ class SimFS:
     def read_file(self, path: object) -> bytes:
         """The whole content of a file."""
         with self._guard:
-            node, _ = self._file_node(path)
+            node, _, _ = self._file_node(path)
             return self._read(node, 0, node.size)
 
     def write_file(self, path: object, data: Buffer, *, create_dirs: bool = False) -> None:
@@ -632,7 +635,7 @@ class SimFS:
             stamp = self._stamp()
             if create_dirs:
                 self._makedirs(names[:-1], path, stamp)
-            parent, _, entry = self._locate(names, path)
+            (parent, _, _), entry = self._locate(names, path)
             if entry is None:
                 node = self._create(parent, names[-1], KIND_FILE, stamp)
             else:
@@ -669,16 +672,17 @@ class SimFS:
                 stamp = self._stamp()
                 # Appends repeat the same path (a log): its walk is remembered as in _walk_path.
                 known = self._walks.get(names)
-                if known is not None and known[0] == store.names_version:
-                    node = known[1]
+                if known is not None:
+                    node = known[0]
                 else:
-                    parent, stored, entry = self._locate(names, path)
+                    (parent, stored, through), entry = self._locate(names, path)
                     if entry is None:
                         node = self._create(parent, names[-1], KIND_FILE, stamp)
-                        self._remember(names, node, (*stored, names[-1]))
+                        leaf = names[-1]
                     else:
                         node = store.inode(entry[1])
-                        self._remember(names, node, (*stored, entry[0]))
+                        leaf = entry[0]
+                    self._remember(names, (node, (*stored, leaf), (*through, node.ino)))
                 if node.kind == KIND_DIR:
                     raise VssIsADirectoryError(f"{path!r} is a directory, not a file")
                 size = node.size
@@ -715,7 +719,7 @@ class SimFS:
         if size < 0:
             raise ValueError(f"size must not be negative, not {size}")
         with self._guard, _Change(self, "truncate", path):
-            node, _ = self._file_node(path)
+            node, _, _ = self._file_node(path)
             self._truncate(node, size, self._stamp())
 
     # ------------------------------------------------------------------ queries
@@ -735,7 +739,7 @@ class SimFS:
         names = self._parser.split(path)
         with self._guard:
             try:
-                node, _ = self._walk_path(names, path)
+                node, _, _ = self._walk_path(names, path)
             except (VssFileNotFoundError, VssNotADirectoryError):
                 return None
             return node.kind
@@ -744,7 +748,7 @@ class SimFS:
         """Names in a directory, in stored case, sorted case-insensitively."""
         names = self._parser.split(path)
         with self._guard:
-            node, _ = self._walk_path(names, path)
+            node, _, _ = self._walk_path(names, path)
             if node.kind != KIND_DIR:
                 raise VssNotADirectoryError(f"{path!r} is a file, not a directory")
             return self._sorted_names(node)
@@ -772,7 +776,7 @@ class SimFS:
         names = self._parser.split(path)
         with self._guard:
             try:
-                node, stored = self._walk_path(names, path)
+                node, stored, _ = self._walk_path(names, path)
             except (VssFileNotFoundError, VssNotADirectoryError):
                 return
             if node.kind != KIND_DIR:
@@ -782,7 +786,7 @@ class SimFS:
             current = stack.pop()
             with self._guard:
                 try:
-                    node, _ = self._walk_path(current, path)
+                    node, _, _ = self._walk_path(current, path)
                 except (VssFileNotFoundError, VssNotADirectoryError):
                     continue
                 if node.kind != KIND_DIR:
@@ -817,7 +821,7 @@ class SimFS:
             names = self._parser.split(text)
             with self._guard:
                 try:
-                    node, stored = self._walk_path(names, text)
+                    node, stored, _ = self._walk_path(names, text)
                 except (VssFileNotFoundError, VssNotADirectoryError):
                     return []
                 if node.kind != KIND_DIR:
@@ -858,7 +862,7 @@ class SimFS:
         """Size, kind and times of a file or directory."""
         names = self._parser.split(path)
         with self._guard:
-            node, stored = self._walk_path(names, path)
+            node, stored, _ = self._walk_path(names, path)
             return FileStat(
                 path=self._parser.join(stored),
                 size=node.size if node.kind == KIND_FILE else 0,
@@ -876,7 +880,7 @@ class SimFS:
         if not names:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
         with self._guard, _Change(self, "remove", path) as store:
-            parent, _, entry = self._locate(names, path)
+            (parent, _, _), entry = self._locate(names, path)
             if entry is None:
                 raise VssFileNotFoundError(f"{path!r}: no such file")
             node = store.inode(entry[1])
@@ -893,7 +897,7 @@ class SimFS:
         if not names:
             raise VssAccessDeniedError(f"simfs: cannot remove the root directory {path!r}")
         with self._guard, _Change(self, "remove", path) as store:
-            parent, _, entry = self._locate(names, path)
+            (parent, _, _), entry = self._locate(names, path)
             if entry is None:
                 raise VssFileNotFoundError(f"{path!r}: no such directory")
             node = store.inode(entry[1])
@@ -911,7 +915,7 @@ class SimFS:
         if not names:
             raise VssFileExistsError(f"{path!r} is the root directory, which exists")
         with self._guard, _Change(self, "create", path):
-            parent, _, entry = self._locate(names, path)
+            (parent, _, _), entry = self._locate(names, path)
             if entry is not None:
                 raise VssFileExistsError(f"{path!r} already exists")
             self._create(parent, names[-1], KIND_DIR, self._stamp())
@@ -954,11 +958,11 @@ class SimFS:
         if not d_names:
             raise VssFileExistsError(f"{dst!r} is the root directory, which exists")
         with self._guard, _Change(self, "rename", src) as store:
-            s_parent, _, s_entry = self._locate(s_names, src)
+            (s_parent, _, _), s_entry = self._locate(s_names, src)
             if s_entry is None:
                 raise VssFileNotFoundError(f"{src!r}: no such file or directory")
             node = store.inode(s_entry[1])
-            d_parent, _, d_entry = self._locate(d_names, dst)
+            (d_parent, _, _), d_entry = self._locate(d_names, dst)
             s_key, d_key = upcase(s_names[-1]), upcase(d_names[-1])
             stamp = self._stamp()
             if s_parent.ino == d_parent.ino and s_key == d_key:
