@@ -605,6 +605,35 @@ def test_an_append_in_the_last_block_writes_what_the_general_commit_writes() -> 
     assert fs.check() == []
 
 
+def test_a_commit_that_fails_before_writing_leaves_the_mount_as_the_device_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No operation opens the store's buffers: a commit that raises while encoding (nothing
+    written yet) reloads the caches, so the next operation starts clean."""
+    device = RecordingDevice(2 * MiB)
+    format(device)
+    fs = SimFS.mount(device, roots=["C:\\"])
+    fs.write_file("C:\\a", b"a")
+    before = device.snapshot_bytes()
+    real = layout.Superblock.encode
+
+    def failing(sb: layout.Superblock) -> bytes:
+        raise MemoryError("injected")
+
+    monkeypatch.setattr(layout.Superblock, "encode", failing)
+    device.log.clear()
+    with pytest.raises(MemoryError, match="injected"):
+        fs.write_file("C:\\b", b"b")  # a new file changes the superblock's counters
+    assert device.log == [] and device.snapshot_bytes() == before
+    monkeypatch.setattr(layout.Superblock, "encode", real)
+    assert not fs.exists("C:\\b") and fs.listdir("C:\\") == ["a"]
+    fs.append_file("C:\\a", b"+")  # the fast path: it needs an operation with nothing pending
+    fs.write_file("C:\\c", b"c")
+    assert fs.read_file("C:\\a") == b"a+" and fs.listdir("C:\\") == ["a", "c"]
+    assert fs.check() == []
+    assert SimFS.mount(device, roots=["C:\\"]).check() == []
+
+
 def test_the_superblock_encodes_a_changed_label() -> None:
     sb = layout.Superblock.layout(1000, 64, created=5, label="old")
     first = sb.encode()

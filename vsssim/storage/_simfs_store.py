@@ -4,12 +4,13 @@ The device is the only truth.  The store keeps decoded copies of what it has rea
 both bitmaps, inodes, directories) so that lookups cost dictionary accesses, and every change to
 a cached structure is written back to the device before the public operation returns.
 
-Writes are buffered per operation: :meth:`Store.begin` opens an operation, changes mark
-structures dirty and queue data writes, :meth:`Store.commit` writes everything at the end.  A
-failure before the commit (disk full, a name that exists, a corrupt block) therefore leaves the
-device untouched, and :meth:`Store.abort` reloads the caches from the device, undoing any
-half-made in-memory change.  All device writes of an operation happen inside the caller's
-``device.operation()``, so a snapshot sees either none or all of them.
+Writes are buffered per operation: changes mark structures dirty and queue data writes,
+:meth:`Store.commit` writes everything at the end.  A failure before the commit (disk full, a
+name that exists, a corrupt block) therefore leaves the device untouched, and
+:meth:`Store.abort` reloads the caches from the device, undoing any half-made in-memory change;
+a commit that fails reloads them too.  Either way the buffers are empty again when the
+operation ends, ready for the next one.  All device writes of an operation happen inside the
+caller's ``device.operation()``, so a snapshot sees either none or all of them.
 """
 
 from __future__ import annotations
@@ -135,8 +136,8 @@ class Store:
         self.device = device
         # A device that applies a commit's pieces in one call (a Volume: one lock acquisition
         # instead of one per piece) is given them all at once; others get one write() each.
-        self._write_pieces: Callable[[list[tuple[int, Buffer]]], None] | None = getattr(
-            device, "write_pieces", None
+        self._write_pieces: Callable[[list[tuple[int, Buffer]]], None] = (
+            getattr(device, "write_pieces", None) or self._write_each
         )
         #: Path walks the mount remembered (names as spelled -> :data:`Walk`): forgotten here
         #: when an entry they went through is removed or respelled (:meth:`names_changed`)
@@ -293,16 +294,6 @@ class Store:
             index += 1
 
     # ---------------------------------------------------------------------- operations
-    def begin(self) -> None:
-        """Start buffering an operation's writes.
-
-        Every commit and abort leaves the buffers empty, and a change always sets
-        :attr:`touched` or queues data, so only a buffer left by an interrupted caller needs
-        the reset here.
-        """
-        if self.touched or self.data:
-            self._reset_pending()
-
     def abort(self) -> None:
         """Forget the operation: nothing was written, so reload any cache it changed."""
         if self.touched:
@@ -316,39 +307,44 @@ class Store:
         The pieces go out in this order, one ``device.write`` each or all in one
         ``write_pieces`` call (same effect): the engine's batched write path, which reorders
         them, was measured slower for the handful of writes an operation makes (see
-        benchmarks/simfs.py).
+        benchmarks/simfs.py).  A failure reloads the caches, as in :meth:`commit_append`.
         """
-        # The metadata goes after the queued data, in this list (the reset below replaces it).
-        writes = self.data
-        sb = self.sb
-        inodes = self.dirty_inodes
-        slot0 = sb.itable_start * BLOCK_SIZE - INODE_SIZE  # inode n's slot: slot0 + n * size
-        for ino in inodes:
-            node = inodes[ino]
-            writes.append((slot0 + ino * INODE_SIZE, node.encode()))
-            if not node.chain:
-                continue
-            overflow = node.extents[INLINE_EXTENTS:]
-            for i, block in enumerate(node.chain):
-                chunk = overflow[i * EXTENTS_PER_BLOCK : (i + 1) * EXTENTS_PER_BLOCK]
-                following = node.chain[i + 1] if i + 1 < len(node.chain) else 0
-                writes.append((block * BLOCK_SIZE, encode_ext_block(node.ino, chunk, following)))
-        # Most operations (an append within its last block) dirty no directory or bitmap
-        # block: the tests skip three sorts of empty sets.
-        if self.dirty_dirblocks:
-            for ino, index in sorted(self.dirty_dirblocks):
-                block_no = self.physical_block(self.inodes.get(ino) or self.inode(ino), index)
-                image = encode_dir_block(ino, self.dirs[ino].blocks[index])
-                writes.append((block_no * BLOCK_SIZE, image))
-        for bitmap, start in ((self.blocks, sb.bmap_start), (self.imap, sb.imap_start)):
-            if bitmap.dirty:
-                for index in sorted(bitmap.dirty):
-                    writes.append(((start + index) * BLOCK_SIZE, bitmap.block_image(index)))
-        if self.sb_dirty:
-            sb.free_blocks = self.blocks.free
-            sb.free_inodes = self.imap.free
-            writes.append((0, sb.encode()))
-        self._write(writes)
+        try:
+            # The metadata goes after the queued data, in this list (the reset replaces it).
+            writes = self.data
+            sb = self.sb
+            inodes = self.dirty_inodes
+            slot0 = sb.itable_start * BLOCK_SIZE - INODE_SIZE  # inode n's slot: slot0 + n * size
+            for ino in inodes:
+                node = inodes[ino]
+                writes.append((slot0 + ino * INODE_SIZE, node.encode()))
+                if not node.chain:
+                    continue
+                overflow = node.extents[INLINE_EXTENTS:]
+                for i, block in enumerate(node.chain):
+                    chunk = overflow[i * EXTENTS_PER_BLOCK : (i + 1) * EXTENTS_PER_BLOCK]
+                    following = node.chain[i + 1] if i + 1 < len(node.chain) else 0
+                    image = encode_ext_block(node.ino, chunk, following)
+                    writes.append((block * BLOCK_SIZE, image))
+            # Most operations (an append within its last block) dirty no directory or bitmap
+            # block: the tests skip three sorts of empty sets.
+            if self.dirty_dirblocks:
+                for ino, index in sorted(self.dirty_dirblocks):
+                    block_no = self.physical_block(self.inodes.get(ino) or self.inode(ino), index)
+                    image = encode_dir_block(ino, self.dirs[ino].blocks[index])
+                    writes.append((block_no * BLOCK_SIZE, image))
+            for bitmap, start in ((self.blocks, sb.bmap_start), (self.imap, sb.imap_start)):
+                if bitmap.dirty:
+                    for index in sorted(bitmap.dirty):
+                        writes.append(((start + index) * BLOCK_SIZE, bitmap.block_image(index)))
+            if self.sb_dirty:
+                sb.free_blocks = self.blocks.free
+                sb.free_inodes = self.imap.free
+                writes.append((0, sb.encode()))
+            self._write_pieces(writes)
+        except BaseException:
+            self.load()  # (see commit_append)
+            raise
         self._reset_pending()
 
     def commit_append(self, node: Inode, offset: int, data: Buffer) -> None:
@@ -358,22 +354,20 @@ class Store:
         for it (the data, then the inode), without the buffers.  ``node`` has no extent
         chain."""
         slot = self.sb.itable_start * BLOCK_SIZE + (node.ino - 1) * INODE_SIZE
-        self._write([(offset, data), (slot, node.encode())])
-
-    def _write(self, pieces: list[tuple[int, Buffer]]) -> None:
-        """Write an operation's pieces in order: all in one ``write_pieces`` call, or one
-        ``device.write`` each."""
         try:
-            if self._write_pieces is not None:
-                self._write_pieces(pieces)
-            else:
-                device = self.device
-                for offset, data in pieces:
-                    device.write(offset, data)
+            self._write_pieces([(offset, data), (slot, node.encode())])
         except BaseException:
-            # The device may hold part of the operation; at least make the caches say so.
+            # The device may hold part of the operation, or none of it: reload the caches to
+            # say what it holds (which also empties the buffers).
             self.load()
             raise
+
+    def _write_each(self, pieces: list[tuple[int, Buffer]]) -> None:
+        """Write an operation's pieces in order, one ``device.write`` each (a device without
+        ``write_pieces``)."""
+        device = self.device
+        for offset, data in pieces:
+            device.write(offset, data)
 
     def mark_inode(self, node: Inode) -> None:
         """Queue ``node`` (and its extent chain) for writing."""

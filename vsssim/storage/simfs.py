@@ -661,13 +661,12 @@ class SimFS:
             raise VssIsADirectoryError(f"{path!r} is the root directory, not a file")
         # bytes go to the device as they are (the volume writes them without conversion)
         view = data if type(data) is bytes else memoryview(data).cast("B")
-        # The protocol of _Change spelled out (lock, refuse a read-only device, begin, commit
-        # or abort): appends are the most frequent change, and the object cost three calls.
+        # The protocol of _Change spelled out (refuse a read-only device, commit or abort):
+        # appends are the most frequent change, and the object cost three calls.
         with self._guard:
             if self._device.readonly:
                 raise _read_only("append to", path)
             store = self._store
-            store.begin()
             try:
                 stamp = self._stamp()
                 # Appends repeat the same path (a log): its walk is remembered as in _walk_path.
@@ -1055,10 +1054,10 @@ class _Change:
     """One change to a mounted simfs, entered inside the mount's guard (``with fs._guard,
     _Change(fs, what, path) as store:``).
 
-    Refuses a read-only device (``VssAccessDeniedError`` naming ``what``) and opens the store's
-    write buffer; at exit it commits the buffer (data, then metadata) or, if the body raised,
-    aborts it.  A class instead of a ``@contextmanager`` generator because it runs on every
-    change.
+    Refuses a read-only device (``VssAccessDeniedError`` naming ``what``); at exit it commits
+    the store's write buffer (data, then metadata) or, if the body raised, aborts it (the buffer
+    is empty between operations).  A class instead of a ``@contextmanager`` generator because it
+    runs on every change.
     """
 
     __slots__ = ("_fs", "_path", "_what")
@@ -1073,7 +1072,6 @@ class _Change:
         fs = self._fs
         if fs._device.readonly:
             raise _read_only(self._what, self._path)
-        fs._store.begin()
         return fs._store
 
     def __exit__(
