@@ -15,6 +15,7 @@ caller's ``device.operation()``, so a snapshot sees either none or all of them.
 
 from __future__ import annotations
 
+import functools
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 
@@ -135,10 +136,11 @@ class Store:
     def __init__(self, device: BlockDevice) -> None:
         self.device = device
         # A device that applies a commit's pieces in one call (a Volume: one lock acquisition
-        # instead of one per piece) is given them all at once; others get one write() each.
-        self._write_pieces: Callable[[list[tuple[int, Buffer]]], None] = (
-            getattr(device, "write_pieces", None) or self._write_each
-        )
+        # instead of one per piece) is given them all at once; others get one write() each
+        # (a function of the device, not a method of the store: no store -> store cycle).
+        self._write_pieces: Callable[[list[tuple[int, Buffer]]], None] = getattr(
+            device, "write_pieces", None
+        ) or functools.partial(_write_each, device)
         #: Path walks the mount remembered (names as spelled -> :data:`Walk`): forgotten here
         #: when an entry they went through is removed or respelled (:meth:`names_changed`)
         #: and when the caches are reloaded.  A remembered inode object is then still the
@@ -362,13 +364,6 @@ class Store:
             self.load()
             raise
 
-    def _write_each(self, pieces: list[tuple[int, Buffer]]) -> None:
-        """Write an operation's pieces in order, one ``device.write`` each (a device without
-        ``write_pieces``)."""
-        device = self.device
-        for offset, data in pieces:
-            device.write(offset, data)
-
     def mark_inode(self, node: Inode) -> None:
         """Queue ``node`` (and its extent chain) for writing."""
         self.touched = True
@@ -547,6 +542,13 @@ class Store:
         block.respell(key, new_name)
         cache.index[key] = (new_name, ino, index)
         self.dirty_dirblocks.add((dir_node.ino, index))
+
+
+def _write_each(device: BlockDevice, pieces: list[tuple[int, Buffer]]) -> None:
+    """Write an operation's pieces in order, one ``device.write`` each (a device without
+    ``write_pieces``)."""
+    for offset, data in pieces:
+        device.write(offset, data)
 
 
 def _counter_problem(sb: Superblock, blocks: Bitmap, imap: Bitmap) -> str:
