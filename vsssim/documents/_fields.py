@@ -161,13 +161,28 @@ class DocumentModel(BaseModel):
         """A deep copy, as ``model_copy(deep=True)`` makes, that shares the frozen parts (file
         sets, identities, records) instead of copying them: they cannot change, and copying
         them is most of the cost of pydantic's generic deep copy."""
-        new = type(self).__new__(type(self))
-        # Every value copied at once, then the mutable ones replaced by copies (a loop: a
-        # comprehension is a call of its own).  (_clone's first test written out: most values
-        # are shared, with no call.)
-        values = dict(self.__dict__)
-        for name, value in values.items():
-            if _KINDS[type(value)] != _SHARE:
+        cls = type(self)
+        new = cls.__new__(cls)
+        source = self.__dict__
+        values = dict(source)
+        # Only the mutable values are replaced by copies, in this one loop: a list is copied
+        # here, its models by their own clone (no call per shared value, list or element).
+        for name in source:
+            value = source[name]
+            kind = _KINDS[type(value)]
+            if kind == _SHARE:
+                continue
+            if kind == _LIST:
+                values[name] = copied = [*value]
+                for i, item in enumerate(value):
+                    item_kind = _KINDS[type(item)]
+                    if item_kind == _MODEL:
+                        copied[i] = item.clone()
+                    elif item_kind != _SHARE:
+                        copied[i] = _clone(item)
+            elif kind == _MODEL:
+                values[name] = value.clone()
+            else:
                 values[name] = _clone(value)
         object.__setattr__(new, "__dict__", values)
         object.__setattr__(new, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
