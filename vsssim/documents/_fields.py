@@ -541,7 +541,8 @@ def coerce_flags(cls: type[F], value: object) -> F:
 
 def _enum_validator(cls: type[E]) -> Callable[[object], E]:
     def validate(value: object) -> E:
-        return coerce_enum(cls, value)
+        # (A member, as a value usually comes: what coerce_enum returns, without the call.)
+        return value if type(value) is cls else coerce_enum(cls, value)
 
     return validate
 
@@ -555,7 +556,9 @@ def _flag_validator(cls: type[F]) -> Callable[[object], F]:
 
 def _hresult(value: object) -> object:
     # COM hands HRESULTs to Python signed; store the unsigned form so equal codes compare equal.
-    if isinstance(value, int) and not isinstance(value, bool):
+    # (An int or an HResult member, as a code usually comes, needs no isinstance test.)
+    if type(value) is int or type(value) is hr.HResult or (
+            isinstance(value, int) and not isinstance(value, bool)):
         return hr.to_unsigned(value) if -(1 << 31) <= value < 0 else int(value)
     return value
 
@@ -600,8 +603,10 @@ UInt32 = Annotated[int, Field(ge=0, le=0xFFFF_FFFF)]
 Int64 = Annotated[int, Field(ge=-(1 << 63), le=(1 << 63) - 1)]
 #: A non-negative ``LONGLONG`` (disk offsets and lengths).
 UInt63 = Annotated[int, Field(ge=0, le=(1 << 63) - 1)]
-#: An HRESULT, stored unsigned (a negative, signed one is converted).
-HResultValue = Annotated[int, BeforeValidator(_hresult), Field(ge=0, le=0xFFFF_FFFF)]
+#: An HRESULT, stored unsigned (a negative, signed one is converted).  (The bounds come
+#: before the conversion so that pydantic checks them inside its int schema, after it: the
+#: same errors, without a Python validator per bound.)
+HResultValue = Annotated[int, Field(ge=0, le=0xFFFF_FFFF), BeforeValidator(_hresult)]
 
 
 def model_error_text(exc: Any) -> str:
