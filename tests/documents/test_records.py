@@ -50,6 +50,26 @@ def test_writer_status_normalises_and_checks_values() -> None:
         status(application_message="\x00")
 
 
+@pytest.mark.parametrize(("given", "stored"), [
+    (0, 0), (hr.S_OK, 0), (hr.VSS_E_WRITERERROR_TIMEOUT, 0x800423F2), (-1, 0xFFFFFFFF),
+    (-(1 << 31), 0x80000000), (0xFFFFFFFF, 0xFFFFFFFF), (7, 7)])
+def test_an_hresult_is_stored_as_a_plain_unsigned_int(given: int, stored: int) -> None:
+    value = status(failure=given).failure
+    assert value == stored
+    assert type(value) is int  # (an HResult member too: int(member))
+
+
+@pytest.mark.parametrize(("given", "error"), [
+    (-(1 << 31) - 1, "greater_than_equal"), (1 << 32, "less_than_equal"),
+    (10**30, "less_than_equal"), (True, "int_type"), ("5", "int_type"), (5.0, "int_type"),
+    (None, "int_type")])
+def test_an_hresult_out_of_range_or_of_another_type_is_refused(given: object, error: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        status(failure=given)
+    [err] = caught.value.errors(include_url=False)
+    assert (err["loc"], err["type"], err["input"]) == (("failure",), error, given)
+
+
 def test_snapshot_properties_follow_vss_snapshot_prop() -> None:
     prop = SnapshotProperties(
         snapshot_id=IDS[1],

@@ -16,7 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import vsssim.strategies as vst
-from vsssim.constants import ComponentType, FileSpecBackupType, SourceType, UsageType
+from vsssim.constants import (
+    BackupSchema,
+    ComponentType,
+    FileSpecBackupType,
+    SourceType,
+    UsageType,
+)
 from vsssim.documents import (
     BackupComponentsDocument,
     BcdComponent,
@@ -284,6 +290,25 @@ def test_attribute_escapes_match_elementtree() -> None:
     assert xml == _elementtree_text(doc)
     assert "&amp;b&lt;c&gt;d&quot;e&#13;f&#10;g&#09;h'i" in xml
     assert WriterMetadata.load_from_xml(xml) == doc
+
+
+class _Text(str):
+    """A str subclass (a model built unchecked may hold one): escaped all the same."""
+
+
+def test_kept_escaped_texts_are_those_elementtree_writes() -> None:
+    # The writer escapes each text once and keeps it: the second document is written from
+    # the kept texts, the str subclass (never kept) escaped on its own.
+    for name in ('a&b<c>d"e\rf\ng\th', 'a&b<c>d"e\rf\ng\th', "plain", "plain",
+                 _Text('x"y&z'), _Text("plain")):
+        doc = WriterMetadata.model_construct(identity=WriterIdentity.model_construct(
+            writer_id=uuid.UUID(int=1), instance_id=uuid.UUID(int=2), writer_name=name,
+            instance_name=name, usage_type=UsageType.USER_DATA,
+            source_type=SourceType.TRANSACTED_DB, version_major=0, version_minor=0),
+            restore_method=None, backup_schema=BackupSchema.UNDEFINED, components=[],
+            include_files=[], exclude_files=[], exclude_files_from_snapshot=[],
+            alternate_location_mappings=[])
+        assert doc.save_as_xml() == _elementtree_text(doc)
 
 
 # The writer keeps the texts its codecs gave, by the value's exact type and value: equal

@@ -161,13 +161,28 @@ class DocumentModel(BaseModel):
         """A deep copy, as ``model_copy(deep=True)`` makes, that shares the frozen parts (file
         sets, identities, records) instead of copying them: they cannot change, and copying
         them is most of the cost of pydantic's generic deep copy."""
-        new = type(self).__new__(type(self))
-        # Every value copied at once, then the mutable ones replaced by copies (a loop: a
-        # comprehension is a call of its own).  (_clone's first test written out: most values
-        # are shared, with no call.)
-        values = dict(self.__dict__)
-        for name, value in values.items():
-            if _KINDS[type(value)] != _SHARE:
+        cls = type(self)
+        new = cls.__new__(cls)
+        source = self.__dict__
+        values = dict(source)
+        # Only the mutable values are replaced by copies, in this one loop: a list is copied
+        # here, its models by their own clone (no call per shared value, list or element).
+        for name in source:
+            value = source[name]
+            kind = _KINDS[type(value)]
+            if kind == _SHARE:
+                continue
+            if kind == _LIST:
+                values[name] = copied = [*value]
+                for i, item in enumerate(value):
+                    item_kind = _KINDS[type(item)]
+                    if item_kind == _MODEL:
+                        copied[i] = item.clone()
+                    elif item_kind != _SHARE:
+                        copied[i] = _clone(item)
+            elif kind == _MODEL:
+                values[name] = value.clone()
+            else:
                 values[name] = _clone(value)
         object.__setattr__(new, "__dict__", values)
         object.__setattr__(new, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
@@ -526,7 +541,8 @@ def coerce_flags(cls: type[F], value: object) -> F:
 
 def _enum_validator(cls: type[E]) -> Callable[[object], E]:
     def validate(value: object) -> E:
-        return coerce_enum(cls, value)
+        # (A member, as a value usually comes: what coerce_enum returns, without the call.)
+        return value if type(value) is cls else coerce_enum(cls, value)
 
     return validate
 
@@ -540,7 +556,9 @@ def _flag_validator(cls: type[F]) -> Callable[[object], F]:
 
 def _hresult(value: object) -> object:
     # COM hands HRESULTs to Python signed; store the unsigned form so equal codes compare equal.
-    if isinstance(value, int) and not isinstance(value, bool):
+    # (An int or an HResult member, as a code usually comes, needs no isinstance test.)
+    if type(value) is int or type(value) is hr.HResult or (
+            isinstance(value, int) and not isinstance(value, bool)):
         return hr.to_unsigned(value) if -(1 << 31) <= value < 0 else int(value)
     return value
 
@@ -585,8 +603,10 @@ UInt32 = Annotated[int, Field(ge=0, le=0xFFFF_FFFF)]
 Int64 = Annotated[int, Field(ge=-(1 << 63), le=(1 << 63) - 1)]
 #: A non-negative ``LONGLONG`` (disk offsets and lengths).
 UInt63 = Annotated[int, Field(ge=0, le=(1 << 63) - 1)]
-#: An HRESULT, stored unsigned (a negative, signed one is converted).
-HResultValue = Annotated[int, BeforeValidator(_hresult), Field(ge=0, le=0xFFFF_FFFF)]
+#: An HRESULT, stored unsigned (a negative, signed one is converted).  (The bounds come
+#: before the conversion so that pydantic checks them inside its int schema, after it: the
+#: same errors, without a Python validator per bound.)
+HResultValue = Annotated[int, Field(ge=0, le=0xFFFF_FFFF), BeforeValidator(_hresult)]
 
 
 def model_error_text(exc: Any) -> str:

@@ -423,9 +423,9 @@ class _Plan:
 
 
 class _Texts(dict[tuple[type, Any], str]):
-    """The texts a codec gave, by (exact type, value) of the value: the same few flags, enum
-    members and ids are written again and again, and a codec's text is a function of them
-    (a hit is a subscript, not a call).  Bounded: cleared when full."""
+    """The texts a codec gave, escaped, by (exact type, value) of the value: the same few
+    flags, enum members and ids are written again and again, and a codec's text is a function
+    of them (a hit is a subscript, not a call).  Bounded: cleared when full."""
 
     __slots__ = ("_encode",)
 
@@ -434,11 +434,27 @@ class _Texts(dict[tuple[type, Any], str]):
         self._encode = encode
 
     def __missing__(self, key: tuple[type, Any]) -> str:
-        text: str = self._encode(key[1])
+        text = _escape_attribute(self._encode(key[1]))
         if len(self) >= 1024:
             self.clear()
         self[key] = text
         return text
+
+
+class _Escaped(dict[str, str]):
+    """Text values as attribute text (escaped), by value: every document written carries the
+    same names and paths again (a hit is a subscript, not a search).  Bounded: cleared when
+    full."""
+
+    def __missing__(self, text: str) -> str:
+        escaped = _escape_attribute(text)
+        if len(self) >= 4096:
+            self.clear()
+        self[text] = escaped
+        return escaped
+
+
+_ESCAPED: Final = _Escaped()
 
 
 # The codecs whose text depends only on the value and its type (not base64: large values).
@@ -477,23 +493,26 @@ def _plan(spec: Spec) -> _Plan:
 
 def _encode(model: BaseModel, tag: str, plan: _Plan, role: str = "") -> _Node:
     values = model.__dict__
+    # Each text is escaped when it is first met (kept in _ESCAPED or the codec's _Texts), so
+    # the element's text needs no search of its own.
     parts: list[str] = []
     for field, prefix, encode, texts in plan.attrs:
         value = values[field]
-        if value is not None:
-            if texts is None:
-                parts += (prefix, value if encode is None else encode(value), '"')
-                continue
+        if value is None:
+            continue
+        if texts is not None:
             try:
                 text = texts[type(value), value]
             except TypeError:  # unhashable: only in a model built without validation
-                text = encode(value)
-            parts += (prefix, text, '"')
+                text = _escape_attribute(encode(value))
+        elif encode is not None:
+            text = _escape_attribute(encode(value))
+        elif type(value) is str:
+            text = _ESCAPED[value]
+        else:  # (not a str, only in a model built without validation: join refuses it)
+            text = _escape_attribute(value) if isinstance(value, str) else value
+        parts += (prefix, text, '"')
     head = "".join(parts)
-    # One check for the whole element: a value with a quote adds to the prefixes' quotes.
-    if _NEEDS_ESCAPE_BUT_QUOTE.search(head) or head.count('"') != len(parts) // 3 * 2:
-        parts[1::3] = [_escape_attribute(text) for text in parts[1::3]]
-        head = "".join(parts)
     children: list[_Node] = []
     for field, tag_, sub_plan in plan.ones:
         sub = values[field]
@@ -503,7 +522,11 @@ def _encode(model: BaseModel, tag: str, plan: _Plan, role: str = "") -> _Node:
         items = values[field]
         parent = children
         if within:
-            found = next((c for c in children if c[0] == within), None)
+            found = None
+            for child in children:  # (a loop, not next() of a generator: no calls)
+                if child[0] == within:
+                    found = child
+                    break
             if found is None:
                 if not items:
                     continue
@@ -540,8 +563,11 @@ def _serialize(node: _Node, newline: str, out: list[str]) -> None:
         out += ("<", tag, head, ">")
         inner = newline + "  "
         for child in children:
-            out += (inner,)
-            _serialize(child, inner, out)
+            if child[2]:
+                out += (inner,)
+                _serialize(child, inner, out)
+            else:  # an element without children, as most are: written here, without a call
+                out += (inner, "<", child[0], child[1], " />")
         out += (newline, "</", tag, ">")
     else:
         out += ("<", tag, head, " />")
@@ -558,7 +584,6 @@ _ATTRIBUTE_ESCAPES: Final = str.maketrans({
     "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
     "\r": "&#13;", "\n": "&#10;", "\t": "&#09;"})
 _NEEDS_ESCAPE: Final = re.compile('[&<>"\r\n\t]')
-_NEEDS_ESCAPE_BUT_QUOTE: Final = re.compile("[&<>\r\n\t]")
 
 
 # =============================================================================== decoding

@@ -557,9 +557,8 @@ def _replayed(api: str) -> Callable[[Callable[Concatenate[WriterMetadataBuilder,
             if self._finished:
                 self._refuse_finished(api)
             if kwargs:
-                named = tuple(kwargs.items())
-                call: _Call = (impl, (*map(type, args), *(type(v) for _, v in named)), args,
-                               named)
+                call: _Call = (impl, (*map(type, args), *map(type, kwargs.values())), args,
+                               tuple(kwargs.items()))
             else:
                 call = (impl, tuple(map(type, args)), args, ())
             if call == self._expected[self._at]:  # replaying a recorded Identify
