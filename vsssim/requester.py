@@ -31,6 +31,7 @@ from uuid import UUID
 
 from vsssim import hresult as hr
 from vsssim._state import (
+    _ROUTES,
     GUARD_BITS,
     Call,
     Guard,
@@ -176,13 +177,14 @@ class BackupComponents:
 
     # Every call and result names its requester object (``session``), so that observers can
     # follow several objects of one machine (a retry on a new object, a second requester).
+    # (Both hand the tracer (key, value) pairs: what ``emit(..., session=..., **data)`` does.)
     def _trace(self, name: str, detail: str = "", **data: str | int | None) -> None:
-        self._coord.tracer.emit("requester", "VSS", EventKind.CALL, name, detail,
-                                session=self._session_key, **data)
+        self._coord.tracer._emit_data("requester", "VSS", EventKind.CALL, name, detail,
+                                      (("session", self._session_key), *data.items()))
 
     def _result(self, name: str, detail: str, **data: str | int | None) -> None:
-        self._coord.tracer.emit("VSS", "requester", EventKind.RESULT, name, detail,
-                                session=self._session_key, **data)
+        self._coord.tracer._emit_data("VSS", "requester", EventKind.RESULT, name, detail,
+                                      (("session", self._session_key), *data.items()))
 
     def _guards(self) -> set[Guard]:
         return guards_of(self._guard_mask())
@@ -226,11 +228,17 @@ class BackupComponents:
 
     def _move(self, call: Call, detail: str = "", **data: str | int | None) -> SessionState:
         """Check ``call`` against the table; trace it; return the state it leads to."""
-        try:
-            nxt = self._decide(call)
-        except VssBadStateError as exc:
-            self._trace(_CALL_NAMES[call], detail, refused=exc.hresult_name)
-            raise
+        # (what ``_decide`` and ``decide_mask`` do for a legal call, written out: this runs at
+        # every call; anything else goes through them, which raise naming what is missing)
+        route = _ROUTES[self._state].get(call)
+        if route is not None and not self._gone and self._guard_mask() & route[1] == route[1]:
+            nxt = route[0]
+        else:
+            try:
+                nxt = self._decide(call)
+            except VssBadStateError as exc:
+                self._trace(_CALL_NAMES[call], detail, refused=exc.hresult_name)
+                raise
         # (what ``_trace`` does, written out: this runs at every call)
         session = ("session", self._session_key)
         self._coord.tracer._emit_data(

@@ -259,6 +259,19 @@ def test_rule_05_call_order(system: VssSystem, make_writer: MakeWriter) -> None:
         bc.set_backup_options(w.writer_id, ComponentType.FILEGROUP, "", "data", "x")
 
 
+def test_a_call_legal_by_the_table_is_refused_once_the_machine_restarted(
+        system: VssSystem, make_writer: MakeWriter) -> None:
+    # The requester decides legal calls in line; the dead object must still refuse them.
+    make_writer("W")
+    bc = system.create_backup_components()
+    bc.initialize_for_backup()
+    system.reboot()
+    with pytest.raises(VssBadStateError, match="machine restarted"):
+        bc.gather_writer_metadata()
+    refused = system.trace.last("GatherWriterMetadata")
+    assert refused is not None and refused.get("refused") == "VSS_E_BAD_STATE"
+
+
 def test_rule_06_the_bcd_holds_only_explicit_components(system: VssSystem,
                                                         make_writer: MakeWriter) -> None:
     def identify(w: RecordingWriter, md: WriterMetadataBuilder) -> bool:
