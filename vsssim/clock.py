@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 __all__ = [
     "DEFAULT_EPOCH",
@@ -151,56 +151,25 @@ class VirtualClock:
     def call_later(self, delay: float, callback: Callable[[], None], name: str = "") -> Timer:
         return self.call_at(self._now + _check_seconds(delay, "delay"), callback, name)
 
+    def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+
     def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds``, firing every timer that falls due on the way."""
-        # One call per sleep (every handler, provider call and application step sleeps): the
-        # check of ``_check_seconds`` and the start of ``advance_to`` written out.
-        seconds = float(seconds)
-        if not seconds >= 0.0:  # also rejects NaN
-            _check_seconds(seconds, "seconds")  # raises
-        with self._lock:
-            target = self._now + seconds  # (read under the lock: sleeps of threads add up)
-            timers = self._timers
-            if timers and timers[0][0] <= target:
-                self._fire_until(target)
-            self._now = target
-
-    sleep = advance
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        # A subclass that overrides advance_to (or advance) keeps seeing every sleep go
-        # through its override, as when sleep called advance and advance called advance_to.
-        super().__init_subclass__(**kwargs)
-        if cls.advance_to is not VirtualClock.advance_to and cls.advance is VirtualClock.advance:
-            cls.advance = VirtualClock._advance_through_advance_to  # type: ignore[method-assign]
-        if cls.advance is not VirtualClock.advance and cls.sleep is VirtualClock.sleep:
-            cls.sleep = VirtualClock._sleep_through_advance
-
-    def _advance_through_advance_to(self, seconds: float) -> None:
-        """``advance`` of a subclass that overrides :meth:`advance_to`."""
         self.advance_to(self._now + _check_seconds(seconds, "seconds"))
-
-    def _sleep_through_advance(self, seconds: float) -> None:
-        """``sleep`` of a subclass that overrides :meth:`advance`."""
-        self.advance(seconds)
 
     def advance_to(self, moment: float) -> None:
         """Move time forward to ``moment`` (never backwards), firing due timers in order."""
         with self._lock:
             target = max(float(moment), self._now)
-            self._fire_until(target)
+            while self._timers and self._timers[0][0] <= target:
+                deadline, _, timer = heapq.heappop(self._timers)
+                if not timer.pending:
+                    continue
+                self._now = max(self._now, deadline)
+                timer.fired = True
+                timer.callback()
             self._now = target
-
-    def _fire_until(self, target: float) -> None:
-        """Fire, in order, every timer due by ``target`` (the caller holds the lock)."""
-        timers = self._timers
-        while timers and timers[0][0] <= target:
-            deadline, _, timer = heapq.heappop(timers)
-            if not timer.pending:
-                continue
-            self._now = max(self._now, deadline)
-            timer.fired = True
-            timer.callback()
 
     def pending_timers(self) -> list[Timer]:
         """Timers that have neither fired nor been cancelled, in firing order."""
