@@ -31,7 +31,6 @@ from uuid import UUID
 
 from vsssim import hresult as hr
 from vsssim._state import (
-    _ROUTES,
     GUARD_BITS,
     Call,
     Guard,
@@ -228,17 +227,11 @@ class BackupComponents:
 
     def _move(self, call: Call, detail: str = "", **data: str | int | None) -> SessionState:
         """Check ``call`` against the table; trace it; return the state it leads to."""
-        # (what ``_decide`` and ``decide_mask`` do for a legal call, written out: this runs at
-        # every call; anything else goes through them, which raise naming what is missing)
-        route = _ROUTES[self._state].get(call)
-        if route is not None and not self._gone and self._guard_mask() & route[1] == route[1]:
-            nxt = route[0]
-        else:
-            try:
-                nxt = self._decide(call)
-            except VssBadStateError as exc:
-                self._trace(_CALL_NAMES[call], detail, refused=exc.hresult_name)
-                raise
+        try:
+            nxt = self._decide(call)
+        except VssBadStateError as exc:
+            self._trace(_CALL_NAMES[call], detail, refused=exc.hresult_name)
+            raise
         # (what ``_trace`` does, written out: this runs at every call)
         session = ("session", self._session_key)
         self._coord.tracer._emit_data(
