@@ -27,7 +27,7 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -152,12 +152,6 @@ class _Scheduler:
         self.rng = system.ids.random()
         self.threads: list[threading.Thread] = []
         self.stop = threading.Event()
-
-    def at_point(self, point: str) -> None:
-        """A scheduling point of the coordinator (the machine's ``activity``): the applications
-        may do some work now, unless they run on their own threads (``start_applications``)."""
-        if self.apps and not self.threads:
-            self.activity(point)
 
     def activity(self, point: str) -> None:
         for app in self.apps:
@@ -295,10 +289,6 @@ class VssSystem(SnapshotManagement):
         self.coordinator = Coordinator(clock=self.clock, tracer=self.tracer, ids=self.ids,
                                        options=self.options, machine=self, faults=faults)
         self.scheduler = _Scheduler(self)
-        #: Machine protocol for the coordinator: ``activity(point)``, a scheduling point where
-        #: applications may do some work now.  The scheduler's own method, so that the
-        #: coordinator's call (before every event and provider call) has no frame between.
-        self.activity: Callable[[str], None] = self.scheduler.at_point
         self.system_provider = SystemProvider(
             max_snapshots=self.options.max_snapshots_per_volume,
             commit_cost=self.options.costs.commit,
@@ -906,7 +896,12 @@ class VssSystem(SnapshotManagement):
             t.join(timeout=10)
         sched.threads.clear()
 
-    # Machine protocol for the coordinator (and ``activity``, bound in __init__)
+    # Machine protocol for the coordinator
+    def activity(self, point: str) -> None:
+        """A scheduling point: applications may do some work now."""
+        if self.scheduler.apps and not self.scheduler.threads:
+            self.scheduler.activity(point)
+
     def set_holding(self, holding: bool) -> None:
         """The kernel holds (or releases) writes of the snapshot set's volumes."""
         self.scheduler.set_holding(holding)
