@@ -132,3 +132,36 @@ def test_a_subclass_override_of_advance_or_advance_to_is_used_by_sleep() -> None
     moving.advance(0.5)
     assert calls == ["advance_to", "advance_to"]
     assert moving.now() == 1.5
+
+
+def test_a_sleep_ending_on_a_deadline_fires_the_timer_and_ends_there() -> None:
+    # sleep does advance's work in one call; its checks must match advance_to's.
+    clock = VirtualClock(1.0)
+    seen: list[float] = []
+    clock.call_at(3.0, lambda: seen.append(clock.now()))
+    clock.sleep(2.0)
+    assert seen == [3.0] and clock.now() == 3.0
+    clock.sleep(0.0)
+    assert seen == [3.0] and clock.now() == 3.0
+    with pytest.raises(ValueError, match="non-negative"):
+        clock.advance(-0.5)
+    assert clock.now() == 3.0
+
+
+def test_a_subclass_of_a_subclass_that_overrides_advance_to_still_sleeps_through_it() -> None:
+    calls: list[float] = []
+
+    class Moving(VirtualClock):
+        def advance_to(self, moment: float) -> None:
+            calls.append(moment)
+            super().advance_to(moment)
+
+    class Deeper(Moving):
+        pass
+
+    deeper = Deeper()
+    deeper.sleep(2.0)
+    deeper.advance(1.0)
+    assert calls == [2.0, 3.0] and deeper.now() == 3.0
+    with pytest.raises(ValueError, match="non-negative"):
+        deeper.sleep(float("nan"))

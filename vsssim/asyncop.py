@@ -96,15 +96,6 @@ class Async:
         return f"<Async {self.name}: {hr.name_of(self.query_status())}>"
 
     # -- running ---------------------------------------------------------------------------
-    def _finish(self, code: int) -> None:
-        on_finish, self._on_finish = self._on_finish, None  # an ended operation lets go of it
-        if on_finish is not None:
-            code = on_finish(code)
-        self._status = hr.VSS_S_ASYNC_FINISHED if code == hr.S_OK else hr.to_unsigned(code)
-        self._over = True  # (what _end does)
-        if self._finished_event is not None:
-            self._finished_event.set()
-
     def _end(self) -> None:
         self._over = True
         if self._finished_event is not None:
@@ -132,7 +123,8 @@ class Async:
             return self._run(every=False)
 
     def _run(self, *, every: bool) -> bool:
-        """Run one step (or, ``every``, all of them); False when the operation is over."""
+        """Run one step (or, ``every``, all of them); False when the operation is over (it
+        then finished, with the code its end gave, passed through ``on_finish``)."""
         steps, gen = self.steps, self._gen
         try:
             steps.append(next(gen))
@@ -141,16 +133,23 @@ class Async:
                 steps.append(next(gen))
             return True
         except StopIteration as stop:
-            self._finish(int(stop.value) if stop.value is not None else hr.S_OK)
+            code = int(stop.value) if stop.value is not None else hr.S_OK
         except VssError as exc:
             self.error = exc
-            self._finish(exc.hresult)
+            code = exc.hresult
         except Exception as exc:  # a bug in a user's provider or writer plumbing
             if self._ends_on is not None and isinstance(exc, self._ends_on[0]):
-                self._finish(int(self._ends_on[1]))
+                code = int(self._ends_on[1])
             else:
                 self.error = exc
-                self._finish(hr.VSS_E_UNEXPECTED)
+                code = hr.VSS_E_UNEXPECTED
+        on_finish, self._on_finish = self._on_finish, None  # an ended operation lets go of it
+        if on_finish is not None:
+            code = on_finish(code)
+        self._status = hr.VSS_S_ASYNC_FINISHED if code == hr.S_OK else hr.to_unsigned(code)
+        self._over = True  # (what _end does)
+        if self._finished_event is not None:
+            self._finished_event.set()
         return False
 
     def _run_all(self) -> None:

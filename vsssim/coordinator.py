@@ -541,7 +541,7 @@ class Coordinator:
         self.clock = clock
         self.tracer = tracer
         # Every event goes through ``tracer.emit`` (bound once: no wrapper frame per event);
-        # the per-event ones with data hand it over as (key, value) pairs.
+        # the per-event ones hand it their data as (key, value) pairs (no keyword dict).
         self._trace = tracer.emit
         self._trace_data = tracer._emit_data
         self.ids = ids
@@ -721,7 +721,7 @@ class Coordinator:
         clock = self.clock
         options = self.options
         self.machine.activity(f"before {name} -> {label}")
-        self._trace(source, label, EventKind.EVENT, name)
+        self._trace_data(source, label, EventKind.EVENT, name, "", ())
         clock.sleep(options.costs.handler)
         # A new view per handler: one kept on the participant would make a reference cycle
         # (session -> participant -> view -> session) that leaves the session, and the machine
@@ -901,7 +901,7 @@ class Coordinator:
         # call_provider(); a creation ``step`` fails with _Abort rather than ProviderFailure.
         name = provider.provider_name
         self.machine.activity(f"before {name}.{method}")
-        self._trace(VSS, name, EventKind.PROVIDER, method, detail)
+        self._trace_data(VSS, name, EventKind.PROVIDER, method, detail, ())
         self.clock.sleep(self.options.costs.provider_call)
         faults = self.faults
         fault = faults.provider_fault(method, name) if faults else None

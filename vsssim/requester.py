@@ -176,13 +176,14 @@ class BackupComponents:
 
     # Every call and result names its requester object (``session``), so that observers can
     # follow several objects of one machine (a retry on a new object, a second requester).
+    # (Both hand the tracer (key, value) pairs: what ``emit(..., session=..., **data)`` does.)
     def _trace(self, name: str, detail: str = "", **data: str | int | None) -> None:
-        self._coord.tracer.emit("requester", "VSS", EventKind.CALL, name, detail,
-                                session=self._session_key, **data)
+        self._coord.tracer._emit_data("requester", "VSS", EventKind.CALL, name, detail,
+                                      (("session", self._session_key), *data.items()))
 
     def _result(self, name: str, detail: str, **data: str | int | None) -> None:
-        self._coord.tracer.emit("VSS", "requester", EventKind.RESULT, name, detail,
-                                session=self._session_key, **data)
+        self._coord.tracer._emit_data("VSS", "requester", EventKind.RESULT, name, detail,
+                                      (("session", self._session_key), *data.items()))
 
     def _guards(self) -> set[Guard]:
         return guards_of(self._guard_mask())

@@ -259,6 +259,36 @@ def test_rule_05_call_order(system: VssSystem, make_writer: MakeWriter) -> None:
         bc.set_backup_options(w.writer_id, ComponentType.FILEGROUP, "", "data", "x")
 
 
+def test_a_call_legal_by_the_table_is_refused_once_the_machine_restarted(
+        system: VssSystem, make_writer: MakeWriter) -> None:
+    # The requester decides legal calls in line; the dead object must still refuse them.
+    make_writer("W")
+    bc = system.create_backup_components()
+    bc.initialize_for_backup()
+    system.reboot()
+    with pytest.raises(VssBadStateError, match="machine restarted"):
+        bc.gather_writer_metadata()
+    refused = system.trace.last("GatherWriterMetadata")
+    assert refused is not None and refused.get("refused") == "VSS_E_BAD_STATE"
+
+
+def test_requester_calls_and_results_name_their_object_first_in_their_data(
+        system: VssSystem, make_writer: MakeWriter) -> None:
+    # The requester hands the tracer its events' data as pairs: the session, then the rest.
+    make_writer("W")
+    bc = system.create_backup_components()
+    bc.initialize_for_backup()
+    set_id = bc.start_snapshot_set()
+    key = str(bc.session_id)
+    result = system.trace.last("StartSnapshotSet", kind=EventKind.RESULT)
+    assert result is not None and result.data == (("session", key), ("set", str(set_id)))
+    with pytest.raises(VssBadStateError):
+        bc.prepare_for_backup()  # SetBackupState is missing
+    refused = system.trace.last("PrepareForBackup", kind=EventKind.CALL)
+    assert refused is not None and refused.data == (("session", key),
+                                                    ("refused", "VSS_E_BAD_STATE"))
+
+
 def test_rule_06_the_bcd_holds_only_explicit_components(system: VssSystem,
                                                         make_writer: MakeWriter) -> None:
     def identify(w: RecordingWriter, md: WriterMetadataBuilder) -> bool:

@@ -272,3 +272,28 @@ def test_the_record_in_flight_is_finished_by_a_step(tmp_path: Path, finish: str)
             assert app._pending is None and app.store.lsn == lsn
             assert app.state == KvStore.open(app.store.fs, app.store.directory).state
         assert steps == [False, True]  # the subclass's step finished its record
+
+
+def test_a_scheduling_point_runs_the_applications_only_without_their_own_threads(
+        tmp_path: Path) -> None:
+    """The machine's activity() (the coordinator's scheduling point) is the scheduler's: it
+    draws and runs steps, unless start_applications gave the applications threads."""
+    with VssSystem(tmp_path / "m", seed=3) as system:
+        vol = system.add_volume("C:\\", size=16 * 2**20)
+        app = KvStoreApp(vol.fs)
+        app.burst = 0  # every draw is 0: the point draws, and runs nothing
+        system.add_application(app)
+        rng = system.scheduler.rng
+        before = rng.getstate()
+        system.activity("before Freeze -> KvStore")
+        assert rng.getstate() != before
+        system.start_applications(interval=0.001)
+        try:
+            during = rng.getstate()
+            for _ in range(5):
+                system.activity("before Freeze -> KvStore")
+            assert rng.getstate() == during  # the threads run the application
+        finally:
+            system.stop_applications()
+        system.activity("before Thaw -> KvStore")
+        assert rng.getstate() != during
