@@ -110,8 +110,9 @@ class KvStore:
     def create(cls, fs: SimFS, directory: str) -> KvStore:
         """A new, empty store in ``directory``."""
         directory = directory.rstrip("\\")
-        fs.write_file(f"{directory}\\data.kv", _encode_data(0, {}), create_dirs=True)
-        fs.write_file(f"{directory}\\log\\wal.log", b"", create_dirs=True)
+        fs.makedirs(f"{directory}\\log", exist_ok=True)
+        fs.write_file(f"{directory}\\data.kv", _encode_data(0, {}))
+        fs.write_file(f"{directory}\\log\\wal.log", b"")
         return cls(fs, directory, {}, 0, 0, Recovery(0, 0, 0))
 
     @classmethod
