@@ -248,6 +248,25 @@ def test_a_scheduling_point_runs_as_many_steps_as_randint_draws(tmp_path: Path,
         assert system.scheduler.rng.getstate() == twin.getstate()
 
 
+def test_a_step_draws_its_key_and_value_as_randrange_and_randint_do(tmp_path: Path) -> None:
+    """KvStoreApp draws a value's length with randrange(41) + 8: the records it writes, and the
+    generator's state after them, must be those of randint(8, 48)."""
+    import random
+
+    with VssSystem(tmp_path / "m", seed=0) as system:
+        app = KvStoreApp(system.add_volume("C:\\", size=8 * 2**20).fs, keys=1200,
+                         checkpoint_every=1000)
+        rng, twin = random.Random(7), random.Random(7)
+        expected: dict[bytes, bytes] = {}
+        for _ in range(400):
+            key = f"key{twin.randrange(1200):03d}".encode()
+            expected[key] = twin.randbytes(twin.randint(8, 48))
+            app.run(rng, 2)  # half a record, then the other half
+        assert app.state == expected
+        assert rng.getstate() == twin.getstate()
+        assert KvStore.open(app.store.fs, app.store.directory).state == expected
+
+
 @pytest.mark.parametrize("finish", ["quiesce", "stop"])
 def test_the_record_in_flight_is_finished_by_a_step(tmp_path: Path, finish: str) -> None:
     """quiesce() and stop() finish a half-written record as a step would: this class's own
