@@ -556,9 +556,7 @@ def _flag_validator(cls: type[F]) -> Callable[[object], F]:
 
 def _hresult(value: object) -> object:
     # COM hands HRESULTs to Python signed; store the unsigned form so equal codes compare equal.
-    # (An int or an HResult member, as a code usually comes, needs no isinstance test.)
-    if type(value) is int or type(value) is hr.HResult or (
-            isinstance(value, int) and not isinstance(value, bool)):
+    if isinstance(value, int) and not isinstance(value, bool):
         return hr.to_unsigned(value) if -(1 << 31) <= value < 0 else int(value)
     return value
 
