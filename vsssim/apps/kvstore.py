@@ -221,9 +221,8 @@ class KvStoreApp(Application):
             store.checkpoint()
             self._since_checkpoint = 0
             return
-        # (randrange(41) + 8 is randint(8, 48), the same draw, without randint's two calls)
         key = b"key%03d" % rng.randrange(self.keys)
-        value = rng.randbytes(rng.randrange(41) + 8)
+        value = rng.randbytes(rng.randint(8, 48))
         store.lsn += 1
         rec = _record(store.lsn, key, value)
         half = len(rec) // 2
