@@ -22,6 +22,7 @@ import weakref
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
+from uuid import UUID
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -37,6 +38,7 @@ from vsssim import (
     SnapshotContext,
     VolumeSnapshotAttributes,
     VssSystem,
+    Writer,
     WriterFault,
     hresult,
 )
@@ -162,6 +164,19 @@ def test_a_subclass_is_checked_before_its_first_example() -> None:
                        r"called .* without NoApplication.application_factory"):
         NoApplication.TestCase("runTest").runTest()
     assert not made  # refused before hypothesis ran an example
+
+
+def test_an_abstract_writer_is_refused_before_its_first_example() -> None:
+    class HalfWriter(Writer):  # no on_prepare_snapshot, on_thaw, on_abort
+        writer_id = UUID("8a1c2d3e-4f50-4617-8293-a4b5c6d7e8f9")
+        writer_name = "Half Writer"
+
+        def on_freeze(self) -> bool:
+            return True
+
+    with pytest.raises(TypeError, match=r"writer_factory=: HalfWriter cannot be instantiated: "
+                       r"define on_abort, on_prepare_snapshot, on_thaw \(CVssWriter's pure"):
+        check_writer(HalfWriter, examples=1)
 
 
 def test_files_outside_the_volumes_are_refused() -> None:

@@ -31,6 +31,7 @@ the error says so) and the trace tail of its run.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -263,6 +264,11 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
                         "volume's file system (the class, not an instance)"
                         if attr == "application_factory" else "a callable")
                 raise TypeError(f"{setting_name(cls, attr)} must be {what}, not {value!r}")
+        if isinstance(factory, type) and inspect.isabstract(factory):
+            missing = ", ".join(sorted(getattr(factory, "__abstractmethods__", ())))
+            raise TypeError(f"{setting_name(cls, 'writer_factory')}: {factory.__name__} cannot "
+                            f"be instantiated: define {missing} (CVssWriter's pure virtual "
+                            "handlers)")
         method = {"restore_method": RestoreMethod.RESTORE_IF_CAN_REPLACE} \
             if cls.restore_methods else {}
         shown = ", restore_method=..." if method else ""
