@@ -27,6 +27,8 @@ def main() -> None:
             print(result.summary())
             print(f"the backup holds the {len(writer.state_at_freeze or {})} keys the store "
                   "had at the freeze instant")
+        print(f"({target} is removed now; pass a directory of yours as target_dir to keep a "
+              "backup)")
 
 
 if __name__ == "__main__":
