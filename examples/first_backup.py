@@ -20,13 +20,15 @@ def main() -> None:
         system.add_writer(writer)
         system.run_applications(25)
 
-        target = tempfile.mkdtemp(prefix="vsssim-backup-")
-        result = system.backup(["C:\\"], target_dir=target)
+        with tempfile.TemporaryDirectory(prefix="vsssim-backup-") as target:  # removed after
+            result = system.backup(["C:\\"], target_dir=target)
 
-        print(result.trace.to_text())
-        print(result.summary())
-        print(f"the backup holds the {len(writer.state_at_freeze or {})} keys the store had "
-              "at the freeze instant")
+            print(result.trace.to_text())
+            print(result.summary())
+            print(f"the backup holds the {len(writer.state_at_freeze or {})} keys the store "
+                  "had at the freeze instant")
+        print(f"({target} is removed now; pass a directory of yours as target_dir to keep a "
+              "backup)")
 
 
 if __name__ == "__main__":

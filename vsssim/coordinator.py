@@ -315,7 +315,8 @@ class Participant:
 
     @property
     def freeze_window(self) -> float | None:
-        """Seconds from Freeze to Thaw, if both happened."""
+        """Seconds from the Freeze event to the Thaw event, if both happened (their times in
+        the trace; the Thaw handler's own time is not in the window)."""
         if self.frozen_at is None or self.thawed_at is None:
             return None
         return self.thawed_at - self.frozen_at
@@ -690,7 +691,6 @@ class Coordinator:
                                 identify.describe())
                     self.third_party_identify()
             if event == _E.FREEZE:
-                p.frozen_at = self.clock.now()
                 self._start_freeze_timer(session, p)
             elif event == _E.THAW and p.freeze_timer is not None:
                 p.freeze_timer.cancel()  # the window ends when Thaw arrives
@@ -722,6 +722,10 @@ class Coordinator:
         options = self.options
         self.machine.activity(f"before {name} -> {label}")
         self._trace_data(source, label, EventKind.EVENT, name, "", ())
+        if event == _E.FREEZE:  # the freeze window, as the trace shows it
+            p.frozen_at = clock.now()
+        elif event == _E.THAW:
+            p.thawed_at = clock.now()
         clock.sleep(options.costs.handler)
         # A new view per handler: one kept on the participant would make a reference cycle
         # (session -> participant -> view -> session) that leaves the session, and the machine
@@ -827,8 +831,6 @@ class Coordinator:
             ("result", ok), ("hresult", failure.hresult if failure and failed else 0),
             ("set_failure", ctx.failure is not None)))
         p.received.append(event)
-        if event == _E.THAW:
-            p.thawed_at = self.clock.now()
         if session is None or event == _E.IDENTIFY:
             return _Reply(p, outcome, not ok)
         if p.timed_out and event == _E.FREEZE:

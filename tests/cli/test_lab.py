@@ -136,6 +136,27 @@ def test_a_bad_writer_class_is_reported(lab: Lab) -> None:
     assert "cannot import 'no_such_module'" in result.output
 
 
+def test_a_missing_writer_class_is_reported_as_missing(lab: Lab) -> None:
+    (lab.root / "vetowriter.py").write_text(VETO_WRITER)
+    config = json.loads((lab.root / "lab.json").read_text())
+    config["writers"].append({"class": "vetowriter:NoSuchWriter"})
+    (lab.root / "lab.json").write_text(json.dumps(config))
+    result = lab.run("vssadmin", "list", "writers")
+    assert result.exit_code == 1
+    assert "module 'vetowriter' has no class 'NoSuchWriter'" in result.output
+    assert "subclass" not in result.output
+
+
+def test_a_writer_class_that_is_not_a_writer_is_reported(lab: Lab) -> None:
+    (lab.root / "vetowriter.py").write_text(VETO_WRITER)
+    config = json.loads((lab.root / "lab.json").read_text())
+    config["writers"].append({"class": "vetowriter:UUID"})   # a class, but not a Writer
+    (lab.root / "lab.json").write_text(json.dumps(config))
+    result = lab.run("vssadmin", "list", "writers")
+    assert result.exit_code == 1
+    assert "'UUID' is not a vsssim.Writer subclass" in result.output
+
+
 def _damage_json(root: Path) -> None:
     (root / "lab.json").write_text("{not json")
 

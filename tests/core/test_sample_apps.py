@@ -316,3 +316,22 @@ def test_a_scheduling_point_runs_the_applications_only_without_their_own_threads
             system.stop_applications()
         system.activity("before Thaw -> KvStore")
         assert rng.getstate() != during
+
+
+def test_the_summary_freeze_window_is_the_timelines(tmp_path: Path) -> None:
+    """``BackupResult.freeze_windows`` (the summary's "freeze window") runs from the Freeze
+    event to the Thaw event, the window the timeline draws, not to the end of OnThaw."""
+    from vsssim.render.lanes import layout
+
+    with VssSystem(tmp_path / "m", seed=0) as system:
+        vol = system.add_volume("C:\\", size=16 * 2**20)
+        kv = system.add_application(KvStoreApp(vol.fs))
+        system.add_writer(KvStoreWriter(kv))
+        share = system.add_application(FileShareApp(vol.fs, "C:\\Share"))
+        system.add_writer(FileShareWriter(share))
+        result = system.backup(["C:\\"])
+    drawn = {w.actor: w.duration for w in layout(result.trace).windows if w.kind == "freeze"}
+    assert set(drawn) == set(result.freeze_windows) == {"KvStore Writer", "File Share Writer"}
+    for writer, secs in result.freeze_windows.items():
+        assert secs == pytest.approx(drawn[writer], abs=1e-9)
+        assert f"writer {writer}: freeze window {secs:.3f} s" in result.summary()

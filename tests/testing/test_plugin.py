@@ -338,10 +338,13 @@ def test_the_guide_shows_real_failure_messages() -> None:
         assert message in text, f"update the guide's sample output:\n{message}"
 
 
-def test_the_readme_fixture_test_runs(pytester: pytest.Pytester) -> None:
+def _readme_python_blocks() -> list[str]:
     readme = (GUIDE.parents[1] / "README.md").read_text(encoding="utf-8")
-    blocks = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S)
-              if "def test_" in b and "(vss)" in b]
+    return re.findall(r"```python\n(.*?)```", readme, re.S)
+
+
+def test_the_readme_fixture_test_runs(pytester: pytest.Pytester) -> None:
+    blocks = [b for b in _readme_python_blocks() if "def test_" in b and "(vss)" in b]
     assert len(blocks) == 1
     result = _run(pytester, blocks[0])
     result.assert_outcomes(passed=1)
@@ -413,3 +416,17 @@ def test_errors_name_where_the_bad_setting_came_from(vss_factory: Any) -> None:
         vss_factory(volumes=[("D:\\", 1000)])
     assert any("adding the volume 'D:\\\\' of size 1000" in note
                for note in info.value.__notes__)
+
+
+def test_the_readme_requester_conforms() -> None:
+    """The README's step-by-step backup is what a correct requester does: copied as it is, it
+    passes check_requester (writer status after DoSnapshotSet and BackupComplete, retries,
+    BackupComplete or AbortBackup)."""
+    from vsssim.testing import check_requester
+
+    blocks = [b for b in _readme_python_blocks() if "create_backup_components" in b]
+    assert len(blocks) == 1
+    namespace: dict[str, Any] = {}
+    exec(compile(blocks[0], "README.md", "exec"), namespace)
+    assert callable(namespace.get("backup")), "the README's block defines backup(system)"
+    check_requester(namespace["backup"], seed=0)

@@ -3,8 +3,11 @@ requester call sequences (perform) answer only documented errors."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -382,31 +385,65 @@ for kind in (d.WriterIdentity, d.FileDescriptor, d.WmdComponent, d.BackupCompone
 """
 
 
-def test_from_type_draws_valid_values_without_importing_the_strategies() -> None:
-    # As in a pytest session: hypothesis first, then vsssim's types.  Without the
-    # registrations hypothesis would build the models field by field, and draw names with
-    # control characters that the validators refuse.
-    imports = ("import hypothesis.strategies as st\n"
-               "from vsssim.documents import WriterMetadata\n"
-               "from vsssim.testing.plans import BackupPlan, VolumeLayout\n")
-    out = subprocess.run([sys.executable, "-c", imports + _FROM_TYPE], capture_output=True,
-                         text=True, check=False)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of a program run as with vsssim installed from this checkout: its
+    source first on the path, and a distribution beside it that declares pyproject.toml's
+    hypothesis entry point (the environment's own vsssim may have been installed before the
+    entry point was added, or from another checkout)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    hooks = project["project"].get("entry-points", {}).get("hypothesis", {})
+    assert hooks, "pyproject.toml declares no hypothesis entry point"
+    site = tmp_path_factory.mktemp("site")
+    info = site / "vsssim_entry_point_probe-0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: vsssim-entry-point-probe\nVersion: 0\n")
+    (info / "entry_points.txt").write_text(
+        "[hypothesis]\n" + "".join(f"{name} = {value}\n" for name, value in hooks.items()))
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(site)])}
+
+
+def _python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False, env=env, cwd=ROOT)
+
+
+@pytest.mark.parametrize("imports", [
+    # As in a pytest session: hypothesis first, then vsssim's types.
+    ("import hypothesis.strategies as st\n"
+     "from vsssim.documents import WriterMetadata\n"
+     "from vsssim.testing.plans import BackupPlan, VolumeLayout\n"),
+    # As in a plain script: vsssim's types first (registered by hypothesis's entry point).
+    ("from vsssim.documents import WriterMetadata\n"
+     "from vsssim.testing.plans import BackupPlan, VolumeLayout\n"
+     "import hypothesis.strategies as st\n"),
+], ids=["hypothesis-first", "vsssim-first"])
+def test_from_type_draws_valid_values_without_importing_the_strategies(
+        imports: str, installed: dict[str, str]) -> None:
+    # Without the registrations hypothesis would build the models field by field, and draw
+    # names with control characters that the validators refuse.
+    out = _python(imports + _FROM_TYPE, installed)
     assert out.returncode == 0, out.stderr
     # Registered without importing the strategies; imported at the first draw.
     assert out.stdout.split() == ["False", "True"]
 
 
 @pytest.mark.parametrize(("code", "absent"), [
-    ("import hypothesis", ["vsssim"]),
+    # hypothesis's entry point imports the vsssim package and vsssim._hypothesis, no more.
+    ("import hypothesis", ["vsssim.documents", "vsssim.strategies", "pydantic", "numpy"]),
     ("import vsssim.documents, vsssim.testing.plans", ["vsssim.strategies", "hypothesis"]),
     # Any first import of vsssim after hypothesis, without a cycle.
     ("import hypothesis\nimport vsssim.testing.plans", ["vsssim.strategies"]),
     ("import hypothesis\nimport vsssim.faults", ["vsssim.strategies"]),
     ("import hypothesis\nimport vsssim.system", ["vsssim.strategies"]),
 ])
-def test_importing_one_side_loads_nothing_of_the_other(code: str, absent: list[str]) -> None:
+def test_importing_one_side_loads_nothing_of_the_other(code: str, absent: list[str],
+                                                      installed: dict[str, str]) -> None:
     check = f"{code}\nimport sys\nprint([m for m in {absent!r} if m in sys.modules])"
-    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
-                         check=False)
+    out = _python(check, installed)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

@@ -266,7 +266,9 @@ def _load_class(spec: str, root: Path) -> type[Writer]:
     finally:
         for p in added:
             sys.path.remove(p)
-    cls = getattr(module, class_name, None)
+    if not hasattr(module, class_name):
+        raise LabError(f"writer {spec}: module {module_name!r} has no class {class_name!r}")
+    cls = getattr(module, class_name)
     if not isinstance(cls, type) or not issubclass(cls, Writer):
         raise LabError(f"writer {spec}: {class_name!r} is not a vsssim.Writer subclass")
     return cls

@@ -184,7 +184,21 @@ class RestorePlan:
         return self if kept == self.components else replace(self, components=kept)
 
     def run(self, system: VssSystem, backups: Sequence[BackupResult]) -> RestoreResult:
-        """Restore ``backups[self.backup]`` (and reboot if files wait for it)."""
+        """Restore ``backups[self.backup]`` (and reboot if files wait for it).
+
+        ``backups`` is the list of completed backups, oldest first, even for one backup:
+        ``plan.run(system, [result])``.  Anything else (a single ``BackupResult``, a backup
+        directory) is a ``TypeError``, and an index past the end an ``IndexError``, each saying
+        what was passed."""
+        from vsssim.backup import BackupResult
+
+        if isinstance(backups, (str, bytes)) or not isinstance(backups, Sequence):
+            hint = " (pass [result])" if isinstance(backups, BackupResult) else ""
+            raise TypeError(f"RestorePlan.run(system, backups): backups is a sequence of "
+                            f"BackupResult, oldest first; got {type(backups).__name__}{hint}")
+        if not -len(backups) <= self.backup < len(backups):
+            raise IndexError(f"RestorePlan(backup={self.backup}) restores backups"
+                             f"[{self.backup}], but {len(backups)} backup(s) were passed")
         result = system.restore(backups[self.backup],
                                 components=list(self.components)
                                 if self.components is not None else None,

@@ -114,30 +114,68 @@ def render_test(name: str, body: Sequence[str], *, references: Sequence[Referenc
                 header: Sequence[str] = ()) -> str:
     """A complete test module: a comment ``header``, the imports the ``body`` lines use, and
     ``def test_<name>(tmp_path)`` running them inside ``with VssSystem(...) as system:`` (the
-    body's first line opens that block; later lines are indented under it)."""
+    body's first line opens that block; later lines are indented under it).
+
+    The imports are the ones the code uses, in the order and the sections that ruff's (and
+    isort's) defaults ask for, so the pasted test passes ``ruff check``."""
     text = "\n".join(body)
-    used = [n for n in _VSSSIM_NAMES if re.search(rf"\b{n}\b", text)]
-    testing = [n for n in _TESTING_NAMES if re.search(rf"\b{n}\b", text)]
-    imports = ["from pathlib import Path", ""]
-    if used:
-        imports.append(f"from vsssim import {', '.join(used)}")
-    if testing:
-        imports.append(f"from vsssim.testing import {', '.join(testing)}")
-    seen: set[tuple[str, str]] = set()
-    for ref in references:
-        if ref.module is not None and ref.name is not None and (ref.module, ref.name) not in seen:
-            seen.add((ref.module, ref.name))
-            imports.append(f"from {ref.module} import {ref.name}")
-    if re.search(rf"\b{PLACEHOLDER}\b", text):
-        header = [*header, _PLACEHOLDER_NOTE]
     lines = [f"# {h}" if h else "#" for h in header]
+    if re.search(rf"\b{PLACEHOLDER}\b", text):
+        lines.append(f"# {_PLACEHOLDER_NOTE}")
     if lines:
         lines.append("")
-    lines += [*imports, "", "", f"def test_{_snake(name)}(tmp_path: Path) -> None:"]
+    function = [f"def test_{_snake(name)}(tmp_path: Path) -> None:"]
     indent = "    "
     for i, line in enumerate(body):
-        lines.append(indent + line if i == 0 else indent * 2 + line if line else "")
+        function.append(indent + line if i == 0 else indent * 2 + line if line else "")
+    used = _names_used("\n".join(function))
+    imported: dict[str, set[str]] = {
+        "vsssim": {n for n in _VSSSIM_NAMES if n in used},
+        "vsssim.testing": {n for n in _TESTING_NAMES if n in used}}
+    for ref in references:
+        if ref.module is not None and ref.name is not None:
+            imported.setdefault(ref.module, set()).add(ref.name)
+    lines += [*_import_block(imported), "", "", *function]
     return "\n".join(lines) + "\n"
+
+
+def _names_used(source: str) -> set[str]:
+    """The bare names ``source`` reads (not attributes, not keyword arguments)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # not Python after all: every word counts
+        return set(re.findall(r"\b\w+\b", source))
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+
+
+def _import_block(imported: dict[str, set[str]]) -> list[str]:
+    """``from module import names`` lines for ``imported`` (module -> names), sorted as ruff's
+    isort rules sort them by default: the standard library (``pathlib``), then third-party
+    modules, then first-party ones (a package or module in the current directory or its
+    ``src``, where ruff run from the project root finds them), each section by module name, one
+    line per module with its names constants first, then classes, then the rest."""
+    sections: tuple[list[str], list[str]] = ([], [])
+    for module in sorted((m for m, names in imported.items() if names), key=str.lower):
+        top = module.split(".")[0]
+        first_party = any((base / top).is_dir() or (base / f"{top}.py").is_file()
+                          for base in (Path.cwd(), Path.cwd() / "src"))
+        sections[first_party].extend(_from_import(module, imported[module]))
+    block = ["from pathlib import Path"]
+    for section in sections:
+        if section:
+            block += ["", *section]
+    return block
+
+
+def _from_import(module: str, names: set[str]) -> list[str]:
+    """One ``from module import ...`` statement, wrapped as ruff wraps a line too long for its
+    default line length (88)."""
+    ordered = sorted(names, key=lambda n: (
+        0 if n.isupper() and len(n) > 1 else 1 if n[:1].isupper() else 2, n.lower(), n))
+    line = f"from {module} import {', '.join(ordered)}"
+    if len(line) <= 88:
+        return [line]
+    return [f"from {module} import (", *(f"    {n}," for n in ordered), ")"]
 
 
 def run_test_source(source: str) -> BaseException | None:
