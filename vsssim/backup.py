@@ -126,8 +126,12 @@ class BackupResult:
     ``"Writer Name:logical\\path\\name"`` (what ``restore(components=...)`` takes; the same
     as :meth:`vsssim.medium.BackupMedium.component_names` of the backup directory).
     ``attempts`` counts the whole backups run (more than one when ``retries`` let a retryable
-    failure start the backup again); ``trace``, ``downtime`` and ``freeze_windows`` cover them
-    all, the rest is the last attempt's.
+    failure start the backup again); ``trace``, ``downtime``, ``freeze_windows`` and
+    ``handler_exceptions`` cover them all, the rest is the last attempt's.
+    ``handler_exceptions`` are the exceptions writer handlers raised (VSS recorded each as the
+    writer's failure), with their tracebacks from the handler down (``raise
+    result.handler_exceptions[0]`` or ``traceback.print_exception(...)`` shows where); each has a
+    note naming the writer and the handler.  :meth:`summary` says where each was raised.
     """
 
     succeeded: bool
@@ -150,6 +154,7 @@ class BackupResult:
     error: str = ""
     component_names: list[str] = field(default_factory=list)
     attempts: int = 1
+    handler_exceptions: list[Exception] = field(default_factory=list)
 
     def summary(self) -> str:
         """A few lines for people: outcome, writers, downtime, hold, files."""
@@ -175,6 +180,8 @@ class BackupResult:
                      + (f" into {self.target_dir}" if self.target_dir else ""))
         if self.failed_components:
             lines.append("failed components: " + ", ".join(self.failed_components))
+        for e in self.trace.filter(name="HandlerRaised"):
+            lines.append(f"writer {e.source}: {e.detail}")
         return "\n".join(lines)
 
 
@@ -372,6 +379,7 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
     excluded = {w.lower() for w in exclude_writers}
     app_downtime_before = {a.name: a.downtime for a in system.applications}
     windows: dict[str, float] = {}
+    raised: list[Exception] = []
     attempts = 0
     while True:
         attempts += 1
@@ -379,12 +387,14 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
                                  context, copy_files, may_retry=attempts <= retries)
         for name, secs in result.freeze_windows.items():
             windows[name] = windows.get(name, 0.0) + secs
+        raised += result.handler_exceptions
         if not again:
             break
         system.clock.sleep(float(retry_wait))
     result.attempts = attempts
     result.hresult = hr.as_hresult(result.hresult)  # by name, whichever path set it
     result.freeze_windows = windows
+    result.handler_exceptions = raised
     for app in system.applications:
         spent = app.downtime - app_downtime_before.get(app.name, 0.0)
         if spent > 0:
@@ -514,6 +524,7 @@ def _attempt(system: VssSystem, requested: set[str] | None, wanted: list[str] | 
         for p in session.participants.values():
             if p.freeze_window is not None:
                 result.freeze_windows[p.reg.label] = p.freeze_window
+        result.handler_exceptions = list(session.handler_exceptions)
         if bc.state.value != "Released":
             bc.release()
 
