@@ -305,6 +305,14 @@ def test_a_backup_missing_its_manifest_is_damaged(good: tuple[Lab, Path]) -> Non
         lab.system.restore(target)
 
 
+def test_medium_error_is_exported_with_the_other_errors() -> None:
+    import vsssim
+
+    assert vsssim.MediumError is MediumError
+    assert "MediumError" in vsssim.__all__
+    assert issubclass(vsssim.MediumError, vsssim.VssInvalidXmlDocumentError)
+
+
 def test_a_full_volume_fails_the_component_and_says_what_was_written(
         make_lab: Callable[..., Lab]) -> None:
     lab = make_lab(RestoreMethod.RESTORE_TO_ALTERNATE_LOCATION, kv_alternate="E:\\KvAlt")
