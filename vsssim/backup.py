@@ -47,6 +47,7 @@ from vsssim.documents import (
     kind_of,
     set_members,
 )
+from vsssim.documents._fields import enum_argument
 from vsssim.errors import VssError, VssObjectAlreadyExistsError, VssObjectNotFoundError
 from vsssim.medium import MANIFEST_FORMAT
 from vsssim.storage._fileio import make_dirs, write_bytes
@@ -364,6 +365,7 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
                         f"{type(context).__name__}")
     if not isinstance(copy_files, bool):
         raise TypeError(f"copy_files must be a bool, not {type(copy_files).__name__}")
+    backup_type = enum_argument("backup_type", BackupType, backup_type)  # ValueError, not COM's
     if isinstance(volumes, (str, bytes, os.PathLike)):
         raise TypeError(f"volumes is a list of volume names (['C:\\\\']), not {volumes!r}; "
                         "the backup's directory is target_dir=")
