@@ -367,8 +367,7 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
         raise TypeError(f"copy_files must be a bool, not {type(copy_files).__name__}")
     backup_type = enum_argument("backup_type", BackupType, backup_type)  # ValueError, not COM's
     if isinstance(volumes, (str, bytes, os.PathLike)):
-        raise TypeError(f"volumes is a list of volume names (['C:\\\\']), not {volumes!r}; "
-                        "the backup's directory is target_dir=")
+        raise TypeError(_one_volume_or_path(volumes))
     start_seq = system.trace[-1].seq if len(system.trace) else 0
     wanted = list(components) if components is not None else None
     if wanted is not None:
@@ -403,6 +402,17 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
             result.downtime[app.name] = spent
     result.trace = system.trace.since(start_seq)
     return result
+
+
+def _one_volume_or_path(value: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> str:
+    """What ``backup(value)`` meant, ``value`` being one name or a path rather than a list."""
+    name = os.fsdecode(value)
+    head = f"volumes must be a list of volume names, not a {type(value).__name__} ({value!r})"
+    if isinstance(value, os.PathLike):
+        return (f"{head}: to put the backup in that directory pass backup(target_dir="
+                f"{name!r}); volumes=[...] chooses the volumes")
+    return (f"{head}: to back up that volume pass backup([{name!r}]); the backup's directory "
+            "is the separate target_dir= keyword")
 
 
 def _retryable_failure(status: list[WriterStatus]) -> int | None:

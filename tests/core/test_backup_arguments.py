@@ -33,14 +33,22 @@ def system(tmp_path: Path) -> Iterator[VssSystem]:
         yield s
 
 
-@pytest.mark.parametrize("volumes", ["C:\\", Path("backup-dir")])
+@pytest.mark.parametrize(("volumes", "says"), [
+    ("C:\\", "to back up that volume pass backup(['C:\\\\']); the backup's directory is "
+             "the separate target_dir= keyword"),
+    (Path("backup-dir"), "to put the backup in that directory pass "
+                         "backup(target_dir='backup-dir'); volumes=[...] chooses the volumes"),
+])
 def test_one_volume_or_a_directory_in_place_of_the_volume_list_is_refused(
-        system: VssSystem, volumes: object) -> None:
+        system: VssSystem, volumes: object, says: str) -> None:
     """``backup("C:\\\\")`` would iterate the name's characters and ``backup(path)`` the
-    path: both are mistakes for ``backup(["C:\\\\"])`` and ``backup(target_dir=path)``."""
+    path: both are mistakes for ``backup(["C:\\\\"])`` and ``backup(target_dir=path)``, and
+    the message says which, in full."""
     mark = system.trace[-1].seq
-    with pytest.raises(TypeError, match="target_dir"):
+    with pytest.raises(TypeError) as info:
         system.backup(volumes)  # type: ignore[arg-type]
+    assert str(info.value) == (f"volumes must be a list of volume names, not a "
+                               f"{type(volumes).__name__} ({volumes!r}): {says}")
     assert system.trace[-1].seq == mark
 
 
