@@ -25,6 +25,7 @@ from vsssim import (
     hresult,
 )
 from vsssim.apps import KvStoreApp, KvStoreWriter
+from vsssim.components import WriterComponents
 
 
 def _freeze_line() -> int:
@@ -157,3 +158,31 @@ def test_an_injected_raise_fault_has_no_writer_frame_and_is_not_logged_as_an_err
     assert raised.detail == "OnFreeze raised InjectedFault: injected fault in OnFreeze"
     assert raised.data == (("exception", "InjectedFault"),)
     assert not [r for r in caplog.records if r.name.startswith("vsssim")]
+
+
+class PreRestoreBugWriter(BuggyWriter):
+    """Backs up fine; its PreRestore handler has a bug (the line after ``def on_pre_restore``)."""
+
+    def on_freeze(self) -> bool:
+        return True
+
+    def on_pre_restore(self, components: WriterComponents) -> bool:
+        raise RuntimeError("no restore today")
+
+
+def test_a_restore_keeps_the_exception_of_a_raising_restore_handler(tmp_path: Path) -> None:
+    with VssSystem(tmp_path / "machine", seed=3) as system:
+        vol = system.add_volume("C:\\", size=16 * 2**20)
+        vol.fs.makedirs("C:\\buggy", exist_ok=True)
+        vol.fs.write_file("C:\\buggy\\file.dat", b"data")
+        system.add_writer(PreRestoreBugWriter())
+        backup = system.backup(["C:\\"], target_dir=tmp_path / "b")
+        assert backup.succeeded and backup.handler_exceptions == []
+        result = system.restore(tmp_path / "b")
+    [exc] = result.handler_exceptions
+    assert isinstance(exc, RuntimeError)
+    line = PreRestoreBugWriter.on_pre_restore.__code__.co_firstlineno + 1
+    assert _handler_frames(exc) == [(__file__, line, "on_pre_restore")]
+    where = f"(at {Path(__file__).name}:{line}, in PreRestoreBugWriter.on_pre_restore)"
+    assert (f"writer Buggy Writer: OnPreRestore raised RuntimeError: no restore today {where}"
+            in result.summary().splitlines())
