@@ -8,7 +8,9 @@ The public facade.  The usual entry point is :class:`VssSystem`, a simulated mac
         ...
 
 Public submodules with their own jobs: :mod:`vsssim.hresult` (every VSS HRESULT),
-:mod:`vsssim.constants` (every SDK enumeration), :mod:`vsssim.errors`, :mod:`vsssim.documents`
+:mod:`vsssim.constants` (every SDK enumeration), :mod:`vsssim.errors` (the exceptions, all exported
+here too, with ``MediumError``, a damaged backup directory, from :mod:`vsssim.medium`),
+:mod:`vsssim.documents`
 (writer metadata and backup components documents), :mod:`vsssim.storage` (volumes, the
 copy-on-write engine, simfs), :mod:`vsssim.apps` (sample applications and writers),
 :mod:`vsssim.testing` and :mod:`vsssim.strategies` (for testing your own writers), and
@@ -41,6 +43,7 @@ _LAZY = {
     "FaultPlan": "vsssim.faults",
     "IdentifyDuring": "vsssim.faults",
     "InjectedFault": "vsssim.faults",
+    "MediumError": "vsssim.medium",
     "ProviderFault": "vsssim.faults",
     "RequesterCrash": "vsssim.faults",
     "StorageFault": "vsssim.faults",
@@ -78,6 +81,7 @@ if TYPE_CHECKING:
         StorageFault,
         WriterFault,
     )
+    from vsssim.medium import MediumError
     from vsssim.options import Costs, VssOptions
     from vsssim.providers import (
         GUID_NULL,
@@ -108,6 +112,7 @@ __all__ = [
     "HardwareProvider",
     "IdentifyDuring",
     "InjectedFault",
+    "MediumError",
     "Provider",
     "ProviderFault",
     "RealClock",

@@ -47,6 +47,7 @@ from vsssim.documents import (
     kind_of,
     set_members,
 )
+from vsssim.documents._fields import enum_argument
 from vsssim.errors import VssError, VssObjectAlreadyExistsError, VssObjectNotFoundError
 from vsssim.medium import MANIFEST_FORMAT
 from vsssim.storage._fileio import make_dirs, write_bytes
@@ -126,8 +127,12 @@ class BackupResult:
     ``"Writer Name:logical\\path\\name"`` (what ``restore(components=...)`` takes; the same
     as :meth:`vsssim.medium.BackupMedium.component_names` of the backup directory).
     ``attempts`` counts the whole backups run (more than one when ``retries`` let a retryable
-    failure start the backup again); ``trace``, ``downtime`` and ``freeze_windows`` cover them
-    all, the rest is the last attempt's.
+    failure start the backup again); ``trace``, ``downtime``, ``freeze_windows`` and
+    ``handler_exceptions`` cover them all, the rest is the last attempt's.
+    ``handler_exceptions`` are the exceptions writer handlers raised (VSS recorded each as the
+    writer's failure), with their tracebacks from the handler down (``raise
+    result.handler_exceptions[0]`` or ``traceback.print_exception(...)`` shows where); each has a
+    note naming the writer and the handler.  :meth:`summary` says where each was raised.
     """
 
     succeeded: bool
@@ -150,6 +155,7 @@ class BackupResult:
     error: str = ""
     component_names: list[str] = field(default_factory=list)
     attempts: int = 1
+    handler_exceptions: list[Exception] = field(default_factory=list)
 
     def summary(self) -> str:
         """A few lines for people: outcome, writers, downtime, hold, files."""
@@ -175,6 +181,8 @@ class BackupResult:
                      + (f" into {self.target_dir}" if self.target_dir else ""))
         if self.failed_components:
             lines.append("failed components: " + ", ".join(self.failed_components))
+        for e in self.trace.filter(name="HandlerRaised"):
+            lines.append(f"writer {e.source}: {e.detail}")
         return "\n".join(lines)
 
 
@@ -357,9 +365,9 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
                         f"{type(context).__name__}")
     if not isinstance(copy_files, bool):
         raise TypeError(f"copy_files must be a bool, not {type(copy_files).__name__}")
+    backup_type = enum_argument("backup_type", BackupType, backup_type)  # ValueError, not COM's
     if isinstance(volumes, (str, bytes, os.PathLike)):
-        raise TypeError(f"volumes is a list of volume names (['C:\\\\']), not {volumes!r}; "
-                        "the backup's directory is target_dir=")
+        raise TypeError(_one_volume_or_path(volumes))
     start_seq = system.trace[-1].seq if len(system.trace) else 0
     wanted = list(components) if components is not None else None
     if wanted is not None:
@@ -372,6 +380,7 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
     excluded = {w.lower() for w in exclude_writers}
     app_downtime_before = {a.name: a.downtime for a in system.applications}
     windows: dict[str, float] = {}
+    raised: list[Exception] = []
     attempts = 0
     while True:
         attempts += 1
@@ -379,18 +388,31 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
                                  context, copy_files, may_retry=attempts <= retries)
         for name, secs in result.freeze_windows.items():
             windows[name] = windows.get(name, 0.0) + secs
+        raised += result.handler_exceptions
         if not again:
             break
         system.clock.sleep(float(retry_wait))
     result.attempts = attempts
     result.hresult = hr.as_hresult(result.hresult)  # by name, whichever path set it
     result.freeze_windows = windows
+    result.handler_exceptions = raised
     for app in system.applications:
         spent = app.downtime - app_downtime_before.get(app.name, 0.0)
         if spent > 0:
             result.downtime[app.name] = spent
     result.trace = system.trace.since(start_seq)
     return result
+
+
+def _one_volume_or_path(value: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> str:
+    """What ``backup(value)`` meant, ``value`` being one name or a path rather than a list."""
+    name = os.fsdecode(value)
+    head = f"volumes must be a list of volume names, not a {type(value).__name__} ({value!r})"
+    if isinstance(value, os.PathLike):
+        return (f"{head}: to put the backup in that directory pass backup(target_dir="
+                f"{name!r}); volumes=[...] chooses the volumes")
+    return (f"{head}: to back up that volume pass backup([{name!r}]); the backup's directory "
+            "is the separate target_dir= keyword")
 
 
 def _retryable_failure(status: list[WriterStatus]) -> int | None:
@@ -514,6 +536,7 @@ def _attempt(system: VssSystem, requested: set[str] | None, wanted: list[str] | 
         for p in session.participants.values():
             if p.freeze_window is not None:
                 result.freeze_windows[p.reg.label] = p.freeze_window
+        result.handler_exceptions = list(session.handler_exceptions)
         if bc.state.value != "Released":
             bc.release()
 

@@ -19,8 +19,11 @@ step by step (for teaching and race tests), or on a background thread while the 
 
 from __future__ import annotations
 
+import logging
+import os
 import random
 import threading
+import traceback
 from collections.abc import Callable, Generator, Iterable
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
@@ -92,6 +95,10 @@ __all__ = [
 ]
 
 VSS = "VSS"
+#: Writer handlers that raise are logged here (with their traceback) on ``vsssim.coordinator``;
+#: a library adds no handler but a NullHandler (configure ``logging`` to see the records).
+_log = logging.getLogger(__name__)
+logging.getLogger("vsssim").addHandler(logging.NullHandler())
 _A = VolumeSnapshotAttributes
 _NO_WRITERS: Final = int(_A.NO_WRITERS)
 _CONTEXT_ALL: Final = int(SnapshotContext.ALL)
@@ -398,6 +405,9 @@ class Session:
         self.released = False
         self.took_part_in_backup = False
         self.views: list[ComponentScope] = []
+        #: The exceptions writer handlers raised in this session, in order (each recorded as
+        #: that writer's failure; see ``Coordinator._handler_raised``).
+        self.handler_exceptions: list[Exception] = []
 
     # -- SessionInfo (the parts shared by every writer) ---------------------------------------
     @property
@@ -747,9 +757,7 @@ class Coordinator:
             else:
                 result, answered = self._run_faulty_handler(p, ctx, fault, call)
         except Exception as exc:  # a writer bug must never crash the coordinator
-            self._trace(label, VSS, EventKind.FAULT, "HandlerRaised",
-                        f"On{name} raised {type(exc).__name__}: {exc}",
-                        exception=type(exc).__name__)
+            self._handler_raised(session, label, name, exc)
             result = False
         finally:
             writer._vss_ctx = None
@@ -761,6 +769,40 @@ class Coordinator:
         if limit is not None and clock.now() - start > limit:
             answered = False
         return self._conclude(session, p, event, ctx, result, answered, source, name, label)
+
+    def _handler_raised(self, session: Session | None, label: str, name: str,
+                        exc: Exception) -> None:
+        """Report an exception a handler raised: in the trace (with where the writer's code
+        raised it), on the ``vsssim`` logger (with the traceback) and, with a note saying
+        which writer and handler, in the session's ``handler_exceptions``."""
+        what = f"On{name} raised {type(exc).__name__}: {exc}"
+        # The traceback starts at the writer's handler: the coordinator's own frames say
+        # nothing to a writer's developer, and they hold the session (a reference cycle).
+        tb = exc.__traceback__
+        while tb is not None and _in_this_file(tb.tb_frame.f_code.co_filename):
+            tb = tb.tb_next
+        exc.__traceback__ = tb
+        if isinstance(exc, InjectedFault):  # the fault plan's, not the writer's: no frame
+            self._trace(label, VSS, EventKind.FAULT, "HandlerRaised", what,
+                        exception=type(exc).__name__)
+            _log.debug("writer %r: %s (an injected fault)", label, what)
+        else:
+            site = _raise_site(exc)
+            if site is None:
+                self._trace(label, VSS, EventKind.FAULT, "HandlerRaised", what,
+                            exception=type(exc).__name__)
+            else:
+                path, line, function = site
+                self._trace(label, VSS, EventKind.FAULT, "HandlerRaised",
+                            f"{what} (at {os.path.basename(path)}:{line}, in {function})",
+                            exception=type(exc).__name__, file=path, line=line,
+                            function=function)
+            _log.error("writer %r: %s; VSS records it as a writer failure", label, what,
+                       exc_info=exc)
+        exc.add_note(f"(raised by the On{name} handler of writer {label!r}; vsssim recorded "
+                     "it as a writer failure)")
+        if session is not None:
+            session.handler_exceptions.append(exc)
 
     def _run_faulty_handler(self, p: Participant, ctx: HandlerContext, fault: WriterFault,
                             call: Callable[[Writer, Participant], object]
@@ -1451,6 +1493,32 @@ def _validate_writer(writer: Writer) -> None:
     timeout = writer.freeze_timeout
     if not isinstance(timeout, (int, float)) or not timeout > 0:
         raise VssInvalidArgumentError(f"freeze_timeout={timeout!r} must be positive seconds")
+
+
+_THIS_FILE: Final = os.path.normcase(os.path.abspath(__file__))
+_PACKAGE_DIR: Final = os.path.dirname(_THIS_FILE) + os.sep  # (vsssim/)
+
+
+def _raise_site(exc: BaseException) -> tuple[str, int, str] | None:
+    """Where a handler's exception came from, as (file, line, function): the innermost frame
+    of its traceback outside the vsssim package (the writer's own code, even when it called a
+    vsssim helper that raised), else the innermost one outside this module (a sample writer's);
+    None if it has none."""
+    user = own = None
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        code = frame.f_code
+        path = os.path.normcase(os.path.abspath(code.co_filename))
+        if path == _THIS_FILE:  # (the coordinator's own frames are cut off already)
+            continue
+        site = (code.co_filename, line, code.co_qualname)
+        own = site
+        if not path.startswith(_PACKAGE_DIR):
+            user = site
+    return user or own
+
+
+def _in_this_file(filename: str) -> bool:
+    return os.path.normcase(os.path.abspath(filename)) == _THIS_FILE
 
 
 def _drain(gen: Generator[str, None, object]) -> object:

@@ -23,7 +23,9 @@ Reading treats the directory as hostile (it may come from anywhere).  When it is
   writers and components).
 
 Any problem is a :class:`MediumError` (``VSS_E_INVALID_XML_DOCUMENT``-class ``ValueError``) raised
-before anything is restored.
+before anything is restored.  A path with no backup at all (it does not exist, is a file, or is a
+directory without ``manifest.json`` and ``backup_components.xml``) is not a damaged backup: it is
+a :class:`~vsssim.errors.VssObjectNotFoundError` (``VSS_E_OBJECT_NOT_FOUND``) saying so.
 
 What this cannot catch: a backup forged consistently (stored writer metadata that declares other
 file sets, with matching files and hashes) restores where that metadata says, as it would on
@@ -42,7 +44,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vsssim.documents import BackupComponentsDocument, WriterMetadata
-from vsssim.errors import VssInvalidXmlDocumentError
+from vsssim.errors import VssInvalidXmlDocumentError, VssObjectNotFoundError
 
 __all__ = [
     "MANIFEST_FORMAT",
@@ -60,7 +62,8 @@ _ROOT = re.compile(r"^(?:[A-Za-z]:\\|\\\\\?\\Volume\{[0-9A-Fa-f-]{36}\}\\)")
 
 
 class MediumError(VssInvalidXmlDocumentError):
-    """The backup directory is damaged or hostile; nothing was restored."""
+    """The backup directory is damaged or hostile (``VSS_E_INVALID_XML_DOCUMENT``); nothing was
+    restored.  Also available as ``vsssim.MediumError`` and ``vsssim.errors.MediumError``."""
 
 
 class _Model(BaseModel):
@@ -193,9 +196,18 @@ class BackupMedium:
         try:
             mode = os.stat(root).st_mode  # the caller chose this path: a link to it is fine
         except FileNotFoundError:
-            raise MediumError(f"{root} does not exist") from None
+            raise VssObjectNotFoundError(
+                f"no backup at {str(root)!r}: the directory does not exist; pass the "
+                "target_dir of a backup (or its BackupResult)") from None
         if not stat.S_ISDIR(mode):
-            raise MediumError(f"{root} is not a backup directory")
+            raise VssObjectNotFoundError(
+                f"no backup at {str(root)!r}: it is a file, not a backup directory; pass the "
+                "directory that holds manifest.json")
+        if not any(os.path.lexists(root / name)
+                   for name in ("manifest.json", "backup_components.xml")):
+            raise VssObjectNotFoundError(
+                f"no backup in {str(root)!r}: the directory holds no manifest.json and no "
+                "backup_components.xml; pass the target_dir of a backup (or its BackupResult)")
         self.root = root
         manifest_path = _inside(root, "manifest.json", "manifest")
         if os.path.getsize(manifest_path) > MAX_MANIFEST_BYTES:

@@ -49,7 +49,15 @@ class VssOptions(BaseModel):
             "order by application level (reference §2.B, §12.1). 'registration': the order the "
             "writers were added, deterministic. 'shuffled': a permutation per event drawn from "
             "the system seed, to expose order dependence. Freeze always goes front-end, then "
-            "back-end, then system writers; within a level this option decides."
+            "back-end, then system writers; within a level this option decides. Either way "
+            "vsssim delivers an event to one writer at a time: the next writer gets it only "
+            "when the previous handler has returned, so a slow handler delays the others by "
+            "its whole duration on the system clock (a 70 s Freeze handler: the next writer's "
+            "Freeze, and the start of its freeze window, come 70 s later; see `vsssim demo "
+            "--scenario freeze-timeout --table`). The docs do not say whether Windows waits so "
+            "(reference §2.B, Parallelism); Windows is understood to send an event to the "
+            "writers in parallel (Freeze: in parallel within one application level), where "
+            "one writer's slow handler does not delay the others' events."
         ),
     )
     thaw_order: Literal["reverse", "same"] = Field(
@@ -264,4 +272,26 @@ def fidelity_markdown() -> str:
         else:
             shown = f"`{default!r}`"
         lines.append(f"| `{name}` | {shown} | {field.description} |")
+    lines += ["", "## Behaviours that are not options", ""]
+    lines += [f"- {note}" for note in FIXED_BEHAVIOURS]
     return "\n".join(lines) + "\n"
+
+
+#: Where vsssim follows one reading of the reference without an option: part of the fidelity
+#: page (:func:`fidelity_markdown`).
+FIXED_BEHAVIOURS: tuple[str, ...] = (
+    "**A writer can receive Abort twice for one backup.** When a writer vetoes Freeze or Thaw, "
+    "overruns its freeze window, or a provider fails during creation, VSS abandons the "
+    "snapshot set and sends Abort; the requester must still call AbortBackup afterwards (it "
+    "cannot tell whether an Abort went out, reference §2.A), and that sends Abort again to the "
+    "writers that have not run PostSnapshot. The reference says `OnAbort` must be idempotent "
+    "and a writer can receive several Abort events (§2.A, rule 12); vsssim delivers both, so "
+    "a writer's tests meet the second one.",
+    "**DoSnapshotSet without PrepareForBackup is accepted.** The reference's preconditions "
+    "for DoSnapshotSet (§2 B13) are InitializeForBackup, StartSnapshotSet and, with writers, "
+    "GatherWriterMetadata, refused otherwise with `VSS_E_BAD_STATE`; PrepareForBackup "
+    "\"should\" come first but the docs do not require it. vsssim accepts the call (the "
+    "writers then get PrepareForSnapshot without PrepareForBackup); "
+    "`vsssim.testing.check_requester` reports it as a violation of "
+    "`follows-the-backup-sequence`.",
+)

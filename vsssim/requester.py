@@ -67,6 +67,7 @@ from vsssim.documents import (
     WriterStatus,
     can_add_for_backup,
 )
+from vsssim.documents._fields import enum_argument
 from vsssim.errors import (
     VssBadStateError,
     VssError,
@@ -348,20 +349,22 @@ class BackupComponents:
                          backup_type: BackupType, partial_file_support: bool = False) -> None:
         """``SetBackupState``: component mode, bootable system state, type, partial files.
 
-        Required before ``PrepareForBackup``.
+        Required before ``PrepareForBackup``.  ``backup_type`` is a :class:`BackupType`
+        (``VSS_BACKUP_TYPE``; its int value is accepted too); anything else is refused with
+        ``VssInvalidArgumentError`` (``E_INVALIDARG``) saying what to pass.
         """
         for name, flag in (("select_components", select_components),
                            ("backup_bootable_system_state", backup_bootable_system_state),
                            ("partial_file_support", partial_file_support)):
             _check_flag(flag, name)
         try:
-            btype: BackupType | None = BackupType(backup_type)
-        except ValueError:
-            btype = None
+            btype: BackupType | None = enum_argument("backup_type", BackupType, backup_type)
+            refusal = ""
+        except ValueError as exc:
+            btype, refusal = None, str(exc)
         nxt = self._move(Call.SET_BACKUP_STATE, btype.name if btype else repr(backup_type))
         if btype is None:  # the call was made and refused: the trace says so
-            error = VssInvalidArgumentError(
-                f"backup_type={backup_type!r} is not a VSS_BACKUP_TYPE")
+            error = VssInvalidArgumentError(refusal)
             self._result("SetBackupState", error.hresult_name, hresult=error.hresult,
                          refused=error.hresult_name)
             raise error

@@ -103,7 +103,12 @@ class ComponentRestore:
 
 @dataclass
 class RestoreResult:
-    """What ``VssSystem.restore`` did."""
+    """What ``VssSystem.restore`` did.
+
+    ``handler_exceptions`` are the exceptions writer handlers raised (each recorded as the
+    writer's failure), with their tracebacks from the handler down, as in
+    :attr:`vsssim.backup.BackupResult.handler_exceptions`.
+    """
 
     succeeded: bool
     components: list[ComponentRestore] = field(default_factory=list)
@@ -111,6 +116,7 @@ class RestoreResult:
     trace: Trace = field(default_factory=Trace)
     pending_reboot: list[tuple[str, str]] = field(default_factory=list)
     error: str = ""
+    handler_exceptions: list[Exception] = field(default_factory=list)
 
     @property
     def files(self) -> list[RestoredFile]:
@@ -135,6 +141,8 @@ class RestoreResult:
         if self.pending_reboot:
             lines.append(f"{len(self.pending_reboot)} file(s) will be moved into place at the "
                          "next reboot")
+        for e in self.trace.filter(name="HandlerRaised"):
+            lines.append(f"writer {e.source}: {e.detail}")
         return "\n".join(lines)
 
 
@@ -334,6 +342,7 @@ def run_restore(
         result.error = str(exc)
         return result
     finally:
+        result.handler_exceptions = list(bc._session.handler_exceptions)
         if bc.state.value != "Released":
             bc.release()
         result.trace = system.trace.since(start)

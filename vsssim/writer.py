@@ -26,8 +26,14 @@ and implement the handlers.  As in the SDK, four handlers are pure virtual and m
 
 A handler returns ``True`` to go on and ``False`` to veto (after ``set_writer_failure``).  A handler
 that calls ``set_writer_failure`` and returns ``True`` reports a non-fatal failure (rule 13).  A
-handler that raises is recorded as a writer failure and never crashes the coordinator; one that
-returns ``None`` is reported with a message saying what to return.
+handler that raises (the reference's advice is "never throw") is recorded as a writer failure, a
+veto with ``VssOptions.default_failure``, and never crashes the coordinator; one that returns
+``None`` is reported with a message saying what to return.  The exception is kept for you: it is
+logged with its traceback on the ``vsssim`` logger (``vsssim.coordinator``; pytest shows it among
+a failing test's captured logs), the trace's ``HandlerRaised`` note names the file, line and
+function it was raised from (``data``: ``file``, ``line``, ``function``), and
+``BackupResult.handler_exceptions`` / ``RestoreResult.handler_exceptions`` hold the exception
+objects, their tracebacks starting at your handler.
 
 The helper methods (``get_backup_type``, ``is_path_affected``, ``get_snapshot_device_name`` ...)
 are only meaningful inside a handler and, like their SDK counterparts, some only inside certain

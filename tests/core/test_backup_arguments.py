@@ -4,6 +4,7 @@ thing, and leaves no shadow copy (or machine directory) behind."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,14 +33,22 @@ def system(tmp_path: Path) -> Iterator[VssSystem]:
         yield s
 
 
-@pytest.mark.parametrize("volumes", ["C:\\", Path("backup-dir")])
+@pytest.mark.parametrize(("volumes", "says"), [
+    ("C:\\", "to back up that volume pass backup(['C:\\\\']); the backup's directory is "
+             "the separate target_dir= keyword"),
+    (Path("backup-dir"), "to put the backup in that directory pass "
+                         "backup(target_dir='backup-dir'); volumes=[...] chooses the volumes"),
+])
 def test_one_volume_or_a_directory_in_place_of_the_volume_list_is_refused(
-        system: VssSystem, volumes: object) -> None:
+        system: VssSystem, volumes: object, says: str) -> None:
     """``backup("C:\\\\")`` would iterate the name's characters and ``backup(path)`` the
-    path: both are mistakes for ``backup(["C:\\\\"])`` and ``backup(target_dir=path)``."""
+    path: both are mistakes for ``backup(["C:\\\\"])`` and ``backup(target_dir=path)``, and
+    the message says which, in full."""
     mark = system.trace[-1].seq
-    with pytest.raises(TypeError, match="target_dir"):
+    with pytest.raises(TypeError) as info:
         system.backup(volumes)  # type: ignore[arg-type]
+    assert str(info.value) == (f"volumes must be a list of volume names, not a "
+                               f"{type(volumes).__name__} ({volumes!r}): {says}")
     assert system.trace[-1].seq == mark
 
 
@@ -242,6 +251,34 @@ def test_requester_calls_check_their_arguments(system: VssSystem) -> None:
     assert info.value.hresult == hresult.E_INVALIDARG
     assert system.trace[before:].names() == ["SetBackupState", "SetBackupState"]  # refused
     bc.set_backup_state(True, False, BackupType.FULL)  # the refusal changed nothing
+    bc.abort_backup()
+    bc.release()
+
+
+@pytest.mark.parametrize(("value", "suggested"), [
+    ("full", "BackupType.FULL"), ("FULL", "BackupType.FULL"),
+    ("incremental", "BackupType.INCREMENTAL"), (99, "BackupType.FULL"), (True, "BackupType.FULL"),
+])
+def test_a_backup_type_that_is_not_a_backup_type_says_what_to_pass(
+        system: VssSystem, value: object, suggested: str) -> None:
+    """``backup(backup_type=...)`` (Python's ValueError) and ``SetBackupState`` (the COM
+    call's E_INVALIDARG) refuse alike, naming the argument and a BackupType to pass."""
+    message = (f"backup_type={value!r} is not a VSS_BACKUP_TYPE value: pass a BackupType, "
+               f"e.g. {suggested}")
+    mark = system.trace[-1].seq
+    with pytest.raises(ValueError, match=re.escape(message)) as info:
+        system.backup(backup_type=value)  # type: ignore[arg-type]
+    assert type(info.value) is ValueError
+    assert str(info.value) == message
+    assert system.trace[-1].seq == mark  # refused before anything ran
+    bc = system.create_backup_components()
+    bc.initialize_for_backup()
+    bc.gather_writer_metadata().result()
+    with pytest.raises(VssInvalidArgumentError) as refused:
+        bc.set_backup_state(False, False, value)  # type: ignore[arg-type]
+    assert refused.value.hresult == hresult.E_INVALIDARG
+    assert refused.value.message == message
+    bc.set_backup_state(False, False, BackupType.FULL)  # the refusal changed nothing
     bc.abort_backup()
     bc.release()
 

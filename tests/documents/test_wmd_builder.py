@@ -193,6 +193,15 @@ def test_unknown_component_type_names_the_argument(
     assert message in str(err)
 
 
+def test_an_enum_argument_error_says_what_to_pass(builder: WriterMetadataBuilder) -> None:
+    err = refused(
+        builder,
+        VssInvalidArgumentError,
+        lambda: builder.add_component("filegroup", "", "c"),  # type: ignore[arg-type]
+    )
+    assert "pass a ComponentType, e.g. ComponentType.FILEGROUP" in str(err)
+
+
 def test_undefined_component_type_is_refused(builder: WriterMetadataBuilder) -> None:
     refused(
         builder,

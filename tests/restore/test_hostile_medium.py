@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
+from vsssim import hresult
 from vsssim.constants import FileRestoreStatus, RestoreMethod
-from vsssim.errors import VssInvalidXmlDocumentError
+from vsssim.errors import VssInvalidXmlDocumentError, VssObjectNotFoundError
 from vsssim.medium import BackupMedium, MediumError
 from vsssim.system import VssSystem
 
@@ -272,13 +273,44 @@ def test_a_manifest_with_extra_fields(good: tuple[Lab, Path]) -> None:
     _refused(lab, target, "manifest")
 
 
-def test_not_a_backup_directory(good: tuple[Lab, Path]) -> None:
+_EMPTY = "the directory holds no manifest.json and no backup_components.xml"
+
+
+def test_no_backup_there_is_object_not_found_not_a_damaged_backup(
+        good: tuple[Lab, Path]) -> None:
+    """A path with no backup at all is not a damaged backup (``MediumError``,
+    ``VSS_E_INVALID_XML_DOCUMENT``): the error says there is no backup there."""
     lab, _target = good
-    with pytest.raises(MediumError, match="does not exist"):
-        lab.system.restore(lab.tmp / "nothing-here")
+    mark = lab.system.trace[-1].seq
     (lab.tmp / "plain-file").write_bytes(b"x")
-    with pytest.raises(MediumError, match="not a backup directory"):
-        lab.system.restore(lab.tmp / "plain-file")
+    (lab.tmp / "empty").mkdir()
+    (lab.tmp / "other-files").mkdir()
+    (lab.tmp / "other-files" / "notes.txt").write_text("x")
+    for path, says in [("nothing-here", "the directory does not exist"),
+                       ("plain-file", "it is a file, not a backup directory"),
+                       ("empty", _EMPTY), ("other-files", _EMPTY)]:
+        with pytest.raises(VssObjectNotFoundError) as info:
+            lab.system.restore(lab.tmp / path)
+        assert not isinstance(info.value, MediumError)
+        assert info.value.hresult == hresult.VSS_E_OBJECT_NOT_FOUND
+        assert f"backup {'at' if path in ('nothing-here', 'plain-file') else 'in'} " \
+            f"{str(lab.tmp / path)!r}: {says}" in str(info.value)
+    assert lab.system.trace[-1].seq == mark  # refused before any VSS call
+
+
+def test_a_backup_missing_its_manifest_is_damaged(good: tuple[Lab, Path]) -> None:
+    lab, target = good
+    (target / "manifest.json").unlink()  # backup_components.xml is still there
+    with pytest.raises(MediumError, match=r"'manifest\.json' is missing from the backup"):
+        lab.system.restore(target)
+
+
+def test_medium_error_is_exported_with_the_other_errors() -> None:
+    import vsssim
+
+    assert vsssim.MediumError is MediumError
+    assert "MediumError" in vsssim.__all__
+    assert issubclass(vsssim.MediumError, vsssim.VssInvalidXmlDocumentError)
 
 
 def test_a_full_volume_fails_the_component_and_says_what_was_written(

@@ -65,6 +65,7 @@ __all__ = [
     "check_xml_text",
     "coerce_enum",
     "coerce_flags",
+    "enum_argument",
     "fold",
     "full_path",
     "is_remote",
@@ -515,6 +516,29 @@ def coerce_enum(cls: type[E], value: object) -> E:
         except ValueError:
             pass
     raise ValueError(f"{value!r} is not a {sdk_type_name(cls)} value")
+
+
+def enum_argument(name: str, cls: type[E], value: object) -> E:
+    """:func:`coerce_enum` for a call's argument ``name``: the ``ValueError`` names the argument,
+    the SDK enumeration and what to pass (``"backup_type='full' is not a VSS_BACKUP_TYPE value:
+    pass a BackupType, e.g. BackupType.FULL"``).  Callers that model a COM call raise it as
+    ``VssInvalidArgumentError`` (``E_INVALIDARG``)."""
+    try:
+        return coerce_enum(cls, value)
+    except ValueError as exc:
+        raise ValueError(f"{name}={exc}: pass a {cls.__name__}, e.g. "
+                         f"{cls.__name__}.{_example_member(cls, value).name}") from None
+
+
+def _example_member(cls: type[E], value: object) -> E:
+    """The member ``value`` probably means (``'full'``: ``FULL``), else the first defined one."""
+    members = list(cls)
+    if isinstance(value, str):
+        wanted = value.strip().upper().replace(" ", "_").replace("-", "_")
+        for member in members:
+            if member.name == wanted:
+                return member
+    return next((m for m in members if m.name not in ("UNDEFINED", "UNKNOWN")), members[0])
 
 
 @functools.cache

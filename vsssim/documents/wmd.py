@@ -64,8 +64,8 @@ from vsssim.documents._fields import (
     check_filespec,
     check_logical_path,
     check_xml_text,
-    coerce_enum,
     coerce_flags,
+    enum_argument,
     fold,
     full_path,
     is_remote,
@@ -841,9 +841,9 @@ class WriterMetadataBuilder:
     @staticmethod
     def _enum_arg(name: str, cls: type[Enum_], value: object) -> Enum_:
         try:
-            return coerce_enum(cls, value)
+            return enum_argument(name, cls, value)
         except ValueError as exc:
-            raise VssInvalidArgumentError(f"{name}={exc}") from None
+            raise VssInvalidArgumentError(str(exc)) from None
 
     @_replayed("AddComponent")
     def add_component(
