@@ -781,6 +781,14 @@ def test_monitor_checks_restores_against_the_freeze(tmp_path: Path) -> None:
         monitor.close()
 
 
+def test_a_raising_handler_is_reported_with_where_the_writer_raised(tmp_path: Path) -> None:
+    error, _ = _broken_backup(RaisesInThaw, tmp_path)
+    line = RaisesInThaw.on_thaw.__code__.co_firstlineno + 2  # the raise statement
+    assert (f"OnThaw raised RuntimeError (log device gone) at test_writer_conformance.py:{line}, "
+            "in RaisesInThaw.on_thaw: handlers never throw") in str(error)
+    assert "(at " not in str(error).split("Trace")[0]  # the place once, not in brackets again
+
+
 # ----------------------------------------------------------------------- rules, plans, repro
 def test_every_writer_rule_has_a_summary_and_a_reference() -> None:
     assert set(WRITER_RULES) == {

@@ -42,6 +42,7 @@ skipped, delayed or made to return None by a fault is excused.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -209,9 +210,14 @@ class WriterMonitor:
         head, sep, said = e.detail.partition(f" raised {exc}: ")
         if not (sep and head.startswith("On")):
             said = e.detail
+        site = ""
+        if e.get("line") is not None:  # the writer's code raised it: said once, after the text
+            site = f"{os.path.basename(str(e.get('file')))}:{e.get('line')}, in {e.get('function')}"
+            said = said.removesuffix(f" (at {site})")
+            site = f" at {site}"
         if event == "Identify":
             self._violate("metadata-valid-and-stable",
-                          f"OnIdentify raised {exc} ({said}): the writer disappears from the "
+                          f"OnIdentify raised {exc} ({said}){site}: the writer disappears from the "
                           "requester's metadata and status lists (rule 2); describe each "
                           "component once, with valid names and paths", e.seq)
         elif exc in _SNAPSHOT_ERRORS and "shadow copy" in e.detail:
@@ -226,7 +232,7 @@ class WriterMonitor:
                           f"({exc}: {said}; rule 18)", e.seq)
         else:
             self._violate("handler-returns-bool",
-                          f"On{event} raised {exc} ({said}): handlers never throw; catch "
+                          f"On{event} raised {exc} ({said}){site}: handlers never throw; catch "
                           f"the error, call set_writer_failure(...) and return False", e.seq)
 
     def _note(self, e: TraceEvent) -> None:
