@@ -1002,6 +1002,10 @@ class VssSystem(SnapshotManagement):
         ``VSS_E_SNAPSHOT_SET_IN_PROGRESS``: abort, release, wait ``retry_wait`` seconds on the
         system clock (the reference's ten minutes) and run the whole backup again, at most
         ``retries`` more times; reference §5 says three.
+
+        Python misuse is refused before anything runs: ``volumes`` must be a list of names
+        (``TypeError`` for a single string, saying so), ``backup_type`` a
+        :class:`~vsssim.BackupType` (``ValueError`` saying so, e.g. ``BackupType.FULL``).
         """
         self._check_open("backup")
         from vsssim.backup import run_backup
