@@ -71,7 +71,9 @@ def test_volume_create_list_export(lab: Lab, tmp_path: Path) -> None:
         assert SimFS.mount(device, roots=["E:\\"]).read_file("E:\\a.txt") == b"before"
     finally:
         device.close()
-    assert lab.run("volume", "export", shadow, str(image)).exit_code == 1  # no overwrite
+    # An existing image is replaced, as cp does (docs/cli.md, "Files on the host").
+    assert "written to" in lab.ok("volume", "export", shadow, str(image))
+    assert image.stat().st_size == 16 * 2**20
 
 
 def test_app_run_steps_is_deterministic(tmp_path: Path, lab: Lab) -> None:

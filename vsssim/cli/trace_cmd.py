@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 
 from vsssim.cli.context import LabContext, pass_lab
+from vsssim.cli.hostfiles import write_host_file
 from vsssim.cli.runs import RunError, SavedRun, list_runs, load_run
 from vsssim.cli.timeline import print_lanes, print_timeline
 from vsssim.render.mermaid import render_sequence
@@ -35,10 +36,7 @@ def _write(text: str, output: Path | None, what: str) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+    write_host_file(output, text)
     click.echo(f"{what} written to {output}", err=True)
 
 
