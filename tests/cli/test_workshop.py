@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -51,3 +52,13 @@ def test_the_readme_walks_through_every_exercise() -> None:
             if "{shadow}" not in step.command:
                 assert f"vsssim {step.command}" in readme, step.command
     assert sum(e.minutes for e in workshop.EXERCISES) <= 90
+
+
+def test_the_readme_asks_for_a_terminal_wide_enough_for_exercise_3() -> None:
+    workshop = _module()
+    readme = (WORKSHOP / "README.md").read_text(encoding="utf-8")
+    assert f"at least {workshop.COLUMNS} columns wide" in readme
+    assert f"COLUMNS={workshop.COLUMNS} vsssim trace show" in readme
+    shown = (WORKSHOP / "expected" / "03-writers-at-work.txt").read_text(encoding="utf-8")
+    assert "a lane timeline needs" not in shown and "●" in shown  # lanes, with F and H
+    assert re.search(r"^\s*\S+s  FH ", shown, flags=re.MULTILINE)
