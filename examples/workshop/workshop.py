@@ -70,12 +70,12 @@ EXERCISES = [
         _s("app list"),
     ]),
     Exercise("02-first-shadow", "A first shadow copy: a point in time you can read", 10, [
-        _s("fs put - C:\\report.txt", "quarterly report, version 1\n"),
+        _s("fs put - 'C:\\report.txt'", "quarterly report, version 1\n"),
         _s("vssadmin create shadow /for=C:"),
-        _s("fs put - C:\\report.txt", "quarterly report, version 2 (oops)\n"),
+        _s("fs put - 'C:\\report.txt'", "quarterly report, version 2 (oops)\n"),
         _s("vssadmin list shadows"),
-        _s("fs cat \\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopy1\\report.txt"),
-        _s("fs cat C:\\report.txt"),
+        _s("fs cat '\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopy1\\report.txt'"),
+        _s("fs cat 'C:\\report.txt'"),
         _s("vssadmin list shadowstorage"),
     ]),
     Exercise("03-writers-at-work", "Writers at work: freeze, hold, thaw", 10, [
@@ -85,10 +85,10 @@ EXERCISES = [
     ]),
     Exercise("04-backup-and-copy", "Microsoft's diskshadow backup sample: expose and copy",
              15, [
-        _s("fs put scripts/backupscript.cmd C:\\diskshadowdata\\backupscript.cmd"),
+        _s("fs put scripts/backupscript.cmd 'C:\\diskshadowdata\\backupscript.cmd'"),
         _s("diskshadow -s scripts/reference-backup-expose.dsh"),
         _s("vssadmin list shadows /for=D:"),
-        _s("fs ls P:\\"),
+        _s("fs ls 'P:\\'"),
     ]),
     Exercise("05-when-writers-say-no", "When writers say no, or take too long", 15, [
         _s("demo --scenario writer-veto"),
@@ -111,12 +111,12 @@ EXERCISES = [
         _s("demo --scenario restore-if-can-replace"),
         _s("demo --scenario restore-at-reboot --table"),
         _s("diskshadow -s scripts/03-restore.dsh"),
-        _s("fs put - C:\\report.txt", "quarterly report, final\n"),
+        _s("fs put - 'C:\\report.txt'", "quarterly report, final\n"),
         _s("vssadmin create shadow /for=C:"),
-        _s("fs put - C:\\report.txt", "ruined\n"),
+        _s("fs put - 'C:\\report.txt'", "ruined\n"),
         _s("vssadmin revert shadow /shadow={shadow}"),
         _s("vssadmin revert shadow /shadow={shadow} /forcedismount"),
-        _s("fs cat C:\\report.txt"),
+        _s("fs cat 'C:\\report.txt'"),
     ]),
     Exercise("09-bonus-hardware", "Bonus: a storage array, a hardware provider, two machines",
              0, [
@@ -144,8 +144,8 @@ def play(workdir: Path) -> dict[str, str]:
             parts = [f"# {exercise.title}\n"]
             for step in exercise.steps:
                 command = step.command.replace("{shadow}", last_id)
-                result = runner.invoke(cli, shlex.split(command, posix=False)
-                                       if "\\" in command else shlex.split(command),
+                # Split as bash does: Windows paths are single-quoted in the commands.
+                result = runner.invoke(cli, shlex.split(command),
                                        input=step.stdin, env=env, catch_exceptions=False)
                 # One typed line is shown after the command; a session shows its own prompts.
                 one_line = step.stdin is not None and step.stdin.count("\n") <= 1

@@ -18,7 +18,13 @@ from rich.table import Table
 
 from vsssim.cli.context import LabContext, pass_lab
 from vsssim.cli.hostfiles import check_output_file, host_output
-from vsssim.cli.simpaths import copy_file, copy_into, is_windows_path, locate
+from vsssim.cli.simpaths import (
+    copy_file,
+    copy_into,
+    is_windows_path,
+    locate,
+    quoting_hint,
+)
 from vsssim.cli.winfmt import windows_datetime
 from vsssim.errors import VssError
 
@@ -28,7 +34,7 @@ __all__ = ["fs"]
 def _windows(path: str) -> str:
     if not is_windows_path(path):
         raise click.BadParameter(f"{path!r} is not a path on the lab machine (C:\\..., "
-                                 "P:\\..., \\\\?\\GLOBALROOT\\...)")
+                                 "P:\\..., \\\\?\\GLOBALROOT\\...)" + quoting_hint(path))
     return path
 
 

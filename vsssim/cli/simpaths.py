@@ -34,7 +34,7 @@ from vsssim.errors import VssObjectNotFoundError
 from vsssim.system import VssSystem
 
 __all__ = ["CHUNK", "PROGRESS_MIN", "copy_file", "copy_into", "host_path", "is_windows_path",
-           "locate", "progress_bar"]
+           "locate", "progress_bar", "quoting_hint"]
 
 CHUNK = 1 << 20
 #: Copies smaller than this show no progress bar.
@@ -47,6 +47,19 @@ _DEVICE = re.compile(r"^(\\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopy\d+
 def is_windows_path(path: str) -> bool:
     """``C:\\...``, ``C:`` or ``\\\\?\\...``: a path on the lab machine, not on the host."""
     return bool(_WINDOWS.match(path))
+
+
+#: What bash or zsh leave of an unquoted Windows path: ``C:\\report.txt`` -> ``C:report.txt``,
+#: ``\\\\?\\GLOBALROOT\\Device\\...`` -> ``\\?GLOBALROOTDevice...``.
+_EATEN = re.compile(r"^(?:[A-Za-z]:[^\\/]|\\?\??GLOBALROOT)", re.IGNORECASE)
+
+
+def quoting_hint(path: str) -> str:
+    """A hint when ``path`` looks like a Windows path whose backslashes the shell removed
+    (an empty string otherwise)."""
+    if _EATEN.match(path):
+        return " (the shell removed its backslashes: quote Windows paths, 'C:\\report.txt')"
+    return ""
 
 
 def host_path(path: str) -> Path:

@@ -17,7 +17,7 @@ from rich.table import Table
 from vsssim.cli.context import LabContext, pass_lab
 from vsssim.cli.hostfiles import check_output_file, host_output
 from vsssim.cli.machine import MiB
-from vsssim.cli.simpaths import CHUNK, progress_bar
+from vsssim.cli.simpaths import CHUNK, progress_bar, quoting_hint
 from vsssim.cli.winfmt import parse_guid
 from vsssim.errors import VssError
 from vsssim.system import VssSystem
@@ -112,7 +112,8 @@ def export(lab: LabContext, shadow: str, output: Path) -> None:
                       or (p.exposed_name or "").rstrip("\\").lower()
                       == shadow.rstrip("\\").lower()), None)
         if props is None:
-            raise click.ClickException(f"no shadow copy {shadow} on {system.machine_name}")
+            raise click.ClickException(f"no shadow copy {shadow} on {system.machine_name}"
+                                       + quoting_hint(shadow))
         device = system.snapshot_device(props.snapshot_id)
         size = int(device.size)
         with host_output(output) as handle, \
