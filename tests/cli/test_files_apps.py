@@ -4,6 +4,7 @@ volumes and shadow copy images, applications that keep writing."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -81,10 +82,22 @@ def test_app_run_steps_is_deterministic(tmp_path: Path, lab: Lab) -> None:
     other.ok("init", "--seed", "7", "--size", "16")
     for machine in (lab, other):
         out = machine.ok("app", "run", "--steps", "40")
-        assert "After 40 steps" in out
+        assert "After 40 scheduling points (a random burst of steps each)" in out
     assert lab.ok("fs", "cat", "C:\\KvStore\\data.kv") == other.ok("fs", "cat",
                                                                   "C:\\KvStore\\data.kv")
     assert "KvStore Writer" in lab.ok("app", "list")
+
+
+def test_app_run_steps_says_what_n_is(lab: Lab) -> None:
+    """N is scheduling points, each a random burst of 0 to 2 steps per application: the help
+    and the table say so, and the steps the table counts are 0..2N, not N."""
+    helptext = " ".join(lab.ok("app", "run", "--help").split())
+    assert "Run N scheduling points (default 50): at each, every application does a random " \
+           "burst of 0 to 2 steps" in helptext
+    out = lab.ok("app", "run", "--steps", "1")
+    assert "After 1 scheduling point (a random burst of steps each)" in out
+    counts = [int(n) for n in re.findall(r"(?:KvStore|FileShare)\s*│\s*(\d+)", out)]
+    assert len(counts) == 2 and all(0 <= n <= 2 for n in counts)
 
 
 def test_app_run_live_with_commands(lab: Lab) -> None:
