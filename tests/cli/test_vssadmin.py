@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.cli.conftest import Lab, tree_digest
+from tests.cli.conftest import ROOT, Lab, tree_digest
 
 Golden = Callable[[str, str], None]
 BANNER = ("vssadmin 1.1 - Volume Shadow Copy Service administrative command-line tool\n"
@@ -263,3 +263,17 @@ def test_the_parser_only_accepts_or_explains(args: list[str], edition: str) -> N
         assert edition == "server" or not inv.spec.server_only
         if not inv.help:
             assert set(inv.spec.required) <= set(inv.switches)
+
+
+def test_list_writers_saves_a_run_the_other_listings_do_not(lab: Lab) -> None:
+    """docs/cli.md says which vssadmin commands save a run: the ones that drive VSS."""
+    doc = " ".join((ROOT / "docs" / "cli.md").read_text(encoding="utf-8").split())
+    assert "`list writers` does (a requester gathers the writers' metadata and status" in doc
+    assert "Listings do not save a run" not in doc
+    for listing in ("shadows", "providers", "volumes", "shadowstorage"):
+        lab.ok("vssadmin", "list", listing)
+    assert lab.ok("trace", "list") == "No runs saved yet.\n"
+    lab.ok("vssadmin", "list", "writers")
+    runs = lab.ok("trace", "list").splitlines()
+    assert len(runs) == 1 and runs[0].endswith("vssadmin list writers")
+    assert "Identify" in lab.ok("trace", "show", "--table")
