@@ -53,9 +53,18 @@ def list_cmd(lab: LabContext) -> None:
     if not runs:
         click.echo("No runs saved yet.")
         return
+    damaged = 0
     for number in runs:
-        saved = _load(lab, number)
+        try:
+            saved = load_run(lab.root, number)
+        except RunError as exc:  # one damaged file does not hide the others
+            damaged += 1
+            click.echo(f"{number:4d}  {'damaged':>12}  {exc}")
+            continue
         click.echo(f"{number:4d}  {len(saved.trace):5d} events  {saved.title}")
+    if damaged:
+        raise click.ClickException(f"{damaged} of {len(runs)} saved runs are damaged "
+                                   "(delete their files to get rid of them)")
 
 
 @trace.command()
