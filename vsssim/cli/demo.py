@@ -76,7 +76,8 @@ def _list() -> None:
               help="Pause after each event and explain it (Enter: next, c: run to the end).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the run.")
 @click.option("--fail", "fails", multiple=True, metavar="WRITER:EVENT[:retryable]",
-              help="Make a writer veto an event (writers: kvstore, fileshare).")
+              help="Make a writer veto an event (writers: kvstore, fileshare; basic scenario "
+              "only).")
 @click.option("--mermaid", type=click.Path(dir_okay=False), default=None,
               help="Also write the run as a Mermaid sequence diagram to this file.")
 @click.option("--svg", type=click.Path(dir_okay=False), default=None,
@@ -96,6 +97,11 @@ def demo(lab: LabContext, name: str, list_only: bool, step: bool, seed: int,
         _list()
         return
     scenario = SCENARIOS[name]
+    if fails and name != "basic":
+        # The other stories script their own failure and explain it: a --fail would change the
+        # run under an explanation that no longer fits it.
+        raise click.UsageError(f"--fail works with the basic scenario only (--scenario {name} "
+                               "scripts its own failure)")
     # Host files are checked before the run (not after printing it all).
     for path in (mermaid, svg):
         if path:
