@@ -10,7 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from tests.cli.conftest import ROOT, Lab
+import pytest
+
+from tests.cli.conftest import ROOT, Lab, tree_digest
 from vsssim.cli.simpaths import PROGRESS_MIN
 
 
@@ -111,8 +113,26 @@ def test_app_run_live_with_commands(lab: Lab) -> None:
 def test_app_run_usage_errors(lab: Lab) -> None:
     assert lab.run("app", "run", "--steps", "3", "--for", "1").exit_code == 2
     assert lab.run("app", "run", "--run", "vssadmin list shadows").exit_code == 2
-    bad = lab.run("app", "run", "--for", "0.3", "--run", "rm -rf /")
-    assert bad.exit_code == 1 and "--run takes" in bad.output
+
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--run", "rm -rf /"], "--run takes `vssadmin ...` or `diskshadow -s SCRIPT`, not 'rm -rf /'"),
+    (["--run", "notacommand"], "--run takes"),
+    (["--run", "vssadmin lizt shadows"], "vssadmin would refuse it: Invalid command."),
+    (["--run", "diskshadow -s missing.dsh"], "cannot read the script missing.dsh"),
+    (["--run", "vssadmin 'list"], "No closing quotation"),
+    (["--every", "1"], "--every needs --run"),
+])
+def test_app_run_refuses_bad_commands_before_the_applications_start(
+        lab: Lab, args: list[str], message: str) -> None:
+    before = tree_digest(lab.root)
+    started = time.monotonic()
+    bad = lab.run("app", "run", "--for", "30", *args)
+    assert bad.exit_code == 2 and message in bad.output, bad.output
+    assert time.monotonic() - started < 10  # refused at once, not after the 30 s
+    assert "Applications writing" not in bad.output and "After" not in bad.output
+    assert tree_digest(lab.root) == before  # not booted: no run saved
 
 
 def test_a_running_app_session_locks_the_root(lab: Lab) -> None:

@@ -92,6 +92,36 @@ def _run_command(system: VssSystem, lab: LabContext, line: str, console: Console
     return 2
 
 
+def _check_command(line: str, edition: str) -> str | None:
+    """Why ``--run LINE`` cannot run (None: it can), found before the machine boots: the
+    shape, the vssadmin syntax, the diskshadow script readable and parsable."""
+    from vsssim.cli.diskshadow.parser import DiskshadowSyntaxError, parse_script
+    from vsssim.cli.vssadmin.syntax import VssadminSyntaxError, parse
+
+    try:
+        words = shlex.split(line, posix=True)
+    except ValueError as exc:
+        return f"--run {line!r}: {exc}"
+    if words and words[0].lower() == "vssadmin":
+        if len(words) == 1:
+            return f"--run {line!r}: a vssadmin command is missing (e.g. list shadows)"
+        try:
+            parse(words[1:], edition)
+        except VssadminSyntaxError as exc:
+            return (f"--run {line!r}: vssadmin would refuse it: "
+                    f"{exc.message.removeprefix('Error: ')}")
+        return None
+    if len(words) == 3 and words[0].lower() == "diskshadow" and words[1] in ("-s", "/s"):
+        try:
+            parse_script(Path(words[2]).read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError) as exc:
+            return f"--run {line!r}: cannot read the script {words[2]}: {exc}"
+        except DiskshadowSyntaxError as exc:
+            return f"--run {line!r}: line {exc.line} of {words[2]}: {exc.message}"
+        return None
+    return f"--run takes `vssadmin ...` or `diskshadow -s SCRIPT`, not {line!r}"
+
+
 @app.command()
 @click.option("--steps", type=click.IntRange(1, 100_000), default=None, metavar="N",
               help="Run N scheduling points (default 50): at each, every application does a "
@@ -114,6 +144,16 @@ def run(lab: LabContext, steps: int | None, seconds: float | None,
         raise click.UsageError("give --steps or --for, not both")
     if (commands or every) and seconds is None:
         raise click.UsageError("--run and --every need --for")
+    if every is not None and not commands:
+        raise click.UsageError("--every needs --run (the commands to repeat)")
+    if commands:
+        from vsssim.cli.machine import LabMachine
+
+        edition = LabMachine(lab.root).check().edition  # a damaged root: its LabError
+        for line in commands:  # all refused before the applications start
+            problem = _check_command(line, edition)
+            if problem is not None:
+                raise click.UsageError(problem)
     console = Console(highlight=False)
     points = steps or 50
     title = "app run " + (f"--for {seconds:g}" if seconds else f"--steps {points}")
