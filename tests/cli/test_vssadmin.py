@@ -277,3 +277,15 @@ def test_list_writers_saves_a_run_the_other_listings_do_not(lab: Lab) -> None:
     runs = lab.ok("trace", "list").splitlines()
     assert len(runs) == 1 and runs[0].endswith("vssadmin list writers")
     assert "Identify" in lab.ok("trace", "show", "--table")
+
+
+def test_the_documented_max_size_example_works_on_a_default_lab(empty_lab: Lab) -> None:
+    doc = " ".join((ROOT / "docs" / "cli.md").read_text(encoding="utf-8").split())
+    assert "(`/MaxSize=50%`, as in the workshop)" in doc and "(`20%`) is refused" in doc
+    empty_lab.ok("init")  # the default 64 MiB volumes
+    small = empty_lab.run("vssadmin", "add", "shadowstorage", "/for=D:", "/on=C:",
+                          "/MaxSize=20%")
+    assert small.exit_code == 1 and "must be at least 32 MB" in small.output
+    assert empty_lab.ok("vssadmin", "add", "shadowstorage", "/for=D:", "/on=C:",
+                        "/MaxSize=50%").endswith(
+        "Successfully added the shadow copy storage association\n")

@@ -454,8 +454,10 @@ class Session:
                 failures = [f"  writer {st.writer_name}: [{int(st.state)}] "
                             f"VSS_WS_{st.state.name}, {hr.name_of(st.failure)}"
                             for st in bc.writer_status if st.state.is_failed]
-            raise DiskshadowError("\n".join([f"The shadow copy set could not be created: "
-                                             f"{hr.name_of(code)} (0x{code:08X}).", *failures]))
+            # Like every VSS failure (_vss): the call, the HRESULT and its value (docs/cli.md).
+            raise DiskshadowError("\n".join([f"DoSnapshotSet failed: {hr.name_of(code)} "
+                                             f"(0x{code:08X}): the shadow copy set could not "
+                                             "be created.", *failures]))
         if writers:
             bc.gather_writer_status().wait()
         return _Creation(bc, set_id, ids, writers, selected)
