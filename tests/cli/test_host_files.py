@@ -84,3 +84,10 @@ def test_a_folder_is_not_an_output_file(lab: Lab, tmp_path: Path) -> None:
     result = lab.run("trace", "svg", "-o", str(tmp_path))
     assert result.exit_code in (1, 2) and "Error" in result.output
     assert "Traceback" not in result.output
+
+
+def test_diskshadow_without_a_lab_leaves_no_log(empty_lab: Lab) -> None:
+    (empty_lab.cwd / "c.dsh").write_text("add volume C:\ncreate\n")
+    result = empty_lab.run("diskshadow", "-s", "c.dsh", "-l", "d.log")
+    assert result.exit_code == 1 and "init" in result.output
+    assert not (empty_lab.cwd / "d.log").exists()

@@ -136,6 +136,7 @@ def run_diskshadow(lab: LabContext, script: Path | None, log: Path | None) -> in
             text = script.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise click.ClickException(f"cannot read the script {script}: {exc}") from None
+    LabMachine(lab.root).check()  # a damaged root is reported before anything else
     handle = None
     if log is not None:  # the log is written as the session goes: its folder is checked
         try:
@@ -144,7 +145,6 @@ def run_diskshadow(lab: LabContext, script: Path | None, log: Path | None) -> in
             raise click.ClickException(f"cannot write {log}: {exc.strerror}") from None
     try:
         out = _Output(handle)
-        LabMachine(lab.root).check()  # a damaged root is reported before anything else
         if script is not None:
             try:
                 commands = parse_script(text)
