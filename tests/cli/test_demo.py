@@ -83,3 +83,25 @@ def test_examples_run(example: str) -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / example)],
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("scenario", ["writer-veto", "two-providers", "restore-custom"])
+def test_demo_refuses_fail_outside_the_basic_scenario(scenario: str) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--scenario", scenario, "--fail",
+                                      "fileshare:Freeze"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert (f"Error: --fail works with the basic scenario only (--scenario {scenario} scripts "
+            "its own failure)") in result.output
+    assert "Summary" not in result.output
+
+
+def test_docs_list_every_demo_option() -> None:
+    """docs/cli.md's command table names every option of `vsssim demo`."""
+    from vsssim.cli.demo import demo
+
+    row = next(line for line in (ROOT / "docs" / "cli.md").read_text().splitlines()
+               if line.startswith("| `vsssim demo"))
+    for param in demo.params:
+        for opt in param.opts:
+            if opt.startswith("--"):
+                assert opt in row, opt

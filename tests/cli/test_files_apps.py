@@ -4,12 +4,15 @@ volumes and shadow copy images, applications that keep writing."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tests.cli.conftest import ROOT, Lab
+import pytest
+
+from tests.cli.conftest import ROOT, Lab, tree_digest
 from vsssim.cli.simpaths import PROGRESS_MIN
 
 
@@ -71,7 +74,9 @@ def test_volume_create_list_export(lab: Lab, tmp_path: Path) -> None:
         assert SimFS.mount(device, roots=["E:\\"]).read_file("E:\\a.txt") == b"before"
     finally:
         device.close()
-    assert lab.run("volume", "export", shadow, str(image)).exit_code == 1  # no overwrite
+    # An existing image is replaced, as cp does (docs/cli.md, "Files on the host").
+    assert "written to" in lab.ok("volume", "export", shadow, str(image))
+    assert image.stat().st_size == 16 * 2**20
 
 
 def test_app_run_steps_is_deterministic(tmp_path: Path, lab: Lab) -> None:
@@ -79,10 +84,22 @@ def test_app_run_steps_is_deterministic(tmp_path: Path, lab: Lab) -> None:
     other.ok("init", "--seed", "7", "--size", "16")
     for machine in (lab, other):
         out = machine.ok("app", "run", "--steps", "40")
-        assert "After 40 steps" in out
+        assert "After 40 scheduling points (a random burst of steps each)" in out
     assert lab.ok("fs", "cat", "C:\\KvStore\\data.kv") == other.ok("fs", "cat",
                                                                   "C:\\KvStore\\data.kv")
     assert "KvStore Writer" in lab.ok("app", "list")
+
+
+def test_app_run_steps_says_what_n_is(lab: Lab) -> None:
+    """N is scheduling points, each a random burst of 0 to 2 steps per application: the help
+    and the table say so, and the steps the table counts are 0..2N, not N."""
+    helptext = " ".join(lab.ok("app", "run", "--help").split())
+    assert "Run N scheduling points (default 50): at each, every application does a random " \
+           "burst of 0 to 2 steps" in helptext
+    out = lab.ok("app", "run", "--steps", "1")
+    assert "After 1 scheduling point (a random burst of steps each)" in out
+    counts = [int(n) for n in re.findall(r"(?:KvStore|FileShare)\s*│\s*(\d+)", out)]
+    assert len(counts) == 2 and all(0 <= n <= 2 for n in counts)
 
 
 def test_app_run_live_with_commands(lab: Lab) -> None:
@@ -96,8 +113,26 @@ def test_app_run_live_with_commands(lab: Lab) -> None:
 def test_app_run_usage_errors(lab: Lab) -> None:
     assert lab.run("app", "run", "--steps", "3", "--for", "1").exit_code == 2
     assert lab.run("app", "run", "--run", "vssadmin list shadows").exit_code == 2
-    bad = lab.run("app", "run", "--for", "0.3", "--run", "rm -rf /")
-    assert bad.exit_code == 1 and "--run takes" in bad.output
+
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--run", "rm -rf /"], "--run takes `vssadmin ...` or `diskshadow -s SCRIPT`, not 'rm -rf /'"),
+    (["--run", "notacommand"], "--run takes"),
+    (["--run", "vssadmin lizt shadows"], "vssadmin would refuse it: Invalid command."),
+    (["--run", "diskshadow -s missing.dsh"], "cannot read the script missing.dsh"),
+    (["--run", "vssadmin 'list"], "No closing quotation"),
+    (["--every", "1"], "--every needs --run"),
+])
+def test_app_run_refuses_bad_commands_before_the_applications_start(
+        lab: Lab, args: list[str], message: str) -> None:
+    before = tree_digest(lab.root)
+    started = time.monotonic()
+    bad = lab.run("app", "run", "--for", "30", *args)
+    assert bad.exit_code == 2 and message in bad.output, bad.output
+    assert time.monotonic() - started < 10  # refused at once, not after the 30 s
+    assert "Applications writing" not in bad.output and "After" not in bad.output
+    assert tree_digest(lab.root) == before  # not booted: no run saved
 
 
 def test_a_running_app_session_locks_the_root(lab: Lab) -> None:

@@ -120,6 +120,10 @@ def test_a_writer_failure_shows_in_a_later_invocation(lab: Lab) -> None:
     result = lab.run("diskshadow", "-s", str(script))
     assert result.exit_code == 1
     assert "Error on line 3" in result.output
+    # A VSS failure names the call, the HRESULT and its value (docs/cli.md section 4).
+    assert ("Error on line 3: DoSnapshotSet failed: VSS_E_UNEXPECTED_WRITER_ERROR "
+            "(0x80042315): the shadow copy set could not be created.") in result.output
+    assert "writer Veto Writer: [9] VSS_WS_FAILED_AT_FREEZE" in result.output
     writers = lab.ok("vssadmin", "list", "writers")
     block = writers.split("Writer name: 'Veto Writer'")[1].split("\n\n")[0]
     assert "State: [9] Failed" in block

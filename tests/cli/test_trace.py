@@ -171,3 +171,28 @@ def test_mermaid_marks_the_windows_as_nested_rect_blocks() -> None:
     assert "Freeze" in lines[freeze + 1]
     assert "FlushAndHoldWrites" in lines[hold + 1]
     assert render_sequence(_story("basic")).count("rect ") == 0  # off by default
+
+
+def test_trace_list_survives_a_damaged_run(lab: Lab) -> None:
+    lab.ok("vssadmin", "list", "writers")
+    lab.ok("vssadmin", "create", "shadow", "/for=C:")
+    lab.ok("vssadmin", "list", "writers")
+    (lab.root / "runs" / "2.jsonl").write_text('{"run": 2}\nnot json\n')
+    result = lab.run("trace", "list")
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0].endswith("vssadmin list writers") and lines[0].startswith("   1")
+    assert lines[1].startswith("   2       damaged  ") and "line 2 is damaged" in lines[1]
+    assert lines[2].startswith("   3") and lines[2].endswith("vssadmin list writers")
+    assert lines[3] == "Error: 1 of 3 saved runs are damaged (delete their files to get rid " \
+                       "of them)"
+    assert "Identify" in lab.ok("trace", "show", "3", "--table")
+
+
+def test_trace_show_before_init_says_to_init(empty_lab: Lab) -> None:
+    result = empty_lab.run("trace", "show")
+    assert result.exit_code == 1
+    assert "there is no lab machine at" in result.output and "init" in result.output
+    assert "or a demo, first" not in result.output
+    assert empty_lab.run("demo").exit_code == 0  # a demo without a lab...
+    assert "no saved runs" in empty_lab.run("trace", "show").output  # ...saves nothing

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.cli.conftest import Lab, tree_digest
+from tests.cli.conftest import ROOT, Lab, tree_digest
 
 Golden = Callable[[str, str], None]
 BANNER = ("vssadmin 1.1 - Volume Shadow Copy Service administrative command-line tool\n"
@@ -263,3 +263,29 @@ def test_the_parser_only_accepts_or_explains(args: list[str], edition: str) -> N
         assert edition == "server" or not inv.spec.server_only
         if not inv.help:
             assert set(inv.spec.required) <= set(inv.switches)
+
+
+def test_list_writers_saves_a_run_the_other_listings_do_not(lab: Lab) -> None:
+    """docs/cli.md says which vssadmin commands save a run: the ones that drive VSS."""
+    doc = " ".join((ROOT / "docs" / "cli.md").read_text(encoding="utf-8").split())
+    assert "`list writers` does (a requester gathers the writers' metadata and status" in doc
+    assert "Listings do not save a run" not in doc
+    for listing in ("shadows", "providers", "volumes", "shadowstorage"):
+        lab.ok("vssadmin", "list", listing)
+    assert lab.ok("trace", "list") == "No runs saved yet.\n"
+    lab.ok("vssadmin", "list", "writers")
+    runs = lab.ok("trace", "list").splitlines()
+    assert len(runs) == 1 and runs[0].endswith("vssadmin list writers")
+    assert "Identify" in lab.ok("trace", "show", "--table")
+
+
+def test_the_documented_max_size_example_works_on_a_default_lab(empty_lab: Lab) -> None:
+    doc = " ".join((ROOT / "docs" / "cli.md").read_text(encoding="utf-8").split())
+    assert "(`/MaxSize=50%`, as in the workshop)" in doc and "(`20%`) is refused" in doc
+    empty_lab.ok("init")  # the default 64 MiB volumes
+    small = empty_lab.run("vssadmin", "add", "shadowstorage", "/for=D:", "/on=C:",
+                          "/MaxSize=20%")
+    assert small.exit_code == 1 and "must be at least 32 MB" in small.output
+    assert empty_lab.ok("vssadmin", "add", "shadowstorage", "/for=D:", "/on=C:",
+                        "/MaxSize=50%").endswith(
+        "Successfully added the shadow copy storage association\n")

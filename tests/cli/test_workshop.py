@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -51,3 +52,34 @@ def test_the_readme_walks_through_every_exercise() -> None:
             if "{shadow}" not in step.command:
                 assert f"vsssim {step.command}" in readme, step.command
     assert sum(e.minutes for e in workshop.EXERCISES) <= 90
+
+
+def test_the_readme_asks_for_a_terminal_wide_enough_for_exercise_3() -> None:
+    workshop = _module()
+    readme = (WORKSHOP / "README.md").read_text(encoding="utf-8")
+    assert f"at least {workshop.COLUMNS} columns wide" in readme
+    assert f"COLUMNS={workshop.COLUMNS} vsssim trace show" in readme
+    shown = (WORKSHOP / "expected" / "03-writers-at-work.txt").read_text(encoding="utf-8")
+    assert "a lane timeline needs" not in shown and "●" in shown  # lanes, with F and H
+    assert re.search(r"^\s*\S+s  FH ", shown, flags=re.MULTILINE)
+
+
+def test_every_readme_exercise_command_has_its_expected_output() -> None:
+    """The command block of each exercise in README.md is the steps workshop.py plays, in the
+    same order (so expected/ shows everything the README lists for it)."""
+    workshop = _module()
+    readme = (WORKSHOP / "README.md").read_text(encoding="utf-8")
+    sections = re.split(r"^## ", readme, flags=re.MULTILINE)
+    for exercise in workshop.EXERCISES:
+        section = next(s for s in sections if exercise.title in s.splitlines()[0])
+        typed = [re.sub(r"\s{2,}\(.*$", "", line.strip()).removeprefix("vsssim ")
+                 for line in section.splitlines() if line.startswith("    vsssim ")]
+        steps = [step.command.replace("{shadow}", "{the id create printed}")
+                 for step in exercise.steps]
+        assert typed == steps, exercise.slug
+
+
+def test_the_readme_warns_that_extra_commands_shift_the_ids() -> None:
+    readme = " ".join((WORKSHOP / "README.md").read_text(encoding="utf-8").split())
+    assert "identical on every machine, as long as the commands are typed as listed" in readme
+    assert "Every extra command that opens the lab machine" in readme

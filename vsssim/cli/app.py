@@ -7,8 +7,9 @@ keep writing while other commands run" is done honestly in one of two ways (docs
   applications, and the simulator runs their steps at VSS's scheduling points (before each
   writer event and provider call), deterministically from the seed: a ``vssadmin create
   shadow`` happens while the store and the share write, and writes that meet the kernel's
-  hold wait for its release.  ``app run --steps N`` advances them N more steps between
-  commands (deterministic, same seed same files).
+  hold wait for its release.  ``app run --steps N`` runs N more of those scheduling points
+  between commands: at each, every application does a random burst of 0 to 2 steps (its
+  ``burst``), so each does about N steps, not exactly N (deterministic, same seed same files).
 * **Live mode.**  ``app run --for SECONDS`` runs each application on its own real thread for
   that long, with a live view of their work, and runs the ``--run`` commands (vssadmin command
   lines or ``diskshadow -s SCRIPT``) inside the same process while the threads write, every
@@ -91,9 +92,41 @@ def _run_command(system: VssSystem, lab: LabContext, line: str, console: Console
     return 2
 
 
+def _check_command(line: str, edition: str) -> str | None:
+    """Why ``--run LINE`` cannot run (None: it can), found before the machine boots: the
+    shape, the vssadmin syntax, the diskshadow script readable and parsable."""
+    from vsssim.cli.diskshadow.parser import DiskshadowSyntaxError, parse_script
+    from vsssim.cli.vssadmin.syntax import VssadminSyntaxError, parse
+
+    try:
+        words = shlex.split(line, posix=True)
+    except ValueError as exc:
+        return f"--run {line!r}: {exc}"
+    if words and words[0].lower() == "vssadmin":
+        if len(words) == 1:
+            return f"--run {line!r}: a vssadmin command is missing (e.g. list shadows)"
+        try:
+            parse(words[1:], edition)
+        except VssadminSyntaxError as exc:
+            return (f"--run {line!r}: vssadmin would refuse it: "
+                    f"{exc.message.removeprefix('Error: ')}")
+        return None
+    if len(words) == 3 and words[0].lower() == "diskshadow" and words[1] in ("-s", "/s"):
+        try:
+            parse_script(Path(words[2]).read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError) as exc:
+            return f"--run {line!r}: cannot read the script {words[2]}: {exc}"
+        except DiskshadowSyntaxError as exc:
+            return f"--run {line!r}: line {exc.line} of {words[2]}: {exc.message}"
+        return None
+    return f"--run takes `vssadmin ...` or `diskshadow -s SCRIPT`, not {line!r}"
+
+
 @app.command()
-@click.option("--steps", type=click.IntRange(1, 100_000), default=None,
-              help="Advance every application this many scheduling steps (deterministic).")
+@click.option("--steps", type=click.IntRange(1, 100_000), default=None, metavar="N",
+              help="Run N scheduling points (default 50): at each, every application does a "
+              "random burst of 0 to 2 steps, so about N steps each (deterministic from the "
+              "seed).")
 @click.option("--for", "seconds", type=click.FloatRange(0.1, 3600), default=None,
               help="Run the applications on real threads for this many seconds (live view).")
 @click.option("--run", "commands", multiple=True, metavar="COMMAND",
@@ -105,19 +138,32 @@ def _run_command(system: VssSystem, lab: LabContext, line: str, console: Console
 @pass_lab
 def run(lab: LabContext, steps: int | None, seconds: float | None,
         commands: tuple[str, ...], every: float | None) -> None:
-    """Keep the applications writing: N deterministic steps, or real threads for a while
-    with commands running meanwhile."""
+    """Keep the applications writing: N scheduling points (deterministic), or real threads
+    for a while with commands running meanwhile."""
     if steps is not None and seconds is not None:
         raise click.UsageError("give --steps or --for, not both")
     if (commands or every) and seconds is None:
         raise click.UsageError("--run and --every need --for")
+    if every is not None and not commands:
+        raise click.UsageError("--every needs --run (the commands to repeat)")
+    if commands:
+        from vsssim.cli.machine import LabMachine
+
+        edition = LabMachine(lab.root).check().edition  # a damaged root: its LabError
+        for line in commands:  # all refused before the applications start
+            problem = _check_command(line, edition)
+            if problem is not None:
+                raise click.UsageError(problem)
     console = Console(highlight=False)
-    title = "app run " + (f"--for {seconds:g}" if seconds else f"--steps {steps or 50}")
+    points = steps or 50
+    title = "app run " + (f"--for {seconds:g}" if seconds else f"--steps {points}")
     with lab.booted(title) as booted:
         system = booted.system
         if seconds is None:
-            system.run_applications(steps or 50)
-            console.print(_table(system, f"After {steps or 50} steps"))
+            system.run_applications(points)
+            console.print(_table(system, f"After {points} scheduling point"
+                                 f"{'s' if points != 1 else ''} (a random burst of steps "
+                                 "each)"))
             return
         failures = _live(system, lab, seconds, commands, every, console)
         console.print(_table(system, f"After {seconds:g} s on threads"))

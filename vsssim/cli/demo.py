@@ -17,6 +17,7 @@ from rich.console import Console
 from vsssim import hresult as hr
 from vsssim.apps import FileShareWriter, KvStoreWriter
 from vsssim.cli.context import LabContext, pass_lab
+from vsssim.cli.hostfiles import check_output_dir, check_output_file, write_host_file
 from vsssim.cli.machine import CONFIG_FILE
 from vsssim.cli.runs import save_run
 from vsssim.cli.scenarios import SCENARIOS, ScenarioContext, running
@@ -75,10 +76,11 @@ def _list() -> None:
               help="Pause after each event and explain it (Enter: next, c: run to the end).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the run.")
 @click.option("--fail", "fails", multiple=True, metavar="WRITER:EVENT[:retryable]",
-              help="Make a writer veto an event (writers: kvstore, fileshare).")
-@click.option("--mermaid", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Make a writer veto an event (writers: kvstore, fileshare; basic scenario "
+              "only).")
+@click.option("--mermaid", type=click.Path(dir_okay=False), default=None,
               help="Also write the run as a Mermaid sequence diagram to this file.")
-@click.option("--svg", type=click.Path(dir_okay=False, writable=True), default=None,
+@click.option("--svg", type=click.Path(dir_okay=False), default=None,
               help="Also write the run as an SVG timeline to this file.")
 @click.option("--target", type=click.Path(file_okay=False), default=None,
               help="Backup directory (default: a temporary one).")
@@ -95,6 +97,17 @@ def demo(lab: LabContext, name: str, list_only: bool, step: bool, seed: int,
         _list()
         return
     scenario = SCENARIOS[name]
+    if fails and name != "basic":
+        # The other stories script their own failure and explain it: a --fail would change the
+        # run under an explanation that no longer fits it.
+        raise click.UsageError(f"--fail works with the basic scenario only (--scenario {name} "
+                               "scripts its own failure)")
+    # Host files are checked before the run (not after printing it all).
+    for path in (mermaid, svg):
+        if path:
+            check_output_file(path)
+    if target:
+        check_output_dir(target)
     skip = () if all_events else _QUIET
     ctx = ScenarioContext(seed=seed, faults=[parse_fail(f) for f in fails],
                           target=Path(target) if target else None)
@@ -120,11 +133,10 @@ def demo(lab: LabContext, name: str, list_only: bool, step: bool, seed: int,
     for line in run.look_at:
         console.print(f"- {line}", markup=False)
     if mermaid:
-        Path(mermaid).write_text(run.trace.to_mermaid(), encoding="utf-8")
+        write_host_file(mermaid, run.trace.to_mermaid())
         console.print(f"Mermaid sequence diagram written to {mermaid}", markup=False)
     if svg:
-        Path(svg).write_text(render_svg(run.trace, title=run.title, skip=skip),
-                             encoding="utf-8")
+        write_host_file(svg, render_svg(run.trace, title=run.title, skip=skip))
         console.print(f"SVG timeline written to {svg}", markup=False)
     if (lab.root / CONFIG_FILE).exists():
         number = save_run(lab.root, run.trace, command=f"demo --scenario {name}",

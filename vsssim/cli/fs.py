@@ -17,7 +17,14 @@ from rich.console import Console
 from rich.table import Table
 
 from vsssim.cli.context import LabContext, pass_lab
-from vsssim.cli.simpaths import copy_file, is_windows_path, locate
+from vsssim.cli.hostfiles import check_output_file, host_output
+from vsssim.cli.simpaths import (
+    copy_file,
+    copy_into,
+    is_windows_path,
+    locate,
+    quoting_hint,
+)
 from vsssim.cli.winfmt import windows_datetime
 from vsssim.errors import VssError
 
@@ -27,7 +34,7 @@ __all__ = ["fs"]
 def _windows(path: str) -> str:
     if not is_windows_path(path):
         raise click.BadParameter(f"{path!r} is not a path on the lab machine (C:\\..., "
-                                 "P:\\..., \\\\?\\GLOBALROOT\\...)")
+                                 "P:\\..., \\\\?\\GLOBALROOT\\...)" + quoting_hint(path))
     return path
 
 
@@ -89,11 +96,14 @@ def cat(lab: LabContext, path: str) -> None:
 @click.argument("host_file", type=click.Path(dir_okay=False, path_type=Path))
 @pass_lab
 def get(lab: LabContext, path: str, host_file: Path) -> None:
-    """Copy a file from the lab machine to the host."""
+    """Copy a file from the lab machine to the host (the host folder must exist; an existing
+    file is replaced, as cp does)."""
     _windows(path)
+    check_output_file(host_file)
     with lab.booted(f"fs get {path}", save=False) as booted:
         try:
-            size = copy_file(booted.system, path, str(host_file))
+            with host_output(host_file) as handle:
+                size = copy_into(booted.system, path, handle)
         except VssError as exc:
             raise click.ClickException(exc.message) from None
     click.echo(f"{path} -> {host_file} ({size} bytes)")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vsssim.cli.machine import CONFIG_FILE
 from vsssim.trace import EventKind, Scalar, Trace, TraceEvent
 
 __all__ = ["KEEP_RUNS", "RUNS_DIR", "RunError", "SavedRun", "event_from_json", "event_to_json",
@@ -118,8 +119,11 @@ def load_run(root: str | os.PathLike[str], number: int | None = None) -> SavedRu
     """Read run ``number`` (default: the last one)."""
     runs = list_runs(root)
     if not runs:
-        raise RunError(f"no saved runs in {Path(root) / RUNS_DIR}: run a vssadmin or "
-                       "diskshadow command, or a demo, first")
+        hint = ("run a vssadmin or diskshadow command, or a demo, first"
+                if (Path(root) / CONFIG_FILE).exists() else
+                f"there is no lab machine at {root} yet (a demo without one saves nothing): "
+                f"create it with `vsssim --root {root} init`")
+        raise RunError(f"no saved runs in {Path(root) / RUNS_DIR}: {hint}")
     if number is None:
         number = runs[-1]
     if number not in runs:

@@ -33,8 +33,8 @@ from rich.progress import (
 from vsssim.errors import VssObjectNotFoundError
 from vsssim.system import VssSystem
 
-__all__ = ["CHUNK", "PROGRESS_MIN", "copy_file", "host_path", "is_windows_path", "locate",
-           "progress_bar"]
+__all__ = ["CHUNK", "PROGRESS_MIN", "copy_file", "copy_into", "host_path", "is_windows_path",
+           "locate", "progress_bar", "quoting_hint"]
 
 CHUNK = 1 << 20
 #: Copies smaller than this show no progress bar.
@@ -47,6 +47,19 @@ _DEVICE = re.compile(r"^(\\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopy\d+
 def is_windows_path(path: str) -> bool:
     """``C:\\...``, ``C:`` or ``\\\\?\\...``: a path on the lab machine, not on the host."""
     return bool(_WINDOWS.match(path))
+
+
+#: What bash or zsh leave of an unquoted Windows path: ``C:\\report.txt`` -> ``C:report.txt``,
+#: ``\\\\?\\GLOBALROOT\\Device\\...`` -> ``\\?GLOBALROOTDevice...``.
+_EATEN = re.compile(r"^(?:[A-Za-z]:[^\\/]|\\?\??GLOBALROOT)", re.IGNORECASE)
+
+
+def quoting_hint(path: str) -> str:
+    """A hint when ``path`` looks like a Windows path whose backslashes the shell removed
+    (an empty string otherwise)."""
+    if _EATEN.match(path):
+        return " (the shell removed its backslashes: quote Windows paths, 'C:\\report.txt')"
+    return ""
 
 
 def host_path(path: str) -> Path:
@@ -121,26 +134,34 @@ def _open_target(system: VssSystem | None, path: str) -> IO[bytes]:
     return open(host, "wb")
 
 
+def copy_into(system: VssSystem | None, source: str, writer: IO[bytes], *,
+              console: Console | None = None) -> int:
+    """Copy one file (on the lab machine or the host) into an open ``writer``; returns the
+    bytes copied.  Large copies show a progress bar on a terminal."""
+    reader, total = _open_source(system, source)
+    try:
+        done = 0
+        name = os.path.basename(source.replace("\\", "/")) or source
+        with progress_bar(total, f"copy {name}", console) as advance:
+            while True:
+                chunk = reader.read(CHUNK)
+                if not chunk:
+                    break
+                writer.write(chunk)
+                done += len(chunk)
+                advance(len(chunk))
+        return done
+    finally:
+        reader.close()
+
+
 def copy_file(system: VssSystem | None, source: str, target: str, *,
               console: Console | None = None) -> int:
     """Copy one file between the lab machine and the host (either side may be either);
     returns the bytes copied.  Large copies show a progress bar on a terminal."""
-    reader, total = _open_source(system, source)
+    _open_source(system, source)[0].close()  # a missing source creates no target
+    writer = _open_target(system, target)
     try:
-        writer = _open_target(system, target)
-        try:
-            done = 0
-            name = os.path.basename(source.replace("\\", "/")) or source
-            with progress_bar(total, f"copy {name}", console) as advance:
-                while True:
-                    chunk = reader.read(CHUNK)
-                    if not chunk:
-                        break
-                    writer.write(chunk)
-                    done += len(chunk)
-                    advance(len(chunk))
-            return done
-        finally:
-            writer.close()
+        return copy_into(system, source, writer, console=console)
     finally:
-        reader.close()
+        writer.close()

@@ -13,7 +13,7 @@ from rich.text import Text
 from vsssim.render.lanes import LaneLayout, Row, layout
 from vsssim.trace import EventKind, TraceEvent
 
-__all__ = ["lane_label", "print_lanes", "print_timeline"]
+__all__ = ["lane_label", "lanes_needed", "print_lanes", "print_timeline"]
 
 _STYLE = {
     EventKind.CALL: "bold cyan",
@@ -33,8 +33,16 @@ _STYLE = {
     EventKind.NOTE: "italic",
 }
 _BACK = (EventKind.REPLY, EventKind.RESULT)
-_MIN_LANE = 7
 _MIN_DETAIL = 20
+# The lane timeline's geometry, shared by the check "do the lanes fit?" and the layout, so the
+# lanes either fit whole or the plain table is printed instead (never squeezed into "…"):
+# time | FH | lanes | event | detail, with _GAP columns between two columns.
+_GAP = 2
+_MARGIN_W = 2  # the F and H columns
+_MIN_LANE = 7
+_MAX_LANE = 12
+_MAX_EVENT = 30  # event names are at most 29 characters (AddAlternativeLocationMapping)
+_MIN_LANE_DETAIL = 10
 _SHORT = {"Microsoft Software Shadow Copy provider 1.0": "System provider"}
 
 
@@ -139,20 +147,16 @@ def print_lanes(events: Iterable[TraceEvent], console: Console, *,
     if not lay.rows:
         console.print("(no events)")
         return
-    # Time, margin, at least 12 columns of event and 10 of detail, and the padding between.
-    needed = 8 + 2 + 12 + 10 + 8 + _MIN_LANE * len(lay.actors)
-    if lane_width is None and console.width < needed:
+    geometry = _lane_geometry(lay, console.width, lane_width)
+    if geometry is None:
         # Too narrow for lanes (rich would squeeze every column into ellipses): the plain
         # table of events, which reads at any width, and the windows below it.
         print_timeline(events, console, skip=skip)
-        console.print(Text(f"(a lane timeline needs {needed} columns; this one has "
-                           f"{console.width})", style="dim"))
+        console.print(Text(f"(a lane timeline needs {lanes_needed(lay)} columns; this one "
+                           f"has {console.width})", style="dim"))
         _print_windows(lay, console)
         return
-    if lane_width is None:
-        # Lanes share what the time, event and detail columns leave (7 to 12 columns each).
-        spare = console.width - 9 - 3 - 27 - 24
-        lane_width = max(_MIN_LANE, min(12, spare // max(1, len(lay.actors))))
+    time_w, lane_width, event_w, detail_w = geometry
     labels = [lane_label(a, lane_width - 1) for a in lay.actors]
     depth = max(len(x) for x in labels)
     header = Text()
@@ -165,14 +169,12 @@ def print_lanes(events: Iterable[TraceEvent], console: Console, *,
             header.append("\n")
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False,
                   padding=(0, 1))
-    # Fixed widths: rich would otherwise squeeze the time and event columns to fit long
-    # details; the detail column gets what is left and is cut with an ellipsis.
+    # Fixed widths (_lane_geometry): rich would otherwise squeeze the time and event columns
+    # to fit long details; the detail column gets what is left and is cut with an ellipsis.
     lanes_w = lane_width * len(lay.actors)
-    event_w = min(26, max(5, *(len(r.event.name) for r in lay.rows)))
-    detail_w = max(10, console.width - 9 - 3 - lanes_w - event_w - 5)
     table.add_column("time", justify="right", style="dim", no_wrap=True, vertical="bottom",
-                     width=8)
-    table.add_column("FH", no_wrap=True, width=2, vertical="bottom")
+                     width=time_w)
+    table.add_column("FH", no_wrap=True, width=_MARGIN_W, vertical="bottom")
     table.add_column(header, no_wrap=True, vertical="bottom", width=lanes_w)
     table.add_column("event", no_wrap=True, vertical="bottom", width=event_w,
                      overflow="ellipsis")
@@ -188,6 +190,37 @@ def print_lanes(events: Iterable[TraceEvent], console: Console, *,
                       Text(e.name, style=_STYLE.get(e.kind, "")), e.detail)
     console.print(table)
     _print_windows(lay, console)
+
+
+def _fixed_widths(lay: LaneLayout) -> tuple[int, int, int]:
+    """(time column, narrowest lane that shows every actor's name whole, event column)."""
+    time_w = max(4, *(len(f"{r.event.time:.3f}s") for r in lay.rows))
+    word = max(len(w) for a in lay.actors for w in _SHORT.get(a, a).split())
+    lane = min(_MAX_LANE, max(_MIN_LANE, word + 1))  # a label is one column narrower
+    event_w = min(_MAX_EVENT, max(5, *(len(r.event.name) for r in lay.rows)))
+    return time_w, lane, event_w
+
+
+def lanes_needed(lay: LaneLayout) -> int:
+    """The narrowest terminal that shows ``lay`` as lanes: time, F and H, every lane at its
+    narrowest, the whole event names and some detail, with the gaps between the columns."""
+    time_w, lane, event_w = _fixed_widths(lay)
+    return (time_w + _MARGIN_W + lane * len(lay.actors) + event_w + _MIN_LANE_DETAIL
+            + 4 * _GAP)
+
+
+def _lane_geometry(lay: LaneLayout, width: int, lane_width: int | None
+                   ) -> tuple[int, int, int, int] | None:
+    """(time, lane, event, detail) widths that add up to ``width`` at most, or None when the
+    lanes do not fit (``lane_width`` given: that lane width, whatever the terminal)."""
+    time_w, _narrowest, event_w = _fixed_widths(lay)
+    fixed = time_w + _MARGIN_W + event_w + 4 * _GAP
+    if lane_width is None:
+        if width < lanes_needed(lay):
+            return None
+        lane_width = min(_MAX_LANE, (width - fixed - _MIN_LANE_DETAIL) // len(lay.actors))
+    detail_w = max(_MIN_LANE_DETAIL, width - fixed - lane_width * len(lay.actors))
+    return time_w, lane_width, event_w, detail_w
 
 
 def _print_windows(lay: LaneLayout, console: Console) -> None:

@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 
 from vsssim.cli.context import LabContext, pass_lab
+from vsssim.cli.hostfiles import write_host_file
 from vsssim.cli.runs import RunError, SavedRun, list_runs, load_run
 from vsssim.cli.timeline import print_lanes, print_timeline
 from vsssim.render.mermaid import render_sequence
@@ -35,10 +36,7 @@ def _write(text: str, output: Path | None, what: str) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+    write_host_file(output, text)
     click.echo(f"{what} written to {output}", err=True)
 
 
@@ -55,9 +53,18 @@ def list_cmd(lab: LabContext) -> None:
     if not runs:
         click.echo("No runs saved yet.")
         return
+    damaged = 0
     for number in runs:
-        saved = _load(lab, number)
+        try:
+            saved = load_run(lab.root, number)
+        except RunError as exc:  # one damaged file does not hide the others
+            damaged += 1
+            click.echo(f"{number:4d}  {'damaged':>12}  {exc}")
+            continue
         click.echo(f"{number:4d}  {len(saved.trace):5d} events  {saved.title}")
+    if damaged:
+        raise click.ClickException(f"{damaged} of {len(runs)} saved runs are damaged "
+                                   "(delete their files to get rid of them)")
 
 
 @trace.command()

@@ -8,7 +8,6 @@ in the image (a sparse file), as ``SnapshotDevice.export`` does.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -16,8 +15,9 @@ from rich.console import Console
 from rich.table import Table
 
 from vsssim.cli.context import LabContext, pass_lab
+from vsssim.cli.hostfiles import check_output_file, host_output
 from vsssim.cli.machine import MiB
-from vsssim.cli.simpaths import CHUNK, progress_bar
+from vsssim.cli.simpaths import CHUNK, progress_bar, quoting_hint
 from vsssim.cli.winfmt import parse_guid
 from vsssim.errors import VssError
 from vsssim.system import VssSystem
@@ -100,9 +100,9 @@ def list_cmd(lab: LabContext) -> None:
 @click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
 @pass_lab
 def export(lab: LabContext, shadow: str, output: Path) -> None:
-    """Write a shadow copy (id, device path or exposed drive) to a raw image file."""
-    if output.exists():
-        raise click.ClickException(f"{output} already exists")
+    """Write a shadow copy (id, device path or exposed drive) to a raw image file (its folder
+    must exist; an existing file is replaced)."""
+    check_output_file(output)
     with lab.booted(f"volume export {shadow}", save=False) as booted:
         system = booted.system
         wanted = parse_guid(shadow)
@@ -112,25 +112,21 @@ def export(lab: LabContext, shadow: str, output: Path) -> None:
                       or (p.exposed_name or "").rstrip("\\").lower()
                       == shadow.rstrip("\\").lower()), None)
         if props is None:
-            raise click.ClickException(f"no shadow copy {shadow} on {system.machine_name}")
+            raise click.ClickException(f"no shadow copy {shadow} on {system.machine_name}"
+                                       + quoting_hint(shadow))
         device = system.snapshot_device(props.snapshot_id)
         size = int(device.size)
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            os.ftruncate(fd, size)
-            with progress_bar(size, f"export {{{props.snapshot_id}}}") as advance:
-                pos = 0
-                while pos < size:
-                    n = min(CHUNK, size - pos)
-                    data = device.read(pos, n)
-                    if data.count(0) != n:
-                        os.pwrite(fd, data, pos)
-                    pos += n
-                    advance(n)
-        except BaseException:
-            os.close(fd)
-            output.unlink()
-            raise
-        os.close(fd)
+        with host_output(output) as handle, \
+                progress_bar(size, f"export {{{props.snapshot_id}}}") as advance:
+            handle.truncate(size)
+            pos = 0
+            while pos < size:
+                n = min(CHUNK, size - pos)
+                data = device.read(pos, n)
+                if data.count(0) != n:  # all-zero chunks stay holes (a sparse image)
+                    handle.seek(pos)
+                    handle.write(data)
+                pos += n
+                advance(n)
         click.echo(f"Shadow copy {{{props.snapshot_id}}} of {props.original_volume_name} "
                    f"written to {output} ({size // MiB} MiB)")

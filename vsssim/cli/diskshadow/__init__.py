@@ -26,6 +26,7 @@ from vsssim.cli.diskshadow.parser import (
     parse_script,
 )
 from vsssim.cli.diskshadow.session import DiskshadowError, Session
+from vsssim.cli.hostfiles import check_output_file
 from vsssim.cli.machine import LabMachine
 from vsssim.system import VssSystem
 
@@ -135,10 +136,15 @@ def run_diskshadow(lab: LabContext, script: Path | None, log: Path | None) -> in
             text = script.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise click.ClickException(f"cannot read the script {script}: {exc}") from None
-    handle = open(log, "w", encoding="utf-8") if log is not None else None  # noqa: SIM115
+    LabMachine(lab.root).check()  # a damaged root is reported before anything else
+    handle = None
+    if log is not None:  # the log is written as the session goes: its folder is checked
+        try:
+            handle = open(check_output_file(log), "w", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {log}: {exc.strerror}") from None
     try:
         out = _Output(handle)
-        LabMachine(lab.root).check()  # a damaged root is reported before anything else
         if script is not None:
             try:
                 commands = parse_script(text)

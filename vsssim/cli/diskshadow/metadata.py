@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+import click
+
+from vsssim.cli.hostfiles import write_host_file
+
 __all__ = ["MetadataError", "MetadataFile", "read_metadata", "write_metadata"]
 
 _MAX_MEMBERS = 256
@@ -54,10 +58,10 @@ def write_metadata(path: Path, data: MetadataFile) -> list[str]:
         for i, xml in enumerate(data.writers):
             z.writestr(f"WM{i}.xml", xml)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(buffer.getvalue())
-    except OSError as exc:
-        raise MetadataError(f"cannot write the metadata file {path}: {exc.strerror}") from None
+        write_host_file(path, buffer.getvalue())
+    except click.ClickException as exc:
+        raise MetadataError(exc.message.replace("cannot write ", "cannot write the metadata "
+                                                "file ", 1)) from None
     return data.member_names()
 
 

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import UUID
 
+import click
+
 from vsssim import hresult as hr
 from vsssim.cli.diskshadow.cmdfile import run_cmd
 from vsssim.cli.diskshadow.metadata import (
@@ -48,6 +50,7 @@ from vsssim.cli.diskshadow.output import (
     writer_status_listing,
 )
 from vsssim.cli.diskshadow.parser import HELP, Command
+from vsssim.cli.hostfiles import check_output_file
 from vsssim.cli.simpaths import is_windows_path, locate
 from vsssim.cli.winfmt import braced, parse_guid
 from vsssim.constants import (
@@ -272,6 +275,11 @@ class Session:
 
     def _do_set_metadata(self, cmd: Command) -> None:
         path = self._host_path(cmd.args[0])
+        try:  # the folder must exist (docs/cli.md): refused here, not after CREATE
+            check_output_file(path)
+        except click.ClickException as exc:
+            raise DiskshadowError(exc.message.replace("cannot write ", "cannot write the "
+                                                      "metadata file ", 1)) from None
         if path.exists():
             self.out("The existing file will be overwritten.")
         self.metadata_path = path
@@ -446,8 +454,10 @@ class Session:
                 failures = [f"  writer {st.writer_name}: [{int(st.state)}] "
                             f"VSS_WS_{st.state.name}, {hr.name_of(st.failure)}"
                             for st in bc.writer_status if st.state.is_failed]
-            raise DiskshadowError("\n".join([f"The shadow copy set could not be created: "
-                                             f"{hr.name_of(code)} (0x{code:08X}).", *failures]))
+            # Like every VSS failure (_vss): the call, the HRESULT and its value (docs/cli.md).
+            raise DiskshadowError("\n".join([f"DoSnapshotSet failed: {hr.name_of(code)} "
+                                             f"(0x{code:08X}): the shadow copy set could not "
+                                             "be created.", *failures]))
         if writers:
             bc.gather_writer_status().wait()
         return _Creation(bc, set_id, ids, writers, selected)
