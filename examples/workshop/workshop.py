@@ -120,6 +120,7 @@ EXERCISES = [
     ]),
     Exercise("09-bonus-hardware", "Bonus: a storage array, a hardware provider, two machines",
              0, [
+        _s("demo --scenario two-providers --target two-providers-backup"),
         _s("--root prod-lab init --seed 1 --name PROD --san array"),
         _s("--root prod-lab volume create P: --san"),
         _s("--root backup-lab init --seed 2 --name BACKUP --san array"),

@@ -70,6 +70,21 @@ def test_identities_are_unique_and_deterministic(tmp_path: Path) -> None:
     assert SimulatedSan(tmp_path / "a").create_volume_image("v0", MiB)[1] == luns[0]
 
 
+def test_a_given_array_number_gives_the_same_identities_in_any_directory(tmp_path: Path) -> None:
+    first = SimulatedSan(tmp_path / "x", array="00000002a").create_volume_image("v0", MiB)[1]
+    second = SimulatedSan(tmp_path / "y", array="00000002a").create_volume_image("v0", MiB)[1]
+    assert first == second
+    assert first != SimulatedSan(tmp_path / "z").create_volume_image("v0", MiB)[1]
+    reopened = SimulatedSan(tmp_path / "x", array="00000002b")  # (another machine's seed)
+    assert reopened.luns()[0].info == first
+    made = reopened.create_volume_image("v1", MiB)[1]
+    assert "00000002a" in made.page83_id and "00000002b" not in made.page83_id  # its number
+    for bad in ("42", "00000002A", 42):
+        with pytest.raises(ValueError, match="9 lowercase hex digits"):
+            SimulatedSan(tmp_path / "w", array=bad)  # type: ignore[arg-type]
+    assert not (tmp_path / "w").exists()  # refused before anything was made
+
+
 def test_find_checks_the_whole_identity(tmp_path: Path) -> None:
     san = SimulatedSan(tmp_path / "san")
     path, lun = san.create_volume_image("x", MiB)

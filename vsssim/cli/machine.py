@@ -385,7 +385,7 @@ def create_lab(root: str | os.PathLike[str], *, seed: int = 0, machine_name: str
     with a hardware provider when ``san`` is given), the sample applications on C: and their
     writers.  Refuses a root that already holds a lab machine or other files."""
     from vsssim.providers.hardware import HardwareProvider
-    from vsssim.storage.san import SimulatedSan
+    from vsssim.storage.san import SimulatedSan, seeded_array
 
     path = Path(root)
     if path.exists() and any(path.iterdir()):
@@ -407,7 +407,7 @@ def create_lab(root: str | os.PathLike[str], *, seed: int = 0, machine_name: str
             c = system.add_volume("C:\\", size=size)
             system.add_volume("D:\\", size=size)
             if san:
-                array = SimulatedSan(_san_dir(path, providers[0]))
+                array = SimulatedSan(_san_dir(path, providers[0]), array=seeded_array(seed))
                 system.add_provider(HardwareProvider(array, name=providers[0].name))
                 system.add_volume("E:\\", size=size, san=array)
             kv = system.add_application(KvStoreApp(c.fs, "C:\\KvStore"))

@@ -351,9 +351,9 @@ def _restore_scenario(method: RestoreMethod) -> Callable[[ScenarioContext], Scen
 
 def _two_providers(ctx: ScenarioContext) -> ScenarioRun:
     from vsssim.providers.hardware import HardwareProvider
-    from vsssim.storage.san import SimulatedSan
+    from vsssim.storage.san import SimulatedSan, seeded_array
 
-    san = SimulatedSan(ctx.tempdir("san"))
+    san = SimulatedSan(ctx.tempdir("san"), array=seeded_array(ctx.seed))
     system = ctx.machine()
     system.add_provider(HardwareProvider(san, name="Array provider"))
     c = system.add_volume("C:\\", size=16 * MiB)
@@ -382,9 +382,9 @@ def _two_providers(ctx: ScenarioContext) -> ScenarioRun:
 
 def _transportable(ctx: ScenarioContext) -> ScenarioRun:
     from vsssim.providers.hardware import HARDWARE_PROVIDER_ID, HardwareProvider
-    from vsssim.storage.san import SimulatedSan
+    from vsssim.storage.san import SimulatedSan, seeded_array
 
-    san = SimulatedSan(ctx.tempdir("san"))
+    san = SimulatedSan(ctx.tempdir("san"), array=seeded_array(ctx.seed))
     prod = ctx.machine(name="PROD", prefix=True, root=ctx.tempdir("prod"))
     prod.add_provider(HardwareProvider(san, name="Array provider"))
     vol = prod.add_volume("E:\\", size=8 * MiB, san=san)

@@ -17,8 +17,9 @@ identity check of ``LocateLuns`` / ``FillInLunInfo``, :meth:`present` and :meth:
 
 Fidelity notes: the array never runs out of space of its own (the host file system's free space
 is the limit); LUN sizes are fixed; page-80 serial numbers and page-83 NAA identifiers are
-derived from a per-array number (a hash of the directory where the array was created) and a
-counter, so the same steps give the same identities; holes in an image stay holes in its clone.
+derived from a per-array number (given, else a hash of the directory where the array was
+created) and a counter, so the same steps give the same identities; holes in an image stay
+holes in its clone.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ _REGISTRY = "san.json"
 _LOCK = "san.lock"
 _LUN_DIR = "luns"
 _FORMAT, _VERSION = "vsssim-san", 1
+_ARRAY = re.compile(r"[0-9a-f]{9}")  # an array number
 # Volume images carry a JSON sidecar (vsssim.storage.volume); it goes with its LUN.
 _SIDECAR_SUFFIX = ".vsvol.json"
 _COPY_CHUNK = 8 << 20
@@ -97,13 +99,26 @@ class SanLun:
         return self.shadow_of is not None
 
 
+def seeded_array(seed: int) -> str:
+    """An array number for ``SimulatedSan(array=...)`` made from a machine's seed: the same
+    seed gives the same LUN identities on every host (the CLI's lab and demos use it)."""
+    return f"{seed % 16**9:09x}"
+
+
 class SimulatedSan:
     """A storage array in ``directory`` (created if missing; reopened if it holds one).
+
+    ``array`` is a new array's number (9 lowercase hex digits), from which its LUN
+    identities are derived; by default a hash of ``directory``.  Give one where the same steps
+    must show the same identities wherever they run (a demo, a workshop).  An array that is
+    reopened keeps the number it was created with (machines that share it may pass their own).
 
     Raises ``VssStoreCorruptError`` if the directory's registry is not a vsssim array's.
     """
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    def __init__(self, directory: str | os.PathLike[str], *, array: str | None = None) -> None:
+        if array is not None and not (isinstance(array, str) and _ARRAY.fullmatch(array)):
+            raise ValueError(f"array={array!r}: the array number is 9 lowercase hex digits")
         self._dir = os.path.abspath(os.fspath(directory))
         try:
             os.makedirs(os.path.join(self._dir, _LUN_DIR), exist_ok=True)
@@ -113,8 +128,8 @@ class SimulatedSan:
             if not os.path.exists(self._registry_path):
                 # The array number: a hash of where the array was made, so that two arrays
                 # never hand out the same identities and one array always hands out the same.
-                array = hashlib.sha256(self._dir.encode()).hexdigest()[:9]
-                self._write({"format": _FORMAT, "version": _VERSION, "array": array,
+                number = array or hashlib.sha256(self._dir.encode()).hexdigest()[:9]
+                self._write({"format": _FORMAT, "version": _VERSION, "array": number,
                              "next": 1, "luns": []})
             self._array = str(self._read()["array"])
 
