@@ -11,7 +11,8 @@ from uuid import UUID
 
 import pytest
 
-from vsssim import VssSystem, Writer
+from tests._writers import ReadyWriter
+from vsssim import VssSystem
 from vsssim.apps import KvStoreApp, KvStoreWriter
 from vsssim.constants import (
     BackupSchema,
@@ -31,23 +32,7 @@ from vsssim.medium import (
 )
 
 
-class _Ready(Writer):
-    """A writer with nothing to flush or freeze: the four required handlers say yes."""
-
-    def on_prepare_snapshot(self) -> bool:
-        return True
-
-    def on_freeze(self) -> bool:
-        return True
-
-    def on_thaw(self) -> bool:
-        return True
-
-    def on_abort(self) -> bool:
-        return True
-
-
-class TreeWriter(_Ready):
+class TreeWriter(ReadyWriter):
     """One recursive file group: ``C:\\Tree`` and every directory below it."""
 
     writer_id = UUID("6f1d4b63-8e2c-4b9f-a04d-3c7e9f2a5b81")
@@ -137,7 +122,7 @@ def test_a_target_that_cannot_hold_a_backup_is_refused(system: VssSystem, tmp_pa
             system.backup(["C:\\"], target_dir=wrong)  # type: ignore[arg-type]
 
 
-class MaskWriter(_Ready):
+class MaskWriter(ReadyWriter):
     """A database component with data files, logs and file groups of chosen backup types."""
 
     writer_id = UUID("7a2e5c74-9f3d-4ca0-b15e-4d8fa03b6c92")
@@ -176,7 +161,7 @@ def test_a_backup_copies_the_files_its_type_requires(tmp_path: Path, backup_type
     assert [f.path.rpartition("\\")[2] for f in result.files] == copied
 
 
-class NestedWriter(_Ready):
+class NestedWriter(ReadyWriter):
     """Required, selectable, nested and other-volume components (the canonical selection)."""
 
     writer_id = UUID("8b3f6d85-a04e-4db1-c26f-5e9ab14c7da3")

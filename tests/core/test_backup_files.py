@@ -7,15 +7,16 @@ from uuid import UUID
 
 import pytest
 
+from tests._writers import ReadyWriter
 from tests.restore.test_restore_rules import FG, SetWriter
-from vsssim import VssSystem, Writer
+from vsssim import VssSystem
 from vsssim.components import WriterComponents
 from vsssim.constants import BackupType, ComponentType, RestoreMethod
 from vsssim.documents import WriterMetadataBuilder
 from vsssim.errors import VssObjectNotFoundError
 
 
-class FileSetWriter(Writer):
+class FileSetWriter(ReadyWriter):
     """One FILEGROUP component per entry of ``specs``: name -> (path, filespec)."""
 
     writer_id = UUID("5e0c3a52-7d1b-4a8e-9f3c-2b6d8e1f4a70")
@@ -29,18 +30,6 @@ class FileSetWriter(Writer):
             metadata.add_component(ComponentType.FILEGROUP, "", name, selectable=True)
             metadata.add_files_to_file_group("", name, path, filespec, False)
         metadata.set_restore_method(RestoreMethod.RESTORE_IF_CAN_REPLACE)
-        return True
-
-    def on_prepare_snapshot(self) -> bool:
-        return True
-
-    def on_freeze(self) -> bool:
-        return True
-
-    def on_thaw(self) -> bool:
-        return True
-
-    def on_abort(self) -> bool:
         return True
 
 

@@ -13,12 +13,12 @@ from uuid import UUID
 
 import pytest
 
+from tests._writers import ReadyWriter
 from vsssim import (
     ComponentType,
     FaultPlan,
     RestoreMethod,
     VssSystem,
-    Writer,
     WriterFault,
     WriterMetadataBuilder,
     WriterState,
@@ -32,7 +32,7 @@ def _freeze_line() -> int:
     return BuggyWriter.on_freeze.__code__.co_firstlineno + 1
 
 
-class BuggyWriter(Writer):
+class BuggyWriter(ReadyWriter):
     """A writer whose Freeze handler has a bug (the line after ``def on_freeze``)."""
 
     writer_id = UUID("9c6b1a2e-5d0f-4f43-8a51-2d1b7e0c3a11")
@@ -44,17 +44,8 @@ class BuggyWriter(Writer):
         metadata.set_restore_method(RestoreMethod.RESTORE_IF_CAN_REPLACE)
         return True
 
-    def on_prepare_snapshot(self) -> bool:
-        return True
-
     def on_freeze(self) -> bool:
         return bool(1 / 0)
-
-    def on_thaw(self) -> bool:
-        return True
-
-    def on_abort(self) -> bool:
-        return True
 
 
 class IdentifyMisuseWriter(BuggyWriter):

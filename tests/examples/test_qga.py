@@ -25,6 +25,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests._writers import ReadyWriter
 from vsssim import (
     BackupType,
     ComponentType,
@@ -34,7 +35,6 @@ from vsssim import (
     VolumeSnapshotAttributes,
     VssOptions,
     VssSystem,
-    Writer,
     WriterComponents,
     WriterMetadataBuilder,
     hresult,
@@ -99,7 +99,7 @@ class ProbeKvStoreWriter(KvStoreWriter):
         return super().on_backup_complete(components)
 
 
-class TwoComponentWriter(Writer):
+class TwoComponentWriter(ReadyWriter):
     """A writer on D:\\ with a selectable component and a non-selectable (required) one."""
 
     writer_id = UUID("5f0c2a7e-1d3b-4e8a-9c6f-2b7d4e1a0c93")
@@ -110,18 +110,6 @@ class TwoComponentWriter(Writer):
             metadata.add_component(ComponentType.FILEGROUP, "", name, selectable=selectable)
             metadata.add_files_to_file_group("", name, f"D:\\{name}", "*", True)
         metadata.set_restore_method(RestoreMethod.RESTORE_IF_CAN_REPLACE)
-        return True
-
-    def on_prepare_snapshot(self) -> bool:
-        return True
-
-    def on_freeze(self) -> bool:
-        return True
-
-    def on_thaw(self) -> bool:
-        return True
-
-    def on_abort(self) -> bool:
         return True
 
 

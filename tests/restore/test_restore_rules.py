@@ -8,6 +8,7 @@ from uuid import UUID
 
 import pytest
 
+from tests._writers import ReadyWriter
 from vsssim.components import WriterComponents
 from vsssim.constants import (
     BackupSchema,
@@ -28,7 +29,7 @@ from vsssim.writer import Writer
 FG = ComponentType.FILEGROUP
 
 
-class SetWriter(Writer):
+class SetWriter(ReadyWriter):
     """The documentation's MyWriter-style layout: a set with selectable-for-restore members.
 
     writerData (selectable) -> Set1 (selectable for restore) -> files C:\\W\\Set1\\*
@@ -68,18 +69,6 @@ class SetWriter(Writer):
                                                   f"{self.alternate}\\{name}")
         if self.new_target:
             md.set_backup_schema(BackupSchema.WRITER_SUPPORTS_NEW_TARGET)
-        return True
-
-    def on_prepare_snapshot(self) -> bool:
-        return True
-
-    def on_freeze(self) -> bool:
-        return True
-
-    def on_thaw(self) -> bool:
-        return True
-
-    def on_abort(self) -> bool:
         return True
 
     def on_pre_restore(self, components: WriterComponents) -> bool:
