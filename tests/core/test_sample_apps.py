@@ -335,3 +335,42 @@ def test_the_summary_freeze_window_is_the_timelines(tmp_path: Path) -> None:
     for writer, secs in result.freeze_windows.items():
         assert secs == pytest.approx(drawn[writer], abs=1e-9)
         assert f"writer {writer}: freeze window {secs:.3f} s" in result.summary()
+
+
+def test_a_stopped_custom_application_runs_no_steps(tmp_path: Path) -> None:
+    """A subclass whose step ignores ``running``: once stopped, the base class runs none of its
+    steps (no writes, none counted, nothing drawn), and it runs again after start()."""
+    import random
+
+    from vsssim.apps.base import Application
+
+    class Appender(Application):
+        name = "appender"
+
+        def __init__(self, fs: SimFS) -> None:
+            super().__init__()
+            self.fs = fs
+
+        def step(self, rng: random.Random) -> None:
+            self.fs.append_file("C:\\log.txt", b"%d\n" % rng.randrange(10))
+
+    with VssSystem(tmp_path / "m", seed=1) as system:
+        vol = system.add_volume("C:\\", size=8 * 2**20)
+        vol.fs.write_file("C:\\log.txt", b"")
+        app = system.add_application(Appender(vol.fs))
+        system.run_applications(20)
+        assert app.steps_run > 0
+        app.stop()
+        assert not app.running
+        before, steps = vol.fs.read_file("C:\\log.txt"), app.steps_run
+        system.run_applications(20)
+        rng = random.Random(4)
+        state = rng.getstate()
+        app.run(rng, 5)
+        assert vol.fs.read_file("C:\\log.txt") == before
+        assert app.steps_run == steps
+        assert rng.getstate() == state
+        app.start()
+        app.run(rng, 3)
+        assert app.steps_run == steps + 3
+        assert vol.fs.read_file("C:\\log.txt") != before

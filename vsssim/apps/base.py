@@ -25,6 +25,24 @@ class Application(ABC):
     ``burst`` is the most steps the scheduler runs at one scheduling point (it draws 0..burst
     from the system's seed).  ``suspended`` is True while its writer has it frozen: a suspended
     application's steps do nothing.
+
+    The rest models the application's Windows service and its open files:
+
+    * ``running`` is True while the service runs.  A stopped application runs no steps
+      (:meth:`run` returns at once and draws nothing), like a service stopped for a restore.
+    * :meth:`stop` stops the service.  The restore calls it for ``STOP_RESTORE_START`` (and
+      ``RESTORE_STOP_START``, after PostRestore) when the application's ``service`` attribute
+      names the writer's service; ``RevertToSnapshot`` with ``force_dismount=True`` calls it too.
+      A writer may call it in PreRestore.  Override it to flush or drop what is only in memory:
+      after a restore the files, not the memory, are the truth.
+    * :meth:`start` starts the service again.  Override it to reload the state from the files
+      (the restored ones), never to keep the state from before the stop.
+    * :meth:`locked_files` lists the files the running application holds open exclusively.
+      A restore cannot replace them until the application stops: ``RESTORE_IF_CAN_REPLACE``
+      uses the alternate location or restores nothing, the other methods fail (access denied).
+    * :meth:`uses` says whether the application has files on a volume: such a volume is in
+      use, and ``RevertToSnapshot`` refuses it unless the application is stopped or the revert
+      forces a dismount.
     """
 
     name: str = "application"
@@ -47,10 +65,11 @@ class Application(ABC):
         """Do one small unit of work (at most one file-system operation)."""
 
     def run(self, rng: random.Random, steps: int = 1) -> None:
-        """Run ``steps`` steps unless suspended."""
+        """Run ``steps`` steps unless suspended or stopped (then it runs none, counts none and
+        draws nothing from ``rng``)."""
         for _ in range(steps):
             with self.lock:
-                if self.suspended:
+                if self.suspended or not self.running:
                     return
                 self.step(rng)
                 self.steps_run += 1
