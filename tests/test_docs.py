@@ -79,3 +79,43 @@ def test_the_guides_state_hooks_catch_a_writer_that_forgets_to_save_at_freeze(
                      settings=search)
     assert info.value.rule.id == "consistent-restore"
     assert "at the freeze" in str(info.value)
+
+
+def test_the_guides_example_count_and_seed_precedence_is_what_the_run_does(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/testing.md §8: a profile is chosen with --hypothesis-profile (no environment
+    variable), examples= > --vss-conformance-examples > the class's max_examples > the
+    profile, and a seed written in the test beats --vss-seed."""
+    from hypothesis import settings
+
+    from vsssim.testing import _session
+    from vsssim.testing.writer_conformance import WriterConformance, conformance_settings
+
+    text = (DOCS / "testing.md").read_text(encoding="utf-8")
+    assert "--hypothesis-profile NAME" in text and "hypothesis reads none" in text
+    listed = ["1. `examples=N`", "2. `--vss-conformance-examples N`", "3. `max_examples = N`",
+              "4. `max_examples` of the active hypothesis profile"]
+    places = [text.index(item) for item in listed]
+    assert places == sorted(places)
+    assert "A seed written in the test wins over `--vss-seed`" in text
+
+    class Machine(WriterConformance):
+        max_examples = 5
+
+    previous = settings.get_current_profile_name()
+    settings.register_profile("vsssim-docs-precedence", max_examples=7)
+    settings.load_profile("vsssim-docs-precedence")
+    try:
+        monkeypatch.setattr(_session, "conformance_examples", 4)
+        assert conformance_settings(Machine, examples=3).max_examples == 3
+        assert conformance_settings(Machine).max_examples == 4
+        monkeypatch.setattr(_session, "conformance_examples", None)
+        assert conformance_settings(Machine).max_examples == 5
+        assert conformance_settings(WriterConformance).max_examples == 7
+    finally:
+        settings.load_profile(previous)
+    monkeypatch.setattr(_session, "seed", 11)
+    assert _session.machine_seed(3, 99) == 3   # the class's (or check_writer's) seed
+    assert _session.machine_seed(None, 99) == 11
+    monkeypatch.setattr(_session, "seed", None)
+    assert _session.machine_seed(None, 99) == 99  # drawn per example
