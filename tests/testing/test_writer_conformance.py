@@ -781,6 +781,69 @@ def test_monitor_checks_restores_against_the_freeze(tmp_path: Path) -> None:
         monitor.close()
 
 
+class WithReportsOnD(KvStoreWriter):
+    """The store on C:\\ and a file group of reports on D:\\."""
+
+    def on_identify(self, metadata: WriterMetadataBuilder) -> bool:
+        super().on_identify(metadata)
+        metadata.add_component(ComponentType.FILEGROUP, "", "Reports", selectable=True)
+        metadata.add_files_to_file_group("", "Reports", "D:\\Reports", "*", True)
+        return True
+
+
+_TWO_VOLUMES = (("C:\\", 16 << 20), ("D:\\", 16 << 20))
+
+
+def test_a_consistency_check_sees_the_first_volume_of_a_writer_on_two(tmp_path: Path) -> None:
+    # The restored files of D:\ are not on the file system the check gets (C:\'s, as
+    # freeze_state's): they used to make building it fail.
+    seen: list[list[str]] = []
+
+    def check(frozen: dict[bytes, bytes], fs: Any) -> bool:
+        seen.append(sorted(fs.glob("C:\\", "*", recursive=True)))
+        return kv_consistent(frozen, fs)
+
+    system = VssSystem(tmp_path / "m", seed=3)
+    with system:
+        for name, size in _TWO_VOLUMES:
+            system.add_volume(name, size=size)
+        system.volume("D:\\").fs.write_file("D:\\Reports\\q1.txt", b"Q1", create_dirs=True)
+        app = system.add_application(KvStoreApp(system.volume("C:\\").fs))
+        writer = system.add_writer(WithReportsOnD(app))
+        monitor = WriterMonitor(system, writer, app, freeze_state=kv_state,
+                                consistency_check=check)
+        monitor.check()
+        system.run_applications(20)
+        backup = system.backup(["C:\\", "D:\\"], target_dir=tmp_path / "b")
+        monitor.check(backup)
+        monitor.check(system.restore(backup), backup)
+        assert len(seen) == 1 and seen[0]
+        assert all(p.startswith("C:\\KvStore") for p in seen[0])
+        # Restoring only the reports leaves the store as it is now, not as it was at the
+        # freeze: that is no state to check.
+        system.run_applications(20)
+        reports = system.backup(["C:\\", "D:\\"], components=["KvStore Writer:Reports"],
+                                target_dir=tmp_path / "r")
+        monitor.check(reports)
+        system.run_applications(20)
+        monitor.check(system.restore(reports), reports)
+        assert len(seen) == 1
+        monitor.close()
+
+
+def test_check_writer_with_a_consistency_check_runs_a_writer_on_two_volumes() -> None:
+    checks: list[bool] = []
+
+    def check(frozen: dict[bytes, bytes], fs: Any) -> bool:
+        checks.append(True)
+        return kv_consistent(frozen, fs)
+
+    check_writer(WithReportsOnD, application_factory=KvStoreApp, volumes=_TWO_VOLUMES,
+                 files={"D:\\Reports\\q1.txt": b"Q1"}, freeze_state=kv_state,
+                 consistency_check=check, examples=EXAMPLES)
+    assert checks  # restores were checked
+
+
 def test_a_raising_handler_is_reported_with_where_the_writer_raised(tmp_path: Path) -> None:
     error, _ = _broken_backup(RaisesInThaw, tmp_path)
     line = RaisesInThaw.on_thaw.__code__.co_firstlineno + 2  # the raise statement

@@ -208,7 +208,11 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         Optional: ``application_factory(fs)`` builds the application on the first volume.
     ``freeze_state(writer, app, fs)`` / ``consistency_check(frozen, fs)``
         Optional: what to remember at the freeze instant, and whether a restored volume holds
-        it (see :class:`~vsssim.testing.monitor.WriterMonitor`).  Without them the backup is
+        it (see :class:`~vsssim.testing.monitor.WriterMonitor`).  Both see the first volume of
+        ``volumes`` only (where the application lives; ``fs`` is its live file system for
+        ``freeze_state``, a copy of the writer's restored files on it for
+        ``consistency_check``): a writer with files on other volumes too is checked on that
+        one, after restores of all its components there.  Without them the backup is
         compared with the writer's files as they were when OnFreeze returned.
     ``files``
         ``{path: bytes}`` written before the writer starts (the files its metadata names).
