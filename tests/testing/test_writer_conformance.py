@@ -59,7 +59,7 @@ from vsssim.testing import (
     check_writer,
     conformance_settings,
 )
-from vsssim.testing.plans import context_code, fault_code
+from vsssim.testing.plans import VolumeLayout, context_code, fault_code
 from vsssim.testing.repro import Replay, reference, render_test, run_test_source
 
 pytest_plugins = ["pytester"]
@@ -535,6 +535,8 @@ _TAKES_NOTHING: Any = lambda: None  # noqa: E731
 _TAKES_TWO: Any = lambda a, b: None  # noqa: E731
 _AN_INSTANCE: Any = object()
 _TEXT: Any = "text"
+_ONE_PAIR: Any = ("C:\\", 16 << 20)
+_TEXT_SIZE: Any = [("C:\\", "big")]
 
 
 @pytest.mark.parametrize(("call", "error", "message"), [
@@ -565,6 +567,22 @@ _TEXT: Any = "text"
      TypeError, r"files=: the content of 'C:\\\\x' must be bytes, not str \(encode"),
     (lambda: check_writer(veto_example.PickyWriter, files={1: b""}),  # type: ignore[dict-item]
      TypeError, "files=: a path must be a str"),
+    # volumes=: the shapes the vss marker takes, or an error naming volumes= before the run.
+    (lambda: check_writer(veto_example.PickyWriter, volumes=_ONE_PAIR), TypeError,
+     r"volumes=\('C:\\\\', 16777216\) is not a list of volume names or \(name, "
+     r"size\) pairs, .* \(one volume is still a pair in a list\)"),
+    (lambda: check_writer(veto_example.PickyWriter, volumes=5), TypeError,  # type: ignore[arg-type]
+     r"volumes=5 is not a list of volume names"),
+    (lambda: check_writer(veto_example.PickyWriter, volumes=_TEXT_SIZE), TypeError,
+     r"volumes=\[\('C:\\\\', 'big'\)\] is not a list"),
+    (lambda: check_writer(veto_example.PickyWriter, volumes=[]), ValueError,
+     "volumes= names no volume: give at least one"),
+    (lambda: check_writer(veto_example.PickyWriter, volumes=[("C:\\", 1000)]), ValueError,
+     r"volumes=: the size of 'C:\\\\' must be a positive multiple of 16 KiB"),
+    (lambda: check_writer(veto_example.PickyWriter, volumes=["X"]), ValueError,
+     r"volumes=: volume name 'X': use a drive letter"),
+    (lambda: check_writer(veto_example.PickyWriter, volumes=["c:", "C:\\"]), ValueError,
+     r"volumes=: 'C:\\\\' is named twice"),
     (lambda: check_requester(_TAKES_TWO), TypeError,
      r"requester=: .* requester\(system\) \(missing a required argument: 'b'\)"),
 ])
@@ -572,6 +590,31 @@ def test_conformance_runs_refuse_bad_arguments_before_running(
         call: Any, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("volumes", [
+    ["C:\\", "D:\\"], {"C:\\": 16 << 20, "D:\\": 16 << 20},
+    VolumeLayout((("C:\\", 16 << 20), ("D:\\", 32 << 20))),
+    [("c:", 16 << 20), "d:"]])
+def test_check_writer_takes_the_volumes_the_vss_marker_takes(volumes: Any) -> None:
+    check_writer(veto_example.PickyWriter, files={"D:\\Picky\\data.bin": b"x"},
+                 volumes=volumes, examples=3, steps=3)
+
+
+def test_a_class_with_volumes_in_another_shape_has_them_made_pairs() -> None:
+    class TwoVolumes(WriterConformance):
+        writer_factory = veto_example.PickyWriter
+        volumes = ("C:\\", ("d:", 32 << 20))  # type: ignore[assignment]
+
+    TwoVolumes.check_configuration()
+    assert TwoVolumes.volumes == (("C:\\", 16 << 20), ("D:\\", 32 << 20))
+
+    class NoVolumes(WriterConformance):
+        writer_factory = veto_example.PickyWriter
+        volumes = ()
+
+    with pytest.raises(ValueError, match=r"NoVolumes\.volumes names no volume"):
+        NoVolumes.check_configuration()
 
 
 def test_monitors_refuse_what_they_cannot_watch(tmp_path: Path) -> None:

@@ -53,9 +53,15 @@ from vsssim.constants import BackupType, RestoreMethod, SnapshotContext, VolumeS
 from vsssim.faults import Fault, FaultPlan, WriterFault
 from vsssim.testing import _session
 from vsssim.testing._machine import ConformanceMachine
-from vsssim.testing._support import check_call, fast_temp_dir, setting_name, static_attr
+from vsssim.testing._support import (
+    check_call,
+    fast_temp_dir,
+    setting_name,
+    static_attr,
+    volume_pairs,
+)
 from vsssim.testing.monitor import WriterMonitor
-from vsssim.testing.plans import AbandonedBackup, BackupPlan, MiB, RestorePlan
+from vsssim.testing.plans import AbandonedBackup, BackupPlan, MiB, RestorePlan, VolumeLayout
 from vsssim.testing.repro import PLACEHOLDER, Reference, Replay, reference
 from vsssim.testing.rules import ConformanceError
 
@@ -217,7 +223,10 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
     ``files``
         ``{path: bytes}`` written before the writer starts (the files its metadata names).
     ``volumes``
-        ``((name, size), ...)``, the first one the application's (default one 16 MiB C:).
+        ``((name, size), ...)``, the first one the application's (default one 16 MiB C:);
+        also any form the ``vss`` marker takes (names of 16 MiB volumes, a ``{name: size}``
+        mapping, a :class:`~vsssim.testing.plans.VolumeLayout`).  Sizes are positive
+        multiples of 16 KiB.
     ``restore_methods``
         Restore methods to try (one per example), passed to the factory as ``restore_method``.
     ``backup_types`` / ``contexts``
@@ -286,6 +295,7 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
                        f"writer_factory(app{shown})")
             check_call(cls, "application_factory", app_factory, (_FS,), {},
                        "application_factory(fs), with the first volume's file system")
+        cls._check_volumes()
         files = cls.files
         if not isinstance(files, Mapping):
             raise TypeError(f"{setting_name(cls, 'files')} must be a mapping {{path: bytes}}, not "
@@ -297,6 +307,34 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
                 hint = " (encode the text: 'text'.encode())" if isinstance(content, str) else ""
                 raise TypeError(f"{setting_name(cls, 'files')}: the content of {path!r} must be "
                                 f"bytes, not {type(content).__name__}{hint}")
+
+    @classmethod
+    def _check_volumes(cls) -> None:
+        """Check ``volumes`` (any shape the ``vss`` marker takes) and store it as ``(name,
+        size)`` pairs, the names in their canonical form."""
+        from vsssim.system import _canonical_name
+
+        setting = setting_name(cls, "volumes")
+        label = setting if setting.endswith("=") else f"{setting} = "
+        pairs = volume_pairs(cls.volumes, label, 16 * MiB)
+        shape = ("(e.g. volumes=[('C:\\\\', 16 * 2**20), ('D:\\\\', 32 * 2**20)]; the "
+                 "first is the application's)")
+        if not pairs:
+            raise ValueError(f"{setting} names no volume: give at least one {shape}")
+        out: list[tuple[str, int]] = []
+        for name, size in pairs:
+            try:
+                canonical = _canonical_name(name)
+            except ValueError as exc:
+                raise ValueError(f"{setting}: {exc} {shape}") from None
+            if size <= 0 or size % (16 * 1024):
+                raise ValueError(f"{setting}: the size of {name!r} must be a positive multiple "
+                                 f"of 16 KiB (16384 bytes), not {size!r} {shape}")
+            if any(canonical == n for n, _ in out):
+                raise ValueError(f"{setting}: {canonical!r} is named twice")
+            out.append((canonical, size))
+        if tuple(out) != cls.volumes:
+            type.__setattr__(cls, "volumes", tuple(out))
 
     def __init__(self) -> None:
         super().__init__()
@@ -601,7 +639,7 @@ def check_writer(
     freeze_state: Callable[[Any, Any, Any], object] | None = None,
     consistency_check: Callable[[Any, Any], object] | None = None,
     files: Mapping[str, bytes] | None = None,
-    volumes: Sequence[tuple[str, int]] | None = None,
+    volumes: Sequence[tuple[str, int] | str] | Mapping[str, int] | VolumeLayout | None = None,
     restore_methods: Sequence[RestoreMethod] = (),
     stable_metadata: bool = True,
     examples: int | None = None,
@@ -635,7 +673,7 @@ def check_writer(
     if files is not None:
         attrs["files"] = dict(files)
     if volumes is not None:
-        attrs["volumes"] = tuple(volumes)
+        attrs["volumes"] = volumes  # checked, and made (name, size) pairs, by the run
     name = getattr(writer_factory, "__name__", "writer")
     machine = type(f"CheckWriter_{name}", (WriterConformance,), attrs)
     run_conformance(machine, settings or conformance_settings(machine, examples=examples,
