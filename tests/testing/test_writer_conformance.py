@@ -533,6 +533,7 @@ def test_a_failing_close_still_removes_the_examples_directory(
 # Wrong arguments, typed Any so that the calls below type-check.
 _TAKES_NOTHING: Any = lambda: None  # noqa: E731
 _TAKES_TWO: Any = lambda a, b: None  # noqa: E731
+_TAKES_ONE: Any = lambda fs: True  # noqa: E731
 _AN_INSTANCE: Any = object()
 _TEXT: Any = "text"
 _ONE_PAIR: Any = ("C:\\", 16 << 20)
@@ -567,6 +568,15 @@ _TEXT_SIZE: Any = [("C:\\", "big")]
      TypeError, r"files=: the content of 'C:\\\\x' must be bytes, not str \(encode"),
     (lambda: check_writer(veto_example.PickyWriter, files={1: b""}),  # type: ignore[dict-item]
      TypeError, "files=: a path must be a str"),
+    # The hooks too, though the run calls them only at a freeze or after a restore.
+    (lambda: check_writer(KvStoreWriter, application_factory=KvStoreApp,
+                          consistency_check=_TAKES_ONE), TypeError,
+     r"consistency_check=: <lambda> cannot be called as the run calls it, "
+     r"consistency_check\(frozen, fs\) \(too many positional arguments\)"),
+    (lambda: check_writer(KvStoreWriter, application_factory=KvStoreApp,
+                          freeze_state=_TAKES_TWO), TypeError,
+     r"freeze_state=: <lambda> cannot be called as the run calls it, "
+     r"freeze_state\(writer, app, fs\)"),
     # volumes=: the shapes the vss marker takes, or an error naming volumes= before the run.
     (lambda: check_writer(veto_example.PickyWriter, volumes=_ONE_PAIR), TypeError,
      r"volumes=\('C:\\\\', 16777216\) is not a list of volume names or \(name, "

@@ -260,10 +260,11 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
 
     @classmethod
     def check_configuration(cls) -> None:
-        """Check the class attributes before any example runs: the factories are callables
-        that accept the arguments the run passes, ``files`` maps paths to bytes, the hooks are
-        callables.  Raises ``TypeError`` naming the attribute (the argument, for
-        :func:`check_writer`)."""
+        """Check the class attributes before any example runs: the factories and the hooks are
+        callables that accept the arguments the run passes, ``files`` maps paths to bytes,
+        ``volumes`` names at least one volume (and is made ``(name, size)`` pairs).  Raises
+        ``TypeError`` (or ``ValueError`` for a bad value) naming the attribute (the argument,
+        for :func:`check_writer`)."""
         factory = cls._hook("writer_factory")
         if factory is None:
             raise TypeError(f"{cls.__name__}.writer_factory is not set: assign your writer class "
@@ -295,6 +296,14 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
                        f"writer_factory(app{shown})")
             check_call(cls, "application_factory", app_factory, (_FS,), {},
                        "application_factory(fs), with the first volume's file system")
+        # (hooks the run calls only at a freeze, or after a restore: checked here, or a run
+        # with few examples passes and a longer one fails with the TypeError)
+        hooks = {"freeze_state": ((_WRITER, _APP, _FS), "freeze_state(writer, app, fs)"),
+                 "consistency_check": ((_FROZEN, _FS), "consistency_check(frozen, fs)")}
+        for attr, (args, call) in hooks.items():
+            hook = cls._hook(attr)
+            if hook is not None:
+                check_call(cls, attr, hook, args, {}, call)
         cls._check_volumes()
         files = cls.files
         if not isinstance(files, Mapping):
@@ -616,6 +625,8 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
 # Stand-ins for the arguments a factory gets, to check its signature before a run.
 _APP: Final = object()
 _FS: Final = object()
+_WRITER: Final = object()
+_FROZEN: Final = object()
 
 
 def _naming(line: str, refs: Sequence[tuple[str, Reference]]) -> str:
