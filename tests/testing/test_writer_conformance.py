@@ -1006,3 +1006,28 @@ def test_check_follows_the_writer_to_a_new_subscription(tmp_path: Path) -> None:
         error = _broken(monitor)
     assert error.rule.id == "metadata-valid-and-stable"
     assert "did not answer Identify" in str(error)
+
+
+def test_settings_come_with_no_examples_or_steps_and_can_build_on_vsssims() -> None:
+    with pytest.raises(ValueError, match=r"settings= replaces the run's settings, so examples=5 "
+                       r"would be ignored: .* settings=settings\(conformance_settings\("
+                       r"examples=5\), \.\.\.\)"):
+        check_writer(veto_example.PickyWriter, examples=5, settings=settings(max_examples=5))
+    with pytest.raises(ValueError, match=r"so steps=3 would be ignored"):
+        check_requester(lambda system: None, steps=3, settings=settings(max_examples=5))
+    with pytest.raises(TypeError, match=r"settings= must be hypothesis settings"):
+        check_writer(veto_example.PickyWriter, settings=_AN_INSTANCE)
+    # The form the docstring shows: vsssim's settings, one changed.
+    built = settings(conformance_settings(examples=3, steps=2), derandomize=True)
+    assert built.derandomize and built.max_examples == 3 and built.stateful_step_count == 2
+    assert Phase.explain not in built.phases and built.deadline is None
+    check_writer(veto_example.PickyWriter, settings=built)
+
+
+def test_check_functions_document_every_parameter() -> None:
+    import inspect
+
+    for fn in (check_writer, check_requester):
+        doc = fn.__doc__ or ""
+        for name in inspect.signature(fn).parameters:
+            assert f"``{name}``" in doc, f"{fn.__name__} does not document {name}"

@@ -643,6 +643,22 @@ def _faults_code(plan: FaultPlan) -> str:
     return faults_code(plan.faults)
 
 
+def _check_settings(settings: object, examples: int | None, steps: int | None) -> None:
+    """Refuse ``settings=`` that are not hypothesis settings, or that come with ``examples=``
+    or ``steps=`` (which they would silently override)."""
+    if settings is None:
+        return
+    if not isinstance(settings, Settings):
+        raise TypeError(f"settings= must be hypothesis settings (settings(...)), not "
+                        f"{type(settings).__name__}")
+    given = [f"{name}={value!r}" for name, value in (("examples", examples), ("steps", steps))
+             if value is not None]
+    if given:
+        raise ValueError(f"settings= replaces the run's settings, so {' and '.join(given)} would "
+                         "be ignored: give them to conformance_settings and build on it, "
+                         f"settings=settings(conformance_settings({', '.join(given)}), ...)")
+
+
 def check_writer(
     writer_factory: Callable[..., Writer],
     *,
@@ -661,8 +677,62 @@ def check_writer(
     """Run the writer conformance machine once (the same as a ``WriterConformance`` subclass
     with these attributes).  Returns quietly if no example broke a rule; otherwise raises
     :class:`~vsssim.testing.rules.ConformanceError` for the minimal failing sequence, with the
-    sequence as a ready-to-paste pytest test (checked by running it) and its trace."""
+    sequence as a ready-to-paste pytest test (checked by running it) and its trace.
+
+    ``writer_factory``
+        Your writer class, or a function returning a writer: called ``writer_factory(app)``
+        with the application when there is one, else ``writer_factory()``; with
+        ``restore_methods``, also ``restore_method=...``.  Each example builds a new writer.
+    ``application_factory``
+        Your application class (or a function returning one), called
+        ``application_factory(fs)`` with the live file system of the first volume.
+    ``freeze_state``
+        ``freeze_state(writer, app, fs)``, called when the writer's OnFreeze returns: what to
+        remember of the application then (``app`` is None without an application; ``fs`` is
+        the first volume's live file system).  Default: the writer's files, which each
+        completed backup must then hold exactly.
+    ``consistency_check``
+        ``consistency_check(frozen, fs)``, called after each complete restore of a full or copy
+        backup (after the writer's OnPostRestore) with what ``freeze_state`` returned at that
+        backup's freeze and a file system holding the writer's restored files of the first
+        volume; it returns False or raises ``AssertionError`` if they are not that state.  Both
+        hooks see the first volume only (where the application lives): the writer's files on
+        other volumes are not on ``fs``, and the check runs only after restores that include
+        all the writer's components on the first volume.
+    ``files``
+        ``{path: bytes}`` written before the application and the writer start (the files the
+        writer's metadata names); each path must be on one of ``volumes``.
+    ``volumes``
+        The machine's volumes, the first one the application's: ``(name, size)`` pairs (size
+        in bytes, a positive multiple of 16 KiB), or any form the ``vss`` marker takes (a list
+        of names, 16 MiB each; a ``{name: size}`` mapping; a
+        :class:`~vsssim.testing.plans.VolumeLayout`).  Default: one 16 MiB ``C:\\``.
+    ``restore_methods``
+        Restore methods to try, one drawn per example and passed to ``writer_factory`` as
+        ``restore_method=``; empty (the default): the writer's own, and no such argument.
+    ``stable_metadata``
+        False if the writer's metadata may change between Identify calls (files that come and
+        go); its backups then select components the canonical way.
+    ``examples`` / ``steps``
+        Examples in the run (default: ``--vss-conformance-examples``, else the hypothesis
+        profile's ``max_examples``) and the most steps in each (default 8).
+    ``seed``
+        A fixed seed for every example's machine (default: ``--vss-seed``, else one drawn per
+        example, which hypothesis then shrinks and replays).
+    ``settings``
+        Hypothesis settings for the run.  They *replace* vsssim's conformance settings (no
+        deadline, no explain phase, health checks off, ``--vss-conformance-examples``), and
+        ``examples`` / ``steps`` cannot be given with them; to change one setting, build on
+        vsssim's::
+
+            from hypothesis import settings
+            from vsssim.testing import check_writer, conformance_settings
+
+            check_writer(MyWriter, settings=settings(
+                conformance_settings(examples=200, steps=10), derandomize=True))
+    """
     __tracebackhide__ = True  # pytest: show the caller's line
+    _check_settings(settings, examples, steps)
     if not callable(writer_factory):
         raise TypeError(f"writer_factory must be a writer class or a function returning a "
                         f"writer, not {writer_factory!r}")
