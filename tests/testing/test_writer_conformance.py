@@ -1031,3 +1031,31 @@ def test_check_functions_document_every_parameter() -> None:
         doc = fn.__doc__ or ""
         for name in inspect.signature(fn).parameters:
             assert f"``{name}``" in doc, f"{fn.__name__} does not document {name}"
+
+
+def test_a_refused_restore_blames_freeze_or_the_restore_handlers_and_marks_post_restore(
+        tmp_path: Path) -> None:
+    # The files are compared after PostRestore: a PostRestore bug must not point at Freeze
+    # alone, and the trace marks the PostRestore the comparison followed.
+    system, writer, app = _kv_system(tmp_path, seed=3)
+    with system:
+        monitor = WriterMonitor(system, writer, app, freeze_state=kv_state,
+                                consistency_check=lambda frozen, fs: False)
+        monitor.check()
+        backup = system.backup(["C:\\"], target_dir=tmp_path / "b")
+        monitor.check(backup)
+        error = _broken(monitor, system.restore(backup), backup)
+        monitor.close()
+    text = str(error)
+    assert "(consistency_check returned False) (compared after the restore's PostRestore: the " \
+        "fault is in OnFreeze, which decides what the backup captured, or in the restore " \
+        "handlers, OnPreRestore / OnPostRestore)" in text
+    [marked] = [line for line in error.trace_tail.splitlines() if line.startswith(">>")]
+    assert "KvStore Writer -> VSS: PostRestore" in marked
+    assert "'>>' marks where the rule broke" in text
+
+
+def test_a_trace_without_a_mark_does_not_say_it_has_one() -> None:
+    violation = Violation(WRITER_RULES["consistent-restore"], "W", "half restored")
+    error = ConformanceError([violation], "   0.1 #1  VSS -> W: PostRestore")
+    assert "Trace (last events):" in str(error) and ">>" not in str(error)

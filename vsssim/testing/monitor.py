@@ -148,6 +148,8 @@ class WriterMonitor:
         self._froze = False
         self._frozen: dict[str, object] = {}  # snapshot set id -> state at its freeze
         self._reboots = 0
+        self._reboot_seq = 0  # the last reboot's trace event
+        self._restore_seq = 0  # the last restore's PostRestore (the writer's reply, or the call)
         self._restored: dict[str, bytes] | None = None
         self._before_post_restore: dict[str, bytes] | None = None
         self._closed = False
@@ -178,11 +180,13 @@ class WriterMonitor:
                 return
             if e.name == "Reboot":
                 self._reboots += 1
+                self._reboot_seq = e.seq
                 return
             if kind == "call" and e.name == "PostRestore" and self.consistency_check is not None:
                 # The files as the restore left them, before the application runs again (with
                 # STOP_RESTORE_START its service is already back and may write at any moment).
                 self._restored = self.writer_files()
+                self._restore_seq = e.seq
                 return
             if kind == "event" and e.target == self.label:
                 self._handler = _Handler(e.name, e.seq, e.time)
@@ -190,6 +194,7 @@ class WriterMonitor:
                     self._before_post_restore = self.writer_files()
             elif kind == "reply" and e.source == self.label:
                 if e.name == "PostRestore" and self._before_post_restore is not None:
+                    self._restore_seq = e.seq
                     self._add_post_restore_changes(self._before_post_restore)
                     self._before_post_restore = None
                 self._reply(e)
@@ -470,6 +475,13 @@ class WriterMonitor:
         else:
             return
         self._restored = None
+        # Marked in the trace: the PostRestore after which the files were compared (or the
+        # reboot that moved them into place).
+        seq = self._reboot_seq if restored.pending_reboot else self._restore_seq
+        where = ("compared after the reboot that moved the staged files into place"
+                 if restored.pending_reboot else "compared after the restore's PostRestore")
+        blame = (f"({where}: the fault is in OnFreeze, which decides what the backup captured, "
+                 "or in the restore handlers, OnPreRestore / OnPostRestore)")
         # The hook sees one volume, as freeze_state did: the writer's files on the others (a
         # file group on D:\ of an application on C:\) are not on it.
         files = {path: data for path, data in files.items() if self._on_volume(path)}
@@ -477,13 +489,13 @@ class WriterMonitor:
             ok = check(self._frozen[key], _memory_fs(files, self.volume))
         except AssertionError as exc:
             self._violate("consistent-restore",
-                          f"after restoring the backup of set {{{key}}}: {exc}")
+                          f"after restoring the backup of set {{{key}}}: {exc} {blame}", seq)
             return
         if ok is False:
             self._violate("consistent-restore",
                           f"after restoring the backup of set {{{key}}} the application's data "
                           "is not its state at the freeze instant (consistency_check returned "
-                          "False)")
+                          f"False) {blame}", seq)
 
     def _on_volume(self, path: str) -> bool:
         """Whether ``path`` lies on the volume the hooks see."""
