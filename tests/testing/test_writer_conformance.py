@@ -1059,3 +1059,19 @@ def test_a_trace_without_a_mark_does_not_say_it_has_one() -> None:
     violation = Violation(WRITER_RULES["consistent-restore"], "W", "half restored")
     error = ConformanceError([violation], "   0.1 #1  VSS -> W: PostRestore")
     assert "Trace (last events):" in str(error) and ">>" not in str(error)
+
+
+def test_a_class_with_a_backup_type_or_context_that_cannot_run_is_refused_before_it_runs() -> None:
+    class BadType(WriterConformance):
+        writer_factory = veto_example.PickyWriter
+        backup_types = (BackupType.FULL, 7)  # type: ignore[assignment]
+
+    class BadContext(WriterConformance):
+        writer_factory = veto_example.PickyWriter
+        contexts = (12345,)
+
+    with pytest.raises(ValueError, match=r"each of BadType\.backup_types must be a BackupType"):
+        BadType.check_configuration()
+    with pytest.raises(ValueError, match=r"each of BadContext\.contexts must be a context "
+                       r"SetContext takes: 12345"):
+        BadContext.check_configuration()

@@ -305,6 +305,12 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
             if hook is not None:
                 check_call(cls, attr, hook, args, {}, call)
         cls._check_volumes()
+        from vsssim.strategies import _check_backup_types, _check_contexts, _some
+
+        _check_backup_types(_some(cls.backup_types, setting_name(cls, "backup_types")),
+                            setting_name(cls, "backup_types"))
+        _check_contexts(_some(cls.contexts, setting_name(cls, "contexts")),
+                        setting_name(cls, "contexts"))
         files = cls.files
         if not isinstance(files, Mapping):
             raise TypeError(f"{setting_name(cls, 'files')} must be a mapping {{path: bytes}}, not "
