@@ -183,6 +183,16 @@ def test_files_outside_the_volumes_are_refused() -> None:
     with pytest.raises(ValueError, match="not on one of the volumes"):
         check_writer(veto_example.PickyWriter, files={"Q:\\x.bin": b"x"}, examples=1)
 
+    class OnD(WriterConformance):  # before the run, not in its first example
+        writer_factory = veto_example.PickyWriter
+        files: ClassVar[dict[str, bytes]] = {"d:\\x.bin": b"x", "C:\\Q\\y": b""}
+
+    with pytest.raises(ValueError, match=r"OnD\.files: 'd:\\\\x\.bin' is not on one of the "
+                       r"volumes \['C:\\\\'\]"):
+        OnD.check_configuration()
+    OnD.volumes = (("C:\\", 16 << 20), ("D:\\", 16 << 20))
+    OnD.check_configuration()
+
 
 def test_settings_come_from_the_class_and_the_arguments() -> None:
     assert conformance_settings(KvStoreConformance).max_examples == EXAMPLES

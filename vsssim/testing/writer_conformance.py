@@ -322,6 +322,10 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
                 hint = " (encode the text: 'text'.encode())" if isinstance(content, str) else ""
                 raise TypeError(f"{setting_name(cls, 'files')}: the content of {path!r} must be "
                                 f"bytes, not {type(content).__name__}{hint}")
+            low = path.lower()
+            if not any(low.startswith(name.lower()) for name, _ in cls.volumes):
+                raise ValueError(f"{setting_name(cls, 'files')}: {path!r} is not on one of the "
+                                 f"volumes {[v for v, _ in cls.volumes]}")
 
     @classmethod
     def _check_volumes(cls) -> None:
