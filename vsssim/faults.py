@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Final, Literal, get_args
+from typing import TYPE_CHECKING, Final, Literal, get_args
 
 from vsssim import hresult as hr
+
+if TYPE_CHECKING:
+    from hypothesis.vendor.pretty import RepresentationPrinter
 
 __all__ = [
     "CREATION_METHODS",
@@ -270,6 +273,16 @@ class FaultPlan:
 
     def __bool__(self) -> bool:
         return bool(self.faults)
+
+    def _repr_pretty_(self, p: RepresentationPrinter, cycle: bool) -> None:
+        """How hypothesis's (and IPython's) pretty printer shows a plan, in a failing test
+        case: its constructor with the faults, as ``repr`` (without it, the printer lists every
+        dataclass field, the match counts and the lock included)."""
+        if cycle:
+            p.text("FaultPlan(...)")
+            return
+        with p.group(len("FaultPlan(faults="), "FaultPlan(faults=", ")"):
+            p.pretty(self.faults)
 
     def _fires(self, index: int, fault: Fault) -> bool:
         with self._lock:

@@ -664,6 +664,49 @@ def _known(names: tuple[str, ...], allowed: tuple[str, ...], what: str) -> tuple
     return names
 
 
+def _check_backup_types(values: Sequence[object], what: str = "backup_types") -> None:
+    """Raise ``ValueError`` (``TypeError`` for a non-int) unless each of ``values`` is a
+    ``VSS_BACKUP_TYPE`` (a :class:`~vsssim.constants.BackupType`, or its int value)."""
+    for value in values:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"each of {what} must be a BackupType, not {value!r}")
+        if value not in _ALL_BACKUP_TYPES:
+            raise ValueError(f"each of {what} must be a BackupType (VSS_BACKUP_TYPE: "
+                             f"{', '.join(t.name for t in BackupType)}), not {value!r}")
+
+
+def _check_contexts(values: Sequence[object], what: str = "contexts") -> None:
+    """Raise ``ValueError`` (``TypeError`` for a non-int) unless each of ``values`` is a
+    context ``SetContext`` takes: a :class:`~vsssim.constants.SnapshotContext`, optionally
+    with modifier bits of :class:`~vsssim.constants.VolumeSnapshotAttributes` (whether the
+    machine's Windows edition supports it is for the machine to say)."""
+    from vsssim.requester import _CONTEXTS as known
+    from vsssim.requester import CONTEXT_MODIFIERS
+
+    for value in values:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"each of {what} must be an int (a SnapshotContext, perhaps with "
+                            f"VolumeSnapshotAttributes bits), not {value!r}")
+        context = int(value) & 0xFFFFFFFF
+        if context == SnapshotContext.ALL:
+            continue
+        base, mods = context & ~CONTEXT_MODIFIERS, context & CONTEXT_MODIFIERS
+        _a = VolumeSnapshotAttributes
+        problem = (
+            "is not a VSS_SNAPSHOT_CONTEXT (a SnapshotContext, optionally with modifier bits)"
+            if base not in known else
+            "has both DIFFERENTIAL and PLEX, which exclude each other"
+            if mods & _a.DIFFERENTIAL and mods & _a.PLEX else
+            "modifies CLIENT_ACCESSIBLE, which takes no modifier bits"
+            if base == SnapshotContext.CLIENT_ACCESSIBLE and mods else "")
+        if problem:
+            raise ValueError(f"each of {what} must be a context SetContext takes: {value!r} "
+                             f"(0x{context:x}) {problem}")
+
+
+_ALL_BACKUP_TYPES: Final = frozenset(int(t) for t in BackupType)
+
+
 def _document(metadata: object, what: str = "metadata") -> WriterMetadata:
     """A writer metadata document argument (a value, not the strategy that draws one)."""
     if isinstance(metadata, WriterMetadata):
@@ -827,6 +870,15 @@ def component_selections(metadata: WriterMetadata) -> st.SearchStrategy[list[Wmd
         return list(selector.select(selector.draw_key(draw)))
 
     return selections()
+
+
+def _names_need_metadata(metadata: object, writer_name: object, function: str) -> None:
+    """Refuse ``writer_name`` without ``metadata``: a plan names components only from the
+    metadata, and would silently ignore the name."""
+    if metadata is None and writer_name is not None:
+        raise ValueError(f"{function}(writer_name=...) needs the writer's metadata too (the "
+                         "components come from it, their names start with writer_name): "
+                         f"{function}(metadata, writer_name={writer_name!r})")
 
 
 def _plan_names(metadata: WriterMetadata | None, writer_name: str | None
@@ -1034,7 +1086,9 @@ def _backup_drawer(
     # again at every draw, which costs more than drawing from it.
     targets = _listed(volumes, "volumes")
     types = _some(backup_types, "backup_types")
+    _check_backup_types(types)
     kinds = _some(contexts, "contexts")
+    _check_contexts(kinds)
     selector, name = _plan_names(metadata, writer_name)
     if faults is not None and not isinstance(faults, st.SearchStrategy | _FaultDrawer):
         raise TypeError(f"faults is a strategy of fault plans (fault_plans(), with its "
@@ -1056,7 +1110,13 @@ def backup_plans(
     """One ``VssSystem.backup``: type, context (plain backup, application rollback, no
     auto-recovery), the components of one writer (from its ``metadata``, following the
     selection rules) or the canonical selection, and the faults drawn from ``faults``.
-    Shrinks towards a plain full backup of everything without faults."""
+    Shrinks towards a plain full backup of everything without faults.
+
+    ``writer_name`` (it needs ``metadata``) is the writer name the components' names start
+    with, when it differs from the metadata's.  ``backup_types`` are
+    :class:`~vsssim.constants.BackupType` values, ``contexts`` contexts ``SetContext`` takes:
+    both are checked here."""
+    _names_need_metadata(metadata, writer_name, "backup_plans")
     drawer = _backup_drawer(metadata, writer_name=writer_name, volumes=volumes,
                             backup_types=backup_types, contexts=contexts, faults=faults)
 
@@ -1129,7 +1189,9 @@ def restore_plans(
     writer alone, or some of its components (from ``metadata``), with or without additional
     restores to follow.  Shrinks towards restoring everything of the first backup.  The
     components come from the metadata, not from the backup: for a backup of some components,
-    run ``plan.within(backup.component_names)``."""
+    run ``plan.within(backup.component_names)``.  ``writer_name`` (it needs ``metadata``) is
+    the writer name the components' names start with, when it differs from the metadata's."""
+    _names_need_metadata(metadata, writer_name, "restore_plans")
     drawer = _restore_drawer(backups, metadata, writer_name=writer_name)
 
     @st.composite
@@ -1168,7 +1230,7 @@ def _abandoned_drawer(metadata: WriterMetadata | None = None, *,
                       volumes: Sequence[str] = ("C:\\",)) -> _AbandonedDrawer:
     """The drawer of :func:`abandoned_backups`."""
     return _AbandonedDrawer(_Selector(metadata) if metadata is not None else None,
-                            _listed(volumes, "volumes"))
+                            _some(volumes, "volumes"))
 
 
 def abandoned_backups(
@@ -1178,7 +1240,7 @@ def abandoned_backups(
 ) -> st.SearchStrategy[AbandonedBackup]:
     """A requester that stops part-way through a backup (after StartSnapshotSet,
     PrepareForBackup or DoSnapshotSet), with or without AbortBackup, selecting components of
-    the writer described by ``metadata``."""
+    the writer described by ``metadata``, on ``volumes`` (at least one)."""
     drawer = _abandoned_drawer(metadata, volumes=volumes)
 
     @st.composite

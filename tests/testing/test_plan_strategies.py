@@ -190,3 +190,16 @@ def test_drawn_values_are_shared_only_when_immutable() -> None:
     plans = [find(_FAULTS, bool, settings=_SHRINK) for _ in range(2)]
     assert plans[0] is not plans[1] and plans[0].faults is not plans[1].faults
     assert plans[0].faults[0] is plans[1].faults[0]
+
+
+def test_a_fault_plan_prints_as_its_constructor_with_its_faults() -> None:
+    # Hypothesis's "Failing test case" shows a plan through its pretty printer, which lists
+    # every dataclass field: the match counts and the lock are no part of what was drawn.
+    from hypothesis.vendor.pretty import pretty
+
+    plan = FaultPlan([WriterFault("Freeze", "KvStore Writer", "veto")])
+    plan.writer_fault("Freeze", ("KvStore Writer",))  # counted: _counts is no longer empty
+    shown = pretty(("plan", plan))
+    assert "_counts" not in shown and "_lock" not in shown
+    assert "FaultPlan(faults=[WriterFault(event='Freeze'," in shown
+    assert pretty(FaultPlan()) == repr(FaultPlan()) == "FaultPlan(faults=[])"

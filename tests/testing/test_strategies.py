@@ -18,6 +18,7 @@ import vsssim.strategies as vst
 from vsssim import hresult as hr
 from vsssim._state import Call, SessionState
 from vsssim.apps import KvStoreApp, KvStoreWriter
+from vsssim.constants import SnapshotContext, VolumeSnapshotAttributes
 from vsssim.documents import (
     BackupComponentsDocument,
     ComponentKind,
@@ -351,6 +352,26 @@ def test_strategies_take_any_iterable_and_empty_layouts() -> None:
     (lambda: vst.restore_plans(_loose("2")), TypeError, "backups is the number of completed"),
     (lambda: vst.restore_plans(_loose(vst.writer_metadata())), TypeError,
      r"the metadata goes second"),
+    # Checked here, not when plan.run meets them.
+    (lambda: vst.backup_plans(backup_types=_loose([7])), ValueError,
+     r"each of backup_types must be a BackupType \(VSS_BACKUP_TYPE: .*\), not 7"),
+    (lambda: vst.backup_plans(backup_types=_loose([True])), TypeError,
+     "each of backup_types must be a BackupType, not True"),
+    (lambda: vst.backup_plans(contexts=[12345]), ValueError,
+     r"each of contexts must be a context SetContext takes: 12345 \(0x3039\) is not a "
+     "VSS_SNAPSHOT_CONTEXT"),
+    (lambda: vst.backup_plans(contexts=[int(SnapshotContext.BACKUP)
+                                        | int(VolumeSnapshotAttributes.DIFFERENTIAL)
+                                        | int(VolumeSnapshotAttributes.PLEX)]), ValueError,
+     "has both DIFFERENTIAL and PLEX"),
+    (lambda: vst.backup_plans(contexts=_loose(["BACKUP"])), TypeError,
+     "each of contexts must be an int"),
+    # A writer name names components from the metadata: without it, it would be ignored.
+    (lambda: vst.backup_plans(writer_name="KvStore Writer"), ValueError,
+     r"backup_plans\(writer_name=...\) needs the writer's metadata too"),
+    (lambda: vst.restore_plans(2, writer_name="KvStore Writer"), ValueError,
+     r"restore_plans\(writer_name=...\) needs the writer's metadata too"),
+    (lambda: vst.abandoned_backups(volumes=[]), ValueError, "volumes is empty"),
     (lambda: vst.volume_layouts(names=_loose("C:\\")), TypeError, "names is a list"),
     (lambda: vst.volume_layouts(names=[]), ValueError, "names is empty"),
     (lambda: vst.volume_layouts(sizes=[]), ValueError, "sizes is empty"),

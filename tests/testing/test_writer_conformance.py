@@ -59,7 +59,7 @@ from vsssim.testing import (
     check_writer,
     conformance_settings,
 )
-from vsssim.testing.plans import context_code, fault_code
+from vsssim.testing.plans import VolumeLayout, context_code, fault_code
 from vsssim.testing.repro import Replay, reference, render_test, run_test_source
 
 pytest_plugins = ["pytester"]
@@ -182,6 +182,16 @@ def test_an_abstract_writer_is_refused_before_its_first_example() -> None:
 def test_files_outside_the_volumes_are_refused() -> None:
     with pytest.raises(ValueError, match="not on one of the volumes"):
         check_writer(veto_example.PickyWriter, files={"Q:\\x.bin": b"x"}, examples=1)
+
+    class OnD(WriterConformance):  # before the run, not in its first example
+        writer_factory = veto_example.PickyWriter
+        files: ClassVar[dict[str, bytes]] = {"d:\\x.bin": b"x", "C:\\Q\\y": b""}
+
+    with pytest.raises(ValueError, match=r"OnD\.files: 'd:\\\\x\.bin' is not on one of the "
+                       r"volumes \['C:\\\\'\]"):
+        OnD.check_configuration()
+    OnD.volumes = (("C:\\", 16 << 20), ("D:\\", 16 << 20))
+    OnD.check_configuration()
 
 
 def test_settings_come_from_the_class_and_the_arguments() -> None:
@@ -533,8 +543,11 @@ def test_a_failing_close_still_removes_the_examples_directory(
 # Wrong arguments, typed Any so that the calls below type-check.
 _TAKES_NOTHING: Any = lambda: None  # noqa: E731
 _TAKES_TWO: Any = lambda a, b: None  # noqa: E731
+_TAKES_ONE: Any = lambda fs: True  # noqa: E731
 _AN_INSTANCE: Any = object()
 _TEXT: Any = "text"
+_ONE_PAIR: Any = ("C:\\", 16 << 20)
+_TEXT_SIZE: Any = [("C:\\", "big")]
 
 
 @pytest.mark.parametrize(("call", "error", "message"), [
@@ -565,6 +578,31 @@ _TEXT: Any = "text"
      TypeError, r"files=: the content of 'C:\\\\x' must be bytes, not str \(encode"),
     (lambda: check_writer(veto_example.PickyWriter, files={1: b""}),  # type: ignore[dict-item]
      TypeError, "files=: a path must be a str"),
+    # The hooks too, though the run calls them only at a freeze or after a restore.
+    (lambda: check_writer(KvStoreWriter, application_factory=KvStoreApp,
+                          consistency_check=_TAKES_ONE), TypeError,
+     r"consistency_check=: <lambda> cannot be called as the run calls it, "
+     r"consistency_check\(frozen, fs\) \(too many positional arguments\)"),
+    (lambda: check_writer(KvStoreWriter, application_factory=KvStoreApp,
+                          freeze_state=_TAKES_TWO), TypeError,
+     r"freeze_state=: <lambda> cannot be called as the run calls it, "
+     r"freeze_state\(writer, app, fs\)"),
+    # volumes=: the shapes the vss marker takes, or an error naming volumes= before the run.
+    (lambda: check_writer(veto_example.PickyWriter, volumes=_ONE_PAIR), TypeError,
+     r"volumes=\('C:\\\\', 16777216\) is not a list of volume names or \(name, "
+     r"size\) pairs, .* \(one volume is still a pair in a list\)"),
+    (lambda: check_writer(veto_example.PickyWriter, volumes=5), TypeError,  # type: ignore[arg-type]
+     r"volumes=5 is not a list of volume names"),
+    (lambda: check_writer(veto_example.PickyWriter, volumes=_TEXT_SIZE), TypeError,
+     r"volumes=\[\('C:\\\\', 'big'\)\] is not a list"),
+    (lambda: check_writer(veto_example.PickyWriter, volumes=[]), ValueError,
+     "volumes= names no volume: give at least one"),
+    (lambda: check_writer(veto_example.PickyWriter, volumes=[("C:\\", 1000)]), ValueError,
+     r"volumes=: the size of 'C:\\\\' must be a positive multiple of 16 KiB"),
+    (lambda: check_writer(veto_example.PickyWriter, volumes=["X"]), ValueError,
+     r"volumes=: volume name 'X': use a drive letter"),
+    (lambda: check_writer(veto_example.PickyWriter, volumes=["c:", "C:\\"]), ValueError,
+     r"volumes=: 'C:\\\\' is named twice"),
     (lambda: check_requester(_TAKES_TWO), TypeError,
      r"requester=: .* requester\(system\) \(missing a required argument: 'b'\)"),
 ])
@@ -572,6 +610,31 @@ def test_conformance_runs_refuse_bad_arguments_before_running(
         call: Any, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("volumes", [
+    ["C:\\", "D:\\"], {"C:\\": 16 << 20, "D:\\": 16 << 20},
+    VolumeLayout((("C:\\", 16 << 20), ("D:\\", 32 << 20))),
+    [("c:", 16 << 20), "d:"]])
+def test_check_writer_takes_the_volumes_the_vss_marker_takes(volumes: Any) -> None:
+    check_writer(veto_example.PickyWriter, files={"D:\\Picky\\data.bin": b"x"},
+                 volumes=volumes, examples=3, steps=3)
+
+
+def test_a_class_with_volumes_in_another_shape_has_them_made_pairs() -> None:
+    class TwoVolumes(WriterConformance):
+        writer_factory = veto_example.PickyWriter
+        volumes = ("C:\\", ("d:", 32 << 20))  # type: ignore[assignment]
+
+    TwoVolumes.check_configuration()
+    assert TwoVolumes.volumes == (("C:\\", 16 << 20), ("D:\\", 32 << 20))
+
+    class NoVolumes(WriterConformance):
+        writer_factory = veto_example.PickyWriter
+        volumes = ()
+
+    with pytest.raises(ValueError, match=r"NoVolumes\.volumes names no volume"):
+        NoVolumes.check_configuration()
 
 
 def test_monitors_refuse_what_they_cannot_watch(tmp_path: Path) -> None:
@@ -781,6 +844,69 @@ def test_monitor_checks_restores_against_the_freeze(tmp_path: Path) -> None:
         monitor.close()
 
 
+class WithReportsOnD(KvStoreWriter):
+    """The store on C:\\ and a file group of reports on D:\\."""
+
+    def on_identify(self, metadata: WriterMetadataBuilder) -> bool:
+        super().on_identify(metadata)
+        metadata.add_component(ComponentType.FILEGROUP, "", "Reports", selectable=True)
+        metadata.add_files_to_file_group("", "Reports", "D:\\Reports", "*", True)
+        return True
+
+
+_TWO_VOLUMES = (("C:\\", 16 << 20), ("D:\\", 16 << 20))
+
+
+def test_a_consistency_check_sees_the_first_volume_of_a_writer_on_two(tmp_path: Path) -> None:
+    # The restored files of D:\ are not on the file system the check gets (C:\'s, as
+    # freeze_state's): they used to make building it fail.
+    seen: list[list[str]] = []
+
+    def check(frozen: dict[bytes, bytes], fs: Any) -> bool:
+        seen.append(sorted(fs.glob("C:\\", "*", recursive=True)))
+        return kv_consistent(frozen, fs)
+
+    system = VssSystem(tmp_path / "m", seed=3)
+    with system:
+        for name, size in _TWO_VOLUMES:
+            system.add_volume(name, size=size)
+        system.volume("D:\\").fs.write_file("D:\\Reports\\q1.txt", b"Q1", create_dirs=True)
+        app = system.add_application(KvStoreApp(system.volume("C:\\").fs))
+        writer = system.add_writer(WithReportsOnD(app))
+        monitor = WriterMonitor(system, writer, app, freeze_state=kv_state,
+                                consistency_check=check)
+        monitor.check()
+        system.run_applications(20)
+        backup = system.backup(["C:\\", "D:\\"], target_dir=tmp_path / "b")
+        monitor.check(backup)
+        monitor.check(system.restore(backup), backup)
+        assert len(seen) == 1 and seen[0]
+        assert all(p.startswith("C:\\KvStore") for p in seen[0])
+        # Restoring only the reports leaves the store as it is now, not as it was at the
+        # freeze: that is no state to check.
+        system.run_applications(20)
+        reports = system.backup(["C:\\", "D:\\"], components=["KvStore Writer:Reports"],
+                                target_dir=tmp_path / "r")
+        monitor.check(reports)
+        system.run_applications(20)
+        monitor.check(system.restore(reports), reports)
+        assert len(seen) == 1
+        monitor.close()
+
+
+def test_check_writer_with_a_consistency_check_runs_a_writer_on_two_volumes() -> None:
+    checks: list[bool] = []
+
+    def check(frozen: dict[bytes, bytes], fs: Any) -> bool:
+        checks.append(True)
+        return kv_consistent(frozen, fs)
+
+    check_writer(WithReportsOnD, application_factory=KvStoreApp, volumes=_TWO_VOLUMES,
+                 files={"D:\\Reports\\q1.txt": b"Q1"}, freeze_state=kv_state,
+                 consistency_check=check, examples=EXAMPLES)
+    assert checks  # restores were checked
+
+
 def test_a_raising_handler_is_reported_with_where_the_writer_raised(tmp_path: Path) -> None:
     error, _ = _broken_backup(RaisesInThaw, tmp_path)
     line = RaisesInThaw.on_thaw.__code__.co_firstlineno + 2  # the raise statement
@@ -890,3 +1016,72 @@ def test_check_follows_the_writer_to_a_new_subscription(tmp_path: Path) -> None:
         error = _broken(monitor)
     assert error.rule.id == "metadata-valid-and-stable"
     assert "did not answer Identify" in str(error)
+
+
+def test_settings_come_with_no_examples_or_steps_and_can_build_on_vsssims() -> None:
+    with pytest.raises(ValueError, match=r"settings= replaces the run's settings, so examples=5 "
+                       r"would be ignored: .* settings=settings\(conformance_settings\("
+                       r"examples=5\), \.\.\.\)"):
+        check_writer(veto_example.PickyWriter, examples=5, settings=settings(max_examples=5))
+    with pytest.raises(ValueError, match=r"so steps=3 would be ignored"):
+        check_requester(lambda system: None, steps=3, settings=settings(max_examples=5))
+    with pytest.raises(TypeError, match=r"settings= must be hypothesis settings"):
+        check_writer(veto_example.PickyWriter, settings=_AN_INSTANCE)
+    # The form the docstring shows: vsssim's settings, one changed.
+    built = settings(conformance_settings(examples=3, steps=2), derandomize=True)
+    assert built.derandomize and built.max_examples == 3 and built.stateful_step_count == 2
+    assert Phase.explain not in built.phases and built.deadline is None
+    check_writer(veto_example.PickyWriter, settings=built)
+
+
+def test_check_functions_document_every_parameter() -> None:
+    import inspect
+
+    for fn in (check_writer, check_requester):
+        doc = fn.__doc__ or ""
+        for name in inspect.signature(fn).parameters:
+            assert f"``{name}``" in doc, f"{fn.__name__} does not document {name}"
+
+
+def test_a_refused_restore_blames_freeze_or_the_restore_handlers_and_marks_post_restore(
+        tmp_path: Path) -> None:
+    # The files are compared after PostRestore: a PostRestore bug must not point at Freeze
+    # alone, and the trace marks the PostRestore the comparison followed.
+    system, writer, app = _kv_system(tmp_path, seed=3)
+    with system:
+        monitor = WriterMonitor(system, writer, app, freeze_state=kv_state,
+                                consistency_check=lambda frozen, fs: False)
+        monitor.check()
+        backup = system.backup(["C:\\"], target_dir=tmp_path / "b")
+        monitor.check(backup)
+        error = _broken(monitor, system.restore(backup), backup)
+        monitor.close()
+    text = str(error)
+    assert "(consistency_check returned False) (compared after the restore's PostRestore: the " \
+        "fault is in OnFreeze, which decides what the backup captured, or in the restore " \
+        "handlers, OnPreRestore / OnPostRestore)" in text
+    [marked] = [line for line in error.trace_tail.splitlines() if line.startswith(">>")]
+    assert "KvStore Writer -> VSS: PostRestore" in marked
+    assert "'>>' marks where the rule broke" in text
+
+
+def test_a_trace_without_a_mark_does_not_say_it_has_one() -> None:
+    violation = Violation(WRITER_RULES["consistent-restore"], "W", "half restored")
+    error = ConformanceError([violation], "   0.1 #1  VSS -> W: PostRestore")
+    assert "Trace (last events):" in str(error) and ">>" not in str(error)
+
+
+def test_a_class_with_a_backup_type_or_context_that_cannot_run_is_refused_before_it_runs() -> None:
+    class BadType(WriterConformance):
+        writer_factory = veto_example.PickyWriter
+        backup_types = (BackupType.FULL, 7)  # type: ignore[assignment]
+
+    class BadContext(WriterConformance):
+        writer_factory = veto_example.PickyWriter
+        contexts = (12345,)
+
+    with pytest.raises(ValueError, match=r"each of BadType\.backup_types must be a BackupType"):
+        BadType.check_configuration()
+    with pytest.raises(ValueError, match=r"each of BadContext\.contexts must be a context "
+                       r"SetContext takes: 12345"):
+        BadContext.check_configuration()

@@ -91,6 +91,40 @@ def check_call(cls: type, attr: str, fn: Callable[..., object], args: tuple[obje
                         f"it, {call} ({exc}){extra}") from None
 
 
+def volume_pairs(value: object, label: str, default_size: int) -> tuple[tuple[str, int], ...]:
+    """``volumes`` as ``(name, size)`` pairs, from what the ``vss`` marker accepts: a list of
+    volume names (``default_size`` each) or ``(name, size)`` pairs, a ``{name: size}``
+    mapping, a :class:`~vsssim.testing.plans.VolumeLayout`, or None (no volume).  Raises
+    ``TypeError`` for anything else, the message starting with ``label`` (how the caller names
+    the setting, e.g. ``"volumes="``)."""
+    if value is None:
+        return ()
+    pairs = getattr(value, "volumes", None)  # a VolumeLayout
+    if pairs is not None:
+        value = pairs
+    if isinstance(value, Mapping):
+        value = list(value.items())
+    if isinstance(value, str):
+        value = [value]
+    out: list[tuple[str, int]] = []
+    try:
+        for entry in value:  # type: ignore[attr-defined]
+            if isinstance(entry, str):
+                out.append((entry, default_size))
+            else:
+                name, size = entry
+                out.append((str(name), int(size)))
+    except (TypeError, ValueError):
+        one = isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) \
+            and isinstance(value[1], int)
+        raise TypeError(
+            f"{label}{value!r} is not a list of volume names or (name, size) "
+            "pairs, a {name: size} mapping or a VolumeLayout"
+            + (" (one volume is still a pair in a list)" if one else "") + "; write e.g. "
+            "volumes=['C:\\\\', ('D:\\\\', 32 * 2**20)]") from None
+    return tuple(out)
+
+
 def writer_label(writer: Writer) -> str:
     """How the trace names a writer instance (the writer name, plus its instance name)."""
     inst = getattr(writer, "instance_name", "") or ""

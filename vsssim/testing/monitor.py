@@ -103,10 +103,12 @@ class WriterMonitor:
     writer's files); ``fs`` is the file system of ``volume`` (default: ``"C:\\\\"`` or the first
     volume).  ``consistency_check(frozen, fs)`` is called after each complete restore of a full
     or copy backup, with what ``freeze_state`` returned for it and a file system holding the
-    writer's files as the restore and the writer's OnPostRestore left them (what the
-    application wrote in between, once its service started again, left out), or as the reboot
-    that moved staged files into place left them; it
-    returns False or raises ``AssertionError`` if they do not hold that state.
+    writer's files on ``volume`` as the restore and the writer's OnPostRestore left them (what
+    the application wrote in between, once its service started again, left out), or as the
+    reboot that moved staged files into place left them; it returns False or raises
+    ``AssertionError`` if they do not hold that state.  Both hooks see that one volume only:
+    the writer's files on other volumes are not on ``fs``, and the check runs only after a
+    restore of every component of the writer with files on ``volume``.
     ``stable_metadata=False`` allows the metadata to change between Identify calls (a writer
     that lists files that come and go).
     """
@@ -146,6 +148,8 @@ class WriterMonitor:
         self._froze = False
         self._frozen: dict[str, object] = {}  # snapshot set id -> state at its freeze
         self._reboots = 0
+        self._reboot_seq = 0  # the last reboot's trace event
+        self._restore_seq = 0  # the last restore's PostRestore (the writer's reply, or the call)
         self._restored: dict[str, bytes] | None = None
         self._before_post_restore: dict[str, bytes] | None = None
         self._closed = False
@@ -176,11 +180,13 @@ class WriterMonitor:
                 return
             if e.name == "Reboot":
                 self._reboots += 1
+                self._reboot_seq = e.seq
                 return
             if kind == "call" and e.name == "PostRestore" and self.consistency_check is not None:
                 # The files as the restore left them, before the application runs again (with
                 # STOP_RESTORE_START its service is already back and may write at any moment).
                 self._restored = self.writer_files()
+                self._restore_seq = e.seq
                 return
             if kind == "event" and e.target == self.label:
                 self._handler = _Handler(e.name, e.seq, e.time)
@@ -188,6 +194,7 @@ class WriterMonitor:
                     self._before_post_restore = self.writer_files()
             elif kind == "reply" and e.source == self.label:
                 if e.name == "PostRestore" and self._before_post_restore is not None:
+                    self._restore_seq = e.seq
                     self._add_post_restore_changes(self._before_post_restore)
                     self._before_post_restore = None
                 self._reply(e)
@@ -456,6 +463,8 @@ class WriterMonitor:
             return  # the files are only staged until the next reboot
         if self._effective_type(backup) not in (BackupType.FULL, BackupType.COPY):
             return  # an incremental, differential or log backup alone is not the whole state
+        if not self._restores_volume([c.component for c in mine]):
+            return  # a component on the hooks' volume was left out: not the whole state
         key = str(backup.snapshot_set_id)
         if key not in self._frozen:
             return
@@ -466,17 +475,46 @@ class WriterMonitor:
         else:
             return
         self._restored = None
+        # Marked in the trace: the PostRestore after which the files were compared (or the
+        # reboot that moved them into place).
+        seq = self._reboot_seq if restored.pending_reboot else self._restore_seq
+        where = ("compared after the reboot that moved the staged files into place"
+                 if restored.pending_reboot else "compared after the restore's PostRestore")
+        blame = (f"({where}: the fault is in OnFreeze, which decides what the backup captured, "
+                 "or in the restore handlers, OnPreRestore / OnPostRestore)")
+        # The hook sees one volume, as freeze_state did: the writer's files on the others (a
+        # file group on D:\ of an application on C:\) are not on it.
+        files = {path: data for path, data in files.items() if self._on_volume(path)}
         try:
             ok = check(self._frozen[key], _memory_fs(files, self.volume))
         except AssertionError as exc:
             self._violate("consistent-restore",
-                          f"after restoring the backup of set {{{key}}}: {exc}")
+                          f"after restoring the backup of set {{{key}}}: {exc} {blame}", seq)
             return
         if ok is False:
             self._violate("consistent-restore",
                           f"after restoring the backup of set {{{key}}} the application's data "
                           "is not its state at the freeze instant (consistency_check returned "
-                          "False)")
+                          f"False) {blame}", seq)
+
+    def _on_volume(self, path: str) -> bool:
+        """Whether ``path`` lies on the volume the hooks see."""
+        vol = self.system.volume_of_path(path)
+        return vol is not None and \
+            vol.guid_path == self.system.resolve_volume(self.volume).guid_path
+
+    def _restores_volume(self, restored: list[str]) -> bool:
+        """Whether the ``restored`` components (full paths; a set brings its members) include
+        every component of the writer with files on the hooks' volume (one at least)."""
+        meta = self.metadata
+        if meta is None:
+            return True  # no metadata to tell by
+        done = [name.lower() for name in restored]
+        needed = [c.full_path.lower() for c in meta.components
+                  if any(self._on_volume(fd.path) for fd in c.all_files)]
+        return bool(needed) and all(
+            any(path == name or path.startswith(name + "\\") for name in done)
+            for path in needed)
 
     def _effective_type(self, backup: BackupResult) -> object:
         from vsssim.coordinator import effective_backup_type

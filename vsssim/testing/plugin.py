@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,29 +119,9 @@ def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
 # ------------------------------------------------------------------------ configuration
 def _volumes(value: object, source: str = "vss marker") -> tuple[tuple[str, int], ...]:
     """The marker's (or ``vss_factory``'s) ``volumes`` as ``(name, size)`` pairs."""
-    if value is None:
-        return ()
-    pairs = getattr(value, "volumes", None)  # a VolumeLayout
-    if pairs is not None:
-        value = pairs
-    if isinstance(value, Mapping):
-        value = list(value.items())
-    if isinstance(value, str):
-        value = [value]
-    out: list[tuple[str, int]] = []
-    try:
-        for entry in value:  # type: ignore[attr-defined]
-            if isinstance(entry, str):
-                out.append((entry, DEFAULT_VOLUMES[0][1]))
-            else:
-                name, size = entry
-                out.append((str(name), int(size)))
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"{source}: volumes={value!r} is not a list of volume names or (name, size) "
-            "pairs, a {name: size} mapping or a VolumeLayout; write e.g. "
-            "volumes=['C:\\\\', ('D:\\\\', 32 * 2**20)]") from None
-    return tuple(out)
+    from vsssim.testing._support import volume_pairs
+
+    return volume_pairs(value, f"{source}: volumes=", DEFAULT_VOLUMES[0][1])
 
 
 def system_options(marker: pytest.Mark | None, cli_seed: int | None = None,

@@ -42,6 +42,7 @@ from vsssim.testing.plans import MiB, faults_code
 from vsssim.testing.repro import reference
 from vsssim.testing.requester_monitor import RequesterMonitor
 from vsssim.testing.writer_conformance import (
+    _check_settings,
     _TestCaseProperty,
     conformance_settings,
     run_conformance,
@@ -209,8 +210,33 @@ def check_requester(
     """Run the requester conformance machine once with ``requester(system)``.  Returns quietly
     if no example broke a rule; otherwise raises
     :class:`~vsssim.testing.rules.ConformanceError` for the minimal failing sequence, with the
-    sequence as a ready-to-paste pytest test and its trace."""
+    sequence as a ready-to-paste pytest test and its trace.
+
+    ``requester``
+        Your backup code: a function (or any callable) called ``requester(system)`` with the
+        machine, again and again in each example; it makes a backup with
+        ``system.create_backup_components()``.  What it returns is ignored.
+    ``allow_persistent``
+        True if shadow copies your tool makes without auto-release (a persistent context, or
+        ``VSS_VOLSNAP_ATTR_NO_AUTO_RELEASE``) may stay after a run: a tool that keeps snapshots
+        on purpose.  Default False: no shadow copy may be left from a run.
+    ``examples`` / ``steps``
+        Examples in the run (default: ``--vss-conformance-examples``, else the hypothesis
+        profile's ``max_examples``) and the most steps in each (default 4).
+    ``seed``
+        A fixed seed for every example's machine (default: ``--vss-seed``, else one drawn per
+        example).
+    ``settings``
+        Hypothesis settings for the run.  They *replace* vsssim's conformance settings (no
+        deadline, no explain phase, health checks off, ``--vss-conformance-examples``, 4
+        steps), and ``examples`` / ``steps`` cannot be given with them; to change one setting,
+        build on vsssim's::
+
+            check_requester(my_backup, settings=settings(
+                conformance_settings(examples=200, steps=4), derandomize=True))
+    """
     __tracebackhide__ = True  # pytest: show the caller's line
+    _check_settings(settings, examples, steps)
     if not callable(requester):
         raise TypeError(f"requester must be a function taking the machine (requester(system)), "
                         f"not {requester!r}")

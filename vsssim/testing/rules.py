@@ -177,8 +177,9 @@ class ConformanceError(AssertionError):
             lines.append(f"  Also: {other}")
         lines.extend(f"  {note}" for note in self.notes)
         if self.trace_tail:
-            lines += ["", "Trace (last events; '>>' marks where the rule broke):",
-                      self.trace_tail]
+            marked = any(line.startswith(">>") for line in self.trace_tail.splitlines())
+            lines += ["", "Trace (last events; '>>' marks where the rule broke):" if marked
+                      else "Trace (last events):", self.trace_tail]
         if self.repro:
             lines += ["", "Minimal failing sequence as a pytest test (paste it into a test file):",
                       "", self.repro]

@@ -53,9 +53,15 @@ from vsssim.constants import BackupType, RestoreMethod, SnapshotContext, VolumeS
 from vsssim.faults import Fault, FaultPlan, WriterFault
 from vsssim.testing import _session
 from vsssim.testing._machine import ConformanceMachine
-from vsssim.testing._support import check_call, fast_temp_dir, setting_name, static_attr
+from vsssim.testing._support import (
+    check_call,
+    fast_temp_dir,
+    setting_name,
+    static_attr,
+    volume_pairs,
+)
 from vsssim.testing.monitor import WriterMonitor
-from vsssim.testing.plans import AbandonedBackup, BackupPlan, MiB, RestorePlan
+from vsssim.testing.plans import AbandonedBackup, BackupPlan, MiB, RestorePlan, VolumeLayout
 from vsssim.testing.repro import PLACEHOLDER, Reference, Replay, reference
 from vsssim.testing.rules import ConformanceError
 
@@ -208,12 +214,19 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
         Optional: ``application_factory(fs)`` builds the application on the first volume.
     ``freeze_state(writer, app, fs)`` / ``consistency_check(frozen, fs)``
         Optional: what to remember at the freeze instant, and whether a restored volume holds
-        it (see :class:`~vsssim.testing.monitor.WriterMonitor`).  Without them the backup is
+        it (see :class:`~vsssim.testing.monitor.WriterMonitor`).  Both see the first volume of
+        ``volumes`` only (where the application lives; ``fs`` is its live file system for
+        ``freeze_state``, a copy of the writer's restored files on it for
+        ``consistency_check``): a writer with files on other volumes too is checked on that
+        one, after restores of all its components there.  Without them the backup is
         compared with the writer's files as they were when OnFreeze returned.
     ``files``
         ``{path: bytes}`` written before the writer starts (the files its metadata names).
     ``volumes``
-        ``((name, size), ...)``, the first one the application's (default one 16 MiB C:).
+        ``((name, size), ...)``, the first one the application's (default one 16 MiB C:);
+        also any form the ``vss`` marker takes (names of 16 MiB volumes, a ``{name: size}``
+        mapping, a :class:`~vsssim.testing.plans.VolumeLayout`).  Sizes are positive
+        multiples of 16 KiB.
     ``restore_methods``
         Restore methods to try (one per example), passed to the factory as ``restore_method``.
     ``backup_types`` / ``contexts``
@@ -247,10 +260,11 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
 
     @classmethod
     def check_configuration(cls) -> None:
-        """Check the class attributes before any example runs: the factories are callables
-        that accept the arguments the run passes, ``files`` maps paths to bytes, the hooks are
-        callables.  Raises ``TypeError`` naming the attribute (the argument, for
-        :func:`check_writer`)."""
+        """Check the class attributes before any example runs: the factories and the hooks are
+        callables that accept the arguments the run passes, ``files`` maps paths to bytes,
+        ``volumes`` names at least one volume (and is made ``(name, size)`` pairs).  Raises
+        ``TypeError`` (or ``ValueError`` for a bad value) naming the attribute (the argument,
+        for :func:`check_writer`)."""
         factory = cls._hook("writer_factory")
         if factory is None:
             raise TypeError(f"{cls.__name__}.writer_factory is not set: assign your writer class "
@@ -282,6 +296,21 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
                        f"writer_factory(app{shown})")
             check_call(cls, "application_factory", app_factory, (_FS,), {},
                        "application_factory(fs), with the first volume's file system")
+        # (hooks the run calls only at a freeze, or after a restore: checked here, or a run
+        # with few examples passes and a longer one fails with the TypeError)
+        hooks = {"freeze_state": ((_WRITER, _APP, _FS), "freeze_state(writer, app, fs)"),
+                 "consistency_check": ((_FROZEN, _FS), "consistency_check(frozen, fs)")}
+        for attr, (args, call) in hooks.items():
+            hook = cls._hook(attr)
+            if hook is not None:
+                check_call(cls, attr, hook, args, {}, call)
+        cls._check_volumes()
+        from vsssim.strategies import _check_backup_types, _check_contexts, _some
+
+        _check_backup_types(_some(cls.backup_types, setting_name(cls, "backup_types")),
+                            setting_name(cls, "backup_types"))
+        _check_contexts(_some(cls.contexts, setting_name(cls, "contexts")),
+                        setting_name(cls, "contexts"))
         files = cls.files
         if not isinstance(files, Mapping):
             raise TypeError(f"{setting_name(cls, 'files')} must be a mapping {{path: bytes}}, not "
@@ -293,6 +322,38 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
                 hint = " (encode the text: 'text'.encode())" if isinstance(content, str) else ""
                 raise TypeError(f"{setting_name(cls, 'files')}: the content of {path!r} must be "
                                 f"bytes, not {type(content).__name__}{hint}")
+            low = path.lower()
+            if not any(low.startswith(name.lower()) for name, _ in cls.volumes):
+                raise ValueError(f"{setting_name(cls, 'files')}: {path!r} is not on one of the "
+                                 f"volumes {[v for v, _ in cls.volumes]}")
+
+    @classmethod
+    def _check_volumes(cls) -> None:
+        """Check ``volumes`` (any shape the ``vss`` marker takes) and store it as ``(name,
+        size)`` pairs, the names in their canonical form."""
+        from vsssim.system import _canonical_name
+
+        setting = setting_name(cls, "volumes")
+        label = setting if setting.endswith("=") else f"{setting} = "
+        pairs = volume_pairs(cls.volumes, label, 16 * MiB)
+        shape = ("(e.g. volumes=[('C:\\\\', 16 * 2**20), ('D:\\\\', 32 * 2**20)]; the "
+                 "first is the application's)")
+        if not pairs:
+            raise ValueError(f"{setting} names no volume: give at least one {shape}")
+        out: list[tuple[str, int]] = []
+        for name, size in pairs:
+            try:
+                canonical = _canonical_name(name)
+            except ValueError as exc:
+                raise ValueError(f"{setting}: {exc} {shape}") from None
+            if size <= 0 or size % (16 * 1024):
+                raise ValueError(f"{setting}: the size of {name!r} must be a positive multiple "
+                                 f"of 16 KiB (16384 bytes), not {size!r} {shape}")
+            if any(canonical == n for n, _ in out):
+                raise ValueError(f"{setting}: {canonical!r} is named twice")
+            out.append((canonical, size))
+        if tuple(out) != cls.volumes:
+            type.__setattr__(cls, "volumes", tuple(out))
 
     def __init__(self) -> None:
         super().__init__()
@@ -574,6 +635,8 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
 # Stand-ins for the arguments a factory gets, to check its signature before a run.
 _APP: Final = object()
 _FS: Final = object()
+_WRITER: Final = object()
+_FROZEN: Final = object()
 
 
 def _naming(line: str, refs: Sequence[tuple[str, Reference]]) -> str:
@@ -590,6 +653,22 @@ def _faults_code(plan: FaultPlan) -> str:
     return faults_code(plan.faults)
 
 
+def _check_settings(settings: object, examples: int | None, steps: int | None) -> None:
+    """Refuse ``settings=`` that are not hypothesis settings, or that come with ``examples=``
+    or ``steps=`` (which they would silently override)."""
+    if settings is None:
+        return
+    if not isinstance(settings, Settings):
+        raise TypeError(f"settings= must be hypothesis settings (settings(...)), not "
+                        f"{type(settings).__name__}")
+    given = [f"{name}={value!r}" for name, value in (("examples", examples), ("steps", steps))
+             if value is not None]
+    if given:
+        raise ValueError(f"settings= replaces the run's settings, so {' and '.join(given)} would "
+                         "be ignored: give them to conformance_settings and build on it, "
+                         f"settings=settings(conformance_settings({', '.join(given)}), ...)")
+
+
 def check_writer(
     writer_factory: Callable[..., Writer],
     *,
@@ -597,7 +676,7 @@ def check_writer(
     freeze_state: Callable[[Any, Any, Any], object] | None = None,
     consistency_check: Callable[[Any, Any], object] | None = None,
     files: Mapping[str, bytes] | None = None,
-    volumes: Sequence[tuple[str, int]] | None = None,
+    volumes: Sequence[tuple[str, int] | str] | Mapping[str, int] | VolumeLayout | None = None,
     restore_methods: Sequence[RestoreMethod] = (),
     stable_metadata: bool = True,
     examples: int | None = None,
@@ -608,8 +687,62 @@ def check_writer(
     """Run the writer conformance machine once (the same as a ``WriterConformance`` subclass
     with these attributes).  Returns quietly if no example broke a rule; otherwise raises
     :class:`~vsssim.testing.rules.ConformanceError` for the minimal failing sequence, with the
-    sequence as a ready-to-paste pytest test (checked by running it) and its trace."""
+    sequence as a ready-to-paste pytest test (checked by running it) and its trace.
+
+    ``writer_factory``
+        Your writer class, or a function returning a writer: called ``writer_factory(app)``
+        with the application when there is one, else ``writer_factory()``; with
+        ``restore_methods``, also ``restore_method=...``.  Each example builds a new writer.
+    ``application_factory``
+        Your application class (or a function returning one), called
+        ``application_factory(fs)`` with the live file system of the first volume.
+    ``freeze_state``
+        ``freeze_state(writer, app, fs)``, called when the writer's OnFreeze returns: what to
+        remember of the application then (``app`` is None without an application; ``fs`` is
+        the first volume's live file system).  Default: the writer's files, which each
+        completed backup must then hold exactly.
+    ``consistency_check``
+        ``consistency_check(frozen, fs)``, called after each complete restore of a full or copy
+        backup (after the writer's OnPostRestore) with what ``freeze_state`` returned at that
+        backup's freeze and a file system holding the writer's restored files of the first
+        volume; it returns False or raises ``AssertionError`` if they are not that state.  Both
+        hooks see the first volume only (where the application lives): the writer's files on
+        other volumes are not on ``fs``, and the check runs only after restores that include
+        all the writer's components on the first volume.
+    ``files``
+        ``{path: bytes}`` written before the application and the writer start (the files the
+        writer's metadata names); each path must be on one of ``volumes``.
+    ``volumes``
+        The machine's volumes, the first one the application's: ``(name, size)`` pairs (size
+        in bytes, a positive multiple of 16 KiB), or any form the ``vss`` marker takes (a list
+        of names, 16 MiB each; a ``{name: size}`` mapping; a
+        :class:`~vsssim.testing.plans.VolumeLayout`).  Default: one 16 MiB ``C:\\``.
+    ``restore_methods``
+        Restore methods to try, one drawn per example and passed to ``writer_factory`` as
+        ``restore_method=``; empty (the default): the writer's own, and no such argument.
+    ``stable_metadata``
+        False if the writer's metadata may change between Identify calls (files that come and
+        go); its backups then select components the canonical way.
+    ``examples`` / ``steps``
+        Examples in the run (default: ``--vss-conformance-examples``, else the hypothesis
+        profile's ``max_examples``) and the most steps in each (default 8).
+    ``seed``
+        A fixed seed for every example's machine (default: ``--vss-seed``, else one drawn per
+        example, which hypothesis then shrinks and replays).
+    ``settings``
+        Hypothesis settings for the run.  They *replace* vsssim's conformance settings (no
+        deadline, no explain phase, health checks off, ``--vss-conformance-examples``), and
+        ``examples`` / ``steps`` cannot be given with them; to change one setting, build on
+        vsssim's::
+
+            from hypothesis import settings
+            from vsssim.testing import check_writer, conformance_settings
+
+            check_writer(MyWriter, settings=settings(
+                conformance_settings(examples=200, steps=10), derandomize=True))
+    """
     __tracebackhide__ = True  # pytest: show the caller's line
+    _check_settings(settings, examples, steps)
     if not callable(writer_factory):
         raise TypeError(f"writer_factory must be a writer class or a function returning a "
                         f"writer, not {writer_factory!r}")
@@ -631,7 +764,7 @@ def check_writer(
     if files is not None:
         attrs["files"] = dict(files)
     if volumes is not None:
-        attrs["volumes"] = tuple(volumes)
+        attrs["volumes"] = volumes  # checked, and made (name, size) pairs, by the run
     name = getattr(writer_factory, "__name__", "writer")
     machine = type(f"CheckWriter_{name}", (WriterConformance,), attrs)
     run_conformance(machine, settings or conformance_settings(machine, examples=examples,
