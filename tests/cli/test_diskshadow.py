@@ -267,6 +267,17 @@ def test_exec_reports_cmd_errors(lab: Lab) -> None:
     assert "hello VSSSIM01" in lab.ok("diskshadow", "-s", _script(lab, "exec ok.cmd\n"))
 
 
+def test_exec_copy_makes_no_folders_as_cmd(lab: Lab) -> None:
+    lab.ok("fs", "put", "-", "C:\\report.txt", input="q1\n")
+    (lab.cwd / "c.cmd").write_text("copy C:\\report.txt out\\missing\\report.txt\n"
+                                   "copy C:\\report.txt report.txt\n")
+    out = lab.run("diskshadow", "-s", _script(lab, "exec c.cmd\n")).output
+    assert "The system cannot find the path specified." in out
+    assert "0 file(s) copied." in out and "1 file(s) copied." in out
+    assert not (lab.cwd / "out").exists()
+    assert (lab.cwd / "report.txt").read_bytes() == b"q1\n"
+
+
 def test_diskshadow_as_a_process(tmp_path: Path) -> None:
     import os
     import subprocess

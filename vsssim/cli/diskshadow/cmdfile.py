@@ -6,8 +6,9 @@ script uses to copy files out of exposed shadow copies:
 * ``@echo off|on``, ``echo <text>``, ``echo.``, ``rem ...``, ``:: ...``, blank lines;
 * ``set NAME=value`` and ``%NAME%`` expansion (diskshadow's aliases are environment variables,
   ``%VSS_SHADOW_SET%``, ``%COMPUTERNAME%`` too);
-* ``copy [/y] <source> <target>``, ``xcopy <source> <target> [/s] [/e] [/i] [/y]`` (files or
-  whole directories), ``md``/``mkdir``, ``type``, ``dir``;
+* ``copy [/y] <source> <target>`` (one file; no folder is made: a missing one is cmd's "The
+  system cannot find the path specified."), ``xcopy <source> <target> [/s] [/e] [/i] [/y]``
+  (files or whole directories, folders made as needed), ``md``/``mkdir``, ``type``, ``dir``;
 * ``exit [/b] [N]``.
 
 Paths with a drive letter or ``\\\\?\\`` are on the lab machine (a volume, an exposed shadow
@@ -77,6 +78,13 @@ class _Cmd:
             return base.rstrip("\\") + "\\" + name
         return str(host_path(base) / name)
 
+    @staticmethod
+    def _parent(path: str) -> str:
+        if is_windows_path(path):
+            parent = path.rstrip("\\").rsplit("\\", 1)[0]
+            return parent + "\\" if len(parent) == 2 else parent  # a drive letter alone: its root
+        return str(host_path(path).parent)
+
     def _mkdir(self, path: str) -> None:
         if is_windows_path(path):
             fs, p = locate(self.system, path)
@@ -94,6 +102,11 @@ class _Cmd:
         src, dst = words
         if self._is_dir(dst):
             dst = self._join(dst, re.split(r"[\\/]", src.rstrip("\\/"))[-1])
+        elif not self._is_dir(self._parent(dst)):
+            # copy makes no folders (xcopy does): cmd's own message and count
+            self.out("The system cannot find the path specified.")
+            self.out("        0 file(s) copied.")
+            return 1
         copy_file(self.system, src, dst)
         self.out("        1 file(s) copied.")
         return 0
