@@ -901,9 +901,12 @@ def test_check_writer_with_a_consistency_check_runs_a_writer_on_two_volumes() ->
         checks.append(True)
         return kv_consistent(frozen, fs)
 
+    # A fixed search (60 derandomized examples hold full restores): swarm testing leaves
+    # some random runs of 25 examples without one.
     check_writer(WithReportsOnD, application_factory=KvStoreApp, volumes=_TWO_VOLUMES,
                  files={"D:\\Reports\\q1.txt": b"Q1"}, freeze_state=kv_state,
-                 consistency_check=check, examples=EXAMPLES)
+                 consistency_check=check,
+                 settings=settings(conformance_settings(examples=60), derandomize=True))
     assert checks  # restores were checked
 
 
