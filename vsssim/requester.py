@@ -85,7 +85,7 @@ from vsssim.trace import EventKind
 if TYPE_CHECKING:
     from vsssim.system import VssSystem
 
-__all__ = ["MAX_VOLUMES_PER_SET", "BackupComponents"]
+__all__ = ["MAX_VOLUMES_PER_SET", "BackupComponents", "check_context_bits"]
 
 MAX_VOLUMES_PER_SET = 64
 _A = VolumeSnapshotAttributes
@@ -112,6 +112,28 @@ _CALL_NAMES = {c: c.value for c in Call}
 _CONTEXTS = {int(c) for c in SnapshotContext} | {
     int(SnapshotContext.BACKUP | _A.NO_AUTO_RELEASE),
     int(SnapshotContext.FILE_SHARE_BACKUP | _A.NO_AUTO_RELEASE)}
+
+
+def check_context_bits(context: int) -> int:
+    """``context`` as the 32-bit value ``SetContext`` takes, whatever the machine: one of
+    :class:`SnapshotContext` (or ``ALL``), optionally with modifier bits (DIFFERENTIAL and
+    PLEX exclude each other; nothing modifies ``CLIENT_ACCESSIBLE``).  Else
+    ``VssInvalidArgumentError`` (``E_INVALIDARG``).  Whether the machine's edition supports
+    it is the requester's check."""
+    context &= 0xFFFFFFFF
+    if context == SnapshotContext.ALL:
+        return context
+    base = context & ~CONTEXT_MODIFIERS
+    mods = context & CONTEXT_MODIFIERS
+    if base not in _CONTEXTS:
+        raise VssInvalidArgumentError(
+            f"context=0x{context:x} is not a VSS_SNAPSHOT_CONTEXT (optionally with modifier "
+            "bits)")
+    if mods & _A.DIFFERENTIAL and mods & _A.PLEX:
+        raise VssInvalidArgumentError("context: DIFFERENTIAL and PLEX exclude each other")
+    if base == SnapshotContext.CLIENT_ACCESSIBLE and mods:
+        raise VssInvalidArgumentError("context: VSS_CTX_CLIENT_ACCESSIBLE takes no modifiers")
+    return context
 
 
 class BackupComponents:
@@ -326,20 +348,8 @@ class BackupComponents:
     def _check_context(self, context: int) -> int:
         if not isinstance(context, int):
             raise TypeError(f"context must be an int, not {type(context).__name__}")
-        context &= 0xFFFFFFFF
-        if context == SnapshotContext.ALL:
-            return context
-        base = context & ~CONTEXT_MODIFIERS
-        mods = context & CONTEXT_MODIFIERS
-        if base not in _CONTEXTS:
-            raise VssInvalidArgumentError(
-                f"context=0x{context:x} is not a VSS_SNAPSHOT_CONTEXT (optionally with modifier "
-                "bits)")
-        if mods & _A.DIFFERENTIAL and mods & _A.PLEX:
-            raise VssInvalidArgumentError("context: DIFFERENTIAL and PLEX exclude each other")
-        if base == SnapshotContext.CLIENT_ACCESSIBLE and mods:
-            raise VssInvalidArgumentError("context: VSS_CTX_CLIENT_ACCESSIBLE takes no modifiers")
-        if not self._system.allows_context(context):
+        context = check_context_bits(context)
+        if context != SnapshotContext.ALL and not self._system.allows_context(context):
             raise VssUnsupportedContextError(
                 f"context 0x{context:x} is not supported on this {self._system.edition} edition "
                 f"of Windows {self._system.os_version}")

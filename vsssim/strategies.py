@@ -677,31 +677,19 @@ def _check_backup_types(values: Sequence[object], what: str = "backup_types") ->
 
 def _check_contexts(values: Sequence[object], what: str = "contexts") -> None:
     """Raise ``ValueError`` (``TypeError`` for a non-int) unless each of ``values`` is a
-    context ``SetContext`` takes: a :class:`~vsssim.constants.SnapshotContext`, optionally
-    with modifier bits of :class:`~vsssim.constants.VolumeSnapshotAttributes` (whether the
+    context ``SetContext`` takes (:func:`vsssim.requester.check_context_bits`; whether the
     machine's Windows edition supports it is for the machine to say)."""
-    from vsssim.requester import _CONTEXTS as known
-    from vsssim.requester import CONTEXT_MODIFIERS
+    from vsssim.requester import check_context_bits
 
     for value in values:
         if not isinstance(value, int) or isinstance(value, bool):
             raise TypeError(f"each of {what} must be an int (a SnapshotContext, perhaps with "
                             f"VolumeSnapshotAttributes bits), not {value!r}")
-        context = int(value) & 0xFFFFFFFF
-        if context == SnapshotContext.ALL:
-            continue
-        base, mods = context & ~CONTEXT_MODIFIERS, context & CONTEXT_MODIFIERS
-        _a = VolumeSnapshotAttributes
-        problem = (
-            "is not a VSS_SNAPSHOT_CONTEXT (a SnapshotContext, optionally with modifier bits)"
-            if base not in known else
-            "has both DIFFERENTIAL and PLEX, which exclude each other"
-            if mods & _a.DIFFERENTIAL and mods & _a.PLEX else
-            "modifies CLIENT_ACCESSIBLE, which takes no modifier bits"
-            if base == SnapshotContext.CLIENT_ACCESSIBLE and mods else "")
-        if problem:
-            raise ValueError(f"each of {what} must be a context SetContext takes: {value!r} "
-                             f"(0x{context:x}) {problem}")
+        try:
+            check_context_bits(value)
+        except ValueError as exc:
+            raise ValueError(f"each of {what} must be a context SetContext takes, not "
+                             f"{value!r}: {exc}") from None
 
 
 _ALL_BACKUP_TYPES: Final = frozenset(int(t) for t in BackupType)

@@ -358,12 +358,12 @@ def test_strategies_take_any_iterable_and_empty_layouts() -> None:
     (lambda: vst.backup_plans(backup_types=_loose([True])), TypeError,
      "each of backup_types must be a BackupType, not True"),
     (lambda: vst.backup_plans(contexts=[12345]), ValueError,
-     r"each of contexts must be a context SetContext takes: 12345 \(0x3039\) is not a "
-     "VSS_SNAPSHOT_CONTEXT"),
+     r"each of contexts must be a context SetContext takes, not 12345: context=0x3039 is not "
+     "a VSS_SNAPSHOT_CONTEXT"),
     (lambda: vst.backup_plans(contexts=[int(SnapshotContext.BACKUP)
                                         | int(VolumeSnapshotAttributes.DIFFERENTIAL)
                                         | int(VolumeSnapshotAttributes.PLEX)]), ValueError,
-     "has both DIFFERENTIAL and PLEX"),
+     "DIFFERENTIAL and PLEX exclude each other"),
     (lambda: vst.backup_plans(contexts=_loose(["BACKUP"])), TypeError,
      "each of contexts must be an int"),
     # A writer name names components from the metadata: without it, it would be ignored.

@@ -1086,5 +1086,6 @@ def test_a_class_with_a_backup_type_or_context_that_cannot_run_is_refused_before
     with pytest.raises(ValueError, match=r"each of BadType\.backup_types must be a BackupType"):
         BadType.check_configuration()
     with pytest.raises(ValueError, match=r"each of BadContext\.contexts must be a context "
-                       r"SetContext takes: 12345"):
+                       r"SetContext takes, not 12345: context=0x3039 is not a "
+                       r"VSS_SNAPSHOT_CONTEXT"):
         BadContext.check_configuration()
