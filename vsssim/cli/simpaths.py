@@ -140,17 +140,7 @@ def copy_into(system: VssSystem | None, source: str, writer: IO[bytes], *,
     bytes copied.  Large copies show a progress bar on a terminal."""
     reader, total = _open_source(system, source)
     try:
-        done = 0
-        name = os.path.basename(source.replace("\\", "/")) or source
-        with progress_bar(total, f"copy {name}", console) as advance:
-            while True:
-                chunk = reader.read(CHUNK)
-                if not chunk:
-                    break
-                writer.write(chunk)
-                done += len(chunk)
-                advance(len(chunk))
-        return done
+        return _pump(reader, total, source, writer, console)
     finally:
         reader.close()
 
@@ -159,9 +149,27 @@ def copy_file(system: VssSystem | None, source: str, target: str, *,
               console: Console | None = None) -> int:
     """Copy one file between the lab machine and the host (either side may be either);
     returns the bytes copied.  Large copies show a progress bar on a terminal."""
-    _open_source(system, source)[0].close()  # a missing source creates no target
-    writer = _open_target(system, target)
+    reader, total = _open_source(system, source)  # first: a missing source creates no target
     try:
-        return copy_into(system, source, writer, console=console)
+        writer = _open_target(system, target)
+        try:
+            return _pump(reader, total, source, writer, console)
+        finally:
+            writer.close()
     finally:
-        writer.close()
+        reader.close()
+
+
+def _pump(reader: IO[bytes], total: int, source: str, writer: IO[bytes],
+          console: Console | None) -> int:
+    done = 0
+    name = os.path.basename(source.replace("\\", "/")) or source
+    with progress_bar(total, f"copy {name}", console) as advance:
+        while True:
+            chunk = reader.read(CHUNK)
+            if not chunk:
+                break
+            writer.write(chunk)
+            done += len(chunk)
+            advance(len(chunk))
+    return done
