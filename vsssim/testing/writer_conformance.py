@@ -352,8 +352,7 @@ class WriterConformance(ConformanceMachine[WriterMonitor]):
             if any(canonical == n for n, _ in out):
                 raise ValueError(f"{setting}: {canonical!r} is named twice")
             out.append((canonical, size))
-        if tuple(out) != cls.volumes:
-            type.__setattr__(cls, "volumes", tuple(out))
+        cls.volumes = tuple(out)
 
     def __init__(self) -> None:
         super().__init__()
