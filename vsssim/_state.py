@@ -17,7 +17,10 @@ plain data, in the manner of h11's ``_state.py``.
    set of guards that currently hold.  :func:`decide` consults both and either returns the next
    state or raises :class:`~vsssim.errors.VssBadStateError` naming the current state, the call and
    every call that would be legal now.  Deciding happens before anything is done, so a refused
-   call changes nothing.
+   call changes nothing.  Where the docs leave a precondition open, the table allows the call
+   and a guard that a fidelity option switches on refuses it (DoSnapshotSet without
+   PrepareForBackup: :attr:`Guard.PREPARED_IF_REQUIRED`); the tables themselves do not depend on
+   options.
 
 2. **Writer states** (``VSS_WRITER_STATE``, what ``GetWriterStatus`` reports).  The docs give only
    the meaning of each state; the table below is inferred from the enumeration's names, the event
@@ -43,6 +46,7 @@ from vsssim.errors import VssBadStateError
 
 __all__ = [
     "ANY",
+    "CALLS_WHILE_PENDING",
     "CALL_GUARDS",
     "GUARD_BITS",
     "SESSION_TRANSITIONS",
@@ -152,6 +156,10 @@ class Guard(StrEnum):
     WRITERS_GATHERED_IF_NEEDED = "GatherWriterMetadata has completed (writer contexts need it)"
     BACKUP_STATE_SET = "SetBackupState has been called"
     STATUS_GATHERED = "GatherWriterStatus has completed"
+    PREPARED_IF_REQUIRED = (
+        "PrepareForBackup has been called (writer contexts need it when "
+        "VssOptions.prepare_before_snapshot is 'required')"
+    )
 
 
 _S = SessionState
@@ -282,7 +290,7 @@ SESSION_TRANSITIONS: Final[Mapping[SessionState, Mapping[Call, SessionState]]] =
 _G = Guard
 
 #: Session facts each call needs.  Every call also needs :attr:`Guard.NOTHING_PENDING` except the
-#: ones in :data:`_WHILE_PENDING` (the internal completions, abort and release).
+#: ones in :data:`CALLS_WHILE_PENDING` (the internal completions, abort, release and queries).
 CALL_GUARDS: Final[Mapping[Call, tuple[Guard, ...]]] = MappingProxyType({
     _C.SET_CONTEXT: (_G.CONTEXT_NOT_SET, _G.NOTHING_GATHERED),
     _C.GATHER_WRITER_METADATA: (_G.NOTHING_GATHERED,),
@@ -290,21 +298,22 @@ CALL_GUARDS: Final[Mapping[Call, tuple[Guard, ...]]] = MappingProxyType({
     _C.FREE_WRITER_METADATA: (_G.METADATA_AVAILABLE,),
     _C.ADD_COMPONENT: (_G.WRITER_CONTEXT, _G.METADATA_GATHERED),
     _C.PREPARE_FOR_BACKUP: (_G.WRITER_CONTEXT, _G.BACKUP_STATE_SET),
-    _C.DO_SNAPSHOT_SET: (_G.WRITERS_GATHERED_IF_NEEDED,),
+    _C.DO_SNAPSHOT_SET: (_G.WRITERS_GATHERED_IF_NEEDED, _G.PREPARED_IF_REQUIRED),
     _C.BACKUP_COMPLETE: (_G.WRITER_CONTEXT,),
     _C.GET_WRITER_STATUS: (_G.STATUS_GATHERED,),
     _C.FREE_WRITER_STATUS: (_G.STATUS_GATHERED,),
     _C.PRE_RESTORE: (_G.METADATA_GATHERED,),
 })
 
-_WHILE_PENDING: Final = frozenset({
+#: Calls legal while an asynchronous operation is still running.
+CALLS_WHILE_PENDING: Final = frozenset({
     _C.SNAPSHOTS_DONE, _C.SNAPSHOTS_FAILED, _C.ABORT_BACKUP, _C.RELEASE, _C.QUERY,
     _C.GET_SNAPSHOT_PROPERTIES, _C.IS_VOLUME_SUPPORTED,
 })
 
 
 def _guards_for(call: Call) -> tuple[Guard, ...]:
-    extra = () if call in _WHILE_PENDING else (_G.NOTHING_PENDING,)
+    extra = () if call in CALLS_WHILE_PENDING else (_G.NOTHING_PENDING,)
     return CALL_GUARDS.get(call, ()) + extra
 
 

@@ -156,6 +156,21 @@ class VssOptions(BaseModel):
             "AddToSnapshotSet."
         ),
     )
+    prepare_before_snapshot: Literal["optional", "required"] = Field(
+        "optional",
+        description=(
+            "Whether DoSnapshotSet in a writer context needs PrepareForBackup first. The "
+            "reference's preconditions for DoSnapshotSet (§2 B13) are InitializeForBackup, "
+            "StartSnapshotSet and, with writers, GatherWriterMetadata, refused otherwise with "
+            "`VSS_E_BAD_STATE`; PrepareForBackup \"should\" come first but the docs do not "
+            "require it. 'optional': the call is accepted (the writers then get "
+            "PrepareForSnapshot without PrepareForBackup), and `vsssim.testing.check_requester` "
+            "reports it as a violation of `follows-the-backup-sequence`; 'required': it is "
+            "refused with `VSS_E_BAD_STATE`, which names the missing PrepareForBackup, and "
+            "nothing changes. Writerless contexts (where PrepareForBackup is not legal) never "
+            "need it."
+        ),
+    )
     hardware_tiebreak: Literal["registration", "name"] = Field(
         "registration",
         description=(
@@ -287,11 +302,4 @@ FIXED_BEHAVIOURS: tuple[str, ...] = (
     "writers that have not run PostSnapshot. The reference says `OnAbort` must be idempotent "
     "and a writer can receive several Abort events (§2.A, rule 12); vsssim delivers both, so "
     "a writer's tests meet the second one.",
-    "**DoSnapshotSet without PrepareForBackup is accepted.** The reference's preconditions "
-    "for DoSnapshotSet (§2 B13) are InitializeForBackup, StartSnapshotSet and, with writers, "
-    "GatherWriterMetadata, refused otherwise with `VSS_E_BAD_STATE`; PrepareForBackup "
-    "\"should\" come first but the docs do not require it. vsssim accepts the call (the "
-    "writers then get PrepareForSnapshot without PrepareForBackup); "
-    "`vsssim.testing.check_requester` reports it as a violation of "
-    "`follows-the-backup-sequence`.",
 )

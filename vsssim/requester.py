@@ -107,6 +107,7 @@ _WRITER_CONTEXT = GUARD_BITS[Guard.WRITER_CONTEXT]
 _WRITERS_GATHERED_IF_NEEDED = GUARD_BITS[Guard.WRITERS_GATHERED_IF_NEEDED]
 _BACKUP_STATE_SET = GUARD_BITS[Guard.BACKUP_STATE_SET]
 _STATUS_GATHERED = GUARD_BITS[Guard.STATUS_GATHERED]
+_PREPARED_IF_REQUIRED = GUARD_BITS[Guard.PREPARED_IF_REQUIRED]
 # Call names as plain strings (``Call.value`` is a Python-level property on every read).
 _CALL_NAMES = {c: c.value for c in Call}
 _CONTEXTS = {int(c) for c in SnapshotContext} | {
@@ -154,6 +155,9 @@ class BackupComponents:
         self._metadata: list[tuple[UUID, WriterMetadata]] | None = None
         self._metadata_freed = False
         self._backup_state_set = False
+        self._prepare_called = False
+        # VssOptions are frozen: whether DoSnapshotSet needs PrepareForBackup is known now.
+        self._prepare_optional = system.options.prepare_before_snapshot == "optional"
         self._status: list[WriterStatus] | None = None
         self._status_async: Async | None = None
         self._pending: Async | None = None
@@ -230,6 +234,8 @@ class BackupComponents:
             g |= _WRITER_CONTEXT
         if writerless or gathered:
             g |= _WRITERS_GATHERED_IF_NEEDED
+        if writerless or self._prepare_called or self._prepare_optional:
+            g |= _PREPARED_IF_REQUIRED
         if self._backup_state_set:
             g |= _BACKUP_STATE_SET
         if self._status is not None:
@@ -616,6 +622,7 @@ class BackupComponents:
         nxt = self._move(Call.PREPARE_FOR_BACKUP)
         self._session.invalidate_views()
         self._state = nxt
+        self._prepare_called = True
         self._check_crash_point("PrepareForBackup")
         return self._async("PrepareForBackup", self._coord.prepare_for_backup(self._session))
 

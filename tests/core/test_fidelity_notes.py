@@ -4,8 +4,19 @@ reference leaves a choice open; each note here is checked against the simulator 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
-from vsssim import BackupType, VssSystem, WriterState
+import pytest
+
+from vsssim import (
+    Async,
+    BackupComponents,
+    BackupType,
+    SnapshotContext,
+    VssBadStateError,
+    VssSystem,
+    WriterState,
+)
 from vsssim import hresult as hr
 from vsssim.options import VssOptions, fidelity_markdown
 from vsssim.trace import EventKind
@@ -52,22 +63,64 @@ def test_a_vetoing_backup_sends_abort_twice_and_the_notes_say_so(
     assert "A writer can receive Abort twice for one backup" in fidelity_markdown()
 
 
-def test_do_snapshot_set_without_prepare_for_backup_is_accepted_and_the_notes_say_so(
-        system: VssSystem, make_writer: MakeWriter) -> None:
-    w = make_writer("W")
+def _unprepared_snapshot(system: VssSystem) -> tuple[BackupComponents, Async | None]:
+    """A writer backup that skips PrepareForBackup: the session and DoSnapshotSet's operation
+    (None when the call was refused)."""
     bc = system.create_backup_components()
     bc.initialize_for_backup()
     bc.gather_writer_metadata().result()
     bc.set_backup_state(False, False, BackupType.FULL)
     bc.start_snapshot_set()
     bc.add_to_snapshot_set("C:\\")
-    creation = bc.do_snapshot_set()
+    try:
+        creation = bc.do_snapshot_set()
+    except VssBadStateError:
+        return bc, None
     creation.wait()
-    assert hr.is_success(creation.query_status())
+    return bc, creation
+
+
+def test_do_snapshot_set_without_prepare_for_backup_is_accepted_by_default(
+        system: VssSystem, make_writer: MakeWriter) -> None:
+    w = make_writer("W")
+    bc, creation = _unprepared_snapshot(system)
+    assert creation is not None and hr.is_success(creation.query_status())
     assert "PrepareForBackup" not in w.events and "PrepareForSnapshot" in w.events
     bc.gather_writer_status().result()
     assert bc.writer_status[0].state == WriterState.WAITING_FOR_BACKUP_COMPLETE
     bc.release()
-    page = fidelity_markdown()
-    assert "DoSnapshotSet without PrepareForBackup is accepted" in page
-    assert "check_requester" in page
+    note = VssOptions.model_fields["prepare_before_snapshot"].description or ""
+    assert "'optional': the call is accepted" in note and "check_requester" in note
+    assert note in fidelity_markdown()
+
+
+def test_prepare_before_snapshot_required_refuses_an_unprepared_do_snapshot_set(
+        tmp_path: Path) -> None:
+    options = VssOptions(prepare_before_snapshot="required")
+    with VssSystem(tmp_path / "m", seed=1, options=options) as system:
+        system.add_volume("C:\\", size=8 * 2**20)
+        w = RecordingWriter("W")
+        system.add_writer(w)
+        bc, creation = _unprepared_snapshot(system)
+        assert creation is None
+        with pytest.raises(VssBadStateError) as refused:
+            bc.do_snapshot_set()
+        assert refused.value.hresult == hr.VSS_E_BAD_STATE
+        assert "DoSnapshotSet needs: PrepareForBackup has been called" in str(refused.value)
+        # Nothing changed: no writer event, no snapshot, the same state; the sequence goes on.
+        assert w.events == ["Identify"]
+        assert bc.state == "SnapshotSetStarted"
+        assert "DoSnapshotSet" not in bc.legal_calls() and "PrepareForBackup" in bc.legal_calls()
+        assert system.all_snapshots() == []
+        bc.prepare_for_backup().result()
+        bc.do_snapshot_set().result()
+        assert w.events[-4:] == ["PrepareForSnapshot", "Freeze", "Thaw", "PostSnapshot"]
+        bc.abort_backup()
+        bc.release()
+        # A writerless context cannot call PrepareForBackup, so it never needs it.
+        with system.create_backup_components() as nas:
+            nas.initialize_for_backup()
+            nas.set_context(SnapshotContext.NAS_ROLLBACK)
+            nas.start_snapshot_set()
+            nas.add_to_snapshot_set("C:\\")
+            nas.do_snapshot_set().result()

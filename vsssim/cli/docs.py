@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from vsssim._state import session_state_diagram, writer_state_diagram
+from vsssim._state import (
+    CALL_GUARDS,
+    CALLS_WHILE_PENDING,
+    Guard,
+    session_state_diagram,
+    writer_state_diagram,
+)
 from vsssim.options import fidelity_markdown
 
 __all__ = ["fidelity", "state_diagram", "state_diagram_markdown"]
@@ -24,7 +30,30 @@ def state_diagram_markdown(which: str) -> str:
                  "`vsssim state-diagram requester`. Calls that keep the state, and Release "
                  "(legal in every state), are not drawn.")
         body = session_state_diagram()
+        return f"# {title}\n\n{intro}\n\n```mermaid\n{body}```\n\n{_guards_markdown()}"
     return f"# {title}\n\n{intro}\n\n```mermaid\n{body}```\n"
+
+
+def _guards_markdown() -> str:
+    """The session facts calls need beyond their place in the diagram (``CALL_GUARDS``)."""
+    rows = [f"| {call.value} | {'; '.join(g.value for g in guards)} |"
+            for call, guards in CALL_GUARDS.items()]
+    anytime = ", ".join(sorted(c.value for c in CALLS_WHILE_PENDING
+                               if not c.value.startswith("(")))
+    return "\n".join([
+        "## Guards",
+        "",
+        "Some calls also need facts about the session that are not states "
+        "(`vsssim._state.CALL_GUARDS`); a call whose guard does not hold is refused with "
+        "`VSS_E_BAD_STATE`, which names the guard.",
+        "",
+        "| call | also needs |",
+        "| --- | --- |",
+        *rows,
+        "",
+        f"Every call also needs: {Guard.NOTHING_PENDING.value}, except {anytime}.",
+        "",
+    ])
 
 
 @click.command("state-diagram")
