@@ -400,7 +400,6 @@ class Session:
         self.disabled_classes: set[UUID] = set()
         self.disabled_instances: set[UUID] = set()
         self.abort_requested: _Abort | None = None
-        self.aborts_sent = 0
         self.crash: RequesterCrash | None = None  # the fault that killed the requester
         self.released = False
         self.took_part_in_backup = False
@@ -1310,9 +1309,10 @@ class Coordinator:
     def _send_abort(self, session: Session, participants: list[Participant], reason: str
                     ) -> None:
         targets = [p for p in participants if p.prepared or p.state is not None]
+        if self.options.abort_after_abandon == "once":  # (no second Abort to a writer)
+            targets = [p for p in targets if _E.ABORT not in p.received]
         if not targets:
             return
-        session.aborts_sent += 1
         self._trace(VSS, VSS, EventKind.NOTE, "Abort", reason)
         _drain(self._send(session, _E.ABORT, targets, lambda w, p: w.on_abort()))
         for p in targets:

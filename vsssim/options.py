@@ -93,6 +93,20 @@ class VssOptions(BaseModel):
             "snapshot (§12.3). Default VSS_E_UNEXPECTED_WRITER_ERROR."
         ),
     )
+    abort_after_abandon: Literal["again", "once"] = Field(
+        "again",
+        description=(
+            "Whether AbortBackup sends Abort again to writers that VSS already aborted. When a "
+            "writer vetoes Freeze or Thaw, overruns its freeze window, or a provider fails "
+            "during creation, VSS abandons the snapshot set and sends Abort; the requester "
+            "must still call AbortBackup afterwards (it cannot tell whether an Abort went out, "
+            "reference §2.A). What that second call sends is undocumented; the reference says "
+            "`OnAbort` must be idempotent and a writer can receive several Abort events (§2.A, "
+            "rule 12). 'again': the writers that have not run PostSnapshot get Abort a second "
+            "time, so a writer's tests meet it; 'once': only writers that have not had Abort "
+            "in this session get it."
+        ),
+    )
     failed_writers_get_freeze: bool = Field(
         False,
         description=(
@@ -295,11 +309,10 @@ def fidelity_markdown() -> str:
 #: Where vsssim follows one reading of the reference without an option: part of the fidelity
 #: page (:func:`fidelity_markdown`).
 FIXED_BEHAVIOURS: tuple[str, ...] = (
-    "**A writer can receive Abort twice for one backup.** When a writer vetoes Freeze or Thaw, "
-    "overruns its freeze window, or a provider fails during creation, VSS abandons the "
-    "snapshot set and sends Abort; the requester must still call AbortBackup afterwards (it "
-    "cannot tell whether an Abort went out, reference §2.A), and that sends Abort again to the "
-    "writers that have not run PostSnapshot. The reference says `OnAbort` must be idempotent "
-    "and a writer can receive several Abort events (§2.A, rule 12); vsssim delivers both, so "
-    "a writer's tests meet the second one.",
+    "**Events reach writers one at a time** (see `delivery`): the next writer gets an event "
+    "when the previous handler has returned, so a slow handler delays the others on the "
+    "system clock, where Windows is understood to send events in parallel. Not an option: "
+    "running handlers side by side on the virtual clock would need threads (or handlers "
+    "written as coroutines) inside the coordinator, which the deterministic core avoids, and "
+    "writers' handlers are plain methods as in the Windows API.",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -42,25 +43,36 @@ def test_delivery_is_one_writer_at_a_time_and_the_notes_say_so(
     assert "one writer at a time" in note
     assert "in parallel" in note
     assert note in fidelity_markdown()
+    assert "**Events reach writers one at a time**" in fidelity_markdown()  # and why not an option
 
 
-def test_a_vetoing_backup_sends_abort_twice_and_the_notes_say_so(
-        system: VssSystem, make_writer: MakeWriter) -> None:
-    w = make_writer("W", answers={"Freeze": False})
-    bc = system.create_backup_components()
-    bc.initialize_for_backup()
-    bc.gather_writer_metadata().result()
-    bc.set_backup_state(False, False, BackupType.FULL)
-    bc.start_snapshot_set()
-    bc.add_to_snapshot_set("C:\\")
-    bc.prepare_for_backup().result()
-    creation = bc.do_snapshot_set()
-    creation.wait()
-    assert hr.is_error(creation.query_status())
-    bc.abort_backup()  # what the reference asks of a requester whose DoSnapshotSet failed
-    bc.release()
-    assert w.events.count("Abort") == 2
-    assert "A writer can receive Abort twice for one backup" in fidelity_markdown()
+@pytest.mark.parametrize(("abort_after_abandon", "aborts"), [("again", 2), ("once", 1)])
+def test_abort_backup_after_a_veto_sends_abort_again_unless_told_once(
+        tmp_path: Path, abort_after_abandon: Literal["again", "once"], aborts: int) -> None:
+    options = VssOptions(abort_after_abandon=abort_after_abandon)
+    with VssSystem(tmp_path / "m", seed=1, options=options) as system:
+        system.add_volume("C:\\", size=8 * 2**20)
+        vetoing = RecordingWriter("Vetoing", answers={"Freeze": False})
+        other = RecordingWriter("Other")
+        system.add_writer(vetoing)
+        system.add_writer(other)
+        bc = system.create_backup_components()
+        bc.initialize_for_backup()
+        bc.gather_writer_metadata().result()
+        bc.set_backup_state(False, False, BackupType.FULL)
+        bc.start_snapshot_set()
+        bc.add_to_snapshot_set("C:\\")
+        bc.prepare_for_backup().result()
+        creation = bc.do_snapshot_set()
+        creation.wait()
+        assert hr.is_error(creation.query_status())
+        assert vetoing.events.count("Abort") == other.events.count("Abort") == 1  # VSS's own
+        bc.abort_backup()  # what the reference asks of a requester whose DoSnapshotSet failed
+        bc.release()
+        assert vetoing.events.count("Abort") == other.events.count("Abort") == aborts
+    note = VssOptions.model_fields["abort_after_abandon"].description or ""
+    assert "a writer can receive several Abort events" in note
+    assert note in fidelity_markdown()
 
 
 def _unprepared_snapshot(system: VssSystem) -> tuple[BackupComponents, Async | None]:
