@@ -64,3 +64,18 @@ def test_lanes_fit_whole_or_give_way_to_the_table(scenario: str, columns: int) -
     assert any(line.split("s", 1)[1].startswith("  F") for line in rows)  # the F column
     if scenario != "writer-veto":
         assert any(line.split("s", 1)[1].startswith("  FH") for line in rows)  # and H
+
+
+@pytest.mark.parametrize("columns", [120, 160])
+def test_the_event_table_shows_the_longest_event_names_whole(columns: int) -> None:
+    from rich.console import Console
+
+    from vsssim.cli.timeline import print_timeline
+    from vsssim.trace import EventKind, TraceEvent
+
+    name = "AddAlternativeLocationMapping"  # the longest requester call (29 characters)
+    event = TraceEvent(seq=1, time=0.5, source="requester", target="VSS", kind=EventKind.CALL,
+                       name=name, detail="C:\\data -> D:\\alt")
+    console = Console(width=columns, record=True, color_system=None)
+    print_timeline([event], console)
+    assert name in console.export_text()

@@ -61,7 +61,7 @@ def print_timeline(events: Iterable[TraceEvent], console: Console, *,
     # detail column gets what is left and folds.
     from_w = min(17, max([4, *(len(r[1]) for r in rows)]))
     to_w = min(17, max([2, *(len(r[3]) for r in rows)]))
-    event_w = min(26, max([5, *(len(r[0].name) for r in rows)]))
+    event_w = min(_MAX_EVENT - 1, max([5, *(len(r[0].name) for r in rows)]))
     # Narrow terminals: shorten the event, then the actor columns, before squeezing details.
     while console.width - 9 - from_w - 2 - to_w - event_w - 10 < 6 and (
             max(from_w, to_w, event_w) > 8):
