@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from vsssim import hresult as hr
 from vsssim.constants import (
     FileRestoreStatus,
     RestoreMethod,
@@ -289,7 +290,7 @@ def run_restore(
                         restore_options or {}, additional_restores, result)
         bc.pre_restore().result()
         bc.gather_writer_status().result()
-        failed_pre = {s.writer_id for s in bc.writer_status
+        failed_pre = {s.writer_id: s.failure for s in bc.writer_status
                       if s.state == WriterState.FAILED_AT_PRE_RESTORE}
         views = {(str(v.get_writer_info()[1]), c.logical_path.lower(),
                   c.component_name.lower()): c
@@ -298,26 +299,29 @@ def run_restore(
         services_after: list[Any] = []
         for plan in plans:
             out = plan.outcome
-            if plan.writer_id in failed_pre:
-                out.status = FileRestoreStatus.NONE
-                out.message = "the writer failed PreRestore: nothing restored"
-                continue
             view = views.get((str(plan.writer_id), plan.bcd.logical_path.lower(),
                               plan.bcd.component_name.lower()))
-            if view is not None:
-                out.target = view.get_restore_target()
-            try:
-                _route(system, plan, view)
-                _execute(system, medium, plan, custom, services_after, replace_failed)
-            except VssError as exc:
-                if out.status == FileRestoreStatus.UNDEFINED:
-                    out.status = FileRestoreStatus.FAILED if out.files else \
-                        FileRestoreStatus.NONE
-                out.message = exc.message
-            if out.status == FileRestoreStatus.NONE and plan.outcome.method in (
-                    RestoreMethod.RESTORE_IF_NOT_THERE, RestoreMethod.RESTORE_IF_CAN_REPLACE):
-                replace_failed.add(plan.writer_id)
-            if out.with_writer:
+            if plan.writer_id in failed_pre:
+                # Nothing is copied for a writer that failed PreRestore.
+                out.status = FileRestoreStatus.NONE
+                out.message = _pre_restore_failure(system, start, plan,
+                                                   failed_pre[plan.writer_id], view)
+            else:
+                if view is not None:
+                    out.target = view.get_restore_target()
+                try:
+                    _route(system, plan, view)
+                    _execute(system, medium, plan, custom, services_after, replace_failed)
+                except VssError as exc:
+                    if out.status == FileRestoreStatus.UNDEFINED:
+                        out.status = FileRestoreStatus.FAILED if out.files else \
+                            FileRestoreStatus.NONE
+                    out.message = exc.message
+                if out.status == FileRestoreStatus.NONE and plan.outcome.method in (
+                        RestoreMethod.RESTORE_IF_NOT_THERE,
+                        RestoreMethod.RESTORE_IF_CAN_REPLACE):
+                    replace_failed.add(plan.writer_id)
+            if out.with_writer and plan.writer_id not in failed_pre:
                 bc.set_file_restore_status(plan.writer_id, plan.bcd.component_type,
                                            plan.bcd.logical_path, plan.bcd.component_name,
                                            out.status)
@@ -346,6 +350,22 @@ def run_restore(
         if bc.state.value != "Released":
             bc.release()
         result.trace = system.trace.since(start)
+
+
+def _pre_restore_failure(system: VssSystem, start: int, plan: _Plan, failure: int,
+                         view: Any) -> str:
+    """Why nothing of ``plan`` was restored: its writer failed PreRestore.  Says with what
+    (``SetWriterFailure``), the writer's ``SetPreRestoreFailureMsg`` for the component and, if
+    the handler raised, the exception."""
+    parts = [f"the writer failed PreRestore ({hr.name_of(failure)}): nothing restored"]
+    message = view.get_pre_restore_failure_msg() if view is not None else ""
+    if message:
+        parts.append(f"its message: {message}")
+    for e in system.trace.since(start).filter(name="HandlerRaised"):
+        if e.source in (plan.label, f"{plan.label} ({plan.instance_name})") \
+                and e.detail.startswith("OnPreRestore"):
+            parts.append(e.detail)
+    return "; ".join(parts)
 
 
 def selectors(names: Iterable[str]) -> set[str]:

@@ -1,0 +1,110 @@
+"""What a hand-written writer test sees of a restore: the result, its errors and the calls'
+argument checks (findings of a walk-through with a database-style writer)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from tests._writers import ReadyWriter
+from vsssim import hresult
+from vsssim.backup import BackupResult
+from vsssim.components import WriterComponents
+from vsssim.constants import ComponentType, FileRestoreStatus, RestoreMethod
+from vsssim.documents import WriterMetadataBuilder
+from vsssim.system import VssSystem
+
+DB = ComponentType.DATABASE
+WRITER_ID = UUID("0d3c2b1a-9f8e-4d7c-8b6a-5f4e3d2c1b0a")
+
+
+class DbWriter(ReadyWriter):
+    """A database (data file + logs) and a config file group."""
+
+    writer_id = WRITER_ID
+    writer_name = "Db Writer"
+
+    def __init__(self, method: RestoreMethod | None = RestoreMethod.RESTORE_IF_CAN_REPLACE
+                 ) -> None:
+        self.method = method
+        self.pre_restore: str = "ok"        # "ok", "veto" or "raise"
+        self.post_status: dict[str, FileRestoreStatus] = {}
+
+    def on_identify(self, md: WriterMetadataBuilder) -> bool:
+        md.add_component(DB, "Instances", "Sales", selectable=True)
+        md.add_database_files("Instances", "Sales", "C:\\Db\\data", "sales.mdb")
+        md.add_database_log_files("Instances", "Sales", "C:\\Db\\logs", "*.log")
+        md.add_component(ComponentType.FILEGROUP, "", "Config", selectable=True)
+        md.add_files_to_file_group("", "Config", "C:\\Db\\conf", "*.ini", True)
+        if self.method is not None:
+            md.set_restore_method(self.method)
+        return True
+
+    def on_freeze(self) -> bool:
+        if self.pre_restore == "veto-freeze":
+            self.set_writer_failure(hresult.VSS_E_WRITERERROR_RETRYABLE)
+            return False
+        return True
+
+    def on_pre_restore(self, components: WriterComponents | None) -> bool:
+        if self.pre_restore == "raise":
+            raise RuntimeError("cannot take the database offline")
+        if self.pre_restore == "veto":
+            assert components is not None
+            for c in components:
+                if c.is_selected_for_restore():
+                    c.set_pre_restore_failure_msg("the database is online: take it offline")
+            self.set_writer_failure(hresult.VSS_E_WRITERERROR_NONRETRYABLE)
+            return False
+        return True
+
+    def on_post_restore(self, components: WriterComponents | None) -> bool:
+        assert components is not None
+        for c in components:
+            if c.is_selected_for_restore():
+                self.post_status[c.full_path] = c.get_file_restore_status()
+        return True
+
+
+@pytest.fixture
+def system(tmp_path: Path) -> Iterator[VssSystem]:
+    with VssSystem(tmp_path / "m", seed=0) as system:
+        fs = system.add_volume("C:\\", size=16 * 2**20).fs
+        fs.write_file("C:\\Db\\data\\sales.mdb", b"DB-v1", create_dirs=True)
+        fs.write_file("C:\\Db\\logs\\0001.log", b"LOG1", create_dirs=True)
+        fs.write_file("C:\\Db\\conf\\db.ini", b"[db]", create_dirs=True)
+        yield system
+
+
+def _backup(system: VssSystem, writer: DbWriter, tmp_path: Path) -> BackupResult:
+    system.add_writer(writer)
+    backup = system.backup(["C:\\"], target_dir=tmp_path / "backup")
+    assert backup.succeeded, backup.summary()
+    return backup
+
+
+@pytest.mark.parametrize("how", ["veto", "raise"])
+def test_a_writer_failing_pre_restore_fails_the_restore(system: VssSystem, tmp_path: Path,
+                                                        how: str) -> None:
+    """A PreRestore veto (or a raising handler) means nothing was restored: the result says so
+    for every selected component, with the writer's SetPreRestoreFailureMsg (reference R6)."""
+    writer = DbWriter()
+    backup = _backup(system, writer, tmp_path)
+    fs = system.volume("C:\\").fs
+    fs.write_file("C:\\Db\\data\\sales.mdb", b"DB-v2")
+    writer.pre_restore = how
+    restored = system.restore(backup)
+    assert not restored.succeeded, restored.summary()
+    assert [c.component for c in restored.components] == ["Instances\\Sales", "Config"]
+    assert {c.status for c in restored.components} == {FileRestoreStatus.NONE}
+    assert fs.read_file("C:\\Db\\data\\sales.mdb") == b"DB-v2"
+    sales = restored.component("Instances\\Sales")
+    assert "failed PreRestore" in sales.message
+    if how == "veto":
+        assert "the database is online: take it offline" in sales.message
+        assert "the database is online" in restored.summary()
+    else:
+        assert "RuntimeError" in sales.message
