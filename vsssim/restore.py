@@ -261,7 +261,13 @@ def run_restore(
         raise TypeError(f"restore() takes a BackupResult or a backup directory, not "
                         f"{type(source).__name__}")
     directory = source.target_dir if isinstance(source, BackupResult) else source
-    if directory is None:
+    if isinstance(source, BackupResult) and directory is None:
+        if not source.succeeded:
+            raise VssInvalidArgumentError(
+                f"the backup did not succeed ({hr.name_of(source.hresult)}"
+                + (f": {source.error}" if source.error else "")
+                + "), so it wrote no backup directory to restore: restore a backup whose "
+                "result has succeeded=True")
         raise VssInvalidArgumentError("the backup result has no backup directory (copy_files "
                                       "was False)")
     if isinstance(components, (str, bytes)):

@@ -15,6 +15,7 @@ from vsssim.backup import BackupResult
 from vsssim.components import WriterComponents
 from vsssim.constants import ComponentType, FileRestoreStatus, RestoreMethod
 from vsssim.documents import WriterMetadataBuilder
+from vsssim.errors import VssInvalidArgumentError
 from vsssim.system import VssSystem
 
 DB = ComponentType.DATABASE
@@ -108,3 +109,17 @@ def test_a_writer_failing_pre_restore_fails_the_restore(system: VssSystem, tmp_p
         assert "the database is online" in restored.summary()
     else:
         assert "RuntimeError" in sales.message
+
+
+def test_restoring_a_failed_backup_says_the_backup_failed(system: VssSystem,
+                                                          tmp_path: Path) -> None:
+    writer = DbWriter()
+    writer.pre_restore = "veto-freeze"
+    system.add_writer(writer)
+    backup = system.backup(["C:\\"], target_dir=tmp_path / "backup")
+    assert not backup.succeeded
+    with pytest.raises(VssInvalidArgumentError) as info:
+        system.restore(backup)
+    message = str(info.value)
+    assert "copy_files" not in message
+    assert "did not succeed" in message and "VSS_E_UNEXPECTED_WRITER_ERROR" in message
