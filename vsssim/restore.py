@@ -22,6 +22,8 @@ targets and the writer's directed targets (reference §8.7):
 ``RESTORE_AT_REBOOT``                   staged now, moved into place at the next ``reboot()``
 ``RESTORE_AT_REBOOT_IF_CANNOT_REPLACE`` now if all can be replaced, else everything at reboot
 ``CUSTOM``                              the caller's procedure (``custom=``); none: not restored
+``UNDEFINED``                           a writer error (``SetRestoreMethod`` is mandatory): not
+                                        restored
 ======================================  ==========================================================
 
 Safety: every destination is computed and checked before anything is written: an absolute path on
@@ -573,6 +575,11 @@ def _execute(system: VssSystem, medium: BackupMedium, plan: _Plan,
     method = out.method
     blobs = {id(f): medium.read(f) for f, _dest in plan.files}  # hashes checked first
     service_apps = _service_apps(system, plan)
+    if method == RestoreMethod.UNDEFINED:
+        out.status = FileRestoreStatus.NONE
+        out.message = ("the writer declared no restore method (its OnIdentify must call "
+                       "set_restore_method, SetRestoreMethod): a writer error, nothing restored")
+        return
     if method == RestoreMethod.CUSTOM:
         if custom is None:
             out.status = FileRestoreStatus.NONE

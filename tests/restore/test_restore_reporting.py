@@ -123,3 +123,18 @@ def test_restoring_a_failed_backup_says_the_backup_failed(system: VssSystem,
     message = str(info.value)
     assert "copy_files" not in message
     assert "did not succeed" in message and "VSS_E_UNEXPECTED_WRITER_ERROR" in message
+
+
+def test_an_undefined_restore_method_is_a_writer_error(system: VssSystem,
+                                                       tmp_path: Path) -> None:
+    """SetRestoreMethod is mandatory; a writer without one (VSS_RME_UNDEFINED) cannot be
+    restored: a writer error (reference §8.7), nothing written."""
+    backup = _backup(system, DbWriter(method=None), tmp_path)
+    fs = system.volume("C:\\").fs
+    fs.write_file("C:\\Db\\conf\\db.ini", b"changed")
+    restored = system.restore(backup)
+    assert not restored.succeeded
+    config = restored.component("Config")
+    assert config.status == FileRestoreStatus.NONE
+    assert "set_restore_method" in config.message
+    assert fs.read_file("C:\\Db\\conf\\db.ini") == b"changed"
