@@ -138,3 +138,9 @@ def test_an_undefined_restore_method_is_a_writer_error(system: VssSystem,
     assert config.status == FileRestoreStatus.NONE
     assert "set_restore_method" in config.message
     assert fs.read_file("C:\\Db\\conf\\db.ini") == b"changed"
+
+
+def test_the_backup_summary_names_an_incomplete_identify(system: VssSystem,
+                                                         tmp_path: Path) -> None:
+    backup = _backup(system, DbWriter(method=None), tmp_path)
+    assert "set_restore_method" in backup.summary()
