@@ -845,6 +845,11 @@ class BackupComponents:
         p = next((p for p in self._session.participants.values()
                   if p.reg.writer_id == writer_id and p.reg.subscribed
                   and (p.reg.writer.instance_name or "") == (entry.instance_name or "")), None)
+        if p is None and not self._session.gathered:
+            raise VssObjectNotFoundError(
+                f"no writer is known to be running for {comp.full_path!r}: call "
+                "gather_writer_metadata() (GatherWriterMetadata) and wait for it first; a "
+                "restore needs it too, to learn which writers run now")
         if p is None:
             raise VssObjectNotFoundError(
                 f"the writer of {comp.full_path!r} (class {{{writer_id}}}) is not running now: "

@@ -15,7 +15,7 @@ from vsssim.backup import BackupResult
 from vsssim.components import WriterComponents
 from vsssim.constants import ComponentType, FileRestoreStatus, RestoreMethod
 from vsssim.documents import WriterMetadataBuilder
-from vsssim.errors import VssInvalidArgumentError
+from vsssim.errors import VssInvalidArgumentError, VssObjectNotFoundError
 from vsssim.system import VssSystem
 
 DB = ComponentType.DATABASE
@@ -144,3 +144,14 @@ def test_the_backup_summary_names_an_incomplete_identify(system: VssSystem,
                                                          tmp_path: Path) -> None:
     backup = _backup(system, DbWriter(method=None), tmp_path)
     assert "set_restore_method" in backup.summary()
+
+
+def test_selecting_before_gather_writer_metadata_says_to_gather(system: VssSystem,
+                                                                tmp_path: Path) -> None:
+    backup = _backup(system, DbWriter(), tmp_path)
+    with system.create_backup_components() as bc:
+        bc.initialize_for_restore(backup.components_xml)
+        with pytest.raises(VssObjectNotFoundError) as info:
+            bc.set_selected_for_restore(WRITER_ID, DB, "Instances", "Sales", True)
+    assert "gather_writer_metadata" in str(info.value)
+    assert "not running" not in str(info.value)
