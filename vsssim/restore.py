@@ -263,8 +263,8 @@ def run_restore(
         raise TypeError(f"restore() takes a BackupResult or a backup directory, not "
                         f"{type(source).__name__}")
     directory = source.target_dir if isinstance(source, BackupResult) else source
-    if isinstance(source, BackupResult) and directory is None:
-        if not source.succeeded:
+    if directory is None:
+        if isinstance(source, BackupResult) and not source.succeeded:
             raise VssInvalidArgumentError(
                 f"the backup did not succeed ({hr.name_of(source.hresult)}"
                 + (f": {source.error}" if source.error else "")
