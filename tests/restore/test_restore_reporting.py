@@ -17,6 +17,7 @@ from vsssim.constants import ComponentType, FileRestoreStatus, RestoreMethod
 from vsssim.documents import WriterMetadataBuilder
 from vsssim.errors import VssInvalidArgumentError, VssObjectNotFoundError
 from vsssim.system import VssSystem
+from vsssim.testing import assert_writer_states
 
 DB = ComponentType.DATABASE
 WRITER_ID = UUID("0d3c2b1a-9f8e-4d7c-8b6a-5f4e3d2c1b0a")
@@ -155,3 +156,24 @@ def test_selecting_before_gather_writer_metadata_says_to_gather(system: VssSyste
             bc.set_selected_for_restore(WRITER_ID, DB, "Instances", "Sales", True)
     assert "gather_writer_metadata" in str(info.value)
     assert "not running" not in str(info.value)
+
+
+def test_restore_setters_refuse_a_component_type_that_is_not_one(system: VssSystem,
+                                                                  tmp_path: Path) -> None:
+    backup = _backup(system, DbWriter(), tmp_path)
+    with system.create_backup_components() as bc:
+        bc.initialize_for_restore(backup.components_xml)
+        bc.gather_writer_metadata().wait()
+        with pytest.raises(ValueError, match=r"ComponentType\.DATABASE"):
+            bc.set_selected_for_restore(WRITER_ID, "database",  # type: ignore[arg-type]
+                                        "Instances", "Sales", True)
+        bc.set_selected_for_restore(WRITER_ID, DB, "Instances", "Sales", True)
+        bc.pre_restore().wait()
+        for wrong in (True, "ALL"):
+            with pytest.raises(ValueError, match="pass a FileRestoreStatus"):
+                bc.set_file_restore_status(WRITER_ID, DB, "Instances", "Sales",
+                                           wrong)  # type: ignore[arg-type]
+        bc.set_file_restore_status(WRITER_ID, DB, "Instances", "Sales", FileRestoreStatus.ALL)
+        bc.post_restore().wait()
+        bc.gather_writer_status().wait()
+        assert_writer_states(bc.writer_status, {"Db Writer": "STABLE"})
