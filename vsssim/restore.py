@@ -310,7 +310,8 @@ def run_restore(
             view = views.get((str(plan.writer_id), plan.bcd.logical_path.lower(),
                               plan.bcd.component_name.lower()))
             if plan.writer_id in failed_pre:
-                # Nothing is copied for a writer that failed PreRestore.
+                # Nothing is copied for a writer that failed PreRestore; the requester still
+                # reports VSS_RS_NONE for each of its selected components (reference R7).
                 out.status = FileRestoreStatus.NONE
                 out.message = _pre_restore_failure(system, start, plan,
                                                    failed_pre[plan.writer_id], view)
@@ -329,7 +330,7 @@ def run_restore(
                         RestoreMethod.RESTORE_IF_NOT_THERE,
                         RestoreMethod.RESTORE_IF_CAN_REPLACE):
                     replace_failed.add(plan.writer_id)
-            if out.with_writer and plan.writer_id not in failed_pre:
+            if out.with_writer:
                 bc.set_file_restore_status(plan.writer_id, plan.bcd.component_type,
                                            plan.bcd.logical_path, plan.bcd.component_name,
                                            out.status)

@@ -112,6 +112,21 @@ def test_a_writer_failing_pre_restore_fails_the_restore(system: VssSystem, tmp_p
         assert "RuntimeError" in sales.message
 
 
+def test_a_writer_failing_pre_restore_reads_none_restored_in_post_restore(
+        system: VssSystem, tmp_path: Path) -> None:
+    """SetFileRestoreStatus goes to every selected component, VSS_RS_NONE when nothing was
+    written (reference R7): the writer that failed PreRestore reads NONE in PostRestore, not
+    an undefined status."""
+    writer = DbWriter()
+    backup = _backup(system, writer, tmp_path)
+    writer.pre_restore = "veto"
+    restored = system.restore(backup)
+    assert writer.post_status == {"Instances\\Sales": FileRestoreStatus.NONE,
+                                  "Config": FileRestoreStatus.NONE}
+    calls = restored.trace.filter(name="SetFileRestoreStatus")
+    assert [e.detail for e in calls] == ["NONE", "NONE"]
+
+
 def test_restoring_a_failed_backup_says_the_backup_failed(system: VssSystem,
                                                           tmp_path: Path) -> None:
     writer = DbWriter()
