@@ -183,6 +183,9 @@ class BackupResult:
             lines.append("failed components: " + ", ".join(self.failed_components))
         for e in self.trace.filter(name="HandlerRaised"):
             lines.append(f"writer {e.source}: {e.detail}")
+        incomplete = dict.fromkeys(f"writer {e.source}: incomplete metadata: {e.detail}"
+                                   for e in self.trace.filter(name="IdentifyIncomplete"))
+        lines.extend(incomplete)
         return "\n".join(lines)
 
 

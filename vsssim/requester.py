@@ -491,7 +491,7 @@ class BackupComponents:
         component the writer does not declare, a non-selectable subcomponent, or a selectable
         subcomponent whose selectable ancestor is already added is refused (rule 8).
         """
-        _check_address(writer_id, logical_path, component_name)
+        _check_address(writer_id, logical_path, component_name, component_type)
         _check_id(instance_id, "instance_id")
         nxt = self._move(Call.ADD_COMPONENT,
                          f"{logical_path or ''}\\{component_name}".lstrip("\\"))
@@ -535,7 +535,7 @@ class BackupComponents:
     def set_backup_options(self, writer_id: UUID, component_type: ComponentType,
                            logical_path: str | None, component_name: str, options: str) -> None:
         """``SetBackupOptions``: writer-specific options for an added component."""
-        _check_address(writer_id, logical_path, component_name)
+        _check_address(writer_id, logical_path, component_name, component_type)
         _check_str(options, "options")
         nxt = self._move(Call.SET_BACKUP_OPTIONS)
         _, comp = self._session.bcd.find_component(writer_id, component_type, logical_path,
@@ -547,7 +547,7 @@ class BackupComponents:
                                   logical_path: str | None, component_name: str,
                                   previous_backup_stamp: str) -> None:
         """``SetPreviousBackupStamp``: the stamp of the backup an incremental builds on."""
-        _check_address(writer_id, logical_path, component_name)
+        _check_address(writer_id, logical_path, component_name, component_type)
         _check_str(previous_backup_stamp, "previous_backup_stamp")
         nxt = self._move(Call.SET_PREVIOUS_BACKUP_STAMP)
         _, comp = self._session.bcd.find_component(writer_id, component_type, logical_path,
@@ -794,7 +794,7 @@ class BackupComponents:
                              component_name: str, succeeded: bool) -> None:
         """``SetBackupSucceeded``: after a successful ``DoSnapshotSet``, before
         ``BackupComplete``; for an explicitly added component (covers its whole set)."""
-        _check_address(writer_id, logical_path, component_name)
+        _check_address(writer_id, logical_path, component_name, component_type)
         _check_id(instance_id, "instance_id")
         _check_flag(succeeded, "succeeded")
         nxt = self._move(Call.SET_BACKUP_SUCCEEDED,
@@ -845,6 +845,11 @@ class BackupComponents:
         p = next((p for p in self._session.participants.values()
                   if p.reg.writer_id == writer_id and p.reg.subscribed
                   and (p.reg.writer.instance_name or "") == (entry.instance_name or "")), None)
+        if p is None and not self._session.gathered:
+            raise VssObjectNotFoundError(
+                f"no writer is known to be running for {comp.full_path!r}: call "
+                "gather_writer_metadata() (GatherWriterMetadata) and wait for it first; a "
+                "restore needs it too, to learn which writers run now")
         if p is None:
             raise VssObjectNotFoundError(
                 f"the writer of {comp.full_path!r} (class {{{writer_id}}}) is not running now: "
@@ -856,7 +861,7 @@ class BackupComponents:
                                  selected_for_restore: bool) -> None:
         """``SetSelectedForRestore``: only components explicitly added at backup, of a writer
         that runs now; any of them, whatever its selectable-for-restore flag (rule 24)."""
-        _check_address(writer_id, logical_path, component_name)
+        _check_address(writer_id, logical_path, component_name, component_type)
         _check_flag(selected_for_restore, "selected_for_restore")
         nxt = self._move(Call.SET_SELECTED_FOR_RESTORE,
                          f"{logical_path or ''}\\{component_name}".lstrip("\\"))
@@ -873,7 +878,7 @@ class BackupComponents:
         the member must be selectable for restore (``VSS_E_OBJECT_NOT_FOUND`` otherwise)."""
         from vsssim.documents import RestoreSubcomponent, can_add_restore_subcomponent
 
-        _check_address(writer_id, logical_path, component_name)
+        _check_address(writer_id, logical_path, component_name, component_type)
         _check_address(writer_id, subcomponent_logical_path, subcomponent_name)
         _check_flag(repair, "repair")
         nxt = self._move(Call.ADD_RESTORE_SUBCOMPONENT,
@@ -911,7 +916,7 @@ class BackupComponents:
         component (a second call: ``VSS_E_OBJECT_ALREADY_EXISTS``)."""
         from vsssim.documents import parse_restore_options
 
-        _check_address(writer_id, logical_path, component_name)
+        _check_address(writer_id, logical_path, component_name, component_type)
         _check_str(restore_options, "restore_options")
         nxt = self._move(Call.SET_RESTORE_OPTIONS)
         _, comp = self._restore_component(writer_id, component_type, logical_path,
@@ -931,7 +936,7 @@ class BackupComponents:
                                 additional_restores: bool) -> None:
         """``SetAdditionalRestores``: True tells the writer more restores follow (no final
         recovery yet)."""
-        _check_address(writer_id, logical_path, component_name)
+        _check_address(writer_id, logical_path, component_name, component_type)
         _check_flag(additional_restores, "additional_restores")
         nxt = self._move(Call.SET_ADDITIONAL_RESTORES)
         _, comp = self._restore_component(writer_id, component_type, logical_path,
@@ -948,7 +953,7 @@ class BackupComponents:
         from vsssim.constants import BackupSchema
         from vsssim.documents import LocationMapping
 
-        _check_address(writer_id, logical_path, component_name)
+        _check_address(writer_id, logical_path, component_name, component_type)
         _check_flag(recursive, "recursive")
         nxt = self._move(Call.ADD_NEW_TARGET, f"{path}\\{filespec} -> {alternate_location}")
         p, comp = self._restore_component(writer_id, component_type, logical_path,
@@ -1000,11 +1005,12 @@ class BackupComponents:
                                 status: FileRestoreStatus) -> None:
         """``SetFileRestoreStatus``: between PreRestore and PostRestore, for every selected
         component: ALL, NONE (nothing written) or FAILED (some files written: corrupt)."""
-        _check_address(writer_id, logical_path, component_name)
-        nxt = self._move(Call.SET_FILE_RESTORE_STATUS, FileRestoreStatus(status).name)
+        _check_address(writer_id, logical_path, component_name, component_type)
+        status = enum_argument("status", FileRestoreStatus, status)
+        nxt = self._move(Call.SET_FILE_RESTORE_STATUS, status.name)
         _, comp = self._session.bcd.find_component(writer_id, component_type, logical_path,
                                                    component_name)
-        comp.file_restore_status = FileRestoreStatus(status)
+        comp.file_restore_status = status
         self._state = nxt
 
     def add_alternative_location_mapping(self, writer_id: UUID, component_type: ComponentType,
@@ -1015,7 +1021,7 @@ class BackupComponents:
         alternate location (only for file sets the writer gave a mapping)."""
         from vsssim.documents import LocationMapping
 
-        _check_address(writer_id, logical_path, component_name)
+        _check_address(writer_id, logical_path, component_name, component_type)
         _check_flag(recursive, "recursive")
         nxt = self._move(Call.ADD_ALTERNATIVE_LOCATION_MAPPING, f"{path} -> {destination}")
         p, comp = self._restore_component(writer_id, component_type, logical_path,
@@ -1035,7 +1041,7 @@ class BackupComponents:
                              logical_path: str | None, component_name: str,
                              partial_file: int, ranges_file: str) -> None:
         """``SetRangesFilePath``: where the ranges file of a partial file was restored."""
-        _check_address(writer_id, logical_path, component_name)
+        _check_address(writer_id, logical_path, component_name, component_type)
         nxt = self._move(Call.SET_RANGES_FILE_PATH)
         _, comp = self._session.bcd.find_component(writer_id, component_type, logical_path,
                                                    component_name)
@@ -1214,11 +1220,15 @@ def _check_flag(value: object, name: str) -> None:
         raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
 
 
-def _check_address(writer_id: object, logical_path: object, component_name: object) -> None:
-    """How the setters name a component: the writer class, a logical path (a str, or None for
-    none) and a name; checked before the call is made, so that a mistyped one is a
-    ``TypeError`` rather than a component that cannot be found."""
+def _check_address(writer_id: object, logical_path: object, component_name: object,
+                   component_type: object = ComponentType.UNDEFINED) -> None:
+    """How the setters name a component: the writer class, its type (a
+    :class:`~vsssim.ComponentType`), a logical path (a str, or None for none) and a name;
+    checked before the call is made, so that a mistyped one is a ``TypeError`` (``ValueError``
+    for a type that is not a ``VSS_COMPONENT_TYPE``) rather than a component that cannot be
+    found."""
     _check_id(writer_id, "writer_id")
+    enum_argument("component_type", ComponentType, component_type)
     if logical_path is not None:
         _check_str(logical_path, "logical_path")
     _check_str(component_name, "component_name")

@@ -22,6 +22,8 @@ targets and the writer's directed targets (reference §8.7):
 ``RESTORE_AT_REBOOT``                   staged now, moved into place at the next ``reboot()``
 ``RESTORE_AT_REBOOT_IF_CANNOT_REPLACE`` now if all can be replaced, else everything at reboot
 ``CUSTOM``                              the caller's procedure (``custom=``); none: not restored
+``UNDEFINED``                           a writer error (``SetRestoreMethod`` is mandatory): not
+                                        restored
 ======================================  ==========================================================
 
 Safety: every destination is computed and checked before anything is written: an absolute path on
@@ -40,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from vsssim import hresult as hr
 from vsssim.constants import (
     FileRestoreStatus,
     RestoreMethod,
@@ -261,6 +264,12 @@ def run_restore(
                         f"{type(source).__name__}")
     directory = source.target_dir if isinstance(source, BackupResult) else source
     if directory is None:
+        if isinstance(source, BackupResult) and not source.succeeded:
+            raise VssInvalidArgumentError(
+                f"the backup did not succeed ({hr.name_of(source.hresult)}"
+                + (f": {source.error}" if source.error else "")
+                + "), so it wrote no backup directory to restore: restore a backup whose "
+                "result has succeeded=True")
         raise VssInvalidArgumentError("the backup result has no backup directory (copy_files "
                                       "was False)")
     if isinstance(components, (str, bytes)):
@@ -289,7 +298,7 @@ def run_restore(
                         restore_options or {}, additional_restores, result)
         bc.pre_restore().result()
         bc.gather_writer_status().result()
-        failed_pre = {s.writer_id for s in bc.writer_status
+        failed_pre = {s.writer_id: s.failure for s in bc.writer_status
                       if s.state == WriterState.FAILED_AT_PRE_RESTORE}
         views = {(str(v.get_writer_info()[1]), c.logical_path.lower(),
                   c.component_name.lower()): c
@@ -298,25 +307,29 @@ def run_restore(
         services_after: list[Any] = []
         for plan in plans:
             out = plan.outcome
-            if plan.writer_id in failed_pre:
-                out.status = FileRestoreStatus.NONE
-                out.message = "the writer failed PreRestore: nothing restored"
-                continue
             view = views.get((str(plan.writer_id), plan.bcd.logical_path.lower(),
                               plan.bcd.component_name.lower()))
-            if view is not None:
-                out.target = view.get_restore_target()
-            try:
-                _route(system, plan, view)
-                _execute(system, medium, plan, custom, services_after, replace_failed)
-            except VssError as exc:
-                if out.status == FileRestoreStatus.UNDEFINED:
-                    out.status = FileRestoreStatus.FAILED if out.files else \
-                        FileRestoreStatus.NONE
-                out.message = exc.message
-            if out.status == FileRestoreStatus.NONE and plan.outcome.method in (
-                    RestoreMethod.RESTORE_IF_NOT_THERE, RestoreMethod.RESTORE_IF_CAN_REPLACE):
-                replace_failed.add(plan.writer_id)
+            if plan.writer_id in failed_pre:
+                # Nothing is copied for a writer that failed PreRestore; the requester still
+                # reports VSS_RS_NONE for each of its selected components (reference R7).
+                out.status = FileRestoreStatus.NONE
+                out.message = _pre_restore_failure(system, start, plan,
+                                                   failed_pre[plan.writer_id], view)
+            else:
+                if view is not None:
+                    out.target = view.get_restore_target()
+                try:
+                    _route(system, plan, view)
+                    _execute(system, medium, plan, custom, services_after, replace_failed)
+                except VssError as exc:
+                    if out.status == FileRestoreStatus.UNDEFINED:
+                        out.status = FileRestoreStatus.FAILED if out.files else \
+                            FileRestoreStatus.NONE
+                    out.message = exc.message
+                if out.status == FileRestoreStatus.NONE and plan.outcome.method in (
+                        RestoreMethod.RESTORE_IF_NOT_THERE,
+                        RestoreMethod.RESTORE_IF_CAN_REPLACE):
+                    replace_failed.add(plan.writer_id)
             if out.with_writer:
                 bc.set_file_restore_status(plan.writer_id, plan.bcd.component_type,
                                            plan.bcd.logical_path, plan.bcd.component_name,
@@ -346,6 +359,22 @@ def run_restore(
         if bc.state.value != "Released":
             bc.release()
         result.trace = system.trace.since(start)
+
+
+def _pre_restore_failure(system: VssSystem, start: int, plan: _Plan, failure: int,
+                         view: Any) -> str:
+    """Why nothing of ``plan`` was restored: its writer failed PreRestore.  Says with what
+    (``SetWriterFailure``), the writer's ``SetPreRestoreFailureMsg`` for the component and, if
+    the handler raised, the exception."""
+    parts = [f"the writer failed PreRestore ({hr.name_of(failure)}): nothing restored"]
+    message = view.get_pre_restore_failure_msg() if view is not None else ""
+    if message:
+        parts.append(f"its message: {message}")
+    for e in system.trace.since(start).filter(name="HandlerRaised"):
+        if e.source in (plan.label, f"{plan.label} ({plan.instance_name})") \
+                and e.detail.startswith("OnPreRestore"):
+            parts.append(e.detail)
+    return "; ".join(parts)
 
 
 def selectors(names: Iterable[str]) -> set[str]:
@@ -547,6 +576,11 @@ def _execute(system: VssSystem, medium: BackupMedium, plan: _Plan,
     method = out.method
     blobs = {id(f): medium.read(f) for f, _dest in plan.files}  # hashes checked first
     service_apps = _service_apps(system, plan)
+    if method == RestoreMethod.UNDEFINED:
+        out.status = FileRestoreStatus.NONE
+        out.message = ("the writer declared no restore method (its OnIdentify must call "
+                       "set_restore_method, SetRestoreMethod): a writer error, nothing restored")
+        return
     if method == RestoreMethod.CUSTOM:
         if custom is None:
             out.status = FileRestoreStatus.NONE

@@ -1029,8 +1029,14 @@ class VssSystem(SnapshotManagement):
         """One call for the canonical restore of what :meth:`backup` wrote (reference R0..R9).
 
         ``source`` is a :class:`BackupResult` or a backup directory.  ``components`` limits the
-        restore (``"Writer Name"``, ``"Component"`` or ``"Writer Name:Component"``);
+        restore (``"Writer Name"``, a component path, that is its logical path and name, e.g.
+        ``"Instances\\\\Sales"``, or ``"Writer Name:Instances\\\\Sales"``);
         ``subcomponents`` names members to restore alone (``{"Set": ["Set\\\\Member"]}``);
+        ``restore_options`` gives a component its ``SetRestoreOptions`` string
+        (``{"Instances\\\\Sales": '"Roll Forward"="None"'}``); the keys of both are component
+        paths, without the writer name.  ``additional_restores=True`` calls
+        ``SetAdditionalRestores`` for every selected component (more restores follow: the
+        writer must not run its final recovery yet);
         ``new_targets`` sends a file set (its path) to a new directory (writers with
         ``VSS_BS_WRITER_SUPPORTS_NEW_TARGET``); ``custom`` is the procedure for writers with the
         ``CUSTOM`` restore method.  Files go where the writers' restore methods and targets

@@ -375,7 +375,15 @@ class Writer(ABC):
     def shadow_copy_fs(self, volume: str) -> SimFS:
         """The file system of ``volume``'s shadow copy, as a writer reaches it by opening paths
         under the device name.  Only in PostSnapshot; writable only while the copy is being
-        auto-recovered (the context allows it), read-only otherwise.  (vsssim extension.)"""
+        auto-recovered (the context allows it), read-only otherwise.  (vsssim extension.)
+
+        Paths on it start with the device name, as on Windows (a ``C:\\`` path reaches the
+        live volume, not the copy)::
+
+            device = self.get_snapshot_device_name("C:\\\\")
+            shadow = self.shadow_copy_fs("C:\\\\")
+            shadow.write_file(device + "\\\\MyDb\\\\data.mdb", recovered_bytes)
+        """
         session = self._session("GetSnapshotDeviceName",
                                 frozenset({WriterEvent.POST_SNAPSHOT}))
         return session.snapshot_fs(volume)
