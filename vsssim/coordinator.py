@@ -354,7 +354,6 @@ class SnapshotSet:
     hold_released: float | None = None
     hold_expired: bool = False
     hold_thread: int | None = None
-    deleted_on_release: bool = False
 
     @property
     def providers(self) -> list[Provider]:
