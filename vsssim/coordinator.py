@@ -354,7 +354,6 @@ class SnapshotSet:
     hold_released: float | None = None
     hold_expired: bool = False
     hold_thread: int | None = None
-    deleted_on_release: bool = False
 
     @property
     def providers(self) -> list[Provider]:
@@ -565,10 +564,11 @@ class Coordinator:
         self._shuffle = ids.random()
         self._in_identify = False
 
-    def shut_down(self) -> None:
-        """The machine shut down: its writers' subscriptions end (a writer object may be
-        added to another machine) and the coordinator lets go of the machine, so that a
-        closed machine is freed by reference counting, not left to the cycle collector."""
+    def close(self) -> None:
+        """The machine shut down (``VssSystem.close``): its writers' subscriptions end (a
+        writer object may be added to another machine) and the coordinator lets go of the
+        machine, so that a closed machine is freed by reference counting, not left to the
+        cycle collector.  (Not :meth:`shutdown`: that is one requester object's release.)"""
         for reg in self._writers:
             if reg.writer._vss_reg is reg:
                 reg.writer._vss_reg = None
@@ -719,7 +719,9 @@ class Coordinator:
     def _invoke(self, session: Session | None, p: Participant, event: WriterEvent,
                 call: Callable[[Writer, Participant], object], *, source: str = VSS,
                 label: str | None = None) -> _Reply:
-        """Run one handler and apply the outcome to the writer's state (the only place).
+        """Run one writer handler and apply its outcome to the writer's state (every handler
+        runs here; a writer's state also moves without one when its freeze window expires,
+        :meth:`_freeze_expired`, or when it is lost before PostRestore).
 
         ``label``: ``p.reg.label``, when the caller has it already."""
         reg = p.reg
@@ -1340,7 +1342,8 @@ class Coordinator:
         return hr.S_OK
 
     def shutdown(self, session: Session) -> None:
-        """Release of the requester object: abort what runs, BackupShutdown (rule 17)."""
+        """Release of the requester object: abort what runs, then send ``BackupShutdown``
+        (rule 17).  The machine's own shutdown is :meth:`close`."""
         if session.released:
             return
         if self._creating is session:

@@ -22,6 +22,7 @@ from vsssim import hresult as hr
 __all__ = [
     "VssAccessDeniedError",
     "VssBadStateError",
+    "VssCannotRevertDiskIdError",
     "VssDirectoryNotEmptyError",
     "VssError",
     "VssFileExistsError",
@@ -367,6 +368,16 @@ class VssProviderVetoError(VssError, RuntimeError):
     """``VSS_E_PROVIDER_VETO``: the provider refused or failed; may be transient (retry later)."""
 
     hresult = hr.VSS_E_PROVIDER_VETO
+
+
+class VssCannotRevertDiskIdError(VssError, RuntimeError):
+    """``VSS_E_CANNOT_REVERT_DISKID``: a disk's MBR signature or GPT id could not be set.
+
+    One of the codes a provider may return (providers reference §2.5): VSS passes it on to the
+    requester untranslated.
+    """
+
+    hresult = hr.VSS_E_CANNOT_REVERT_DISKID
 
 
 class VssUnexpectedProviderError(VssError, RuntimeError):

@@ -140,7 +140,7 @@ MEANINGS: Final[dict[str, str]] = {
     "E_ACCESSDENIED": "access denied (the caller lacks backup privilege or is not an administrator)",
     "E_OUTOFMEMORY": "out of memory",
     "E_INVALIDARG": "one of the parameters is not valid",
-    "VSS_E_BAD_STATE": "call made in the wrong state / order (see 6.1)",
+    "VSS_E_BAD_STATE": "call made in the wrong state / order",
     "VSS_E_UNEXPECTED": "unexpected internal error (before Win7/2008 R2, `E_UNEXPECTED` was used instead)",
     "VSS_E_PROVIDER_ALREADY_REGISTERED": "provider registration duplicate",
     "VSS_E_PROVIDER_NOT_REGISTERED": "provider ID unknown",

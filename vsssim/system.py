@@ -336,7 +336,7 @@ class VssSystem(SnapshotManagement):
         finally:
             for entry in self._volumes.values():
                 entry.volume.close()
-            self.coordinator.shut_down()
+            self.coordinator.close()
             self._closed = True
             if self._temp:
                 shutil.rmtree(self.root, ignore_errors=True)

@@ -80,8 +80,11 @@ def test_demo_as_a_process() -> None:
 
 @pytest.mark.parametrize("example", sorted(p.name for p in (ROOT / "examples").glob("*.py")))
 def test_examples_run(example: str) -> None:
+    # A script's own directory, not the working directory, starts sys.path: PYTHONPATH makes
+    # the example import this checkout's vsssim (not another one installed in the venv).
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / example)],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+                          capture_output=True, text=True, timeout=120, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

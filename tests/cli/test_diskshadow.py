@@ -283,7 +283,8 @@ def test_diskshadow_as_a_process(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    env = {**os.environ, "VSSSIM_ROOT": str(tmp_path / "lab")}
+    # (cwd is tmp_path, so PYTHONPATH names the checkout whose vsssim runs)
+    env = {**os.environ, "VSSSIM_ROOT": str(tmp_path / "lab"), "PYTHONPATH": str(ROOT)}
     subprocess.run([sys.executable, "-m", "vsssim.cli", "init", "--size", "16"],
                    check=True, capture_output=True, env=env, cwd=tmp_path, timeout=120)
     (tmp_path / "s.dsh").write_text("set context persistent\nadd volume C:\ncreate\n")

@@ -20,8 +20,10 @@ from vsssim.constants import (
     SnapshotState,
     VolumeSnapshotAttributes,
 )
+from vsssim.coordinator import PROVIDER_ALLOWED
 from vsssim.errors import (
     VssBadStateError,
+    VssError,
     VssInvalidArgumentError,
     VssMaximumNumberOfSnapshotsReachedError,
     VssNotImplementedError,
@@ -190,6 +192,22 @@ def test_rule_06_provider_hresults_are_normalised(machine: VssSystem, code: Any,
     if seen == hr.VSS_E_UNEXPECTED_PROVIDER_ERROR:
         assert machine.trace.first("ProviderErrorTranslated") or machine.trace.first(
             "ProviderRaised")
+
+
+@pytest.mark.parametrize("code", sorted(PROVIDER_ALLOWED - {hr.S_OK}), ids=hr.name_of)
+def test_rule_06_an_allowed_provider_code_reaches_the_requester_as_its_own_error(
+        machine: VssSystem, code: int) -> None:
+    """A code VSS passes on untranslated is raised as the exception of that code (not as
+    VSS_E_UNEXPECTED naming it): every allowed code has its class in vsssim.errors."""
+    machine.add_provider(FakeProvider("P", fail={"PreCommitSnapshots": code}))
+    bc = machine.create_backup_components()
+    bc.initialize_for_backup()
+    bc.set_context(CTX.NAS_ROLLBACK)
+    bc.start_snapshot_set()
+    bc.add_to_snapshot_set("C:\\")
+    with pytest.raises(VssError) as info:
+        bc.do_snapshot_set().result()
+    assert info.value.hresult == code
 
 
 def test_rule_06_abort_snapshots_return_is_not_translated(machine: VssSystem) -> None:
