@@ -97,6 +97,9 @@ CONTEXT_MODIFIERS = int(_A.TRANSPORTABLE | _A.DIFFERENTIAL | _A.PLEX | _A.NO_AUT
 # The predefined contexts, plus NO_AUTO_RELEASE on the non-persistent ones: the third lifetime
 # (non-persistent copies that survive their requester and die at reboot) has no predefined
 # context (providers reference §3.5), so vsssim lets a requester ask for it this way.
+_CONTEXTS = {int(c) for c in SnapshotContext} | {
+    int(SnapshotContext.BACKUP | _A.NO_AUTO_RELEASE),
+    int(SnapshotContext.FILE_SHARE_BACKUP | _A.NO_AUTO_RELEASE)}
 # The guard bits, named once (``_guard_mask`` runs before every call).
 _NOTHING_PENDING = GUARD_BITS[Guard.NOTHING_PENDING]
 _CONTEXT_NOT_SET = GUARD_BITS[Guard.CONTEXT_NOT_SET]
@@ -110,9 +113,6 @@ _STATUS_GATHERED = GUARD_BITS[Guard.STATUS_GATHERED]
 _PREPARED_IF_REQUIRED = GUARD_BITS[Guard.PREPARED_IF_REQUIRED]
 # Call names as plain strings (``Call.value`` is a Python-level property on every read).
 _CALL_NAMES = {c: c.value for c in Call}
-_CONTEXTS = {int(c) for c in SnapshotContext} | {
-    int(SnapshotContext.BACKUP | _A.NO_AUTO_RELEASE),
-    int(SnapshotContext.FILE_SHARE_BACKUP | _A.NO_AUTO_RELEASE)}
 
 
 def check_context_bits(context: int) -> int:
