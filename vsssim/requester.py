@@ -42,11 +42,13 @@ from vsssim._state import (
 from vsssim.asyncop import Async, AsyncMode, check_mode
 from vsssim.components import ComponentScope, WriterComponents
 from vsssim.constants import (
+    BackupSchema,
     BackupType,
     ComponentType,
     FileRestoreStatus,
     ObjectType,
     RestoreType,
+    RollforwardType,
     SnapshotContext,
     VolumeSnapshotAttributes,
 )
@@ -835,10 +837,12 @@ class BackupComponents:
 
     # ------------------------------------------------------------------------ restore
     def _restore_component(self, writer_id: UUID, component_type: ComponentType,
-                           logical_path: str | None, component_name: str
+                           logical_path: str | None, component_name: str,
+                           schema: BackupSchema = BackupSchema.UNDEFINED, what: str = ""
                            ) -> tuple[Participant, Any]:
         """The BCD entry of an explicitly added component and the running writer it belongs
-        to (``VSS_E_OBJECT_NOT_FOUND`` if either is missing, rule 24).  Its callers have
+        to (``VSS_E_OBJECT_NOT_FOUND`` if either is missing, rule 24, or if the writer's backup
+        schema lacks the ``schema`` bit that gates the call, named ``what``).  Its callers have
         checked the address (:func:`_check_address`) before making the call."""
         entry, comp = self._session.bcd.find_component(writer_id, component_type, logical_path,
                                                        component_name)
@@ -854,6 +858,10 @@ class BackupComponents:
             raise VssObjectNotFoundError(
                 f"the writer of {comp.full_path!r} (class {{{writer_id}}}) is not running now: "
                 "its data can only be restored without writer participation")
+        if schema and not p.metadata.backup_schema & schema:
+            raise VssObjectNotFoundError(
+                f"{p.reg.label} does not support {what} (VSS_BS_{schema.name} is not in its "
+                "backup schema)")
         return p, comp
 
     def set_selected_for_restore(self, writer_id: UUID, component_type: ComponentType,
@@ -944,23 +952,81 @@ class BackupComponents:
         comp.additional_restores = bool(additional_restores)
         self._state = nxt
 
+    def set_authoritative_restore(self, writer_id: UUID, component_type: ComponentType,
+                                  logical_path: str | None, component_name: str,
+                                  auth: bool) -> None:
+        """``IVssBackupComponentsEx2::SetAuthoritativeRestore``: mark the restore of a selected
+        component authoritative (its data wins over replicas); the writer must declare
+        ``VSS_BS_AUTHORITATIVE_RESTORE`` (``VSS_E_OBJECT_NOT_FOUND`` otherwise).  The writer
+        reads it with ``IVssComponentEx::GetAuthoritativeRestore``."""
+        _check_address(writer_id, logical_path, component_name, component_type)
+        _check_flag(auth, "auth")
+        nxt = self._move(Call.SET_AUTHORITATIVE_RESTORE)
+        _, comp = self._restore_component(
+            writer_id, component_type, logical_path, component_name,
+            BackupSchema.AUTHORITATIVE_RESTORE, "authoritative restores")
+        comp.authoritative_restore = bool(auth)
+        self._state = nxt
+
+    def set_roll_forward(self, writer_id: UUID, component_type: ComponentType,
+                         logical_path: str | None, component_name: str,
+                         roll_type: RollforwardType, roll_forward_point: str = "") -> None:
+        """``IVssBackupComponentsEx2::SetRollForward``: how far the writer rolls the restored
+        component forward (``VSS_RF_NONE``, ``ALL``, or ``PARTIAL`` up to
+        ``roll_forward_point``, a writer-specific string); the writer must declare
+        ``VSS_BS_ROLLFORWARD_RESTORE`` (``VSS_E_OBJECT_NOT_FOUND`` otherwise).  The writer reads
+        it with ``IVssComponentEx::GetRollForward``."""
+        _check_address(writer_id, logical_path, component_name, component_type)
+        roll = enum_argument("roll_type", RollforwardType, roll_type)
+        _check_str(roll_forward_point, "roll_forward_point")
+        if roll == RollforwardType.UNDEFINED:
+            raise VssInvalidArgumentError(
+                "roll_type: VSS_RF_UNDEFINED is what an unset component reports; pass NONE, ALL "
+                "or PARTIAL")
+        if (roll == RollforwardType.PARTIAL) != bool(roll_forward_point):
+            raise VssInvalidArgumentError(
+                "roll_forward_point: give one with VSS_RF_PARTIAL (where to stop), and none "
+                "with NONE or ALL")
+        nxt = self._move(Call.SET_ROLL_FORWARD, roll.name)
+        _, comp = self._restore_component(
+            writer_id, component_type, logical_path, component_name,
+            BackupSchema.ROLLFORWARD_RESTORE, "roll-forward restores")
+        comp.roll_forward_type = roll
+        comp.roll_forward_point = roll_forward_point
+        self._state = nxt
+
+    def set_restore_name(self, writer_id: UUID, component_type: ComponentType,
+                         logical_path: str | None, component_name: str,
+                         restore_name: str) -> None:
+        """``IVssBackupComponentsEx2::SetRestoreName``: restore the component under another
+        name (a writer-specific string, e.g. a database's new name); the writer must declare
+        ``VSS_BS_RESTORE_RENAME`` (``VSS_E_OBJECT_NOT_FOUND`` otherwise).  The writer reads it
+        with ``IVssComponentEx::GetRestoreName``."""
+        _check_address(writer_id, logical_path, component_name, component_type)
+        _check_str(restore_name, "restore_name")
+        if not restore_name:
+            raise VssInvalidArgumentError("restore_name: give the name to restore under")
+        nxt = self._move(Call.SET_RESTORE_NAME)
+        _, comp = self._restore_component(
+            writer_id, component_type, logical_path, component_name,
+            BackupSchema.RESTORE_RENAME, "restores under another name")
+        comp.restore_name = restore_name
+        self._state = nxt
+
     def add_new_target(self, writer_id: UUID, component_type: ComponentType,
                        logical_path: str | None, component_name: str, path: str,
                        filespec: str, recursive: bool, alternate_location: str) -> None:
         """``AddNewTarget``: restore a file set of the component to a new directory; the writer
         must support it (``VSS_BS_WRITER_SUPPORTS_NEW_TARGET``) and the file set must match
         exactly (``VSS_E_OBJECT_NOT_FOUND``)."""
-        from vsssim.constants import BackupSchema
         from vsssim.documents import LocationMapping
 
         _check_address(writer_id, logical_path, component_name, component_type)
         _check_flag(recursive, "recursive")
         nxt = self._move(Call.ADD_NEW_TARGET, f"{path}\\{filespec} -> {alternate_location}")
         p, comp = self._restore_component(writer_id, component_type, logical_path,
-                                          component_name)
-        if not p.metadata.backup_schema & BackupSchema.WRITER_SUPPORTS_NEW_TARGET:
-            raise VssObjectNotFoundError(
-                f"{p.reg.label} does not support new targets (VSS_BS_WRITER_SUPPORTS_NEW_TARGET)")
+                                          component_name, BackupSchema.WRITER_SUPPORTS_NEW_TARGET,
+                                          "new targets")
         self._check_file_set(p, comp, path, filespec, recursive)
         _check_windows_path(alternate_location, "alternate_location")
         comp.new_targets.append(LocationMapping(path=path, filespec=filespec,

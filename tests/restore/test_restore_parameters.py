@@ -3,6 +3,7 @@ alternative location mappings, directed targets) and who is told: ``VSS_WRE_*``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -11,9 +12,21 @@ import pytest
 
 from tests.restore.test_restore_rules import FG, SetWriter
 from vsssim.components import WriterComponents
-from vsssim.constants import FileRestoreStatus, RestoreMethod, RestoreTarget, WriterRestore
+from vsssim.constants import (
+    BackupSchema,
+    FileRestoreStatus,
+    RestoreMethod,
+    RestoreTarget,
+    RollforwardType,
+    WriterRestore,
+)
 from vsssim.documents import WriterMetadataBuilder
-from vsssim.errors import VssObjectAlreadyExistsError, VssObjectNotFoundError
+from vsssim.errors import (
+    VssBadStateError,
+    VssInvalidArgumentError,
+    VssObjectAlreadyExistsError,
+    VssObjectNotFoundError,
+)
 from vsssim.options import VssOptions
 from vsssim.system import VssSystem
 
@@ -152,3 +165,84 @@ def test_the_key_value_store_restores_to_a_new_target_as_the_readme_shows(
         copy = KvStore.open(vol.fs, "C:\\KvCopy")
         assert (copy.recovery.replayed, copy.recovery.torn_bytes) == (0, 0)
         assert copy.state == writer.state_at_freeze
+
+
+class Ex2Writer(ConditionWriter):
+    """A ConditionWriter declaring the schema bits of the three IVssBackupComponentsEx2
+    setters (or not), recording what its components say in PreRestore."""
+
+    def __init__(self, schema: BackupSchema) -> None:
+        super().__init__(WriterRestore.ALWAYS)
+        self.schema = schema
+
+    def on_identify(self, md: WriterMetadataBuilder) -> bool:
+        md.set_backup_schema(self.schema)
+        return super().on_identify(md)
+
+    def on_pre_restore(self, components: WriterComponents) -> bool:
+        for c in components:
+            self.read["ex2"] = (c.get_authoritative_restore(), c.get_roll_forward(),
+                                c.get_restore_name())
+        return super().on_pre_restore(components)
+
+
+_EX2 = BackupSchema.AUTHORITATIVE_RESTORE | BackupSchema.ROLLFORWARD_RESTORE | \
+    BackupSchema.RESTORE_RENAME
+
+
+def test_authoritative_restore_roll_forward_and_restore_name_reach_the_writer(
+        tmp_path: Path) -> None:
+    with _machine(tmp_path) as system:
+        w = Ex2Writer(_EX2)
+        bc = _restore_session(system, tmp_path, w)
+        address = (w.writer_id, FG, "", "writerData")
+        bc.set_authoritative_restore(*address, True)
+        bc.set_roll_forward(*address, RollforwardType.PARTIAL, "log 42")
+        bc.set_restore_name(*address, "writerData-copy")
+        _finish(bc, w)
+    assert w.read["ex2"] == (True, (RollforwardType.PARTIAL, "log 42"), "writerData-copy")
+
+
+def test_without_them_the_writer_reads_the_defaults(tmp_path: Path) -> None:
+    with _machine(tmp_path) as system:
+        w = Ex2Writer(_EX2)
+        _finish(_restore_session(system, tmp_path, w), w)
+    assert w.read["ex2"] == (False, (RollforwardType.UNDEFINED, ""), "")
+
+
+@pytest.mark.parametrize(("missing", "call"), [
+    (BackupSchema.AUTHORITATIVE_RESTORE, lambda bc, a: bc.set_authoritative_restore(*a, True)),
+    (BackupSchema.ROLLFORWARD_RESTORE,
+     lambda bc, a: bc.set_roll_forward(*a, RollforwardType.ALL)),
+    (BackupSchema.RESTORE_RENAME, lambda bc, a: bc.set_restore_name(*a, "new")),
+])
+def test_each_needs_its_schema_bit(tmp_path: Path, missing: BackupSchema,
+                                   call: Callable[[Any, tuple[Any, ...]], None]) -> None:
+    with _machine(tmp_path) as system:
+        w = Ex2Writer(_EX2 & ~missing)
+        bc = _restore_session(system, tmp_path, w)
+        with pytest.raises(VssObjectNotFoundError, match=f"VSS_BS_{missing.name}"):
+            call(bc, (w.writer_id, FG, "", "writerData"))
+        _finish(bc, w)  # the refused call changed nothing
+    assert w.read["ex2"] == (False, (RollforwardType.UNDEFINED, ""), "")
+
+
+def test_roll_forward_arguments_are_checked(tmp_path: Path) -> None:
+    with _machine(tmp_path) as system:
+        w = Ex2Writer(_EX2)
+        bc = _restore_session(system, tmp_path, w)
+        address = (w.writer_id, FG, "", "writerData")
+        with pytest.raises(VssInvalidArgumentError, match="give one with VSS_RF_PARTIAL"):
+            bc.set_roll_forward(*address, RollforwardType.PARTIAL)
+        with pytest.raises(VssInvalidArgumentError, match="none with NONE or ALL"):
+            bc.set_roll_forward(*address, RollforwardType.ALL, "log 42")
+        with pytest.raises(VssInvalidArgumentError, match="pass NONE, ALL or PARTIAL"):
+            bc.set_roll_forward(*address, RollforwardType.UNDEFINED)
+        with pytest.raises(ValueError, match="roll_type"):
+            bc.set_roll_forward(*address, "all")
+        with pytest.raises(VssInvalidArgumentError, match="restore_name"):
+            bc.set_restore_name(*address, "")
+        bc.pre_restore().result()
+        with pytest.raises(VssBadStateError):  # restore parameters come before PreRestore
+            bc.set_authoritative_restore(*address, True)
+        bc.release()

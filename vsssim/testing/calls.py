@@ -38,6 +38,7 @@ from vsssim.constants import (
     FileRestoreStatus,
     ObjectType,
     RestoreType,
+    RollforwardType,
     SnapshotContext,
     VolumeSnapshotAttributes,
 )
@@ -221,6 +222,11 @@ _PLAIN: dict[Call, Callable[[_Context], object]] = {
     Call.SET_RESTORE_OPTIONS: lambda c: c.bc.set_restore_options(*c.writer_component(), "opt"),
     Call.SET_ADDITIONAL_RESTORES: lambda c: c.bc.set_additional_restores(
         *c.writer_component(), False),
+    Call.SET_AUTHORITATIVE_RESTORE: lambda c: c.bc.set_authoritative_restore(
+        *c.writer_component(), True),
+    Call.SET_ROLL_FORWARD: lambda c: c.bc.set_roll_forward(
+        *c.writer_component(), RollforwardType.ALL),
+    Call.SET_RESTORE_NAME: lambda c: c.bc.set_restore_name(*c.writer_component(), "renamed"),
     Call.ADD_NEW_TARGET: lambda c: c.bc.add_new_target(
         *c.writer_component(), "C:\\data", "*", False, "C:\\elsewhere"),
     Call.SET_FILE_RESTORE_STATUS: lambda c: c.bc.set_file_restore_status(
