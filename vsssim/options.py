@@ -67,6 +67,19 @@ class VssOptions(BaseModel):
             "writers (a front-end resumes after what it depends on); 'same': the Freeze order."
         ),
     )
+    system_rm_writers: Literal["after_system", "with_system", "refuse"] = Field(
+        "after_system",
+        description=(
+            "Writers initialized with VSS_APP_SYSTEM_RM (4). The VSS_APPLICATION_LEVEL page "
+            "lists the value without a word on it (reference §9.2: undocumented, unlike AUTO, "
+            "which is reserved); the Freeze order it defines covers front-end, back-end and "
+            "system writers only. 'after_system': accepted as a level of its own, frozen after "
+            "the system writers (and thawed before them with the default reverse thaw_order); "
+            "'with_system': accepted as a system-level writer, frozen among the system writers "
+            "in the order `delivery` gives; 'refuse': add_writer refuses it with E_INVALIDARG, "
+            "as it refuses the reserved UNKNOWN and AUTO."
+        ),
+    )
     non_component_mode_recipients: Literal["all", "affected"] = Field(
         "all",
         description=(

@@ -10,11 +10,13 @@ from typing import Literal
 import pytest
 
 from vsssim import (
+    ApplicationLevel,
     Async,
     BackupComponents,
     BackupType,
     SnapshotContext,
     VssBadStateError,
+    VssInvalidArgumentError,
     VssSystem,
     WriterState,
 )
@@ -136,3 +138,29 @@ def test_prepare_before_snapshot_required_refuses_an_unprepared_do_snapshot_set(
             nas.start_snapshot_set()
             nas.add_to_snapshot_set("C:\\")
             nas.do_snapshot_set().result()
+
+
+@pytest.mark.parametrize(("system_rm_writers", "freezes"), [
+    ("after_system", ["System", "SystemRm"]),  # a level of its own, after the system writers
+    ("with_system", ["SystemRm", "System"]),  # one system level: registration order
+    ("refuse", None),
+])
+def test_system_rm_writers_freeze_after_the_system_writers_unless_told_otherwise(
+        tmp_path: Path, system_rm_writers: Literal["after_system", "with_system", "refuse"],
+        freezes: list[str] | None) -> None:
+    options = VssOptions(system_rm_writers=system_rm_writers)
+    with VssSystem(tmp_path / "m", seed=1, options=options) as system:
+        system.add_volume("C:\\", size=8 * 2**20)
+        rm = RecordingWriter("SystemRm", level=ApplicationLevel.SYSTEM_RM)
+        if freezes is None:
+            with pytest.raises(VssInvalidArgumentError, match="SYSTEM_RM"):
+                system.add_writer(rm)
+            assert system.writers == []
+            return
+        system.add_writer(rm)  # registered first: only its level puts it after "System"
+        system.add_writer(RecordingWriter("System", level=ApplicationLevel.SYSTEM))
+        system.backup(["C:\\"], copy_files=False)
+        frozen = [e.target for e in system.trace.filter(kind=EventKind.EVENT, name="Freeze")]
+        assert frozen == freezes
+    note = VssOptions.model_fields["system_rm_writers"].description or ""
+    assert "VSS_APP_SYSTEM_RM" in note and note in fidelity_markdown()
