@@ -18,7 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vsssim import hresult as hr
 
-__all__ = ["Costs", "VssOptions", "fidelity_markdown"]
+__all__ = ["CopiesAfterRevert", "Costs", "VssOptions", "fidelity_markdown"]
+
+#: What a finished revert does to the volume's shadow copies
+#: (:attr:`VssOptions.copies_after_revert`).
+CopiesAfterRevert = Literal["keep", "delete_target", "delete_all"]
 
 
 class Costs(BaseModel):
@@ -274,6 +278,19 @@ class VssOptions(BaseModel):
             "otherwise is undocumented. 'refuse': add_writer raises "
             "VSS_E_OBJECT_ALREADY_EXISTS; 'allow': it is subscribed, and AddComponent of a "
             "component the twin already added fails with VSS_E_OBJECT_ALREADY_EXISTS."
+        ),
+    )
+    copies_after_revert: CopiesAfterRevert = Field(
+        "keep",
+        description=(
+            "What becomes of the volume's shadow copies when a RevertToSnapshot finishes "
+            "(undocumented, providers reference §3.11: the pages say only that a revert cannot "
+            "be cancelled or undone and continues after a reboot). 'keep': every copy stays, "
+            "the one reverted to included, each still showing the volume as it was when it "
+            "was made (the revert rewrites the volume through copy-on-write); 'delete_target': "
+            "the copy reverted to is deleted, the others stay; 'delete_all': every shadow copy "
+            "of the volume is deleted. Either deletion happens when the revert ends, also when "
+            "it ends at boot after a restart; an exposed copy is unexposed."
         ),
     )
     costs: Costs = Field(

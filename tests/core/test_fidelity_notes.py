@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
+from uuid import UUID
 
 import pytest
 
@@ -15,13 +16,14 @@ from vsssim import (
     BackupComponents,
     BackupType,
     SnapshotContext,
+    VolumeSnapshotAttributes,
     VssBadStateError,
     VssInvalidArgumentError,
     VssSystem,
     WriterState,
 )
 from vsssim import hresult as hr
-from vsssim.options import VssOptions, fidelity_markdown
+from vsssim.options import CopiesAfterRevert, VssOptions, fidelity_markdown
 from vsssim.trace import EventKind
 
 from .conftest import RecordingWriter
@@ -164,3 +166,65 @@ def test_system_rm_writers_freeze_after_the_system_writers_unless_told_otherwise
         assert frozen == freezes
     note = VssOptions.model_fields["system_rm_writers"].description or ""
     assert "VSS_APP_SYSTEM_RM" in note and note in fidelity_markdown()
+
+
+def _rollback_copy(system: VssSystem) -> UUID:
+    """A persistent, writerless shadow copy of C: (one that can be reverted to)."""
+    with system.create_backup_components() as bc:
+        bc.initialize_for_backup()
+        bc.set_context(SnapshotContext.NAS_ROLLBACK)
+        bc.start_snapshot_set()
+        sid = bc.add_to_snapshot_set("C:\\")
+        bc.do_snapshot_set().result()
+    return sid
+
+
+@pytest.mark.parametrize(("copies_after_revert", "left"), [
+    ("keep", ["old", "target", "new"]),
+    ("delete_target", ["old", "new"]),
+    ("delete_all", []),
+])
+def test_a_finished_revert_keeps_the_volume_s_copies_unless_told_to_delete(
+        tmp_path: Path, copies_after_revert: CopiesAfterRevert, left: list[str]) -> None:
+    options = VssOptions(copies_after_revert=copies_after_revert)
+    with VssSystem(tmp_path / "m", seed=1, options=options) as system:
+        fs = system.add_volume("C:\\", size=8 * 2**20).fs
+        ids = {}
+        for name in ("old", "target", "new"):
+            fs.write_file("C:\\f.txt", name.encode())
+            ids[name] = _rollback_copy(system)
+        system.expose_snapshot(ids["target"], None, int(VolumeSnapshotAttributes.EXPOSED_LOCALLY),
+                               "X:")
+        with system.create_backup_components() as bc:
+            bc.initialize_for_backup()
+            bc.set_context(SnapshotContext.ALL)
+            bc.revert_to_snapshot(ids["target"])  # (immediate: it has finished on return)
+        assert system.volume("C:\\").fs.read_file("C:\\f.txt") == b"target"
+        remaining = {s.snapshot_id for s in system.all_snapshots()}
+        assert remaining == {ids[name] for name in left}
+        for name in left:  # what is kept still shows the volume as it was
+            assert system.shadow_fs(ids[name]).read_file("\\f.txt") == name.encode()
+        assert [e.name for e in system.exposures] == (["X:"] if "target" in left else [])
+    note = VssOptions.model_fields["copies_after_revert"].description or ""
+    assert "providers reference §3.11" in note and note in fidelity_markdown()
+
+
+def test_a_revert_finished_at_boot_deletes_what_copies_after_revert_says(
+        tmp_path: Path) -> None:
+    options = VssOptions(copies_after_revert="delete_target")
+    with VssSystem(tmp_path / "m", seed=1, options=options) as system:
+        fs = system.add_volume("C:\\", size=8 * 2**20).fs
+        fs.write_file("C:\\big.bin", bytes(range(256)) * 8192)  # 2 MiB
+        target = _rollback_copy(system)
+        fs.write_file("C:\\big.bin", b"\xff" * (2 * 2**20))
+        newer = _rollback_copy(system)
+        bc = system.create_backup_components(async_mode="manual")
+        bc.initialize_for_backup()
+        bc.set_context(SnapshotContext.ALL)
+        bc.revert_to_snapshot(target)
+        assert bc.query_revert_status("C:\\").step() == "revert"  # part of the way ...
+        assert {s.snapshot_id for s in system.all_snapshots()} == {target, newer}
+        system.reboot()  # ... and the revert ends at boot
+        assert system.trace.first("RevertResumed") is not None
+        assert system.volume("C:\\").fs.read_file("C:\\big.bin") == bytes(range(256)) * 8192
+        assert [s.snapshot_id for s in system.all_snapshots()] == [newer]
