@@ -345,4 +345,51 @@ FIXED_BEHAVIOURS: tuple[str, ...] = (
     "running handlers side by side on the virtual clock would need threads (or handlers "
     "written as coroutines) inside the coordinator, which the deterministic core avoids, and "
     "writers' handlers are plain methods as in the Windows API.",
+    "**PostSnapshot runs inside the auto-recovery window.** After Thaw, DoSnapshotSet calls "
+    "PreFinalCommitSnapshots, sends PostSnapshot, then calls PostFinalCommitSnapshots; a "
+    "hardware provider's `OnLunStateChange` pre- and post-recovery notices come inside those "
+    "two calls, and `GetTargetLuns` comes after PostFinalCommitSnapshots, in the step order of "
+    "the creation-process page. The exact interleaving is undocumented (reference §12 item 10, "
+    "providers reference §2.2). Not an option: the provider pages define the window by its "
+    "purpose (PreFinalCommit lets writers auto-recover, PostFinalCommit comes once their "
+    "auto-recovery is over) and writers auto-recover in OnPostSnapshot, so any other order "
+    "would hand them a read-only copy to repair; where `GetTargetLuns` falls is seen only by "
+    "a hardware provider.",
+    "**Providers are called one after another, in the order they joined the set.** Each "
+    "creation phase (EndPrepareSnapshots, PreCommit, Commit, PostCommit, PreFinalCommit, "
+    "PostFinalCommit; AbortSnapshots) goes to every provider of the set, in the order of "
+    "their first volume's AddToSnapshotSet, before the next phase starts: the default the "
+    "providers reference suggests where the docs are silent (§1.3). Not an option: as with "
+    "writer events, the deterministic core runs no two calls side by side, and a provider "
+    "does not see another provider's calls, so another order would only reorder the trace.",
+    "**SetContext refuses bad modifier bits with E_INVALIDARG**: DIFFERENTIAL with PLEX, a "
+    "modifier on VSS_CTX_CLIENT_ACCESSIBLE, or a bit outside the documented contexts and "
+    "modifiers (the exact code is undocumented, providers reference §3.1). Not an option: "
+    "E_INVALIDARG is the code SetContext's page gives for a parameter that is not valid, and a "
+    "requester cannot recover from a refused context by reading the code.",
+    "**AddComponent refuses a non-selectable subcomponent** with E_INVALIDARG, as it refuses a "
+    "selectable subcomponent whose selectable ancestor is added; the document is unchanged "
+    "(the docs say adding one gives \"undefined results\", reference §2 B7, rule 8). Not an "
+    "option: nothing a requester could rely on is defined, and refusing shows the mistake at "
+    "the call that makes it.",
+    "**Shadow copy device numbers are never reused.** The N of "
+    "`\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopyN` counts up for the machine's "
+    "whole life and a persistent copy keeps its device name across a reboot (whether Windows "
+    "restarts the count at boot is undocumented, providers reference §5.2). Not an option: "
+    "renumbering would rename, at boot, the copies in each provider's catalog and every "
+    "exposure that points at them, for a rule nobody has observed; a requester should read "
+    "the name from GetSnapshotProperties after a restart rather than keep it.",
+    "**WMD and BCD XML are vsssim's own format.** `save_as_xml` writes elements and "
+    "attributes shaped like the fragments the docs show, with a format version, and "
+    "`load_from_xml` accepts only such documents (the schemas are private to Windows, "
+    "reference §7 and §12 item 9). A document saved on Windows does not load, and a requester "
+    "must keep the XML as an opaque string, as it must on Windows. Not an option: there is no "
+    "published second format to offer.",
+    "**Writers have no limit on session slots.** `GetWriterStatus` never reports "
+    "VSS_E_WRITER_STATUS_NOT_AVAILABLE, however many requester objects a program leaves "
+    "unreleased, and GatherWriterStatus after BackupComplete is not needed to free a slot "
+    "(reference §10: the slots are limited but their count is not published; §2 B18). Not an "
+    "option: the docs give neither the count nor what a writer without a slot does with the "
+    "session's events, so a limit would be invented twice; a requester's retry path for that "
+    "code is not exercised by vsssim.",
 )

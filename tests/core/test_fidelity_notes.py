@@ -228,3 +228,28 @@ def test_a_revert_finished_at_boot_deletes_what_copies_after_revert_says(
         assert system.trace.first("RevertResumed") is not None
         assert system.volume("C:\\").fs.read_file("C:\\big.bin") == bytes(range(256)) * 8192
         assert [s.snapshot_id for s in system.all_snapshots()] == [newer]
+
+
+def test_post_snapshot_comes_between_the_final_commits_and_the_notes_say_why(
+        system: VssSystem, make_writer: MakeWriter) -> None:
+    make_writer("W")
+    system.backup(["C:\\"], copy_files=False)
+    steps = ("Thaw", "PreFinalCommitSnapshots", "PostSnapshot", "PostFinalCommitSnapshots")
+    seen = [e.name for e in system.trace
+            if e.name in steps and e.kind in (EventKind.EVENT, EventKind.PROVIDER)]
+    assert seen == list(steps)
+    assert "**PostSnapshot runs inside the auto-recovery window.**" in fidelity_markdown()
+
+
+def test_shadow_copy_device_numbers_are_never_reused_and_the_notes_say_so(
+        tmp_path: Path) -> None:
+    with VssSystem(tmp_path / "m", seed=1) as system:
+        system.add_volume("C:\\", size=8 * 2**20)
+        first, second = _rollback_copy(system), _rollback_copy(system)
+        system.delete_snapshot(second)
+        system.reboot()
+        third = _rollback_copy(system)
+        names = {s.snapshot_id: s.snapshot_device_object.rsplit("Copy", 1)[1]
+                 for s in system.all_snapshots()}
+        assert names == {first: "1", third: "3"}  # kept across the reboot; 2 not reused
+    assert "**Shadow copy device numbers are never reused.**" in fidelity_markdown()
