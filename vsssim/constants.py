@@ -244,7 +244,9 @@ class ProviderType(IntEnum):
 
 
 class ApplicationLevel(IntEnum):
-    """``VSS_APPLICATION_LEVEL``: Freeze goes to FRONT_END, then BACK_END, then SYSTEM writers."""
+    """``VSS_APPLICATION_LEVEL``: Freeze goes to FRONT_END, then BACK_END, then SYSTEM writers.
+
+    ``SYSTEM_RM`` is undocumented: see :attr:`vsssim.options.VssOptions.system_rm_writers`."""
 
     UNKNOWN = 0
     SYSTEM = 1

@@ -540,6 +540,8 @@ _P_WRITER: Callable[[Any], Writer] = attrgetter("reg.writer")
 _SUBSCRIBED: Callable[[WriterRegistration], bool] = attrgetter("subscribed")
 _LEVEL_ORDER = {ApplicationLevel.FRONT_END: 0, ApplicationLevel.BACK_END: 1,
                 ApplicationLevel.SYSTEM: 2, ApplicationLevel.SYSTEM_RM: 3}
+# VssOptions.system_rm_writers == "with_system": SYSTEM_RM writers freeze among the system ones.
+_LEVEL_ORDER_RM_AS_SYSTEM = {**_LEVEL_ORDER, ApplicationLevel.SYSTEM_RM: 2}
 
 
 class Coordinator:
@@ -563,6 +565,9 @@ class Coordinator:
         self._creating: Session | None = None
         self._shuffle = ids.random()
         self._in_identify = False
+        # VssOptions are frozen: where SYSTEM_RM writers freeze is known now.
+        self._level_order = (_LEVEL_ORDER_RM_AS_SYSTEM
+                             if options.system_rm_writers == "with_system" else _LEVEL_ORDER)
 
     def close(self) -> None:
         """The machine shut down (``VssSystem.close``): its writers' subscriptions end (a
@@ -588,7 +593,7 @@ class Coordinator:
         if writer._vss_reg is not None:
             raise VssWriterAlreadySubscribedError(
                 f"writer {writer.writer_name!r} is already subscribed; remove_writer() first")
-        _validate_writer(writer)
+        _validate_writer(writer, system_rm=self.options.system_rm_writers != "refuse")
         twin = None if self.options.duplicate_instance == "allow" else next(
             (r for r in self.writers if r.writer_id == writer.writer_id
              and (r.writer.instance_name or "") == (writer.instance_name or "")), None)
@@ -674,7 +679,8 @@ class Coordinator:
             self._shuffle.shuffle(regs)
         if event in (_E.FREEZE, _E.THAW):
             reverse = event == _E.THAW and self.options.thaw_order == "reverse"
-            regs.sort(key=lambda r: _LEVEL_ORDER.get(ApplicationLevel(writer_of(r).level), 9),
+            levels = self._level_order
+            regs.sort(key=lambda r: levels.get(ApplicationLevel(writer_of(r).level), 9),
                       reverse=reverse)
         return regs
 
@@ -1477,8 +1483,9 @@ def _wants_restore_events(p: Participant) -> bool:
     return method is None or method.writer_restore != WriterRestore.NEVER
 
 
-def _validate_writer(writer: Writer) -> None:
-    """The checks ``CVssWriter::Initialize`` makes of its arguments."""
+def _validate_writer(writer: Writer, *, system_rm: bool = True) -> None:
+    """The checks ``CVssWriter::Initialize`` makes of its arguments (``system_rm``: whether
+    ``VSS_APP_SYSTEM_RM`` is accepted, :attr:`VssOptions.system_rm_writers`)."""
     writer_id = getattr(writer, "writer_id", None)
     if not isinstance(writer_id, UUID):
         raise VssInvalidArgumentError(
@@ -1493,6 +1500,10 @@ def _validate_writer(writer: Writer) -> None:
     if level in (ApplicationLevel.UNKNOWN, ApplicationLevel.AUTO):
         raise VssInvalidArgumentError(f"level={level.name} is reserved; use FRONT_END, "
                                       "BACK_END or SYSTEM")
+    if level == ApplicationLevel.SYSTEM_RM and not system_rm:
+        raise VssInvalidArgumentError(
+            "level=SYSTEM_RM is undocumented and refused here "
+            "(VssOptions.system_rm_writers='refuse'); use FRONT_END, BACK_END or SYSTEM")
     timeout = writer.freeze_timeout
     if not isinstance(timeout, (int, float)) or not timeout > 0:
         raise VssInvalidArgumentError(f"freeze_timeout={timeout!r} must be positive seconds")

@@ -382,6 +382,21 @@ class SnapshotManagement:
         device = self._owner(exposure.snapshot_id).get_snapshot_device(exposure.snapshot_id)
         return cast("ExposedDevice", device)
 
+    def forget_lost_exposures(self) -> None:
+        """Drop the exposures of copies the provider deleted by itself (a finished revert,
+        :attr:`VssOptions.copies_after_revert`): their names are free again."""
+        for key, exposure in list(self._exposures.items()):
+            try:
+                self._owner(exposure.snapshot_id).get_snapshot_properties(exposure.snapshot_id)
+            except VssObjectNotFoundError:
+                del self._exposures[key]
+                if exposure.host_directory is not None:
+                    _make_writable(exposure.host_directory)
+                    shutil.rmtree(exposure.host_directory, ignore_errors=True)
+                self.tracer.emit("VSS", "machine", EventKind.SNAPSHOT, "UnexposeSnapshot",
+                                 f"{{{exposure.snapshot_id}}} ({exposure.name}): deleted",
+                                 snapshot=str(exposure.snapshot_id))
+
     @property
     def exposures(self) -> list[Exposure]:
         """Every exposure on the machine."""

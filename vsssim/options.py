@@ -18,7 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vsssim import hresult as hr
 
-__all__ = ["Costs", "VssOptions", "fidelity_markdown"]
+__all__ = ["CopiesAfterRevert", "Costs", "VssOptions", "fidelity_markdown"]
+
+#: What a finished revert does to the volume's shadow copies
+#: (:attr:`VssOptions.copies_after_revert`).
+CopiesAfterRevert = Literal["keep", "delete_target", "delete_all"]
 
 
 class Costs(BaseModel):
@@ -65,6 +69,19 @@ class VssOptions(BaseModel):
         description=(
             "Level order of Thaw. Undocumented. 'reverse': system, back-end, then front-end "
             "writers (a front-end resumes after what it depends on); 'same': the Freeze order."
+        ),
+    )
+    system_rm_writers: Literal["after_system", "with_system", "refuse"] = Field(
+        "after_system",
+        description=(
+            "Writers initialized with VSS_APP_SYSTEM_RM (4). The VSS_APPLICATION_LEVEL page "
+            "lists the value without a word on it (reference §9.2: undocumented, unlike AUTO, "
+            "which is reserved); the Freeze order it defines covers front-end, back-end and "
+            "system writers only. 'after_system': accepted as a level of its own, frozen after "
+            "the system writers (and thawed before them with the default reverse thaw_order); "
+            "'with_system': accepted as a system-level writer, frozen among the system writers "
+            "in the order `delivery` gives; 'refuse': add_writer refuses it with E_INVALIDARG, "
+            "as it refuses the reserved UNKNOWN and AUTO."
         ),
     )
     non_component_mode_recipients: Literal["all", "affected"] = Field(
@@ -263,6 +280,19 @@ class VssOptions(BaseModel):
             "component the twin already added fails with VSS_E_OBJECT_ALREADY_EXISTS."
         ),
     )
+    copies_after_revert: CopiesAfterRevert = Field(
+        "keep",
+        description=(
+            "What becomes of the volume's shadow copies when a RevertToSnapshot finishes "
+            "(undocumented, providers reference §3.11: the pages say only that a revert cannot "
+            "be cancelled or undone and continues after a reboot). 'keep': every copy stays, "
+            "the one reverted to included, each still showing the volume as it was when it "
+            "was made (the revert rewrites the volume through copy-on-write); 'delete_target': "
+            "the copy reverted to is deleted, the others stay; 'delete_all': every shadow copy "
+            "of the volume is deleted. Either deletion happens when the revert ends, also when "
+            "it ends at boot after a restart; an exposed copy is unexposed."
+        ),
+    )
     costs: Costs = Field(
         default_factory=Costs,
         description=(
@@ -315,4 +345,51 @@ FIXED_BEHAVIOURS: tuple[str, ...] = (
     "running handlers side by side on the virtual clock would need threads (or handlers "
     "written as coroutines) inside the coordinator, which the deterministic core avoids, and "
     "writers' handlers are plain methods as in the Windows API.",
+    "**PostSnapshot runs inside the auto-recovery window.** After Thaw, DoSnapshotSet calls "
+    "PreFinalCommitSnapshots, sends PostSnapshot, then calls PostFinalCommitSnapshots; a "
+    "hardware provider's `OnLunStateChange` pre- and post-recovery notices come inside those "
+    "two calls, and `GetTargetLuns` comes after PostFinalCommitSnapshots, in the step order of "
+    "the creation-process page. The exact interleaving is undocumented (reference §12 item 10, "
+    "providers reference §2.2). Not an option: the provider pages define the window by its "
+    "purpose (PreFinalCommit lets writers auto-recover, PostFinalCommit comes once their "
+    "auto-recovery is over) and writers auto-recover in OnPostSnapshot, so any other order "
+    "would hand them a read-only copy to repair; where `GetTargetLuns` falls is seen only by "
+    "a hardware provider.",
+    "**Providers are called one after another, in the order they joined the set.** Each "
+    "creation phase (EndPrepareSnapshots, PreCommit, Commit, PostCommit, PreFinalCommit, "
+    "PostFinalCommit; AbortSnapshots) goes to every provider of the set, in the order of "
+    "their first volume's AddToSnapshotSet, before the next phase starts: the default the "
+    "providers reference suggests where the docs are silent (§1.3). Not an option: as with "
+    "writer events, the deterministic core runs no two calls side by side, and a provider "
+    "does not see another provider's calls, so another order would only reorder the trace.",
+    "**SetContext refuses bad modifier bits with E_INVALIDARG**: DIFFERENTIAL with PLEX, a "
+    "modifier on VSS_CTX_CLIENT_ACCESSIBLE, or a bit outside the documented contexts and "
+    "modifiers (the exact code is undocumented, providers reference §3.1). Not an option: "
+    "E_INVALIDARG is the code SetContext's page gives for a parameter that is not valid, and a "
+    "requester cannot recover from a refused context by reading the code.",
+    "**AddComponent refuses a non-selectable subcomponent** with E_INVALIDARG, as it refuses a "
+    "selectable subcomponent whose selectable ancestor is added; the document is unchanged "
+    "(the docs say adding one gives \"undefined results\", reference §2 B7, rule 8). Not an "
+    "option: nothing a requester could rely on is defined, and refusing shows the mistake at "
+    "the call that makes it.",
+    "**Shadow copy device numbers are never reused.** The N of "
+    "`\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopyN` counts up for the machine's "
+    "whole life and a persistent copy keeps its device name across a reboot (whether Windows "
+    "restarts the count at boot is undocumented, providers reference §5.2). Not an option: "
+    "renumbering would rename, at boot, the copies in each provider's catalog and every "
+    "exposure that points at them, for a rule nobody has observed; a requester should read "
+    "the name from GetSnapshotProperties after a restart rather than keep it.",
+    "**WMD and BCD XML are vsssim's own format.** `save_as_xml` writes elements and "
+    "attributes shaped like the fragments the docs show, with a format version, and "
+    "`load_from_xml` accepts only such documents (the schemas are private to Windows, "
+    "reference §7 and §12 item 9). A document saved on Windows does not load, and a requester "
+    "must keep the XML as an opaque string, as it must on Windows. Not an option: there is no "
+    "published second format to offer.",
+    "**Writers have no limit on session slots.** `GetWriterStatus` never reports "
+    "VSS_E_WRITER_STATUS_NOT_AVAILABLE, however many requester objects a program leaves "
+    "unreleased, and GatherWriterStatus after BackupComplete is not needed to free a slot "
+    "(reference §10: the slots are limited but their count is not published; §2 B18). Not an "
+    "option: the docs give neither the count nor what a writer without a slot does with the "
+    "session's events, so a limit would be invented twice; a requester's retry path for that "
+    "code is not exercised by vsssim.",
 )

@@ -292,7 +292,8 @@ class VssSystem(SnapshotManagement):
         self.system_provider = SystemProvider(
             max_snapshots=self.options.max_snapshots_per_volume,
             commit_cost=self.options.costs.commit,
-            client_accessible_limit=self.options.client_accessible_limit)
+            client_accessible_limit=self.options.client_accessible_limit,
+            copies_after_revert=self.options.copies_after_revert)
         self.providers: list[Provider] = []
         self._register_provider(self.system_provider)
         for entry in saved.get("volumes", []):
@@ -809,6 +810,8 @@ class VssSystem(SnapshotManagement):
             if provider.revert_in_progress(volume) is not None:
                 done = provider.revert_step(volume, max_blocks)
                 if done:
+                    if self.options.copies_after_revert != "keep":
+                        self.forget_lost_exposures()  # the revert deleted copies
                     for app in self.applications_on(volume):
                         if not app.running:
                             app.start()  # the volume is back: restart what was dismounted

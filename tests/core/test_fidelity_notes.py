@@ -6,20 +6,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
+from uuid import UUID
 
 import pytest
 
 from vsssim import (
+    ApplicationLevel,
     Async,
     BackupComponents,
     BackupType,
     SnapshotContext,
+    VolumeSnapshotAttributes,
     VssBadStateError,
+    VssInvalidArgumentError,
     VssSystem,
     WriterState,
 )
 from vsssim import hresult as hr
-from vsssim.options import VssOptions, fidelity_markdown
+from vsssim.options import CopiesAfterRevert, VssOptions, fidelity_markdown
 from vsssim.trace import EventKind
 
 from .conftest import RecordingWriter
@@ -136,3 +140,116 @@ def test_prepare_before_snapshot_required_refuses_an_unprepared_do_snapshot_set(
             nas.start_snapshot_set()
             nas.add_to_snapshot_set("C:\\")
             nas.do_snapshot_set().result()
+
+
+@pytest.mark.parametrize(("system_rm_writers", "freezes"), [
+    ("after_system", ["System", "SystemRm"]),  # a level of its own, after the system writers
+    ("with_system", ["SystemRm", "System"]),  # one system level: registration order
+    ("refuse", None),
+])
+def test_system_rm_writers_freeze_after_the_system_writers_unless_told_otherwise(
+        tmp_path: Path, system_rm_writers: Literal["after_system", "with_system", "refuse"],
+        freezes: list[str] | None) -> None:
+    options = VssOptions(system_rm_writers=system_rm_writers)
+    with VssSystem(tmp_path / "m", seed=1, options=options) as system:
+        system.add_volume("C:\\", size=8 * 2**20)
+        rm = RecordingWriter("SystemRm", level=ApplicationLevel.SYSTEM_RM)
+        if freezes is None:
+            with pytest.raises(VssInvalidArgumentError, match="SYSTEM_RM"):
+                system.add_writer(rm)
+            assert system.writers == []
+            return
+        system.add_writer(rm)  # registered first: only its level puts it after "System"
+        system.add_writer(RecordingWriter("System", level=ApplicationLevel.SYSTEM))
+        system.backup(["C:\\"], copy_files=False)
+        frozen = [e.target for e in system.trace.filter(kind=EventKind.EVENT, name="Freeze")]
+        assert frozen == freezes
+    note = VssOptions.model_fields["system_rm_writers"].description or ""
+    assert "VSS_APP_SYSTEM_RM" in note and note in fidelity_markdown()
+
+
+def _rollback_copy(system: VssSystem) -> UUID:
+    """A persistent, writerless shadow copy of C: (one that can be reverted to)."""
+    with system.create_backup_components() as bc:
+        bc.initialize_for_backup()
+        bc.set_context(SnapshotContext.NAS_ROLLBACK)
+        bc.start_snapshot_set()
+        sid = bc.add_to_snapshot_set("C:\\")
+        bc.do_snapshot_set().result()
+    return sid
+
+
+@pytest.mark.parametrize(("copies_after_revert", "left"), [
+    ("keep", ["old", "target", "new"]),
+    ("delete_target", ["old", "new"]),
+    ("delete_all", []),
+])
+def test_a_finished_revert_keeps_the_volume_s_copies_unless_told_to_delete(
+        tmp_path: Path, copies_after_revert: CopiesAfterRevert, left: list[str]) -> None:
+    options = VssOptions(copies_after_revert=copies_after_revert)
+    with VssSystem(tmp_path / "m", seed=1, options=options) as system:
+        fs = system.add_volume("C:\\", size=8 * 2**20).fs
+        ids = {}
+        for name in ("old", "target", "new"):
+            fs.write_file("C:\\f.txt", name.encode())
+            ids[name] = _rollback_copy(system)
+        system.expose_snapshot(ids["target"], None, int(VolumeSnapshotAttributes.EXPOSED_LOCALLY),
+                               "X:")
+        with system.create_backup_components() as bc:
+            bc.initialize_for_backup()
+            bc.set_context(SnapshotContext.ALL)
+            bc.revert_to_snapshot(ids["target"])  # (immediate: it has finished on return)
+        assert system.volume("C:\\").fs.read_file("C:\\f.txt") == b"target"
+        remaining = {s.snapshot_id for s in system.all_snapshots()}
+        assert remaining == {ids[name] for name in left}
+        for name in left:  # what is kept still shows the volume as it was
+            assert system.shadow_fs(ids[name]).read_file("\\f.txt") == name.encode()
+        assert [e.name for e in system.exposures] == (["X:"] if "target" in left else [])
+    note = VssOptions.model_fields["copies_after_revert"].description or ""
+    assert "providers reference §3.11" in note and note in fidelity_markdown()
+
+
+def test_a_revert_finished_at_boot_deletes_what_copies_after_revert_says(
+        tmp_path: Path) -> None:
+    options = VssOptions(copies_after_revert="delete_target")
+    with VssSystem(tmp_path / "m", seed=1, options=options) as system:
+        fs = system.add_volume("C:\\", size=8 * 2**20).fs
+        fs.write_file("C:\\big.bin", bytes(range(256)) * 8192)  # 2 MiB
+        target = _rollback_copy(system)
+        fs.write_file("C:\\big.bin", b"\xff" * (2 * 2**20))
+        newer = _rollback_copy(system)
+        bc = system.create_backup_components(async_mode="manual")
+        bc.initialize_for_backup()
+        bc.set_context(SnapshotContext.ALL)
+        bc.revert_to_snapshot(target)
+        assert bc.query_revert_status("C:\\").step() == "revert"  # part of the way ...
+        assert {s.snapshot_id for s in system.all_snapshots()} == {target, newer}
+        system.reboot()  # ... and the revert ends at boot
+        assert system.trace.first("RevertResumed") is not None
+        assert system.volume("C:\\").fs.read_file("C:\\big.bin") == bytes(range(256)) * 8192
+        assert [s.snapshot_id for s in system.all_snapshots()] == [newer]
+
+
+def test_post_snapshot_comes_between_the_final_commits_and_the_notes_say_why(
+        system: VssSystem, make_writer: MakeWriter) -> None:
+    make_writer("W")
+    system.backup(["C:\\"], copy_files=False)
+    steps = ("Thaw", "PreFinalCommitSnapshots", "PostSnapshot", "PostFinalCommitSnapshots")
+    seen = [e.name for e in system.trace
+            if e.name in steps and e.kind in (EventKind.EVENT, EventKind.PROVIDER)]
+    assert seen == list(steps)
+    assert "**PostSnapshot runs inside the auto-recovery window.**" in fidelity_markdown()
+
+
+def test_shadow_copy_device_numbers_are_never_reused_and_the_notes_say_so(
+        tmp_path: Path) -> None:
+    with VssSystem(tmp_path / "m", seed=1) as system:
+        system.add_volume("C:\\", size=8 * 2**20)
+        first, second = _rollback_copy(system), _rollback_copy(system)
+        system.delete_snapshot(second)
+        system.reboot()
+        third = _rollback_copy(system)
+        names = {s.snapshot_id: s.snapshot_device_object.rsplit("Copy", 1)[1]
+                 for s in system.all_snapshots()}
+        assert names == {first: "1", third: "3"}  # kept across the reboot; 2 not reused
+    assert "**Shadow copy device numbers are never reused.**" in fidelity_markdown()

@@ -42,6 +42,7 @@ from vsssim.errors import (
     VssRevertInProgressError,
     VssUnsupportedContextError,
 )
+from vsssim.options import CopiesAfterRevert
 from vsssim.providers.base import ProviderHost, SnapshotProvider, SnapshotRecord, VolumeInfo
 from vsssim.storage.blockdev import BlockDevice
 from vsssim.trace import EventKind
@@ -106,11 +107,13 @@ class SystemProvider(SnapshotProvider):
     class_id = UUID("65ee1dba-8ff4-4a58-ac1c-3470ee2f376a")
 
     def __init__(self, *, max_snapshots: int = 512, commit_cost: float = 0.0,
-                 client_accessible_limit: int = 64) -> None:
+                 client_accessible_limit: int = 64,
+                 copies_after_revert: CopiesAfterRevert = "keep") -> None:
         super().__init__()
         self.max_snapshots = max_snapshots
         self.commit_cost = commit_cost
         self.client_accessible_limit = client_accessible_limit
+        self.copies_after_revert = copies_after_revert  # VssOptions.copies_after_revert
         self._associations: dict[str, DiffAreaAssociation] = {}  # by for-volume GUID path
         self._windows: dict[UUID, ExitStack] = {}
         self._reverts: dict[str, RevertJob] = {}  # by volume GUID path
@@ -453,6 +456,23 @@ class SystemProvider(SnapshotProvider):
         self.host.tracer.emit(self.provider_name, volume.name, EventKind.SNAPSHOT,
                               "RevertFinished", f"{volume.name} now equals {{{job.snapshot_id}}}",
                               snapshot=str(job.snapshot_id))
+        # What becomes of the volume's copies is undocumented (VssOptions.copies_after_revert).
+        if self.copies_after_revert == "keep":
+            return
+        if self.copies_after_revert == "delete_target":
+            doomed = [job.snapshot_id]
+        else:
+            doomed = [r.snapshot_id for r in self.records()
+                      if r.volume.guid_path == volume.guid_path]
+        for snapshot_id in doomed:
+            with self._lock:
+                if snapshot_id not in self._records:
+                    continue  # purged meanwhile
+            self.delete_snapshot(snapshot_id, True)
+            self.host.tracer.emit(self.provider_name, volume.name, EventKind.SNAPSHOT,
+                                  "ShadowCopyDeleted",
+                                  f"{{{snapshot_id}}} deleted by the revert of {volume.name}",
+                                  snapshot=str(snapshot_id))
 
     def revert_in_progress(self, volume: VolumeInfo) -> UUID | None:
         job = self._reverts.get(volume.guid_path)
