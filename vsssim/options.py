@@ -333,6 +333,8 @@ def fidelity_markdown() -> str:
         lines.append(f"| `{name}` | {shown} | {field.description} |")
     lines += ["", "## Behaviours that are not options", ""]
     lines += [f"- {note}" for note in FIXED_BEHAVIOURS]
+    lines += ["", "## Not simulated", ""]
+    lines += [f"- {note}" for note in NOT_SIMULATED]
     return "\n".join(lines) + "\n"
 
 
@@ -392,4 +394,35 @@ FIXED_BEHAVIOURS: tuple[str, ...] = (
     "option: the docs give neither the count nor what a writer without a slot does with the "
     "session's events, so a limit would be invented twice; a requester's retry path for that "
     "code is not exercised by vsssim.",
+)
+
+
+#: What the reference describes and vsssim does not model: part of the fidelity page.  Calling
+#: one of these APIs is an ``AttributeError`` (the method does not exist), never a silent no-op.
+NOT_SIMULATED: tuple[str, ...] = (
+    "**Restoring a component to another writer instance**: "
+    "`IVssBackupComponentsEx::SetSelectedForRestoreEx` and "
+    "`VSS_BS_WRITER_SUPPORTS_RESTORE_WITH_MOVE` (reference R4). A restore goes to the "
+    "instance that made the backup.",
+    "**Fast recovery and recovery sets**: `IVssBackupComponentsEx2::PreFastRecovery` and "
+    "`FastRecovery`, `IVssBackupComponentsEx3::AddSnapshotToRecoverySet` and `RecoverSet` "
+    "(LUN resynchronization of hardware copies); `RevertToSnapshot` covers reverting a volume "
+    "to a copy of the system provider.",
+    "**`IVssBackupComponentsEx4::GetRootAndLogicalPrefixPaths`**, and the remote and cluster "
+    "variants of the calls (UNC paths, cluster shared volumes): a machine has local volumes "
+    "only.",
+    "**Partial and differenced files in the one-call facade**: in a step-by-step backup, "
+    "writers can call `AddPartialFile` (when the requester set `SetBackupState(..., "
+    "partial_file_support=True)`) and `AddDifferencedFilesByLastModifyTime`, and the requester "
+    "reads them from the document; `VssSystem.backup` and `VssSystem.restore` copy whole "
+    "files and ignore both (a writer calling `AddPartialFile` there fails PrepareForBackup, "
+    "since the facade does not set partial-file support).",
+    "**Automated System Recovery** (the ASR writer and its BCD fragments, reference §7), "
+    "**file-share shadow copies** (`\\\\server\\share` volumes; `diskshadow add volume` says so) "
+    "and the **VSS_E_WRITER_STATUS_NOT_AVAILABLE** session-slot limit (see above).",
+    "**`IVssSnapshotMgmt`'s `AbortAllSnapshotsInProgress`**, and the system provider's on-disk "
+    "diff-area format (its overlay blocks, reference providers §4.2): vsssim's store keeps "
+    "its own journal and index.",
+    "**A diff area that cannot grow in time** (event 25: Windows drops every copy of the "
+    "volume); a full diff area purges the oldest copies, as documented.",
 )

@@ -253,3 +253,16 @@ def test_shadow_copy_device_numbers_are_never_reused_and_the_notes_say_so(
                  for s in system.all_snapshots()}
         assert names == {first: "1", third: "3"}  # kept across the reboot; 2 not reused
     assert "**Shadow copy device numbers are never reused.**" in fidelity_markdown()
+
+
+def test_the_apis_listed_as_not_simulated_are_really_absent() -> None:
+    """When one of them is added, its line in NOT_SIMULATED must go (and the page with it)."""
+    page = fidelity_markdown()
+    for name, windows in [("set_selected_for_restore_ex", "SetSelectedForRestoreEx"),
+                          ("pre_fast_recovery", "PreFastRecovery"),
+                          ("fast_recovery", "FastRecovery"),
+                          ("add_snapshot_to_recovery_set", "AddSnapshotToRecoverySet"),
+                          ("recover_set", "RecoverSet"),
+                          ("get_root_and_logical_prefix_paths", "GetRootAndLogicalPrefixPaths")]:
+        assert not hasattr(BackupComponents, name), f"{windows} exists now: update NOT_SIMULATED"
+        assert windows in page.split("## Not simulated")[1]
