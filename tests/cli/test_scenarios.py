@@ -148,3 +148,14 @@ def test_step_through_a_pseudo_terminal() -> None:
     text = seen.decode(errors="replace")
     assert "KvStore Writer answered Freeze with a failure" in text
     assert "FAILED_AT_FREEZE" in text
+
+
+@pytest.mark.parametrize("page", ["docs/cli.md", "vsssim/cli/scenarios.py"])
+def test_the_scenario_lists_name_every_scenario(page: str) -> None:
+    """The docs list scenarios by name, and the restore ones by their pattern: a new scenario
+    must be added to both lists."""
+    text = (ROOT / page).read_text(encoding="utf-8")
+    missing = [name for name in SCENARIOS
+               if not name.startswith("restore-") and f"`{name}`" not in text]
+    assert not missing, f"{page} does not name the scenario(s) {missing}"
+    assert "restore-" in text
