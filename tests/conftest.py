@@ -3,7 +3,9 @@
 Profiles (select with HYPOTHESIS_PROFILE=name; CI=true selects "ci"):
   dev  - the default: 100 examples, no deadline (these machines are shared and noisy);
   ci   - derandomized, bounded example counts, no deadline, so CI runs are reproducible;
-  long - many examples, for `pytest -m long` runs and local bug hunting.
+  long - 2000 examples for every property test that does not set its own count: local bug
+         hunting (HYPOTHESIS_PROFILE=long pytest ...).  The tests marked `long` (run with
+         `pytest -m long`) set their own, larger example counts and do not need it.
 """
 
 from __future__ import annotations
