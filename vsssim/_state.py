@@ -52,6 +52,7 @@ __all__ = [
     "SESSION_TRANSITIONS",
     "UNCHANGED",
     "WRITER_NEXT",
+    "WRITER_NEXT_ABORT_KEEPS_STATE",
     "WRITER_RECEIVES",
     "WRITER_TRANSITIONS",
     "Call",
@@ -535,6 +536,14 @@ WRITER_RECEIVES: Final[Mapping[WriterEvent, frozenset[WriterState]]] = MappingPr
 WRITER_NEXT: Final[Mapping[tuple[WriterEvent, Outcome], Mapping[WriterState, WriterState]]] = (
     MappingProxyType({(event, outcome): MappingProxyType(_expanded(event, outcome))
                       for event in WriterEvent for outcome in Outcome}))
+
+#: :data:`WRITER_NEXT` as ``VssOptions(abort_resets_state=False)`` reads the docs: Abort leaves
+#: every state as it was (the writer table's other reading, reference §12.5).
+WRITER_NEXT_ABORT_KEEPS_STATE: Final[
+    Mapping[tuple[WriterEvent, Outcome], Mapping[WriterState, WriterState]]] = MappingProxyType({
+        key: MappingProxyType({state: state for state in row}) if key[0] is WriterEvent.ABORT
+        else row
+        for key, row in WRITER_NEXT.items()})
 
 
 def writer_accepts(state: WriterState, event: WriterEvent) -> bool:

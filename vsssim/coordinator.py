@@ -35,6 +35,7 @@ from uuid import UUID
 from vsssim import hresult as hr
 from vsssim._state import (
     WRITER_NEXT,
+    WRITER_NEXT_ABORT_KEEPS_STATE,
     WRITER_RECEIVES,
     Outcome,
     WriterEvent,
@@ -565,7 +566,10 @@ class Coordinator:
         self._creating: Session | None = None
         self._shuffle = ids.random()
         self._in_identify = False
-        # VssOptions are frozen: where SYSTEM_RM writers freeze is known now.
+        # VssOptions are frozen: the writer table's reading of Abort and where SYSTEM_RM
+        # writers freeze are known now.
+        self._writer_next = (WRITER_NEXT if options.abort_resets_state
+                             else WRITER_NEXT_ABORT_KEEPS_STATE)
         self._level_order = (_LEVEL_ORDER_RM_AS_SYSTEM
                              if options.system_rm_writers == "with_system" else _LEVEL_ORDER)
 
@@ -888,9 +892,7 @@ class Coordinator:
         if current not in WRITER_RECEIVES[event]:
             # Forced delivery (failed_writers_get_freeze): the state stays as it was.
             return _Reply(p, outcome, not ok)
-        new_state = WRITER_NEXT[event, outcome][current]
-        if event == _E.ABORT and not self.options.abort_resets_state:
-            new_state = current  # option: Abort leaves every state as it was
+        new_state = self._writer_next[event, outcome][current]
         self._set_state(p, new_state, failure if failed else None, event, label)
         return _Reply(p, outcome, not ok)
 

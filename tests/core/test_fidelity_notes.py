@@ -79,15 +79,18 @@ def test_abort_backup_after_a_veto_sends_abort_again_unless_told_once(
     assert note in fidelity_markdown()
 
 
-def _unprepared_snapshot(system: VssSystem) -> tuple[BackupComponents, Async | None]:
-    """A writer backup that skips PrepareForBackup: the session and DoSnapshotSet's operation
-    (None when the call was refused)."""
+def _snapshot_set(system: VssSystem, *, prepare: bool = False
+                         ) -> tuple[BackupComponents, Async | None]:
+    """A writer backup up to DoSnapshotSet, without PrepareForBackup unless ``prepare``: the
+    session and DoSnapshotSet's operation (None when the call was refused)."""
     bc = system.create_backup_components()
     bc.initialize_for_backup()
     bc.gather_writer_metadata().result()
     bc.set_backup_state(False, False, BackupType.FULL)
     bc.start_snapshot_set()
     bc.add_to_snapshot_set("C:\\")
+    if prepare:
+        bc.prepare_for_backup().result()
     try:
         creation = bc.do_snapshot_set()
     except VssBadStateError:
@@ -99,7 +102,7 @@ def _unprepared_snapshot(system: VssSystem) -> tuple[BackupComponents, Async | N
 def test_do_snapshot_set_without_prepare_for_backup_is_accepted_by_default(
         system: VssSystem, make_writer: MakeWriter) -> None:
     w = make_writer("W")
-    bc, creation = _unprepared_snapshot(system)
+    bc, creation = _snapshot_set(system)
     assert creation is not None and hr.is_success(creation.query_status())
     assert "PrepareForBackup" not in w.events and "PrepareForSnapshot" in w.events
     bc.gather_writer_status().result()
@@ -117,7 +120,7 @@ def test_prepare_before_snapshot_required_refuses_an_unprepared_do_snapshot_set(
         system.add_volume("C:\\", size=8 * 2**20)
         w = RecordingWriter("W")
         system.add_writer(w)
-        bc, creation = _unprepared_snapshot(system)
+        bc, creation = _snapshot_set(system)
         assert creation is None
         with pytest.raises(VssBadStateError) as refused:
             bc.do_snapshot_set()
@@ -266,3 +269,23 @@ def test_the_apis_listed_as_not_simulated_are_really_absent() -> None:
                           ("get_root_and_logical_prefix_paths", "GetRootAndLogicalPrefixPaths")]:
         assert not hasattr(BackupComponents, name), f"{windows} exists now: update NOT_SIMULATED"
         assert windows in page.split("## Not simulated")[1]
+
+
+@pytest.mark.parametrize("resets", [True, False])
+def test_abort_resets_state_decides_what_abort_leaves(tmp_path: Path, resets: bool) -> None:
+    """After Abort an in-backup writer is STABLE again, or (abort_resets_state=False) keeps the
+    state it had; a FAILED_AT_* state is kept either way (§12.5)."""
+    with VssSystem(tmp_path / "m", seed=1,
+                   options=VssOptions(abort_resets_state=resets)) as system:
+        system.add_volume("C:\\", size=8 * 2**20)
+        system.add_writer(RecordingWriter("Vetoing", answers={"Freeze": False}))
+        system.add_writer(RecordingWriter("Other"))
+        bc, creation = _snapshot_set(system, prepare=True)
+        assert creation is not None and hr.is_error(creation.query_status())
+        bc.gather_writer_status().result()
+        states = {s.writer_name: s.state for s in bc.writer_status}
+        bc.abort_backup()
+        bc.release()
+    assert states["Vetoing"] == WriterState.FAILED_AT_FREEZE
+    assert states["Other"] == (WriterState.STABLE if resets else WriterState.WAITING_FOR_THAW)
+    assert VssOptions.model_fields["abort_resets_state"].description in fidelity_markdown()
