@@ -160,11 +160,11 @@ def breakdown(examples: int, steps: int) -> None:
     try:
         run(Subject, 10, steps)
         spent.clear()
-        secs, count, _ = run(Subject, examples, steps)
+        secs, count, rules = run(Subject, examples, steps)
     finally:
         for owner, name, orig in saved:
             setattr(owner, name, orig)
-    fsecs, fcount, _ = run(Floor, examples, steps)
+    fsecs, fcount, frules = run(Floor, examples, steps)
     total = secs / count * 1e3
     print(f"{count} examples, {total:.2f} ms each; the floor {fsecs / fcount * 1e3:.2f} ms")
     print("| part | ms per example | share |\n| --- | --- | --- |")
@@ -174,6 +174,14 @@ def breakdown(examples: int, steps: int) -> None:
         print(f"| {label} | {value / count * 1e3:.2f} | {value / secs:.0%} |")
     print(f"| hypothesis and the plans' draws (the rest) | {rest / count * 1e3:.2f} | "
           f"{rest / secs:.0%} |")
+    # What the target leaves for the simulator: at 0.3 x the floor's rules per second, an
+    # example of this run's length may take this long, hypothesis's part included.
+    allowed = fsecs / frules / 0.3 * (rules / count)
+    backups = spent["simulator: VssSystem.backup"] / count
+    print(f"At 0.3 x the floor an example of {rules / count:.2f} rules may take "
+          f"{allowed * 1e3:.2f} ms; after hypothesis and the draws ({rest / count * 1e3:.2f} ms) "
+          f"that leaves {(allowed - rest / count) * 1e3:.2f} ms for the simulator's parts, "
+          f"whose backups alone take {backups * 1e3:.2f} ms.")
 
 
 def main(argv: list[str] | None = None) -> None:
