@@ -156,8 +156,8 @@ class _Scheduler:
     def activity(self, point: str) -> None:
         for app in self.apps:
             n = self.rng.randrange(app.burst + 1)  # randint(0, burst), one call less
-            if not n or app.suspended:
-                continue
+            if not n or app.suspended or not app.running:
+                continue  # (a frozen or stopped application does nothing and takes no time)
             if self.holding:
                 # The kernel holds writes: the application's write waits for the release.
                 self.deferred.append((app, n))
@@ -169,7 +169,7 @@ class _Scheduler:
     def run(self, app: Application, steps: int) -> None:
         cost = self.options.costs.app_step
         for _ in range(steps):
-            if app.suspended:
+            if app.suspended or not app.running:
                 return
             app.run(self.rng)
             if cost:

@@ -363,7 +363,9 @@ def test_a_stopped_custom_application_runs_no_steps(tmp_path: Path) -> None:
         app.stop()
         assert not app.running
         before, steps = vol.fs.read_file("C:\\log.txt"), app.steps_run
+        clock = system.clock.now()
         system.run_applications(20)
+        assert system.clock.now() == clock  # a stopped application's steps take no time
         rng = random.Random(4)
         state = rng.getstate()
         app.run(rng, 5)
