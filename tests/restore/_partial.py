@@ -17,7 +17,8 @@ Directed = tuple[str, str, str, str, str, str]
 
 
 class PartialWriter(ReadyWriter):
-    """One selectable component ``Db`` holding ``C:\\Db\\*`` (recursive).
+    """One selectable component ``Db`` holding ``C:\\Db\\*`` (recursive; ``spec`` changes the
+    file spec and recursion).
 
     ``partial`` lists the ``AddPartialFile`` calls (path, file name, ranges) made in
     ``when`` (PrepareForBackup or PostSnapshot); ``differenced`` the
@@ -33,7 +34,9 @@ class PartialWriter(ReadyWriter):
                  when: str = "PrepareForBackup",
                  differenced: list[tuple[str, str, bool, int]] | None = None,
                  directed: list[Directed] | None = None, alternate: str | None = None,
-                 method: RestoreMethod = RestoreMethod.RESTORE_IF_CAN_REPLACE) -> None:
+                 method: RestoreMethod = RestoreMethod.RESTORE_IF_CAN_REPLACE,
+                 spec: tuple[str, bool] = ("*", True)) -> None:
+        self.spec = spec
         self.partial = partial or []
         self.when = when
         self.differenced = differenced or []
@@ -45,7 +48,7 @@ class PartialWriter(ReadyWriter):
 
     def on_identify(self, md: WriterMetadataBuilder) -> bool:
         md.add_component(FG, "", "Db", selectable=True)
-        md.add_files_to_file_group("", "Db", "C:\\Db", "*", True)
+        md.add_files_to_file_group("", "Db", "C:\\Db", *self.spec)
         md.set_restore_method(self.method)
         if self.alternate:
             md.add_alternate_location_mapping("C:\\Db", "*", True, self.alternate)
