@@ -13,7 +13,8 @@ A backup directory holds::
 
     backup_components.xml          the BCD (SaveAsXML)
     writers/<n>.xml                each writer's metadata (IVssExamineWriterMetadata::SaveAsXML)
-    files/<volume>/<path>          the files, read from the shadow copies
+    files/<volume>/<path>          the files, read from the shadow copies (of a partial file,
+                                   only its ranges, one after the other)
     manifest.json                  backup state the BCD cannot give back, file list, hashes
 """
 

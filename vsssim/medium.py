@@ -4,7 +4,8 @@
 
     backup_components.xml          the Backup Components Document (SaveAsXML)
     writers/<n>.xml                each backed-up writer's metadata (IVssExamineWriterMetadata)
-    files/<volume>/<path>          the files, as read from the shadow copies
+    files/<volume>/<path>          the files, as read from the shadow copies (of a partial
+                                   file, only its ranges, one after the other)
     manifest.json                  what the BCD cannot give back: backup state, file list,
                                    file sets and their directories, sizes and SHA-256 hashes
 
@@ -20,7 +21,15 @@ Reading treats the directory as hostile (it may come from anywhere).  When it is
   name matches the file set's file spec, and the file set is one the writer's *stored* metadata
   declares for that component; alternate location mappings are checked the same way;
 * the Backup Components Document, the manifest and the stored writer metadata agree (the same
-  writers and components).
+  writers and components);
+* a partial file's entry is the file its writer named (``AddPartialFile``, in the document), at
+  or under a file set path of its component, with the same ranges (as listed there, or as its
+  ranges file, which must be in the backup, holds them), every range inside the file's recorded
+  size and their lengths adding up to the bytes kept; a file outside every declared file set
+  must belong to a differenced file spec of the document (``AddDifferencedFiles...``).
+
+Format 2 (this version) adds ``partial_file_support`` and, per file, ``ranges``, ``file_size``,
+``partial_file`` and ``ranges_file_of``, all optional; format 1 manifests are still read.
 
 Any problem is a :class:`MediumError` (``VSS_E_INVALID_XML_DOCUMENT``-class ``ValueError``) raised
 before anything is restored.  A path with no backup at all (it does not exist, is a file, or is a

@@ -26,6 +26,17 @@ targets and the writer's directed targets (reference §8.7):
                                         restored
 ======================================  ==========================================================
 
+Byte ranges (reference §8.7, R7): a partial file (``AddPartialFile``) has only its saved ranges
+written back, at their offsets, into the file that is at its destination, which must exist (a
+vsssim choice: the reference is silent, and a file made of the ranges and zeros would be corrupt);
+the bytes outside the ranges stay the live file's.  A ranges file is restored before the partial
+file it describes, and ``SetRangesFilePath`` is called when it went somewhere else.  A directed
+target (``AddDirectedTarget``) writes the bytes of each source range (which must be among the
+bytes the backup holds) at its paired destination range, into the destination file (created if
+missing; empty range lists: the whole file).  ``RestoredFile.route`` and ``.ranges`` say, per
+file, why it went where it went and what was written; a staged (at reboot) partial file is the
+current file with the ranges in it.
+
 Safety: every destination is computed and checked before anything is written: an absolute path on
 a volume of this machine, below the root of its file set (or of the mapping, new target or
 directed target), with names the file system accepts (no ``..``, no reserved device names, no

@@ -24,6 +24,7 @@ from vsssim.documents import (
 )
 from vsssim.errors import VssBadStateError
 from vsssim.medium import BackupMedium, MediumError
+from vsssim.options import fidelity_markdown
 from vsssim.system import VssSystem
 
 ORIGINAL = bytes(range(64))
@@ -273,6 +274,7 @@ def test_differenced_files_are_copied_only_if_modified_since_the_time(
         system.volume("C:\\").fs.write_file("C:\\Db\\new.dat", b"3")
         assert system.restore(result).succeeded  # restores what it holds: new.dat only
         assert system.volume("C:\\").fs.read_file("C:\\Db\\new.dat") == b"2"
+    assert "copies every file such a spec covers" in fidelity_markdown()
 
 
 def test_differenced_files_may_lie_outside_the_file_sets(tmp_path: Path) -> None:
