@@ -13,7 +13,8 @@ A backup directory holds::
 
     backup_components.xml          the BCD (SaveAsXML)
     writers/<n>.xml                each writer's metadata (IVssExamineWriterMetadata::SaveAsXML)
-    files/<volume>/<path>          the files, read from the shadow copies
+    files/<volume>/<path>          the files, read from the shadow copies (of a partial file,
+                                   only its ranges, one after the other)
     manifest.json                  backup state the BCD cannot give back, file list, hashes
 """
 
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from vsssim import hresult as hr
+from vsssim.clock import filetime
 from vsssim.constants import (
     BackupType,
     FileSpecBackupType,
@@ -38,8 +40,11 @@ from vsssim.constants import (
 )
 from vsssim.coordinator import effective_backup_type
 from vsssim.documents import (
+    BackupComponentsDocument,
     ComponentKind,
+    DifferencedFile,
     FileDescriptor,
+    PartialFile,
     WmdComponent,
     WriterMetadata,
     WriterStatus,
@@ -48,7 +53,18 @@ from vsssim.documents import (
     set_members,
 )
 from vsssim.documents._fields import enum_argument
-from vsssim.errors import VssError, VssObjectAlreadyExistsError, VssObjectNotFoundError
+from vsssim.documents.ranges import (
+    format_ranges,
+    is_ranges_file_path,
+    parse_ranges,
+    parse_ranges_file,
+)
+from vsssim.errors import (
+    VssError,
+    VssInvalidArgumentError,
+    VssObjectAlreadyExistsError,
+    VssObjectNotFoundError,
+)
 from vsssim.medium import MANIFEST_FORMAT
 from vsssim.storage._fileio import make_dirs, write_bytes
 from vsssim.trace import EventKind, Trace
@@ -81,6 +97,14 @@ class BackedUpFile:
     ``set_path``/``set_filespec``/``set_recursive`` identify that file set, ``rel`` the file's
     path below the set's root; ``path`` is its default (original) path, ``target`` where it is
     in the backup directory.
+
+    A partial file (``AddPartialFile``) has ``partial_file``, its index among the component's
+    partial files, ``ranges``, the ``"offset:length,..."`` list of the bytes kept (``target``
+    holds them one after the other: ``size`` is their total), and ``file_size``, the size of
+    the whole file on the shadow copy.  The ranges file a writer named instead of a range list
+    is kept as a whole file with ``ranges_file_of`` set to that index.  A partial file outside
+    every file set of its component, or a differenced file outside them, has its own path (or
+    the differenced file spec) as its file set.  ``ranges == ""``: the whole file.
     """
 
     writer: str
@@ -97,6 +121,10 @@ class BackedUpFile:
     target: str
     size: int
     sha256: str
+    ranges: str = ""
+    file_size: int | None = None
+    partial_file: int | None = None
+    ranges_file_of: int | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +157,9 @@ class BackupResult:
     ``attempts`` counts the whole backups run (more than one when ``retries`` let a retryable
     failure start the backup again); ``trace``, ``downtime``, ``freeze_windows`` and
     ``handler_exceptions`` cover them all, the rest is the last attempt's.
+    ``partial_file_support`` is what the backup passed to ``SetBackupState`` (writers may
+    then call ``AddPartialFile``, and only their ranges were copied: see
+    :class:`BackedUpFile`).
     ``handler_exceptions`` are the exceptions writer handlers raised (VSS recorded each as the
     writer's failure), with their tracebacks from the handler down (``raise
     result.handler_exceptions[0]`` or ``traceback.print_exception(...)`` shows where); each has a
@@ -156,6 +187,7 @@ class BackupResult:
     component_names: list[str] = field(default_factory=list)
     attempts: int = 1
     handler_exceptions: list[Exception] = field(default_factory=list)
+    partial_file_support: bool = False
 
     def summary(self) -> str:
         """A few lines for people: outcome, writers, downtime, hold, files."""
@@ -349,7 +381,8 @@ def component_volumes(system: VssSystem, metadata: WriterMetadata,
 def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type: BackupType,
                target_dir: str | os.PathLike[str] | None, context: int,
                components: Iterable[str] | None, exclude_writers: Iterable[str],
-               copy_files: bool, retries: int = 0, retry_wait: float = 600.0) -> BackupResult:
+               copy_files: bool, retries: int = 0, retry_wait: float = 600.0,
+               partial_file_support: bool = False) -> BackupResult:
     """Implementation of :meth:`VssSystem.backup` (see the module docstring).
 
     With ``retries``, a backup that a retryable writer error, a transient ``DoSnapshotSet``
@@ -368,6 +401,9 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
                         f"{type(context).__name__}")
     if not isinstance(copy_files, bool):
         raise TypeError(f"copy_files must be a bool, not {type(copy_files).__name__}")
+    if not isinstance(partial_file_support, bool):
+        raise TypeError(f"partial_file_support must be a bool, not "
+                        f"{type(partial_file_support).__name__}")
     backup_type = enum_argument("backup_type", BackupType, backup_type)  # ValueError, not COM's
     if isinstance(volumes, (str, bytes, os.PathLike)):
         raise TypeError(_one_volume_or_path(volumes))
@@ -388,7 +424,8 @@ def run_backup(system: VssSystem, *, volumes: Iterable[str] | None, backup_type:
     while True:
         attempts += 1
         result, again = _attempt(system, requested, wanted, excluded, backup_type, target_dir,
-                                 context, copy_files, may_retry=attempts <= retries)
+                                 context, copy_files, may_retry=attempts <= retries,
+                                 partial_file_support=partial_file_support)
         for name, secs in result.freeze_windows.items():
             windows[name] = windows.get(name, 0.0) + secs
         raised += result.handler_exceptions
@@ -427,10 +464,10 @@ def _retryable_failure(status: list[WriterStatus]) -> int | None:
 def _attempt(system: VssSystem, requested: set[str] | None, wanted: list[str] | None,
              excluded: set[str], backup_type: BackupType,
              target_dir: str | os.PathLike[str] | None, context: int, copy_files: bool, *,
-             may_retry: bool) -> tuple[BackupResult, bool]:
+             may_retry: bool, partial_file_support: bool = False) -> tuple[BackupResult, bool]:
     """One whole backup (B0..B19); True with it if it stopped for a retry."""
     result = BackupResult(succeeded=False, hresult=hr.S_OK, backup_type=BackupType(backup_type),
-                          context=int(context))
+                          context=int(context), partial_file_support=partial_file_support)
     writers_ctx = not (int(context) & _NO_WRITERS)
     bc = system.create_backup_components(async_mode="immediate")
     try:
@@ -444,7 +481,7 @@ def _attempt(system: VssSystem, requested: set[str] | None, wanted: list[str] | 
             if classes:
                 bc.disable_writer_classes(classes)
             bc.gather_writer_metadata().result()
-            bc.set_backup_state(True, False, backup_type)
+            bc.set_backup_state(True, False, backup_type, partial_file_support)
             if wanted is not None:
                 _check_component_paths(bc.writer_metadata, wanted)
             selected = _select(system, bc.writer_metadata, requested, wanted)
@@ -564,6 +601,7 @@ def _copy_selected(system: VssSystem, bc: BackupComponents, selected: list[_Sele
         btype = effective_backup_type(session.bcd.backup_type, s.metadata.backup_schema)
         required = _BACKUP_REQUIRED.get(btype, _FULL_REQUIRED)
         try:
+            extras = _extras_of(session.bcd, s)
             for member in set_members(s.metadata, s.component):
                 for fds, is_log in ((member.files, False), (member.database_files, False),
                                     (member.database_log_files, True)):
@@ -572,7 +610,9 @@ def _copy_selected(system: VssSystem, bc: BackupComponents, selected: list[_Sele
                     for fd in fds:
                         if int(fd.backup_type_mask) & required:
                             _copy_file_set(system, s, member, fd, devices, target, result,
-                                           made)
+                                           made, extras)
+            if extras is not None:
+                _copy_extras(system, s, extras, devices, target, result, made)
         except VssError as exc:
             result.failed_components.append(s.component.full_path)
             system.tracer.emit("requester", s.label, EventKind.COPY, "CopyFailed",
@@ -603,7 +643,7 @@ def _excluded(system: VssSystem, wmd: WriterMetadata, default_path: str) -> bool
 
 def _copy_file_set(system: VssSystem, s: _Selected, member: WmdComponent, fd: FileDescriptor,
                    devices: dict[str, Any], target: str, result: BackupResult,
-                   made: set[str]) -> None:
+                   made: set[str], extras: _Extras | None = None) -> None:
     source_root = fd.alternate_location or fd.path  # the alternate path is read at backup
     default_vol = system.volume_of_path(fd.path)
     vol = system.volume_of_path(source_root) if fd.alternate_location else default_vol
@@ -646,8 +686,24 @@ def _copy_file_set(system: VssSystem, s: _Selected, member: WmdComponent, fd: Fi
     for snap_path in matches:
         rel = snap_path[len(snap_root):].lstrip("\\")  # below the file set's root
         default_path = set_root + "\\" + rel
+        if extras is not None:
+            key = default_path.lower()
+            if key in extras.handled:
+                continue  # (a partial or differenced file already dealt with)
+            hit = extras.partials.get(key)
+            if hit is not None:  # the writer's ranges replace the whole file (mask ignored)
+                extras.handled.add(key)
+                _copy_partial(system, s, extras, devices, target, result, made, hit, fs,
+                              snap_path, (member_path, fd.path, fd.filespec, fd.recursive, rel))
+                continue
         if exclusions and _excluded(system, s.metadata, default_path):
             continue
+        if extras is not None and extras.differenced:
+            spec = _covering(extras.differenced, default_path)
+            if spec is not None:
+                extras.handled.add(default_path.lower())
+                if not _modified_since(fs, snap_path, spec):
+                    continue
         data = fs.read_file(snap_path)
         size = len(data)
         on_volume = default_path[len(default_vol.name):].lstrip("\\") if default_path.lower(
@@ -664,6 +720,209 @@ def _copy_file_set(system: VssSystem, s: _Selected, member: WmdComponent, fd: Fi
         system.clock.sleep(size / copy_rate)
         system.tracer.emit("requester", "backup medium", EventKind.COPY, "CopyFile",
                            f"{snap_path} ({size} bytes)", size=size)
+
+
+@dataclass
+class _Extras:
+    """A component's partial and differenced files, as its writer left them in the Backup
+    Components Document by the end of PostSnapshot (``GetPartialFile``,
+    ``GetDifferencedFile``), and the files already dealt with because of them."""
+
+    partials: dict[str, tuple[int, PartialFile]]  # folded default path -> (index, entry)
+    differenced: list[DifferencedFile]
+    handled: set[str] = field(default_factory=set)  # folded default paths
+
+
+def _fold(path: str) -> str:
+    return path.rstrip("\\").lower()
+
+
+def _extras_of(bcd: BackupComponentsDocument, s: _Selected) -> _Extras | None:
+    """The partial and differenced files of ``s`` (None if it has neither: the plain copy).
+
+    A partial file must lie at or under a file set path of the component or its set, and be
+    named once (reference §8.7); otherwise the component fails (a writer error)."""
+    entry = next((w for w in bcd.writers if w.instance_id == s.instance_id), None)
+    if entry is None:
+        return None
+    try:
+        comp = entry.component(s.component.logical_path, s.component.component_name)
+    except VssObjectNotFoundError:
+        return None
+    if not comp.partial_files and not comp.differenced_files:
+        return None
+    roots = [_fold(fd.path) for m in set_members(s.metadata, s.component) for fd in m.all_files]
+    partials: dict[str, tuple[int, PartialFile]] = {}
+    handled: set[str] = set()  # a ranges file is kept once, as such (not as a plain file too)
+    for i, pf in enumerate(comp.partial_files):
+        if is_ranges_file_path(pf.ranges):
+            handled.add(pf.ranges.lower())
+        key = _fold(pf.path) + "\\" + pf.filename.lower()
+        parent = _fold(pf.path)
+        if not any(parent == r or parent.startswith(r + "\\") for r in roots):
+            raise VssInvalidArgumentError(
+                f"partial file {pf.path.rstrip(chr(92))}\\{pf.filename} is not at or under a "
+                f"file set path of {s.component.full_path!r} (AddPartialFile, reference §8.7)")
+        if key in partials:
+            raise VssInvalidArgumentError(
+                f"{pf.path.rstrip(chr(92))}\\{pf.filename} was added twice as a partial file "
+                f"of {s.component.full_path!r}")
+        partials[key] = (i, pf)
+    return _Extras(partials, list(comp.differenced_files), handled)
+
+
+def _covering(specs: list[DifferencedFile], default_path: str) -> DifferencedFile | None:
+    """The first differenced file spec that covers ``default_path``, if any."""
+    from vsssim.storage.simfs import filespec_matches
+
+    parent, _, name = default_path.rpartition("\\")
+    here = parent.lower()
+    for spec in specs:
+        root = _fold(spec.path)
+        if (here == root or (spec.recursive and here.startswith(root + "\\"))) and \
+                filespec_matches(name, spec.filespec):
+            return spec
+    return None
+
+
+def _modified_since(fs: Any, snap_path: str, spec: DifferencedFile) -> bool:
+    """Whether a file a differenced spec covers is to be copied: modified at or after the
+    spec's FILETIME, which the requester must obey; a zero time (or an LSN) lets the requester
+    use its own records, and the facade keeps none, so it copies the file (reference §8.6)."""
+    if spec.last_modify_time == 0:
+        return True
+    return filetime(fs.stat(snap_path).modified) >= spec.last_modify_time
+
+
+def _locate(system: VssSystem, devices: dict[str, Any], path: str, what: str
+            ) -> tuple[Any, str, Any]:
+    """(volume, path on its shadow copy, the shadow copy's file system) of a default path."""
+    vol = system.volume_of_path(path)
+    if vol is None or vol.guid_path not in devices:
+        raise VssObjectNotFoundError(f"{what} {path} is not on a volume of the snapshot set")
+    _volume, device_object, fs = devices[vol.guid_path]
+    root = vol.name if path.lower().startswith(vol.name.lower()) else vol.guid_path
+    return vol, shadow_path(path, root, device_object), fs
+
+
+def _containing_set(s: _Selected, path: str) -> tuple[str, str, str, bool, str] | None:
+    """(member, set path, file spec, recursive, rel) of the first file set of ``s``'s set that
+    holds ``path`` (whatever its backup type mask), or None."""
+    from vsssim.storage.simfs import filespec_matches
+
+    parent, _, name = path.rpartition("\\")
+    here = parent.lower()
+    for member in set_members(s.metadata, s.component):
+        for fd in member.all_files:
+            root = _fold(fd.path)
+            if (here == root or (fd.recursive and here.startswith(root + "\\"))) and \
+                    filespec_matches(name, fd.filespec):
+                return (member.full_path, fd.path, fd.filespec, fd.recursive,
+                        path[len(fd.path.rstrip("\\")):].lstrip("\\"))
+    return None
+
+
+def _own_set(s: _Selected, path: str) -> tuple[str, str, str, bool, str]:
+    """A file outside every file set: its own directory and name stand for the set."""
+    parent, _, name = path.rpartition("\\")
+    return s.component.full_path, parent + "\\", name, False, name
+
+
+def _keep(system: VssSystem, s: _Selected, target: str, result: BackupResult,
+          made: set[str], where: tuple[str, str, str, bool, str], default_path: str,
+          snap_path: str, data: bytes, name: str = "CopyFile", detail: str = "",
+          **extra: Any) -> None:
+    """Write one file (or a partial file's ranges) to the backup and list it."""
+    vol = system.volume_of_path(default_path)
+    if vol is None:
+        raise VssObjectNotFoundError(f"{default_path} is not on a volume")
+    on_volume = default_path[len(vol.name):] if default_path.lower().startswith(
+        vol.name.lower()) else default_path[len(vol.guid_path):]
+    dest_rel = "/".join(["files/" + _volume_stem(vol.name),
+                         *[p for p in on_volume.split("\\") if p and p != "."]])
+    _write_file(target, dest_rel, data, made)
+    member, set_path, filespec, recursive, rel = where
+    result.files.append(BackedUpFile(
+        writer=s.label, writer_id=str(s.writer_id),
+        instance_name=s.metadata.identity.instance_name, component=s.component.full_path,
+        member=member, set_path=set_path, set_filespec=filespec, set_recursive=recursive,
+        rel=rel, path=default_path, snapshot_path=snap_path, target=dest_rel, size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(), **extra))
+    system.clock.sleep(len(data) / system.options.costs.copy_rate)
+    system.tracer.emit("requester", "backup medium", EventKind.COPY, name,
+                       detail or f"{snap_path} ({len(data)} bytes)", size=len(data))
+
+
+def _copy_partial(system: VssSystem, s: _Selected, extras: _Extras, devices: dict[str, Any],
+                  target: str, result: BackupResult, made: set[str],
+                  hit: tuple[int, PartialFile], fs: Any, snap_path: str,
+                  where: tuple[str, str, str, bool, str]) -> None:
+    """``GetPartialFile``: copy the listed ranges of one file from the shadow copy, and first
+    the ranges file itself if the writer named one (the requester must keep it, §8.7)."""
+    index, pf = hit
+    default_path = pf.path.rstrip("\\") + "\\" + pf.filename
+    if is_ranges_file_path(pf.ranges):
+        _vol, ranges_snap, ranges_fs = _locate(system, devices, pf.ranges, "the ranges file")
+        if not ranges_fs.is_file(ranges_snap):
+            raise VssObjectNotFoundError(f"the ranges file {pf.ranges} of partial file "
+                                         f"{default_path} does not exist on the shadow copy")
+        ranges_data = ranges_fs.read_file(ranges_snap)
+        try:
+            ranges = parse_ranges_file(ranges_data)
+        except ValueError as exc:
+            raise VssInvalidArgumentError(f"the ranges file {pf.ranges} of partial file "
+                                          f"{default_path}: {exc}") from None
+        _keep(system, s, target, result, made,
+              _containing_set(s, pf.ranges) or _own_set(s, pf.ranges), pf.ranges, ranges_snap,
+              ranges_data, ranges_file_of=index)
+    else:
+        try:
+            ranges = parse_ranges(pf.ranges)
+        except ValueError as exc:  # (AddPartialFile checked it: a document edited since)
+            raise VssInvalidArgumentError(f"partial file {default_path}: {exc}") from None
+    data = fs.read_file(snap_path)
+    for offset, length in ranges:
+        if offset + length > len(data):
+            raise VssInvalidArgumentError(
+                f"partial file {default_path}: range {offset}:{length} ends beyond the end of "
+                f"the file ({len(data)} bytes on the shadow copy)")
+    blob = b"".join(data[o:o + n] for o, n in ranges)
+    _keep(system, s, target, result, made, where, default_path, snap_path, blob,
+          "CopyPartialFile", f"{snap_path} ({len(ranges)} ranges, {len(blob)} of {len(data)} "
+          "bytes)", ranges=format_ranges(ranges), file_size=len(data), partial_file=index)
+
+
+def _copy_extras(system: VssSystem, s: _Selected, extras: _Extras, devices: dict[str, Any],
+                 target: str, result: BackupResult, made: set[str]) -> None:
+    """Partial files no copied file set held, then differenced files no file set held (both
+    may lie outside the component's file sets, and override the backup type mask, §8.6)."""
+    for key, hit in extras.partials.items():
+        if key in extras.handled:
+            continue
+        extras.handled.add(key)
+        path = hit[1].path.rstrip("\\") + "\\" + hit[1].filename
+        _vol, snap_path, fs = _locate(system, devices, path, "partial file")
+        if not fs.is_file(snap_path):
+            raise VssObjectNotFoundError(f"partial file {path} does not exist on the shadow copy")
+        _copy_partial(system, s, extras, devices, target, result, made, hit, fs, snap_path,
+                      _containing_set(s, path) or _own_set(s, path))
+    for spec in extras.differenced:
+        root = spec.path.rstrip("\\")
+        _vol, snap_root, fs = _locate(system, devices, root, "differenced files at")
+        snap_root = snap_root.rstrip("\\")
+        for snap_path in fs.glob(snap_root, spec.filespec, recursive=spec.recursive):
+            rel = snap_path[len(snap_root):].lstrip("\\")
+            default_path = root + "\\" + rel
+            key = default_path.lower()
+            if key in extras.handled:
+                continue
+            extras.handled.add(key)
+            if s.metadata.exclude_files and _excluded(system, s.metadata, default_path):
+                continue
+            if _modified_since(fs, snap_path, spec):
+                _keep(system, s, target, result, made,
+                      (s.component.full_path, spec.path, spec.filespec, spec.recursive, rel),
+                      default_path, snap_path, fs.read_file(snap_path))
 
 
 def _write_file(target: str | Path, relative: str, data: bytes, made: set[str]) -> None:
@@ -701,6 +960,7 @@ def _write_backup_files(system: VssSystem, result: BackupResult,
         "backup_type": result.backup_type.name,
         "select_components": True,
         "bootable_system_state": False,
+        "partial_file_support": result.partial_file_support,
         "context": result.context,
         "snapshot_set_id": str(result.snapshot_set_id) if result.snapshot_set_id else None,
         "time": system.clock.datetime().isoformat(),

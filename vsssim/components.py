@@ -45,6 +45,7 @@ from vsssim.documents import (
 from vsssim.documents import (
     WriterComponents as BcdWriterComponents,
 )
+from vsssim.documents.ranges import is_ranges_file_path, parse_ranges
 from vsssim.errors import VssBadStateError, VssInvalidArgumentError
 
 __all__ = ["Component", "ComponentScope", "WriterComponents"]
@@ -303,15 +304,33 @@ class Component:
         self._data.backup_stamp = _text(stamp, "stamp")
 
     def add_partial_file(self, path: str, filename: str, ranges: str, metadata: str = "") -> None:
-        """``AddPartialFile``: back up only byte ranges of a file (needs partial-file support)."""
+        """``IVssComponent::AddPartialFile``: back up only byte ranges of a file.
+
+        Needs partial-file support (``SetBackupState(..., partial_file_support=True)``,
+        ``VSS_E_BAD_STATE`` otherwise); legal in ``OnPrepareBackup`` and ``OnPostSnapshot``.
+        ``ranges`` is ``"offset:length[,offset:length...]"`` (decimal or ``0x`` hexadecimal)
+        or the full path of a binary ranges file (see :mod:`vsssim.documents.ranges`);
+        ``filename`` is a plain name, without wildcards.  Anything else is ``E_INVALIDARG``.
+        ``VssSystem.backup`` then copies only those ranges (reference §8.7).
+        """
         self._write("AddPartialFile", events=_BACKUP_WRITE_EVENTS, backup=True)
         if not self._scope.partial_file_support:
             raise VssBadStateError(
                 "AddPartialFile needs partial file support: the requester did not enable it in "
                 "SetBackupState(..., partial_file_support=True)",
                 state=str(self._scope.event), call="AddPartialFile")
-        if any(ch in filename for ch in "*?\\"):
+        for name, value in (("path", path), ("filename", filename), ("ranges", ranges),
+                            ("metadata", metadata)):
+            _text(value, name)
+        if not filename or any(ch in filename for ch in "*?\\"):
             raise VssInvalidArgumentError(f"filename={filename!r} must be a plain file name")
+        if not is_ranges_file_path(ranges):
+            try:
+                parse_ranges(ranges)
+            except ValueError as exc:
+                raise VssInvalidArgumentError(
+                    f"ranges={ranges!r}: {exc}; write \"offset:length[,offset:length...]\" or "
+                    "the full path of a ranges file") from None
         self._data.partial_files.append(
             PartialFile(path=path, filename=filename, ranges=ranges, metadata=metadata))
 
@@ -385,9 +404,19 @@ class Component:
         destination_filename: str,
         destination_ranges: str,
     ) -> None:
-        """``AddDirectedTarget``: per-file remapping; the restore target must be DIRECTED."""
+        """``IVssComponent::AddDirectedTarget``: per-file remapping; the restore target must be
+        DIRECTED.
+
+        ``VssSystem.restore`` writes the bytes of ``source_ranges`` of the backed-up file
+        ``source_path\\source_filename`` at ``destination_ranges`` of
+        ``destination_path\\destination_filename``, into the file that is there (created if
+        missing); the two lists are ``"offset:length,..."`` strings with as many ranges, of the
+        same lengths, in the same order (``E_INVALIDARG`` otherwise).  Both empty (a vsssim
+        choice: the reference gives no meaning to empty lists) means the whole file.
+        """
         self._write("AddDirectedTarget", events=frozenset({WriterEvent.PRE_RESTORE}),
                     backup=False)
+        check_directed_ranges(source_ranges, destination_ranges)
         if self._data.restore_target != RestoreTarget.DIRECTED:
             raise VssBadStateError(
                 "AddDirectedTarget needs the restore target VSS_RT_DIRECTED: call "
@@ -418,6 +447,27 @@ class Component:
             hresult=hr.to_unsigned(hresult),
             application_hresult=hr.to_unsigned(application_hresult),
             message=_text(message, "message"))
+
+
+def check_directed_ranges(source_ranges: str, destination_ranges: str
+                          ) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The (source, destination) range pairs of a directed target (empty: the whole file),
+    or ``VssInvalidArgumentError`` if the lists are malformed or do not pair up."""
+    for name, value in (("source_ranges", source_ranges),
+                        ("destination_ranges", destination_ranges)):
+        _text(value, name)
+    if not source_ranges.strip() and not destination_ranges.strip():
+        return []
+    try:
+        src = parse_ranges(source_ranges)
+        dst = parse_ranges(destination_ranges)
+    except ValueError as exc:
+        raise VssInvalidArgumentError(f"directed target ranges: {exc}") from None
+    if [n for _, n in src] != [n for _, n in dst]:
+        raise VssInvalidArgumentError(
+            f"directed target ranges: source {source_ranges!r} and destination "
+            f"{destination_ranges!r} must list as many ranges, of the same lengths, in order")
+    return list(zip(src, dst, strict=True))
 
 
 def _text(value: str, name: str) -> str:

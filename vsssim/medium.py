@@ -4,7 +4,8 @@
 
     backup_components.xml          the Backup Components Document (SaveAsXML)
     writers/<n>.xml                each backed-up writer's metadata (IVssExamineWriterMetadata)
-    files/<volume>/<path>          the files, as read from the shadow copies
+    files/<volume>/<path>          the files, as read from the shadow copies (of a partial
+                                   file, only its ranges, one after the other)
     manifest.json                  what the BCD cannot give back: backup state, file list,
                                    file sets and their directories, sizes and SHA-256 hashes
 
@@ -20,7 +21,15 @@ Reading treats the directory as hostile (it may come from anywhere).  When it is
   name matches the file set's file spec, and the file set is one the writer's *stored* metadata
   declares for that component; alternate location mappings are checked the same way;
 * the Backup Components Document, the manifest and the stored writer metadata agree (the same
-  writers and components).
+  writers and components);
+* a partial file's entry is the file its writer named (``AddPartialFile``, in the document), at
+  or under a file set path of its component, with the same ranges (as listed there, or as its
+  ranges file, which must be in the backup, holds them), every range inside the file's recorded
+  size and their lengths adding up to the bytes kept; a file outside every declared file set
+  must belong to a differenced file spec of the document (``AddDifferencedFiles...``).
+
+Format 2 (this version) adds ``partial_file_support`` and, per file, ``ranges``, ``file_size``,
+``partial_file`` and ``ranges_file_of``, all optional; format 1 manifests are still read.
 
 Any problem is a :class:`MediumError` (``VSS_E_INVALID_XML_DOCUMENT``-class ``ValueError``) raised
 before anything is restored.  A path with no backup at all (it does not exist, is a file, or is a
@@ -43,11 +52,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from vsssim.documents import BackupComponentsDocument, WriterMetadata
+from vsssim.documents import BackupComponentsDocument, BcdComponent, WriterMetadata
+from vsssim.documents.ranges import is_ranges_file_path, parse_ranges, parse_ranges_file
 from vsssim.errors import VssInvalidXmlDocumentError, VssObjectNotFoundError
 
 __all__ = [
     "MANIFEST_FORMAT",
+    "READABLE_FORMATS",
     "BackupMedium",
     "Manifest",
     "ManifestComponent",
@@ -56,7 +67,10 @@ __all__ = [
     "MediumError",
 ]
 
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2
+#: Formats this version reads: 1 (before partial files) and 2 (adds ``partial_file_support``
+#: and the ``ranges``, ``file_size``, ``partial_file`` and ``ranges_file_of`` of a file).
+READABLE_FORMATS = (1, 2)
 MAX_MANIFEST_BYTES = 64 * 2**20
 _ROOT = re.compile(r"^(?:[A-Za-z]:\\|\\\\\?\\Volume\{[0-9A-Fa-f-]{36}\}\\)")
 
@@ -87,6 +101,10 @@ class ManifestFile(_Model):
     target: str
     size: int = Field(ge=0)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    ranges: str = ""
+    file_size: int | None = Field(default=None, ge=0)
+    partial_file: int | None = Field(default=None, ge=0)
+    ranges_file_of: int | None = Field(default=None, ge=0)
 
 
 class ManifestFileSet(_Model):
@@ -122,6 +140,7 @@ class Manifest(_Model):
     backup_type: str
     select_components: bool
     bootable_system_state: bool
+    partial_file_support: bool = False
     context: int
     snapshot_set_id: str | None
     time: str
@@ -217,8 +236,12 @@ class BackupMedium:
             self.manifest = Manifest.model_validate(raw)
         except (ValueError, ValidationError) as exc:
             raise MediumError(f"manifest.json is not a vsssim backup manifest: {exc}") from None
-        if self.manifest.format != MANIFEST_FORMAT:
+        if self.manifest.format not in READABLE_FORMATS:
             raise MediumError(f"manifest format {self.manifest.format} is not supported")
+        if self.manifest.format == 1 and (self.manifest.partial_file_support or any(
+                f.ranges or f.file_size is not None or f.partial_file is not None
+                or f.ranges_file_of is not None for f in self.manifest.files)):
+            raise MediumError("a format 1 manifest cannot describe partial files")
         bcd_path = _inside(root, "backup_components.xml", "document")
         self.components_xml = bcd_path.read_text(encoding="utf-8")
         self.document = BackupComponentsDocument.load_from_xml(self.components_xml)
@@ -249,6 +272,7 @@ class BackupMedium:
             for m in wmd.alternate_location_mappings:
                 _check_windows_path(m.alternate_location, "alternate location mapping")
         sets = self._declared_sets()
+        differenced = self._differenced_sets()
         for f in self.manifest.files:
             what = f"file {f.path!r}"
             _check_windows_path(f.set_path, what)
@@ -259,7 +283,10 @@ class BackupMedium:
                 raise MediumError(f"{what} does not match its file spec {f.set_filespec!r}")
             key = (f.writer_id, f.instance_name, f.member.lower(), f.set_path.rstrip("\\")
                    .lower(), f.set_filespec.lower(), f.set_recursive)
-            if key not in sets:
+            special = f.partial_file is not None or f.ranges_file_of is not None
+            if f.ranges or f.file_size is not None or special:
+                self._check_partial(f, sets, what)
+            elif key not in sets and key not in differenced:
                 raise MediumError(f"{what}: its file set is not one the writer's stored "
                                   f"metadata declares for {f.member!r}")
         for fs in self.manifest.file_sets:
@@ -272,6 +299,99 @@ class BackupMedium:
             if key not in sets:
                 raise MediumError(f"{what} is not one the writer's stored metadata declares "
                                   f"for {fs.member!r}")
+
+    def _bcd_component(self, f: ManifestFile) -> BcdComponent:
+        for w in self.document.writers:
+            if str(w.writer_id) == f.writer_id and w.instance_name == f.instance_name:
+                for c in w.components:
+                    if c.full_path.lower() == f.component.lower():
+                        return c
+        raise MediumError(f"file {f.path!r}: its component {f.component!r} is not in the "
+                          "Backup Components Document")
+
+    def _check_partial(self, f: ManifestFile, sets: set[tuple[str, str, str, str, str, bool]],
+                       what: str) -> None:
+        """A partial file's ranges, or a ranges file, against the writer's ``AddPartialFile``
+        entry in the document: the same file, the same ranges, inside the file, adding up to
+        the bytes kept; its file set a declared one or, outside them, its own directory under
+        a declared file set path of the component's set (reference §8.7)."""
+        comp = self._bcd_component(f)
+        index = f.partial_file if f.partial_file is not None else f.ranges_file_of
+        if index is None or (f.partial_file is not None and f.ranges_file_of is not None):
+            raise MediumError(f"{what}: ranges are kept only for partial files")
+        if index >= len(comp.partial_files):
+            raise MediumError(f"{what}: {f.component!r} has no partial file #{index}")
+        pf = comp.partial_files[index]
+        partial_path = pf.path.rstrip("\\") + "\\" + pf.filename
+        key = (f.writer_id, f.instance_name, f.member.lower(), f.set_path.rstrip("\\").lower(),
+               f.set_filespec.lower(), f.set_recursive)
+        own = (f.set_path.rstrip("\\").lower() + "\\" == f.path.rpartition("\\")[0].lower()
+               + "\\" and f.set_filespec.lower() == f.rel.lower() == f.path.rpartition("\\")[2]
+               .lower() and not f.set_recursive)
+        if f.ranges_file_of is not None:
+            if not is_ranges_file_path(pf.ranges) or f.path.lower() != pf.ranges.lower():
+                raise MediumError(f"{what} is not the ranges file of partial file "
+                                  f"{partial_path!r}")
+            if f.ranges or f.file_size is not None:
+                raise MediumError(f"{what}: a ranges file is kept whole")
+            if key not in sets and not own:
+                raise MediumError(f"{what}: its file set is not one the writer's stored "
+                                  f"metadata declares for {f.member!r}")
+            return
+        if f.path.lower() != partial_path.lower():
+            raise MediumError(f"{what} is not partial file #{index} of {f.component!r} "
+                              f"({partial_path!r})")
+        if key not in sets:
+            roots = [k[3] for k in sets if k[:2] == key[:2]
+                     and (k[2] == f.component.lower() or k[2].startswith(
+                         f.component.lower() + "\\"))]
+            parent = f.path.rpartition("\\")[0].lower()
+            if not own or not any(parent == r or parent.startswith(r + "\\") for r in roots):
+                raise MediumError(f"{what}: a partial file must be at or under a file set "
+                                  f"path of {f.component!r}")
+        try:
+            ranges = parse_ranges(f.ranges)
+        except ValueError as exc:
+            raise MediumError(f"{what}: ranges {f.ranges[:80]!r}: {exc}") from None
+        if f.file_size is None:
+            raise MediumError(f"{what}: a partial file needs the size of the whole file")
+        for offset, length in ranges:
+            if offset + length > f.file_size:
+                raise MediumError(f"{what}: range {offset}:{length} lies beyond the end of the "
+                                  f"file ({f.file_size} bytes)")
+        if sum(n for _, n in ranges) != f.size:
+            raise MediumError(f"{what}: its ranges add up to {sum(n for _, n in ranges)} "
+                              f"bytes, not the {f.size} kept")
+        if is_ranges_file_path(pf.ranges):
+            kept = [r for r in self.manifest.files if r.ranges_file_of == index
+                    and r.writer_id == f.writer_id and r.instance_name == f.instance_name
+                    and r.component.lower() == f.component.lower()]
+            if not kept:
+                raise MediumError(f"{what}: the backup lacks its ranges file {pf.ranges!r}")
+            try:
+                expected = parse_ranges_file(self.read(kept[0]))
+            except ValueError as exc:
+                raise MediumError(f"{what}: its ranges file {pf.ranges!r}: {exc}") from None
+        else:
+            try:
+                expected = parse_ranges(pf.ranges)
+            except ValueError as exc:
+                raise MediumError(f"{what}: the document's ranges {pf.ranges[:80]!r}: "
+                                  f"{exc}") from None
+        if ranges != expected:
+            raise MediumError(f"{what}: the manifest's ranges are not the ones the writer "
+                              "added (AddPartialFile)")
+
+    def _differenced_sets(self) -> set[tuple[str, str, str, str, str, bool]]:
+        """The differenced file specs of the document (their files need not be in a file set,
+        reference §8.6), keyed as :meth:`_declared_sets` keys file sets, by component."""
+        out = set()
+        for w in self.document.writers:
+            for c in w.components:
+                for d in c.differenced_files:
+                    out.add((str(w.writer_id), w.instance_name, c.full_path.lower(),
+                             d.path.rstrip("\\").lower(), d.filespec.lower(), d.recursive))
+        return out
 
     def _instance_of(self, writer_id: str) -> str:
         for w in self.document.writers:

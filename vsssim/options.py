@@ -411,12 +411,12 @@ NOT_SIMULATED: tuple[str, ...] = (
     "**`IVssBackupComponentsEx4::GetRootAndLogicalPrefixPaths`**, and the remote and cluster "
     "variants of the calls (UNC paths, cluster shared volumes): a machine has local volumes "
     "only.",
-    "**Partial and differenced files in the one-call facade**: in a step-by-step backup, "
-    "writers can call `AddPartialFile` (when the requester set `SetBackupState(..., "
-    "partial_file_support=True)`) and `AddDifferencedFilesByLastModifyTime`, and the requester "
-    "reads them from the document; `VssSystem.backup` and `VssSystem.restore` copy whole "
-    "files and ignore both (a writer calling `AddPartialFile` there fails PrepareForBackup, "
-    "since the facade does not set partial-file support).",
+    "**A requester's own records of earlier backups** (reference §8.6: a differenced file "
+    "spec with a zero time, or one given by LSN with `AddDifferencedFilesByLastModifyLSN`, "
+    "leaves it to the requester to know what changed). `VssSystem.backup` keeps no catalogue, "
+    "so it copies every file such a spec covers; with a non-zero time it copies only the files "
+    "modified at or after it. (Partial files, their ranges files and directed targets' ranges "
+    "are simulated end to end: see `VssSystem.backup(partial_file_support=True)`.)",
     "**Automated System Recovery** (the ASR writer and its BCD fragments, reference §7), "
     "**file-share shadow copies** (`\\\\server\\share` volumes; `diskshadow add volume` says so) "
     "and the **VSS_E_WRITER_STATUS_NOT_AVAILABLE** session-slot limit (see above).",

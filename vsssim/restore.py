@@ -26,6 +26,17 @@ targets and the writer's directed targets (reference §8.7):
                                         restored
 ======================================  ==========================================================
 
+Byte ranges (reference §8.7, R7): a partial file (``AddPartialFile``) has only its saved ranges
+written back, at their offsets, into the file that is at its destination, which must exist (a
+vsssim choice: the reference is silent, and a file made of the ranges and zeros would be corrupt);
+the bytes outside the ranges stay the live file's.  A ranges file is restored before the partial
+file it describes, and ``SetRangesFilePath`` is called when it went somewhere else.  A directed
+target (``AddDirectedTarget``) writes the bytes of each source range (which must be among the
+bytes the backup holds) at its paired destination range, into the destination file (created if
+missing; empty range lists: the whole file).  ``RestoredFile.route`` and ``.ranges`` say, per
+file, why it went where it went and what was written; a staged (at reboot) partial file is the
+current file with the ranges in it.
+
 Safety: every destination is computed and checked before anything is written: an absolute path on
 a volume of this machine, below the root of its file set (or of the mapping, new target or
 directed target), with names the file system accepts (no ``..``, no reserved device names, no
@@ -39,10 +50,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 from vsssim import hresult as hr
+from vsssim.components import check_directed_ranges
 from vsssim.constants import (
     FileRestoreStatus,
     RestoreMethod,
@@ -51,12 +63,14 @@ from vsssim.constants import (
 )
 from vsssim.documents import (
     BcdComponent,
+    DirectedTarget,
     RestoreSubcomponent,
     WmdComponent,
     WriterMetadata,
     WriterStatus,
     restore_set,
 )
+from vsssim.documents.ranges import format_ranges, parse_ranges
 from vsssim.errors import (
     VssAccessDeniedError,
     VssError,
@@ -80,18 +94,42 @@ _NOW, _REBOOT = "now", "at reboot"
 
 @dataclass(frozen=True)
 class RestoredFile:
-    """One file written back (or staged for the next reboot)."""
+    """One file written back (or staged for the next reboot).
+
+    ``route`` says why it went to ``destination`` (``"original location"``, ``"alternate
+    location"``, ``"new target"``, ``"directed targets"``); ``ranges`` lists the
+    ``"offset:length,..."`` byte ranges written into the file that was there (a partial file,
+    or a directed target with ranges), ``""`` when the whole file was written; ``size`` is the
+    number of bytes written.
+    """
 
     component: str
     source: str
     destination: str
     size: int
     when: str = _NOW
+    route: str = "original location"
+    ranges: str = ""
+
+
+#: How one file is written: why it goes where it goes, and the pieces written into the file
+#: that is there ((offset in the file, offset in the saved bytes, length), None: the whole
+#: file replaces it); ``must_exist``: a partial file's ranges need the rest of the file.
+class _How(NamedTuple):
+    route: str
+    pieces: tuple[tuple[int, int, int], ...] | None = None
+    must_exist: bool = False
 
 
 @dataclass
 class ComponentRestore:
-    """The outcome for one explicitly selected component (and its set)."""
+    """The outcome for one explicitly selected component (and its set).
+
+    ``destination`` says where its files went: one of the routes of :class:`RestoredFile`
+    (or ``"at reboot"``) when all went the same way, else ``"mixed: "`` and the routes taken
+    (directed targets for some files, the original location for the others); each file's
+    ``route`` says which.
+    """
 
     writer: str
     component: str
@@ -163,6 +201,8 @@ class _Plan:
     outcome: ComponentRestore
     when: str = _NOW
     mapped_sets: list[tuple[str, str, bool, str]] = field(default_factory=list)
+    how: list[_How] = field(default_factory=list)  # one per entry of files
+    ranges_moved: list[tuple[int, str]] = field(default_factory=list)  # SetRangesFilePath
 
 
 def _fold(path: str) -> str:
@@ -338,6 +378,10 @@ def run_restore(
                     bc.add_alternative_location_mapping(
                         plan.writer_id, plan.bcd.component_type, plan.bcd.logical_path,
                         plan.bcd.component_name, path, spec, recursive, dest)
+                for index, dest in plan.ranges_moved:  # a ranges file restored elsewhere
+                    bc.set_ranges_file_path(plan.writer_id, plan.bcd.component_type,
+                                            plan.bcd.logical_path, plan.bcd.component_name,
+                                            index, dest)
             result.components.append(out)
         bc.post_restore(replace_failed=replace_failed).wait()
         for app in services_after:  # RESTORE_STOP_START: after PostRestore
@@ -492,24 +536,29 @@ def _route(system: VssSystem, plan: _Plan, view: Any) -> None:
         and target != RestoreTarget.ORIGINAL_LOCATION)
     new = {(_fold(t.path), t.filespec.lower(), t.recursive): t.destination
            for t in (view.get_new_targets() if view is not None else [])}
-    directed = {(_fold(d.source_path), d.source_filename.lower()): d
-                for d in (view.get_directed_targets() if view is not None else [])}
-    routed = []
-    for f, _default in plan.files:
+    directed: dict[tuple[str, str], list[DirectedTarget]] = {}
+    for d in (view.get_directed_targets() if view is not None else []):
+        directed.setdefault((_fold(d.source_path), d.source_filename.lower()), []).append(d)
+    routed: list[tuple[ManifestFile, str]] = []
+    how: list[_How] = []
+    # A ranges file is restored before the partially backed-up file (reference R7).
+    for f, _default in sorted(plan.files, key=lambda e: e[0].ranges_file_of is None):
         set_key = (_fold(f.set_path), f.set_filespec.lower(), f.set_recursive)
+        route = "original location"
         if set_key in new:
             root = new[set_key]
-            out.destination = "new target"
+            route = "new target"
         elif target == RestoreTarget.DIRECTED and directed:
             parent, _, name = f.path.rpartition("\\")
-            d = directed.get((_fold(parent), name.lower()))
-            if d is None:
-                root, out.destination = f.set_path, "original location"
-            else:
-                dest = _join(d.destination_path, d.destination_filename)
-                _check_destination(system, dest, d.destination_path, f"directed {f.path!r}")
-                routed.append((f, dest))
-                out.destination = "directed targets"
+            targets = directed.get((_fold(parent), name.lower()))
+            root = f.set_path
+            if targets is not None:
+                for d in targets:
+                    dest = _join(d.destination_path, d.destination_filename)
+                    _check_destination(system, dest, d.destination_path,
+                                       f"directed {f.path!r}")
+                    routed.append((f, dest))
+                    how.append(_directed_how(f, d))
                 continue
         elif use_alternate:
             mapped = _mapping_for(plan.wmd, f)
@@ -519,16 +568,68 @@ def _route(system: VssSystem, plan: _Plan, view: Any) -> None:
                     f"{'target' if target == RestoreTarget.ALTERNATE else 'method'} requires "
                     "one (a writer error)")
             root = mapped
-            out.destination = "alternate location"
+            route = "alternate location"
             _note_mapping(plan, f, mapped)
         else:
             root = f.set_path
         dest = _join(root, f.rel)
         _check_destination(system, dest, root, f"file {f.path!r}")
         routed.append((f, dest))
+        how.append(_partial_how(f, route))
     plan.files = routed
+    plan.how = how
+    _summarise_routes(plan)
     for d in plan.directories:
         _check_destination(system, d, d, "directory")
+
+
+def _summarise_routes(plan: _Plan) -> None:
+    """``ComponentRestore.destination``: the one route all files took, or ``"mixed: ..."``."""
+    routes = sorted({h.route for h in plan.how})
+    if len(routes) == 1:
+        plan.outcome.destination = routes[0]
+    elif routes:
+        plan.outcome.destination = "mixed: " + ", ".join(routes)
+
+
+def _saved_ranges(f: ManifestFile) -> list[tuple[int, int]]:
+    """The byte ranges of the original file that the backup holds (all of it if whole)."""
+    return parse_ranges(f.ranges) if f.ranges else [(0, f.size)] if f.size else []
+
+
+def _partial_how(f: ManifestFile, route: str) -> _How:
+    """A file restored where it belongs: whole, or (a partial file) its saved ranges written
+    back at their offsets into the file that is there, which must exist (reference §8.7)."""
+    if not f.ranges:
+        return _How(route)
+    pieces, at = [], 0
+    for offset, length in parse_ranges(f.ranges):
+        pieces.append((offset, at, length))
+        at += length
+    return _How(route, tuple(pieces), must_exist=True)
+
+
+def _directed_how(f: ManifestFile, d: DirectedTarget) -> _How:
+    """``AddDirectedTarget``: each source range of the backed-up file (it must be among the
+    saved bytes) goes to the destination range paired with it; no ranges: the whole file (a
+    partial file: its saved ranges, at their offsets)."""
+    pairs = check_directed_ranges(d.source_ranges, d.destination_ranges)
+    if not pairs:
+        whole = _partial_how(f, "directed targets")
+        return whole._replace(must_exist=False)
+    saved, pieces = _saved_ranges(f), []
+    for (src, length), (dst, _n) in pairs:
+        at = 0
+        for offset, n in saved:
+            if offset <= src and src + length <= offset + n:
+                pieces.append((dst, at + src - offset, length))
+                break
+            at += n
+        else:
+            raise VssInvalidArgumentError(
+                f"directed target of {f.path!r}: source range {src}:{length} is not among the "
+                f"bytes the backup holds ({f.ranges or f'0:{f.size}'})")
+    return _How("directed targets", tuple(pieces))
 
 
 def _note_mapping(plan: _Plan, f: ManifestFile, dest: str) -> None:
@@ -563,6 +664,7 @@ def _use_mappings(system: VssSystem, plan: _Plan) -> bool:
         _check_destination(system, dest, mapped, f"file {f.path!r}")
         routed.append((f, dest))
     plan.files = routed
+    plan.how = [h._replace(route="alternate location") for h in plan.how]
     for f, _dest in routed:
         _note_mapping(plan, f, str(_mapping_for(plan.wmd, f)))
     plan.outcome.destination = "alternate location"
@@ -609,6 +711,7 @@ def _execute(system: VssSystem, medium: BackupMedium, plan: _Plan,
                        "and there is no alternate location")
         replace_failed.add(plan.writer_id)
         return
+    _check_partial_destinations(system, plan)
     if method == RestoreMethod.STOP_RESTORE_START:
         for app in service_apps:
             _service(system, app, "ServiceStop", app.stop)
@@ -626,6 +729,60 @@ def _execute(system: VssSystem, medium: BackupMedium, plan: _Plan,
                 _service(system, app, "ServiceStart", app.start)
 
 
+def _check_partial_destinations(system: VssSystem, plan: _Plan) -> None:
+    """Before anything is written: the saved ranges of a partial file go into the file that is
+    there, so it must exist (a vsssim choice, the reference is silent: a file made of the
+    ranges and zeros would be a corrupt file reported as restored)."""
+    for (f, dest), how in zip(plan.files, plan.how, strict=True):
+        if how.must_exist and not _fs_for(system, dest).is_file(dest):
+            raise VssObjectNotFoundError(
+                f"{dest}: the backup holds only byte ranges of {f.path} ({f.ranges}), which are "
+                "written into the file that is there, and there is none: restore a full backup "
+                "of it first")
+
+
+def _put(system: VssSystem, dest: str, blob: bytes, how: _How) -> int:
+    """Write ``blob`` (whole, or its pieces at their offsets into the file that is there,
+    created if missing) to ``dest``; returns the number of bytes written."""
+    fs = _fs_for(system, dest)
+    if how.pieces is None:
+        fs.write_file(dest, blob, create_dirs=True)
+        return len(blob)
+    if not fs.exists(dest):
+        parent = dest.rpartition("\\")[0]
+        if parent and not fs.is_dir(parent):
+            fs.makedirs(parent, exist_ok=True)
+    with fs.open(dest, "r+b" if fs.exists(dest) else "x+b") as handle:
+        for offset, at, length in how.pieces:
+            handle.seek(offset)
+            handle.write(blob[at:at + length])
+    return sum(length for _o, _a, length in how.pieces)
+
+
+def _merged(system: VssSystem, dest: str, blob: bytes, how: _How) -> bytes:
+    """What ``dest`` holds once ``blob`` is written as ``how`` says (for staging at reboot:
+    a partial file is staged whole, the current file with the saved ranges in it)."""
+    if how.pieces is None:
+        return blob
+    fs = _fs_for(system, dest)
+    data = bytearray(fs.read_file(dest) if fs.is_file(dest) else b"")
+    for offset, at, length in how.pieces:
+        if len(data) < offset:
+            data.extend(bytes(offset - len(data)))
+        data[offset:offset + length] = blob[at:at + length]
+    return bytes(data)
+
+
+def _ranges_of(how: _How) -> str:
+    return format_ranges((o, n) for o, _a, n in how.pieces) if how.pieces is not None else ""
+
+
+def _note_ranges_file(plan: _Plan, f: ManifestFile, dest: str) -> None:
+    """A ranges file restored somewhere else than where it was: ``SetRangesFilePath``."""
+    if f.ranges_file_of is not None and _fold(dest) != _fold(f.path):
+        plan.ranges_moved.append((f.ranges_file_of, dest))
+
+
 def _existing(system: VssSystem, plan: _Plan) -> list[str]:
     return [dest for _f, dest in plan.files if _fs_for(system, dest).exists(dest)]
 
@@ -636,19 +793,25 @@ def _write(system: VssSystem, plan: _Plan, data: list[tuple[ManifestFile, str, b
     for d in plan.directories:
         if out.destination == "original location":
             _fs_for(system, d).makedirs(d, exist_ok=True)
-    for f, dest, blob in data:
+    for (f, dest, blob), how in zip(data, plan.how, strict=True):
         if _fold(dest) in locked:
             raise VssAccessDeniedError(f"{dest} is in use by a running application")
-        fs = _fs_for(system, dest)
         try:
-            fs.write_file(dest, blob, create_dirs=True)
+            size = _put(system, dest, blob, how)
         except VssInsufficientStorageError:
             out.status = FileRestoreStatus.FAILED if out.files else FileRestoreStatus.NONE
             raise
-        system.clock.sleep(len(blob) / system.options.costs.copy_rate)
-        out.files.append(RestoredFile(out.component, f.target, dest, len(blob)))
-        system.tracer.emit("requester", dest.split("\\")[0] + "\\", EventKind.COPY,
-                           "RestoreFile", f"{dest} ({len(blob)} bytes)", size=len(blob))
+        system.clock.sleep(size / system.options.costs.copy_rate)
+        ranges = _ranges_of(how)
+        out.files.append(RestoredFile(out.component, f.target, dest, size, route=how.route,
+                                      ranges=ranges))
+        _note_ranges_file(plan, f, dest)
+        if ranges:
+            system.tracer.emit("requester", dest.split("\\")[0] + "\\", EventKind.COPY,
+                               "RestoreRanges", f"{dest} ({ranges}: {size} bytes)", size=size)
+        else:
+            system.tracer.emit("requester", dest.split("\\")[0] + "\\", EventKind.COPY,
+                               "RestoreFile", f"{dest} ({size} bytes)", size=size)
     out.status = FileRestoreStatus.ALL
 
 
@@ -656,7 +819,9 @@ def _stage(system: VssSystem, plan: _Plan, data: list[tuple[ManifestFile, str, b
     """``MoveFileEx(..., MOVEFILE_DELAY_UNTIL_REBOOT)``: write the files next to their
     destination's volume root and have the next boot move them into place."""
     out = plan.outcome
-    for _f, dest, blob in data:
+    for (f, dest, saved), how in zip(data, plan.how, strict=True):
+        blob = _merged(system, dest, saved, how)
+        _note_ranges_file(plan, f, dest)
         vol = system.volume_of_path(dest)
         if vol is None:
             raise VssObjectNotFoundError(f"{dest} is not on a volume")
@@ -665,7 +830,8 @@ def _stage(system: VssSystem, plan: _Plan, data: list[tuple[ManifestFile, str, b
         fs = _fs_for(system, staged)
         fs.write_file(staged, blob, create_dirs=True)
         system.schedule_rename_at_reboot(staged, dest)
-        out.files.append(RestoredFile(out.component, staged, dest, len(blob), _REBOOT))
+        out.files.append(RestoredFile(out.component, staged, dest, len(blob), _REBOOT,
+                                      route=how.route))
         system.tracer.emit("requester", vol.name, EventKind.COPY, "StageForReboot",
                            f"{dest} (staged as {staged})")
     out.status = FileRestoreStatus.ALL

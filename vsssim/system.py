@@ -987,6 +987,7 @@ class VssSystem(SnapshotManagement):
         copy_files: bool = True,
         retries: int = 0,
         retry_wait: float = 600.0,
+        partial_file_support: bool = False,
     ) -> BackupResult:
         """One call for the canonical backup sequence (reference B0..B19) plus the file copy.
 
@@ -1006,6 +1007,19 @@ class VssSystem(SnapshotManagement):
         system clock (the reference's ten minutes) and run the whole backup again, at most
         ``retries`` more times; reference §5 says three.
 
+        ``partial_file_support`` (False by default, as ``SetBackupState``'s
+        ``bPartialFileSupport``) is passed to ``SetBackupState``: only with it may writers call
+        ``AddPartialFile`` (``IVssComponent``, in PrepareForBackup or PostSnapshot; without
+        it the call fails with ``VSS_E_BAD_STATE``), and then only the byte ranges they list
+        are copied, with the ranges file if they name one (reference §8.7).  In an
+        incremental or differential backup, files a writer names with
+        ``AddDifferencedFilesByLastModifyTime`` are copied only if modified at or after the
+        time it gives (a zero time: always, the facade keeps no records of earlier backups;
+        reference §8.6).  Both override the file sets' backup type masks and may lie outside
+        the file sets.  A partial file outside its component's file set paths, a range
+        beyond the end of its file or a ranges file that is not one fails that component
+        (a writer error, in ``failed_components``).
+
         Python misuse is refused before anything runs: ``volumes`` must be a list of names
         (``TypeError`` for a single string, saying so), ``backup_type`` a
         :class:`~vsssim.BackupType` (``ValueError`` saying so, e.g. ``BackupType.FULL``).
@@ -1016,7 +1030,8 @@ class VssSystem(SnapshotManagement):
         return run_backup(self, volumes=volumes, backup_type=backup_type, target_dir=target_dir,
                           context=context, components=components,
                           exclude_writers=exclude_writers, copy_files=copy_files,
-                          retries=retries, retry_wait=retry_wait)
+                          retries=retries, retry_wait=retry_wait,
+                          partial_file_support=partial_file_support)
 
     def restore(
         self,

@@ -37,6 +37,13 @@ from vsssim.documents.components import (
     restore_set,
     set_members,
 )
+from vsssim.documents.ranges import (
+    format_ranges,
+    is_ranges_file_path,
+    parse_ranges,
+    parse_ranges_file,
+    ranges_file_bytes,
+)
 from vsssim.documents.records import ProviderProperties, SnapshotProperties, WriterStatus
 from vsssim.documents.restore_options import (
     RestoreOption,
@@ -88,14 +95,19 @@ __all__ = [
     "can_add_for_backup",
     "can_add_restore_subcomponent",
     "closest_explicit_ancestor",
+    "format_ranges",
     "format_restore_options",
     "full_path",
     "implicitly_included",
     "is_ancestor",
+    "is_ranges_file_path",
     "kind_of",
     "options_for",
+    "parse_ranges",
+    "parse_ranges_file",
     "parse_restore_options",
     "parse_xml",
+    "ranges_file_bytes",
     "required_components",
     "restore_set",
     "set_members",
