@@ -60,16 +60,8 @@ def test_abort_backup_after_a_veto_sends_abort_again_unless_told_once(
         other = RecordingWriter("Other")
         system.add_writer(vetoing)
         system.add_writer(other)
-        bc = system.create_backup_components()
-        bc.initialize_for_backup()
-        bc.gather_writer_metadata().result()
-        bc.set_backup_state(False, False, BackupType.FULL)
-        bc.start_snapshot_set()
-        bc.add_to_snapshot_set("C:\\")
-        bc.prepare_for_backup().result()
-        creation = bc.do_snapshot_set()
-        creation.wait()
-        assert hr.is_error(creation.query_status())
+        bc, creation = _snapshot_set(system, prepare=True)
+        assert creation is not None and hr.is_error(creation.query_status())
         assert vetoing.events.count("Abort") == other.events.count("Abort") == 1  # VSS's own
         bc.abort_backup()  # what the reference asks of a requester whose DoSnapshotSet failed
         bc.release()
