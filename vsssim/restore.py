@@ -341,7 +341,7 @@ def run_restore(
                     if out.status == FileRestoreStatus.UNDEFINED:
                         out.status = FileRestoreStatus.FAILED if out.files else \
                             FileRestoreStatus.NONE
-                    out.message = exc.message
+                    out.message = f"{out.message}; {exc.message}" if out.message else exc.message
                 if out.status == FileRestoreStatus.NONE and plan.outcome.method in (
                         RestoreMethod.RESTORE_IF_NOT_THERE,
                         RestoreMethod.RESTORE_IF_CAN_REPLACE):
@@ -654,6 +654,8 @@ def _execute(system: VssSystem, medium: BackupMedium, plan: _Plan,
                        "and there is no alternate location")
         replace_failed.add(plan.writer_id)
         return
+    if method in _SERVICE_METHODS and not service_apps:
+        _no_service(system, plan)
     if method == RestoreMethod.STOP_RESTORE_START:
         for app in service_apps:
             _service(system, app, "ServiceStop", app.stop)
@@ -722,6 +724,29 @@ def _service_apps(system: VssSystem, plan: _Plan) -> list[Any]:
     service = method.service if method is not None else ""
     return [a for a in system.applications
             if service and getattr(a, "service", None) == service]
+
+
+_SERVICE_METHODS = (RestoreMethod.STOP_RESTORE_START, RestoreMethod.RESTORE_STOP_START)
+
+
+def _no_service(system: VssSystem, plan: _Plan) -> None:
+    """A stop/start restore method whose service no application here runs: nothing to stop or
+    start, which the trace (a ``ServiceNotFound`` note) and the component's message say."""
+    info = plan.wmd.restore_method
+    service = info.service if info is not None else ""
+    when = ("before the copy or started after it"
+            if plan.outcome.method == RestoreMethod.STOP_RESTORE_START
+            else "or started after PostRestore")
+    if service:
+        message = (f"{plan.outcome.method.name} names service {service!r}, but no application "
+                   f"on this machine runs that service: it was not stopped {when}")
+    else:
+        message = (f"{plan.outcome.method.name} names no service (SetRestoreMethod's service "
+                   f"is empty): nothing was stopped {when}")
+    system.tracer.emit("requester", service or plan.label, EventKind.NOTE, "ServiceNotFound",
+                       message)
+    if not plan.outcome.message:
+        plan.outcome.message = message
 
 
 def _service(system: VssSystem, app: Any, name: str, action: Callable[[], None]) -> None:
