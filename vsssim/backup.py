@@ -48,6 +48,7 @@ from vsssim.documents import (
     WmdComponent,
     WriterMetadata,
     WriterStatus,
+    full_path,
     is_ancestor,
     kind_of,
     set_members,
@@ -218,6 +219,8 @@ class BackupResult:
         incomplete = dict.fromkeys(f"writer {e.source}: incomplete metadata: {e.detail}"
                                    for e in self.trace.filter(name="IdentifyIncomplete"))
         lines.extend(incomplete)
+        lines.extend(dict.fromkeys(e.detail for e in
+                                   self.trace.filter(name="DependencyNotSelected")))
         return "\n".join(lines)
 
 
@@ -357,6 +360,42 @@ def _select(system: VssSystem, gathered: list[tuple[UUID, WriterMetadata]],
     return out
 
 
+def _unselected_dependencies(selected: list[_Selected],
+                             gathered: list[tuple[UUID, WriterMetadata]]) -> list[str]:
+    """What a selected component (or a member of its set) depends on (``AddComponentDependency``)
+    that the backup does not include.  VSS does not enforce dependencies: the requester should
+    back up the target too (reference §8.5), so the facade says which it left out."""
+    included = {(s.writer_id, m.key) for s in selected for m in set_members(s.metadata,
+                                                                            s.component)}
+    names = {wmd.identity.writer_id: wmd for _instance, wmd in gathered}
+    out: list[str] = []
+    for s in selected:
+        for member in set_members(s.metadata, s.component):
+            for dep in member.dependencies:
+                writer_id, path, name = dep.key
+                if (writer_id, (path, name)) in included:
+                    continue
+                target = full_path(dep.logical_path, dep.component_name)
+                owner = names.get(dep.writer_id)
+                if dep.is_remote:
+                    where = ("is on another machine: back it up there (with your own agent) "
+                             "before this backup completes")
+                elif owner is None:
+                    target = f"{{{dep.writer_id}}}:{target}"
+                    where = ("is not selected: no writer of that class id answered Identify "
+                             "(is its application running?)")
+                else:
+                    target = f"{owner.identity.writer_name}:{target}"
+                    declared = any(c.key == (path, name) for c in owner.components)
+                    where = ("is not selected: add it to components=" if declared else
+                             "is not selected, and its writer declares no such component")
+                out.append(f"dependency not backed up: {s.metadata.identity.writer_name}:"
+                           f"{member.full_path} depends on {target} (AddComponentDependency), "
+                           f"which {where}; VSS does not enforce dependencies, the requester "
+                           "backs up both (reference §8.5)")
+    return list(dict.fromkeys(out))
+
+
 def _volumes_of(system: VssSystem, selected: list[_Selected]) -> set[str]:
     names: set[str] = set()
     for s in selected:
@@ -485,6 +524,9 @@ def _attempt(system: VssSystem, requested: set[str] | None, wanted: list[str] | 
             if wanted is not None:
                 _check_component_paths(bc.writer_metadata, wanted)
             selected = _select(system, bc.writer_metadata, requested, wanted)
+            for note in _unselected_dependencies(selected, bc.writer_metadata):
+                system.tracer.emit("requester", "VSS", EventKind.NOTE, "DependencyNotSelected",
+                                   note)
             result.component_names = [
                 f"{s.metadata.identity.writer_name}:{s.component.full_path}" for s in selected]
             for s in selected:

@@ -244,36 +244,52 @@ def _fs_for(system: VssSystem, path: str) -> Any:
     return fs
 
 
+_COMPONENT_KEYS = "component names ('Writer Name:path', a component path, or a writer name)"
+
+
 def _check_restore_arguments(medium: BackupMedium, subcomponents: object, new_targets: object,
                              restore_options: object, additional_restores: object,
-                             custom: object) -> None:
+                             custom: object) -> tuple[dict[str, list[str]], dict[str, str]]:
     """The restore's options name what the backup holds, with the right types (before any
-    VSS call): a key that matches nothing would otherwise be ignored without a word."""
+    VSS call): a key that matches nothing would otherwise be ignored without a word.  Returns
+    ``subcomponents`` and ``restore_options`` keyed by the one component each key picks, as
+    ``"Writer Name:path"`` (:func:`component_for`)."""
     if not isinstance(additional_restores, bool):
         raise TypeError(f"additional_restores must be a bool, not "
                         f"{type(additional_restores).__name__}")
     if custom is not None and not callable(custom):
         raise TypeError(f"custom must be a function (component, files, system) -> bool, not "
                         f"{custom!r}")
-    components = [c.full_path for entry in medium.document.writers for c in entry.components]
+    held = medium.component_names()
     file_sets = sorted({f.path for f in medium.manifest.file_sets})
-    # The keys _select looks up: component paths as written, file set paths with or without
-    # their trailing backslash.
-    by_component = set(components)
+    # The keys _select looks up: file set paths with or without their trailing backslash (the
+    # component keys are resolved to "Writer Name:path" below).
     by_file_set = set(file_sets) | {p.rstrip("\\") for p in file_sets}
-    for arg, value, names, known, what in (
-            ("subcomponents", subcomponents, components, by_component, "component paths"),
-            ("restore_options", restore_options, components, by_component, "component paths"),
-            ("new_targets", new_targets, file_sets, by_file_set, "file set paths")):
+    by_component: dict[str, dict[str, Any]] = {"subcomponents": {}, "restore_options": {}}
+    for arg, value, what in (
+            ("subcomponents", subcomponents, _COMPONENT_KEYS),
+            ("restore_options", restore_options, _COMPONENT_KEYS),
+            ("new_targets", new_targets, "file set paths")):
         if value is None:
             continue
         if not isinstance(value, Mapping):
             raise TypeError(f"{arg} maps {what} to values, not {type(value).__name__}")
-        unknown = [k for k in value if k not in known]
-        if unknown:
-            raise VssObjectNotFoundError(
-                f"{arg}=: the backup has no {what[:-1]} {', '.join(map(repr, unknown))} (it "
-                f"has {', '.join(map(repr, names)) or 'none'})")
+        if arg == "new_targets":
+            unknown = [k for k in value if k not in by_file_set]
+            if unknown:
+                raise VssObjectNotFoundError(
+                    f"{arg}=: the backup has no file set path {', '.join(map(repr, unknown))} "
+                    f"(it has {', '.join(map(repr, file_sets)) or 'none'})")
+        else:
+            picked: dict[str, str] = {}  # "Writer Name:path" -> the key that picked it
+            for key in value:
+                name = component_for(arg, key, held)
+                if name in picked:
+                    raise ValueError(
+                        f"{arg}=: the keys {picked[name]!r} and {key!r} both name {name!r}: "
+                        "give each component once")
+                picked[name] = key
+                by_component[arg][name] = value[key]
         for key, item in value.items():
             if arg == "subcomponents":
                 if not isinstance(item, list | tuple) or not all(isinstance(x, str)
@@ -282,6 +298,7 @@ def _check_restore_arguments(medium: BackupMedium, subcomponents: object, new_ta
                                     f"{item!r}")
             elif not isinstance(item, str):
                 raise TypeError(f"{arg}[{key!r}] must be a str, not {type(item).__name__}")
+    return by_component["subcomponents"], by_component["restore_options"]
 
 
 def run_restore(
@@ -315,15 +332,14 @@ def run_restore(
     if isinstance(components, (str, bytes)):
         raise TypeError(f"components is a list of names, not {components!r}")
     medium = BackupMedium(directory)  # refuses a damaged or hostile directory before anything
-    _check_restore_arguments(medium, subcomponents, new_targets, restore_options,
-                             additional_restores, custom)
+    members, options = _check_restore_arguments(medium, subcomponents, new_targets,
+                                                restore_options, additional_restores, custom)
     start = system.trace[-1].seq if len(system.trace) else 0
     given = list(components) if components is not None else None
     wanted = [w.lower() for w in given] if given is not None else None
     if given:
         held = medium.component_names()
-        accepted = selectors(held)
-        unknown = [w for w in given if w.lower() not in accepted]
+        unknown = [w for w in given if not picked_by(w, held)]
         if unknown:
             raise VssObjectNotFoundError(
                 f"components=: the backup holds nothing named {', '.join(map(repr, unknown))} "
@@ -334,8 +350,8 @@ def run_restore(
     try:
         bc.initialize_for_restore(medium.components_xml)
         bc.gather_writer_metadata().result()
-        plans = _select(system, bc, medium, wanted, subcomponents or {}, new_targets or {},
-                        restore_options or {}, additional_restores, result)
+        plans = _select(system, bc, medium, wanted, members, new_targets or {}, options,
+                        additional_restores, result)
         bc.pre_restore().result()
         bc.gather_writer_status().result()
         failed_pre = {s.writer_id: s.failure for s in bc.writer_status
@@ -365,7 +381,7 @@ def run_restore(
                     if out.status == FileRestoreStatus.UNDEFINED:
                         out.status = FileRestoreStatus.FAILED if out.files else \
                             FileRestoreStatus.NONE
-                    out.message = exc.message
+                    out.message = f"{out.message}; {exc.message}" if out.message else exc.message
                 if out.status == FileRestoreStatus.NONE and plan.outcome.method in (
                         RestoreMethod.RESTORE_IF_NOT_THERE,
                         RestoreMethod.RESTORE_IF_CAN_REPLACE):
@@ -431,6 +447,35 @@ def selectors(names: Iterable[str]) -> set[str]:
     return out
 
 
+def picked_by(selector: str, names: Iterable[str]) -> list[str]:
+    """The entries of ``names`` (``"Writer:path"``, as :meth:`BackupMedium.component_names`
+    gives them) that the selector picks, each once, in order: ``"Writer Name"`` picks all of
+    the writer's components, a component path (``"Instances\\\\Sales"``) the components with
+    that path, ``"Writer Name:path"`` one.  Case-insensitive, like ``components=``."""
+    wanted = selector.lower()
+    return list(dict.fromkeys(n for n in names if wanted in selectors([n])))
+
+
+def component_for(arg: str, key: object, held: list[str]) -> str:
+    """The one component of ``held`` that a key of ``arg`` (``subcomponents=``,
+    ``restore_options=``) names, in any form ``components=`` takes: ``VSS_E_OBJECT_NOT_FOUND``
+    if it names none, ``ValueError`` if it names several (the writer name of a writer with
+    several components, a path that two writers declare)."""
+    if not isinstance(key, str):
+        raise TypeError(f"{arg}= keys are component names (str), not {type(key).__name__}")
+    matches = picked_by(key, held)
+    if not matches:
+        raise VssObjectNotFoundError(
+            f"{arg}=: the backup holds no component named {key!r} (it holds "
+            f"{', '.join(map(repr, held)) or 'no components'}; a key is a component path, "
+            "'Writer Name:path', or a writer name if the writer has one component)")
+    if len(matches) > 1:
+        raise ValueError(
+            f"{arg}=: the key {key!r} is ambiguous: it names {len(matches)} components of the "
+            f"backup ({', '.join(map(repr, matches))}); use one of these as the key")
+    return matches[0]
+
+
 def _select(system: VssSystem, bc: BackupComponents, medium: BackupMedium,
             wanted: list[str] | None, subcomponents: dict[str, list[str]],
             new_targets: dict[str, str], options: dict[str, str], additional: bool,
@@ -462,7 +507,7 @@ def _select(system: VssSystem, bc: BackupComponents, medium: BackupMedium,
                 continue
             with_writer = str(entry.writer_id) in running
             outcome.with_writer = with_writer
-            subs = subcomponents.get(name, [])
+            subs = list(subcomponents.get(f"{label}:{name}", []))
             if with_writer:
                 bc.set_selected_for_restore(entry.writer_id, comp.component_type,
                                             comp.logical_path, comp.component_name, True)
@@ -470,10 +515,10 @@ def _select(system: VssSystem, bc: BackupComponents, medium: BackupMedium,
                     lp, _, sn = sub.rpartition("\\")
                     bc.add_restore_subcomponent(entry.writer_id, comp.component_type,
                                                 comp.logical_path, comp.component_name, lp, sn)
-                if name in options:
+                if f"{label}:{name}" in options:
                     bc.set_restore_options(entry.writer_id, comp.component_type,
                                            comp.logical_path, comp.component_name,
-                                           options[name])
+                                           options[f"{label}:{name}"])
                 if additional:
                     bc.set_additional_restores(entry.writer_id, comp.component_type,
                                                comp.logical_path, comp.component_name, True)
@@ -712,6 +757,8 @@ def _execute(system: VssSystem, medium: BackupMedium, plan: _Plan,
         replace_failed.add(plan.writer_id)
         return
     _check_partial_destinations(system, plan)
+    if method in _SERVICE_METHODS and not service_apps:
+        _no_service(system, plan)
     if method == RestoreMethod.STOP_RESTORE_START:
         for app in service_apps:
             _service(system, app, "ServiceStop", app.stop)
@@ -843,6 +890,29 @@ def _service_apps(system: VssSystem, plan: _Plan) -> list[Any]:
     service = method.service if method is not None else ""
     return [a for a in system.applications
             if service and getattr(a, "service", None) == service]
+
+
+_SERVICE_METHODS = (RestoreMethod.STOP_RESTORE_START, RestoreMethod.RESTORE_STOP_START)
+
+
+def _no_service(system: VssSystem, plan: _Plan) -> None:
+    """A stop/start restore method whose service no application here runs: nothing to stop or
+    start, which the trace (a ``ServiceNotFound`` note) and the component's message say."""
+    info = plan.wmd.restore_method
+    service = info.service if info is not None else ""
+    when = ("before the copy or started after it"
+            if plan.outcome.method == RestoreMethod.STOP_RESTORE_START
+            else "or started after PostRestore")
+    if service:
+        message = (f"{plan.outcome.method.name} names service {service!r}, but no application "
+                   f"on this machine runs that service: it was not stopped {when}")
+    else:
+        message = (f"{plan.outcome.method.name} names no service (SetRestoreMethod's service "
+                   f"is empty): nothing was stopped {when}")
+    system.tracer.emit("requester", service or plan.label, EventKind.NOTE, "ServiceNotFound",
+                       message)
+    if not plan.outcome.message:
+        plan.outcome.message = message
 
 
 def _service(system: VssSystem, app: Any, name: str, action: Callable[[], None]) -> None:

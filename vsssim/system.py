@@ -1051,10 +1051,13 @@ class VssSystem(SnapshotManagement):
         ``"Instances\\\\Sales"``, or ``"Writer Name:Instances\\\\Sales"``);
         ``subcomponents`` names members to restore alone (``{"Set": ["Set\\\\Member"]}``);
         ``restore_options`` gives a component its ``SetRestoreOptions`` string
-        (``{"Instances\\\\Sales": '"Roll Forward"="None"'}``); the keys of both are component
-        paths, without the writer name.  ``additional_restores=True`` calls
-        ``SetAdditionalRestores`` for every selected component (more restores follow: the
-        writer must not run its final recovery yet);
+        (``{"SQL Writer:Instances\\\\Sales": '"Roll Forward"="None"'}``).  The keys of both
+        take the forms ``components`` takes, case-insensitively, but each must name exactly one
+        component of the backup: a writer name only for a writer with one component, a bare
+        path only if no other writer has that path (``ValueError`` naming the components it
+        could mean otherwise; two keys for one component are a ``ValueError`` too).
+        ``additional_restores=True`` calls ``SetAdditionalRestores`` for every selected
+        component (more restores follow: the writer must not run its final recovery yet);
         ``new_targets`` sends a file set (its path) to a new directory (writers with
         ``VSS_BS_WRITER_SUPPORTS_NEW_TARGET``); ``custom`` is the procedure for writers with the
         ``CUSTOM`` restore method.  Files go where the writers' restore methods and targets

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -136,23 +137,33 @@ def test_app_run_refuses_bad_commands_before_the_applications_start(
 
 
 def test_a_running_app_session_locks_the_root(lab: Lab) -> None:
-    """While `app run --for` writes, another process waits for the lock, then refuses."""
-    env = {**os.environ, "VSSSIM_ROOT": str(lab.root), "VSSSIM_LOCK_WAIT": "0.2"}
-    proc = subprocess.Popen([sys.executable, "-m", "vsssim.cli", "app", "run", "--for",
-                             "4"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    """While `app run --for` writes, another process waits for the lock, then refuses.
+
+    No race with the clock: the session says it holds the root (the echo of its --run
+    command, printed after it took the lock) before the other process tries, and it is
+    paused (SIGSTOP) while the other one waits, so it cannot let go early however slow the
+    machine is."""
+    env = {**os.environ, "VSSSIM_ROOT": str(lab.root), "VSSSIM_LOCK_WAIT": "60"}
+    proc = subprocess.Popen([sys.executable, "-m", "vsssim.cli", "app", "run", "--for", "4",
+                             "--run", "vssadmin list shadows"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
     try:
-        deadline = time.monotonic() + 30
-        refused = None
-        while time.monotonic() < deadline:
-            result = lab.run("vssadmin", "list", "shadows")
-            if result.exit_code == 1:
-                refused = result
-                break
-            time.sleep(0.1)
-        assert refused is not None and "in use by another vsssim process" in refused.output
+        ready = proc.stdout.readline()  # the session has the lock and runs its command
+        assert ready == "> vssadmin list shadows\n", ready + proc.stdout.read()
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            refused = lab.run("vssadmin", "list", "shadows")  # VSSSIM_LOCK_WAIT=0.3
+            waited = time.monotonic() - started
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+        assert refused.exit_code == 1 and "in use by another vsssim process" in refused.output
+        assert waited >= 0.3  # it waited for the lock before refusing
     finally:
-        assert proc.wait(timeout=60) == 0
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "After 4 s on threads" in out
     assert lab.ok("vssadmin", "list", "shadows")
 
 

@@ -259,3 +259,38 @@ def test_kvstore_opens_without_recovery_after_restore(make_lab: Callable[..., La
     lab.quiet()
     lab.system.restore(result)
     assert KvStore.open(lab.fs, "C:\\KvStore").recovery.needed is False
+
+
+def test_a_service_no_application_runs_is_not_stopped_and_the_restore_says_so(
+        make_lab: Callable[..., Lab]) -> None:
+    for method, when in ((M.STOP_RESTORE_START, "before the copy or started after it"),
+                         (M.RESTORE_STOP_START, "or started after PostRestore")):
+        lab = make_lab(method)
+        result = backup(lab)
+        lab.quiet()  # no application on the machine: none runs the writer's service
+        restored = lab.system.restore(result, components=["KvStore Writer"])
+        outcome = restored.component("KvStore")
+        message = (f"{method.name} names service 'KvStoreService', but no application on this "
+                   f"machine runs that service: it was not stopped {when}")
+        assert (outcome.status, outcome.message) == (ALL, message)
+        assert f"KvStore Writer / KvStore: ALL ({method.name}, original location, 2 files) - " \
+               f"{message}" in restored.summary()
+        notes = [(e.kind, e.target, e.detail) for e in restored.trace
+                 if e.name == "ServiceNotFound"]
+        assert notes == [(EventKind.NOTE, "KvStoreService", message)]
+        assert not [e for e in restored.trace if e.name in ("ServiceStop", "ServiceStart")]
+
+
+def test_a_service_of_another_name_is_not_stopped_and_its_files_stay_in_use(
+        make_lab: Callable[..., Lab]) -> None:
+    lab = make_lab(M.STOP_RESTORE_START)
+    result = backup(lab)
+    lab.kv.service = "KvStore"  # not the service the writer names (a typo, say): not stopped
+    restored = lab.system.restore(result, components=["KvStore Writer"])
+    outcome = restored.component("KvStore")
+    assert outcome.status == NONE
+    assert outcome.message.startswith(
+        "STOP_RESTORE_START names service 'KvStoreService', but no application on this "
+        "machine runs that service: it was not stopped before the copy or started after it; ")
+    assert outcome.message.endswith("is in use by a running application")
+    assert lab.kv.running

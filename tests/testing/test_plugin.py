@@ -21,6 +21,17 @@ from vsssim.testing import _session
 pytest_plugins = ["pytester"]
 
 
+@pytest.fixture(autouse=True)
+def _this_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nested sessions in a subprocess import this checkout's vsssim (first on PYTHONPATH), not
+    the one the environment has installed (another checkout, if the venv is shared)."""
+    import os
+
+    root = str(Path(__file__).resolve().parents[2])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [
+        root, os.environ.get("PYTHONPATH", "")])))
+
+
 def _run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
     pytester.makepyfile(test_it=source)
     return pytester.runpytest("-p", "no:cacheprovider", "--strict-markers", *args)

@@ -155,6 +155,10 @@ _BY_NAME: dict[tuple[EventKind, str], str] = {
     "{detail}.",
     (_K.COPY, "CopyFile"): "The requester copies a file from the shadow copy (never from the "
     "live volume): {detail}.",
+    (_K.NOTE, "DependencyNotSelected"): "A selected component depends on one that is not "
+    "in the backup; VSS does not enforce dependencies, the requester must: {detail}.",
+    (_K.NOTE, "ServiceNotFound"): "The writer's restore method stops and starts a service, "
+    "but there is none to stop here: {detail}.",
 }
 
 _BY_KIND: dict[EventKind, str] = {
