@@ -345,6 +345,12 @@ def run_restore(
                 f"components=: the backup holds nothing named {', '.join(map(repr, unknown))} "
                 f"(it holds {', '.join(map(repr, held)) or 'no components'}; name a writer, a "
                 "component path, or 'Writer Name:path')")
+        for arg, keyed in (("subcomponents", members), ("restore_options", options)):
+            left_out = [key for key in keyed if selectors([key]).isdisjoint(wanted or ())]
+            if left_out:
+                raise ValueError(
+                    f"{arg}= names {', '.join(map(repr, left_out))}, which components= does "
+                    "not select: add it to components= or drop the key")
     result = RestoreResult(succeeded=False)
     bc = system.create_backup_components(async_mode="immediate")
     try:

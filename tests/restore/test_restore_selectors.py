@@ -131,3 +131,16 @@ def test_unknown_and_mistyped_keys(two_writers: Any) -> None:
     with pytest.raises(TypeError, match="subcomponents= keys are component names \\(str\\), "
                        "not int"):
         system.restore(backup, subcomponents={1: ["x"]})
+
+
+@pytest.mark.parametrize("arg", ["restore_options", "subcomponents"])
+def test_a_key_for_a_component_components_leaves_out_is_refused(two_writers: Any,
+                                                                arg: str) -> None:
+    system, backup, _mine, _other = two_writers
+    value: Any = '"A"="1"' if arg == "restore_options" else ["writerData\\Set2"]
+    events = len(system.trace)
+    with pytest.raises(ValueError, match=f"{arg}= names 'Set Writer:writerData', which "
+                       "components= does not select: add it to components= or drop the key"):
+        system.restore(backup, components=["Other Writer"],
+                       **{arg: {"Set Writer:writerData": value}})
+    assert len(system.trace) == events  # refused before any VSS call
