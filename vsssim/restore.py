@@ -843,8 +843,11 @@ def _existing(system: VssSystem, plan: _Plan) -> list[str]:
 def _write(system: VssSystem, plan: _Plan, data: list[tuple[ManifestFile, str, bytes]]) -> None:
     out = plan.outcome
     locked = _locked(system)
-    for d in plan.directories:
-        if out.destination == "original location":
+    # The file sets' (empty) directories go back where they were when files do too: also
+    # when directed targets send some files elsewhere (a "mixed: ..." destination).
+    routes = {how.route for how in plan.how}
+    if not routes or "original location" in routes:
+        for d in plan.directories:
             _fs_for(system, d).makedirs(d, exist_ok=True)
     for (f, dest, blob), how in zip(data, plan.how, strict=True):
         if _fold(dest) in locked:

@@ -214,6 +214,20 @@ def test_directed_targets_write_source_ranges_at_destination_ranges(tmp_path: Pa
                           "C:\\Db\\log.txt": ("original location", "")}
 
 
+def test_a_directed_file_leaves_the_file_set_s_empty_directories_to_be_restored(
+        tmp_path: Path) -> None:
+    w = PartialWriter(directed=[("C:\\Db", "data.mdf", "", "D:\\Out", "copy.mdf", "")])
+    with machine(tmp_path, w, {DATA: ORIGINAL, "C:\\Db\\log.txt": b"log"}) as system:
+        fs = system.volume("C:\\").fs
+        fs.makedirs("C:\\Db\\empty")
+        result = system.backup(["C:\\"], target_dir=tmp_path / "b")
+        fs.rmdir("C:\\Db\\empty")
+        restored = system.restore(result)
+        assert restored.succeeded, restored.summary()
+        assert restored.component("Db").destination.startswith("mixed: ")
+        assert fs.is_dir("C:\\Db\\empty")  # the undirected rest went back, and so did it
+
+
 def test_directed_ranges_into_an_existing_file_keep_its_other_bytes(tmp_path: Path) -> None:
     w = PartialWriter(directed=[("C:\\Db", "data.mdf", "8:4", "C:\\Db", "data.mdf", "8:4")])
     with machine(tmp_path, w, {DATA: ORIGINAL}) as system:
