@@ -361,10 +361,12 @@ def _select(system: VssSystem, gathered: list[tuple[UUID, WriterMetadata]],
 
 
 def _unselected_dependencies(selected: list[_Selected],
-                             gathered: list[tuple[UUID, WriterMetadata]]) -> list[str]:
+                             gathered: list[tuple[UUID, WriterMetadata]],
+                             disabled: set[UUID] | None = None) -> list[str]:
     """What a selected component (or a member of its set) depends on (``AddComponentDependency``)
     that the backup does not include.  VSS does not enforce dependencies: the requester should
-    back up the target too (reference §8.5), so the facade says which it left out."""
+    back up the target too (reference §8.5), so the facade says which it left out.
+    ``disabled``: the writer classes ``exclude_writers=`` left out (they answered no Identify)."""
     included = {(s.writer_id, m.key) for s in selected for m in set_members(s.metadata,
                                                                             s.component)}
     names = {wmd.identity.writer_id: wmd for _instance, wmd in gathered}
@@ -380,6 +382,9 @@ def _unselected_dependencies(selected: list[_Selected],
                 if dep.is_remote:
                     where = ("is on another machine: back it up there (with your own agent) "
                              "before this backup completes")
+                elif owner is None and disabled and dep.writer_id in disabled:
+                    target = f"{{{dep.writer_id}}}:{target}"
+                    where = "is not selected: its writer is left out by exclude_writers="
                 elif owner is None:
                     target = f"{{{dep.writer_id}}}:{target}"
                     where = ("is not selected: no writer of that class id answered Identify "
@@ -524,7 +529,7 @@ def _attempt(system: VssSystem, requested: set[str] | None, wanted: list[str] | 
             if wanted is not None:
                 _check_component_paths(bc.writer_metadata, wanted)
             selected = _select(system, bc.writer_metadata, requested, wanted)
-            for note in _unselected_dependencies(selected, bc.writer_metadata):
+            for note in _unselected_dependencies(selected, bc.writer_metadata, classes):
                 system.tracer.emit("requester", "VSS", EventKind.NOTE, "DependencyNotSelected",
                                    note)
             result.component_names = [

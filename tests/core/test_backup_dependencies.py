@@ -111,3 +111,12 @@ def test_a_missing_writer_an_undeclared_target_and_a_remote_one(system: VssSyste
     result = system.backup(components=["Index Writer"])
     assert [n.split(", which ")[1].split(";")[0] for n in _notes(result)] == [
         "is not selected, and its writer declares no such component"]
+
+
+def test_a_target_whose_writer_is_excluded_is_named_as_excluded(system: VssSystem) -> None:
+    system.add_writer(DataWriter())
+    system.add_writer(IndexWriter())
+    result = system.backup(components=["Index Writer"], exclude_writers=["Data Writer"])
+    assert result.succeeded, result.summary()
+    assert [n.split(", which ")[1].split(";")[0] for n in _notes(result)] == [
+        "is not selected: its writer is left out by exclude_writers="]
