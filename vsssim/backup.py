@@ -675,17 +675,23 @@ def _live_reads(system: VssSystem) -> int:
     return total
 
 
-def _excluded(system: VssSystem, wmd: WriterMetadata, default_path: str) -> bool:
+def _in_file_set(path: str, root: str, filespec: str, recursive: bool) -> bool:
+    """Whether the file ``path`` belongs to the file set ``root``, ``filespec``,
+    ``recursive`` (``IVssWMFiledesc``; also an exclusion, ``AddExcludeFiles``, or a differenced
+    file spec): in ``root``, or below it if recursive, with a name the spec matches.
+    Case-insensitive, as ``SimFS.glob`` matches."""
     from vsssim.storage.simfs import filespec_matches
 
-    parent, _, name = default_path.rstrip("\\").rpartition("\\")
-    for ex in wmd.exclude_files:
-        root = ex.path.rstrip("\\").lower()
-        here = parent.lower()
-        if (here == root or (ex.recursive and here.startswith(root + "\\"))) and \
-                filespec_matches(name, ex.filespec):
-            return True
-    return False
+    parent, _, name = path.rstrip("\\").rpartition("\\")
+    here, root = parent.lower(), root.rstrip("\\").lower()
+    return (here == root or (recursive and here.startswith(root + "\\"))) and \
+        filespec_matches(name, filespec)
+
+
+def _excluded(wmd: WriterMetadata, default_path: str) -> bool:
+    """Whether the writer excludes the file (``AddExcludeFiles``)."""
+    return any(_in_file_set(default_path, ex.path, ex.filespec, ex.recursive)
+               for ex in wmd.exclude_files)
 
 
 def _copy_file_set(system: VssSystem, s: _Selected, member: WmdComponent, fd: FileDescriptor,
@@ -743,7 +749,7 @@ def _copy_file_set(system: VssSystem, s: _Selected, member: WmdComponent, fd: Fi
                 _copy_partial(system, s, extras, devices, target, result, made, hit, fs,
                               snap_path, (member_path, fd.path, fd.filespec, fd.recursive, rel))
                 continue
-        if exclusions and _excluded(system, s.metadata, default_path):
+        if exclusions and _excluded(s.metadata, default_path):
             continue
         if extras is not None and extras.differenced:
             spec = _covering(extras.differenced, default_path)
@@ -820,16 +826,8 @@ def _extras_of(bcd: BackupComponentsDocument, s: _Selected) -> _Extras | None:
 
 def _covering(specs: list[DifferencedFile], default_path: str) -> DifferencedFile | None:
     """The first differenced file spec that covers ``default_path``, if any."""
-    from vsssim.storage.simfs import filespec_matches
-
-    parent, _, name = default_path.rpartition("\\")
-    here = parent.lower()
-    for spec in specs:
-        root = _fold(spec.path)
-        if (here == root or (spec.recursive and here.startswith(root + "\\"))) and \
-                filespec_matches(name, spec.filespec):
-            return spec
-    return None
+    return next((spec for spec in specs if _in_file_set(default_path, spec.path, spec.filespec,
+                                                         spec.recursive)), None)
 
 
 def _modified_since(fs: Any, snap_path: str, spec: DifferencedFile) -> bool:
@@ -855,15 +853,9 @@ def _locate(system: VssSystem, devices: dict[str, Any], path: str, what: str
 def _containing_set(s: _Selected, path: str) -> tuple[str, str, str, bool, str] | None:
     """(member, set path, file spec, recursive, rel) of the first file set of ``s``'s set that
     holds ``path`` (whatever its backup type mask), or None."""
-    from vsssim.storage.simfs import filespec_matches
-
-    parent, _, name = path.rpartition("\\")
-    here = parent.lower()
     for member in set_members(s.metadata, s.component):
         for fd in member.all_files:
-            root = _fold(fd.path)
-            if (here == root or (fd.recursive and here.startswith(root + "\\"))) and \
-                    filespec_matches(name, fd.filespec):
+            if _in_file_set(path, fd.path, fd.filespec, fd.recursive):
                 return (member.full_path, fd.path, fd.filespec, fd.recursive,
                         path[len(fd.path.rstrip("\\")):].lstrip("\\"))
     return None
@@ -964,7 +956,7 @@ def _copy_extras(system: VssSystem, s: _Selected, extras: _Extras, devices: dict
             if key in extras.handled:
                 continue
             extras.handled.add(key)
-            if s.metadata.exclude_files and _excluded(system, s.metadata, default_path):
+            if s.metadata.exclude_files and _excluded(s.metadata, default_path):
                 continue
             if _modified_since(fs, snap_path, spec):
                 _keep(system, s, target, result, made,
