@@ -732,13 +732,11 @@ def _copy_file_set(system: VssSystem, s: _Selected, member: WmdComponent, fd: Fi
         tuple(directories)))
     set_root = fd.path.rstrip("\\")
     exclusions = s.metadata.exclude_files
-    # Where the files go: files/<volume>/<path on the volume>.
-    volume_name = default_vol.name.lower()
-    files_dir = "files/" + _volume_stem(default_vol.name)
-    copy_rate = system.options.costs.copy_rate
+    files_dir = "files/" + _volume_stem(default_vol.name)  # where the files go (see _keep)
     for snap_path in matches:
         rel = snap_path[len(snap_root):].lstrip("\\")  # below the file set's root
         default_path = set_root + "\\" + rel
+        where = (member_path, fd.path, fd.filespec, fd.recursive, rel)
         if extras is not None:
             key = default_path.lower()
             if key in extras.handled:
@@ -747,7 +745,7 @@ def _copy_file_set(system: VssSystem, s: _Selected, member: WmdComponent, fd: Fi
             if hit is not None:  # the writer's ranges replace the whole file (mask ignored)
                 extras.handled.add(key)
                 _copy_partial(system, s, extras, devices, target, result, made, hit, fs,
-                              snap_path, (member_path, fd.path, fd.filespec, fd.recursive, rel))
+                              snap_path, where)
                 continue
         if exclusions and _excluded(s.metadata, default_path):
             continue
@@ -757,22 +755,8 @@ def _copy_file_set(system: VssSystem, s: _Selected, member: WmdComponent, fd: Fi
                 extras.handled.add(default_path.lower())
                 if not _modified_since(fs, snap_path, spec):
                     continue
-        data = fs.read_file(snap_path)
-        size = len(data)
-        on_volume = default_path[len(default_vol.name):].lstrip("\\") if default_path.lower(
-        ).startswith(volume_name) else default_path[len(default_vol.guid_path):]
-        dest_rel = "/".join([files_dir, *[p for p in on_volume.split("\\")
-                                          if p and p != "."]])
-        _write_file(target, dest_rel, data, made)
-        result.files.append(BackedUpFile(
-            writer=s.label, writer_id=writer_id, instance_name=instance_name,
-            component=component, member=member_path, set_path=fd.path,
-            set_filespec=fd.filespec, set_recursive=fd.recursive, rel=rel, path=default_path,
-            snapshot_path=snap_path, target=dest_rel, size=size,
-            sha256=hashlib.sha256(data).hexdigest()))
-        system.clock.sleep(size / copy_rate)
-        system.tracer.emit("requester", "backup medium", EventKind.COPY, "CopyFile",
-                           f"{snap_path} ({size} bytes)", size=size)
+        _keep(system, s, target, result, made, where, default_path, snap_path,
+              fs.read_file(snap_path), files_dir=files_dir, vol=default_vol)
 
 
 @dataclass
@@ -869,15 +853,19 @@ def _own_set(s: _Selected, path: str) -> tuple[str, str, str, bool, str]:
 
 def _keep(system: VssSystem, s: _Selected, target: str, result: BackupResult,
           made: set[str], where: tuple[str, str, str, bool, str], default_path: str,
-          snap_path: str, data: bytes, name: str = "CopyFile", detail: str = "",
-          **extra: Any) -> None:
-    """Write one file (or a partial file's ranges) to the backup and list it."""
-    vol = system.volume_of_path(default_path)
+          snap_path: str, data: bytes, name: str = "CopyFile", detail: str = "", *,
+          vol: Any = None, files_dir: str = "", **extra: Any) -> None:
+    """Write one file (or a partial file's ranges) to the backup, at
+    ``files/<volume>/<path on the volume>``, and list it.  ``vol`` and ``files_dir``: the
+    volume of ``default_path`` and its ``files/<volume>``, when the caller knows them (a file
+    set's loop: no volume lookup per file)."""
     if vol is None:
-        raise VssObjectNotFoundError(f"{default_path} is not on a volume")
+        vol = system.volume_of_path(default_path)
+        if vol is None:
+            raise VssObjectNotFoundError(f"{default_path} is not on a volume")
     on_volume = default_path[len(vol.name):] if default_path.lower().startswith(
         vol.name.lower()) else default_path[len(vol.guid_path):]
-    dest_rel = "/".join(["files/" + _volume_stem(vol.name),
+    dest_rel = "/".join([files_dir or "files/" + _volume_stem(vol.name),
                          *[p for p in on_volume.split("\\") if p and p != "."]])
     _write_file(target, dest_rel, data, made)
     member, set_path, filespec, recursive, rel = where
