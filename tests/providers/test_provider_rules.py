@@ -11,6 +11,7 @@ from uuid import UUID
 import pytest
 
 from tests.providers.conftest import FakeProvider
+from vsssim import BackupComponents
 from vsssim import hresult as hr
 from vsssim.constants import (
     BackupType,
@@ -46,6 +47,17 @@ from vsssim.trace import EventKind
 
 _A = VolumeSnapshotAttributes
 CTX = SnapshotContext
+
+
+def _writerless_set(system: VssSystem, *volumes: str) -> BackupComponents:
+    """A writerless (NAS_ROLLBACK) snapshot set of ``volumes``, started and not yet created."""
+    bc = system.create_backup_components()
+    bc.initialize_for_backup()
+    bc.set_context(CTX.NAS_ROLLBACK)
+    bc.start_snapshot_set()
+    for volume in volumes:
+        bc.add_to_snapshot_set(volume)
+    return bc
 
 
 def snapshot(system: VssSystem, *volumes: str, context: int = CTX.NAS_ROLLBACK,
@@ -130,12 +142,7 @@ def test_rule_04_no_partial_commit(machine: VssSystem) -> None:
     machine.add_provider(FakeProvider("A", volumes=("C:\\",), calls=calls))
     machine.add_provider(FakeProvider("B", volumes=("D:\\",), calls=calls,
                                       fail={"CommitSnapshots": hr.VSS_E_PROVIDER_VETO}))
-    bc = machine.create_backup_components()
-    bc.initialize_for_backup()
-    bc.set_context(CTX.NAS_ROLLBACK)
-    bc.start_snapshot_set()
-    bc.add_to_snapshot_set("C:\\")
-    bc.add_to_snapshot_set("D:\\")
+    bc = _writerless_set(machine, "C:\\", "D:\\")
     op = bc.do_snapshot_set()
     assert op.query_status() == hr.VSS_E_PROVIDER_VETO
     assert "A.AbortSnapshots" in calls and "B.AbortSnapshots" in calls
@@ -145,11 +152,7 @@ def test_rule_04_no_partial_commit(machine: VssSystem) -> None:
 def test_rule_05_no_abort_snapshots_before_end_prepare(machine: VssSystem) -> None:
     calls: list[str] = []
     fake = machine.add_provider(FakeProvider("P", calls=calls))
-    bc = machine.create_backup_components()
-    bc.initialize_for_backup()
-    bc.set_context(CTX.NAS_ROLLBACK)
-    bc.start_snapshot_set()
-    bc.add_to_snapshot_set("C:\\")
+    bc = _writerless_set(machine, "C:\\")
     bc.abort_backup()  # before DoSnapshotSet: the provider hears nothing
     bc.release()
     assert calls == []
@@ -183,11 +186,7 @@ def test_rule_05_no_abort_snapshots_before_end_prepare(machine: VssSystem) -> No
 def test_rule_06_provider_hresults_are_normalised(machine: VssSystem, code: Any,
                                                   seen: int) -> None:
     machine.add_provider(FakeProvider("P", fail={"PreCommitSnapshots": code}))
-    bc = machine.create_backup_components()
-    bc.initialize_for_backup()
-    bc.set_context(CTX.NAS_ROLLBACK)
-    bc.start_snapshot_set()
-    bc.add_to_snapshot_set("C:\\")
+    bc = _writerless_set(machine, "C:\\")
     assert bc.do_snapshot_set().query_status() == seen
     if seen == hr.VSS_E_UNEXPECTED_PROVIDER_ERROR:
         assert machine.trace.first("ProviderErrorTranslated") or machine.trace.first(
@@ -200,11 +199,7 @@ def test_rule_06_an_allowed_provider_code_reaches_the_requester_as_its_own_error
     """A code VSS passes on untranslated is raised as the exception of that code (not as
     VSS_E_UNEXPECTED naming it): every allowed code has its class in vsssim.errors."""
     machine.add_provider(FakeProvider("P", fail={"PreCommitSnapshots": code}))
-    bc = machine.create_backup_components()
-    bc.initialize_for_backup()
-    bc.set_context(CTX.NAS_ROLLBACK)
-    bc.start_snapshot_set()
-    bc.add_to_snapshot_set("C:\\")
+    bc = _writerless_set(machine, "C:\\")
     with pytest.raises(VssError) as info:
         bc.do_snapshot_set().result()
     assert info.value.hresult == code
@@ -213,11 +208,7 @@ def test_rule_06_an_allowed_provider_code_reaches_the_requester_as_its_own_error
 def test_rule_06_abort_snapshots_return_is_not_translated(machine: VssSystem) -> None:
     machine.add_provider(FakeProvider("P", fail={"CommitSnapshots": hr.VSS_E_PROVIDER_VETO,
                                                  "AbortSnapshots": hr.E_FAIL}))
-    bc = machine.create_backup_components()
-    bc.initialize_for_backup()
-    bc.set_context(CTX.NAS_ROLLBACK)
-    bc.start_snapshot_set()
-    bc.add_to_snapshot_set("C:\\")
+    bc = _writerless_set(machine, "C:\\")
     assert bc.do_snapshot_set().query_status() == hr.VSS_E_PROVIDER_VETO
     assert machine.trace.first("ProviderErrorTranslated") is None
 
