@@ -777,8 +777,9 @@ def _fold(path: str) -> str:
 def _extras_of(bcd: BackupComponentsDocument, s: _Selected) -> _Extras | None:
     """The partial and differenced files of ``s`` (None if it has neither: the plain copy).
 
-    A partial file must lie at or under a file set path of the component or its set, and be
-    named once (reference §8.7); otherwise the component fails (a writer error)."""
+    A partial file must lie at or under a file set path of the component or its set
+    (reference §8.7), and be named once (a vsssim choice: the reference does not say what two
+    range lists for one file mean); otherwise the component fails (a writer error)."""
     entry = next((w for w in bcd.writers if w.instance_id == s.instance_id), None)
     if entry is None:
         return None
@@ -794,18 +795,23 @@ def _extras_of(bcd: BackupComponentsDocument, s: _Selected) -> _Extras | None:
     for i, pf in enumerate(comp.partial_files):
         if is_ranges_file_path(pf.ranges):
             handled.add(pf.ranges.lower())
-        key = _fold(pf.path) + "\\" + pf.filename.lower()
+        path = _partial_path(pf)
+        key = path.lower()
         parent = _fold(pf.path)
         if not any(parent == r or parent.startswith(r + "\\") for r in roots):
             raise VssInvalidArgumentError(
-                f"partial file {pf.path.rstrip(chr(92))}\\{pf.filename} is not at or under a "
-                f"file set path of {s.component.full_path!r} (AddPartialFile, reference §8.7)")
+                f"partial file {path} is not at or under a file set path of "
+                f"{s.component.full_path!r} (AddPartialFile, reference §8.7)")
         if key in partials:
             raise VssInvalidArgumentError(
-                f"{pf.path.rstrip(chr(92))}\\{pf.filename} was added twice as a partial file "
-                f"of {s.component.full_path!r}")
+                f"{path} was added twice as a partial file of {s.component.full_path!r}")
         partials[key] = (i, pf)
     return _Extras(partials, list(comp.differenced_files), handled)
+
+
+def _partial_path(pf: PartialFile) -> str:
+    """The full path of a partial file (``GetPartialFile``'s path and file name)."""
+    return pf.path.rstrip("\\") + "\\" + pf.filename
 
 
 def _covering(specs: list[DifferencedFile], default_path: str) -> DifferencedFile | None:
@@ -887,7 +893,7 @@ def _copy_partial(system: VssSystem, s: _Selected, extras: _Extras, devices: dic
     """``GetPartialFile``: copy the listed ranges of one file from the shadow copy, and first
     the ranges file itself if the writer named one (the requester must keep it, §8.7)."""
     index, pf = hit
-    default_path = pf.path.rstrip("\\") + "\\" + pf.filename
+    default_path = _partial_path(pf)
     if is_ranges_file_path(pf.ranges):
         _vol, ranges_snap, ranges_fs = _locate(system, devices, pf.ranges, "the ranges file")
         if not ranges_fs.is_file(ranges_snap):
@@ -927,7 +933,7 @@ def _copy_extras(system: VssSystem, s: _Selected, extras: _Extras, devices: dict
         if key in extras.handled:
             continue
         extras.handled.add(key)
-        path = hit[1].path.rstrip("\\") + "\\" + hit[1].filename
+        path = _partial_path(hit[1])
         _vol, snap_path, fs = _locate(system, devices, path, "partial file")
         if not fs.is_file(snap_path):
             raise VssObjectNotFoundError(f"partial file {path} does not exist on the shadow copy")
