@@ -582,6 +582,15 @@ def _route(system: VssSystem, plan: _Plan, view: Any) -> None:
     out = plan.outcome
     target = out.target
     method = out.method
+    if method == RestoreMethod.RESTORE_AT_REBOOT and target in (RestoreTarget.ALTERNATE,
+                                                                 RestoreTarget.DIRECTED):
+        # "Restore targets cannot change AT_REBOOT restores" (no VSS runs at reboot, reference
+        # §8.7): the files are staged for their original places whatever the writer asked.
+        out.message = (f"its restore target {target.name} was ignored: restore targets cannot "
+                       "change a RESTORE_AT_REBOOT restore")
+        system.tracer.emit("requester", plan.label, EventKind.NOTE, "RestoreTargetIgnored",
+                           f"{out.component}: {out.message}")
+        target = RestoreTarget.ORIGINAL
     use_alternate = target == RestoreTarget.ALTERNATE or (
         method == RestoreMethod.RESTORE_TO_ALTERNATE_LOCATION
         and target != RestoreTarget.ORIGINAL_LOCATION)

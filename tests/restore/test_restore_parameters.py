@@ -246,3 +246,25 @@ def test_roll_forward_arguments_are_checked(tmp_path: Path) -> None:
         with pytest.raises(VssBadStateError):  # restore parameters come before PreRestore
             bc.set_authoritative_restore(*address, True)
         bc.release()
+
+
+def test_a_restore_target_cannot_change_an_at_reboot_restore(tmp_path: Path) -> None:
+    """Reference §8.7: no VSS runs at reboot, so the writer's ALTERNATE target is ignored and
+    the files are staged for their original places; the component's message says so."""
+    with _machine(tmp_path) as system:
+        w = SetWriter(method=RestoreMethod.RESTORE_AT_REBOOT, target=RestoreTarget.ALTERNATE,
+                      alternate="D:\\Alt")
+        system.add_writer(w)
+        backup = system.backup(["C:\\"], target_dir=tmp_path / "b")
+        assert backup.succeeded, backup.summary()
+        fs = system.volume("C:\\").fs
+        fs.write_file("C:\\W\\Set1\\set1.dat", b"changed")
+        restored = system.restore(backup, components=["Set Writer:writerData"])
+        data = restored.component("writerData")
+        assert data.message == ("its restore target ALTERNATE was ignored: restore targets "
+                                "cannot change a RESTORE_AT_REBOOT restore")
+        assert system.trace.first("RestoreTargetIgnored") is not None
+        assert restored.pending_reboot
+        system.reboot()
+        assert system.volume("C:\\").fs.read_file("C:\\W\\Set1\\set1.dat") == b"Set1"
+        assert not system.volume("D:\\").fs.exists("D:\\Alt")

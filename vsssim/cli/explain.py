@@ -159,6 +159,8 @@ _BY_NAME: dict[tuple[EventKind, str], str] = {
     "in the backup; VSS does not enforce dependencies, the requester must: {detail}.",
     (_K.NOTE, "ServiceNotFound"): "The writer's restore method stops and starts a service, "
     "but there is none to stop here: {detail}.",
+    (_K.NOTE, "RestoreTargetIgnored"): "No VSS runs at reboot, so a writer's restore target "
+    "cannot send a RESTORE_AT_REBOOT restore elsewhere: {detail}.",
 }
 
 _BY_KIND: dict[EventKind, str] = {
