@@ -955,8 +955,9 @@ class BackupComponents:
     def set_authoritative_restore(self, writer_id: UUID, component_type: ComponentType,
                                   logical_path: str | None, component_name: str,
                                   auth: bool) -> None:
-        """``IVssBackupComponentsEx2::SetAuthoritativeRestore``: mark the restore of a selected
-        component authoritative (its data wins over replicas); the writer must declare
+        """``IVssBackupComponentsEx2::SetAuthoritativeRestore``: mark the restore of a component
+        added at backup authoritative (its data wins over replicas), before PreRestore, as
+        ``SetRestoreOptions`` (it need not be selected yet); the writer must declare
         ``VSS_BS_AUTHORITATIVE_RESTORE`` (``VSS_E_OBJECT_NOT_FOUND`` otherwise).  The writer
         reads it with ``IVssComponentEx::GetAuthoritativeRestore``."""
         _check_address(writer_id, logical_path, component_name, component_type)
