@@ -322,8 +322,9 @@ def fidelity_markdown() -> str:
         "| option | default | what it decides |",
         "| --- | --- | --- |",
     ]
+    defaults = VssOptions()
     for name, field in VssOptions.model_fields.items():
-        default = field.get_default(call_default_factory=True)
+        default = getattr(defaults, name)
         if isinstance(default, int) and not isinstance(default, bool) and default > 0xFFFF:
             shown = f"`{hr.name_of(default)}`"
         elif isinstance(default, BaseModel):
