@@ -1,4 +1,4 @@
-"""The lower bounds in pyproject.toml are the pins of constraints-min.txt (the versions a test
+"""The lower bounds in pyproject.toml are the pins of .ci/constraints-min.txt (the versions a test
 run at the lower bounds installs), so neither changes without the other."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def test_declared_lower_bounds_are_the_pinned_minimum_versions() -> None:
         assert match, f"{spec!r}: a dependency is declared with a lower bound only"
         declared[match[1].lower()] = match[2]
     pinned = {}
-    for line in (ROOT / "constraints-min.txt").read_text(encoding="utf-8").splitlines():
+    for line in (ROOT / ".ci" / "constraints-min.txt").read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
             name, version = line.split("==")
             pinned[name.lower()] = version
