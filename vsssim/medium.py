@@ -52,7 +52,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from vsssim.documents import BackupComponentsDocument, BcdComponent, WriterMetadata
+from vsssim.documents import (
+    BackupComponentsDocument,
+    BcdComponent,
+    PartialFile,
+    WriterMetadata,
+)
 from vsssim.documents.ranges import is_ranges_file_path, parse_ranges, parse_ranges_file
 from vsssim.errors import VssInvalidXmlDocumentError, VssObjectNotFoundError
 
@@ -207,6 +212,90 @@ def _matches(name: str, filespec: str) -> bool:
         return False
 
 
+#: A file set as the writer's stored metadata declares it, keyed by writer (id and instance),
+#: component path, root, file spec and recursion (lower case, the root without its final
+#: backslash).
+_SetKey = tuple[str, str, str, str, str, bool]
+
+
+def _set_key(f: ManifestFile) -> _SetKey:
+    """The key of the file set a manifest file entry says it belongs to."""
+    return (f.writer_id, f.instance_name, f.member.lower(), f.set_path.rstrip("\\").lower(),
+            f.set_filespec.lower(), f.set_recursive)
+
+
+def _in_own_file_set(f: ManifestFile) -> bool:
+    """Whether the entry's file set is one of its own: its directory, its name as the file
+    spec, not recursive (how a partial file or a ranges file outside the declared file sets
+    is kept)."""
+    parent, _, name = f.path.rpartition("\\")
+    return (f.set_path.rstrip("\\").lower() + "\\" == parent.lower() + "\\"
+            and f.set_filespec.lower() == f.rel.lower() == name.lower() and not f.set_recursive)
+
+
+def _partial_path(pf: PartialFile) -> str:
+    """The full path of the file an ``AddPartialFile`` entry names."""
+    return pf.path.rstrip("\\") + "\\" + pf.filename
+
+
+def _check_is_ranges_file_of(f: ManifestFile, pf: PartialFile, what: str) -> None:
+    """A ranges file entry is the ranges file the ``AddPartialFile`` entry names, kept whole."""
+    if not is_ranges_file_path(pf.ranges) or f.path.lower() != pf.ranges.lower():
+        raise MediumError(f"{what} is not the ranges file of partial file "
+                          f"{_partial_path(pf)!r}")
+    if f.ranges or f.file_size is not None:
+        raise MediumError(f"{what}: a ranges file is kept whole")
+
+
+def _check_ranges_file_place(f: ManifestFile, sets: set[_SetKey], what: str) -> None:
+    """A ranges file is in a declared file set, or kept in a file set of its own."""
+    if _set_key(f) not in sets and not _in_own_file_set(f):
+        raise MediumError(f"{what}: its file set is not one the writer's stored "
+                          f"metadata declares for {f.member!r}")
+
+
+def _check_is_partial_file(f: ManifestFile, pf: PartialFile, index: int, what: str) -> None:
+    """A partial file entry is the file the ``AddPartialFile`` entry #``index`` names."""
+    if f.path.lower() != _partial_path(pf).lower():
+        raise MediumError(f"{what} is not partial file #{index} of {f.component!r} "
+                          f"({_partial_path(pf)!r})")
+
+
+def _check_partial_file_place(f: ManifestFile, sets: set[_SetKey], what: str) -> None:
+    """A partial file is in a declared file set or, kept in a file set of its own, at or
+    under a file set path of its component (or of a component below it) (reference §8.7)."""
+    key = _set_key(f)
+    if key in sets:
+        return
+    component = f.component.lower()
+    roots = [k[3] for k in sets if k[:2] == key[:2]
+             and (k[2] == component or k[2].startswith(component + "\\"))]
+    parent = f.path.rpartition("\\")[0].lower()
+    if not _in_own_file_set(f) or not any(parent == r or parent.startswith(r + "\\")
+                                          for r in roots):
+        raise MediumError(f"{what}: a partial file must be at or under a file set "
+                          f"path of {f.component!r}")
+
+
+def _ranges_within_file(f: ManifestFile, what: str) -> list[tuple[int, int]]:
+    """A partial file entry's ranges: well formed, inside the file's recorded size, their
+    lengths adding up to the bytes kept."""
+    try:
+        ranges = parse_ranges(f.ranges)
+    except ValueError as exc:
+        raise MediumError(f"{what}: ranges {f.ranges[:80]!r}: {exc}") from None
+    if f.file_size is None:
+        raise MediumError(f"{what}: a partial file needs the size of the whole file")
+    for offset, length in ranges:
+        if offset + length > f.file_size:
+            raise MediumError(f"{what}: range {offset}:{length} lies beyond the end of the "
+                              f"file ({f.file_size} bytes)")
+    total = sum(n for _, n in ranges)
+    if total != f.size:
+        raise MediumError(f"{what}: its ranges add up to {total} bytes, not the {f.size} kept")
+    return ranges
+
+
 class BackupMedium:
     """A backup directory, opened and checked."""
 
@@ -281,8 +370,7 @@ class BackupMedium:
                 raise MediumError(f"{what} is not its file set's root joined with {f.rel!r}")
             if not _matches(f.rel.rpartition("\\")[2], f.set_filespec):
                 raise MediumError(f"{what} does not match its file spec {f.set_filespec!r}")
-            key = (f.writer_id, f.instance_name, f.member.lower(), f.set_path.rstrip("\\")
-                   .lower(), f.set_filespec.lower(), f.set_recursive)
+            key = _set_key(f)
             special = f.partial_file is not None or f.ranges_file_of is not None
             if f.ranges or f.file_size is not None or special:
                 self._check_partial(f, sets, what)
@@ -309,80 +397,56 @@ class BackupMedium:
         raise MediumError(f"file {f.path!r}: its component {f.component!r} is not in the "
                           "Backup Components Document")
 
-    def _check_partial(self, f: ManifestFile, sets: set[tuple[str, str, str, str, str, bool]],
-                       what: str) -> None:
+    def _check_partial(self, f: ManifestFile, sets: set[_SetKey], what: str) -> None:
         """A partial file's ranges, or a ranges file, against the writer's ``AddPartialFile``
         entry in the document: the same file, the same ranges, inside the file, adding up to
         the bytes kept; its file set a declared one or, outside them, its own directory under
         a declared file set path of the component's set (reference §8.7)."""
+        index, pf = self._partial_file_entry(f, what)
+        if f.ranges_file_of is not None:
+            _check_is_ranges_file_of(f, pf, what)
+            _check_ranges_file_place(f, sets, what)
+            return
+        _check_is_partial_file(f, pf, index, what)
+        _check_partial_file_place(f, sets, what)
+        ranges = _ranges_within_file(f, what)
+        if ranges != self._added_ranges(f, pf, index, what):
+            raise MediumError(f"{what}: the manifest's ranges are not the ones the writer "
+                              "added (AddPartialFile)")
+
+    def _partial_file_entry(self, f: ManifestFile, what: str) -> tuple[int, PartialFile]:
+        """The index and the document's ``AddPartialFile`` entry a partial file or a ranges
+        file entry of the manifest refers to (exactly one of ``partial_file`` and
+        ``ranges_file_of``)."""
         comp = self._bcd_component(f)
         index = f.partial_file if f.partial_file is not None else f.ranges_file_of
         if index is None or (f.partial_file is not None and f.ranges_file_of is not None):
             raise MediumError(f"{what}: ranges are kept only for partial files")
         if index >= len(comp.partial_files):
             raise MediumError(f"{what}: {f.component!r} has no partial file #{index}")
-        pf = comp.partial_files[index]
-        partial_path = pf.path.rstrip("\\") + "\\" + pf.filename
-        key = (f.writer_id, f.instance_name, f.member.lower(), f.set_path.rstrip("\\").lower(),
-               f.set_filespec.lower(), f.set_recursive)
-        own = (f.set_path.rstrip("\\").lower() + "\\" == f.path.rpartition("\\")[0].lower()
-               + "\\" and f.set_filespec.lower() == f.rel.lower() == f.path.rpartition("\\")[2]
-               .lower() and not f.set_recursive)
-        if f.ranges_file_of is not None:
-            if not is_ranges_file_path(pf.ranges) or f.path.lower() != pf.ranges.lower():
-                raise MediumError(f"{what} is not the ranges file of partial file "
-                                  f"{partial_path!r}")
-            if f.ranges or f.file_size is not None:
-                raise MediumError(f"{what}: a ranges file is kept whole")
-            if key not in sets and not own:
-                raise MediumError(f"{what}: its file set is not one the writer's stored "
-                                  f"metadata declares for {f.member!r}")
-            return
-        if f.path.lower() != partial_path.lower():
-            raise MediumError(f"{what} is not partial file #{index} of {f.component!r} "
-                              f"({partial_path!r})")
-        if key not in sets:
-            roots = [k[3] for k in sets if k[:2] == key[:2]
-                     and (k[2] == f.component.lower() or k[2].startswith(
-                         f.component.lower() + "\\"))]
-            parent = f.path.rpartition("\\")[0].lower()
-            if not own or not any(parent == r or parent.startswith(r + "\\") for r in roots):
-                raise MediumError(f"{what}: a partial file must be at or under a file set "
-                                  f"path of {f.component!r}")
-        try:
-            ranges = parse_ranges(f.ranges)
-        except ValueError as exc:
-            raise MediumError(f"{what}: ranges {f.ranges[:80]!r}: {exc}") from None
-        if f.file_size is None:
-            raise MediumError(f"{what}: a partial file needs the size of the whole file")
-        for offset, length in ranges:
-            if offset + length > f.file_size:
-                raise MediumError(f"{what}: range {offset}:{length} lies beyond the end of the "
-                                  f"file ({f.file_size} bytes)")
-        if sum(n for _, n in ranges) != f.size:
-            raise MediumError(f"{what}: its ranges add up to {sum(n for _, n in ranges)} "
-                              f"bytes, not the {f.size} kept")
-        if is_ranges_file_path(pf.ranges):
-            kept = [r for r in self.manifest.files if r.ranges_file_of == index
-                    and r.writer_id == f.writer_id and r.instance_name == f.instance_name
-                    and r.component.lower() == f.component.lower()]
-            if not kept:
-                raise MediumError(f"{what}: the backup lacks its ranges file {pf.ranges!r}")
+        return index, comp.partial_files[index]
+
+    def _added_ranges(self, f: ManifestFile, pf: PartialFile, index: int,
+                      what: str) -> list[tuple[int, int]]:
+        """The ranges the writer added for partial file #``index``: those its ranges file
+        (which the backup must hold) lists, or those of the document's range list."""
+        if not is_ranges_file_path(pf.ranges):
             try:
-                expected = parse_ranges_file(self.read(kept[0]))
-            except ValueError as exc:
-                raise MediumError(f"{what}: its ranges file {pf.ranges!r}: {exc}") from None
-        else:
-            try:
-                expected = parse_ranges(pf.ranges)
+                return parse_ranges(pf.ranges)
             except ValueError as exc:
                 raise MediumError(f"{what}: the document's ranges {pf.ranges[:80]!r}: "
                                   f"{exc}") from None
-        if ranges != expected:
-            raise MediumError(f"{what}: the manifest's ranges are not the ones the writer "
-                              "added (AddPartialFile)")
+        kept = [r for r in self.manifest.files if r.ranges_file_of == index
+                and r.writer_id == f.writer_id and r.instance_name == f.instance_name
+                and r.component.lower() == f.component.lower()]
+        if not kept:
+            raise MediumError(f"{what}: the backup lacks its ranges file {pf.ranges!r}")
+        try:
+            return parse_ranges_file(self.read(kept[0]))
+        except ValueError as exc:
+            raise MediumError(f"{what}: its ranges file {pf.ranges!r}: {exc}") from None
 
-    def _differenced_sets(self) -> set[tuple[str, str, str, str, str, bool]]:
+    def _differenced_sets(self) -> set[_SetKey]:
         """The differenced file specs of the document (their files need not be in a file set,
         reference §8.6), keyed as :meth:`_declared_sets` keys file sets, by component."""
         out = set()
@@ -399,7 +463,7 @@ class BackupMedium:
                 return w.instance_name
         return ""
 
-    def _declared_sets(self) -> set[tuple[str, str, str, str, str, bool]]:
+    def _declared_sets(self) -> set[_SetKey]:
         out = set()
         for wmd in self.writer_metadata:
             ident = wmd.identity
