@@ -31,11 +31,12 @@ written back, at their offsets, into the file that is at its destination, which 
 vsssim choice: the reference is silent, and a file made of the ranges and zeros would be corrupt);
 the bytes outside the ranges stay the live file's.  A ranges file is restored before the partial
 file it describes, and ``SetRangesFilePath`` is called when it went somewhere else.  A directed
-target (``AddDirectedTarget``) writes the bytes of each source range (which must be among the
-bytes the backup holds) at its paired destination range, into the destination file (created if
-missing; empty range lists: the whole file).  ``RestoredFile.route`` and ``.ranges`` say, per
-file, why it went where it went and what was written; a staged (at reboot) partial file is the
-current file with the ranges in it.
+target (``AddDirectedTarget``) writes the bytes of each source range (every byte of it must be
+among the bytes the backup holds, in one saved range or in several that together cover it) at
+its paired destination range, into the destination file (created if missing; empty range lists:
+the whole file).  ``RestoredFile.route`` and ``.ranges`` say, per file, why it went where it
+went and what was written; a staged (at reboot) partial file is the current file with the
+ranges in it.
 
 Safety: every destination is computed and checked before anything is written: an absolute path on
 a volume of this machine, below the root of its file set (or of the mapping, new target or
@@ -48,6 +49,7 @@ hash first.  A component whose files cannot all be written ends ``FAILED`` (some
 from __future__ import annotations
 
 import os
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -114,11 +116,14 @@ class RestoredFile:
 
 #: How one file is written: why it goes where it goes, and the pieces written into the file
 #: that is there ((offset in the file, offset in the saved bytes, length), None: the whole
-#: file replaces it); ``must_exist``: a partial file's ranges need the rest of the file.
+#: file replaces it); ``must_exist``: a partial file's ranges need the rest of the file;
+#: ``ranges``: the ranges ``RestoredFile.ranges`` reports, when not those of the pieces (a
+#: directed target's destination ranges, whose bytes may come in several pieces).
 class _How(NamedTuple):
     route: str
     pieces: tuple[tuple[int, int, int], ...] | None = None
     must_exist: bool = False
+    ranges: str | None = None
 
 
 @dataclass
@@ -670,26 +675,68 @@ def _partial_how(f: ManifestFile, route: str) -> _How:
 
 
 def _directed_how(f: ManifestFile, d: DirectedTarget) -> _How:
-    """``AddDirectedTarget``: each source range of the backed-up file (it must be among the
-    saved bytes) goes to the destination range paired with it; no ranges: the whole file (a
-    partial file: its saved ranges, at their offsets)."""
+    """``AddDirectedTarget``: each source range of the backed-up file (every byte of it must
+    be among the saved bytes, in one saved range or in several that together cover it) goes
+    to the destination range paired with it; no ranges: the whole file (a partial file: its
+    saved ranges, at their offsets)."""
     pairs = check_directed_ranges(d.source_ranges, d.destination_ranges)
     if not pairs:
         whole = _partial_how(f, "directed targets")
         return whole._replace(must_exist=False)
-    saved, pieces = _saved_ranges(f), []
+    saved = _SavedBytes(_saved_ranges(f))
+    pieces: list[tuple[int, int, int]] = []
     for (src, length), (dst, _n) in pairs:
-        at = 0
-        for offset, n in saved:
-            if offset <= src and src + length <= offset + n:
-                pieces.append((dst, at + src - offset, length))
-                break
-            at += n
-        else:
+        served = saved.serve(src, length)
+        if served is None:
             raise VssInvalidArgumentError(
                 f"directed target of {f.path!r}: source range {src}:{length} is not among the "
                 f"bytes the backup holds ({f.ranges or f'0:{f.size}'})")
-    return _How("directed targets", tuple(pieces))
+        pieces.extend((dst + offset - src, at, n) for offset, at, n in served)
+    return _How("directed targets", tuple(pieces),
+                ranges=format_ranges(dst for _src, dst in pairs))
+
+
+class _SavedBytes:
+    """Where the bytes of the original file are in the saved bytes of a backed-up file (its
+    saved ranges, one after the other), to serve a directed target's source ranges."""
+
+    def __init__(self, saved: list[tuple[int, int]]) -> None:
+        spans, at = [], 0
+        for offset, length in saved:
+            spans.append((offset, offset + length, at - offset))
+            at += length
+        spans.sort(key=lambda span: span[0])
+        #: The saved ranges' offsets in the file, ascending; for each, of the ranges starting
+        #: at or before it, the end of the one reaching furthest and, for a byte of it, what
+        #: to add to its offset in the file to find it in the saved bytes.
+        self.starts: list[int] = []
+        self.furthest: list[tuple[int, int]] = []
+        for offset, end, shift in spans:
+            if not self.furthest or end > self.furthest[-1][0]:
+                self.furthest.append((end, shift))
+            else:
+                self.furthest.append(self.furthest[-1])
+            self.starts.append(offset)
+
+    def serve(self, src: int, length: int) -> list[tuple[int, int, int]] | None:
+        """The pieces (offset in the file, offset in the saved bytes, length) that hold bytes
+        ``src`` to ``src + length`` of the file, each from the saved range reaching furthest;
+        None if some byte of them was not saved."""
+        pieces: list[tuple[int, int, int]] = []
+        here, end = src, src + length
+        while here < end:
+            i = bisect_right(self.starts, here) - 1
+            if i < 0 or self.furthest[i][0] <= here:
+                return None  # no saved range starting at or before ``here`` reaches it
+            stop, shift = min(self.furthest[i][0], end), self.furthest[i][1]
+            if pieces and pieces[-1][1] + pieces[-1][2] == here + shift:
+                # Adjacent in the saved bytes too (saved "0:4,4:4"): one piece.
+                offset, at, n = pieces[-1]
+                pieces[-1] = (offset, at, n + stop - here)
+            else:
+                pieces.append((here, here + shift, stop - here))
+            here = stop
+        return pieces
 
 
 def _note_mapping(plan: _Plan, f: ManifestFile, dest: str) -> None:
@@ -836,6 +883,8 @@ def _merged(system: VssSystem, dest: str, blob: bytes, how: _How) -> bytes:
 
 
 def _ranges_of(how: _How) -> str:
+    if how.ranges is not None:
+        return how.ranges
     return format_ranges((o, n) for o, _a, n in how.pieces) if how.pieces is not None else ""
 
 

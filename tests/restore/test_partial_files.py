@@ -268,6 +268,34 @@ def test_a_partial_file_in_a_directed_restore_keeps_to_its_saved_ranges(tmp_path
         assert system.volume("D:\\").fs.read_file("D:\\Out\\p.bin") == ORIGINAL[4:8]
 
 
+@pytest.mark.parametrize(("saved", "source", "held"), [
+    ("0:4,4:4", "2:4", ORIGINAL[2:6]),  # two adjacent saved ranges
+    ("8:8,0:12", "2:12", ORIGINAL[2:14]),  # overlapping, saved out of order
+    ("0:2,2:2,4:2,6:2", "1:6", ORIGINAL[1:7]),  # a run of four
+    ("0:4,5:4", "2:4", None),  # byte 4 was not saved
+], ids=["adjacent", "overlapping", "run-of-four", "gap"])
+def test_a_directed_source_range_may_span_saved_ranges_that_cover_it(
+        tmp_path: Path, saved: str, source: str, held: bytes | None) -> None:
+    w = PartialWriter(partial=[("C:\\Db", "data.mdf", saved)],
+                      directed=[("C:\\Db", "data.mdf", source, "D:\\Out", "p.bin",
+                                 f"1:{parse_ranges(source)[0][1]}")])
+    with machine(tmp_path, w, {DATA: ORIGINAL}) as system:
+        result = system.backup(["C:\\"], target_dir=tmp_path / "b", partial_file_support=True)
+        assert result.succeeded, result.summary()
+        before = _volume(system)
+        restored = system.restore(result)
+        if held is None:
+            outcome = restored.component("Db")
+            assert not restored.succeeded and outcome.status == FileRestoreStatus.NONE
+            assert f"source range {source} is not among the bytes" in outcome.message
+            assert _volume(system) == before
+            return
+        assert restored.succeeded, restored.summary()
+        assert system.volume("D:\\").fs.read_file("D:\\Out\\p.bin") == b"\x00" + held
+        [written] = restored.files
+        assert (written.ranges, written.size) == (f"1:{len(held)}", len(held))
+
+
 # -- differenced files -----------------------------------------------------------------------
 @pytest.mark.parametrize("backup_type", [BackupType.INCREMENTAL, BackupType.DIFFERENTIAL])
 def test_differenced_files_are_copied_only_if_modified_since_the_time(
@@ -386,11 +414,15 @@ def test_restore_of_a_partial_backup_matches_the_model(original: bytes, live: by
                                                        data: st.DataObject) -> None:
     ranges = [(min(o, len(original) - 1), min(n, len(original) - min(o, len(original) - 1)))
               for o, n in ranges]
-    # A directed copy of one saved range into a new file, at an offset of its own.
-    pick = data.draw(st.sampled_from(ranges))
+    # A directed copy of saved bytes (from one saved range, or from several that together
+    # cover them) into a new file, at an offset of its own.
+    held = {i for o, n in ranges for i in range(o, o + n)}
+    start = data.draw(st.sampled_from(sorted(held)))
+    stop = next(i for i in range(start, len(original) + 1) if i not in held)
+    length = data.draw(st.integers(1, stop - start))
     at = data.draw(st.integers(0, 64))
-    directed = ("C:\\Db", "data.mdf", f"{pick[0]}:{pick[1]}", "D:\\Out", "one.bin",
-                f"{at}:{pick[1]}")
+    directed = ("C:\\Db", "data.mdf", f"{start}:{length}", "D:\\Out", "one.bin",
+                f"{at}:{length}")
     with tempfile.TemporaryDirectory() as tmp:
         w = PartialWriter(partial=[("C:\\Db", "data.mdf", format_ranges(ranges))])
         with machine(Path(tmp), w, {DATA: original}) as system:
@@ -404,5 +436,5 @@ def test_restore_of_a_partial_backup_matches_the_model(original: bytes, live: by
             assert fs.read_file(DATA) == _patched(live, original, ranges)
             w.directed = [directed]
             assert system.restore(result).succeeded
-            expected = bytes(at) + original[pick[0]:pick[0] + pick[1]]
+            expected = bytes(at) + original[start:start + length]
             assert system.volume("D:\\").fs.read_file("D:\\Out\\one.bin") == expected
