@@ -214,6 +214,10 @@ class BackupResult:
                      + (f" into {self.target_dir}" if self.target_dir else ""))
         if self.failed_components:
             lines.append("failed components: " + ", ".join(self.failed_components))
+        # Why a component failed while its files were copied (a partial file's range past
+        # the end of the file, ...): the writer's status does not say, the trace does.
+        lines.extend(dict.fromkeys(f"copy failed: {e.detail}"
+                                   for e in self.trace.filter(name="CopyFailed")))
         for e in self.trace.filter(name="HandlerRaised"):
             lines.append(f"writer {e.source}: {e.detail}")
         incomplete = dict.fromkeys(f"writer {e.source}: incomplete metadata: {e.detail}"

@@ -135,6 +135,7 @@ def test_a_writer_error_in_its_partial_files_fails_the_component(
         assert not result.succeeded and result.failed_components == ["Db"]
         failed = result.trace.filter(name="CopyFailed")
         assert failed and why in failed[0].detail
+        assert f"copy failed: {failed[0].detail}" in result.summary().splitlines()  # says why
 
 
 def test_a_ranges_file_is_kept_restored_first_and_its_new_path_set(tmp_path: Path) -> None:
