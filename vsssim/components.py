@@ -363,9 +363,18 @@ class Component:
     def _check_differenced(self, api: str) -> None:
         scope = self._scope
         if scope.backup_type not in (BackupType.INCREMENTAL, BackupType.DIFFERENTIAL):
+            degraded = ""
+            if scope.backup_type == BackupType.FULL and not scope.backup_schema & (
+                    BackupSchema.INCREMENTAL | BackupSchema.DIFFERENTIAL):
+                # Rule 32: a writer without the schema bit treats the backup as FULL, so the
+                # requester's INCREMENTAL shows here as FULL; say why.
+                degraded = (" for this writer: an incremental or differential backup is FULL "
+                            "for a writer without VSS_BS_INCREMENTAL or VSS_BS_DIFFERENTIAL in "
+                            "its backup schema")
             raise VssBadStateError(
                 f"{api} is only meaningful in an incremental or differential backup "
-                f"(this one is {scope.backup_type.name})", state=str(scope.event), call=api)
+                f"(this one is {scope.backup_type.name}{degraded})", state=str(scope.event),
+                call=api)
         if not scope.backup_schema & (BackupSchema.LAST_MODIFY | BackupSchema.LSN):
             raise VssBadStateError(
                 f"{api} needs VSS_BS_LAST_MODIFY (or VSS_BS_LSN) in the writer's backup schema",

@@ -15,8 +15,15 @@ from hypothesis import strategies as st
 
 from tests.restore._partial import PartialWriter, machine
 from vsssim.clock import filetime
-from vsssim.constants import BackupType, FileRestoreStatus, RestoreMethod, WriterState
+from vsssim.constants import (
+    BackupSchema,
+    BackupType,
+    FileRestoreStatus,
+    RestoreMethod,
+    WriterState,
+)
 from vsssim.documents import (
+    WriterMetadataBuilder,
     format_ranges,
     parse_ranges,
     parse_ranges_file,
@@ -318,6 +325,28 @@ def test_differenced_files_are_copied_only_if_modified_since_the_time(
         assert system.restore(result).succeeded  # restores what it holds: new.dat only
         assert system.volume("C:\\").fs.read_file("C:\\Db\\new.dat") == b"2"
     assert "copies every file such a spec covers" in fidelity_markdown()
+
+
+class _FullOnlyWriter(PartialWriter):
+    """LAST_MODIFY without INCREMENTAL or DIFFERENTIAL: every backup is FULL for it."""
+
+    def on_identify(self, md: WriterMetadataBuilder) -> bool:
+        super().on_identify(md)
+        md.set_backup_schema(BackupSchema.LAST_MODIFY)
+        return True
+
+
+def test_differenced_files_refused_in_an_incremental_backup_that_is_full_for_the_writer(
+        tmp_path: Path) -> None:
+    w = _FullOnlyWriter(differenced=[("C:\\Db", "*.dat", False, 0)])
+    with machine(tmp_path, w, {"C:\\Db\\a.dat": b"a"}) as system:
+        result = system.backup(["C:\\"], backup_type=BackupType.INCREMENTAL,
+                               target_dir=tmp_path / "b")
+        assert not result.succeeded
+        message = str(result.handler_exceptions[0])
+        assert "(this one is FULL for this writer: an incremental or differential backup is " \
+            "FULL for a writer without VSS_BS_INCREMENTAL or VSS_BS_DIFFERENTIAL in its " \
+            "backup schema)" in message, message
 
 
 def test_differenced_files_may_lie_outside_the_file_sets(tmp_path: Path) -> None:
