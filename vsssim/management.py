@@ -494,7 +494,16 @@ class SnapshotManagement:
 
     # --------------------------------------------------------------------------- revert
     def revert_to_snapshot(self, snapshot_id: UUID, force_dismount: bool) -> VolumeInfo:
-        """``RevertToSnapshot``: start reverting the copy's volume (see the requester)."""
+        """``RevertToSnapshot``: start reverting the copy's volume; returns the volume.
+
+        This only starts the revert (as on Windows, it cannot be cancelled): the volume still
+        reads as before until the revert runs, which :meth:`finish_revert` with the volume
+        returned does at once, ``QueryRevertStatus`` on a requester
+        (``bc.query_revert_status(volume).wait()``) does in steps, and :meth:`reboot` does at
+        boot.  ``VssOptions.copies_after_revert`` applies when it ends.
+        ``IVssBackupComponents.revert_to_snapshot`` (immediate async mode) starts and ends it
+        in one call.
+        """
         if self.edition == "client" or self.os_version in ("XP", "Vista", "7", "8", "10",
                                                              "11"):
             raise VssNotImplementedError(

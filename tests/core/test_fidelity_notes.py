@@ -225,6 +225,24 @@ def test_a_revert_finished_at_boot_deletes_what_copies_after_revert_says(
         assert [s.snapshot_id for s in system.all_snapshots()] == [newer]
 
 
+def test_the_machine_s_revert_to_snapshot_only_starts_the_revert_as_its_docstring_says(
+        tmp_path: Path) -> None:
+    options = VssOptions(copies_after_revert="delete_target")
+    with VssSystem(tmp_path / "m", seed=1, options=options) as system:
+        fs = system.add_volume("C:\\", size=8 * 2**20).fs
+        fs.write_file("C:\\f.txt", b"target")
+        target = _rollback_copy(system)
+        fs.write_file("C:\\f.txt", b"later")
+        volume = system.revert_to_snapshot(target, False)
+        assert fs.read_file("C:\\f.txt") == b"later"  # started, not run
+        assert target in {s.snapshot_id for s in system.all_snapshots()}
+        system.finish_revert(volume)
+        assert fs.read_file("C:\\f.txt") == b"target"
+        assert target not in {s.snapshot_id for s in system.all_snapshots()}
+    doc = VssSystem.revert_to_snapshot.__doc__ or ""
+    assert "This only starts the revert" in doc and ":meth:`finish_revert`" in doc
+
+
 def test_post_snapshot_comes_between_the_final_commits_and_the_notes_say_why(
         system: VssSystem, make_writer: MakeWriter) -> None:
     make_writer("W")
