@@ -1055,7 +1055,8 @@ class VssSystem(SnapshotManagement):
         take the forms ``components`` takes, case-insensitively, but each must name exactly one
         component of the backup: a writer name only for a writer with one component, a bare
         path only if no other writer has that path (``ValueError`` naming the components it
-        could mean otherwise; two keys for one component are a ``ValueError`` too).
+        could mean otherwise; two keys for one component are a ``ValueError`` too, and so is,
+        when ``components`` is given, a key for a component it does not select).
         ``additional_restores=True`` calls ``SetAdditionalRestores`` for every selected
         component (more restores follow: the writer must not run its final recovery yet);
         ``new_targets`` sends a file set (its path) to a new directory (writers with

@@ -144,3 +144,5 @@ def test_a_key_for_a_component_components_leaves_out_is_refused(two_writers: Any
         system.restore(backup, components=["Other Writer"],
                        **{arg: {"Set Writer:writerData": value}})
     assert len(system.trace) == events  # refused before any VSS call
+    doc = " ".join((VssSystem.restore.__doc__ or "").split())
+    assert "when ``components`` is given, a key for a component it does not select" in doc
