@@ -103,9 +103,10 @@ class BackedUpFile:
     partial files, ``ranges``, the ``"offset:length,..."`` list of the bytes kept (``target``
     holds them one after the other: ``size`` is their total), and ``file_size``, the size of
     the whole file on the shadow copy.  The ranges file a writer named instead of a range list
-    is kept as a whole file with ``ranges_file_of`` set to that index.  A partial file outside
-    every file set of its component, or a differenced file outside them, has its own path (or
-    the differenced file spec) as its file set.  ``ranges == ""``: the whole file.
+    is kept as a whole file with ``ranges_file_of`` set to that index.  A partial file that
+    no file spec of its component's file sets matches (it is still under a file set path), or
+    a differenced file outside them, has its own path (or the differenced file spec) as its
+    file set.  ``ranges == ""``: the whole file.
     """
 
     writer: str

@@ -1015,9 +1015,11 @@ class VssSystem(SnapshotManagement):
         incremental or differential backup, files a writer names with
         ``AddDifferencedFilesByLastModifyTime`` are copied only if modified at or after the
         time it gives (a zero time: always, the facade keeps no records of earlier backups;
-        reference §8.6).  Both override the file sets' backup type masks and may lie outside
-        the file sets.  A partial file outside its component's file set paths, a range
-        beyond the end of its file or a ranges file that is not one fails that component
+        reference §8.6).  Both override the file sets' backup type masks.  A differenced
+        file may lie outside the file sets; a partial file need not match a file set's file
+        spec, but must lie at or under one of its component's file set paths.  A partial
+        file outside those paths, a range beyond the end of its file or a ranges file that
+        is not one fails that component
         (a writer error, in ``failed_components``).
 
         Python misuse is refused before anything runs: ``volumes`` must be a list of names

@@ -184,6 +184,9 @@ def test_a_partial_file_outside_the_file_specs_is_kept_under_its_own_name(
         fs.write_file("C:\\Db\\sub\\x.bin", b"ABCDEF")
         assert system.restore(result).succeeded
         assert fs.read_file("C:\\Db\\sub\\x.bin") == b"AbcDEF"
+    doc = " ".join((VssSystem.backup.__doc__ or "").split())
+    assert ("a partial file need not match a file set's file spec, but must lie at or under "
+            "one of its component's file set paths") in doc
 
 
 def test_restoring_a_partial_file_needs_the_file_and_writes_nothing_without_it(
