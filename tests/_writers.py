@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from vsssim import ComponentType, RestoreMethod, WriterMetadataBuilder
 from vsssim.writer import Writer
 
 
@@ -19,4 +20,18 @@ class ReadyWriter(Writer):
         return True
 
     def on_abort(self) -> bool:
+        return True
+
+
+class FileGroupWriter(ReadyWriter):
+    """A ReadyWriter with one selectable file group, ``component``, holding every file below
+    ``files_root`` (recursive), restored if it can replace them.  Tests set the two names."""
+
+    component = "data"
+    files_root = "C:\\data"
+
+    def on_identify(self, metadata: WriterMetadataBuilder) -> bool:
+        metadata.add_component(ComponentType.FILEGROUP, "", self.component, selectable=True)
+        metadata.add_files_to_file_group("", self.component, self.files_root, "*", True)
+        metadata.set_restore_method(RestoreMethod.RESTORE_IF_CAN_REPLACE)
         return True

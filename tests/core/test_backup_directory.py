@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 
-from tests._writers import ReadyWriter
+from tests._writers import FileGroupWriter, ReadyWriter
 from vsssim import VssSystem
 from vsssim.apps import KvStoreApp, KvStoreWriter
 from vsssim.constants import (
@@ -32,17 +32,13 @@ from vsssim.medium import (
 )
 
 
-class TreeWriter(ReadyWriter):
+class TreeWriter(FileGroupWriter):
     """One recursive file group: ``C:\\Tree`` and every directory below it."""
 
     writer_id = UUID("6f1d4b63-8e2c-4b9f-a04d-3c7e9f2a5b81")
     writer_name = "Tree"
-
-    def on_identify(self, metadata: WriterMetadataBuilder) -> bool:
-        metadata.add_component(ComponentType.FILEGROUP, "", "Tree", selectable=True)
-        metadata.add_files_to_file_group("", "Tree", "C:\\Tree", "*", True)
-        metadata.set_restore_method(RestoreMethod.RESTORE_IF_CAN_REPLACE)
-        return True
+    component = "Tree"
+    files_root = "C:\\Tree"
 
 
 @pytest.fixture

@@ -13,11 +13,9 @@ from uuid import UUID
 
 import pytest
 
-from tests._writers import ReadyWriter
+from tests._writers import FileGroupWriter
 from vsssim import (
-    ComponentType,
     FaultPlan,
-    RestoreMethod,
     VssSystem,
     WriterFault,
     WriterMetadataBuilder,
@@ -32,17 +30,12 @@ def _freeze_line() -> int:
     return BuggyWriter.on_freeze.__code__.co_firstlineno + 1
 
 
-class BuggyWriter(ReadyWriter):
+class BuggyWriter(FileGroupWriter):
     """A writer whose Freeze handler has a bug (the line after ``def on_freeze``)."""
 
     writer_id = UUID("9c6b1a2e-5d0f-4f43-8a51-2d1b7e0c3a11")
     writer_name = "Buggy Writer"
-
-    def on_identify(self, metadata: WriterMetadataBuilder) -> bool:
-        metadata.add_component(ComponentType.FILEGROUP, "", "data", selectable=True)
-        metadata.add_files_to_file_group("", "data", "C:\\buggy", "*", True)
-        metadata.set_restore_method(RestoreMethod.RESTORE_IF_CAN_REPLACE)
-        return True
+    files_root = "C:\\buggy"
 
     def on_freeze(self) -> bool:
         return bool(1 / 0)
