@@ -7,7 +7,7 @@ import textwrap
 from collections.abc import Iterable
 
 from rich.console import Console
-from rich.table import Column, Table
+from rich.table import Table
 from rich.text import Text
 
 from vsssim.render.lanes import LaneLayout, Row, layout
@@ -75,46 +75,26 @@ def print_timeline(events: Iterable[TraceEvent], console: Console, *,
     # Too narrow for a readable detail column (an 80-column terminal): the detail goes under
     # the event's name, in one wider column, instead of folding a few characters per line.
     stacked = detail_w < _MIN_DETAIL
-    columns = [Column("time", justify="right", style="dim", no_wrap=True, width=9)]
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column("time", justify="right", style="dim", no_wrap=True, width=9)
     for name, width in (("from", from_w), ("", 2), ("to", to_w)):
-        columns.append(Column(name, width=width, overflow="ellipsis", no_wrap=True))
+        table.add_column(name, width=width, overflow="ellipsis", no_wrap=True)
     stacked_w = max(6, console.width - 9 - from_w - 2 - to_w - 8)
     if stacked:
-        columns.append(Column("event / detail", width=stacked_w, overflow="fold"))
+        table.add_column("event / detail", width=stacked_w, overflow="fold")
     else:
-        columns.append(Column("event", width=event_w, overflow="ellipsis", no_wrap=True))
-        columns.append(Column("detail", width=detail_w, overflow="fold"))
-    table = _gapped_table(columns)
+        table.add_column("event", width=event_w, overflow="ellipsis", no_wrap=True)
+        table.add_column("detail", width=detail_w, overflow="fold")
     for e, src, arrow, dst in rows:
         label = Text(e.name, style=_STYLE.get(e.kind, ""))
         if stacked:
             if e.detail:  # on the same line when both fit, else under the name
                 same = len(e.name) + 2 + len(e.detail) <= stacked_w
                 label.append(("  " if same else "\n") + e.detail, style="dim")
-            _add_gapped_row(table, f"{e.time:8.3f}s", src, arrow, dst, label)
+            table.add_row(f"{e.time:8.3f}s", src, arrow, dst, label)
         else:
-            _add_gapped_row(table, f"{e.time:8.3f}s", src, arrow, dst, label, e.detail)
+            table.add_row(f"{e.time:8.3f}s", src, arrow, dst, label, e.detail)
     console.print(table)
-
-
-def _gapped_table(columns: list[Column]) -> Table:
-    """A borderless table of ``columns`` with _GAP blank columns between them.
-
-    The gaps are columns of their own rather than cell padding: rich before 14.3 lays out
-    fixed-width columns counting the edge padding that ``pad_edge=False`` leaves out, and so
-    squeezes a table whose columns fill the terminal."""
-    spaced = [columns[0]]
-    for column in columns[1:]:
-        spaced += [Column(width=_GAP, no_wrap=True), column]
-    return Table(*spaced, show_header=True, header_style="bold", box=None, padding=0)
-
-
-def _add_gapped_row(table: Table, *cells: str | Text) -> None:
-    """Add a row of ``cells`` to a :func:`_gapped_table` (an empty cell in each gap)."""
-    spaced = [cells[0]]
-    for cell in cells[1:]:
-        spaced += ["", cell]
-    table.add_row(*spaced)
 
 
 def lane_label(actor: str, width: int) -> list[str]:
@@ -187,27 +167,27 @@ def print_lanes(events: Iterable[TraceEvent], console: Console, *,
             header.append((" " * left + piece).ljust(lane_width), style="bold")
         if i < depth - 1:
             header.append("\n")
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False,
+                  padding=(0, 1))
     # Fixed widths (_lane_geometry): rich would otherwise squeeze the time and event columns
     # to fit long details; the detail column gets what is left and is cut with an ellipsis.
     lanes_w = lane_width * len(lay.actors)
-    table = _gapped_table([
-        Column("time", justify="right", style="dim", no_wrap=True, vertical="bottom",
-               width=time_w),
-        Column("FH", no_wrap=True, width=_MARGIN_W, vertical="bottom"),
-        Column(header, no_wrap=True, vertical="bottom", width=lanes_w),
-        Column("event", no_wrap=True, vertical="bottom", width=event_w, overflow="ellipsis"),
-        Column("detail", overflow="ellipsis", no_wrap=True, vertical="bottom",
-               width=detail_w),
-    ])
+    table.add_column("time", justify="right", style="dim", no_wrap=True, vertical="bottom",
+                     width=time_w)
+    table.add_column("FH", no_wrap=True, width=_MARGIN_W, vertical="bottom")
+    table.add_column(header, no_wrap=True, vertical="bottom", width=lanes_w)
+    table.add_column("event", no_wrap=True, vertical="bottom", width=event_w,
+                     overflow="ellipsis")
+    table.add_column("detail", overflow="ellipsis", no_wrap=True, vertical="bottom",
+                     width=detail_w)
     for row in lay.rows:
         e = row.event
         margin = Text()
         margin.append("F" if row.freeze else " ", style="bold white on blue" if row.freeze
                       else "")
         margin.append("H" if row.hold else " ", style="bold white on red" if row.hold else "")
-        _add_gapped_row(table, f"{e.time:.3f}s", margin,
-                        _lane_text(row, len(lay.actors), lane_width),
-                        Text(e.name, style=_STYLE.get(e.kind, "")), e.detail)
+        table.add_row(f"{e.time:.3f}s", margin, _lane_text(row, len(lay.actors), lane_width),
+                      Text(e.name, style=_STYLE.get(e.kind, "")), e.detail)
     console.print(table)
     _print_windows(lay, console)
 
